@@ -1,0 +1,691 @@
+/* limitr_core.c: the Lua C module `limitr.core`, glue from Lua 5.4 to the
+ * public C API in limitr.h. Tables cross the C API as JSON, converted here
+ * to and from Lua values. Misuse (a wrong argument type) raises; expected
+ * failures return nil, err or false, reason. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "limitr.h"
+
+#define ENGINE_MT "limitr.Engine"
+#define MAX_DEPTH 32 /* of tables converted to JSON and back */
+
+#if defined(__GNUC__)
+#define LIMITR_LUA_API __attribute__((visibility("default")))
+#else
+#define LIMITR_LUA_API
+#endif
+
+/* A Lua function registered as an event subscriber or a host function. */
+typedef struct lua_callback {
+    struct engine_box *box;
+    int fn_ref;          /* registry reference of the function */
+    char *error;         /* last failure message (malloc'ed) */
+    char *result;        /* last JSON result of a host function */
+    struct lua_callback *next;
+} lua_callback;
+
+typedef struct engine_box {
+    limitr_engine *e;
+    lua_State *L;        /* the thread of the call in progress */
+    int busy;            /* nesting depth of calls into the engine */
+    lua_callback *callbacks;
+} engine_box;
+
+/* ---- Engine handle ---- */
+
+static engine_box *check_box(lua_State *L)
+{
+    engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
+    luaL_argcheck(L, b->e != NULL, 1, "engine is closed");
+    b->L = L;
+    return b;
+}
+
+static limitr_engine *check_engine(lua_State *L) { return check_box(L)->e; }
+
+static void free_callbacks(lua_State *L, engine_box *b)
+{
+    lua_callback *cb = b->callbacks, *next;
+    for (; cb != NULL; cb = next) {
+        next = cb->next;
+        luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
+        free(cb->error);
+        free(cb->result);
+        free(cb);
+    }
+    b->callbacks = NULL;
+}
+
+static int l_engine_close(lua_State *L)
+{
+    engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
+    if (b->busy > 0)
+        return luaL_error(L, "cannot close the engine from inside one of "
+                             "its callbacks");
+    if (b->e != NULL) {
+        limitr_free(b->e);
+        b->e = NULL;
+        free_callbacks(L, b);
+    }
+    return 0;
+}
+
+static int l_engine_tostring(lua_State *L)
+{
+    engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
+    lua_pushfstring(L, "%s (%p)%s", ENGINE_MT, (void *)b,
+                    b->e ? "" : " [closed]");
+    return 1;
+}
+
+/* ---- JSON <-> Lua ---- */
+
+static void push_json(lua_State *L, const cJSON *item, int depth)
+{
+    luaL_checkstack(L, 3, "limitr: value too deep");
+    if (depth > MAX_DEPTH || item == NULL) {
+        lua_pushnil(L);
+        return;
+    }
+    if (cJSON_IsNumber(item)) {
+        double d = item->valuedouble;
+        if (d == (double)(lua_Integer)d && d >= -9007199254740992.0 &&
+            d <= 9007199254740992.0)
+            lua_pushinteger(L, (lua_Integer)d);
+        else
+            lua_pushnumber(L, d);
+    } else if (cJSON_IsString(item)) {
+        lua_pushstring(L, item->valuestring);
+    } else if (cJSON_IsBool(item)) {
+        lua_pushboolean(L, cJSON_IsTrue(item));
+    } else if (cJSON_IsArray(item)) {
+        const cJSON *child;
+        lua_Integer i = 1;
+        lua_createtable(L, cJSON_GetArraySize(item), 0);
+        cJSON_ArrayForEach(child, item) {
+            push_json(L, child, depth + 1);
+            lua_rawseti(L, -2, i++);
+        }
+    } else if (cJSON_IsObject(item)) {
+        const cJSON *child;
+        lua_createtable(L, 0, 8);
+        cJSON_ArrayForEach(child, item) {
+            push_json(L, child, depth + 1);
+            lua_setfield(L, -2, child->string);
+        }
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+/* Pushes the JSON text as a Lua value (nil for NULL or bad text). */
+static void push_json_text(lua_State *L, const char *text)
+{
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    push_json(L, root, 0);
+    cJSON_Delete(root);
+}
+
+/* Converts the Lua value at idx to cJSON; NULL with *err set on failure. */
+static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
+{
+    idx = lua_absindex(L, idx);
+    if (depth > MAX_DEPTH) {
+        *err = "table nested too deeply (or cyclic)";
+        return NULL;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return cJSON_CreateNull();
+    case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
+    case LUA_TNUMBER: return cJSON_CreateNumber(lua_tonumber(L, idx));
+    case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TTABLE: {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+        cJSON *out;
+        luaL_checkstack(L, 4, "limitr: value too deep");
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            count++;
+            lua_pop(L, 1);
+        }
+        if (count > 0 && count == n) { /* a sequence: a JSON array */
+            lua_Integer i;
+            out = cJSON_CreateArray();
+            for (i = 1; out != NULL && i <= n; i++) {
+                cJSON *child;
+                lua_rawgeti(L, idx, i);
+                child = to_json(L, -1, depth + 1, err);
+                lua_pop(L, 1);
+                if (child == NULL) {
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+                cJSON_AddItemToArray(out, child);
+            }
+            return out;
+        }
+        out = cJSON_CreateObject();
+        lua_pushnil(L);
+        while (out != NULL && lua_next(L, idx) != 0) {
+            cJSON *child;
+            if (lua_type(L, -2) != LUA_TSTRING) {
+                *err = "table keys must be strings (or a sequence 1..n)";
+                lua_pop(L, 2);
+                cJSON_Delete(out);
+                return NULL;
+            }
+            child = to_json(L, -1, depth + 1, err);
+            if (child == NULL) {
+                lua_pop(L, 2);
+                cJSON_Delete(out);
+                return NULL;
+            }
+            cJSON_AddItemToObject(out, lua_tostring(L, -2), child);
+            lua_pop(L, 1);
+        }
+        return out;
+    }
+    default:
+        *err = "only nil, booleans, numbers, strings and tables can be "
+               "passed to the engine";
+        return NULL;
+    }
+}
+
+/* The value at idx as malloc'ed JSON text; raises with `what` on failure. */
+static char *to_json_text(lua_State *L, int idx, const char *what)
+{
+    const char *err = "out of memory";
+    cJSON *root = to_json(L, idx, 0, &err);
+    char *text;
+    if (root == NULL) luaL_error(L, "%s: %s", what, err);
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (text == NULL) luaL_error(L, "%s: out of memory", what);
+    return text;
+}
+
+/* ---- Argument helpers ---- */
+
+static const char *check_string(lua_State *L, int idx)
+{
+    size_t len;
+    const char *s;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_typeerror(L, idx, "string");
+    s = lua_tolstring(L, idx, &len);
+    if (strlen(s) != len) luaL_argerror(L, idx, "string contains a NUL byte");
+    return s;
+}
+
+static const char *opt_string(lua_State *L, int idx)
+{
+    return lua_isnoneornil(L, idx) ? NULL : check_string(L, idx);
+}
+
+static void check_opts_table(lua_State *L, int idx)
+{
+    if (!lua_isnoneornil(L, idx) && lua_type(L, idx) != LUA_TTABLE)
+        luaL_typeerror(L, idx, "table or nil");
+}
+
+/* Results: true / false, reason / nil, err */
+static int push_status(lua_State *L, limitr_engine *e, int status)
+{
+    if (status == LIMITR_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, limitr_last_error(e));
+        return 2;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, limitr_last_error(e));
+    lua_pushinteger(L, status);
+    return 3;
+}
+
+static int push_fail(lua_State *L, limitr_engine *e, int status)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, limitr_last_error(e));
+    lua_pushinteger(L, status);
+    return 3;
+}
+
+/* ---- Module functions ---- */
+
+static int push_new_engine(lua_State *L, limitr_engine *e, int status)
+{
+    engine_box *b;
+    if (status != LIMITR_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, e ? limitr_last_error(e) : "out of memory");
+        lua_pushinteger(L, status);
+        limitr_free(e);
+        return 3;
+    }
+    b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    b->e = e;
+    luaL_setmetatable(L, ENGINE_MT);
+    return 1;
+}
+
+static int l_new(lua_State *L)
+{
+    size_t len;
+    const char *text, *format;
+    limitr_engine *e = NULL;
+    int status;
+    if (lua_type(L, 1) != LUA_TSTRING) luaL_typeerror(L, 1, "string");
+    text = lua_tolstring(L, 1, &len);
+    format = opt_string(L, 2);
+    status = limitr_new(text, len, format, NULL, &e);
+    return push_new_engine(L, e, status);
+}
+
+static int l_load(lua_State *L)
+{
+    const char *path = check_string(L, 1);
+    limitr_engine *e = NULL;
+    int status = limitr_load(path, NULL, &e);
+    return push_new_engine(L, e, status);
+}
+
+/* ---- Customers ---- */
+
+static int l_engine_create_customer(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *plan = opt_string(L, 3);
+    const char *snapshot = NULL;
+    char *opts = NULL;
+    int status;
+    check_opts_table(L, 4);
+    if (!lua_isnoneornil(L, 4)) opts = to_json_text(L, 4, "create_customer");
+    b->busy++;
+    status = limitr_create_customer(b->e, id, plan, opts, &snapshot);
+    b->busy--;
+    free(opts);
+    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    push_json_text(L, snapshot);
+    return 1;
+}
+
+static int l_engine_customer(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    const char *snapshot = NULL;
+    if (limitr_customer(e, check_string(L, 2), &snapshot) != LIMITR_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_json_text(L, snapshot);
+    return 1;
+}
+
+static int l_engine_delete_customer(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    int status;
+    const char *id = check_string(L, 2);
+    b->busy++;
+    status = limitr_delete_customer(b->e, id);
+    b->busy--;
+    return push_status(L, b->e, status);
+}
+
+/* ---- Decisions ---- */
+
+/* Reads opts = {event = table|false} into o; the JSON text is returned for
+ * the caller to free. */
+static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    check_opts_table(L, idx);
+    if (lua_isnoneornil(L, idx)) return NULL;
+    lua_getfield(L, idx, "event");
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        o->no_events = 1;
+    } else if (!lua_isnil(L, -1)) {
+        char *text = to_json_text(L, -1, "opts.event");
+        lua_pop(L, 1);
+        o->event_json = text;
+        return text;
+    }
+    lua_pop(L, 1);
+    return NULL;
+}
+
+/* The value argument: a number, nil (0), or a numeric string. Returns 0, or
+ * -1 for a string that is not a number (a decision: invalid_value). */
+static int read_value(lua_State *L, int idx, double *out)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNONE:
+    case LUA_TNIL: *out = 0; return 0;
+    case LUA_TNUMBER: *out = lua_tonumber(L, idx); return 0;
+    case LUA_TSTRING: {
+        int ok = 0;
+        *out = 0;
+        lua_pushvalue(L, idx);
+        if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
+            *out = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+            ok = 1;
+        }
+        lua_pop(L, 1);
+        return ok ? 0 : -1;
+    }
+    default: luaL_typeerror(L, idx, "number, string or nil");
+    }
+    return -1;
+}
+
+static int push_decision(lua_State *L, limitr_engine *e, int status)
+{
+    if (status == LIMITR_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (status == LIMITR_DENIED) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, limitr_last_error(e));
+        return 2;
+    }
+    return push_fail(L, e, status);
+}
+
+static int l_engine_allow(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    limitr_call_opts o;
+    double value;
+    char *event_json;
+    int status;
+    if (read_value(L, 4, &value) != 0) {
+        check_opts_table(L, 5);
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "invalid_value");
+        return 2;
+    }
+    event_json = read_call_opts(L, 5, &o);
+    b->busy++;
+    status = limitr_allow(b->e, id, ent, value, lua_isnoneornil(L, 5) ? NULL : &o);
+    b->busy--;
+    free(event_json);
+    return push_decision(L, b->e, status);
+}
+
+static int l_engine_check(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    double value;
+    if (read_value(L, 4, &value) != 0) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "invalid_value");
+        return 2;
+    }
+    return push_decision(L, e, limitr_check(e, id, ent, value));
+}
+
+static int step(lua_State *L, int up)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    limitr_call_opts o;
+    char *event_json = read_call_opts(L, 4, &o);
+    const limitr_call_opts *po = lua_isnoneornil(L, 4) ? NULL : &o;
+    int status;
+    b->busy++;
+    status = up ? limitr_increment(b->e, id, ent, po)
+                : limitr_decrement(b->e, id, ent, po);
+    b->busy--;
+    free(event_json);
+    return push_decision(L, b->e, status);
+}
+
+static int l_engine_increment(lua_State *L) { return step(L, 1); }
+static int l_engine_decrement(lua_State *L) { return step(L, 0); }
+
+/* ---- Reads ---- */
+
+typedef int (*read_fn)(limitr_engine *, const char *, const char *, double *);
+
+static int push_read(lua_State *L, read_fn fn)
+{
+    limitr_engine *e = check_engine(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    double out;
+    if (fn(e, id, ent, &out) != LIMITR_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (out == (double)(lua_Integer)out && out >= -9007199254740992.0 &&
+        out <= 9007199254740992.0)
+        lua_pushinteger(L, (lua_Integer)out);
+    else
+        lua_pushnumber(L, out);
+    return 1;
+}
+
+static int l_engine_value(lua_State *L) { return push_read(L, limitr_value); }
+static int l_engine_remaining(lua_State *L)
+{
+    return push_read(L, limitr_remaining);
+}
+static int l_engine_limit(lua_State *L) { return push_read(L, limitr_limit); }
+
+/* ---- Events and host functions ---- */
+
+static lua_callback *new_callback(lua_State *L, engine_box *b, int idx)
+{
+    lua_callback *cb = calloc(1, sizeof *cb);
+    if (cb == NULL) luaL_error(L, "out of memory");
+    lua_pushvalue(L, idx);
+    cb->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    cb->box = b;
+    cb->next = b->callbacks;
+    b->callbacks = cb;
+    return cb;
+}
+
+/* Keeps the error at the top of the stack as the callback's message. */
+static const char *callback_failed(lua_callback *cb, lua_State *L)
+{
+    const char *msg =
+        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    free(cb->error);
+    cb->error = strdup(msg != NULL ? msg : "(error object is not a string)");
+    lua_pop(L, 1);
+    return cb->error != NULL ? cb->error : "out of memory";
+}
+
+/* Runs inside lua_pcall: (fn, payload text as light userdata, name). The
+ * trampolines only push values that cannot raise, so no Lua error ever
+ * unwinds through the engine's C frames. */
+static int call_subscriber(lua_State *L)
+{
+    const char *payload = lua_touserdata(L, 2);
+    const char *name = lua_touserdata(L, 3);
+    lua_pushstring(L, name);
+    lua_replace(L, 3);
+    push_json_text(L, payload);
+    lua_replace(L, 2);
+    lua_call(L, 2, 0);
+    return 0;
+}
+
+static const char *on_trampoline(const char *name, const char *payload,
+                                 void *userdata)
+{
+    lua_callback *cb = userdata;
+    lua_State *L = cb->box->L;
+    if (!lua_checkstack(L, 8)) return "Lua stack overflow";
+    lua_pushcfunction(L, call_subscriber);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    lua_pushlightuserdata(L, (void *)payload);
+    lua_pushlightuserdata(L, (void *)name);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) return callback_failed(cb, L);
+    return NULL;
+}
+
+static int l_engine_on(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *name = check_string(L, 2);
+    lua_callback *cb;
+    int id, status;
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    cb = new_callback(L, b, 3);
+    status = limitr_on(b->e, name, on_trampoline, cb, &id);
+    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int l_engine_off(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    lua_Integer id = luaL_checkinteger(L, 2);
+    lua_pushboolean(L, limitr_off(e, (int)id) == LIMITR_OK);
+    return 1;
+}
+
+/* Runs inside lua_pcall: (fn, args text, callback) as light userdata.
+ * Calls fn with the decoded arguments and keeps its first result as JSON. */
+static int call_host_fn(lua_State *L)
+{
+    const char *args = lua_touserdata(L, 2);
+    lua_callback *cb = lua_touserdata(L, 3);
+    cJSON *list = cJSON_Parse(args), *item;
+    int nargs = 0;
+    lua_settop(L, 1);
+    if (list == NULL) return luaL_error(L, "out of memory");
+    if (!lua_checkstack(L, cJSON_GetArraySize(list) + 4)) {
+        cJSON_Delete(list);
+        return luaL_error(L, "too many arguments");
+    }
+    cJSON_ArrayForEach(item, list) {
+        push_json(L, item, 0); /* no raise: the stack was checked */
+        nargs++;
+    }
+    cJSON_Delete(list);
+    lua_call(L, nargs, 1);
+    free(cb->result);
+    cb->result = NULL;
+    if (!lua_isnil(L, -1)) cb->result = to_json_text(L, -1, "result");
+    return 0;
+}
+
+static const char *lib_trampoline(const char *args, const char **result,
+                                  void *userdata)
+{
+    lua_callback *cb = userdata;
+    lua_State *L = cb->box->L;
+    *result = NULL;
+    if (!lua_checkstack(L, 8)) return "Lua stack overflow";
+    lua_pushcfunction(L, call_host_fn);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    lua_pushlightuserdata(L, (void *)args);
+    lua_pushlightuserdata(L, cb);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) return callback_failed(cb, L);
+    *result = cb->result;
+    return NULL;
+}
+
+static int l_engine_lib(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *lib = check_string(L, 2), *name = check_string(L, 3);
+    lua_callback *cb;
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    cb = new_callback(L, b, 4);
+    if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK)
+        return luaL_error(L, "%s", limitr_last_error(b->e));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- Clock ---- */
+
+static int l_engine_set_time(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    limitr_set_time(e, (int64_t)luaL_checkinteger(L, 2));
+    return 0;
+}
+
+static int l_engine_advance(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    limitr_advance(e, (int64_t)luaL_checkinteger(L, 2));
+    return 0;
+}
+
+static int l_engine_now(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)limitr_now(check_engine(L)));
+    return 1;
+}
+
+static const luaL_Reg engine_methods[] = {
+    {"create_customer", l_engine_create_customer},
+    {"add_customer", l_engine_create_customer},
+    {"customer", l_engine_customer},
+    {"delete_customer", l_engine_delete_customer},
+    {"allow", l_engine_allow},
+    {"check", l_engine_check},
+    {"increment", l_engine_increment},
+    {"decrement", l_engine_decrement},
+    {"value", l_engine_value},
+    {"remaining", l_engine_remaining},
+    {"limit", l_engine_limit},
+    {"on", l_engine_on},
+    {"off", l_engine_off},
+    {"lib", l_engine_lib},
+    {"set_time", l_engine_set_time},
+    {"advance", l_engine_advance},
+    {"now", l_engine_now},
+    {"close", l_engine_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg engine_meta[] = {
+    {"__gc", l_engine_close},
+    {"__close", l_engine_close},
+    {"__tostring", l_engine_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg module_functions[] = {
+    {"new", l_new},
+    {"load", l_load},
+    {NULL, NULL},
+};
+
+LIMITR_LUA_API int luaopen_limitr_core(lua_State *L);
+
+LIMITR_LUA_API int luaopen_limitr_core(lua_State *L)
+{
+    if (luaL_newmetatable(L, ENGINE_MT)) {
+        luaL_setfuncs(L, engine_meta, 0);
+        luaL_newlib(L, engine_methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, module_functions);
+    lua_pushliteral(L, LIMITR_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

@@ -1,0 +1,225 @@
+/* limitr.h: the one public C header of limitr, an embedded engine for plans,
+ * entitlements, usage limits and credits.
+ *
+ * Ownership, in one paragraph (as cJSON does it):
+ * - An engine returned by limitr_new or limitr_load is released with
+ *   limitr_free, on success and on failure alike.
+ * - Strings the library returns (const char *) are borrowed: they stay valid
+ *   until the next call on the same engine, or until it is freed. The caller
+ *   never frees them.
+ * - Input buffers are copied. The library keeps no pointer into caller memory
+ *   after a call returns (policy text, IDs, names, JSON options).
+ * - Thread safety: an engine is used by one thread at a time; a host with
+ *   several threads serializes its calls or keeps one engine per thread.
+ *   Different engines share nothing and may be used from different threads.
+ *
+ * Numbers cross the API as doubles; inside, meter values are exact fixed-point
+ * amounts (18 decimals). Tables (customer snapshots, event payloads) cross as
+ * engine-owned JSON text. Time is int64 milliseconds since the Unix epoch, UTC.
+ * Nothing in the library prints, exits or aborts on bad input.
+ */
+#ifndef LIMITR_H
+#define LIMITR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LIMITR_API __attribute__((visibility("default")))
+#else
+#define LIMITR_API
+#endif
+
+#define LIMITR_VERSION "0.1.0"
+
+/* Status codes: one list, the enum and limitr_strerror are made from it.
+ * LIMITR_DENIED is a decision, not an error. */
+#define LIMITR_STATUS_MAP(X)                                                  \
+    X(OK, 0, "success")                                                       \
+    X(DENIED, 1, "denied (a decision, not an error)")                         \
+    X(NOT_FOUND, -1, "not found")                                             \
+    X(INVALID, -2, "invalid argument or policy")                              \
+    X(NOMEM, -3, "out of memory")                                             \
+    X(SCRIPT, -4, "policy script raised an error")                            \
+    X(BUDGET, -5, "policy script exceeded its instruction/time budget")       \
+    X(MEMCAP, -6, "policy script exceeded its memory cap")                    \
+    X(STORE, -7, "durable store failure")                                     \
+    X(ERROR, -8, "other error")
+
+typedef enum limitr_status {
+#define LIMITR_STATUS_ENUM(name, code, text) LIMITR_##name = code,
+    LIMITR_STATUS_MAP(LIMITR_STATUS_ENUM)
+#undef LIMITR_STATUS_ENUM
+} limitr_status;
+
+typedef struct limitr_engine limitr_engine;
+
+/* Optional per-engine allocator for engine and customer state (never
+ * process-global). realloc(ud, NULL, 0, n) allocates; realloc(ud, p, old, 0)
+ * frees and must return NULL; a failed allocation returns NULL. */
+typedef struct limitr_allocator {
+    void *(*realloc)(void *ud, void *ptr, size_t old_size, size_t new_size);
+    void *ud;
+} limitr_allocator;
+
+/* Engine options; a zeroed struct (or NULL) means the defaults. */
+typedef struct limitr_options {
+    const limitr_allocator *allocator; /* NULL: malloc/realloc/free */
+} limitr_options;
+
+/* Static text of a status code ("not found"); never NULL. */
+LIMITR_API const char *limitr_strerror(int code);
+
+/* ---- Engine ---- */
+
+/* Loads a policy document and creates an engine for it.
+ * text, len: the document (copied; need not be NUL-terminated).
+ * format: "yaml", "json", or NULL to detect (a document whose first
+ *   non-blank character is '{' is JSON, anything else YAML).
+ * opts: NULL for the defaults.
+ * out: receives the engine, also on failure (unless memory ran out before it
+ *   existed, then NULL) so that limitr_last_error(*out) tells why: every
+ *   validation problem, one per line, "<path>: <problem> at <line>:<col>".
+ *   Free it with limitr_free either way.
+ * Returns LIMITR_OK, LIMITR_INVALID (a bad document or format), LIMITR_NOMEM. */
+LIMITR_API int limitr_new(const char *text, size_t len, const char *format,
+                          const limitr_options *opts, limitr_engine **out);
+
+/* As limitr_new with the file at path; the format comes from the extension
+ * (.yaml/.yml, .json; anything else is detected). LIMITR_NOT_FOUND when the
+ * file cannot be read (the message names the path and the system's reason). */
+LIMITR_API int limitr_load(const char *path, const limitr_options *opts,
+                           limitr_engine **out);
+
+/* Frees the engine and all of its state. NULL is a no-op. */
+LIMITR_API void limitr_free(limitr_engine *engine);
+
+/* The message of the engine's last call: for LIMITR_DENIED the decision's
+ * reason code ("limit", "unknown_customer", ...), for errors a message for
+ * people naming what was wrong and where; "" after success. Borrowed, valid
+ * until the next call on the engine. Never NULL (NULL engine: "no engine"). */
+LIMITR_API const char *limitr_last_error(const limitr_engine *engine);
+
+/* ---- Clock ---- */
+
+/* The engine clock in ms since the Unix epoch (UTC): the system clock until
+ * limitr_set_time or limitr_advance is called, then only moved by them. */
+LIMITR_API int64_t limitr_now(limitr_engine *engine);
+LIMITR_API int limitr_set_time(limitr_engine *engine, int64_t ms);
+LIMITR_API int limitr_advance(limitr_engine *engine, int64_t ms);
+
+/* ---- Customers ---- */
+
+/* Creates the customer `id` on `plan` (NULL or "" = the default plan), or
+ * updates it when it exists (a given plan replaces its own plan; meters are
+ * kept). opts_json: NULL or a JSON object with optional `type` (string),
+ * `label` (string) and `metadata` (any JSON value).
+ * snapshot_json: NULL, or receives the customer's snapshot (borrowed).
+ * Fires customer-set. Returns LIMITR_OK; LIMITR_NOT_FOUND with last_error
+ * "unknown_plan" or "no_plan"; LIMITR_INVALID for a bad id or opts. */
+LIMITR_API int limitr_create_customer(limitr_engine *engine, const char *id,
+                                      const char *plan, const char *opts_json,
+                                      const char **snapshot_json);
+
+/* The customer's snapshot as JSON: id, plan, own_plan, type, label, created,
+ * refs, alt_ids, metadata, overrides, grants, caps, and meters
+ * {<entitlement> = {credit, value, limit, remaining, overhead, started}}.
+ * LIMITR_NOT_FOUND for an unknown customer. */
+LIMITR_API int limitr_customer(limitr_engine *engine, const char *id,
+                               const char **snapshot_json);
+
+/* Fires customer-removed (the snapshot before removal), then removes the
+ * customer and its state. LIMITR_NOT_FOUND for an unknown customer. */
+LIMITR_API int limitr_delete_customer(limitr_engine *engine, const char *id);
+
+/* ---- Decisions ---- */
+
+/* Options of one metering call; NULL means none. */
+typedef struct limitr_call_opts {
+    const char *event_json; /* JSON value handed to events as event_data */
+    int no_events;          /* nonzero: fire no event for this call */
+} limitr_call_opts;
+
+/* Decides whether customer `id` may use `value` more of entitlement `ent`,
+ * and records it when allowed (spec/engine.md section 4).
+ * Returns LIMITR_OK (allowed) or LIMITR_DENIED, with the reason in
+ * limitr_last_error: unknown_customer, no_plan, unknown_entitlement, limit,
+ * invalid_value (not finite or out of range). An entitlement without a limit
+ * is a feature flag: allowed whatever the value. Events fire after the
+ * commit (meter-changed) or on a limit denial (meter-limit). LIMITR_INVALID
+ * for NULL arguments. Allocates nothing when no event has a listener. */
+LIMITR_API int limitr_allow(limitr_engine *engine, const char *id,
+                            const char *ent, double value,
+                            const limitr_call_opts *opts);
+
+/* The same decision as limitr_allow, writing and firing nothing. */
+LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
+                            const char *ent, double value);
+
+/* limitr_allow with plus / minus the limit's `increment`. An entitlement
+ * without a limit is denied with "not_metered". */
+LIMITR_API int limitr_increment(limitr_engine *engine, const char *id,
+                                const char *ent,
+                                const limitr_call_opts *opts);
+LIMITR_API int limitr_decrement(limitr_engine *engine, const char *id,
+                                const char *ent,
+                                const limitr_call_opts *opts);
+
+/* ---- Reads ---- */
+
+/* Period value (0 for a flag), remaining (limit - value) and limit of a
+ * customer's entitlement, in credit units. LIMITR_NOT_FOUND, with *out
+ * untouched, when the read is nil: unknown customer or entitlement, and for
+ * remaining and limit, a flag. */
+LIMITR_API int limitr_value(limitr_engine *engine, const char *id,
+                            const char *ent, double *out);
+LIMITR_API int limitr_remaining(limitr_engine *engine, const char *id,
+                                const char *ent, double *out);
+LIMITR_API int limitr_limit(limitr_engine *engine, const char *id,
+                            const char *ent, double *out);
+
+/* ---- Events ---- */
+
+/* An event subscriber: name is the event's name, payload_json its payload
+ * (borrowed for the duration of the call). Return NULL on success, or a
+ * message when the callback failed: the engine then fires `error` with that
+ * message (copied) and goes on delivering. The callback may call the engine,
+ * mutating calls included; events those raise are delivered at once. */
+typedef const char *(*limitr_event_fn)(const char *name,
+                                       const char *payload_json,
+                                       void *userdata);
+
+/* Subscribes fn to the event `name` ("meter-changed", ...) or "*" for all.
+ * Subscribers run in registration order, "*" ones after named ones.
+ * sub_id: NULL, or receives an id for limitr_off. LIMITR_INVALID for an
+ * unknown event name (the message suggests the nearest one). */
+LIMITR_API int limitr_on(limitr_engine *engine, const char *name,
+                         limitr_event_fn fn, void *userdata, int *sub_id);
+
+/* Removes a subscription. LIMITR_NOT_FOUND when there is none with that id. */
+LIMITR_API int limitr_off(limitr_engine *engine, int sub_id);
+
+/* A host library function: args_json is a JSON array of the arguments;
+ * *result_json may be set to a JSON value (borrowed from the callee until its
+ * next call), or left NULL for no result. Return NULL on success or an error
+ * message, as limitr_event_fn. */
+typedef const char *(*limitr_lib_fn)(const char *args_json,
+                                     const char **result_json,
+                                     void *userdata);
+
+/* Registers lib.name (registering it again replaces it). The engine calls
+ * App.<event name with '-' as '_'> (App.meter_limit for meter-limit) with the
+ * payload, then App.event_handler(name, payload), for every event.
+ * LIMITR_INVALID when lib or name is not an identifier. */
+LIMITR_API int limitr_lib(limitr_engine *engine, const char *lib,
+                          const char *name, limitr_lib_fn fn, void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

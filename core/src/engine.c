@@ -1,0 +1,276 @@
+/* engine.c: engine life cycle, errors as values, the clock, the engine's
+ * allocator and the hash every lookup uses. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "doc.h"
+#include "internal.h"
+
+const char *limitr_strerror(int code)
+{
+    switch (code) {
+#define LIMITR_STATUS_TEXT(name, num, text)                                   \
+    case num:                                                                 \
+        return text;
+        LIMITR_STATUS_MAP(LIMITR_STATUS_TEXT)
+#undef LIMITR_STATUS_TEXT
+    }
+    return "unknown status code";
+}
+
+/* ---- Allocation: all engine and customer state goes through here ---- */
+
+static void *default_realloc(void *ud, void *ptr, size_t old_size,
+                             size_t new_size)
+{
+    (void)ud;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, new_size);
+}
+
+void *limitr__alloc(limitr_engine *e, size_t size)
+{
+    return e->alloc.realloc(e->alloc.ud, NULL, 0, size);
+}
+
+void limitr__dealloc(limitr_engine *e, void *p, size_t size)
+{
+    if (p != NULL) e->alloc.realloc(e->alloc.ud, p, size, 0);
+}
+
+char *limitr__strdup(limitr_engine *e, const char *s, size_t len)
+{
+    char *copy = limitr__alloc(e, len + 1);
+    if (copy == NULL) return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+void limitr__strfree(limitr_engine *e, char *s)
+{
+    if (s != NULL) limitr__dealloc(e, s, strlen(s) + 1);
+}
+
+/* ---- Errors ---- */
+
+int limitr__fail(limitr_engine *e, int status, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    char *text;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    free(e->message);
+    e->message = NULL;
+    e->reason = limitr_strerror(status);
+    if (n < 0 || (text = malloc((size_t)n + 1)) == NULL) return status;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    e->message = text;
+    e->reason = NULL;
+    return status;
+}
+
+const char *limitr_last_error(const limitr_engine *e)
+{
+    if (e == NULL) return "no engine";
+    if (e->reason != NULL) return e->reason;
+    return e->message != NULL ? e->message : "";
+}
+
+/* Keeps json's text as the engine's borrowed result; frees json. */
+int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
+{
+    char *text;
+    if (json == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    if (text == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    free(e->result);
+    e->result = text;
+    if (out != NULL) *out = text;
+    return limitr__ok(e);
+}
+
+/* ---- Hash: 8 bytes a step, then a final mix (all lookups use it) ---- */
+
+uint64_t limitr__hash(const char *s, size_t len)
+{
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t h = 0x243F6A8885A308D3ull ^ (len * k);
+    uint64_t w;
+    while (len >= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+        s += 8;
+        len -= 8;
+    }
+    if (len > 0) {
+        w = 0;
+        memcpy(&w, s, len);
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ---- Clock ---- */
+
+int64_t limitr__now(limitr_engine *e)
+{
+    struct timespec ts;
+    if (e->clock_is_set) return e->clock;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t limitr_now(limitr_engine *e)
+{
+    if (e == NULL) return 0;
+    limitr__ok(e);
+    return limitr__now(e);
+}
+
+int limitr_set_time(limitr_engine *e, int64_t ms)
+{
+    if (e == NULL) return LIMITR_INVALID;
+    e->clock = ms;
+    e->clock_is_set = 1;
+    return limitr__ok(e);
+}
+
+int limitr_advance(limitr_engine *e, int64_t ms)
+{
+    if (e == NULL) return LIMITR_INVALID;
+    e->clock = limitr__now(e) + ms;
+    e->clock_is_set = 1;
+    return limitr__ok(e);
+}
+
+/* ---- Life cycle ---- */
+
+static limitr_engine *engine_create(const limitr_options *opts)
+{
+    limitr_engine *e;
+    limitr_allocator alloc = {default_realloc, NULL};
+    if (opts != NULL && opts->allocator != NULL &&
+        opts->allocator->realloc != NULL)
+        alloc = *opts->allocator;
+    e = alloc.realloc(alloc.ud, NULL, 0, sizeof *e);
+    if (e == NULL) return NULL;
+    memset(e, 0, sizeof *e);
+    e->alloc = alloc;
+    e->next_sub_id = 1;
+    e->reason = "";
+    return e;
+}
+
+int limitr_new(const char *text, size_t len, const char *format,
+               const limitr_options *opts, limitr_engine **out)
+{
+    limitr_engine *e;
+    char *err = NULL;
+    if (out == NULL) return LIMITR_INVALID;
+    *out = e = engine_create(opts);
+    if (e == NULL) return LIMITR_NOMEM;
+    if (text == NULL)
+        return limitr__fail(e, LIMITR_INVALID, "(document): no text given");
+    if (format != NULL && strcmp(format, "yaml") != 0 &&
+        strcmp(format, "json") != 0)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "unknown format '%s' (use \"yaml\" or \"json\")",
+                            format);
+    e->policy = limitr__policy_compile(text, len, format, &err);
+    if (e->policy == NULL) {
+        int status;
+        if (err == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        status = limitr__fail(e, LIMITR_INVALID, "%s", err);
+        free(err);
+        return status;
+    }
+    return limitr__ok(e);
+}
+
+static const char *format_of_path(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot == NULL) return NULL;
+    if (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0) return "yaml";
+    if (strcmp(dot, ".json") == 0) return "json";
+    return NULL;
+}
+
+int limitr_load(const char *path, const limitr_options *opts,
+                limitr_engine **out)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    int status;
+    if (out == NULL) return LIMITR_INVALID;
+    if (path == NULL) {
+        *out = engine_create(opts);
+        if (*out == NULL) return LIMITR_NOMEM;
+        return limitr__fail(*out, LIMITR_INVALID, "no path given");
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        int err = errno;
+        *out = engine_create(opts);
+        if (*out == NULL) return LIMITR_NOMEM;
+        return limitr__fail(*out, LIMITR_NOT_FOUND, "cannot open '%s': %s",
+                            path, strerror(err));
+    }
+    for (;;) {
+        if (len == cap) {
+            char *grown;
+            /* One byte past the size limit is enough to reject it. */
+            if (cap > LIMITR_DEFAULT_MAX_DOCUMENT) break;
+            cap = cap ? cap * 2 : 65536;
+            grown = realloc(buf, cap);
+            if (grown == NULL) {
+                free(buf);
+                fclose(f);
+                *out = engine_create(opts);
+                if (*out == NULL) return LIMITR_NOMEM;
+                return limitr__fail(*out, LIMITR_NOMEM, "out of memory");
+            }
+            buf = grown;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+    }
+    fclose(f);
+    status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path),
+                        opts, out);
+    free(buf);
+    return status;
+}
+
+void limitr_free(limitr_engine *e)
+{
+    if (e == NULL) return;
+    limitr__customers_free(e);
+    limitr__events_free(e);
+    limitr__policy_free(e->policy);
+    free(e->message);
+    free(e->result);
+    limitr__dealloc(e, e, sizeof *e);
+}

@@ -1,0 +1,294 @@
+/* event.c: event names, subscriptions (limitr_on/off), host library
+ * functions (limitr_lib) and delivery. Payloads are built by the caller only
+ * when limitr__listening says someone listens. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "validate.h"
+
+const char *const limitr__event_names[EV_COUNT] = {
+#define LIMITR_EVENT_NAME(name, text) text,
+    LIMITR_EVENT_LIST(LIMITR_EVENT_NAME)
+#undef LIMITR_EVENT_NAME
+};
+
+int limitr__event_find(const char *name)
+{
+    int i;
+    for (i = 0; i < EV_COUNT; i++)
+        if (strcmp(limitr__event_names[i], name) == 0) return i;
+    return -1;
+}
+
+double limitr__out_number(lnum v) { return limitr__lnum_to_double(v); }
+
+cJSON *limitr__credit_json(const lp_credit *cr)
+{
+    cJSON *c = cJSON_CreateObject();
+    if (c == NULL) return NULL;
+    cJSON_AddStringToObject(c, "name", cr->name);
+    cJSON_AddStringToObject(c, "label", cr->label);
+    cJSON_AddStringToObject(c, "unit", cr->unit);
+    cJSON_AddStringToObject(c, "description", cr->description);
+    return c;
+}
+
+/* ---- Subscriptions ---- */
+
+int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
+              void *userdata, int *sub_id)
+{
+    int ev;
+    subscription *s;
+    if (e == NULL) return LIMITR_INVALID;
+    if (name == NULL || fn == NULL)
+        return limitr__fail(e, LIMITR_INVALID, "on: name and fn are required");
+    if (strcmp(name, "*") == 0) {
+        ev = -1;
+    } else if ((ev = limitr__event_find(name)) < 0) {
+        const char *hint = limitr__did_you_mean(
+            name, limitr__event_names, EV_COUNT);
+        return limitr__fail(e, LIMITR_INVALID, "on: unknown event '%s'%s%s%s",
+                            name, hint ? " (did you mean '" : "",
+                            hint ? hint : "", hint ? "'?)" : "");
+    }
+    if (e->n_subs == e->cap_subs) {
+        size_t cap = e->cap_subs ? e->cap_subs * 2 : 8;
+        subscription *grown = realloc(e->subs, cap * sizeof *grown);
+        if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        e->subs = grown;
+        e->cap_subs = cap;
+    }
+    s = &e->subs[e->n_subs++];
+    s->id = e->next_sub_id++;
+    s->event = ev;
+    s->fn = fn;
+    s->userdata = userdata;
+    if (ev < 0) e->star_listeners++;
+    else e->listeners[ev]++;
+    if (sub_id != NULL) *sub_id = s->id;
+    return limitr__ok(e);
+}
+
+/* Drops removed subscriptions; only between deliveries, so a delivery loop
+ * walking the array by index never skips one. */
+static void compact_subs(limitr_engine *e)
+{
+    size_t i, n = 0;
+    for (i = 0; i < e->n_subs; i++)
+        if (e->subs[i].fn != NULL) e->subs[n++] = e->subs[i];
+    e->n_subs = n;
+    e->subs_dirty = 0;
+}
+
+int limitr_off(limitr_engine *e, int sub_id)
+{
+    size_t i;
+    if (e == NULL) return LIMITR_INVALID;
+    for (i = 0; i < e->n_subs; i++) {
+        subscription *s = &e->subs[i];
+        if (s->id != sub_id || s->fn == NULL) continue;
+        s->fn = NULL;
+        if (s->event < 0) e->star_listeners--;
+        else e->listeners[s->event]--;
+        e->subs_dirty = 1;
+        if (e->delivering == 0) compact_subs(e);
+        return limitr__ok(e);
+    }
+    return limitr__reason(e, LIMITR_NOT_FOUND, "no_subscription");
+}
+
+/* ---- Host library functions ---- */
+
+static int is_identifier(const char *s)
+{
+    size_t i;
+    if (s == NULL || s[0] == '\0' || (s[0] >= '0' && s[0] <= '9')) return 0;
+    for (i = 0; s[i] != '\0'; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_'))
+            return 0;
+    }
+    return i <= 64;
+}
+
+/* The event an App function listens to (meter_limit -> meter-limit), -1 for
+ * none, EV_COUNT for event_handler (every event). */
+static int app_fn_event(const char *lib, const char *name)
+{
+    char dashed[80];
+    size_t i;
+    if (strcmp(lib, "App") != 0) return -1;
+    if (strcmp(name, "event_handler") == 0) return EV_COUNT;
+    if (strcmp(name, "customer_removing") == 0) return EV_CUSTOMER_REMOVED;
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof dashed; i++)
+        dashed[i] = name[i] == '_' ? '-' : name[i];
+    dashed[i] = '\0';
+    return limitr__event_find(dashed);
+}
+
+static void count_app_fn(limitr_engine *e, int ev, int delta)
+{
+    if (ev == EV_COUNT) e->star_listeners += delta;
+    else if (ev >= 0) e->listeners[ev] += delta;
+}
+
+int limitr_lib(limitr_engine *e, const char *lib, const char *name,
+               limitr_lib_fn fn, void *userdata)
+{
+    size_t i;
+    host_fn *grown;
+    if (e == NULL) return LIMITR_INVALID;
+    if (!is_identifier(lib) || !is_identifier(name))
+        return limitr__fail(e, LIMITR_INVALID,
+                            "lib: library and function names must be "
+                            "identifiers (letters, digits, _), got '%s.%s'",
+                            lib ? lib : "(null)", name ? name : "(null)");
+    if (fn == NULL)
+        return limitr__fail(e, LIMITR_INVALID, "lib: no function given");
+    for (i = 0; i < e->n_libs; i++) {
+        if (strcmp(e->libs[i].lib, lib) == 0 &&
+            strcmp(e->libs[i].name, name) == 0) {
+            e->libs[i].fn = fn;
+            e->libs[i].userdata = userdata;
+            return limitr__ok(e);
+        }
+    }
+    grown = realloc(e->libs, (e->n_libs + 1) * sizeof *grown);
+    if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    e->libs = grown;
+    grown = &e->libs[e->n_libs];
+    grown->lib = strdup(lib);
+    grown->name = strdup(name);
+    if (grown->lib == NULL || grown->name == NULL) {
+        free(grown->lib);
+        free(grown->name);
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    }
+    grown->fn = fn;
+    grown->userdata = userdata;
+    e->n_libs++;
+    count_app_fn(e, app_fn_event(lib, name), 1);
+    return limitr__ok(e);
+}
+
+static const host_fn *find_lib(const limitr_engine *e, const char *lib,
+                               const char *name)
+{
+    size_t i;
+    for (i = 0; i < e->n_libs; i++)
+        if (strcmp(e->libs[i].lib, lib) == 0 &&
+            strcmp(e->libs[i].name, name) == 0)
+            return &e->libs[i];
+    return NULL;
+}
+
+void limitr__events_free(limitr_engine *e)
+{
+    size_t i;
+    for (i = 0; i < e->n_libs; i++) {
+        free(e->libs[i].lib);
+        free(e->libs[i].name);
+    }
+    free(e->libs);
+    free(e->subs);
+    e->libs = NULL;
+    e->subs = NULL;
+    e->n_libs = e->n_subs = e->cap_subs = 0;
+}
+
+/* ---- Delivery ---- */
+
+/* Fires `error` for a failed recipient; a failure while delivering `error`
+ * is dropped (engine.md 10.3). */
+static void report_failure(limitr_engine *e, event_kind ev, const char *path,
+                           const char *message)
+{
+    cJSON *payload;
+    if (ev == EV_ERROR || !limitr__listening(e, EV_ERROR)) return;
+    payload = cJSON_CreateObject();
+    if (payload == NULL) return;
+    cJSON_AddStringToObject(payload, "message", message);
+    cJSON_AddStringToObject(payload, "path", path);
+    limitr__emit(e, EV_ERROR, payload);
+}
+
+static void call_app(limitr_engine *e, event_kind ev, const char *fn_name,
+                     const char *args)
+{
+    const host_fn *h = find_lib(e, "App", fn_name);
+    limitr_lib_fn fn;
+    void *ud;
+    const char *result = NULL, *failure;
+    char path[96];
+    if (h == NULL) return;
+    fn = h->fn; /* the call may register more functions and move the array */
+    ud = h->userdata;
+    failure = fn(args, &result, ud);
+    if (failure != NULL) {
+        snprintf(path, sizeof path, "lib:App.%s", fn_name);
+        report_failure(e, ev, path, failure);
+    }
+}
+
+/* Calls App.<event> and App.event_handler with the payload text. */
+static void deliver_app(limitr_engine *e, event_kind ev, const char *text)
+{
+    const char *name = limitr__event_names[ev];
+    size_t tlen = strlen(text), nlen = strlen(name), i;
+    char fn_name[64];
+    char *args = malloc(tlen + nlen + 8);
+    if (args == NULL || e->n_libs == 0) {
+        free(args);
+        return;
+    }
+    for (i = 0; name[i] != '\0'; i++) fn_name[i] = name[i] == '-' ? '_' : name[i];
+    fn_name[i] = '\0';
+    snprintf(args, tlen + nlen + 8, "[%s]", text);
+    call_app(e, ev, fn_name, args);
+    if (ev == EV_CUSTOMER_REMOVED) call_app(e, ev, "customer_removing", args);
+    snprintf(args, tlen + nlen + 8, "[\"%s\",%s]", name, text);
+    call_app(e, ev, "event_handler", args);
+    free(args);
+}
+
+static void deliver_subs(limitr_engine *e, event_kind ev, const char *text,
+                         int star)
+{
+    size_t i;
+    char path[64];
+    for (i = 0; i < e->n_subs; i++) {
+        /* Copy out: a callback may subscribe and move the array. */
+        subscription s = e->subs[i];
+        const char *failure;
+        if (s.fn == NULL || (star ? s.event != -1 : s.event != (int)ev))
+            continue;
+        failure = s.fn(limitr__event_names[ev], text, s.userdata);
+        if (failure != NULL) {
+            snprintf(path, sizeof path, "on:%s",
+                     star ? "*" : limitr__event_names[ev]);
+            report_failure(e, ev, path, failure);
+        }
+    }
+}
+
+void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload)
+{
+    char *text;
+    if (payload == NULL) return; /* out of memory: the event is lost */
+    text = cJSON_PrintUnformatted(payload);
+    cJSON_Delete(payload);
+    if (text == NULL) return;
+    e->delivering++;
+    deliver_app(e, ev, text);
+    deliver_subs(e, ev, text, 0);
+    deliver_subs(e, ev, text, 1);
+    e->delivering--;
+    if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
+    free(text);
+}

@@ -1,0 +1,50 @@
+/* num.h: exact amounts. Meter values and money are fixed-point integers with
+ * 18 decimal places in 128 bits (economy.md section 1): sums are exact, and
+ * whole numbers convert with one multiplication. */
+#ifndef LIMITR_NUM_H
+#define LIMITR_NUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef __int128 lnum;
+
+#define LNUM_SCALE ((lnum)1000000000000000000LL) /* 10^18 */
+#define LNUM_NANO ((lnum)1000000000LL)            /* 10^9: one 1e-9 step */
+#define LNUM_ZERO ((lnum)0)
+
+/* Largest magnitude accepted from outside: 10^20 (economy.md asks 10^18). */
+#define LNUM_MAX_WHOLE 100000000000000000000.0
+
+/* An integer (|i| <= 10^18) as an amount. */
+static inline lnum lnum_from_int(int64_t i) { return (lnum)i * LNUM_SCALE; }
+
+/* A double as the shortest decimal that round-trips (0.00002 is exactly
+ * 2e-5). Returns 0 on success, -1 when not finite or too large. */
+int limitr__lnum_from_double(double d, lnum *out);
+
+/* Exact decimal text ("12", "-0.5", "2.5e-3"); digits past 18 decimals round
+ * half away from zero. Returns 0, or -1 when it is not a number or too large. */
+int limitr__lnum_parse(const char *text, size_t len, lnum *out);
+
+/* Rounded half away from zero to 9 decimals, as a double: what leaves the
+ * engine (reads, payloads). */
+double limitr__lnum_to_double(lnum v);
+
+/* v rounded half away from zero to a multiple of 10^-9. */
+lnum limitr__lnum_round9(lnum v);
+
+/* a <= b when both are rounded to 9 decimals (decisions compare at 1e-9).
+ * Exact comparison first: rounding is only needed when they are that close. */
+static inline int lnum_le9(lnum a, lnum b)
+{
+    if (a <= b) return 1;
+    if (a - b >= LNUM_NANO) return 0;
+    return limitr__lnum_round9(a) <= limitr__lnum_round9(b);
+}
+
+/* Decimal text of v with up to 18 decimals, trailing zeros dropped, into buf
+ * (at least 48 bytes). Returns buf. */
+char *limitr__lnum_format(lnum v, char *buf);
+
+#endif

@@ -1,0 +1,152 @@
+/* validate.c: collecting validation errors and the small helpers that make
+ * them useful (did-you-mean, name rules). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate.h"
+
+void limitr__verr(verrors *v, const char *path, int line, int col,
+                  const char *fmt, ...)
+{
+    char problem[512], *text;
+    size_t need;
+    va_list ap;
+    if (v->nomem) return;
+    va_start(ap, fmt);
+    vsnprintf(problem, sizeof problem, fmt, ap);
+    va_end(ap);
+    need = strlen(path) + strlen(problem) + 40;
+    text = malloc(need);
+    if (text == NULL) {
+        v->nomem = 1;
+        return;
+    }
+    if (line > 0)
+        snprintf(text, need, "%s: %s at %d:%d", path, problem, line, col);
+    else
+        snprintf(text, need, "%s: %s", path, problem);
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        verror *grown = realloc(v->items, cap * sizeof *grown);
+        if (grown == NULL) {
+            free(text);
+            v->nomem = 1;
+            return;
+        }
+        v->items = grown;
+        v->cap = cap;
+    }
+    v->items[v->n].line = line;
+    v->items[v->n].col = col;
+    v->items[v->n].seq = v->n;
+    v->items[v->n].text = text;
+    v->n++;
+}
+
+static int by_position(const void *a, const void *b)
+{
+    const verror *x = a, *y = b;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void limitr__verr_free(verrors *v)
+{
+    size_t i;
+    for (i = 0; i < v->n; i++) free(v->items[i].text);
+    free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+char *limitr__verr_join(verrors *v)
+{
+    size_t i, shown, total = 64;
+    char *out, *p;
+    if (v->nomem) {
+        limitr__verr_free(v);
+        return NULL;
+    }
+    qsort(v->items, v->n, sizeof *v->items, by_position);
+    shown = v->n < LIMITR_DEFAULT_MAX_ERRORS ? v->n : LIMITR_DEFAULT_MAX_ERRORS;
+    for (i = 0; i < shown; i++) total += strlen(v->items[i].text) + 1;
+    out = p = malloc(total);
+    if (out != NULL) {
+        *p = '\0';
+        for (i = 0; i < shown; i++) {
+            size_t len = strlen(v->items[i].text);
+            if (i > 0) *p++ = '\n';
+            memcpy(p, v->items[i].text, len + 1);
+            p += len;
+        }
+        if (v->n > shown)
+            snprintf(p, 64, "\n... and %zu more errors", v->n - shown);
+    }
+    limitr__verr_free(v);
+    return out;
+}
+
+/* Optimal string alignment distance, capped: returns limit + 1 when above. */
+static size_t edit_distance(const char *a, size_t la, const char *b,
+                            size_t lb, size_t limit)
+{
+    size_t rows[3][65], i, j;
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    if (la > 64 || lb > 64) return limit + 1;
+    if ((la > lb ? la - lb : lb - la) > limit) return limit + 1;
+    for (j = 0; j <= lb; j++) prev[j] = j;
+    for (i = 1; i <= la; i++) {
+        size_t *t;
+        cur[0] = i;
+        for (j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d) d = cur[j - 1] + 1;
+            if (prev[j - 1] + cost < d) d = prev[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d)
+                d = prev2[j - 2] + 1;
+            cur[j] = d;
+        }
+        t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+const char *limitr__did_you_mean(const char *word,
+                                 const char *const *candidates, size_t n)
+{
+    size_t len = strlen(word), limit = len / 3, best_d, i;
+    const char *best = NULL;
+    if (limit < 1) limit = 1;
+    best_d = limit + 1;
+    for (i = 0; i < n; i++) {
+        size_t d;
+        if (candidates[i] == NULL) continue;
+        d = edit_distance(word, len, candidates[i], strlen(candidates[i]),
+                          limit);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+int limitr__valid_name(const char *s, size_t len)
+{
+    size_t i;
+    if (len < 1 || len > 64) return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,29 @@
+-- require "limitr": the Lua front of the engine. The C module limitr.core
+-- does the work; this file checks arguments and holds Lua-side helpers.
+local core = require "limitr.core"
+local type, error = type, error
+
+local _M = { _VERSION = core._VERSION }
+
+--- Creates an engine from a policy document.
+-- text: the YAML or JSON document; format: "yaml", "json" or nil (detect).
+-- Returns the engine, or nil, err.
+function _M.new(text, format)
+    if type(text) ~= "string" then
+        error("bad argument #1 to 'new' (string expected, got " .. type(text) .. ")", 2)
+    end
+    if format ~= nil and type(format) ~= "string" then
+        error("bad argument #2 to 'new' (string or nil expected, got " .. type(format) .. ")", 2)
+    end
+    return core.new(text, format)
+end
+
+--- Creates an engine from a policy file (.yaml, .yml or .json).
+function _M.load(path)
+    if type(path) ~= "string" then
+        error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
+    end
+    return core.load(path)
+end
+
+return _M

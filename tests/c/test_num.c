@@ -1,0 +1,85 @@
+/* test_num.c: exact amounts (economy.md section 1). */
+#include "harness.h"
+#include "num.h"
+
+static lnum from(double d)
+{
+    lnum v = 0;
+    if (limitr__lnum_from_double(d, &v) != 0) v = -12345;
+    return v;
+}
+
+static lnum parse(const char *s)
+{
+    lnum v = 0;
+    if (limitr__lnum_parse(s, strlen(s), &v) != 0) v = -12345;
+    return v;
+}
+
+TEST(million_small_additions_are_exact)
+{
+    lnum sum = 0, step = from(0.00002);
+    int i;
+    for (i = 0; i < 1000000; i++) sum += step;
+    ASSERT(sum == lnum_from_int(20));
+    ASSERT_NUM(limitr__lnum_to_double(sum), 20);
+}
+
+TEST(shortest_decimal_of_a_double)
+{
+    ASSERT(from(0.1) + from(0.2) == parse("0.3"));
+    ASSERT(from(1.5e-10) * 100 == parse("1.5e-8"));
+    ASSERT(from(-2.5) == parse("-2.5"));
+    ASSERT(from(3) == lnum_from_int(3));
+    ASSERT(from(1e18) == lnum_from_int(1000000000) * 1000000000);
+}
+
+TEST(parse_forms_and_errors)
+{
+    lnum v;
+    ASSERT(parse("12") == lnum_from_int(12));
+    ASSERT(parse("+0.5") == LNUM_SCALE / 2);
+    ASSERT(parse("2.5e-3") == parse("0.0025"));
+    ASSERT(parse("1E2") == lnum_from_int(100));
+    ASSERT(parse("0.0000000000000000001") == 0);  /* below 1e-18: rounds */
+    ASSERT(parse("0.0000000000000000005") == 1);  /* half away from zero */
+    ASSERT(parse("-0.0000000000000000005") == -1);
+    ASSERT_EQ(limitr__lnum_parse("", 0, &v), -1);
+    ASSERT_EQ(limitr__lnum_parse("abc", 3, &v), -1);
+    ASSERT_EQ(limitr__lnum_parse("1e", 2, &v), -1);
+    ASSERT_EQ(limitr__lnum_parse("1.2.3", 5, &v), -1);
+    ASSERT_EQ(limitr__lnum_parse("1e30", 4, &v), -1);
+    ASSERT_EQ(limitr__lnum_from_double(1.0 / 0.0, &v), -1);
+    ASSERT_EQ(limitr__lnum_from_double(0.0 / 0.0, &v), -1);
+}
+
+TEST(compare_at_nine_decimals)
+{
+    ASSERT(lnum_le9(from(0.3), from(0.3)));
+    ASSERT(lnum_le9(parse("0.3000000000004"), from(0.3)));  /* rounds to 0.3 */
+    ASSERT(!lnum_le9(parse("0.300000001"), from(0.3)));
+    ASSERT(lnum_le9(from(2), from(3)));
+    ASSERT(!lnum_le9(from(4), from(3)));
+}
+
+TEST(outgoing_numbers_round_to_nine_decimals)
+{
+    char buf[48];
+    ASSERT_NUM(limitr__lnum_to_double(parse("0.1234567895")), 0.12345679);
+    ASSERT_NUM(limitr__lnum_to_double(parse("-0.1234567895")), -0.12345679);
+    ASSERT(limitr__lnum_to_double(from(0.3)) == 0.3);
+    ASSERT_STR(limitr__lnum_format(parse("-12.50"), buf), "-12.5");
+    ASSERT_STR(limitr__lnum_format(parse("0.000000000000000001"), buf),
+               "0.000000000000000001");
+    ASSERT_STR(limitr__lnum_format(0, buf), "0");
+}
+
+int main(void)
+{
+    RUN(million_small_additions_are_exact);
+    RUN(shortest_decimal_of_a_double);
+    RUN(parse_forms_and_errors);
+    RUN(compare_at_nine_decimals);
+    RUN(outgoing_numbers_round_to_nine_decimals);
+    return HARNESS_EXIT();
+}
