@@ -175,9 +175,18 @@ cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c)
 /* ---- Create, update, delete ---- */
 
 typedef struct customer_opts {
-    const char *type, *label;
+    char *type, *label;  /* malloc'ed, NULL: not given */
     char *metadata_json; /* malloc'ed */
+    int nomem;
 } customer_opts;
+
+static void free_opts(customer_opts *o)
+{
+    free(o->type);
+    free(o->label);
+    free(o->metadata_json);
+    memset(o, 0, sizeof *o);
+}
 
 static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
 {
@@ -226,32 +235,38 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
             return status;
         }
     }
-    /* Keep the strings: point into a copy that outlives root. */
+    /* Keep the strings: copies that outlive root. */
     item = cJSON_GetObjectItemCaseSensitive(root, "type");
     o->type = item ? strdup(item->valuestring) : NULL;
+    if (item != NULL && o->type == NULL) o->nomem = 1;
     item = cJSON_GetObjectItemCaseSensitive(root, "label");
     o->label = item ? strdup(item->valuestring) : NULL;
+    if (item != NULL && o->label == NULL) o->nomem = 1;
     cJSON_Delete(root);
+    if (o->nomem) {
+        free_opts(o);
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    }
     return LIMITR_OK;
 }
 
-static void free_opts(customer_opts *o)
+/* Swaps a prepared copy into *slot (NULL: keep what is there). */
+static void swap_in(limitr_engine *e, char **slot, char *copy)
 {
-    free((char *)o->type);
-    free((char *)o->label);
-    free(o->metadata_json);
-}
-
-/* Replaces *slot with a copy of s, or leaves it when s is NULL. */
-static int replace_str(limitr_engine *e, char **slot, const char *s)
-{
-    char *copy;
-    if (s == NULL) return 0;
-    copy = limitr__strdup(e, s, strlen(s));
-    if (copy == NULL) return -1;
+    if (copy == NULL) return;
     limitr__strfree(e, *slot);
     *slot = copy;
-    return 0;
+}
+
+/* An engine-allocated copy of s, or NULL for NULL; sets *failed when the
+ * copy could not be made. */
+static char *copy_or_null(limitr_engine *e, const char *s, int *failed)
+{
+    char *copy;
+    if (s == NULL) return NULL;
+    copy = limitr__strdup(e, s, strlen(s));
+    if (copy == NULL) *failed = 1;
+    return copy;
 }
 
 static customer *customer_new(limitr_engine *e, const char *id, size_t len,
@@ -322,34 +337,37 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     }
     status = parse_opts(e, opts_json, &o);
     if (status != LIMITR_OK) return status;
-    if (c == NULL) {
-        c = customer_new(e, id, len, hash, plan_index);
-        if (c == NULL || map_insert(e, c) != 0) {
-            if (c != NULL) customer_destroy(e, c);
-            free_opts(&o);
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-        }
-        /* The default plan is stored by name; a named plan too. */
-        if (replace_str(e, &c->own_plan, e->policy->plans[plan_index].name)) {
-            map_remove(e, c);
-            customer_destroy(e, c);
-            free_opts(&o);
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-        }
-    } else if (plan_index >= 0) {
-        if (replace_str(e, &c->own_plan, e->policy->plans[plan_index].name)) {
-            free_opts(&o);
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-        }
-        c->plan = plan_index;
-    }
-    /* Allocation failures past this point leave the old field in place. */
-    if (replace_str(e, &c->type, o.type) || replace_str(e, &c->label, o.label) ||
-        replace_str(e, &c->metadata_json, o.metadata_json)) {
+    /* Every allocation happens before anything changes, so a failure leaves
+       the customer (or its absence) as it was. */
+    {
+        int failed = 0;
+        char *own = copy_or_null(
+            e, plan_index >= 0 ? e->policy->plans[plan_index].name : NULL,
+            &failed);
+        char *type = copy_or_null(e, o.type, &failed);
+        char *label = copy_or_null(e, o.label, &failed);
+        char *metadata = copy_or_null(e, o.metadata_json, &failed);
+        customer *created = NULL;
         free_opts(&o);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        if (!failed && c == NULL) {
+            created = customer_new(e, id, len, hash, plan_index);
+            if (created == NULL || map_insert(e, created) != 0) failed = 1;
+        }
+        if (failed) {
+            if (created != NULL) customer_destroy(e, created);
+            limitr__strfree(e, own);
+            limitr__strfree(e, type);
+            limitr__strfree(e, label);
+            limitr__strfree(e, metadata);
+            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        }
+        if (created != NULL) c = created;
+        if (plan_index >= 0) c->plan = plan_index;
+        swap_in(e, &c->own_plan, own);
+        swap_in(e, &c->type, type);
+        swap_in(e, &c->label, label);
+        swap_in(e, &c->metadata_json, metadata);
     }
-    free_opts(&o);
     emit_customer(e, EV_CUSTOMER_SET, c);
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */

@@ -1,0 +1,100 @@
+/* test_alloc.c: every allocation failure of the engine's allocator gives a
+ * clean LIMITR_NOMEM, leaves state unchanged and leaks nothing (the SQLite
+ * way: fail the N-th allocation, for N = 1, 2, ... until the call works). */
+#include "harness.h"
+#include "limitr.h"
+
+typedef struct failing {
+    long countdown; /* allocations left before one fails; < 0: never */
+    long live;      /* allocations not yet freed */
+} failing;
+
+static void *failing_realloc(void *ud, void *ptr, size_t old_size,
+                             size_t new_size)
+{
+    failing *f = ud;
+    (void)old_size;
+    if (new_size == 0) {
+        if (ptr != NULL) f->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (f->countdown == 0) return NULL;
+    if (f->countdown > 0) f->countdown--;
+    if (ptr == NULL) {
+        void *p = malloc(new_size);
+        if (p != NULL) f->live++;
+        return p;
+    }
+    return realloc(ptr, new_size);
+}
+
+static const char policy[] =
+    "policy: {credits: {seat: {}}, plans: {free: {default: true, "
+    "entitlements: {seats: {limit: {credit: seat, value: 3}}, "
+    "chat: {limit: {credit: seat, value: 3}}}}}}";
+
+TEST(engine_creation)
+{
+    long n;
+    for (n = 0;; n++) {
+        failing f = {n, 0};
+        limitr_allocator a = {failing_realloc, &f};
+        limitr_options o = {&a};
+        limitr_engine *e = NULL;
+        int status = limitr_new(policy, strlen(policy), NULL, &o, &e);
+        limitr_free(e);
+        ASSERT_EQ(f.live, 0);
+        if (status == LIMITR_OK) break;
+        ASSERT_EQ(status, LIMITR_NOMEM);
+        ASSERT(n < 100);
+    }
+}
+
+TEST(customer_creation_and_decisions)
+{
+    long n;
+    for (n = 0;; n++) {
+        failing f = {-1, 0};
+        limitr_allocator a = {failing_realloc, &f};
+        limitr_options o = {&a};
+        limitr_engine *e = NULL;
+        const char *snap;
+        int status, i;
+        char id[16];
+        double v;
+        ASSERT_EQ(limitr_new(policy, strlen(policy), NULL, &o, &e), LIMITR_OK);
+        /* Enough customers that the map grows while allocations fail. */
+        for (i = 0; i < 60; i++) {
+            snprintf(id, sizeof id, "c%d", i);
+            ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+        }
+        f.countdown = n;
+        status = limitr_create_customer(e, "new", NULL,
+                                        "{\"type\":\"org\",\"label\":\"L\"}",
+                                        NULL);
+        f.countdown = -1;
+        if (status != LIMITR_OK) {
+            ASSERT_EQ(status, LIMITR_NOMEM);
+            ASSERT_STR(limitr_last_error(e), "out of memory");
+            ASSERT_EQ(limitr_customer(e, "new", &snap), LIMITR_NOT_FOUND);
+        }
+        /* Decisions on existing customers allocate nothing. */
+        f.countdown = 0;
+        ASSERT_EQ(limitr_allow(e, "c1", "seats", 1, NULL), LIMITR_OK);
+        ASSERT_EQ(limitr_allow(e, "c1", "seats", 5, NULL), LIMITR_DENIED);
+        ASSERT_EQ(limitr_value(e, "c1", "seats", &v), LIMITR_OK);
+        f.countdown = -1;
+        limitr_free(e);
+        ASSERT_EQ(f.live, 0);
+        if (status == LIMITR_OK) break;
+        ASSERT(n < 100);
+    }
+}
+
+int main(void)
+{
+    RUN(engine_creation);
+    RUN(customer_creation_and_decisions);
+    return HARNESS_EXIT();
+}
