@@ -23,16 +23,16 @@
 /* A Lua function registered as an event subscriber or a host function. */
 typedef struct lua_callback {
     struct engine_box *box;
-    int fn_ref;          /* registry reference of the function */
-    char *error;         /* last failure message (malloc'ed) */
-    char *result;        /* last JSON result of a host function */
+    int fn_ref;   /* registry reference of the function */
+    char *error;  /* last failure message (malloc'ed) */
+    char *result; /* last JSON result of a host function */
     struct lua_callback *next;
 } lua_callback;
 
 typedef struct engine_box {
     limitr_engine *e;
-    lua_State *L;        /* the thread of the call in progress */
-    int busy;            /* nesting depth of calls into the engine */
+    lua_State *L; /* the thread of the call in progress */
+    int busy;     /* nesting depth of calls into the engine */
     lua_callback *callbacks;
 } engine_box;
 
@@ -46,7 +46,10 @@ static engine_box *check_box(lua_State *L)
     return b;
 }
 
-static limitr_engine *check_engine(lua_State *L) { return check_box(L)->e; }
+static limitr_engine *check_engine(lua_State *L)
+{
+    return check_box(L)->e;
+}
 
 static void free_callbacks(lua_State *L, engine_box *b)
 {
@@ -107,14 +110,16 @@ static void push_json(lua_State *L, const cJSON *item, int depth)
         const cJSON *child;
         lua_Integer i = 1;
         lua_createtable(L, cJSON_GetArraySize(item), 0);
-        cJSON_ArrayForEach(child, item) {
+        cJSON_ArrayForEach(child, item)
+        {
             push_json(L, child, depth + 1);
             lua_rawseti(L, -2, i++);
         }
     } else if (cJSON_IsObject(item)) {
         const cJSON *child;
         lua_createtable(L, 0, 8);
-        cJSON_ArrayForEach(child, item) {
+        cJSON_ArrayForEach(child, item)
+        {
             push_json(L, child, depth + 1);
             lua_setfield(L, -2, child->string);
         }
@@ -140,10 +145,14 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
         return NULL;
     }
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: return cJSON_CreateNull();
-    case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
-    case LUA_TNUMBER: return cJSON_CreateNumber(lua_tonumber(L, idx));
-    case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TNIL:
+        return cJSON_CreateNull();
+    case LUA_TBOOLEAN:
+        return cJSON_CreateBool(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        return cJSON_CreateNumber(lua_tonumber(L, idx));
+    case LUA_TSTRING:
+        return cJSON_CreateString(lua_tostring(L, idx));
     case LUA_TTABLE: {
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
         cJSON *out;
@@ -216,8 +225,7 @@ static const char *check_string(lua_State *L, int idx)
 {
     size_t len;
     const char *s;
-    if (lua_type(L, idx) != LUA_TSTRING)
-        luaL_typeerror(L, idx, "string");
+    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "string");
     s = lua_tolstring(L, idx, &len);
     if (strlen(s) != len) luaL_argerror(L, idx, "string contains a NUL byte");
     return s;
@@ -371,8 +379,12 @@ static int read_value(lua_State *L, int idx, double *out)
 {
     switch (lua_type(L, idx)) {
     case LUA_TNONE:
-    case LUA_TNIL: *out = 0; return 0;
-    case LUA_TNUMBER: *out = lua_tonumber(L, idx); return 0;
+    case LUA_TNIL:
+        *out = 0;
+        return 0;
+    case LUA_TNUMBER:
+        *out = lua_tonumber(L, idx);
+        return 0;
     case LUA_TSTRING: {
         int ok = 0;
         *out = 0;
@@ -385,7 +397,8 @@ static int read_value(lua_State *L, int idx, double *out)
         lua_pop(L, 1);
         return ok ? 0 : -1;
     }
-    default: luaL_typeerror(L, idx, "number, string or nil");
+    default:
+        luaL_typeerror(L, idx, "number, string or nil");
     }
     return -1;
 }
@@ -420,7 +433,8 @@ static int l_engine_allow(lua_State *L)
     }
     event_json = read_call_opts(L, 5, &o);
     b->busy++;
-    status = limitr_allow(b->e, id, ent, value, lua_isnoneornil(L, 5) ? NULL : &o);
+    status =
+        limitr_allow(b->e, id, ent, value, lua_isnoneornil(L, 5) ? NULL : &o);
     b->busy--;
     free(event_json);
     return push_decision(L, b->e, status);
@@ -455,8 +469,14 @@ static int step(lua_State *L, int up)
     return push_decision(L, b->e, status);
 }
 
-static int l_engine_increment(lua_State *L) { return step(L, 1); }
-static int l_engine_decrement(lua_State *L) { return step(L, 0); }
+static int l_engine_increment(lua_State *L)
+{
+    return step(L, 1);
+}
+static int l_engine_decrement(lua_State *L)
+{
+    return step(L, 0);
+}
 
 /* ---- Reads ---- */
 
@@ -479,12 +499,18 @@ static int push_read(lua_State *L, read_fn fn)
     return 1;
 }
 
-static int l_engine_value(lua_State *L) { return push_read(L, limitr_value); }
+static int l_engine_value(lua_State *L)
+{
+    return push_read(L, limitr_value);
+}
 static int l_engine_remaining(lua_State *L)
 {
     return push_read(L, limitr_remaining);
 }
-static int l_engine_limit(lua_State *L) { return push_read(L, limitr_limit); }
+static int l_engine_limit(lua_State *L)
+{
+    return push_read(L, limitr_limit);
+}
 
 /* ---- Events and host functions ---- */
 
@@ -576,7 +602,8 @@ static int call_host_fn(lua_State *L)
         cJSON_Delete(list);
         return luaL_error(L, "too many arguments");
     }
-    cJSON_ArrayForEach(item, list) {
+    cJSON_ArrayForEach(item, list)
+    {
         push_json(L, item, 0); /* no raise: the stack was checked */
         nargs++;
     }

@@ -38,16 +38,16 @@ extern "C" {
 
 /* Status codes: one list, the enum and limitr_strerror are made from it.
  * LIMITR_DENIED is a decision, not an error. */
-#define LIMITR_STATUS_MAP(X)                                                  \
-    X(OK, 0, "success")                                                       \
-    X(DENIED, 1, "denied (a decision, not an error)")                         \
-    X(NOT_FOUND, -1, "not found")                                             \
-    X(INVALID, -2, "invalid argument or policy")                              \
-    X(NOMEM, -3, "out of memory")                                             \
-    X(SCRIPT, -4, "policy script raised an error")                            \
-    X(BUDGET, -5, "policy script exceeded its instruction/time budget")       \
-    X(MEMCAP, -6, "policy script exceeded its memory cap")                    \
-    X(STORE, -7, "durable store failure")                                     \
+#define LIMITR_STATUS_MAP(X)                                                   \
+    X(OK, 0, "success")                                                        \
+    X(DENIED, 1, "denied (a decision, not an error)")                          \
+    X(NOT_FOUND, -1, "not found")                                              \
+    X(INVALID, -2, "invalid argument or policy")                               \
+    X(NOMEM, -3, "out of memory")                                              \
+    X(SCRIPT, -4, "policy script raised an error")                             \
+    X(BUDGET, -5, "policy script exceeded its instruction/time budget")        \
+    X(MEMCAP, -6, "policy script exceeded its memory cap")                     \
+    X(STORE, -7, "durable store failure")                                      \
     X(ERROR, -8, "other error")
 
 typedef enum limitr_status {
@@ -85,7 +85,8 @@ LIMITR_API const char *limitr_strerror(int code);
  *   existed, then NULL) so that limitr_last_error(*out) tells why: every
  *   validation problem, one per line, "<path>: <problem> at <line>:<col>".
  *   Free it with limitr_free either way.
- * Returns LIMITR_OK, LIMITR_INVALID (a bad document or format), LIMITR_NOMEM. */
+ * Returns LIMITR_OK, LIMITR_INVALID (a bad document or format), LIMITR_NOMEM.
+ */
 LIMITR_API int limitr_new(const char *text, size_t len, const char *format,
                           const limitr_options *opts, limitr_engine **out);
 
@@ -163,11 +164,9 @@ LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
 /* limitr_allow with plus / minus the limit's `increment`. An entitlement
  * without a limit is denied with "not_metered". */
 LIMITR_API int limitr_increment(limitr_engine *engine, const char *id,
-                                const char *ent,
-                                const limitr_call_opts *opts);
+                                const char *ent, const limitr_call_opts *opts);
 LIMITR_API int limitr_decrement(limitr_engine *engine, const char *id,
-                                const char *ent,
-                                const limitr_call_opts *opts);
+                                const char *ent, const limitr_call_opts *opts);
 
 /* ---- Reads ---- */
 
@@ -208,8 +207,7 @@ LIMITR_API int limitr_off(limitr_engine *engine, int sub_id);
  * next call), or left NULL for no result. Return NULL on success or an error
  * message, as limitr_event_fn. */
 typedef const char *(*limitr_lib_fn)(const char *args_json,
-                                     const char **result_json,
-                                     void *userdata);
+                                     const char **result_json, void *userdata);
 
 /* Registers lib.name (registering it again replaces it). The engine calls
  * App.<event name with '-' as '_'> (App.meter_limit for meter-limit) with the

@@ -62,8 +62,8 @@ static int map_insert(limitr_engine *e, customer *c)
     customer_map *m = &e->customers;
     size_t i;
     if ((m->used + 1) * 10 > m->cap * 7 && map_grow(e) != 0) return -1;
-    for (i = (size_t)c->hash & (m->cap - 1); m->slots[i].c != NULL &&
-                                              m->slots[i].c != CUSTOMER_TOMBSTONE;
+    for (i = (size_t)c->hash & (m->cap - 1);
+         m->slots[i].c != NULL && m->slots[i].c != CUSTOMER_TOMBSTONE;
          i = (i + 1) & (m->cap - 1))
         ;
     if (m->slots[i].c == NULL) m->used++;
@@ -94,8 +94,7 @@ static void customer_destroy(limitr_engine *e, customer *c)
     limitr__strfree(e, c->type);
     limitr__strfree(e, c->label);
     limitr__strfree(e, c->metadata_json);
-    limitr__dealloc(e, c->meters,
-                    e->policy->n_ent_names * sizeof *c->meters);
+    limitr__dealloc(e, c->meters, e->policy->n_ent_names * sizeof *c->meters);
     limitr__dealloc(e, c, sizeof *c);
 }
 
@@ -152,8 +151,7 @@ static cJSON *meters_json(limitr_engine *e, const customer *c)
 cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c)
 {
     cJSON *s = cJSON_CreateObject();
-    const lp_plan *plan =
-        c->plan >= 0 ? &e->policy->plans[c->plan] : NULL;
+    const lp_plan *plan = c->plan >= 0 ? &e->policy->plans[c->plan] : NULL;
     if (s == NULL) return NULL;
     cJSON_AddStringToObject(s, "id", c->id);
     if (plan != NULL) cJSON_AddStringToObject(s, "plan", plan->name);
@@ -202,7 +200,8 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: options must be an object");
     }
-    cJSON_ArrayForEach(item, root) {
+    cJSON_ArrayForEach(item, root)
+    {
         const char *k = item->string;
         if (strcmp(k, "type") == 0 || strcmp(k, "label") == 0) {
             if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
@@ -330,10 +329,12 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     c = limitr__customer_find(e, id, len, hash);
     if (plan != NULL && plan[0] != '\0') {
         plan_index = limitr__policy_find_plan(e->policy, plan);
-        if (plan_index < 0) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
+        if (plan_index < 0)
+            return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
     } else if (c == NULL) {
         plan_index = e->policy->default_plan;
-        if (plan_index < 0) return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
+        if (plan_index < 0)
+            return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
     }
     status = parse_opts(e, opts_json, &o);
     if (status != LIMITR_OK) return status;
@@ -371,10 +372,11 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     emit_customer(e, EV_CUSTOMER_SET, c);
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */
-        if (c == NULL) return limitr__fail(e, LIMITR_NOT_FOUND,
-                                           "customer '%s' was deleted by an "
-                                           "event handler",
-                                           id);
+        if (c == NULL)
+            return limitr__fail(e, LIMITR_NOT_FOUND,
+                                "customer '%s' was deleted by an "
+                                "event handler",
+                                id);
         return limitr__set_result(e, limitr__customer_snapshot(e, c),
                                   snapshot_json);
     }
@@ -391,7 +393,8 @@ int limitr_customer(limitr_engine *e, const char *id,
         return limitr__fail(e, LIMITR_INVALID, "customer: no id given");
     len = strlen(id);
     c = limitr__customer_find(e, id, len, limitr__hash(id, len));
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     return limitr__set_result(e, limitr__customer_snapshot(e, c),
                               snapshot_json);
 }
@@ -407,7 +410,8 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     len = strlen(id);
     hash = limitr__hash(id, len);
     c = limitr__customer_find(e, id, len, hash);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     emit_customer(e, EV_CUSTOMER_REMOVED, c);
     /* A handler may have deleted it already. */
     c = limitr__customer_find(e, id, len, hash);

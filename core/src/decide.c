@@ -10,10 +10,10 @@
 
 /* What the gates found out about one call. */
 typedef struct decision {
-    customer *c;               /* the caller, who owns the meter */
+    customer *c; /* the caller, who owns the meter */
     const lp_plan *plan;
     const lp_entitlement *ent;
-    lnum old;                  /* period value before the call */
+    lnum old; /* period value before the call */
     lnum requested;
 } decision;
 
@@ -23,8 +23,8 @@ static const char *find_target(limitr_engine *e, const char *id,
                                const char *ent, decision *d)
 {
     size_t id_len = strlen(id);
-    customer *c = limitr__customer_find(e, id, id_len,
-                                        limitr__hash(id, id_len));
+    customer *c =
+        limitr__customer_find(e, id, id_len, limitr__hash(id, id_len));
     if (c == NULL) return "unknown_customer";
     if (c->plan < 0) return "no_plan";
     d->c = c;
@@ -34,7 +34,10 @@ static const char *find_target(limitr_engine *e, const char *id,
     return NULL;
 }
 
-static meter *meter_of(const decision *d) { return &d->c->meters[d->ent->name]; }
+static meter *meter_of(const decision *d)
+{
+    return &d->c->meters[d->ent->name];
+}
 
 /* Gate 8, the limit: hard (the only mode so far) fits when the new value is
  * within the limit at 1e-9; a call that does not raise the value fits. */
@@ -55,8 +58,8 @@ static cJSON *meter_payload(limitr_engine *e, const decision *d,
     cJSON_AddItemToObject(ev, "customer", limitr__customer_snapshot(e, d->c));
     cJSON_AddStringToObject(ev, "entitlement", p->ent_names[d->ent->name]);
     cJSON_AddStringToObject(ev, "plan", d->plan->name);
-    cJSON_AddItemToObject(ev, "credit",
-                          limitr__credit_json(&p->credits[d->ent->limit.credit]));
+    cJSON_AddItemToObject(
+        ev, "credit", limitr__credit_json(&p->credits[d->ent->limit.credit]));
     if (opts != NULL && opts->event_json != NULL)
         cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
     m = cJSON_AddObjectToObject(ev, "meter");
@@ -199,17 +202,20 @@ static int read_meter(limitr_engine *e, const char *id, const char *ent,
     m = meter_of(&d);
     value = m->present ? m->value : 0;
     switch (what) {
-    case READ_VALUE: *out = limitr__out_number(value); break;
+    case READ_VALUE:
+        *out = limitr__out_number(value);
+        break;
     case READ_REMAINING:
         *out = limitr__out_number(d.ent->limit.value - value);
         break;
-    default: *out = limitr__out_number(d.ent->limit.value); break;
+    default:
+        *out = limitr__out_number(d.ent->limit.value);
+        break;
     }
     return limitr__ok(e);
 }
 
-int limitr_value(limitr_engine *e, const char *id, const char *ent,
-                 double *out)
+int limitr_value(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     return read_meter(e, id, ent, READ_VALUE, out);
 }
@@ -220,8 +226,7 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     return read_meter(e, id, ent, READ_REMAINING, out);
 }
 
-int limitr_limit(limitr_engine *e, const char *id, const char *ent,
-                 double *out)
+int limitr_limit(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     return read_meter(e, id, ent, READ_LIMIT, out);
 }

@@ -20,8 +20,7 @@ typedef struct sbuf {
 
 static void sb_add(sbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
+    if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 32;
         while (cap < b->len + n + 1) {
@@ -56,8 +55,7 @@ static char *sb_done(sbuf *b)
         free(b->p);
         return NULL;
     }
-    if (b->p == NULL)
-        sb_add(b, "", 0);
+    if (b->p == NULL) sb_add(b, "", 0);
     if (b->oom) {
         free(b->p);
         return NULL;
@@ -121,8 +119,7 @@ static int is_root_path(const char *parent)
 
 static int is_plain_key(const char *key, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)key[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -140,11 +137,9 @@ char *limitr__doc_path_append(const char *parent, const char *key,
      * paths start below the root mapping (policy.md section 13). */
     int bare = is_root_path(parent) || strcmp(parent, "policy") == 0;
 
-    if (!bare)
-        sb_str(&b, parent);
+    if (!bare) sb_str(&b, parent);
     if (is_plain_key(key, key_len)) {
-        if (!bare)
-            sb_add(&b, ".", 1);
+        if (!bare) sb_add(&b, ".", 1);
         sb_add(&b, key, key_len);
     } else {
         sb_add(&b, "[\"", 2);
@@ -159,8 +154,7 @@ char *limitr__doc_path_index(const char *parent, size_t i)
     sbuf b = {0};
     char tmp[32];
 
-    if (!is_root_path(parent))
-        sb_str(&b, parent);
+    if (!is_root_path(parent)) sb_str(&b, parent);
     snprintf(tmp, sizeof tmp, "[%zu]", i);
     sb_str(&b, tmp);
     return sb_done(&b);
@@ -182,8 +176,7 @@ static char *segs_path(const limitr__doc_seg *segs, size_t n)
                                                            segs[i].key_len)
                                  : limitr__doc_path_index(path, segs[i].index);
         free(path);
-        if (next == NULL)
-            return NULL;
+        if (next == NULL) return NULL;
         path = next;
     }
     return path;
@@ -198,8 +191,7 @@ int limitr__doc_error(char **err, const limitr__doc_seg *segs, size_t n,
     int len;
 
     *err = NULL;
-    if (path == NULL)
-        return -1;
+    if (path == NULL) return -1;
     va_start(ap, fmt);
     len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
@@ -229,8 +221,7 @@ int limitr__doc_error(char **err, const limitr__doc_seg *segs, size_t n,
 doc_node *limitr__doc_new(doc_type type, int line, int col)
 {
     doc_node *node = calloc(1, sizeof *node);
-    if (node == NULL)
-        return NULL;
+    if (node == NULL) return NULL;
     node->type = type;
     node->line = line;
     node->col = col;
@@ -240,10 +231,8 @@ doc_node *limitr__doc_new(doc_type type, int line, int col)
 int limitr__doc_set_text(doc_node *node, const char *s, size_t len)
 {
     char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return -1;
-    if (len > 0)
-        memcpy(copy, s, len);
+    if (copy == NULL) return -1;
+    if (len > 0) memcpy(copy, s, len);
     copy[len] = '\0';
     free(node->text);
     node->text = copy;
@@ -261,10 +250,8 @@ int limitr__doc_set_number(doc_node *node, const char *text, size_t len)
     char *buf = malloc(cap), *p = buf;
     double value;
 
-    if (buf == NULL)
-        return -1;
-    if (i < len && (text[i] == '-' || text[i] == '+'))
-        *p++ = text[i++];
+    if (buf == NULL) return -1;
+    if (i < len && (text[i] == '-' || text[i] == '+')) *p++ = text[i++];
     while (i < len && text[i] >= '0' && text[i] <= '9')
         *p++ = text[i++];
     if (i < len && text[i] == '.') {
@@ -290,10 +277,8 @@ int limitr__doc_set_number(doc_node *node, const char *text, size_t len)
     snprintf(p, cap - (size_t)(p - buf), "e%lld", exp);
     value = strtod(buf, NULL);
     free(buf);
-    if (!isfinite(value))
-        return 1;
-    if (limitr__doc_set_text(node, text, len) != 0)
-        return -1;
+    if (!isfinite(value)) return 1;
+    if (limitr__doc_set_text(node, text, len) != 0) return -1;
     node->type = DOC_NUMBER;
     node->number = value;
     return 0;
@@ -303,10 +288,8 @@ int limitr__doc_set_number(doc_node *node, const char *text, size_t len)
  * capacities run 4, 8, 16, ... so no capacity field is needed. */
 static size_t grow_to(size_t count)
 {
-    if (count == 0)
-        return 4;
-    if (count >= 4 && (count & (count - 1)) == 0)
-        return count * 2;
+    if (count == 0) return 4;
+    if (count >= 4 && (count & (count - 1)) == 0) return count * 2;
     return 0;
 }
 
@@ -315,11 +298,9 @@ int limitr__doc_list_push(doc_node *list, doc_node *item)
     size_t cap = grow_to(list->count);
     if (cap != 0) {
         doc_node **items;
-        if (cap > SIZE_MAX / sizeof *items)
-            return -1;
+        if (cap > SIZE_MAX / sizeof *items) return -1;
         items = realloc(list->items, cap * sizeof *items);
-        if (items == NULL)
-            return -1;
+        if (items == NULL) return -1;
         list->items = items;
     }
     list->items[list->count++] = item;
@@ -364,8 +345,7 @@ static int keyset_grow(limitr__doc_keyset *set, const doc_node *map)
     while (cap < (map->count + 1) * 2)
         cap *= 2;
     slots = calloc(cap, sizeof *slots);
-    if (slots == NULL)
-        return -1;
+    if (slots == NULL) return -1;
     free(set->slots);
     set->slots = slots;
     set->cap = cap;
@@ -402,11 +382,9 @@ int limitr__doc_map_add(doc_node *map, limitr__doc_keyset *set, char *key,
     size_t cap = grow_to(map->count);
     if (cap != 0) {
         doc_pair *pairs;
-        if (cap > SIZE_MAX / sizeof *pairs)
-            return -1;
+        if (cap > SIZE_MAX / sizeof *pairs) return -1;
         pairs = realloc(map->pairs, cap * sizeof *pairs);
-        if (pairs == NULL)
-            return -1;
+        if (pairs == NULL) return -1;
         map->pairs = pairs;
     }
     pair = &map->pairs[map->count];
@@ -416,8 +394,7 @@ int limitr__doc_map_add(doc_node *map, limitr__doc_keyset *set, char *key,
     pair->key_col = col;
     pair->value = NULL;
     map->count++;
-    if (set->cap != 0)
-        keyset_insert(set, map, map->count - 1);
+    if (set->cap != 0) keyset_insert(set, map, map->count - 1);
     return 0;
 }
 
@@ -430,8 +407,7 @@ void limitr__doc_keyset_free(limitr__doc_keyset *set)
 
 void limitr__doc_free(doc_node *node)
 {
-    if (node == NULL)
-        return;
+    if (node == NULL) return;
     /* Recursion is bounded: the parsers cap nesting at 32 levels. */
     for (size_t i = 0; i < node->count; i++) {
         if (node->type == DOC_MAP) {
@@ -451,8 +427,7 @@ const doc_pair *limitr__doc_get(const doc_node *map, const char *key)
 {
     size_t len;
 
-    if (map == NULL || map->type != DOC_MAP || key == NULL)
-        return NULL;
+    if (map == NULL || map->type != DOC_MAP || key == NULL) return NULL;
     len = strlen(key);
     for (size_t i = 0; i < map->count; i++)
         if (map->pairs[i].key_len == len &&
@@ -465,15 +440,13 @@ static doc_node *parse_format(const char *text, size_t len, const char *format,
                               char **err)
 {
     *err = NULL;
-    if (text == NULL)
-        len = 0;
+    if (text == NULL) len = 0;
     if (len > LIMITR_DEFAULT_MAX_DOCUMENT) {
         limitr__doc_error(err, NULL, 0, 0, 0, "document larger than %u MiB",
                           (unsigned)(LIMITR_DEFAULT_MAX_DOCUMENT >> 20));
         return NULL;
     }
-    if (text == NULL)
-        text = "";
+    if (text == NULL) text = "";
     if (format != NULL && strcmp(format, "yaml") == 0)
         return limitr__doc_parse_yaml(text, len, err);
     if (format != NULL && strcmp(format, "json") == 0)

@@ -25,28 +25,28 @@ typedef enum doc_type {
 typedef struct doc_node doc_node;
 
 typedef struct doc_pair {
-    char *key;         /* NUL-terminated, owned */
+    char *key; /* NUL-terminated, owned */
     size_t key_len;
-    int key_line;      /* 1-based position of the key; 0 = unknown */
+    int key_line; /* 1-based position of the key; 0 = unknown */
     int key_col;
     doc_node *value;
 } doc_pair;
 
 struct doc_node {
     doc_type type;
-    int line;          /* 1-based line:column of the value; 0 = unknown */
+    int line; /* 1-based line:column of the value; 0 = unknown */
     int col;
-    int lua_tag;       /* YAML `!lua` tag on this node */
-    int boolean;       /* DOC_BOOL */
-    double number;     /* DOC_NUMBER, as the parser reads it */
-    char *text;        /* DOC_NUMBER: the exact value as text in RFC 8259
-                          number grammar (JSON: the source text; YAML: the
-                          source normalized, 0x/0o written in decimal);
-                          DOC_STRING: the string; owned, NUL-terminated */
+    int lua_tag;   /* YAML `!lua` tag on this node */
+    int boolean;   /* DOC_BOOL */
+    double number; /* DOC_NUMBER, as the parser reads it */
+    char *text;    /* DOC_NUMBER: the exact value as text in RFC 8259
+                      number grammar (JSON: the source text; YAML: the
+                      source normalized, 0x/0o written in decimal);
+                      DOC_STRING: the string; owned, NUL-terminated */
     size_t text_len;
-    doc_pair *pairs;   /* DOC_MAP: in document order */
-    doc_node **items;  /* DOC_LIST */
-    size_t count;      /* pairs or items */
+    doc_pair *pairs;  /* DOC_MAP: in document order */
+    doc_node **items; /* DOC_LIST */
+    size_t count;     /* pairs or items */
 };
 
 /* Parses `text` (len bytes) as YAML (format "yaml") or JSON ("json").
@@ -83,14 +83,14 @@ char *limitr__doc_path_index(const char *parent, size_t i);
 
 /* One step of the path from the root to the node being parsed. */
 typedef struct limitr__doc_seg {
-    const char *key;   /* NULL: list item `index` */
+    const char *key; /* NULL: list item `index` */
     size_t key_len;
     size_t index;
 } limitr__doc_seg;
 
 /* Open-addressed set of a map's keys while it is parsed (duplicates). */
 typedef struct limitr__doc_keyset {
-    size_t *slots;     /* pair index + 1; 0 = empty */
+    size_t *slots; /* pair index + 1; 0 = empty */
     size_t cap;
     size_t seed;
 } limitr__doc_keyset;

@@ -71,15 +71,12 @@ static size_t utf8_len(const unsigned char *s, size_t len, size_t i,
     } else {
         return 0;
     }
-    if (len - i < n)
-        return 0;
+    if (len - i < n) return 0;
     for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            return 0;
+        if ((s[i + k] & 0xC0) != 0x80) return 0;
         v = (v << 6) | (s[i + k] & 0x3F);
     }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
     *cp = v;
     return n;
 }
@@ -108,8 +105,7 @@ static void skip_ws(jparser *p)
 {
     while (p->pos < p->len) {
         unsigned char c = p->s[p->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
         p->pos++;
     }
 }
@@ -165,8 +161,7 @@ static int parse_string(jparser *p, char **out, size_t *out_len)
     /* Find the closing quote first: the decoded text is never longer. */
     while (end < p->len && p->s[end] != '"')
         end += p->s[end] == '\\' ? 2 : 1;
-    if (end >= p->len)
-        return syntax_error(p, open, "unterminated string");
+    if (end >= p->len) return syntax_error(p, open, "unterminated string");
     buf = malloc(end - open);
     if (buf == NULL) {
         *p->err = NULL;
@@ -251,8 +246,7 @@ static int parse_number(jparser *p, doc_node *node)
     size_t start = p->pos, i = p->pos;
     int rc;
 
-    if (i < p->len && p->s[i] == '-')
-        i++;
+    if (i < p->len && p->s[i] == '-') i++;
     if (i >= p->len || p->s[i] < '0' || p->s[i] > '9')
         return syntax_error(p, start, "invalid number");
     if (p->s[i] == '0' && i + 1 < p->len && p->s[i + 1] >= '0' &&
@@ -269,8 +263,7 @@ static int parse_number(jparser *p, doc_node *node)
     }
     if (i < p->len && (p->s[i] == 'e' || p->s[i] == 'E')) {
         i++;
-        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-'))
-            i++;
+        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-')) i++;
         if (i >= p->len || p->s[i] < '0' || p->s[i] > '9')
             return syntax_error(p, start, "invalid number");
         while (i < p->len && p->s[i] >= '0' && p->s[i] <= '9')
@@ -353,8 +346,7 @@ static int parse_object(jparser *p, int depth, doc_node *map)
         }
         key_at = p->pos;
         where(p, key_at, &line, &col);
-        if (parse_string(p, &key, &key_len) != 0)
-            goto out;
+        if (parse_string(p, &key, &key_len) != 0) goto out;
         if (memchr(key, '\0', key_len) != NULL) {
             p->segs[p->nsegs] = (limitr__doc_seg){key, key_len, 0};
             p->nsegs++;
@@ -390,8 +382,7 @@ static int parse_object(jparser *p, int depth, doc_node *map)
         p->nsegs++;
         rc = parse_value(p, depth, &value);
         p->nsegs--;
-        if (rc != 0)
-            goto out;
+        if (rc != 0) goto out;
         rc = -1;
         map->pairs[map->count - 1].value = value;
         skip_ws(p);
@@ -431,8 +422,7 @@ static int parse_array(jparser *p, int depth, doc_node *list)
         p->nsegs++;
         rc = parse_value(p, depth, &item);
         p->nsegs--;
-        if (rc != 0)
-            return -1;
+        if (rc != 0) return -1;
         if (limitr__doc_list_push(list, item) != 0) {
             limitr__doc_free(item);
             *p->err = NULL;
@@ -464,8 +454,7 @@ static int parse_value(jparser *p, int depth, doc_node **out)
         return syntax_error(p, p->pos, "unexpected end of input");
     c = p->s[p->pos];
     where(p, p->pos, &line, &col);
-    if ((c == '{' || c == '[') && enter(p, depth, line, col) != 0)
-        return -1;
+    if ((c == '{' || c == '[') && enter(p, depth, line, col) != 0) return -1;
     node = limitr__doc_new(DOC_NULL, line, col);
     if (node == NULL) {
         *p->err = NULL;
@@ -522,8 +511,7 @@ doc_node *limitr__doc_parse_json(const char *text, size_t len, char **err)
     skip_ws(&p);
     if (p.pos >= p.len) /* empty: the validator reports the missing root */
         return limitr__doc_new(DOC_NULL, 0, 0);
-    if (parse_value(&p, 0, &root) != 0)
-        return NULL;
+    if (parse_value(&p, 0, &root) != 0) return NULL;
     skip_ws(&p);
     if (p.pos < p.len) {
         unexpected(&p, " after the document");

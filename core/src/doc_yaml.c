@@ -58,8 +58,7 @@ static int next(yparser *p)
         p->have_ev = 1;
         return 0;
     }
-    if (p->parser.error == YAML_MEMORY_ERROR)
-        return oom(p);
+    if (p->parser.error == YAML_MEMORY_ERROR) return oom(p);
     problem = p->parser.problem ? p->parser.problem : "invalid document";
     if (p->parser.error == YAML_READER_ERROR) {
         offset_pos(p, p->parser.problem_offset, &line, &col);
@@ -91,8 +90,7 @@ static int tag_error(yparser *p, const yaml_char_t *tag, yaml_mark_t mark)
         bang = "!!";
     }
     shown = limitr__doc_escape(t, strlen(t));
-    if (shown == NULL)
-        return oom(p);
+    if (shown == NULL) return oom(p);
     limitr__doc_error(p->err, p->segs, p->nsegs, LINE(mark), COL(mark),
                       "YAML tag '%s%s' is not allowed", bang, shown);
     free(shown);
@@ -109,8 +107,7 @@ static int is_lua_tag(const yaml_char_t *tag)
 static int is_one_of(const char *s, size_t n, const char *const *words)
 {
     for (; *words != NULL; words++)
-        if (strlen(*words) == n && memcmp(s, *words, n) == 0)
-            return 1;
+        if (strlen(*words) == n && memcmp(s, *words, n) == 0) return 1;
     return 0;
 }
 
@@ -127,8 +124,7 @@ static int core_decimal(const char *s, size_t n, char *out, size_t *out_len)
     size_t i = 0, o = 0, int_start, int_end, frac_start, frac_end;
 
     if (i < n && (s[i] == '-' || s[i] == '+')) {
-        if (s[i] == '-')
-            out[o++] = '-';
+        if (s[i] == '-') out[o++] = '-';
         i++;
     }
     int_start = i;
@@ -142,18 +138,14 @@ static int core_decimal(const char *s, size_t n, char *out, size_t *out_len)
             i++;
         frac_end = i;
     }
-    if (int_end == int_start && frac_end == frac_start)
-        return 0;
+    if (int_end == int_start && frac_end == frac_start) return 0;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         size_t e = i + 1;
-        if (e < n && (s[e] == '-' || s[e] == '+'))
-            e++;
-        if (e >= n || !is_digit(s[e]))
-            return 0;
+        if (e < n && (s[e] == '-' || s[e] == '+')) e++;
+        if (e >= n || !is_digit(s[e])) return 0;
         while (e < n && is_digit(s[e]))
             e++;
-        if (e != n)
-            return 0;
+        if (e != n) return 0;
     } else if (i != n) {
         return 0;
     }
@@ -186,8 +178,7 @@ static int core_radix(const char *s, size_t n, char *out, size_t *out_len)
     unsigned base;
     int max_sig;
 
-    if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'o'))
-        return 0;
+    if (n < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'o')) return 0;
     base = s[1] == 'x' ? 16 : 8;
     max_sig = base == 16 ? 256 : 342; /* digits below 2^1024 */
     for (i = 2; i < n; i++) {
@@ -195,8 +186,7 @@ static int core_radix(const char *s, size_t n, char *out, size_t *out_len)
         int ok = base == 16 ? (is_digit(c) || (c >= 'a' && c <= 'f') ||
                                (c >= 'A' && c <= 'F'))
                             : (c >= '0' && c <= '7');
-        if (!ok)
-            return 0;
+        if (!ok) return 0;
     }
     limbs[0] = 0;
     for (i = 2; i < n; i++) {
@@ -204,17 +194,14 @@ static int core_radix(const char *s, size_t n, char *out, size_t *out_len)
         unsigned long carry = is_digit(c) ? (unsigned long)(c - '0')
                               : c >= 'a'  ? (unsigned long)(c - 'a' + 10)
                                           : (unsigned long)(c - 'A' + 10);
-        if (sig == 0 && carry == 0)
-            continue; /* leading zeros */
-        if (++sig > (size_t)max_sig)
-            return 2;
+        if (sig == 0 && carry == 0) continue; /* leading zeros */
+        if (++sig > (size_t)max_sig) return 2;
         for (size_t k = 0; k < nlimbs; k++) {
             unsigned long long v = (unsigned long long)limbs[k] * base + carry;
             limbs[k] = (unsigned long)(v % 1000000000ULL);
             carry = (unsigned long)(v / 1000000000ULL);
         }
-        if (carry != 0)
-            limbs[nlimbs++] = carry;
+        if (carry != 0) limbs[nlimbs++] = carry;
     }
     {
         int o = snprintf(out, 400, "%lu", limbs[nlimbs - 1]);
@@ -253,26 +240,21 @@ static int resolve_plain(yparser *p, const char *s, size_t n, doc_node *node,
     if (is_one_of(s, n, inf_words))
         return error_at(p, mark, "expected a finite number");
     kind = core_radix(s, n, small, &num_len);
-    if (kind == 2)
-        return error_at(p, mark, "expected a finite number");
+    if (kind == 2) return error_at(p, mark, "expected a finite number");
     if (kind == 0) {
         if (n + 2 > sizeof small && (num = malloc(n + 2)) == NULL)
             return oom(p);
         kind = core_decimal(s, n, num, &num_len);
     }
     if (kind == 0) {
-        if (num != small)
-            free(num);
+        if (num != small) free(num);
         node->type = DOC_STRING;
         return limitr__doc_set_text(node, s, n) == 0 ? 0 : oom(p);
     }
     rc = limitr__doc_set_number(node, num, num_len);
-    if (num != small)
-        free(num);
-    if (rc < 0)
-        return oom(p);
-    if (rc > 0)
-        return error_at(p, mark, "expected a finite number");
+    if (num != small) free(num);
+    if (rc < 0) return oom(p);
+    if (rc > 0) return error_at(p, mark, "expected a finite number");
     return 0;
 }
 
@@ -290,8 +272,7 @@ static int check_collection(yparser *p, int depth, const yaml_char_t *anchor,
         return error_at(p, mark, "YAML anchors and aliases are not allowed");
     if (is_lua_tag(tag))
         return error_at(p, mark, "YAML tag '!lua' is only allowed on a string");
-    if (tag != NULL)
-        return tag_error(p, tag, mark);
+    if (tag != NULL) return tag_error(p, tag, mark);
     /* Checked before descending: deep input cannot exhaust the stack. */
     if (depth + 1 > LIMITR_DEFAULT_MAX_DEPTH) {
         return limitr__doc_error(p->err, p->segs, p->nsegs, LINE(mark),
@@ -342,8 +323,7 @@ static int parse_key(yparser *p, char **key, size_t *key_len)
         return rc;
     }
     *key = malloc(n + 1);
-    if (*key == NULL)
-        return oom(p);
+    if (*key == NULL) return oom(p);
     memcpy(*key, s, n);
     (*key)[n] = '\0';
     *key_len = n;
@@ -361,14 +341,11 @@ static int parse_mapping(yparser *p, int depth, doc_node *map)
         int line, col, added;
         doc_node *value;
 
-        if (next(p) != 0)
-            goto out;
-        if (p->ev.type == YAML_MAPPING_END_EVENT)
-            break;
+        if (next(p) != 0) goto out;
+        if (p->ev.type == YAML_MAPPING_END_EVENT) break;
         line = LINE(p->ev.start_mark);
         col = COL(p->ev.start_mark);
-        if (parse_key(p, &key, &key_len) != 0)
-            goto out;
+        if (parse_key(p, &key, &key_len) != 0) goto out;
         added = limitr__doc_map_add(map, &set, key, key_len, line, col);
         if (added != 0) {
             char *shown = added > 0 ? limitr__doc_escape(key, key_len) : NULL;
@@ -381,14 +358,12 @@ static int parse_mapping(yparser *p, int depth, doc_node *map)
             free(key);
             goto out;
         }
-        if (next(p) != 0)
-            goto out;
+        if (next(p) != 0) goto out;
         p->segs[p->nsegs] = (limitr__doc_seg){key, key_len, 0};
         p->nsegs++;
         rc = parse_node(p, depth, &value);
         p->nsegs--;
-        if (rc != 0)
-            goto out;
+        if (rc != 0) goto out;
         rc = -1;
         map->pairs[map->count - 1].value = value;
     }
@@ -404,16 +379,13 @@ static int parse_sequence(yparser *p, int depth, doc_node *list)
         doc_node *item;
         int rc;
 
-        if (next(p) != 0)
-            return -1;
-        if (p->ev.type == YAML_SEQUENCE_END_EVENT)
-            return 0;
+        if (next(p) != 0) return -1;
+        if (p->ev.type == YAML_SEQUENCE_END_EVENT) return 0;
         p->segs[p->nsegs] = (limitr__doc_seg){NULL, 0, list->count};
         p->nsegs++;
         rc = parse_node(p, depth, &item);
         p->nsegs--;
-        if (rc != 0)
-            return -1;
+        if (rc != 0) return -1;
         if (limitr__doc_list_push(list, item) != 0) {
             limitr__doc_free(item);
             return oom(p);
@@ -459,8 +431,7 @@ static int parse_node(yparser *p, int depth, doc_node **out)
         return error_at(p, mark, "unexpected YAML event");
     }
     node = limitr__doc_new(DOC_NULL, LINE(mark), COL(mark));
-    if (node == NULL)
-        return oom(p);
+    if (node == NULL) return oom(p);
     if (ev->type == YAML_MAPPING_START_EVENT) {
         node->type = DOC_MAP;
         rc = parse_mapping(p, depth + 1, node);
@@ -494,8 +465,7 @@ static int parse_stream(yparser *p, doc_node **root)
     *root = NULL;
     if (next(p) != 0) /* STREAM-START */
         return -1;
-    if (next(p) != 0)
-        return -1;
+    if (next(p) != 0) return -1;
     if (p->ev.type == YAML_STREAM_END_EVENT) {
         /* empty: the validator reports the missing root */
         *root = limitr__doc_new(DOC_NULL, 0, 0);
@@ -503,8 +473,7 @@ static int parse_stream(yparser *p, doc_node **root)
     }
     if (next(p) != 0) /* the root node, after DOCUMENT-START */
         return -1;
-    if (parse_node(p, 0, root) != 0)
-        return -1;
+    if (parse_node(p, 0, root) != 0) return -1;
     if (next(p) != 0 || next(p) != 0) /* DOCUMENT-END, then what follows */
         goto fail;
     if (p->ev.type == YAML_DOCUMENT_START_EVENT) {
@@ -530,13 +499,10 @@ doc_node *limitr__doc_parse_yaml(const char *text, size_t len, char **err)
     p.len = len;
     p.err = err;
     *err = NULL;
-    if (!yaml_parser_initialize(&p.parser))
-        return NULL;
+    if (!yaml_parser_initialize(&p.parser)) return NULL;
     yaml_parser_set_input_string(&p.parser, (const unsigned char *)text, len);
-    if (parse_stream(&p, &root) != 0)
-        root = NULL;
-    if (p.have_ev)
-        yaml_event_delete(&p.ev);
+    if (parse_stream(&p, &root) != 0) root = NULL;
+    if (p.have_ev) yaml_event_delete(&p.ev);
     yaml_parser_delete(&p.parser);
     return root;
 }

@@ -15,8 +15,8 @@
 const char *limitr_strerror(int code)
 {
     switch (code) {
-#define LIMITR_STATUS_TEXT(name, num, text)                                   \
-    case num:                                                                 \
+#define LIMITR_STATUS_TEXT(name, num, text)                                    \
+    case num:                                                                  \
         return text;
         LIMITR_STATUS_MAP(LIMITR_STATUS_TEXT)
 #undef LIMITR_STATUS_TEXT
@@ -258,8 +258,8 @@ int limitr_load(const char *path, const limitr_options *opts,
         if (n == 0) break;
     }
     fclose(f);
-    status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path),
-                        opts, out);
+    status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path), opts,
+                        out);
     free(buf);
     return status;
 }

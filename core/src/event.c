@@ -24,7 +24,10 @@ int limitr__event_find(const char *name)
     return -1;
 }
 
-double limitr__out_number(lnum v) { return limitr__lnum_to_double(v); }
+double limitr__out_number(lnum v)
+{
+    return limitr__lnum_to_double(v);
+}
 
 cJSON *limitr__credit_json(const lp_credit *cr)
 {
@@ -50,8 +53,8 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     if (strcmp(name, "*") == 0) {
         ev = -1;
     } else if ((ev = limitr__event_find(name)) < 0) {
-        const char *hint = limitr__did_you_mean(
-            name, limitr__event_names, EV_COUNT);
+        const char *hint =
+            limitr__did_you_mean(name, limitr__event_names, EV_COUNT);
         return limitr__fail(e, LIMITR_INVALID, "on: unknown event '%s'%s%s%s",
                             name, hint ? " (did you mean '" : "",
                             hint ? hint : "", hint ? "'?)" : "");
@@ -59,7 +62,8 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     if (e->n_subs == e->cap_subs) {
         size_t cap = e->cap_subs ? e->cap_subs * 2 : 8;
         subscription *grown = realloc(e->subs, cap * sizeof *grown);
-        if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        if (grown == NULL)
+            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
         e->subs = grown;
         e->cap_subs = cap;
     }
@@ -68,8 +72,10 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     s->event = ev;
     s->fn = fn;
     s->userdata = userdata;
-    if (ev < 0) e->star_listeners++;
-    else e->listeners[ev]++;
+    if (ev < 0)
+        e->star_listeners++;
+    else
+        e->listeners[ev]++;
     if (sub_id != NULL) *sub_id = s->id;
     return limitr__ok(e);
 }
@@ -93,8 +99,10 @@ int limitr_off(limitr_engine *e, int sub_id)
         subscription *s = &e->subs[i];
         if (s->id != sub_id || s->fn == NULL) continue;
         s->fn = NULL;
-        if (s->event < 0) e->star_listeners--;
-        else e->listeners[s->event]--;
+        if (s->event < 0)
+            e->star_listeners--;
+        else
+            e->listeners[s->event]--;
         e->subs_dirty = 1;
         if (e->delivering == 0) compact_subs(e);
         return limitr__ok(e);
@@ -134,8 +142,10 @@ static int app_fn_event(const char *lib, const char *name)
 
 static void count_app_fn(limitr_engine *e, int ev, int delta)
 {
-    if (ev == EV_COUNT) e->star_listeners += delta;
-    else if (ev >= 0) e->listeners[ev] += delta;
+    if (ev == EV_COUNT)
+        e->star_listeners += delta;
+    else if (ev >= 0)
+        e->listeners[ev] += delta;
 }
 
 int limitr_lib(limitr_engine *e, const char *lib, const char *name,
@@ -247,7 +257,8 @@ static void deliver_app(limitr_engine *e, event_kind ev, const char *text)
         free(args);
         return;
     }
-    for (i = 0; name[i] != '\0'; i++) fn_name[i] = name[i] == '-' ? '_' : name[i];
+    for (i = 0; name[i] != '\0'; i++)
+        fn_name[i] = name[i] == '-' ? '_' : name[i];
     fn_name[i] = '\0';
     snprintf(args, tlen + nlen + 8, "[%s]", text);
     call_app(e, ev, fn_name, args);

@@ -28,11 +28,11 @@ typedef struct lp_limit {
 } lp_limit;
 
 typedef struct lp_entitlement {
-    int name;          /* index into policy->ent_names */
-    const char *key;   /* policy->ent_names[name], for the hot-path scan */
+    int name;        /* index into policy->ent_names */
+    const char *key; /* policy->ent_names[name], for the hot-path scan */
     size_t key_len;
     char *description;
-    int has_limit;     /* 0: a feature flag */
+    int has_limit; /* 0: a feature flag */
     lp_limit limit;
 } lp_entitlement;
 
@@ -95,13 +95,13 @@ typedef struct customer {
     char *id;
     size_t id_len;
     uint64_t hash;
-    char *own_plan;      /* as stored; "" = default plan */
-    int plan;            /* resolved plan index in the policy, or -1 */
+    char *own_plan; /* as stored; "" = default plan */
+    int plan;       /* resolved plan index in the policy, or -1 */
     char *type;
     char *label;
     char *metadata_json; /* NULL = none */
     int64_t created;
-    meter *meters;       /* indexed by entitlement name, n_ent_names long */
+    meter *meters; /* indexed by entitlement name, n_ent_names long */
 } customer;
 
 typedef struct customer_slot {
@@ -111,31 +111,31 @@ typedef struct customer_slot {
 
 typedef struct customer_map {
     customer_slot *slots;
-    size_t cap;   /* power of two, or 0 */
-    size_t used;  /* live + tombstones */
+    size_t cap;  /* power of two, or 0 */
+    size_t used; /* live + tombstones */
     size_t live;
 } customer_map;
 
 /* ---- Events (event.c) ---- */
 
-#define LIMITR_EVENT_LIST(X)                                                  \
-    X(METER_CHANGED, "meter-changed")                                         \
-    X(METER_OVERAGE, "meter-overage")                                         \
-    X(METER_LIMIT, "meter-limit")                                             \
-    X(METER_GOVERNED, "meter-governed")                                       \
-    X(METER_RESET, "meter-reset")                                             \
-    X(CAP_LIMIT, "cap-limit")                                                 \
-    X(CAP_THRESHOLD_CROSSED, "cap-threshold-crossed")                         \
-    X(CUSTOMER_CAP_ADDED, "customer-cap-added")                               \
-    X(CUSTOMER_CAP_RESET, "customer-cap-reset")                               \
-    X(CUSTOMER_CAP_REMOVED, "customer-cap-removed")                           \
-    X(CUSTOMER_SET, "customer-set")                                           \
-    X(CUSTOMER_REMOVED, "customer-removed")                                   \
-    X(CUSTOMER_PLAN_CHANGED, "customer-plan-changed")                         \
-    X(CUSTOMER_TOPUP_GRANTED, "customer-topup-granted")                       \
-    X(PLAN_SET, "plan-set")                                                   \
-    X(PLAN_REMOVED, "plan-removed")                                           \
-    X(POLICY_RELOADED, "policy-reloaded")                                     \
+#define LIMITR_EVENT_LIST(X)                                                   \
+    X(METER_CHANGED, "meter-changed")                                          \
+    X(METER_OVERAGE, "meter-overage")                                          \
+    X(METER_LIMIT, "meter-limit")                                              \
+    X(METER_GOVERNED, "meter-governed")                                        \
+    X(METER_RESET, "meter-reset")                                              \
+    X(CAP_LIMIT, "cap-limit")                                                  \
+    X(CAP_THRESHOLD_CROSSED, "cap-threshold-crossed")                          \
+    X(CUSTOMER_CAP_ADDED, "customer-cap-added")                                \
+    X(CUSTOMER_CAP_RESET, "customer-cap-reset")                                \
+    X(CUSTOMER_CAP_REMOVED, "customer-cap-removed")                            \
+    X(CUSTOMER_SET, "customer-set")                                            \
+    X(CUSTOMER_REMOVED, "customer-removed")                                    \
+    X(CUSTOMER_PLAN_CHANGED, "customer-plan-changed")                          \
+    X(CUSTOMER_TOPUP_GRANTED, "customer-topup-granted")                        \
+    X(PLAN_SET, "plan-set")                                                    \
+    X(PLAN_REMOVED, "plan-removed")                                            \
+    X(POLICY_RELOADED, "policy-reloaded")                                      \
     X(ERROR, "error")
 
 typedef enum event_kind {
@@ -168,8 +168,8 @@ struct limitr_engine {
     limitr_allocator alloc;
     customer_map customers;
 
-    int64_t clock;     /* set by set_time/advance */
-    int clock_is_set;  /* 0: system clock */
+    int64_t clock;    /* set by set_time/advance */
+    int clock_is_set; /* 0: system clock */
 
     const char *reason; /* static text of the last result, or NULL */
     char *message;      /* malloc'ed text of the last error, or NULL */

@@ -6,14 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static lnum lnum_abs(lnum v) { return v < 0 ? -v : v; }
+static lnum lnum_abs(lnum v)
+{
+    return v < 0 ? -v : v;
+}
 
 /* Divides by 10^k rounding half away from zero. */
 static lnum div_pow10_round(lnum v, int k)
 {
     lnum d = 1;
     lnum q, r;
-    while (k-- > 0) d *= 10;
+    while (k-- > 0)
+        d *= 10;
     q = v / d;
     r = v % d;
     if (lnum_abs(r) * 2 >= d) q += v < 0 ? -1 : 1;
@@ -84,7 +88,7 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
             mant = div_pow10_round(mant, -shift);
         }
     }
-    if (mant > (lnum)(LNUM_MAX_WHOLE) * LNUM_SCALE) return -1;
+    if (mant > (lnum)(LNUM_MAX_WHOLE)*LNUM_SCALE) return -1;
     *out = neg ? -mant : mant;
     return 0;
 }
@@ -127,10 +131,13 @@ char *limitr__lnum_format(lnum v, char *buf)
     } while (a != 0 || n < 19);
     len = 0;
     if (v < 0) buf[len++] = '-';
-    for (i = n - 1; i >= 18; i--) buf[len++] = tmp[i];
+    for (i = n - 1; i >= 18; i--)
+        buf[len++] = tmp[i];
     buf[len++] = '.';
-    for (i = 17; i >= 0; i--) buf[len++] = tmp[i];
-    while (buf[len - 1] == '0') len--;
+    for (i = 17; i >= 0; i--)
+        buf[len++] = tmp[i];
+    while (buf[len - 1] == '0')
+        len--;
     if (buf[len - 1] == '.') len--;
     buf[len] = '\0';
     return buf;

@@ -10,21 +10,25 @@
 typedef __int128 lnum;
 
 #define LNUM_SCALE ((lnum)1000000000000000000LL) /* 10^18 */
-#define LNUM_NANO ((lnum)1000000000LL)            /* 10^9: one 1e-9 step */
+#define LNUM_NANO ((lnum)1000000000LL)           /* 10^9: one 1e-9 step */
 #define LNUM_ZERO ((lnum)0)
 
 /* Largest magnitude accepted from outside: 10^20 (economy.md asks 10^18). */
 #define LNUM_MAX_WHOLE 100000000000000000000.0
 
 /* An integer (|i| <= 10^18) as an amount. */
-static inline lnum lnum_from_int(int64_t i) { return (lnum)i * LNUM_SCALE; }
+static inline lnum lnum_from_int(int64_t i)
+{
+    return (lnum)i * LNUM_SCALE;
+}
 
 /* A double as the shortest decimal that round-trips (0.00002 is exactly
  * 2e-5). Returns 0 on success, -1 when not finite or too large. */
 int limitr__lnum_from_double(double d, lnum *out);
 
 /* Exact decimal text ("12", "-0.5", "2.5e-3"); digits past 18 decimals round
- * half away from zero. Returns 0, or -1 when it is not a number or too large. */
+ * half away from zero. Returns 0, or -1 when it is not a number or too large.
+ */
 int limitr__lnum_parse(const char *text, size_t len, lnum *out);
 
 /* Rounded half away from zero to 9 decimals, as a double: what leaves the

@@ -14,9 +14,9 @@
 
 /* How a field the spec names is handled by this version. */
 typedef enum field_kind {
-    FIELD_OK,       /* supported */
-    FIELD_LATER,    /* in the spec, not implemented yet: refused, said so */
-    FIELD_UPSTREAM  /* upstream Limitr only: never in a limitr policy */
+    FIELD_OK,      /* supported */
+    FIELD_LATER,   /* in the spec, not implemented yet: refused, said so */
+    FIELD_UPSTREAM /* upstream Limitr only: never in a limitr policy */
 } field_kind;
 
 typedef struct field {
@@ -27,50 +27,68 @@ typedef struct field {
 #define N_FIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
 static const field root_fields[] = {
-    {"version", FIELD_OK},         {"credits", FIELD_OK},
-    {"plans", FIELD_OK},           {"exchange", FIELD_LATER},
-    {"lua", FIELD_LATER},          {"handlers", FIELD_LATER},
-    {"notifications", FIELD_LATER}, {"estimates", FIELD_LATER},
-    {"estimate_min_samples", FIELD_LATER}, {"hold_ttl", FIELD_LATER},
-    {"customers", FIELD_UPSTREAM}, {"alt_customer_ids", FIELD_UPSTREAM},
-    {"capabilities", FIELD_UPSTREAM}, {"invoices", FIELD_UPSTREAM},
+    {"version", FIELD_OK},
+    {"credits", FIELD_OK},
+    {"plans", FIELD_OK},
+    {"exchange", FIELD_LATER},
+    {"lua", FIELD_LATER},
+    {"handlers", FIELD_LATER},
+    {"notifications", FIELD_LATER},
+    {"estimates", FIELD_LATER},
+    {"estimate_min_samples", FIELD_LATER},
+    {"hold_ttl", FIELD_LATER},
+    {"customers", FIELD_UPSTREAM},
+    {"alt_customer_ids", FIELD_UPSTREAM},
+    {"capabilities", FIELD_UPSTREAM},
+    {"invoices", FIELD_UPSTREAM},
     {"limitr_cloud", FIELD_UPSTREAM},
 };
 
 static const field credit_fields[] = {
-    {"label", FIELD_OK},          {"unit", FIELD_OK},
-    {"description", FIELD_OK},    {"resets", FIELD_OK},
-    {"metadata", FIELD_OK},       {"units", FIELD_LATER},
-    {"price", FIELD_LATER},       {"pricing_model", FIELD_LATER},
-    {"tiers", FIELD_LATER},       {"overhead_cost", FIELD_LATER},
-    {"overhead", FIELD_LATER},    {"stof_units", FIELD_UPSTREAM},
+    {"label", FIELD_OK},       {"unit", FIELD_OK},
+    {"description", FIELD_OK}, {"resets", FIELD_OK},
+    {"metadata", FIELD_OK},    {"units", FIELD_LATER},
+    {"price", FIELD_LATER},    {"pricing_model", FIELD_LATER},
+    {"tiers", FIELD_LATER},    {"overhead_cost", FIELD_LATER},
+    {"overhead", FIELD_LATER}, {"stof_units", FIELD_UPSTREAM},
 };
 
 static const field plan_fields[] = {
-    {"label", FIELD_OK},          {"description", FIELD_OK},
-    {"default", FIELD_OK},        {"hidden", FIELD_OK},
-    {"entitlements", FIELD_OK},   {"metadata", FIELD_OK},
-    {"period", FIELD_LATER},      {"subscription", FIELD_LATER},
+    {"label", FIELD_OK},           {"description", FIELD_OK},
+    {"default", FIELD_OK},         {"hidden", FIELD_OK},
+    {"entitlements", FIELD_OK},    {"metadata", FIELD_OK},
+    {"period", FIELD_LATER},       {"subscription", FIELD_LATER},
     {"trial_period", FIELD_LATER}, {"extends", FIELD_LATER},
     {"topups", FIELD_LATER},
 };
 
 static const field entitlement_fields[] = {
-    {"description", FIELD_OK},    {"limit", FIELD_OK},
-    {"hidden", FIELD_OK},         {"metadata", FIELD_OK},
-    {"scope", FIELD_LATER},       {"estimate_basis", FIELD_LATER},
+    {"description", FIELD_OK},
+    {"limit", FIELD_OK},
+    {"hidden", FIELD_OK},
+    {"metadata", FIELD_OK},
+    {"scope", FIELD_LATER},
+    {"estimate_basis", FIELD_LATER},
     {"estimate_segment", FIELD_LATER},
 };
 
 static const field limit_fields[] = {
-    {"credit", FIELD_OK},         {"value", FIELD_OK},
-    {"increment", FIELD_OK},      {"mode", FIELD_OK},
-    {"minimum", FIELD_LATER},     {"hard_trailing", FIELD_LATER},
-    {"grants_apply", FIELD_LATER}, {"resets", FIELD_LATER},
-    {"reset_inc", FIELD_LATER},   {"reset_sch", FIELD_LATER},
-    {"governor_enabled", FIELD_LATER}, {"governor_capacity", FIELD_LATER},
-    {"governor_refill_rate", FIELD_LATER}, {"ewma_alpha", FIELD_LATER},
-    {"on_exceed", FIELD_LATER},   {"override_expires_on", FIELD_UPSTREAM},
+    {"credit", FIELD_OK},
+    {"value", FIELD_OK},
+    {"increment", FIELD_OK},
+    {"mode", FIELD_OK},
+    {"minimum", FIELD_LATER},
+    {"hard_trailing", FIELD_LATER},
+    {"grants_apply", FIELD_LATER},
+    {"resets", FIELD_LATER},
+    {"reset_inc", FIELD_LATER},
+    {"reset_sch", FIELD_LATER},
+    {"governor_enabled", FIELD_LATER},
+    {"governor_capacity", FIELD_LATER},
+    {"governor_refill_rate", FIELD_LATER},
+    {"ewma_alpha", FIELD_LATER},
+    {"on_exceed", FIELD_LATER},
+    {"override_expires_on", FIELD_UPSTREAM},
 };
 
 /* ---- The compiler ---- */
@@ -84,17 +102,23 @@ typedef struct compiler {
 static const char *type_name(const doc_node *n)
 {
     switch (n->type) {
-    case DOC_NULL: return "null";
-    case DOC_BOOL: return "boolean";
-    case DOC_NUMBER: return "number";
-    case DOC_STRING: return "string";
-    case DOC_MAP: return "mapping";
-    case DOC_LIST: return "list";
+    case DOC_NULL:
+        return "null";
+    case DOC_BOOL:
+        return "boolean";
+    case DOC_NUMBER:
+        return "number";
+    case DOC_STRING:
+        return "string";
+    case DOC_MAP:
+        return "mapping";
+    case DOC_LIST:
+        return "list";
     }
     return "value";
 }
 
-#define ERR(cc, path, node, ...)                                              \
+#define ERR(cc, path, node, ...)                                               \
     limitr__verr(&(cc)->errs, (path), (node)->line, (node)->col, __VA_ARGS__)
 
 static char *child_path(compiler *cc, const char *parent, const char *key)
@@ -130,7 +154,8 @@ static void check_fields(compiler *cc, const doc_node *map, const char *path,
     /* Fields of the root mapping `policy` have paths without "policy." */
     const char *base = strcmp(path, "policy") == 0 ? "" : path;
     size_t i, j;
-    for (j = 0; j < n && j < 32; j++) names[j] = fields[j].name;
+    for (j = 0; j < n && j < 32; j++)
+        names[j] = fields[j].name;
     for (i = 0; i < map->count; i++) {
         const doc_pair *pair = &map->pairs[i];
         const field *f = NULL;
@@ -177,8 +202,9 @@ static int expect(compiler *cc, const doc_node *n, const char *path,
 static int refuse_lua_tag(compiler *cc, const doc_node *n, const char *path)
 {
     if (!n->lua_tag) return 0;
-    ERR(cc, path, n, "Lua snippets are not supported yet by this version "
-                     "of limitr");
+    ERR(cc, path, n,
+        "Lua snippets are not supported yet by this version "
+        "of limitr");
     return 1;
 }
 
@@ -219,7 +245,10 @@ static int read_bool(compiler *cc, const doc_node *map, const char *path,
 
 /* ---- Amounts: numbers and number strings ---- */
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* A number string of policy.md section 11 without a unit: sign, digits with
  * single '_' between them, fraction, exponent. Copies it without '_' into
@@ -230,8 +259,8 @@ static size_t number_prefix(const char *s, char *buf, size_t size,
     size_t i = 0, n = 0, digits = 0;
 #define PUT(c) (n + 1 < size ? (void)(buf[n++] = (c)) : (void)0)
     if (s[i] == '+' || s[i] == '-') PUT(s[i++]);
-    while (is_digit(s[i]) || (s[i] == '_' && i > 0 && is_digit(s[i - 1]) &&
-                              is_digit(s[i + 1]))) {
+    while (is_digit(s[i]) ||
+           (s[i] == '_' && i > 0 && is_digit(s[i - 1]) && is_digit(s[i + 1]))) {
         if (s[i] != '_') {
             PUT(s[i]);
             digits++;
@@ -251,7 +280,8 @@ static size_t number_prefix(const char *s, char *buf, size_t size,
          ((s[i + 1] == '+' || s[i + 1] == '-') && is_digit(s[i + 2])))) {
         PUT(s[i++]);
         if (s[i] == '+' || s[i] == '-') PUT(s[i++]);
-        while (is_digit(s[i])) PUT(s[i++]);
+        while (is_digit(s[i]))
+            PUT(s[i++]);
     }
 #undef PUT
     buf[n] = '\0';
@@ -260,10 +290,11 @@ static size_t number_prefix(const char *s, char *buf, size_t size,
 }
 
 static const char *const unit_symbols[] = {
-    "B", "byte", "bytes", "kB", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB",
-    "GiB", "TiB", "PiB", "ms", "millisecond", "milliseconds", "s", "sec",
-    "second", "seconds", "min", "minute", "minutes", "h", "hr", "hour",
-    "hours", "day", "days", "week", "weeks",
+    "B",   "byte",        "bytes",        "kB",    "KB",  "MB",     "GB",
+    "TB",  "PB",          "KiB",          "MiB",   "GiB", "TiB",    "PiB",
+    "ms",  "millisecond", "milliseconds", "s",     "sec", "second", "seconds",
+    "min", "minute",      "minutes",      "h",     "hr",  "hour",   "hours",
+    "day", "days",        "week",         "weeks",
 };
 
 /* Reads a credit-valued amount (a number, or a number string) of credit
@@ -287,12 +318,14 @@ static int read_amount(compiler *cc, const doc_node *n, const char *path,
     }
     {
         const char *s = n->text;
-        while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
         if (strncmp(s, "function", 8) == 0 &&
             !(s[8] == '_' || (s[8] >= 'a' && s[8] <= 'z') ||
               (s[8] >= 'A' && s[8] <= 'Z') || is_digit(s[8]))) {
-            ERR(cc, path, n, "Lua snippets are not supported yet by this "
-                             "version of limitr");
+            ERR(cc, path, n,
+                "Lua snippets are not supported yet by this "
+                "version of limitr");
             return 0;
         }
     }
@@ -312,7 +345,8 @@ static int read_amount(compiler *cc, const doc_node *n, const char *path,
         const char *unit = n->text + used;
         size_t i;
         char hbuf[96];
-        while (*unit == ' ') unit++;
+        while (*unit == ' ')
+            unit++;
         for (i = 0; i < N_FIELDS(unit_symbols); i++) {
             if (strcmp(unit, unit_symbols[i]) == 0) {
                 ERR(cc, path, n, "'%s' has a unit but credit '%s' has no units",
@@ -334,8 +368,7 @@ static int valid_key(compiler *cc, const doc_pair *pair, const char *path,
 {
     if (limitr__valid_name(pair->key, pair->key_len)) return 1;
     limitr__verr(&cc->errs, path, pair->key_line, pair->key_col,
-                 "invalid %s name '%s' (use A-Z a-z 0-9 _ -)", what,
-                 pair->key);
+                 "invalid %s name '%s' (use A-Z a-z 0-9 _ -)", what, pair->key);
     return 0;
 }
 
@@ -344,7 +377,8 @@ static void compile_credits(compiler *cc, const doc_node *credits)
     lp_policy *p = cc->p;
     size_t i;
     if (!expect(cc, credits, "credits", DOC_MAP, "mapping")) return;
-    p->credits = calloc(credits->count ? credits->count : 1, sizeof *p->credits);
+    p->credits =
+        calloc(credits->count ? credits->count : 1, sizeof *p->credits);
     if (p->credits == NULL) {
         cc->nomem = 1;
         return;
@@ -436,7 +470,8 @@ static void compile_limit(compiler *cc, const doc_node *n, const char *path,
                 const char *cands[256];
                 size_t i, nc = p->n_credits < 256 ? p->n_credits : 256;
                 char buf[96];
-                for (i = 0; i < nc; i++) cands[i] = p->credits[i].name;
+                for (i = 0; i < nc; i++)
+                    cands[i] = p->credits[i].name;
                 ERR(cc, fpath, credit, "unknown credit '%s'%s", credit->text,
                     hint(buf, sizeof buf, credit->text, cands, nc));
             }
@@ -468,10 +503,11 @@ static void compile_limit(compiler *cc, const doc_node *n, const char *path,
         static const char *const modes[] = {"hard", "soft", "observe"};
         char buf[96];
         if (expect(cc, v, fpath, DOC_STRING, "string")) {
-            if (strcmp(v->text, "soft") == 0 ||
-                strcmp(v->text, "observe") == 0)
-                ERR(cc, fpath, v, "mode '%s' is not supported yet by this "
-                                  "version of limitr", v->text);
+            if (strcmp(v->text, "soft") == 0 || strcmp(v->text, "observe") == 0)
+                ERR(cc, fpath, v,
+                    "mode '%s' is not supported yet by this "
+                    "version of limitr",
+                    v->text);
             else if (strcmp(v->text, "hard") != 0)
                 ERR(cc, fpath, v, "unknown mode '%s'%s", v->text,
                     hint(buf, sizeof buf, v->text, modes, 3));
@@ -501,8 +537,9 @@ static void compile_entitlements(compiler *cc, const doc_node *ents,
             continue;
         }
         if (n->type == DOC_BOOL && !n->boolean) {
-            ERR(cc, epath, n, "'false' removes an inherited entitlement and "
-                              "needs 'extends', which is not supported yet");
+            ERR(cc, epath, n,
+                "'false' removes an inherited entitlement and "
+                "needs 'extends', which is not supported yet");
             free(epath);
             continue;
         }
@@ -697,11 +734,13 @@ void limitr__policy_free(lp_policy *p)
         free(plan->name);
         free(plan->label);
         free(plan->description);
-        for (j = 0; j < plan->n_ents; j++) free(plan->ents[j].description);
+        for (j = 0; j < plan->n_ents; j++)
+            free(plan->ents[j].description);
         free(plan->ents);
     }
     free(p->plans);
-    for (i = 0; i < p->n_ent_names; i++) free(p->ent_names[i]);
+    for (i = 0; i < p->n_ent_names; i++)
+        free(p->ent_names[i]);
     free(p->ent_names);
     free(p->ent_name_lens);
     free(p->version);

@@ -56,7 +56,8 @@ static int by_position(const void *a, const void *b)
 void limitr__verr_free(verrors *v)
 {
     size_t i;
-    for (i = 0; i < v->n; i++) free(v->items[i].text);
+    for (i = 0; i < v->n; i++)
+        free(v->items[i].text);
     free(v->items);
     memset(v, 0, sizeof *v);
 }
@@ -71,7 +72,8 @@ char *limitr__verr_join(verrors *v)
     }
     qsort(v->items, v->n, sizeof *v->items, by_position);
     shown = v->n < LIMITR_DEFAULT_MAX_ERRORS ? v->n : LIMITR_DEFAULT_MAX_ERRORS;
-    for (i = 0; i < shown; i++) total += strlen(v->items[i].text) + 1;
+    for (i = 0; i < shown; i++)
+        total += strlen(v->items[i].text) + 1;
     out = p = malloc(total);
     if (out != NULL) {
         *p = '\0';
@@ -89,14 +91,15 @@ char *limitr__verr_join(verrors *v)
 }
 
 /* Optimal string alignment distance, capped: returns limit + 1 when above. */
-static size_t edit_distance(const char *a, size_t la, const char *b,
-                            size_t lb, size_t limit)
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb,
+                            size_t limit)
 {
     size_t rows[3][65], i, j;
     size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
     if (la > 64 || lb > 64) return limit + 1;
     if ((la > lb ? la - lb : lb - la) > limit) return limit + 1;
-    for (j = 0; j <= lb; j++) prev[j] = j;
+    for (j = 0; j <= lb; j++)
+        prev[j] = j;
     for (i = 1; i <= la; i++) {
         size_t *t;
         cur[0] = i;

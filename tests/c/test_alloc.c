@@ -67,12 +67,12 @@ TEST(customer_creation_and_decisions)
         /* Enough customers that the map grows while allocations fail. */
         for (i = 0; i < 60; i++) {
             snprintf(id, sizeof id, "c%d", i);
-            ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+            ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL),
+                      LIMITR_OK);
         }
         f.countdown = n;
-        status = limitr_create_customer(e, "new", NULL,
-                                        "{\"type\":\"org\",\"label\":\"L\"}",
-                                        NULL);
+        status = limitr_create_customer(
+            e, "new", NULL, "{\"type\":\"org\",\"label\":\"L\"}", NULL);
         f.countdown = -1;
         if (status != LIMITR_OK) {
             ASSERT_EQ(status, LIMITR_NOMEM);

@@ -42,7 +42,8 @@ typedef struct recorder {
 static const char *record(const char *name, const char *json, void *ud)
 {
     recorder *r = ud;
-    if (r->names[0] != '\0') strncat(r->names, ",", sizeof r->names - strlen(r->names) - 1);
+    if (r->names[0] != '\0')
+        strncat(r->names, ",", sizeof r->names - strlen(r->names) - 1);
     strncat(r->names, name, sizeof r->names - strlen(r->names) - 1);
     snprintf(r->last, sizeof r->last, "%s", json);
     r->count++;
@@ -56,8 +57,10 @@ TEST(seats_example)
     double v;
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_on(e, "*", record, &r, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "cus_free", "free", NULL, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "cus_paid", "paid", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "cus_free", "free", NULL, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "cus_paid", "paid", NULL, NULL),
+              LIMITR_OK);
     ASSERT_STR(r.names, "customer-set,customer-set");
     ASSERT_EQ(limitr_increment(e, "cus_free", "seats", NULL), LIMITR_OK);
     ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"diff\":1,\"overhead\":0,"
@@ -173,27 +176,32 @@ TEST(customers)
     limitr_engine *nodefault = NULL;
     const char *nd = "policy: {plans: {a: {}}}";
     ASSERT(e != NULL);
-    ASSERT_EQ(limitr_create_customer(e, "c", "nope", NULL, NULL), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_create_customer(e, "c", "nope", NULL, NULL),
+              LIMITR_NOT_FOUND);
     ASSERT_STR(limitr_last_error(e), "unknown_plan");
-    ASSERT_EQ(limitr_create_customer(e, "", "free", NULL, NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_create_customer(e, "", "free", NULL, NULL),
+              LIMITR_INVALID);
     ASSERT_EQ(limitr_create_customer(e, "c", "free",
                                      "{\"type\":\"org\",\"label\":\"Acme\","
                                      "\"metadata\":{\"seats\":4}}",
                                      &snap),
               LIMITR_OK);
-    ASSERT_CONTAINS(snap, "\"id\":\"c\",\"plan\":\"free\",\"own_plan\":\"free\","
-                          "\"type\":\"org\",\"label\":\"Acme\"");
+    ASSERT_CONTAINS(snap,
+                    "\"id\":\"c\",\"plan\":\"free\",\"own_plan\":\"free\","
+                    "\"type\":\"org\",\"label\":\"Acme\"");
     ASSERT_CONTAINS(snap, "\"metadata\":{\"seats\":4}");
     ASSERT_EQ(limitr_create_customer(e, "c", "free", "{\"typo\":1}", NULL),
               LIMITR_INVALID);
     ASSERT_CONTAINS(limitr_last_error(e), "unknown option 'typo'");
-    ASSERT_EQ(limitr_create_customer(e, "c", "free", "[1", NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_create_customer(e, "c", "free", "[1", NULL),
+              LIMITR_INVALID);
     /* update: the plan changes, the meter stays */
     ASSERT_EQ(limitr_increment(e, "c", "seats", NULL), LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(e, "c", "paid", NULL, &snap), LIMITR_OK);
     ASSERT_CONTAINS(snap, "\"plan\":\"paid\"");
     ASSERT_CONTAINS(snap, "\"type\":\"org\"");
-    ASSERT_CONTAINS(snap, "\"seats\":{\"credit\":\"seat\",\"value\":1,\"limit\":3");
+    ASSERT_CONTAINS(snap,
+                    "\"seats\":{\"credit\":\"seat\",\"value\":1,\"limit\":3");
     limitr_on(e, "customer-removed", record, &r, NULL);
     ASSERT_EQ(limitr_delete_customer(e, "c"), LIMITR_OK);
     ASSERT_STR(r.names, "customer-removed");
@@ -248,7 +256,8 @@ static const char *failing(const char *name, const char *json, void *ud)
 TEST(subscriptions_order_off_and_errors)
 {
     limitr_engine *e = engine();
-    recorder named = {{0}, {0}, 0}, star = {{0}, {0}, 0}, errors = {{0}, {0}, 0};
+    recorder named = {{0}, {0}, 0}, star = {{0}, {0}, 0},
+             errors = {{0}, {0}, 0};
     int id1 = 0, id2 = 0;
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", "paid", NULL, NULL);
@@ -265,9 +274,11 @@ TEST(subscriptions_order_off_and_errors)
     ASSERT_EQ(limitr_off(e, id2), LIMITR_NOT_FOUND);
     ASSERT_EQ(limitr_increment(e, "c", "seats", NULL), LIMITR_OK);
     ASSERT_EQ(named.count, 1);
-    ASSERT_EQ(limitr_on(e, "meter-chnged", record, &named, NULL), LIMITR_INVALID);
-    ASSERT_STR(limitr_last_error(e),
-               "on: unknown event 'meter-chnged' (did you mean 'meter-changed'?)");
+    ASSERT_EQ(limitr_on(e, "meter-chnged", record, &named, NULL),
+              LIMITR_INVALID);
+    ASSERT_STR(
+        limitr_last_error(e),
+        "on: unknown event 'meter-chnged' (did you mean 'meter-changed'?)");
     limitr_free(e);
 }
 
@@ -311,10 +322,13 @@ TEST(app_host_functions)
     recorder limit = {{0}, {0}, 0}, all = {{0}, {0}, 0}, errors = {{0}, {0}, 0};
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", "free", NULL, NULL);
-    ASSERT_EQ(limitr_lib(e, "App", "meter_limit", app_calls, &limit), LIMITR_OK);
-    ASSERT_EQ(limitr_lib(e, "App", "event_handler", app_calls, &all), LIMITR_OK);
+    ASSERT_EQ(limitr_lib(e, "App", "meter_limit", app_calls, &limit),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_lib(e, "App", "event_handler", app_calls, &all),
+              LIMITR_OK);
     ASSERT_EQ(limitr_lib(e, "App", "customer_set", app_fails, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_lib(e, "App", "bad-name", app_calls, NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_lib(e, "App", "bad-name", app_calls, NULL),
+              LIMITR_INVALID);
     ASSERT_EQ(limitr_on(e, "error", record, &errors, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "seats", 2, NULL), LIMITR_DENIED);
     ASSERT_EQ(limit.count, 1);

@@ -35,8 +35,7 @@ static char *parse_err_n(const char *fmt, const char *text, size_t len)
             fprintf(stderr, "  got      \"%s\"\n  expected \"%s\"\n",          \
                     e_ ? e_ : "(parsed)", (want));                             \
         free(e_);                                                              \
-        if (!ok_)                                                              \
-            HARNESS_FAIL("error for %s", #text);                               \
+        if (!ok_) HARNESS_FAIL("error for %s", #text);                         \
     } while (0)
 
 #define ASSERT_ERR(fmt, text, want) ASSERT_ERR_N(fmt, text, strlen(text), want)
@@ -48,15 +47,13 @@ static const doc_node *at(const doc_node *node, const char *dotted)
     while (node != NULL && *dotted != '\0') {
         size_t n = strcspn(dotted, ".");
         const doc_pair *pair;
-        if (n >= sizeof key)
-            return NULL;
+        if (n >= sizeof key) return NULL;
         memcpy(key, dotted, n);
         key[n] = '\0';
         pair = limitr__doc_get(node, key);
         node = pair ? pair->value : NULL;
         dotted += n;
-        if (*dotted == '.')
-            dotted++;
+        if (*dotted == '.') dotted++;
     }
     return node;
 }
@@ -64,10 +61,8 @@ static const doc_node *at(const doc_node *node, const char *dotted)
 /* Same shape, types and values (positions ignored). */
 static int same_tree(const doc_node *a, const doc_node *b)
 {
-    if (a == NULL || b == NULL)
-        return a == b;
-    if (a->type != b->type || a->count != b->count)
-        return 0;
+    if (a == NULL || b == NULL) return a == b;
+    if (a->type != b->type || a->count != b->count) return 0;
     switch (a->type) {
     case DOC_BOOL:
         return a->boolean == b->boolean;
@@ -84,8 +79,7 @@ static int same_tree(const doc_node *a, const doc_node *b)
         return 1;
     case DOC_LIST:
         for (size_t i = 0; i < a->count; i++)
-            if (!same_tree(a->items[i], b->items[i]))
-                return 0;
+            if (!same_tree(a->items[i], b->items[i])) return 0;
         return 1;
     default:
         return 1;
@@ -97,8 +91,7 @@ static char *repeat(const char *head, const char *unit, size_t n,
 {
     size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
     char *s = malloc(hl + ul * n + tl + 1), *p = s;
-    if (s == NULL)
-        return NULL;
+    if (s == NULL) return NULL;
     memcpy(p, head, hl);
     p += hl;
     for (size_t i = 0; i < n; i++, p += ul)
@@ -378,8 +371,7 @@ TEST(yaml_core_schema)
     n = p ? p->count : 0;
     limitr__doc_free(y);
     ASSERT(p != NULL);
-    if (msg[0] != '\0')
-        HARNESS_FAIL("%s", msg);
+    if (msg[0] != '\0') HARNESS_FAIL("%s", msg);
     ASSERT_EQ(n, sizeof want / sizeof want[0]);
     ASSERT_EQ(lua_z, 1);
     ASSERT_EQ(lua_a, 0);
@@ -790,11 +782,9 @@ TEST(json_unicode_escapes)
     do {                                                                       \
         char *p_ = (expr);                                                     \
         int ok_ = p_ != NULL && strcmp(p_, (want)) == 0;                       \
-        if (!ok_)                                                              \
-            fprintf(stderr, "  got \"%s\"\n", p_ ? p_ : "(null)");             \
+        if (!ok_) fprintf(stderr, "  got \"%s\"\n", p_ ? p_ : "(null)");       \
         free(p_);                                                              \
-        if (!ok_)                                                              \
-            HARNESS_FAIL("%s == %s", #expr, #want);                            \
+        if (!ok_) HARNESS_FAIL("%s == %s", #expr, #want);                      \
     } while (0)
 
 TEST(path_format)

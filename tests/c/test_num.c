@@ -20,7 +20,8 @@ TEST(million_small_additions_are_exact)
 {
     lnum sum = 0, step = from(0.00002);
     int i;
-    for (i = 0; i < 1000000; i++) sum += step;
+    for (i = 0; i < 1000000; i++)
+        sum += step;
     ASSERT(sum == lnum_from_int(20));
     ASSERT_NUM(limitr__lnum_to_double(sum), 20);
 }
@@ -41,8 +42,8 @@ TEST(parse_forms_and_errors)
     ASSERT(parse("+0.5") == LNUM_SCALE / 2);
     ASSERT(parse("2.5e-3") == parse("0.0025"));
     ASSERT(parse("1E2") == lnum_from_int(100));
-    ASSERT(parse("0.0000000000000000001") == 0);  /* below 1e-18: rounds */
-    ASSERT(parse("0.0000000000000000005") == 1);  /* half away from zero */
+    ASSERT(parse("0.0000000000000000001") == 0); /* below 1e-18: rounds */
+    ASSERT(parse("0.0000000000000000005") == 1); /* half away from zero */
     ASSERT(parse("-0.0000000000000000005") == -1);
     ASSERT_EQ(limitr__lnum_parse("", 0, &v), -1);
     ASSERT_EQ(limitr__lnum_parse("abc", 3, &v), -1);
@@ -56,7 +57,7 @@ TEST(parse_forms_and_errors)
 TEST(compare_at_nine_decimals)
 {
     ASSERT(lnum_le9(from(0.3), from(0.3)));
-    ASSERT(lnum_le9(parse("0.3000000000004"), from(0.3)));  /* rounds to 0.3 */
+    ASSERT(lnum_le9(parse("0.3000000000004"), from(0.3))); /* rounds to 0.3 */
     ASSERT(!lnum_le9(parse("0.300000001"), from(0.3)));
     ASSERT(lnum_le9(from(2), from(3)));
     ASSERT(!lnum_le9(from(4), from(3)));

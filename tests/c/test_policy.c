@@ -6,12 +6,14 @@ static const char seats_yaml[] =
     "policy:\n"
     "  credits:\n"
     "    seat:\n"
-    "      description: 'A single seat credit that can be tracked per customer.'\n"
+    "      description: 'A single seat credit that can be tracked per "
+    "customer.'\n"
     "  plans:\n"
     "    free:\n"
     "      entitlements:\n"
     "        seats:\n"
-    "          description: 'Each customer (user, org, etc.) with this plan can have up to this many seats.'\n"
+    "          description: 'Each customer (user, org, etc.) with this plan "
+    "can have up to this many seats.'\n"
     "          limit:\n"
     "            credit: '%s'\n"
     "            value: 1\n"
@@ -19,7 +21,8 @@ static const char seats_yaml[] =
     "    paid:\n"
     "      entitlements:\n"
     "        seats:\n"
-    "          description: 'Each customer (user, org, etc.) with this plan can have up to this many seats.'\n"
+    "          description: 'Each customer (user, org, etc.) with this plan "
+    "can have up to this many seats.'\n"
     "          limit:\n"
     "            credit: 'seat'\n"
     "            value: 3\n"
@@ -32,7 +35,8 @@ static const char *load_error(const char *text, const char *format)
     static char buf[8192];
     limitr_engine *e = NULL;
     int status = limitr_new(text, strlen(text), format, NULL, &e);
-    snprintf(buf, sizeof buf, "%s", status == LIMITR_OK ? "" : limitr_last_error(e));
+    snprintf(buf, sizeof buf, "%s",
+             status == LIMITR_OK ? "" : limitr_last_error(e));
     limitr_free(e);
     return buf;
 }
@@ -76,9 +80,10 @@ TEST(json_policy_and_its_errors)
     const char *ok = "{\"policy\": {\"credits\": {\"seat\": {}},\n"
                      " \"plans\": {\"free\": {\"entitlements\": {\"seats\":\n"
                      "  {\"limit\": {\"credit\": \"seat\", \"value\": 1}}}}}}}";
-    const char *bad = "{\"policy\": {\"credits\": {\"seat\": {}},\n"
-                      " \"plans\": {\"free\": {\"entitlements\": {\"seats\":\n"
-                      "  {\"limit\": {\"credit\": \"seet\", \"value\": 1}}}}}}}";
+    const char *bad =
+        "{\"policy\": {\"credits\": {\"seat\": {}},\n"
+        " \"plans\": {\"free\": {\"entitlements\": {\"seats\":\n"
+        "  {\"limit\": {\"credit\": \"seet\", \"value\": 1}}}}}}}";
     ASSERT_STR(load_error(ok, "json"), "");
     ASSERT_STR(load_error(ok, NULL), ""); /* detected as JSON */
     ASSERT_STR(load_error(bad, "json"),
@@ -202,7 +207,8 @@ TEST(at_most_fifty_lines)
     const char *msg;
     n += (size_t)snprintf(text + n, sizeof text - n, "policy:\n  credits:\n");
     for (i = 0; i < 60; i++)
-        n += (size_t)snprintf(text + n, sizeof text - n, "    c%d: {bad: 1}\n", i);
+        n += (size_t)snprintf(text + n, sizeof text - n, "    c%d: {bad: 1}\n",
+                              i);
     msg = load_error(text, "yaml");
     ASSERT_CONTAINS(msg, "credits.c49: unknown field 'bad'");
     ASSERT(strstr(msg, "credits.c50:") == NULL);
@@ -220,9 +226,9 @@ TEST(document_level_errors)
                     "(document): YAML syntax error:");
     ASSERT_CONTAINS(load_error("{\"policy\": }", "json"),
                     "(document): JSON syntax error:");
-    ASSERT_STR(load_error("policy:\n  credits: &a {x: {}}\n  plans: *a\n",
-                          "yaml"),
-               "credits: YAML anchors and aliases are not allowed at 2:12");
+    ASSERT_STR(
+        load_error("policy:\n  credits: &a {x: {}}\n  plans: *a\n", "yaml"),
+        "credits: YAML anchors and aliases are not allowed at 2:12");
     ASSERT_STR(load_error("policy:\n  plans: {}\n  plans: {}\n", "yaml"),
                "policy: duplicate key 'plans' at 3:3");
     ASSERT_STR(load_error("x", "toml"),
