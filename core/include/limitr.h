@@ -157,6 +157,14 @@ LIMITR_API int limitr_allow(limitr_engine *engine, const char *id,
                             const char *ent, double value,
                             const limitr_call_opts *opts);
 
+/* limitr_allow with the lengths of id and ent given (they need not be
+ * NUL-terminated): what a binding that knows its string lengths calls, so
+ * the hot path measures no string twice. An id containing a NUL byte matches
+ * no customer. */
+LIMITR_API int limitr_allow_n(limitr_engine *engine, const char *id,
+                              size_t id_len, const char *ent, size_t ent_len,
+                              double value, const limitr_call_opts *opts);
+
 /* The same decision as limitr_allow, writing and firing nothing. */
 LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
                             const char *ent, double value);

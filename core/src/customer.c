@@ -27,7 +27,7 @@ customer *limitr__customer_find(const limitr_engine *e, const char *id,
         const customer_slot *s = &m->slots[i];
         if (s->c == NULL) return NULL;
         if (s->hash == hash && s->c != CUSTOMER_TOMBSTONE &&
-            s->c->id_len == len && memcmp(s->c->id, id, len) == 0)
+            s->c->id_len == len && limitr_bytes_equal(s->c->id, id, len))
             return s->c;
     }
 }
@@ -325,7 +325,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: the id is longer than %d bytes",
                             LIMITR_DEFAULT_MAX_ID);
-    hash = limitr__hash(id, len);
+    hash = limitr_hash(id, len);
     c = limitr__customer_find(e, id, len, hash);
     if (plan != NULL && plan[0] != '\0') {
         plan_index = limitr__policy_find_plan(e->policy, plan);
@@ -392,7 +392,7 @@ int limitr_customer(limitr_engine *e, const char *id,
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "customer: no id given");
     len = strlen(id);
-    c = limitr__customer_find(e, id, len, limitr__hash(id, len));
+    c = limitr__customer_find(e, id, len, limitr_hash(id, len));
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     return limitr__set_result(e, limitr__customer_snapshot(e, c),
@@ -408,7 +408,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "delete_customer: no id given");
     len = strlen(id);
-    hash = limitr__hash(id, len);
+    hash = limitr_hash(id, len);
     c = limitr__customer_find(e, id, len, hash);
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");

@@ -20,16 +20,16 @@ typedef struct decision {
 /* Gates 1-2: customer, plan, entitlement. Returns NULL when they pass, else
  * the denial reason. */
 static const char *find_target(limitr_engine *e, const char *id,
-                               const char *ent, decision *d)
+                               size_t id_len, const char *ent, size_t ent_len,
+                               decision *d)
 {
-    size_t id_len = strlen(id);
     customer *c =
-        limitr__customer_find(e, id, id_len, limitr__hash(id, id_len));
+        limitr__customer_find(e, id, id_len, limitr_hash(id, id_len));
     if (c == NULL) return "unknown_customer";
     if (c->plan < 0) return "no_plan";
     d->c = c;
     d->plan = &e->policy->plans[c->plan];
-    d->ent = lp_plan_entitlement(d->plan, ent, strlen(ent));
+    d->ent = lp_plan_entitlement(d->plan, ent, ent_len);
     if (d->ent == NULL) return "unknown_entitlement";
     return NULL;
 }
@@ -112,20 +112,17 @@ enum { STEP_VALUE, STEP_INCREMENT, STEP_DECREMENT };
 
 /* allow (commit = 1) or check (commit = 0). step says whether `value` or the
  * limit's increment is the requested amount. */
-static int run(limitr_engine *e, const char *id, const char *ent, double value,
-               int step, int commit, const limitr_call_opts *opts)
+static int run(limitr_engine *e, const char *id, size_t id_len,
+               const char *ent, size_t ent_len, double value, int step,
+               int commit, const limitr_call_opts *opts)
 {
     decision d;
     const char *reason;
     meter *m;
     int events;
-    if (e == NULL) return LIMITR_INVALID;
-    if (id == NULL || ent == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
-                            "customer id and entitlement are required");
     if (step == STEP_VALUE && limitr__lnum_from_double(value, &d.requested))
         return limitr__deny(e, "invalid_value");
-    reason = find_target(e, id, ent, &d);
+    reason = find_target(e, id, id_len, ent, ent_len, &d);
     if (reason != NULL) return limitr__deny(e, reason);
     if (!d.ent->has_limit) /* a feature flag */
         return step == STEP_VALUE ? limitr__ok(e)
@@ -152,28 +149,51 @@ static int run(limitr_engine *e, const char *id, const char *ent, double value,
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }
 
+/* The public entry points: arguments checked, then the pipeline. */
+static int entry(limitr_engine *e, const char *id, size_t id_len,
+                 const char *ent, size_t ent_len, double value, int step,
+                 int commit, const limitr_call_opts *opts)
+{
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || ent == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "customer id and entitlement are required");
+    return run(e, id, id_len, ent, ent_len, value, step, commit, opts);
+}
+
+#define ENTRY(e, id, ent, value, step, commit, opts)                           \
+    entry(e, id, id ? strlen(id) : 0, ent, ent ? strlen(ent) : 0, value, step, \
+          commit, opts)
+
 int limitr_allow(limitr_engine *e, const char *id, const char *ent,
                  double value, const limitr_call_opts *opts)
 {
-    return run(e, id, ent, value, STEP_VALUE, 1, opts);
+    return ENTRY(e, id, ent, value, STEP_VALUE, 1, opts);
+}
+
+int limitr_allow_n(limitr_engine *e, const char *id, size_t id_len,
+                   const char *ent, size_t ent_len, double value,
+                   const limitr_call_opts *opts)
+{
+    return entry(e, id, id_len, ent, ent_len, value, STEP_VALUE, 1, opts);
 }
 
 int limitr_check(limitr_engine *e, const char *id, const char *ent,
                  double value)
 {
-    return run(e, id, ent, value, STEP_VALUE, 0, NULL);
+    return ENTRY(e, id, ent, value, STEP_VALUE, 0, NULL);
 }
 
 int limitr_increment(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    return run(e, id, ent, 0, STEP_INCREMENT, 1, opts);
+    return ENTRY(e, id, ent, 0, STEP_INCREMENT, 1, opts);
 }
 
 int limitr_decrement(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    return run(e, id, ent, 0, STEP_DECREMENT, 1, opts);
+    return ENTRY(e, id, ent, 0, STEP_DECREMENT, 1, opts);
 }
 
 /* ---- Reads ---- */
@@ -191,7 +211,7 @@ static int read_meter(limitr_engine *e, const char *id, const char *ent,
     if (id == NULL || ent == NULL || out == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "customer id, entitlement and out are required");
-    reason = find_target(e, id, ent, &d);
+    reason = find_target(e, id, strlen(id), ent, strlen(ent), &d);
     if (reason != NULL) return limitr__reason(e, LIMITR_NOT_FOUND, reason);
     if (!d.ent->has_limit) {
         if (what != READ_VALUE)

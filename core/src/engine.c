@@ -105,31 +105,6 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
     return limitr__ok(e);
 }
 
-/* ---- Hash: 8 bytes a step, then a final mix (all lookups use it) ---- */
-
-uint64_t limitr__hash(const char *s, size_t len)
-{
-    const uint64_t k = 0x9E3779B97F4A7C15ull;
-    uint64_t h = 0x243F6A8885A308D3ull ^ (len * k);
-    uint64_t w;
-    while (len >= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 29;
-        s += 8;
-        len -= 8;
-    }
-    if (len > 0) {
-        w = 0;
-        memcpy(&w, s, len);
-        h = (h ^ w) * k;
-    }
-    h ^= h >> 32;
-    h *= 0xD6E8FEB86659FD93ull;
-    h ^= h >> 32;
-    return h;
-}
-
 /* ---- Clock ---- */
 
 int64_t limitr__now(limitr_engine *e)

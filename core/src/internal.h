@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "limitr.h"
 #include "num.h"
 
@@ -76,8 +77,7 @@ lp_plan_entitlement(const lp_plan *plan, const char *key, size_t len)
     size_t i;
     for (i = 0; i < plan->n_ents; i++) {
         const lp_entitlement *ent = &plan->ents[i];
-        if (ent->key_len == len && ent->key[0] == key[0] &&
-            memcmp(ent->key, key, len) == 0)
+        if (ent->key_len == len && limitr_bytes_equal(ent->key, key, len))
             return ent;
     }
     return NULL;
@@ -216,7 +216,6 @@ void limitr__dealloc(limitr_engine *e, void *p, size_t size);
 char *limitr__strdup(limitr_engine *e, const char *s, size_t len);
 void limitr__strfree(limitr_engine *e, char *s);
 int64_t limitr__now(limitr_engine *e);
-uint64_t limitr__hash(const char *s, size_t len);
 
 /* customer.c */
 customer *limitr__customer_find(const limitr_engine *e, const char *id,
