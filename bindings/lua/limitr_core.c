@@ -371,6 +371,9 @@ static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
     memset(o, 0, sizeof *o);
     check_opts_table(L, idx);
     if (lua_isnoneornil(L, idx)) return NULL;
+    lua_getfield(L, idx, "force");
+    o->force = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, idx, "event");
     if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
         o->no_events = 1;
@@ -384,34 +387,20 @@ static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
     return NULL;
 }
 
-/* The value argument: a number, nil (0), or a numeric string. Returns 0, or
- * -1 for a string that is not a number (a decision: invalid_value). */
-static int read_value(lua_State *L, int idx, double *out)
+/* A number value argument (nil is 0); other types raise. */
+static void read_value(lua_State *L, int idx, double *out)
 {
     switch (lua_type(L, idx)) {
     case LUA_TNONE:
     case LUA_TNIL:
         *out = 0;
-        return 0;
+        return;
     case LUA_TNUMBER:
         *out = lua_tonumber(L, idx);
-        return 0;
-    case LUA_TSTRING: {
-        int ok = 0;
-        *out = 0;
-        lua_pushvalue(L, idx);
-        if (lua_stringtonumber(L, lua_tostring(L, -1)) != 0) {
-            *out = lua_tonumber(L, -1);
-            lua_pop(L, 1);
-            ok = 1;
-        }
-        lua_pop(L, 1);
-        return ok ? 0 : -1;
-    }
+        return;
     default:
         luaL_typeerror(L, idx, "number, string or nil");
     }
-    return -1;
 }
 
 static int push_decision(lua_State *L, limitr_engine *e, int status)
@@ -445,16 +434,14 @@ static int l_engine_allow(lua_State *L)
     limitr_call_opts o, *opts = NULL;
     char *event_json = NULL;
     int isnum, status;
-    lua_Number value = lua_tonumberx(L, 4, &isnum);
+    const char *text = NULL;
+    lua_Number value = lua_tonumberx(L, 4, &isnum); /* "2" is a number */
     if (!isnum) {
         int t = lua_type(L, 4);
-        if (t == LUA_TSTRING) { /* not a number: a decision, not misuse */
-            check_opts_table(L, 5);
-            lua_pushboolean(L, 0);
-            lua_pushliteral(L, "invalid_value");
-            return 2;
-        }
-        if (t > LUA_TNIL) luaL_typeerror(L, 4, "number, string or nil");
+        if (t == LUA_TSTRING) /* a unit string, converted by the engine */
+            text = lua_tostring(L, 4);
+        else if (t > LUA_TNIL)
+            luaL_typeerror(L, 4, "number, string or nil");
         value = 0;
     }
     if (lua_gettop(L) >= 5 && !lua_isnil(L, 5)) {
@@ -462,7 +449,10 @@ static int l_engine_allow(lua_State *L)
         opts = &o;
     }
     b->busy++;
-    status = limitr_allow_n(b->e, id, id_len, ent, ent_len, value, opts);
+    if (text != NULL)
+        status = limitr_allow_str(b->e, id, ent, text, opts);
+    else
+        status = limitr_allow_n(b->e, id, id_len, ent, ent_len, value, opts);
     b->busy--;
     free(event_json);
     if (status == LIMITR_OK) {
@@ -477,12 +467,28 @@ static int l_engine_check(lua_State *L)
     limitr_engine *e = check_engine(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     double value;
-    if (read_value(L, 4, &value) != 0) {
-        lua_pushboolean(L, 0);
-        lua_pushliteral(L, "invalid_value");
-        return 2;
-    }
+    if (lua_type(L, 4) == LUA_TSTRING)
+        return push_decision(L, e,
+                             limitr_check_str(e, id, ent, lua_tostring(L, 4)));
+    read_value(L, 4, &value);
     return push_decision(L, e, limitr_check(e, id, ent, value));
+}
+
+static int l_engine_explain(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    const char *json = NULL, *text = NULL;
+    double value = 0;
+    int status;
+    if (lua_type(L, 4) == LUA_TSTRING)
+        text = lua_tostring(L, 4);
+    else
+        read_value(L, 4, &value);
+    status = limitr_explain(e, id, ent, value, text, &json);
+    if (status != LIMITR_OK) return push_fail(L, e, status);
+    push_json_text(L, json);
+    return 1;
 }
 
 static int step(lua_State *L, int up)
@@ -512,36 +518,195 @@ static int l_engine_decrement(lua_State *L)
 
 /* ---- Reads ---- */
 
-typedef int (*read_fn)(limitr_engine *, const char *, const char *, double *);
-
-static int push_read(lua_State *L, read_fn fn)
+static void push_number(lua_State *L, double out)
 {
-    limitr_engine *e = check_engine(L);
-    const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    double out;
-    if (fn(e, id, ent, &out) != LIMITR_OK) {
-        lua_pushnil(L);
-        return 1;
-    }
     if (out == (double)(lua_Integer)out && out >= -9007199254740992.0 &&
         out <= 9007199254740992.0)
         lua_pushinteger(L, (lua_Integer)out);
     else
         lua_pushnumber(L, out);
+}
+
+/* opts = {percent, smoothed} of a read. */
+static const limitr_read_opts *read_opts(lua_State *L, int idx,
+                                         limitr_read_opts *o)
+{
+    check_opts_table(L, idx);
+    if (lua_isnoneornil(L, idx)) return NULL;
+    lua_getfield(L, idx, "percent");
+    o->percent = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "smoothed");
+    o->smoothed = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return o;
+}
+
+enum {
+    READ_VALUE,
+    READ_REMAINING,
+    READ_LIMIT,
+    READ_COST,
+    READ_ALLOWANCE,
+    READ_RATE,
+    READ_ACCELERATION,
+    READ_PROJECTED
+};
+
+/* A read: the number, or nil when the engine says there is none. */
+static int push_read(lua_State *L, int what)
+{
+    limitr_engine *e = check_engine(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    limitr_read_opts ro = {0, 0};
+    const limitr_read_opts *opts = read_opts(L, 4, &ro);
+    double out = 0;
+    int status;
+    switch (what) {
+    case READ_VALUE: status = limitr_value(e, id, ent, opts, &out); break;
+    case READ_REMAINING:
+        status = limitr_remaining(e, id, ent, opts, &out);
+        break;
+    case READ_LIMIT: status = limitr_limit(e, id, ent, &out); break;
+    case READ_COST: status = limitr_cost(e, id, ent, &out); break;
+    case READ_ALLOWANCE: status = limitr_allowance(e, id, ent, &out); break;
+    case READ_RATE: status = limitr_rate(e, id, ent, &out); break;
+    case READ_ACCELERATION:
+        status = limitr_acceleration(e, id, ent, &out);
+        break;
+    default:
+        status = limitr_projected_exhaustion(e, id, ent, opts, &out);
+        break;
+    }
+    if (status != LIMITR_OK) {
+        lua_pushnil(L);
+        return 1;
+    }
+    push_number(L, out);
     return 1;
 }
 
-static int l_engine_value(lua_State *L)
-{
-    return push_read(L, limitr_value);
-}
+static int l_engine_value(lua_State *L) { return push_read(L, READ_VALUE); }
 static int l_engine_remaining(lua_State *L)
 {
-    return push_read(L, limitr_remaining);
+    return push_read(L, READ_REMAINING);
 }
-static int l_engine_limit(lua_State *L)
+static int l_engine_limit(lua_State *L) { return push_read(L, READ_LIMIT); }
+static int l_engine_cost(lua_State *L) { return push_read(L, READ_COST); }
+static int l_engine_allowance(lua_State *L)
 {
-    return push_read(L, limitr_limit);
+    return push_read(L, READ_ALLOWANCE);
+}
+static int l_engine_rate(lua_State *L) { return push_read(L, READ_RATE); }
+static int l_engine_acceleration(lua_State *L)
+{
+    return push_read(L, READ_ACCELERATION);
+}
+static int l_engine_projected_exhaustion(lua_State *L)
+{
+    return push_read(L, READ_PROJECTED);
+}
+
+static int l_engine_resets(lua_State *L)
+{
+    limitr_engine *e = check_engine(L);
+    int64_t out;
+    if (limitr_resets(e, check_string(L, 2), check_string(L, 3), &out) !=
+        LIMITR_OK)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)out);
+    return 1;
+}
+
+/* ---- Customer graph and overrides ---- */
+
+static int l_engine_set_customer_refs(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2);
+    char *refs;
+    int status;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    refs = to_json_text(L, 3, "set_customer_refs");
+    b->busy++;
+    status = limitr_set_customer_refs(b->e, id, refs);
+    b->busy--;
+    free(refs);
+    return push_status(L, b->e, status);
+}
+
+static int l_engine_set_customer_plan(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *plan = check_string(L, 3);
+    int overwrite = 0, status;
+    check_opts_table(L, 4);
+    if (!lua_isnoneornil(L, 4)) {
+        lua_getfield(L, 4, "overwrite_meters");
+        overwrite = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    b->busy++;
+    status = limitr_set_customer_plan(b->e, id, plan, overwrite);
+    b->busy--;
+    return push_status(L, b->e, status);
+}
+
+static int l_engine_set_alt_customer_id(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *alt = check_string(L, 3);
+    int status;
+    b->busy++;
+    status = limitr_set_alt_customer_id(b->e, id, alt);
+    b->busy--;
+    return push_status(L, b->e, status);
+}
+
+static int l_engine_delete_alt_customer_id(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *alt = check_string(L, 2);
+    int status;
+    b->busy++;
+    status = limitr_delete_alt_customer_id(b->e, alt);
+    b->busy--;
+    return push_status(L, b->e, status);
+}
+
+static int l_engine_create_customer_override(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    const char *json = NULL;
+    char *fields;
+    int status;
+    luaL_checktype(L, 4, LUA_TTABLE);
+    fields = to_json_text(L, 4, "create_customer_override");
+    if (fields[0] == '[') { /* an empty table encodes as an empty object */
+        free(fields);
+        fields = strdup("{}");
+        if (fields == NULL) return luaL_error(L, "out of memory");
+    }
+    b->busy++;
+    status = limitr_create_customer_override(b->e, id, ent, fields, &json);
+    b->busy--;
+    free(fields);
+    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    push_json_text(L, json);
+    return 1;
+}
+
+static int l_engine_remove_customer_override(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    int status;
+    b->busy++;
+    status = limitr_remove_customer_override(b->e, id, ent);
+    b->busy--;
+    lua_pushboolean(L, status == LIMITR_OK);
+    return 1;
 }
 
 /* ---- Events and host functions ---- */
@@ -707,9 +872,22 @@ static const luaL_Reg engine_methods[] = {
     {"check", l_engine_check},
     {"increment", l_engine_increment},
     {"decrement", l_engine_decrement},
+    {"explain", l_engine_explain},
     {"value", l_engine_value},
     {"remaining", l_engine_remaining},
     {"limit", l_engine_limit},
+    {"cost", l_engine_cost},
+    {"resets", l_engine_resets},
+    {"allowance", l_engine_allowance},
+    {"rate", l_engine_rate},
+    {"acceleration", l_engine_acceleration},
+    {"projected_exhaustion", l_engine_projected_exhaustion},
+    {"set_customer_refs", l_engine_set_customer_refs},
+    {"set_customer_plan", l_engine_set_customer_plan},
+    {"set_alt_customer_id", l_engine_set_alt_customer_id},
+    {"delete_alt_customer_id", l_engine_delete_alt_customer_id},
+    {"create_customer_override", l_engine_create_customer_override},
+    {"remove_customer_override", l_engine_remove_customer_override},
     {"on", l_engine_on},
     {"off", l_engine_off},
     {"lib", l_engine_lib},

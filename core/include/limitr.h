@@ -115,13 +115,18 @@ LIMITR_API int limitr_advance(limitr_engine *engine, int64_t ms);
 
 /* ---- Customers ---- */
 
-/* Creates the customer `id` on `plan` (NULL or "" = the default plan), or
- * updates it when it exists (a given plan replaces its own plan; meters are
- * kept). opts_json: NULL or a JSON object with optional `type` (string),
- * `label` (string) and `metadata` (any JSON value).
+/* Creates the customer `id`, or updates it when the ID (or an alt ID)
+ * exists (engine.md section 2.1).
+ * plan: the plan's name; NULL or "": a new customer takes the first ref's
+ *   resolved plan (and follows its refs from then on), else the default plan.
+ * opts_json: NULL or a JSON object with optional `type` (default "user"),
+ *   `label` (default "User"), `refs` (list of IDs), `alt_ids` (list) and
+ *   `metadata` (any JSON value). On an update, each given field replaces the
+ *   stored one (alt_ids are added); meters, overrides are kept.
  * snapshot_json: NULL, or receives the customer's snapshot (borrowed).
  * Fires customer-set. Returns LIMITR_OK; LIMITR_NOT_FOUND with last_error
- * "unknown_plan" or "no_plan"; LIMITR_INVALID for a bad id or opts. */
+ * "unknown_plan" or "no_plan"; LIMITR_INVALID for a bad id or opts (an alt
+ * ID held by another customer); LIMITR_NOMEM, with nothing changed. */
 LIMITR_API int limitr_create_customer(limitr_engine *engine, const char *id,
                                       const char *plan, const char *opts_json,
                                       const char **snapshot_json);
@@ -137,12 +142,55 @@ LIMITR_API int limitr_customer(limitr_engine *engine, const char *id,
  * customer and its state. LIMITR_NOT_FOUND for an unknown customer. */
 LIMITR_API int limitr_delete_customer(limitr_engine *engine, const char *id);
 
+/* Replaces the customer's refs with the JSON list of IDs refs_json; fires
+ * customer-set. LIMITR_DENIED "unknown_customer"; LIMITR_INVALID. */
+LIMITR_API int limitr_set_customer_refs(limitr_engine *engine, const char *id,
+                                        const char *refs_json);
+
+/* Sets the customer's own plan (engine.md section 8). overwrite_meters:
+ * nonzero gives each limited entitlement it owns on the new plan a fresh
+ * meter. Fires customer-set, then customer-plan-changed. LIMITR_DENIED with
+ * "unknown_customer", "unknown_plan" or "same_plan" (no event). */
+LIMITR_API int limitr_set_customer_plan(limitr_engine *engine, const char *id,
+                                        const char *plan,
+                                        int overwrite_meters);
+
+/* Adds the alt ID `alt` to the customer (it then resolves to it wherever an
+ * ID is accepted); fires customer-set. LIMITR_DENIED "unknown_customer" or
+ * "alt_id_in_use" (another customer holds it as ID or alt ID). */
+LIMITR_API int limitr_set_alt_customer_id(limitr_engine *engine,
+                                          const char *id, const char *alt);
+
+/* Removes an alt ID; fires customer-set. LIMITR_DENIED "unknown_alt_id". */
+LIMITR_API int limitr_delete_alt_customer_id(limitr_engine *engine,
+                                             const char *alt);
+
+/* The customer's own limit for one entitlement (engine.md section 7).
+ * fields_json: a JSON object of limit fields (policy.md section 6) plus
+ * `expires` (ms); unset fields copy the current limit.
+ * override_json: NULL, or receives the override with every field.
+ * Fires customer-set. LIMITR_NOT_FOUND "unknown_customer" or
+ * "unknown_entitlement" (not in its plan); LIMITR_INVALID with every
+ * problem of the fields, one per line, under the path overrides.<id>.<ent>. */
+LIMITR_API int limitr_create_customer_override(limitr_engine *engine,
+                                               const char *id, const char *ent,
+                                               const char *fields_json,
+                                               const char **override_json);
+
+/* Removes an override; fires customer-set. LIMITR_NOT_FOUND when there is
+ * none ("no_override") or the customer is unknown. */
+LIMITR_API int limitr_remove_customer_override(limitr_engine *engine,
+                                               const char *id,
+                                               const char *ent);
+
 /* ---- Decisions ---- */
 
 /* Options of one metering call; NULL means none. */
 typedef struct limitr_call_opts {
     const char *event_json; /* JSON value handed to events as event_data */
     int no_events;          /* nonzero: fire no event for this call */
+    int force; /* nonzero: record usage that already happened: skips the
+                  governor, and past a hard limit commits like soft */
 } limitr_call_opts;
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,
@@ -165,9 +213,29 @@ LIMITR_API int limitr_allow_n(limitr_engine *engine, const char *id,
                               size_t id_len, const char *ent, size_t ent_len,
                               double value, const limitr_call_opts *opts);
 
+/* limitr_allow with the value as a string: a number ("2.5") or a unit
+ * string ("2GB", "30s") converted into the credit's units. A string that is
+ * neither, or a unit of the wrong dimension, is denied "invalid_value". */
+LIMITR_API int limitr_allow_str(limitr_engine *engine, const char *id,
+                                const char *ent, const char *value,
+                                const limitr_call_opts *opts);
+
 /* The same decision as limitr_allow, writing and firing nothing. */
 LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
                             const char *ent, double value);
+LIMITR_API int limitr_check_str(limitr_engine *engine, const char *id,
+                                const char *ent, const char *value);
+
+/* Why the decision limitr_check would make (engine.md section 9), as JSON:
+ * {allowed, gate, reason, limit, value, remaining, reset, retry_after}.
+ * gate is value, customer, entitlement, scope, governor, limit, flag or
+ * none; retry_after is the ms until the same call could pass, when known.
+ * value_str: NULL, or the value as a string (then `value` is ignored).
+ * Writes nothing. Returns LIMITR_OK with explain_json set. */
+LIMITR_API int limitr_explain(limitr_engine *engine, const char *id,
+                              const char *ent, double value,
+                              const char *value_str,
+                              const char **explain_json);
 
 /* limitr_allow with plus / minus the limit's `increment`. An entitlement
  * without a limit is denied with "not_metered". */
@@ -178,16 +246,47 @@ LIMITR_API int limitr_decrement(limitr_engine *engine, const char *id,
 
 /* ---- Reads ---- */
 
-/* Period value (0 for a flag), remaining (limit - value) and limit of a
- * customer's entitlement, in credit units. LIMITR_NOT_FOUND, with *out
- * untouched, when the read is nil: unknown customer or entitlement, and for
- * remaining and limit, a flag. */
+/* Options of a read; NULL means none. */
+typedef struct limitr_read_opts {
+    int percent;  /* value and remaining as a percentage of the limit */
+    int smoothed; /* projected_exhaustion: use the smoothed rate */
+} limitr_read_opts;
+
+/* Reads of a customer's entitlement in the current period (engine.md
+ * section 9), in credit units, writing nothing: value (0 for a flag),
+ * remaining (limit - value), limit (id may also be a plan name), cost (the
+ * limit's increment; id may be a plan name), allowance (what can run now:
+ * the governor's tokens or remaining, whichever is less), rate and
+ * acceleration (credit units per ms), projected_exhaustion (ms timestamp).
+ * LIMITR_NOT_FOUND, with *out untouched, when the read is nil: unknown
+ * customer, entitlement or scope, a flag (except value), an observe limit
+ * (remaining, limit, allowance, projected_exhaustion), nothing projected. */
 LIMITR_API int limitr_value(limitr_engine *engine, const char *id,
-                            const char *ent, double *out);
+                            const char *ent, const limitr_read_opts *opts,
+                            double *out);
 LIMITR_API int limitr_remaining(limitr_engine *engine, const char *id,
-                                const char *ent, double *out);
+                                const char *ent, const limitr_read_opts *opts,
+                                double *out);
 LIMITR_API int limitr_limit(limitr_engine *engine, const char *id,
                             const char *ent, double *out);
+LIMITR_API int limitr_cost(limitr_engine *engine, const char *id,
+                           const char *ent, double *out);
+LIMITR_API int limitr_allowance(limitr_engine *engine, const char *id,
+                                const char *ent, double *out);
+LIMITR_API int limitr_rate(limitr_engine *engine, const char *id,
+                           const char *ent, double *out);
+LIMITR_API int limitr_acceleration(limitr_engine *engine, const char *id,
+                                   const char *ent, double *out);
+LIMITR_API int limitr_projected_exhaustion(limitr_engine *engine,
+                                           const char *id, const char *ent,
+                                           const limitr_read_opts *opts,
+                                           double *out);
+
+/* The next reset of the customer's entitlement: the first period boundary
+ * after now, in ms. LIMITR_NOT_FOUND when the limit does not reset, for a
+ * flag, and when gates 1-3 fail. */
+LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
+                             const char *ent, int64_t *out);
 
 /* ---- Events ---- */
 

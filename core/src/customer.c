@@ -1,5 +1,7 @@
-/* customer.c: the customer map (open addressing on the ID hash), customer
- * creation, update and deletion, and snapshots. */
+/* customer.c: customer records (engine.md section 2): creation, update,
+ * deletion, refs, alt IDs, plan changes, and snapshots. Every call makes its
+ * allocations before it changes anything, so running out of memory leaves
+ * the customer as it was. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,85 +9,105 @@
 
 #include "internal.h"
 
-#define CUSTOMER_TOMBSTONE ((customer *)&customer_tombstone_mark)
-static const int customer_tombstone_mark;
-
 #ifndef LIMITR_DEFAULT_MAX_ID
-#define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID */
+#define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
 #endif
 
-/* ---- The map ---- */
+/* ---- String lists (refs, alt IDs), in the engine's memory ---- */
 
-customer *limitr__customer_find(const limitr_engine *e, const char *id,
-                                size_t len, uint64_t hash)
+static void strlist_free(limitr_engine *e, strlist *l)
 {
-    const customer_map *m = &e->customers;
-    size_t mask, i;
-    if (m->cap == 0) return NULL;
-    mask = m->cap - 1;
-    for (i = (size_t)hash & mask;; i = (i + 1) & mask) {
-        const customer_slot *s = &m->slots[i];
-        if (s->c == NULL) return NULL;
-        if (s->hash == hash && s->c != CUSTOMER_TOMBSTONE &&
-            s->c->id_len == len && limitr_bytes_equal(s->c->id, id, len))
-            return s->c;
-    }
-}
-
-static int map_grow(limitr_engine *e)
-{
-    customer_map *m = &e->customers;
-    size_t cap = m->cap ? m->cap * 2 : 64, i;
-    customer_slot *slots;
-    if (m->live * 2 < m->cap) cap = m->cap; /* mostly tombstones: rehash */
-    slots = limitr__alloc(e, cap * sizeof *slots);
-    if (slots == NULL) return -1;
-    memset(slots, 0, cap * sizeof *slots);
-    for (i = 0; i < m->cap; i++) {
-        customer_slot *s = &m->slots[i];
-        size_t j;
-        if (s->c == NULL || s->c == CUSTOMER_TOMBSTONE) continue;
-        for (j = (size_t)s->hash & (cap - 1); slots[j].c != NULL;
-             j = (j + 1) & (cap - 1))
-            ;
-        slots[j] = *s;
-    }
-    limitr__dealloc(e, m->slots, m->cap * sizeof *m->slots);
-    m->slots = slots;
-    m->cap = cap;
-    m->used = m->live;
-    return 0;
-}
-
-static int map_insert(limitr_engine *e, customer *c)
-{
-    customer_map *m = &e->customers;
     size_t i;
-    if ((m->used + 1) * 10 > m->cap * 7 && map_grow(e) != 0) return -1;
-    for (i = (size_t)c->hash & (m->cap - 1);
-         m->slots[i].c != NULL && m->slots[i].c != CUSTOMER_TOMBSTONE;
-         i = (i + 1) & (m->cap - 1))
-        ;
-    if (m->slots[i].c == NULL) m->used++;
-    m->slots[i].hash = c->hash;
-    m->slots[i].c = c;
-    m->live++;
-    return 0;
+    for (i = 0; i < l->n; i++)
+        limitr__strfree(e, l->items[i]);
+    limitr__dealloc(e, l->items, l->cap * sizeof *l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
 }
 
-static void map_remove(limitr_engine *e, const customer *c)
+/* A copy of a cJSON array of strings; -1 with nothing allocated on
+ * failure. */
+static int strlist_from_json(limitr_engine *e, const cJSON *arr, strlist *out)
 {
-    customer_map *m = &e->customers;
-    size_t i;
-    for (i = (size_t)c->hash & (m->cap - 1); m->slots[i].c != NULL;
-         i = (i + 1) & (m->cap - 1)) {
-        if (m->slots[i].c == c) {
-            m->slots[i].c = CUSTOMER_TOMBSTONE;
-            m->live--;
-            return;
+    size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+    const cJSON *item;
+    out->items = NULL;
+    out->n = out->cap = 0;
+    if (n == 0) return 0;
+    out->items = limitr__alloc(e, n * sizeof *out->items);
+    if (out->items == NULL) return -1;
+    out->cap = n;
+    cJSON_ArrayForEach(item, arr) {
+        out->items[i] = limitr__strdup(e, item->valuestring,
+                                       strlen(item->valuestring));
+        if (out->items[i] == NULL) {
+            out->n = i;
+            strlist_free(e, out);
+            return -1;
         }
+        i++;
     }
+    out->n = n;
+    return 0;
 }
+
+/* A list holding l's strings (moved, not copied) and room for `extra`
+ * more; l itself is untouched until strlist_commit. */
+static int strlist_grow(limitr_engine *e, const strlist *l, size_t extra,
+                        strlist *out)
+{
+    out->n = l->n;
+    out->cap = l->n + extra;
+    out->items = limitr__alloc(e, out->cap * sizeof *out->items);
+    if (out->items == NULL) return -1;
+    if (l->n) memcpy(out->items, l->items, l->n * sizeof *out->items);
+    return 0;
+}
+
+/* Replaces l's array with grown's (the strings were moved). */
+static void strlist_commit(limitr_engine *e, strlist *l, strlist *grown)
+{
+    limitr__dealloc(e, l->items, l->cap * sizeof *l->items);
+    *l = *grown;
+}
+
+/* Drops a grown list whose new strings (past l->n) are freed. */
+static void strlist_abandon(limitr_engine *e, const strlist *l,
+                            strlist *grown)
+{
+    size_t i;
+    for (i = l->n; i < grown->n; i++)
+        limitr__strfree(e, grown->items[i]);
+    limitr__dealloc(e, grown->items, grown->cap * sizeof *grown->items);
+}
+
+/* Appends a copy of s to a grown list (room reserved); -1 on failure. */
+static int strlist_append(limitr_engine *e, strlist *grown, const char *s)
+{
+    char *copy = limitr__strdup(e, s, strlen(s));
+    if (copy == NULL) return -1;
+    grown->items[grown->n++] = copy;
+    return 0;
+}
+
+static int strlist_index(const strlist *l, const char *s)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], s) == 0) return (int)i;
+    return -1;
+}
+
+static cJSON *strlist_json(const strlist *l)
+{
+    cJSON *arr = cJSON_CreateArray();
+    size_t i;
+    for (i = 0; arr != NULL && i < l->n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(l->items[i]));
+    return arr;
+}
+
+/* ---- Records ---- */
 
 static void customer_destroy(limitr_engine *e, customer *c)
 {
@@ -94,160 +116,186 @@ static void customer_destroy(limitr_engine *e, customer *c)
     limitr__strfree(e, c->type);
     limitr__strfree(e, c->label);
     limitr__strfree(e, c->metadata_json);
-    limitr__dealloc(e, c->meters, e->policy->n_ent_names * sizeof *c->meters);
+    strlist_free(e, &c->refs);
+    strlist_free(e, &c->alt_ids);
+    limitr__dealloc(e, c->meters, c->cap_meters * sizeof *c->meters);
+    limitr__dealloc(e, c->overrides, c->cap_overrides * sizeof *c->overrides);
     limitr__dealloc(e, c, sizeof *c);
 }
 
 void limitr__customers_free(limitr_engine *e)
 {
-    customer_map *m = &e->customers;
     size_t i;
-    for (i = 0; i < m->cap; i++)
-        if (m->slots[i].c != NULL && m->slots[i].c != CUSTOMER_TOMBSTONE)
-            customer_destroy(e, m->slots[i].c);
-    limitr__dealloc(e, m->slots, m->cap * sizeof *m->slots);
-    memset(m, 0, sizeof *m);
+    for (i = 0; i < e->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&e->customers, i);
+        if (c != NULL) customer_destroy(e, c);
+    }
+    limitr__idmap_free(e, &e->customers);
+    limitr__idmap_free(e, &e->alt_ids);
 }
 
 /* ---- Snapshots ---- */
 
-/* Adds a number rounded to 9 decimals, as every outgoing number is. */
 static void add_num(cJSON *obj, const char *key, lnum v)
 {
     cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
 }
 
-static cJSON *meters_json(limitr_engine *e, const customer *c)
+static cJSON *meters_json(limitr_engine *e, customer *c)
 {
     const lp_policy *p = e->policy;
-    const lp_plan *plan = c->plan >= 0 ? &p->plans[c->plan] : NULL;
+    int plan = limitr__resolved_plan(e, c);
+    int64_t now = limitr__now(e);
     cJSON *meters = cJSON_CreateObject();
     size_t i;
-    for (i = 0; meters != NULL && i < p->n_ent_names; i++) {
+    for (i = 0; meters != NULL && i < c->n_meters; i++) {
         const meter *m = &c->meters[i];
-        const lp_entitlement *ent;
-        cJSON *mj;
-        if (!m->present) continue;
-        ent = plan ? lp_plan_entitlement(plan, p->ent_names[i],
-                                         p->ent_name_lens[i])
-                   : NULL;
-        mj = cJSON_AddObjectToObject(meters, p->ent_names[i]);
+        const lp_entitlement *ent =
+            plan >= 0 ? lp_plan_entitlement(&p->plans[plan],
+                                            p->ent_names[m->ent],
+                                            p->ent_name_lens[m->ent])
+                      : NULL;
+        const lp_limit *lim = limitr__effective_limit(e, c, m->ent, ent, now);
+        cJSON *mj = cJSON_AddObjectToObject(meters, p->ent_names[m->ent]);
+        meter_view v;
         if (mj == NULL) break;
-        if (ent != NULL && ent->has_limit) {
-            cJSON_AddStringToObject(mj, "credit",
-                                    p->credits[ent->limit.credit].name);
+        if (lim == NULL) { /* no longer limited here: the stored state */
             add_num(mj, "value", m->value);
-            add_num(mj, "limit", ent->limit.value);
-            add_num(mj, "remaining", ent->limit.value - m->value);
-        } else {
-            add_num(mj, "value", m->value);
+            add_num(mj, "overhead", m->overhead);
+            cJSON_AddNumberToObject(mj, "started", (double)m->started);
+            continue;
         }
-        add_num(mj, "overhead", LNUM_ZERO);
-        cJSON_AddNumberToObject(mj, "started", (double)m->started);
+        limitr__meter_view(lim, m, m->ent, now, &v);
+        cJSON_AddStringToObject(mj, "credit", p->credits[lim->credit].name);
+        add_num(mj, "value", v.m.value);
+        if (lim->mode != MODE_OBSERVE) {
+            add_num(mj, "limit", lim->value);
+            add_num(mj, "remaining", lim->value - v.m.value);
+        }
+        add_num(mj, "overhead", v.m.overhead);
+        cJSON_AddNumberToObject(mj, "started", (double)v.m.started);
     }
     return meters;
 }
 
-cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c)
+cJSON *limitr__customer_snapshot(limitr_engine *e, customer *c)
 {
     cJSON *s = cJSON_CreateObject();
-    const lp_plan *plan = c->plan >= 0 ? &e->policy->plans[c->plan] : NULL;
+    int plan = limitr__resolved_plan(e, c);
     if (s == NULL) return NULL;
     cJSON_AddStringToObject(s, "id", c->id);
-    if (plan != NULL) cJSON_AddStringToObject(s, "plan", plan->name);
+    if (plan >= 0)
+        cJSON_AddStringToObject(s, "plan", e->policy->plans[plan].name);
     cJSON_AddStringToObject(s, "own_plan", c->own_plan);
     cJSON_AddStringToObject(s, "type", c->type);
     cJSON_AddStringToObject(s, "label", c->label);
     cJSON_AddNumberToObject(s, "created", (double)c->created);
-    cJSON_AddItemToObject(s, "refs", cJSON_CreateArray());
-    cJSON_AddItemToObject(s, "alt_ids", cJSON_CreateArray());
+    cJSON_AddItemToObject(s, "refs", strlist_json(&c->refs));
+    cJSON_AddItemToObject(s, "alt_ids", strlist_json(&c->alt_ids));
     if (c->metadata_json != NULL)
         cJSON_AddItemToObject(s, "metadata", cJSON_Parse(c->metadata_json));
-    cJSON_AddItemToObject(s, "overrides", cJSON_CreateObject());
+    cJSON_AddItemToObject(s, "overrides", limitr__overrides_json(e, c));
     cJSON_AddItemToObject(s, "grants", cJSON_CreateArray());
     cJSON_AddItemToObject(s, "caps", cJSON_CreateArray());
     cJSON_AddItemToObject(s, "meters", meters_json(e, c));
     return s;
 }
 
-/* ---- Create, update, delete ---- */
+void limitr__emit_customer(limitr_engine *e, event_kind ev, customer *c)
+{
+    if (limitr__listening(e, ev))
+        limitr__emit(e, ev, limitr__customer_snapshot(e, c));
+}
+
+/* ---- Options of create_customer ---- */
 
 typedef struct customer_opts {
-    char *type, *label;  /* malloc'ed, NULL: not given */
-    char *metadata_json; /* malloc'ed */
-    int nomem;
+    cJSON *root;            /* the parsed options, or NULL */
+    const char *type, *label;
+    const cJSON *refs, *alt_ids; /* arrays of strings, or NULL */
+    char *metadata_json;    /* malloc'ed, or NULL */
 } customer_opts;
 
 static void free_opts(customer_opts *o)
 {
-    free(o->type);
-    free(o->label);
+    cJSON_Delete(o->root);
     free(o->metadata_json);
     memset(o, 0, sizeof *o);
 }
 
+static int valid_id(const char *s)
+{
+    size_t len = strlen(s);
+    return len > 0 && len <= LIMITR_DEFAULT_MAX_ID;
+}
+
+static int string_array(const cJSON *item)
+{
+    const cJSON *x;
+    if (!cJSON_IsArray(item)) return 0;
+    cJSON_ArrayForEach(x, item) {
+        if (!cJSON_IsString(x) || !valid_id(x->valuestring)) return 0;
+    }
+    return 1;
+}
+
 static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
 {
-    cJSON *root, *item;
+    cJSON *item;
     memset(o, 0, sizeof *o);
     if (json == NULL) return LIMITR_OK;
-    root = cJSON_Parse(json);
-    if (root == NULL)
+    o->root = cJSON_Parse(json);
+    if (o->root == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: options are not valid JSON");
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
+    if (!cJSON_IsObject(o->root)) {
+        free_opts(o);
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: options must be an object");
     }
-    cJSON_ArrayForEach(item, root)
-    {
+    cJSON_ArrayForEach(item, o->root) {
         const char *k = item->string;
+        int status = LIMITR_OK;
         if (strcmp(k, "type") == 0 || strcmp(k, "label") == 0) {
-            if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
-                int status = limitr__fail(e, LIMITR_INVALID,
-                                          "create_customer: option '%s' must "
-                                          "be a non-empty string",
-                                          k);
-                cJSON_Delete(root);
-                free(o->metadata_json);
-                o->metadata_json = NULL;
-                return status;
-            }
-        } else if (strcmp(k, "metadata") == 0) {
-            if (!cJSON_IsNull(item)) {
-                free(o->metadata_json);
-                o->metadata_json = cJSON_PrintUnformatted(item);
-                if (o->metadata_json == NULL) {
-                    cJSON_Delete(root);
-                    return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-                }
-            }
-        } else {
-            int status = limitr__fail(e, LIMITR_INVALID,
-                                      "create_customer: unknown option '%s' "
-                                      "(options are type, label, metadata)",
+            if (!cJSON_IsString(item) || item->valuestring[0] == '\0')
+                status = limitr__fail(e, LIMITR_INVALID,
+                                      "create_customer: option '%s' must be "
+                                      "a non-empty string",
                                       k);
-            cJSON_Delete(root);
-            free(o->metadata_json);
-            o->metadata_json = NULL;
+            else if (k[0] == 't')
+                o->type = item->valuestring;
+            else
+                o->label = item->valuestring;
+        } else if (strcmp(k, "refs") == 0 || strcmp(k, "alt_ids") == 0) {
+            if (!string_array(item))
+                status = limitr__fail(e, LIMITR_INVALID,
+                                      "create_customer: option '%s' must be "
+                                      "a list of non-empty IDs",
+                                      k);
+            else if (k[0] == 'r')
+                o->refs = item;
+            else
+                o->alt_ids = item;
+        } else if (strcmp(k, "metadata") == 0) {
+            if (!cJSON_IsNull(item) &&
+                (o->metadata_json = cJSON_PrintUnformatted(item)) == NULL)
+                status = limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        } else {
+            status = limitr__fail(e, LIMITR_INVALID,
+                                  "create_customer: unknown option '%s' "
+                                  "(options are type, label, refs, alt_ids, "
+                                  "metadata)",
+                                  k);
+        }
+        if (status != LIMITR_OK) {
+            free_opts(o);
             return status;
         }
     }
-    /* Keep the strings: copies that outlive root. */
-    item = cJSON_GetObjectItemCaseSensitive(root, "type");
-    o->type = item ? strdup(item->valuestring) : NULL;
-    if (item != NULL && o->type == NULL) o->nomem = 1;
-    item = cJSON_GetObjectItemCaseSensitive(root, "label");
-    o->label = item ? strdup(item->valuestring) : NULL;
-    if (item != NULL && o->label == NULL) o->nomem = 1;
-    cJSON_Delete(root);
-    if (o->nomem) {
-        free_opts(o);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-    }
     return LIMITR_OK;
 }
+
+/* ---- Create and update ---- */
 
 /* Swaps a prepared copy into *slot (NULL: keep what is there). */
 static void swap_in(limitr_engine *e, char **slot, char *copy)
@@ -257,8 +305,6 @@ static void swap_in(limitr_engine *e, char **slot, char *copy)
     *slot = copy;
 }
 
-/* An engine-allocated copy of s, or NULL for NULL; sets *failed when the
- * copy could not be made. */
 static char *copy_or_null(limitr_engine *e, const char *s, int *failed)
 {
     char *copy;
@@ -268,11 +314,42 @@ static char *copy_or_null(limitr_engine *e, const char *s, int *failed)
     return copy;
 }
 
-static customer *customer_new(limitr_engine *e, const char *id, size_t len,
-                              uint64_t hash, int plan)
+/* Alt IDs given that c does not hold yet; checks none is taken by another
+ * customer. Returns the count, or -1 after setting the error. */
+static int new_alt_ids(limitr_engine *e, const customer *c, const cJSON *ids)
 {
-    const lp_policy *p = e->policy;
-    size_t meters_size = p->n_ent_names * sizeof(meter), i;
+    const cJSON *x;
+    int n = 0;
+    if (ids == NULL) return 0;
+    cJSON_ArrayForEach(x, ids) {
+        const customer *holder = limitr__customer_lookup(e, x->valuestring);
+        if (holder != NULL && holder != c)
+            return limitr__fail(e, LIMITR_INVALID,
+                                "create_customer: '%s' is already the ID or "
+                                "an alt ID of customer '%s'",
+                                x->valuestring, holder->id),
+                   -1;
+        if (holder == NULL) n++;
+    }
+    return n;
+}
+
+/* Maps every alt ID of the list that is not yet mapped (room reserved). */
+static void map_alt_ids(limitr_engine *e, customer *c)
+{
+    size_t i;
+    for (i = 0; i < c->alt_ids.n; i++) {
+        const char *alt = c->alt_ids.items[i];
+        size_t len = strlen(alt);
+        uint64_t h = limitr_hash(alt, len);
+        if (limitr__idmap_find(&e->alt_ids, alt, len, h) == NULL)
+            limitr__idmap_insert(e, &e->alt_ids, alt, len, h, c);
+    }
+}
+
+static customer *customer_new(limitr_engine *e, const char *id, size_t len,
+                              uint64_t hash)
+{
     customer *c = limitr__alloc(e, sizeof *c);
     if (c == NULL) return NULL;
     memset(c, 0, sizeof *c);
@@ -280,31 +357,62 @@ static customer *customer_new(limitr_engine *e, const char *id, size_t len,
     c->own_plan = limitr__strdup(e, "", 0);
     c->type = limitr__strdup(e, "user", 4);
     c->label = limitr__strdup(e, "User", 4);
-    c->meters = meters_size ? limitr__alloc(e, meters_size) : NULL;
     c->id_len = len;
     c->hash = hash;
-    c->plan = plan;
+    c->plan = -1;
     c->created = limitr__now(e);
     if (c->id == NULL || c->own_plan == NULL || c->type == NULL ||
-        c->label == NULL || (meters_size && c->meters == NULL)) {
+        c->label == NULL) {
         customer_destroy(e, c);
         return NULL;
-    }
-    if (meters_size) memset(c->meters, 0, meters_size);
-    /* A meter per limited entitlement of the plan (engine.md 2.1.3). */
-    for (i = 0; i < p->plans[plan].n_ents; i++) {
-        const lp_entitlement *ent = &p->plans[plan].ents[i];
-        if (!ent->has_limit) continue;
-        c->meters[ent->name].present = 1;
-        c->meters[ent->name].started = c->created;
     }
     return c;
 }
 
-static void emit_customer(limitr_engine *e, event_kind ev, const customer *c)
+/* The meters a customer owns on its plan, started now (engine.md 2.1.3):
+ * limited entitlements without a scope, or scoped to its own type. */
+static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
 {
-    if (limitr__listening(e, ev))
-        limitr__emit(e, ev, limitr__customer_snapshot(e, c));
+    int plan = limitr__resolved_plan(e, c);
+    size_t i;
+    if (plan < 0) return 0;
+    if (limitr__meter_reserve(e, c, e->policy->plans[plan].n_ents) != 0)
+        return -1;
+    for (i = 0; i < e->policy->plans[plan].n_ents; i++) {
+        const lp_entitlement *ent = &e->policy->plans[plan].ents[i];
+        if (!ent->has_limit) continue;
+        if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
+        if (limitr__meter_find(c, ent->name) != NULL) continue;
+        if (limitr__meter_add(e, c, ent->name, started) == NULL) return -1;
+    }
+    return 0;
+}
+
+/* The plan a new customer gets (engine.md 2.1.2): the named one, else the
+ * first ref with a resolved plan, else the default. -1 with the reason. */
+static int initial_plan(limitr_engine *e, const char *plan,
+                        const cJSON *refs, const char **own)
+{
+    const cJSON *x;
+    *own = "";
+    if (plan != NULL && plan[0] != '\0') {
+        int p = limitr__policy_find_plan(e->policy, plan);
+        if (p < 0) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
+        *own = e->policy->plans[p].name;
+        return p;
+    }
+    if (refs != NULL) {
+        cJSON_ArrayForEach(x, refs) {
+            customer *r = limitr__customer_lookup(e, x->valuestring);
+            if (r != NULL && limitr__resolved_plan(e, r) >= 0)
+                return limitr__resolved_plan(e, r); /* follows refs: own "" */
+        }
+    }
+    if (e->policy->default_plan >= 0) {
+        *own = e->policy->plans[e->policy->default_plan].name;
+        return e->policy->default_plan;
+    }
+    return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
 }
 
 int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
@@ -312,70 +420,112 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
 {
     size_t len;
     uint64_t hash;
-    int plan_index = -1, status;
-    customer *c;
+    int status, n_alt, failed = 0;
+    const char *own = NULL;
+    customer *c, *created = NULL;
     customer_opts o;
+    char *own_copy, *type, *label, *metadata;
+    strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
+    int alts_grown = 0, refs_given, new_plan = -1;
     if (e == NULL) return LIMITR_INVALID;
-    if (id == NULL || id[0] == '\0')
+    if (id == NULL || !valid_id(id))
         return limitr__fail(e, LIMITR_INVALID,
-                            "create_customer: the id must be a non-empty "
-                            "string");
-    len = strlen(id);
-    if (len > LIMITR_DEFAULT_MAX_ID)
-        return limitr__fail(e, LIMITR_INVALID,
-                            "create_customer: the id is longer than %d bytes",
+                            "create_customer: the id must be a string of 1 "
+                            "to %d bytes",
                             LIMITR_DEFAULT_MAX_ID);
+    len = strlen(id);
     hash = limitr_hash(id, len);
     c = limitr__customer_find(e, id, len, hash);
-    if (plan != NULL && plan[0] != '\0') {
-        plan_index = limitr__policy_find_plan(e->policy, plan);
-        if (plan_index < 0)
-            return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
-    } else if (c == NULL) {
-        plan_index = e->policy->default_plan;
-        if (plan_index < 0)
-            return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
-    }
     status = parse_opts(e, opts_json, &o);
     if (status != LIMITR_OK) return status;
-    /* Every allocation happens before anything changes, so a failure leaves
-       the customer (or its absence) as it was. */
-    {
-        int failed = 0;
-        char *own = copy_or_null(
-            e, plan_index >= 0 ? e->policy->plans[plan_index].name : NULL,
-            &failed);
-        char *type = copy_or_null(e, o.type, &failed);
-        char *label = copy_or_null(e, o.label, &failed);
-        char *metadata = copy_or_null(e, o.metadata_json, &failed);
-        customer *created = NULL;
-        free_opts(&o);
-        if (!failed && c == NULL) {
-            created = customer_new(e, id, len, hash, plan_index);
-            if (created == NULL || map_insert(e, created) != 0) failed = 1;
+    if (c == NULL) {
+        new_plan = initial_plan(e, plan, o.refs, &own);
+        if (new_plan < 0) {
+            free_opts(&o);
+            return LIMITR_NOT_FOUND;
         }
-        if (failed) {
-            if (created != NULL) customer_destroy(e, created);
-            limitr__strfree(e, own);
-            limitr__strfree(e, type);
-            limitr__strfree(e, label);
-            limitr__strfree(e, metadata);
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    } else if (plan != NULL && plan[0] != '\0') {
+        int p = limitr__policy_find_plan(e->policy, plan);
+        if (p < 0) {
+            free_opts(&o);
+            return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
         }
-        if (created != NULL) c = created;
-        if (plan_index >= 0) c->plan = plan_index;
-        swap_in(e, &c->own_plan, own);
-        swap_in(e, &c->type, type);
-        swap_in(e, &c->label, label);
-        swap_in(e, &c->metadata_json, metadata);
+        own = e->policy->plans[p].name;
     }
-    emit_customer(e, EV_CUSTOMER_SET, c);
+    n_alt = new_alt_ids(e, c, o.alt_ids);
+    if (n_alt < 0) {
+        free_opts(&o);
+        return LIMITR_INVALID;
+    }
+
+    /* Every allocation before any change. */
+    own_copy = copy_or_null(e, own, &failed);
+    type = copy_or_null(e, o.type, &failed);
+    label = copy_or_null(e, o.label, &failed);
+    metadata = copy_or_null(e, o.metadata_json, &failed);
+    if (!failed && o.refs != NULL && strlist_from_json(e, o.refs, &refs) != 0)
+        failed = 1;
+    if (!failed && c == NULL) {
+        created = customer_new(e, id, len, hash);
+        if (created == NULL ||
+            limitr__idmap_reserve(e, &e->customers, 1) != 0 ||
+            limitr__meter_reserve(e, created,
+                                  e->policy->plans[new_plan].n_ents) != 0)
+            failed = 1;
+    }
+    if (!failed && n_alt > 0) {
+        const cJSON *x;
+        const strlist *old = created ? &created->alt_ids : &c->alt_ids;
+        if (limitr__idmap_reserve(e, &e->alt_ids, (size_t)n_alt) != 0 ||
+            strlist_grow(e, old, (size_t)n_alt, &alts) != 0) {
+            failed = 1;
+        } else {
+            alts_grown = 1;
+            cJSON_ArrayForEach(x, o.alt_ids) {
+                if (!failed && strlist_index(&alts, x->valuestring) < 0 &&
+                    strlist_append(e, &alts, x->valuestring) != 0)
+                    failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        if (alts_grown)
+            strlist_abandon(e, created ? &created->alt_ids : &c->alt_ids,
+                            &alts);
+        if (created != NULL) customer_destroy(e, created);
+        limitr__strfree(e, own_copy);
+        limitr__strfree(e, type);
+        limitr__strfree(e, label);
+        limitr__strfree(e, metadata);
+        strlist_free(e, &refs);
+        free_opts(&o);
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    }
+    refs_given = o.refs != NULL;
+    free_opts(&o);
+    if (created != NULL) {
+        c = created;
+        limitr__idmap_insert(e, &e->customers, c->id, c->id_len, hash, c);
+    }
+    swap_in(e, &c->own_plan, own_copy);
+    swap_in(e, &c->type, type);
+    swap_in(e, &c->label, label);
+    swap_in(e, &c->metadata_json, metadata);
+    if (refs_given) {
+        strlist_free(e, &c->refs);
+        c->refs = refs;
+    }
+    if (alts_grown) strlist_commit(e, &c->alt_ids, &alts);
+    map_alt_ids(e, c);
+    limitr__graph_changed(e);
+    if (created != NULL)
+        ensure_owned_meters(e, c, c->created); /* room was reserved */
+    limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */
         if (c == NULL)
             return limitr__fail(e, LIMITR_NOT_FOUND,
-                                "customer '%s' was deleted by an "
-                                "event handler",
+                                "customer '%s' was deleted by an event handler",
                                 id);
         return limitr__set_result(e, limitr__customer_snapshot(e, c),
                                   snapshot_json);
@@ -387,37 +537,203 @@ int limitr_customer(limitr_engine *e, const char *id,
                     const char **snapshot_json)
 {
     customer *c;
-    size_t len;
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "customer: no id given");
-    len = strlen(id);
-    c = limitr__customer_find(e, id, len, limitr_hash(id, len));
-    if (c == NULL)
-        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     return limitr__set_result(e, limitr__customer_snapshot(e, c),
                               snapshot_json);
+}
+
+static void unmap_alt_ids(limitr_engine *e, customer *c)
+{
+    size_t i;
+    for (i = 0; i < c->alt_ids.n; i++) {
+        const char *alt = c->alt_ids.items[i];
+        size_t len = strlen(alt);
+        limitr__idmap_remove(&e->alt_ids, alt, len, limitr_hash(alt, len));
+    }
 }
 
 int limitr_delete_customer(limitr_engine *e, const char *id)
 {
     customer *c;
-    size_t len;
-    uint64_t hash;
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "delete_customer: no id given");
-    len = strlen(id);
-    hash = limitr_hash(id, len);
-    c = limitr__customer_find(e, id, len, hash);
-    if (c == NULL)
-        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
-    emit_customer(e, EV_CUSTOMER_REMOVED, c);
-    /* A handler may have deleted it already. */
-    c = limitr__customer_find(e, id, len, hash);
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    limitr__emit_customer(e, EV_CUSTOMER_REMOVED, c);
+    c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
-        map_remove(e, c);
+        unmap_alt_ids(e, c);
+        limitr__idmap_remove(&e->customers, c->id, c->id_len, c->hash);
         customer_destroy(e, c);
+        limitr__graph_changed(e);
+    }
+    return limitr__ok(e);
+}
+
+/* ---- Refs, alt IDs, plan changes ---- */
+
+int limitr_set_customer_refs(limitr_engine *e, const char *id,
+                             const char *refs_json)
+{
+    customer *c;
+    cJSON *arr;
+    strlist refs;
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || refs_json == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "set_customer_refs: id and refs are required");
+    arr = cJSON_Parse(refs_json);
+    if (arr == NULL || !string_array(arr)) {
+        cJSON_Delete(arr);
+        return limitr__fail(e, LIMITR_INVALID,
+                            "set_customer_refs: refs must be a list of "
+                            "non-empty IDs");
+    }
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL) {
+        cJSON_Delete(arr);
+        return limitr__deny(e, "unknown_customer");
+    }
+    if (strlist_from_json(e, arr, &refs) != 0) {
+        cJSON_Delete(arr);
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(arr);
+    strlist_free(e, &c->refs);
+    c->refs = refs;
+    limitr__graph_changed(e);
+    limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    return limitr__ok(e);
+}
+
+int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
+                               const char *alt)
+{
+    customer *c, *holder;
+    size_t len;
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || alt == NULL || !valid_id(alt))
+        return limitr__fail(e, LIMITR_INVALID,
+                            "set_alt_customer_id: id and a non-empty alt ID "
+                            "are required");
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL) return limitr__deny(e, "unknown_customer");
+    holder = limitr__customer_lookup(e, alt);
+    if (holder != NULL && holder != c) return limitr__deny(e, "alt_id_in_use");
+    if (holder == c) return limitr__ok(e); /* already its ID or alt ID */
+    len = strlen(alt);
+    {
+        strlist grown;
+        if (limitr__idmap_reserve(e, &e->alt_ids, 1) != 0 ||
+            strlist_grow(e, &c->alt_ids, 1, &grown) != 0)
+            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        if (strlist_append(e, &grown, alt) != 0) {
+            strlist_abandon(e, &c->alt_ids, &grown);
+            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        }
+        strlist_commit(e, &c->alt_ids, &grown);
+    }
+    alt = c->alt_ids.items[c->alt_ids.n - 1];
+    limitr__idmap_insert(e, &e->alt_ids, alt, len, limitr_hash(alt, len), c);
+    limitr__graph_changed(e);
+    limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    return limitr__ok(e);
+}
+
+int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
+{
+    customer *c;
+    size_t len;
+    uint64_t h;
+    int i;
+    if (e == NULL) return LIMITR_INVALID;
+    if (alt == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "delete_alt_customer_id: no alt ID given");
+    len = strlen(alt);
+    h = limitr_hash(alt, len);
+    c = limitr__idmap_find(&e->alt_ids, alt, len, h);
+    if (c == NULL) return limitr__deny(e, "unknown_alt_id");
+    i = strlist_index(&c->alt_ids, alt);
+    limitr__idmap_remove(&e->alt_ids, alt, len, h);
+    if (i >= 0) {
+        limitr__strfree(e, c->alt_ids.items[i]);
+        memmove(&c->alt_ids.items[i], &c->alt_ids.items[i + 1],
+                (c->alt_ids.n - (size_t)i - 1) * sizeof *c->alt_ids.items);
+        c->alt_ids.n--; /* the array keeps its capacity */
+    }
+    limitr__graph_changed(e);
+    limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    return limitr__ok(e);
+}
+
+int limitr_set_customer_plan(limitr_engine *e, const char *id,
+                             const char *plan, int overwrite_meters)
+{
+    customer *c;
+    int p, previous;
+    size_t i;
+    int64_t earliest, now;
+    char *own;
+    const lp_plan *np;
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || plan == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "set_customer_plan: id and plan are required");
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL) return limitr__deny(e, "unknown_customer");
+    p = limitr__policy_find_plan(e->policy, plan);
+    if (p < 0) return limitr__deny(e, "unknown_plan");
+    previous = limitr__resolved_plan(e, c);
+    if (previous == p) return limitr__deny(e, "same_plan");
+    np = &e->policy->plans[p];
+    /* Room first: a meter per entitlement of the new plan at most. */
+    if (limitr__meter_reserve(e, c, np->n_ents) != 0)
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    own = limitr__strdup(e, np->name, strlen(np->name));
+    if (own == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    now = limitr__now(e);
+    /* New meters start with the earliest of the current ones, so periods
+       stay aligned (engine.md 8.2). */
+    earliest = now;
+    for (i = 0; i < c->n_meters; i++)
+        if (c->meters[i].started < earliest) earliest = c->meters[i].started;
+    swap_in(e, &c->own_plan, own);
+    limitr__graph_changed(e);
+    for (i = 0; i < np->n_ents; i++) {
+        const lp_entitlement *ent = &np->ents[i];
+        meter *m;
+        if (!ent->has_limit) continue;
+        if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
+        m = limitr__meter_find(c, ent->name);
+        if (m == NULL) {
+            limitr__meter_add(e, c, ent->name,
+                              overwrite_meters ? now : earliest);
+        } else if (overwrite_meters) {
+            int name = m->ent;
+            memset(m, 0, sizeof *m);
+            m->ent = name;
+            m->started = now;
+        }
+    }
+    limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    c = limitr__customer_lookup(e, id);
+    if (c != NULL && limitr__listening(e, EV_CUSTOMER_PLAN_CHANGED)) {
+        cJSON *ev = cJSON_CreateObject();
+        if (ev != NULL) {
+            if (previous >= 0)
+                cJSON_AddStringToObject(ev, "previous_plan",
+                                        e->policy->plans[previous].name);
+            cJSON_AddStringToObject(ev, "new_plan", np->name);
+            cJSON_AddItemToObject(ev, "customer",
+                                  limitr__customer_snapshot(e, c));
+            limitr__emit(e, EV_CUSTOMER_PLAN_CHANGED, ev);
+        }
     }
     return limitr__ok(e);
 }

@@ -1,252 +1,391 @@
 /* decide.c: the decision pipeline of allow / check / increment / decrement
- * (engine.md section 4) and the reads. The gates run in the spec's order;
- * nothing is written until every gate has passed; events fire after the
- * commit, and their payloads are built only when someone listens. */
+ * (engine.md section 4). The gates run in the spec's order on a view of the
+ * meter in the current period; nothing is written until every gate passes,
+ * except what records time (a period roll-over, a governed denial); events
+ * fire after the commit, their payloads built only when someone listens. */
+#include <math.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "decide.h"
+#include "units.h"
 
-/* What the gates found out about one call. */
-typedef struct decision {
-    customer *c; /* the caller, who owns the meter */
-    const lp_plan *plan;
-    const lp_entitlement *ent;
-    lnum old; /* period value before the call */
-    lnum requested;
-} decision;
+/* ---- Gates 1-4: who, what, whose meter, which period ---- */
 
-/* Gates 1-2: customer, plan, entitlement. Returns NULL when they pass, else
- * the denial reason. */
-static const char *find_target(limitr_engine *e, const char *id,
-                               size_t id_len, const char *ent, size_t ent_len,
-                               decision *d)
+int limitr__target(limitr_engine *e, const char *id, size_t id_len,
+                   const char *ent, size_t ent_len, decision *d)
 {
-    customer *c =
-        limitr__customer_find(e, id, id_len, limitr_hash(id, id_len));
-    if (c == NULL) return "unknown_customer";
-    if (c->plan < 0) return "no_plan";
-    d->c = c;
-    d->plan = &e->policy->plans[c->plan];
-    d->ent = lp_plan_entitlement(d->plan, ent, ent_len);
-    if (d->ent == NULL) return "unknown_entitlement";
-    return NULL;
+    customer *c = limitr__customer_find(e, id, id_len, limitr_hash(id, id_len));
+    const override *ov;
+    memset(d, 0, sizeof *d);
+    d->now = limitr__now(e);
+    d->gate = "customer";
+    if (c == NULL) return d->reason = "unknown_customer", -1;
+    d->caller = c;
+    d->plan = limitr__resolved_plan(e, c);
+    if (d->plan < 0) return d->reason = "no_plan", -1;
+    d->gate = "entitlement";
+    d->ent = lp_plan_entitlement(&e->policy->plans[d->plan], ent, ent_len);
+    if (d->ent == NULL) return d->reason = "unknown_entitlement", -1;
+    d->gate = "scope";
+    d->owner = limitr__scope_owner(e, c, d->ent->scope);
+    if (d->owner == NULL) return d->reason = "no_scope_customer", -1;
+    d->gate = "none";
+    d->lim = limitr__effective_limit(e, d->owner, d->ent->name, d->ent, d->now);
+    if (d->owner->n_overrides > 0 &&
+        (ov = limitr__override_find(d->owner, d->ent->name)) != NULL &&
+        &ov->limit != d->lim)
+        d->expired = 1; /* an expired override: allow removes it */
+    if (d->lim == NULL) return 0; /* a flag */
+    d->stored = limitr__meter_find(d->owner, d->ent->name);
+    limitr__meter_view(d->lim, d->stored, d->ent->name, d->now, &d->v);
+    return 0;
 }
 
-static meter *meter_of(const decision *d)
+/* ---- Gates 7-8: governor and limit ---- */
+
+static int below(lnum a, lnum b) /* a < b at 1e-9 */
 {
-    return &d->c->meters[d->ent->name];
+    return !lnum_le9(b, a);
 }
 
-/* Gate 8, the limit: hard (the only mode so far) fits when the new value is
- * within the limit at 1e-9; a call that does not raise the value fits. */
-static int fits(const decision *d)
+/* Decides d (gates 1-4 passed, a limit). Sets gate, reason, new_value and
+ * overage. Returns 1 when allowed. */
+int limitr__decide(decision *d, int force)
 {
-    if (d->requested <= 0) return 1;
-    return lnum_le9(d->old + d->requested, d->ent->limit.value);
+    const lp_limit *lim = d->lim;
+    lnum old = d->v.m.value, limit = lim->value;
+    lnum newv = old + d->requested;
+    if (lim->has_minimum && newv < lim->minimum) newv = lim->minimum;
+    d->new_value = newv;
+    d->overage = 0;
+    /* Gate 7: the governor, for increases on hard limits. */
+    if (lim->governor && d->requested > 0 && !force &&
+        !lnum_le9(d->requested, d->v.m.tokens)) {
+        d->gate = "governor";
+        d->reason = "governor";
+        return 0;
+    }
+    /* Gate 8: the limit. A call that does not raise the value fits. */
+    if (newv <= old || lim->mode == MODE_OBSERVE) return d->gate = "none", 1;
+    if (lim->mode == MODE_HARD) {
+        int fits = lim->hard_trailing ? below(old, limit)
+                                      : lnum_le9(newv, limit);
+        if (fits) return d->gate = "none", 1;
+        if (!force) {
+            d->gate = "limit";
+            d->reason = "limit";
+            return 0;
+        }
+    }
+    /* Soft, or forced past a hard limit: the part past the limit is
+       overage (no grants yet, so all of it is uncovered). */
+    if (!lnum_le9(newv, limit)) d->overage = newv - (old > limit ? old : limit);
+    d->gate = "none";
+    return 1;
 }
 
 /* ---- Payloads ---- */
 
+static void add_num(cJSON *obj, const char *key, lnum v)
+{
+    cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
+}
+
+/* The fields every meter event has; *meter_out is its `meter` table. */
 static cJSON *meter_payload(limitr_engine *e, const decision *d,
                             const limitr_call_opts *opts, cJSON **meter_out)
 {
     const lp_policy *p = e->policy;
+    int owner_plan = limitr__resolved_plan(e, d->owner);
     cJSON *ev = cJSON_CreateObject(), *m;
     if (ev == NULL) return NULL;
-    cJSON_AddItemToObject(ev, "customer", limitr__customer_snapshot(e, d->c));
+    cJSON_AddItemToObject(ev, "customer",
+                          limitr__customer_snapshot(e, d->owner));
     cJSON_AddStringToObject(ev, "entitlement", p->ent_names[d->ent->name]);
-    cJSON_AddStringToObject(ev, "plan", d->plan->name);
-    cJSON_AddItemToObject(
-        ev, "credit", limitr__credit_json(&p->credits[d->ent->limit.credit]));
+    cJSON_AddStringToObject(
+        ev, "plan", p->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
+    cJSON_AddItemToObject(ev, "credit",
+                          limitr__credit_json(&p->credits[d->lim->credit]));
     if (opts != NULL && opts->event_json != NULL)
         cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
     m = cJSON_AddObjectToObject(ev, "meter");
-    if (m != NULL) {
-        cJSON_AddNumberToObject(m, "limit",
-                                limitr__out_number(d->ent->limit.value));
-        cJSON_AddNumberToObject(m, "diff", limitr__out_number(d->requested));
-        cJSON_AddNumberToObject(m, "overhead", 0);
-        cJSON_AddNumberToObject(m, "overhead_diff", 0);
-    }
+    if (m != NULL && d->lim->mode != MODE_OBSERVE)
+        add_num(m, "limit", d->lim->value);
     *meter_out = m;
     return ev;
 }
 
-static void emit_changed(limitr_engine *e, const decision *d,
-                         const limitr_call_opts *opts)
+/* meter-changed / meter-overage / meter-reset after a commit. */
+static cJSON *committed_payload(limitr_engine *e, const decision *d,
+                                const limitr_call_opts *opts)
 {
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
-    lnum value = d->old + d->requested;
-    if (ev == NULL) return;
+    if (ev == NULL) return NULL;
     if (m != NULL) {
-        cJSON_AddNumberToObject(m, "old", limitr__out_number(d->old));
-        cJSON_AddNumberToObject(m, "value", limitr__out_number(value));
+        add_num(m, "old", d->v.m.value);
+        add_num(m, "value", d->new_value);
+        add_num(m, "diff", d->requested);
+        add_num(m, "overhead", d->v.m.overhead);
+        add_num(m, "overhead_diff", 0);
     }
-    cJSON_AddNumberToObject(ev, "remaining",
-                            limitr__out_number(d->ent->limit.value - value));
-    limitr__emit(e, EV_METER_CHANGED, ev);
+    if (d->lim->mode != MODE_OBSERVE)
+        add_num(ev, "remaining", d->lim->value - d->new_value);
+    if (d->overage > 0) add_num(ev, "overage", d->overage);
+    return ev;
 }
 
-static void emit_limit(limitr_engine *e, const decision *d,
-                       const limitr_call_opts *opts)
+static cJSON *limit_payload(limitr_engine *e, const decision *d,
+                            const limitr_call_opts *opts)
 {
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
-    lnum invalid = d->old + d->requested;
-    lnum above = d->old > d->ent->limit.value ? d->old : d->ent->limit.value;
-    if (ev == NULL) return;
+    lnum old = d->v.m.value, limit = d->lim->value;
+    if (ev == NULL) return NULL;
     if (m != NULL) {
-        cJSON_AddNumberToObject(m, "value", limitr__out_number(d->old));
-        cJSON_AddNumberToObject(m, "invalid", limitr__out_number(invalid));
+        add_num(m, "value", old);
+        add_num(m, "diff", d->requested);
+        add_num(m, "invalid", d->new_value);
+        add_num(m, "overhead", d->v.m.overhead);
+        add_num(m, "overhead_diff", 0);
     }
-    cJSON_AddNumberToObject(ev, "invalid_value", limitr__out_number(invalid));
-    cJSON_AddNumberToObject(ev, "overage", limitr__out_number(invalid - above));
-    cJSON_AddStringToObject(ev, "reason", "limit");
-    limitr__emit(e, EV_METER_LIMIT, ev);
+    add_num(ev, "invalid_value", d->new_value);
+    add_num(ev, "overage", d->new_value - (old > limit ? old : limit));
+    cJSON_AddStringToObject(ev, "reason", d->reason);
+    return ev;
+}
+
+static cJSON *governed_payload(limitr_engine *e, const decision *d,
+                               const limitr_call_opts *opts)
+{
+    cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m), *g;
+    if (ev == NULL) return NULL;
+    if (m != NULL) {
+        add_num(m, "value", d->v.m.value);
+        add_num(m, "overhead", d->v.m.overhead);
+    }
+    g = cJSON_AddObjectToObject(ev, "governor");
+    if (g != NULL) {
+        add_num(g, "tokens", d->v.m.tokens);
+        add_num(g, "capacity", d->lim->governor_capacity);
+        add_num(g, "requested", d->requested);
+    }
+    return ev;
+}
+
+static void emit_reset(limitr_engine *e, const decision *d, int committed,
+                       const limitr_call_opts *opts)
+{
+    decision shown = *d;
+    cJSON *ev;
+    if (!limitr__listening(e, EV_METER_RESET)) return;
+    if (!committed) { /* a denied call: the no-op shape */
+        shown.requested = 0;
+        shown.new_value = d->v.m.value;
+        shown.overage = 0;
+    }
+    ev = committed_payload(e, &shown, opts);
+    if (ev == NULL) return;
+    add_num(ev, "previous_value", d->v.previous_value);
+    cJSON_AddNumberToObject(ev, "period_start", (double)d->v.m.started);
+    limitr__emit(e, EV_METER_RESET, ev);
+}
+
+/* ---- Writing ---- */
+
+/* The owner's stored meter, created if missing; NULL when memory ran out. */
+static meter *stored_meter(limitr_engine *e, decision *d)
+{
+    if (d->stored == NULL)
+        d->stored = limitr__meter_add(e, d->owner, d->ent->name, d->now);
+    return d->stored;
+}
+
+/* What an allow writes even when a later gate denies it: the roll-over
+ * (elapsed time), and on a governed denial the refill and the demand. */
+static int record_time(limitr_engine *e, decision *d, int governed)
+{
+    meter *m;
+    if (!d->v.rolled && !governed) return 0;
+    if ((m = stored_meter(e, d)) == NULL) return -1;
+    *m = d->v.m;
+    if (governed)
+        limitr__meter_push(m, d->now, d->requested, d->lim->ewma_alpha, 1);
+    return 0;
+}
+
+static void remove_expired_override(limitr_engine *e, decision *d)
+{
+    override *ov;
+    if (!d->expired) return;
+    ov = limitr__override_find(d->owner, d->ent->name);
+    if (ov != NULL) limitr__override_remove_at(e, d->owner, ov);
+    d->expired = 0;
 }
 
 /* ---- The pipeline ---- */
 
 enum { STEP_VALUE, STEP_INCREMENT, STEP_DECREMENT };
 
-/* allow (commit = 1) or check (commit = 0). step says whether `value` or the
- * limit's increment is the requested amount. */
+/* A call's value before the pipeline: a number, or a string converted into
+ * the limit credit's units (the call boundary, engine.md 1.3). */
+typedef struct call_value {
+    double number;
+    const char *text; /* non-NULL: a string value */
+} call_value;
+
+/* Sets d->requested from the call's value. 0, or -1: invalid_value. */
+static int read_value(const limitr_engine *e, decision *d, int step,
+                      const call_value *cv)
+{
+    lnum number;
+    int unit, to;
+    if (step == STEP_INCREMENT) {
+        d->requested = d->lim->increment;
+        return 0;
+    }
+    if (step == STEP_DECREMENT) {
+        d->requested = -d->lim->increment;
+        return 0;
+    }
+    if (cv->text == NULL)
+        return limitr__lnum_from_double(cv->number, &d->requested);
+    if (limitr__unit_split(cv->text, &number, &unit, NULL, 0) != 0) return -1;
+    if (unit < 0) {
+        d->requested = number;
+        return 0;
+    }
+    to = e->policy->credits[d->lim->credit].units;
+    if (to < 0) return -1;
+    return limitr__unit_convert(number, unit, to, &d->requested);
+}
+
 static int run(limitr_engine *e, const char *id, size_t id_len,
-               const char *ent, size_t ent_len, double value, int step,
+               const char *ent, size_t ent_len, const call_value *cv, int step,
                int commit, const limitr_call_opts *opts)
 {
     decision d;
-    const char *reason;
+    int events = commit && (opts == NULL || !opts->no_events);
+    int force = opts != NULL && opts->force, allowed;
     meter *m;
-    int events;
-    if (step == STEP_VALUE && limitr__lnum_from_double(value, &d.requested))
+    if (cv->text == NULL && step == STEP_VALUE && !isfinite(cv->number))
         return limitr__deny(e, "invalid_value");
-    reason = find_target(e, id, id_len, ent, ent_len, &d);
-    if (reason != NULL) return limitr__deny(e, reason);
-    if (!d.ent->has_limit) /* a feature flag */
+    if (limitr__target(e, id, id_len, ent, ent_len, &d) != 0)
+        return limitr__deny(e, d.reason);
+    if (d.lim == NULL) /* a feature flag */
         return step == STEP_VALUE ? limitr__ok(e)
                                   : limitr__deny(e, "not_metered");
-    if (step == STEP_INCREMENT) d.requested = d.ent->limit.increment;
-    if (step == STEP_DECREMENT) d.requested = -d.ent->limit.increment;
-    m = meter_of(&d);
-    d.old = m->present ? m->value : 0;
-    events = commit && (opts == NULL || !opts->no_events);
+    if (read_value(e, &d, step, cv) != 0)
+        return limitr__deny(e, "invalid_value");
+    if (commit) remove_expired_override(e, &d);
 
-    if (!fits(&d)) {
-        if (events && limitr__listening(e, EV_METER_LIMIT))
-            emit_limit(e, &d, opts);
-        return limitr__deny(e, "limit");
+    allowed = limitr__decide(&d, force);
+    if (!allowed) {
+        int governed = strcmp(d.gate, "governor") == 0;
+        if (commit && record_time(e, &d, governed) != 0)
+            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        if (events) {
+            if (d.v.rolled) emit_reset(e, &d, 0, opts);
+            if (governed) {
+                if (limitr__listening(e, EV_METER_GOVERNED))
+                    limitr__emit(e, EV_METER_GOVERNED,
+                                 governed_payload(e, &d, opts));
+            } else if (limitr__listening(e, EV_METER_LIMIT)) {
+                limitr__emit(e, EV_METER_LIMIT, limit_payload(e, &d, opts));
+            }
+        }
+        return limitr__deny(e, d.reason);
     }
     if (!commit) return limitr__ok(e);
-    if (!m->present) {
-        m->present = 1;
-        m->started = limitr__now(e);
+
+    /* Gate 9: commit. */
+    if ((m = stored_meter(e, &d)) == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    *m = d.v.m;
+    m->value = d.new_value;
+    if (d.lim->governor && d.requested > 0 && !force)
+        m->tokens -= d.requested;
+    limitr__meter_push(m, d.now, d.requested, d.lim->ewma_alpha, 0);
+    if (events) {
+        if (d.v.rolled) emit_reset(e, &d, 1, opts);
+        if (d.new_value != d.v.m.value) {
+            event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
+            if (limitr__listening(e, ev))
+                limitr__emit(e, ev, committed_payload(e, &d, opts));
+        }
     }
-    m->value = d.old + d.requested;
-    if (d.requested != 0 && events && limitr__listening(e, EV_METER_CHANGED))
-        emit_changed(e, &d, opts);
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }
 
-/* The public entry points: arguments checked, then the pipeline. */
+/* ---- Entry points ---- */
+
 static int entry(limitr_engine *e, const char *id, size_t id_len,
-                 const char *ent, size_t ent_len, double value, int step,
-                 int commit, const limitr_call_opts *opts)
+                 const char *ent, size_t ent_len, const call_value *cv,
+                 int step, int commit, const limitr_call_opts *opts)
 {
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "customer id and entitlement are required");
-    return run(e, id, id_len, ent, ent_len, value, step, commit, opts);
+    return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }
 
-#define ENTRY(e, id, ent, value, step, commit, opts)                           \
-    entry(e, id, id ? strlen(id) : 0, ent, ent ? strlen(ent) : 0, value, step, \
-          commit, opts)
+#define LEN(s) ((s) != NULL ? strlen(s) : 0)
 
 int limitr_allow(limitr_engine *e, const char *id, const char *ent,
                  double value, const limitr_call_opts *opts)
 {
-    return ENTRY(e, id, ent, value, STEP_VALUE, 1, opts);
+    call_value cv = {value, NULL};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
 }
 
 int limitr_allow_n(limitr_engine *e, const char *id, size_t id_len,
                    const char *ent, size_t ent_len, double value,
                    const limitr_call_opts *opts)
 {
-    return entry(e, id, id_len, ent, ent_len, value, STEP_VALUE, 1, opts);
+    call_value cv = {value, NULL};
+    return entry(e, id, id_len, ent, ent_len, &cv, STEP_VALUE, 1, opts);
+}
+
+int limitr_allow_str(limitr_engine *e, const char *id, const char *ent,
+                     const char *value, const limitr_call_opts *opts)
+{
+    call_value cv = {0, value != NULL ? value : ""};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
 }
 
 int limitr_check(limitr_engine *e, const char *id, const char *ent,
                  double value)
 {
-    return ENTRY(e, id, ent, value, STEP_VALUE, 0, NULL);
+    call_value cv = {value, NULL};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
+}
+
+int limitr_check_str(limitr_engine *e, const char *id, const char *ent,
+                     const char *value)
+{
+    call_value cv = {0, value != NULL ? value : ""};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
 }
 
 int limitr_increment(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    return ENTRY(e, id, ent, 0, STEP_INCREMENT, 1, opts);
+    call_value cv = {0, NULL};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_INCREMENT, 1, opts);
 }
 
 int limitr_decrement(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    return ENTRY(e, id, ent, 0, STEP_DECREMENT, 1, opts);
+    call_value cv = {0, NULL};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_DECREMENT, 1, opts);
 }
 
-/* ---- Reads ---- */
-
-enum { READ_VALUE, READ_REMAINING, READ_LIMIT };
-
-static int read_meter(limitr_engine *e, const char *id, const char *ent,
-                      int what, double *out)
+int limitr__requested(const limitr_engine *e, decision *d, double value,
+                      const char *value_str)
 {
-    decision d;
-    const char *reason;
-    const meter *m;
-    lnum value;
-    if (e == NULL) return LIMITR_INVALID;
-    if (id == NULL || ent == NULL || out == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
-                            "customer id, entitlement and out are required");
-    reason = find_target(e, id, strlen(id), ent, strlen(ent), &d);
-    if (reason != NULL) return limitr__reason(e, LIMITR_NOT_FOUND, reason);
-    if (!d.ent->has_limit) {
-        if (what != READ_VALUE)
-            return limitr__reason(e, LIMITR_NOT_FOUND, "not_metered");
-        *out = 0;
-        return limitr__ok(e);
-    }
-    m = meter_of(&d);
-    value = m->present ? m->value : 0;
-    switch (what) {
-    case READ_VALUE:
-        *out = limitr__out_number(value);
-        break;
-    case READ_REMAINING:
-        *out = limitr__out_number(d.ent->limit.value - value);
-        break;
-    default:
-        *out = limitr__out_number(d.ent->limit.value);
-        break;
-    }
-    return limitr__ok(e);
-}
-
-int limitr_value(limitr_engine *e, const char *id, const char *ent, double *out)
-{
-    return read_meter(e, id, ent, READ_VALUE, out);
-}
-
-int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
-                     double *out)
-{
-    return read_meter(e, id, ent, READ_REMAINING, out);
-}
-
-int limitr_limit(limitr_engine *e, const char *id, const char *ent, double *out)
-{
-    return read_meter(e, id, ent, READ_LIMIT, out);
+    call_value cv = {value, value_str};
+    if (value_str == NULL && !isfinite(value)) return -1;
+    return read_value(e, d, STEP_VALUE, &cv);
 }

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "limitr.h"
 #include "num.h"
+#include "schedule.h"
 
 typedef struct cJSON cJSON;
 
@@ -20,12 +21,34 @@ typedef struct lp_credit {
     char *label;
     char *unit;
     char *description;
+    int units; /* unit index (units.h) the values are kept in, or -1 */
 } lp_credit;
 
+typedef enum limit_mode { MODE_HARD, MODE_SOFT, MODE_OBSERVE } limit_mode;
+typedef enum reset_kind {
+    RESET_NONE,
+    RESET_INTERVAL, /* reset_inc */
+    RESET_SCHEDULE  /* reset_sch */
+} reset_kind;
+
+/* A limit, as compiled from a policy or an override: every field resolved,
+ * every amount in the credit's units. */
 typedef struct lp_limit {
     int credit;     /* index into policy->credits */
-    lnum value;     /* allowance, credit units */
+    lnum value;     /* allowance per period, credit units */
     lnum increment; /* amount of increment/decrement, > 0 */
+    limit_mode mode;
+    int has_minimum;
+    lnum minimum; /* floor of the meter */
+    int hard_trailing;
+    int grants_apply;
+    reset_kind reset;
+    int64_t reset_inc; /* ms, RESET_INTERVAL */
+    lp_schedule sch;   /* RESET_SCHEDULE */
+    int governor;
+    lnum governor_capacity;
+    double governor_refill_rate; /* tokens per ms */
+    double ewma_alpha;
 } lp_limit;
 
 typedef struct lp_entitlement {
@@ -33,6 +56,7 @@ typedef struct lp_entitlement {
     const char *key; /* policy->ent_names[name], for the hot-path scan */
     size_t key_len;
     char *description;
+    char *scope;   /* customer type that owns the meter, or NULL */
     int has_limit; /* 0: a feature flag */
     lp_limit limit;
 } lp_entitlement;
@@ -83,38 +107,80 @@ lp_plan_entitlement(const lp_plan *plan, const char *key, size_t len)
     return NULL;
 }
 
-/* ---- Customer state (customer.c) ---- */
+/* ---- Customer state (customer.c, graph.c, meter.c) ---- */
+
+/* One committed change (or governed demand), for rate and acceleration. */
+typedef struct history_entry {
+    int64_t ts;
+    lnum delta;
+} history_entry;
+
+#define METER_HISTORY 3
 
 typedef struct meter {
-    lnum value;      /* usage this period, credit units */
+    int ent;         /* entitlement name index (policy->ent_names) */
     int64_t started; /* start of the current period, ms */
-    int present;
+    lnum value;      /* usage this period, credit units */
+    lnum overhead;   /* provider overhead this period, runes */
+    history_entry history[METER_HISTORY]; /* oldest first */
+    int n_history;
+    int has_ewma;
+    double ewma_rate;
+    int has_bucket; /* governor state exists */
+    lnum tokens;
+    int64_t last_refill;
 } meter;
+
+/* A customer's own limit for one entitlement (engine.md section 7). */
+typedef struct override {
+    int ent;
+    lp_limit limit;
+    int has_expires;
+    int64_t expires;
+} override;
+
+typedef struct strlist {
+    char **items;
+    size_t n, cap;
+} strlist;
 
 typedef struct customer {
     char *id;
     size_t id_len;
     uint64_t hash;
-    char *own_plan; /* as stored; "" = default plan */
-    int plan;       /* resolved plan index in the policy, or -1 */
+    char *own_plan; /* as stored; "" = from refs, then the default plan */
     char *type;
     char *label;
     char *metadata_json; /* NULL = none */
+    strlist refs;        /* IDs (or alt IDs) of related customers, in order */
+    strlist alt_ids;
     int64_t created;
-    meter *meters; /* indexed by entitlement name, n_ent_names long */
+    meter *meters; /* the meters this customer owns, any order */
+    size_t n_meters, cap_meters;
+    override *overrides;
+    size_t n_overrides, cap_overrides;
+    /* Caches, valid while graph_epoch equals the engine's: any change to
+       plans, types, refs, IDs or customers bumps it. */
+    uint64_t graph_epoch;
+    int plan;                /* resolved plan index, or -1 */
+    const char *scope_type;  /* last scope looked up (policy string) */
+    struct customer *scope_owner;
 } customer;
 
-typedef struct customer_slot {
+/* ID -> customer; keys point into the customer (its id or an alt id). */
+typedef struct idmap_slot {
     uint64_t hash;
-    customer *c; /* NULL: empty; CUSTOMER_TOMBSTONE: deleted */
-} customer_slot;
+    const char *key;
+    size_t key_len;
+    customer *c; /* NULL: empty; IDMAP_TOMBSTONE: deleted */
+} idmap_slot;
 
-typedef struct customer_map {
-    customer_slot *slots;
+typedef struct idmap {
+    idmap_slot *slots;
     size_t cap;  /* power of two, or 0 */
     size_t used; /* live + tombstones */
     size_t live;
-} customer_map;
+} idmap;
 
 /* ---- Events (event.c) ---- */
 
@@ -166,7 +232,9 @@ typedef struct host_fn {
 struct limitr_engine {
     lp_policy *policy;
     limitr_allocator alloc;
-    customer_map customers;
+    idmap customers; /* primary IDs */
+    idmap alt_ids;   /* alt IDs */
+    uint64_t graph_epoch;
 
     int64_t clock;    /* set by set_time/advance */
     int clock_is_set; /* 0: system clock */
@@ -217,11 +285,86 @@ char *limitr__strdup(limitr_engine *e, const char *s, size_t len);
 void limitr__strfree(limitr_engine *e, char *s);
 int64_t limitr__now(limitr_engine *e);
 
+/* idmap.c */
+customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
+                             uint64_t hash);
+/* Makes room for `extra` more keys, so inserts after it cannot fail. */
+int limitr__idmap_reserve(limitr_engine *e, idmap *m, size_t extra);
+int limitr__idmap_insert(limitr_engine *e, idmap *m, const char *key,
+                         size_t len, uint64_t hash, customer *c);
+void limitr__idmap_remove(idmap *m, const char *key, size_t len,
+                          uint64_t hash);
+customer *limitr__idmap_at(const idmap *m, size_t i); /* slot i, or NULL */
+void limitr__idmap_free(limitr_engine *e, idmap *m);
+
 /* customer.c */
-customer *limitr__customer_find(const limitr_engine *e, const char *id,
-                                size_t len, uint64_t hash);
+/* The customer with this ID or alt ID, or NULL. */
+static inline customer *limitr__customer_find(const limitr_engine *e,
+                                              const char *id, size_t len,
+                                              uint64_t hash)
+{
+    customer *c = limitr__idmap_find(&e->customers, id, len, hash);
+    if (c == NULL && e->alt_ids.live > 0)
+        c = limitr__idmap_find(&e->alt_ids, id, len, hash);
+    return c;
+}
+static inline customer *limitr__customer_lookup(const limitr_engine *e,
+                                                const char *id)
+{
+    size_t len = strlen(id);
+    return limitr__customer_find(e, id, len, limitr_hash(id, len));
+}
 void limitr__customers_free(limitr_engine *e);
-cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c);
+
+/* meter.c */
+/* A meter as it is in the current period, without writing anything. */
+typedef struct meter_view {
+    meter m;        /* the current period's state (a copy) */
+    int exists;     /* the customer has this meter */
+    int rolled;     /* a new period began since its last write */
+    lnum previous_value; /* the stored value, before any roll */
+} meter_view;
+
+meter *limitr__meter_find(customer *c, int ent);
+/* Room for `extra` more meters, so that many meter_add cannot fail. */
+int limitr__meter_reserve(limitr_engine *e, customer *c, size_t extra);
+/* Adds a meter (may move the customer's meters: re-find older pointers). */
+meter *limitr__meter_add(limitr_engine *e, customer *c, int ent,
+                         int64_t started);
+int64_t limitr__period_start(const lp_limit *lim, int64_t started,
+                             int64_t now);
+/* The first boundary after now; 0 when the limit does not reset. */
+int64_t limitr__next_reset(const lp_limit *lim, const meter *m, int64_t now);
+void limitr__meter_view(const lp_limit *lim, const meter *m, int ent,
+                        int64_t now, meter_view *v);
+double limitr__meter_rate(const meter *m);
+double limitr__meter_acceleration(const meter *m);
+void limitr__meter_push(meter *m, int64_t ts, lnum delta, double alpha,
+                        int is_demand);
+
+/* override.c */
+override *limitr__override_find(const customer *c, int ent);
+/* The limit a decision uses: the owner's override unless it expired, else
+ * the (caller's) plan entitlement's; NULL for a flag. */
+const lp_limit *limitr__effective_limit(const limitr_engine *e,
+                                        const customer *owner, int ent,
+                                        const lp_entitlement *plan_ent,
+                                        int64_t now);
+void limitr__override_remove_at(limitr_engine *e, customer *c, override *ov);
+cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim);
+cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c);
+
+/* graph.c */
+void limitr__graph_changed(limitr_engine *e);
+/* The customer's resolved plan index (own, through refs, default) or -1. */
+int limitr__resolved_plan(const limitr_engine *e, customer *c);
+/* Whose meter moves when caller uses an entitlement of this scope (NULL
+ * scope: the caller); NULL when no customer of that type is reachable. */
+customer *limitr__scope_owner(const limitr_engine *e, customer *caller,
+                              const char *scope);
+cJSON *limitr__customer_snapshot(limitr_engine *e, customer *c);
+/* Fires a customer event (customer-set, ...) when someone listens. */
+void limitr__emit_customer(limitr_engine *e, event_kind ev, customer *c);
 
 /* event.c */
 static inline int limitr__listening(const limitr_engine *e, event_kind ev)

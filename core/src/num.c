@@ -77,12 +77,15 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
         return 0;
     }
     if (shift >= 0) {
+        /* 10^20 whole units are 10^38 scaled, below 2^127 (1.7e38). */
+        const lnum limit = (lnum)10000000000000000000ULL *
+                           (lnum)10000000000000000000ULL;
         while (shift-- > 0) {
-            if (mant > ((lnum)1 << 124) / 10) return -1;
+            if (mant > limit / 10) return -1;
             mant *= 10;
         }
     } else {
-        if (shift < -40) {
+        if (shift < -36) { /* mant < 10^36 rounds to 0; 10^39 overflows */
             mant = 0;
         } else {
             mant = div_pow10_round(mant, -shift);
@@ -98,7 +101,8 @@ int limitr__lnum_from_double(double d, lnum *out)
     char buf[40];
     int prec;
     if (!isfinite(d) || fabs(d) > LNUM_MAX_WHOLE) return -1;
-    if (d == (double)(int64_t)d) {
+    /* Whole numbers below 2^63 convert with one multiplication. */
+    if (fabs(d) < 9.2e18 && d == (double)(int64_t)d) {
         *out = (lnum)(int64_t)d * LNUM_SCALE;
         return 0;
     }

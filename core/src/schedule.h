@@ -16,7 +16,8 @@ typedef enum sch_kind {
 } sch_kind;
 
 /* A parsed schedule. Only the fields its kind names (above) are meaningful;
- * the others are 0. weekday is 0 = Monday ... 6 = Sunday (ISO order). */
+ * the others are 0. weekday is 0 = Monday ... 6 = Sunday (ISO order).
+ * The functions below trust it: build it with limitr__schedule_parse. */
 typedef struct lp_schedule {
     sch_kind kind;
     int n;

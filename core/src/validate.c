@@ -7,16 +7,40 @@
 
 #include "validate.h"
 
+/* Copies src into dst (size bytes) with control characters escaped, so
+ * that text quoted from the document can never break the one-error-per-line
+ * format. */
+static void escape_controls(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+    for (; *src != '\0' && n + 5 < size; src++) {
+        unsigned char c = (unsigned char)*src;
+        if (c == '\n') {
+            dst[n++] = '\\';
+            dst[n++] = 'n';
+        } else if (c == '\t') {
+            dst[n++] = '\\';
+            dst[n++] = 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            n += (size_t)snprintf(dst + n, size - n, "\\x%02x", c);
+        } else {
+            dst[n++] = (char)c;
+        }
+    }
+    dst[n] = '\0';
+}
+
 void limitr__verr(verrors *v, const char *path, int line, int col,
                   const char *fmt, ...)
 {
-    char problem[512], *text;
+    char raw[512], problem[1024], *text;
     size_t need;
     va_list ap;
     if (v->nomem) return;
     va_start(ap, fmt);
-    vsnprintf(problem, sizeof problem, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    escape_controls(problem, sizeof problem, raw);
     need = strlen(path) + strlen(problem) + 40;
     text = malloc(need);
     if (text == NULL) {

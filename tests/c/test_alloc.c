@@ -83,7 +83,7 @@ TEST(customer_creation_and_decisions)
         f.countdown = 0;
         ASSERT_EQ(limitr_allow(e, "c1", "seats", 1, NULL), LIMITR_OK);
         ASSERT_EQ(limitr_allow(e, "c1", "seats", 5, NULL), LIMITR_DENIED);
-        ASSERT_EQ(limitr_value(e, "c1", "seats", &v), LIMITR_OK);
+        ASSERT_EQ(limitr_value(e, "c1", "seats", NULL, &v), LIMITR_OK);
         f.countdown = -1;
         limitr_free(e);
         ASSERT_EQ(f.live, 0);

@@ -63,8 +63,8 @@ TEST(seats_example)
               LIMITR_OK);
     ASSERT_STR(r.names, "customer-set,customer-set");
     ASSERT_EQ(limitr_increment(e, "cus_free", "seats", NULL), LIMITR_OK);
-    ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"diff\":1,\"overhead\":0,"
-                            "\"overhead_diff\":0,\"old\":0,\"value\":1}");
+    ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"old\":0,\"value\":1,"
+                            "\"diff\":1,\"overhead\":0,\"overhead_diff\":0}");
     ASSERT_CONTAINS(r.last, "\"remaining\":0");
     ASSERT_EQ(limitr_increment(e, "cus_paid", "seats", NULL), LIMITR_OK);
     ASSERT_CONTAINS(r.last, "\"remaining\":2");
@@ -76,15 +76,15 @@ TEST(seats_example)
     ASSERT_CONTAINS(r.last, "\"plan\":\"free\"");
     ASSERT_CONTAINS(r.last, "\"meters\":{\"seats\":{\"credit\":\"seat\","
                             "\"value\":1,\"limit\":1,\"remaining\":0");
-    ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"diff\":1,\"overhead\":0,"
-                            "\"overhead_diff\":0,\"value\":1,\"invalid\":2}");
+    ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"value\":1,\"diff\":1,"
+                            "\"invalid\":2,\"overhead\":0,\"overhead_diff\":0}");
     ASSERT_EQ(limitr_allow(e, "cus_free", "seats", 2, NULL), LIMITR_DENIED);
     ASSERT_CONTAINS(r.last, "\"invalid_value\":3");
     ASSERT_CONTAINS(r.last, "\"overage\":2");
     ASSERT_EQ(limitr_increment(e, "cus_paid", "seats", NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_value(e, "cus_paid", "seats", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "cus_paid", "seats", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 2);
-    ASSERT_EQ(limitr_value(e, "cus_free", "seats", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "cus_free", "seats", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 1);
     ASSERT_STR(r.names, "customer-set,customer-set,meter-changed,"
                         "meter-changed,meter-limit,meter-limit,meter-changed");
@@ -102,7 +102,7 @@ TEST(check_decides_without_writing_or_firing)
     ASSERT_EQ(limitr_check(e, "c", "seats", 3), LIMITR_OK);
     ASSERT_EQ(limitr_check(e, "c", "seats", 4), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "limit");
-    ASSERT_EQ(limitr_value(e, "c", "seats", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "seats", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 0);
     ASSERT_EQ(r.count, 0);
     limitr_free(e);
@@ -115,15 +115,15 @@ TEST(reads_and_decrement)
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", "paid", NULL, NULL);
     ASSERT_EQ(limitr_increment(e, "c", "bulk", NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_value(e, "c", "bulk", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "bulk", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 5);
-    ASSERT_EQ(limitr_remaining(e, "c", "bulk", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_remaining(e, "c", "bulk", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 5);
     ASSERT_EQ(limitr_limit(e, "c", "bulk", &v), LIMITR_OK);
     ASSERT_NUM(v, 10);
     ASSERT_EQ(limitr_decrement(e, "c", "bulk", NULL), LIMITR_OK);
     ASSERT_EQ(limitr_decrement(e, "c", "bulk", NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_value(e, "c", "bulk", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "bulk", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, -5); /* no minimum: a value may go negative (engine.md 3.2) */
     ASSERT_EQ(limitr_allow(e, "c", "bulk", 15, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "bulk", 0.000000001, NULL), LIMITR_DENIED);
@@ -138,7 +138,7 @@ TEST(exact_fractions_at_the_limit)
     limitr_create_customer(e, "c", NULL, NULL, NULL); /* default plan */
     ASSERT_EQ(limitr_allow(e, "c", "chat", 0.1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 0.2, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_value(e, "c", "chat", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "chat", NULL, &v), LIMITR_OK);
     ASSERT(v == 0.3);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 0.000000001, NULL), LIMITR_DENIED);
     limitr_free(e);
@@ -153,14 +153,14 @@ TEST(flags_and_unknowns)
     ASSERT_EQ(limitr_allow(e, "c", "export_csv", 1e9, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_increment(e, "c", "export_csv", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "not_metered");
-    ASSERT_EQ(limitr_value(e, "c", "export_csv", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "export_csv", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 0);
     ASSERT_EQ(limitr_limit(e, "c", "export_csv", &v), LIMITR_NOT_FOUND);
     ASSERT_EQ(limitr_allow(e, "nobody", "seats", 1, NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "unknown_customer");
     ASSERT_EQ(limitr_allow(e, "c", "bulk", 1, NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "unknown_entitlement");
-    ASSERT_EQ(limitr_value(e, "nobody", "seats", &v), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_value(e, "nobody", "seats", NULL, &v), LIMITR_NOT_FOUND);
     ASSERT_EQ(limitr_allow(e, "c", "seats", 1.0 / 0.0, NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "invalid_value");
     ASSERT_EQ(limitr_allow(e, NULL, "seats", 1, NULL), LIMITR_INVALID);
@@ -236,7 +236,7 @@ TEST(many_customers)
     }
     for (i = 0; i < 5000; i++) {
         snprintf(id, sizeof id, "cus_%d", i);
-        ASSERT_EQ(limitr_value(e, id, "seats", &v),
+        ASSERT_EQ(limitr_value(e, id, "seats", NULL, &v),
                   i % 2 ? LIMITR_OK : LIMITR_NOT_FOUND);
         if (i % 2) ASSERT_NUM(v, i % 4);
     }
@@ -286,7 +286,7 @@ TEST(no_events_option_and_event_data)
 {
     limitr_engine *e = engine();
     recorder r = {{0}, {0}, 0};
-    limitr_call_opts quiet = {NULL, 1}, data = {"{\"model\":\"x\"}", 0};
+    limitr_call_opts quiet = {NULL, 1, 0}, data = {"{\"model\":\"x\"}", 0, 0};
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", "paid", NULL, NULL);
     limitr_on(e, "*", record, &r, NULL);
@@ -361,8 +361,8 @@ TEST(handlers_may_call_the_engine)
     limitr_increment(e, "c", "seats", NULL);
     ASSERT_EQ(limitr_increment(e, "c", "seats", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "limit"); /* the reason survives */
-    ASSERT_EQ(limitr_value(e, "c", "seats", &v), LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_value(e, "other", "seats", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "c", "seats", NULL, &v), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_value(e, "other", "seats", NULL, &v), LIMITR_OK);
     limitr_free(e);
 }
 

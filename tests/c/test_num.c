@@ -50,6 +50,9 @@ TEST(parse_forms_and_errors)
     ASSERT_EQ(limitr__lnum_parse("1e", 2, &v), -1);
     ASSERT_EQ(limitr__lnum_parse("1.2.3", 5, &v), -1);
     ASSERT_EQ(limitr__lnum_parse("1e30", 4, &v), -1);
+    ASSERT(parse("1e20") == lnum_from_int(100000000000000000LL) * 1000);
+    ASSERT(from(5e19) == lnum_from_int(50000000000000000LL) * 1000);
+    ASSERT_EQ(limitr__lnum_parse("2e20", 4, &v), -1);
     ASSERT_EQ(limitr__lnum_from_double(1.0 / 0.0, &v), -1);
     ASSERT_EQ(limitr__lnum_from_double(0.0 / 0.0, &v), -1);
 }

@@ -94,8 +94,8 @@ TEST(json_policy_and_its_errors)
 TEST(wrong_types)
 {
     ASSERT_STR(limit_error("{credit: seat, value: ten}"),
-               "plans.p.entitlements.e.limit.value: expected number, got "
-               "string at 7:40");
+               "plans.p.entitlements.e.limit.value: expected a number with "
+               "an optional unit, got 'ten' at 7:40");
     ASSERT_STR(limit_error("{credit: [seat]}"),
                "plans.p.entitlements.e.limit.credit: expected string, got "
                "list at 7:27");
@@ -129,8 +129,8 @@ TEST(unknown_and_unsupported_fields)
     ASSERT_STR(limit_error("{credit: seat, override_expires_on: 5}"),
                "plans.p.entitlements.e.limit.override_expires_on: not "
                "supported in a limitr policy at 7:33");
-    ASSERT_STR(limit_error("{credit: seat, resets: true}"),
-               "plans.p.entitlements.e.limit.resets: not supported yet by "
+    ASSERT_STR(limit_error("{credit: seat, on_exceed: x}"),
+               "plans.p.entitlements.e.limit.on_exceed: not supported yet by "
                "this version of limitr at 7:33");
     ASSERT_STR(limit_error("{credit: seat, mode: sotf}"),
                "plans.p.entitlements.e.limit.mode: unknown mode 'sotf' (did "

@@ -50,7 +50,7 @@ policy:
         assert.are.equal(table.concat({
             "credits.seat: unknown field 'labl' (did you mean 'label'?) at 2:20",
             "plans.p.entitlements.e.limit.increment: must be greater than 0, got -1 at 6:46",
-            "plans.p.entitlements.e.limit.value: expected number, got string at 6:57",
+            "plans.p.entitlements.e.limit.value: expected a number with an optional unit, got 'ten' at 6:57",
         }, "\n"), err)
     end)
 
@@ -126,7 +126,7 @@ describe("customers", function()
         local e = engine()
         local ok, err = e:create_customer("", "free")
         assert.is_nil(ok)
-        assert.matches("id must be a non%-empty string", err)
+        assert.matches("the id must be a string of 1 to 1024 bytes", err, 1, true)
         ok, err = e:create_customer("c", "free", { colour = "red" })
         assert.is_nil(ok)
         assert.matches("unknown option 'colour'", err)

@@ -1,0 +1,37 @@
+/* decide.h: one decision's state, shared by the pipeline (decide.c) and
+ * the reads and explain (read.c), which run its first gates too. */
+#ifndef LIMITR_DECIDE_H
+#define LIMITR_DECIDE_H
+
+#include "internal.h"
+
+typedef struct decision {
+    int64_t now;
+    customer *caller;
+    customer *owner;           /* whose meter moves (scope) */
+    int plan;                  /* the caller's resolved plan */
+    const lp_entitlement *ent; /* in the caller's plan */
+    const lp_limit *lim;       /* override or plan limit; NULL: a flag */
+    int expired;               /* the owner has an expired override */
+    meter *stored;             /* the owner's stored meter, or NULL */
+    meter_view v;              /* the meter in the current period */
+    lnum requested;
+    /* outcome */
+    const char *gate;   /* customer, entitlement, scope, governor, limit, none */
+    const char *reason; /* denial reason, or NULL */
+    lnum new_value;     /* after the call, raised to the minimum */
+    lnum overage;       /* past the limit, committed */
+} decision;
+
+/* Gates 1-4 for id / ent: fills d (with the period view when limited).
+ * 0, or -1 with d->gate and d->reason set. Writes nothing. */
+int limitr__target(limitr_engine *e, const char *id, size_t id_len,
+                   const char *ent, size_t ent_len, decision *d);
+/* Sets d->requested from a value or value string (unit conversion);
+ * -1: invalid_value. */
+int limitr__requested(const limitr_engine *e, decision *d, double value,
+                      const char *value_str);
+/* Gates 7-8 on a targeted, limited decision: 1 allowed, 0 denied. */
+int limitr__decide(decision *d, int force);
+
+#endif

@@ -1,0 +1,270 @@
+/* read.c: the reads of engine.md sections 5.7, 6 and 9 (value, remaining,
+ * limit, cost, resets, allowance, rate, acceleration, projected_exhaustion)
+ * and explain. They run the first gates of the pipeline and look at the
+ * current period without writing anything. */
+#include <math.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "decide.h"
+
+/* Gates 1-4 for a read. LIMITR_OK, or LIMITR_NOT_FOUND with the reason. */
+static int target(limitr_engine *e, const char *id, const char *ent,
+                  decision *d)
+{
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || ent == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "customer id and entitlement are required");
+    if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0)
+        return limitr__reason(e, LIMITR_NOT_FOUND, d->reason);
+    return LIMITR_OK;
+}
+
+static int nil(limitr_engine *e, const char *why)
+{
+    return limitr__reason(e, LIMITR_NOT_FOUND, why);
+}
+
+static int give(limitr_engine *e, double *out, double v)
+{
+    *out = v;
+    return limitr__ok(e);
+}
+
+/* Remaining without grants: limit - value (may be negative). */
+static lnum remaining_of(const decision *d)
+{
+    return d->lim->value - d->v.m.value;
+}
+
+static double percent_remaining(const decision *d)
+{
+    lnum r = remaining_of(d);
+    double limit = limitr__lnum_to_double(d->lim->value);
+    if (limit == 0) return 0;
+    return limitr__lnum_to_double(r > 0 ? r : 0) / limit * 100;
+}
+
+int limitr_value(limitr_engine *e, const char *id, const char *ent,
+                 const limitr_read_opts *opts, double *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return give(e, out, 0);
+    if (opts != NULL && opts->percent) {
+        if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
+        return give(e, out, 100 - percent_remaining(&d));
+    }
+    return give(e, out, limitr__out_number(d.v.m.value));
+}
+
+int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
+                     const limitr_read_opts *opts, double *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return nil(e, "not_metered");
+    if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
+    if (opts != NULL && opts->percent)
+        return give(e, out, percent_remaining(&d));
+    return give(e, out, limitr__out_number(remaining_of(&d)));
+}
+
+/* The plan named id, for the reads that also take a plan name. */
+static const lp_entitlement *plan_entitlement(limitr_engine *e,
+                                              const char *name,
+                                              const char *ent)
+{
+    int plan = limitr__policy_find_plan(e->policy, name);
+    if (plan < 0) return NULL;
+    return lp_plan_entitlement(&e->policy->plans[plan], ent, strlen(ent));
+}
+
+/* limit and cost: a customer's, else a plan's. */
+static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
+                         int cost, double *out)
+{
+    decision d;
+    const lp_limit *lim;
+    int status;
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || ent == NULL || out == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "id, entitlement and out are required");
+    status = target(e, id, ent, &d);
+    if (status == LIMITR_OK) {
+        lim = d.lim;
+    } else if (limitr__customer_lookup(e, id) == NULL) {
+        const lp_entitlement *pe = plan_entitlement(e, id, ent);
+        if (pe == NULL) return status;
+        lim = pe->has_limit ? &pe->limit : NULL;
+    } else {
+        return status;
+    }
+    if (lim == NULL) return nil(e, "not_metered");
+    if (cost) return give(e, out, limitr__out_number(lim->increment));
+    if (lim->mode == MODE_OBSERVE) return nil(e, "observe");
+    return give(e, out, limitr__out_number(lim->value));
+}
+
+int limitr_limit(limitr_engine *e, const char *id, const char *ent,
+                 double *out)
+{
+    return limit_or_cost(e, id, ent, 0, out);
+}
+
+int limitr_cost(limitr_engine *e, const char *id, const char *ent,
+                double *out)
+{
+    return limit_or_cost(e, id, ent, 1, out);
+}
+
+int limitr_resets(limitr_engine *e, const char *id, const char *ent,
+                  int64_t *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL || d.lim->reset == RESET_NONE)
+        return nil(e, "no_reset");
+    *out = limitr__next_reset(d.lim, d.v.exists ? &d.v.m : NULL, d.now);
+    return limitr__ok(e);
+}
+
+/* What can run now: min(tokens, remaining) under a governor. */
+static lnum allowance_of(const decision *d)
+{
+    lnum r = remaining_of(d);
+    if (d->lim->governor && d->v.m.tokens < r) return d->v.m.tokens;
+    return r;
+}
+
+int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
+                     double *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return nil(e, "not_metered");
+    if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
+    return give(e, out, limitr__out_number(allowance_of(&d)));
+}
+
+int limitr_rate(limitr_engine *e, const char *id, const char *ent,
+                double *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return nil(e, "not_metered");
+    return give(e, out, limitr__meter_rate(&d.v.m));
+}
+
+int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
+                        double *out)
+{
+    decision d;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return nil(e, "not_metered");
+    return give(e, out, limitr__meter_acceleration(&d.v.m));
+}
+
+int limitr_projected_exhaustion(limitr_engine *e, const char *id,
+                                const char *ent, const limitr_read_opts *opts,
+                                double *out)
+{
+    decision d;
+    double r, left;
+    int status = target(e, id, ent, &d);
+    if (status != LIMITR_OK) return status;
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+    if (d.lim == NULL) return nil(e, "not_metered");
+    if (d.lim->mode == MODE_OBSERVE || d.v.rolled) return nil(e, "no_projection");
+    r = opts != NULL && opts->smoothed
+            ? (d.v.m.has_ewma ? d.v.m.ewma_rate : 0)
+            : limitr__meter_rate(&d.v.m);
+    left = limitr__lnum_to_double(remaining_of(&d));
+    if (!(r > 0) || !(left > 0)) return nil(e, "no_projection");
+    return give(e, out, (double)d.now + left / r);
+}
+
+/* ---- explain ---- */
+
+static void add_num(cJSON *obj, const char *key, lnum v)
+{
+    cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
+}
+
+/* ms until the same call could pass (engine.md section 9), or -1. */
+static double retry_after(const decision *d)
+{
+    if (strcmp(d->gate, "governor") == 0) {
+        double need;
+        if (!lnum_le9(d->requested, d->lim->governor_capacity)) return -1;
+        need = limitr__lnum_to_double(d->requested - d->v.m.tokens);
+        return ceil(need / d->lim->governor_refill_rate);
+    }
+    if (strcmp(d->gate, "limit") == 0 && d->lim->reset != RESET_NONE &&
+        lnum_le9(d->requested, d->lim->value))
+        return (double)(limitr__next_reset(d->lim, &d->v.m, d->now) - d->now);
+    return -1;
+}
+
+int limitr_explain(limitr_engine *e, const char *id, const char *ent,
+                   double value, const char *value_str,
+                   const char **explain_json)
+{
+    decision d;
+    cJSON *x;
+    int allowed = 0, targeted;
+    if (e == NULL) return LIMITR_INVALID;
+    if (id == NULL || ent == NULL)
+        return limitr__fail(e, LIMITR_INVALID,
+                            "customer id and entitlement are required");
+    x = cJSON_CreateObject();
+    if (x == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    targeted = limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0;
+    if (targeted && d.lim == NULL) {
+        d.gate = "flag";
+        allowed = 1;
+    } else if (targeted &&
+               limitr__requested(e, &d, value, value_str) != 0) {
+        d.gate = "value";
+        d.reason = "invalid_value";
+    } else if (targeted) {
+        allowed = limitr__decide(&d, 0);
+    }
+    cJSON_AddBoolToObject(x, "allowed", allowed);
+    cJSON_AddStringToObject(x, "gate", d.gate);
+    if (!allowed) cJSON_AddStringToObject(x, "reason", d.reason);
+    if (targeted && d.lim != NULL) {
+        if (d.lim->mode != MODE_OBSERVE) {
+            add_num(x, "limit", d.lim->value);
+            add_num(x, "remaining", remaining_of(&d));
+        }
+        add_num(x, "value", d.v.m.value);
+        if (d.lim->reset != RESET_NONE)
+            cJSON_AddNumberToObject(
+                x, "reset",
+                (double)limitr__next_reset(d.lim, d.v.exists ? &d.v.m : NULL,
+                                           d.now));
+        if (!allowed && strcmp(d.gate, "value") != 0) {
+            double ra = retry_after(&d);
+            if (ra >= 0) cJSON_AddNumberToObject(x, "retry_after", ra);
+        }
+    } else if (targeted) {
+        cJSON_AddNumberToObject(x, "value", 0);
+    }
+    return limitr__set_result(e, x, explain_json);
+}
