@@ -172,7 +172,9 @@ static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
             count++;
             lua_pop(L, 1);
         }
-        if (count > 0 && count == n) { /* a sequence: a JSON array */
+        /* A sequence is a JSON array; so is an empty table, which Lua
+           cannot tell from an empty map (both come back as {}). */
+        if (count == n) {
             lua_Integer i;
             out = cJSON_CreateArray();
             for (i = 1; out != NULL && i <= n; i++) {
@@ -231,12 +233,13 @@ static char *to_json_text(lua_State *L, int idx, const char *what)
 
 /* ---- Argument helpers ---- */
 
+/* A string argument for the NUL-terminated C API: numbers convert (as
+ * luaL_checkstring does), embedded NUL bytes are refused. */
 static const char *check_string(lua_State *L, int idx)
 {
     size_t len;
-    const char *s;
-    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "string");
-    s = lua_tolstring(L, idx, &len);
+    const char *s = lua_tolstring(L, idx, &len);
+    if (s == NULL) luaL_typeerror(L, idx, "string");
     if (strlen(s) != len) luaL_argerror(L, idx, "string contains a NUL byte");
     return s;
 }
@@ -417,11 +420,13 @@ static int push_decision(lua_State *L, limitr_engine *e, int status)
     return push_fail(L, e, status);
 }
 
-/* A string argument and its length (numbers are not strings here). */
+/* A string argument and its length; a number is converted, as
+ * luaL_checklstring does (one API call on the allow() path). */
 static const char *string_arg(lua_State *L, int idx, size_t *len)
 {
-    if (lua_type(L, idx) != LUA_TSTRING) luaL_typeerror(L, idx, "string");
-    return lua_tolstring(L, idx, len);
+    const char *s = lua_tolstring(L, idx, len);
+    if (s == NULL) luaL_typeerror(L, idx, "string");
+    return s;
 }
 
 /* The hot path: as few Lua API calls as the checks allow. */

@@ -149,7 +149,7 @@ static cJSON *meters_json(limitr_engine *e, customer *c)
     cJSON *meters = cJSON_CreateObject();
     size_t i;
     for (i = 0; meters != NULL && i < c->n_meters; i++) {
-        const meter *m = &c->meters[i];
+        meter *m = &c->meters[i];
         const lp_entitlement *ent =
             plan >= 0 ? lp_plan_entitlement(&p->plans[plan],
                                             p->ent_names[m->ent],
@@ -165,15 +165,15 @@ static cJSON *meters_json(limitr_engine *e, customer *c)
             cJSON_AddNumberToObject(mj, "started", (double)m->started);
             continue;
         }
-        limitr__meter_view(lim, m, m->ent, now, &v);
+        limitr__meter_view(lim, m, now, e->graph_epoch, &v);
         cJSON_AddStringToObject(mj, "credit", p->credits[lim->credit].name);
-        add_num(mj, "value", v.m.value);
+        add_num(mj, "value", v.value);
         if (lim->mode != MODE_OBSERVE) {
             add_num(mj, "limit", lim->value);
-            add_num(mj, "remaining", lim->value - v.m.value);
+            add_num(mj, "remaining", lim->value - v.value);
         }
-        add_num(mj, "overhead", v.m.overhead);
-        cJSON_AddNumberToObject(mj, "started", (double)v.m.started);
+        add_num(mj, "overhead", v.overhead);
+        cJSON_AddNumberToObject(mj, "started", (double)v.started);
     }
     return meters;
 }

@@ -18,8 +18,16 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
 {
     customer *c = limitr__customer_find(e, id, id_len, limitr_hash(id, id_len));
     const override *ov;
-    memset(d, 0, sizeof *d);
+    /* Field by field, not memset: this runs on every allow. */
     d->now = limitr__now(e);
+    d->caller = d->owner = NULL;
+    d->ent = NULL;
+    d->lim = NULL;
+    d->expired = 0;
+    d->stored = NULL;
+    d->requested = 0;
+    d->requested_is_double = 0;
+    d->reason = NULL;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;
     d->caller = c;
@@ -39,7 +47,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
         d->expired = 1; /* an expired override: allow removes it */
     if (d->lim == NULL) return 0; /* a flag */
     d->stored = limitr__meter_find(d->owner, d->ent->name);
-    limitr__meter_view(d->lim, d->stored, d->ent->name, d->now, &d->v);
+    limitr__meter_view(d->lim, d->stored, d->now, e->graph_epoch, &d->v);
     return 0;
 }
 
@@ -55,14 +63,14 @@ static int below(lnum a, lnum b) /* a < b at 1e-9 */
 int limitr__decide(decision *d, int force)
 {
     const lp_limit *lim = d->lim;
-    lnum old = d->v.m.value, limit = lim->value;
+    lnum old = d->v.value, limit = lim->value;
     lnum newv = old + d->requested;
     if (lim->has_minimum && newv < lim->minimum) newv = lim->minimum;
     d->new_value = newv;
     d->overage = 0;
     /* Gate 7: the governor, for increases on hard limits. */
     if (lim->governor && d->requested > 0 && !force &&
-        !lnum_le9(d->requested, d->v.m.tokens)) {
+        !lnum_le9(d->requested, d->v.tokens)) {
         d->gate = "governor";
         d->reason = "governor";
         return 0;
@@ -124,10 +132,10 @@ static cJSON *committed_payload(limitr_engine *e, const decision *d,
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
     if (ev == NULL) return NULL;
     if (m != NULL) {
-        add_num(m, "old", d->v.m.value);
+        add_num(m, "old", d->v.value);
         add_num(m, "value", d->new_value);
         add_num(m, "diff", d->requested);
-        add_num(m, "overhead", d->v.m.overhead);
+        add_num(m, "overhead", d->v.overhead);
         add_num(m, "overhead_diff", 0);
     }
     if (d->lim->mode != MODE_OBSERVE)
@@ -140,13 +148,13 @@ static cJSON *limit_payload(limitr_engine *e, const decision *d,
                             const limitr_call_opts *opts)
 {
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
-    lnum old = d->v.m.value, limit = d->lim->value;
+    lnum old = d->v.value, limit = d->lim->value;
     if (ev == NULL) return NULL;
     if (m != NULL) {
         add_num(m, "value", old);
         add_num(m, "diff", d->requested);
         add_num(m, "invalid", d->new_value);
-        add_num(m, "overhead", d->v.m.overhead);
+        add_num(m, "overhead", d->v.overhead);
         add_num(m, "overhead_diff", 0);
     }
     add_num(ev, "invalid_value", d->new_value);
@@ -161,12 +169,12 @@ static cJSON *governed_payload(limitr_engine *e, const decision *d,
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m), *g;
     if (ev == NULL) return NULL;
     if (m != NULL) {
-        add_num(m, "value", d->v.m.value);
-        add_num(m, "overhead", d->v.m.overhead);
+        add_num(m, "value", d->v.value);
+        add_num(m, "overhead", d->v.overhead);
     }
     g = cJSON_AddObjectToObject(ev, "governor");
     if (g != NULL) {
-        add_num(g, "tokens", d->v.m.tokens);
+        add_num(g, "tokens", d->v.tokens);
         add_num(g, "capacity", d->lim->governor_capacity);
         add_num(g, "requested", d->requested);
     }
@@ -181,17 +189,25 @@ static void emit_reset(limitr_engine *e, const decision *d, int committed,
     if (!limitr__listening(e, EV_METER_RESET)) return;
     if (!committed) { /* a denied call: the no-op shape */
         shown.requested = 0;
-        shown.new_value = d->v.m.value;
+        shown.new_value = d->v.value;
         shown.overage = 0;
     }
     ev = committed_payload(e, &shown, opts);
     if (ev == NULL) return;
     add_num(ev, "previous_value", d->v.previous_value);
-    cJSON_AddNumberToObject(ev, "period_start", (double)d->v.m.started);
+    cJSON_AddNumberToObject(ev, "period_start", (double)d->v.started);
     limitr__emit(e, EV_METER_RESET, ev);
 }
 
 /* ---- Writing ---- */
+
+/* The call's value as a double, for the rate history: the caller's double
+ * when there was one (no int128 division on the hot path). */
+static double requested_double(const decision *d)
+{
+    return d->requested_is_double ? d->requested_double
+                                  : limitr__lnum_to_double(d->requested);
+}
 
 /* The owner's stored meter, created if missing; NULL when memory ran out. */
 static meter *stored_meter(limitr_engine *e, decision *d)
@@ -208,9 +224,10 @@ static int record_time(limitr_engine *e, decision *d, int governed)
     meter *m;
     if (!d->v.rolled && !governed) return 0;
     if ((m = stored_meter(e, d)) == NULL) return -1;
-    *m = d->v.m;
+    limitr__meter_apply(m, &d->v);
     if (governed)
-        limitr__meter_push(m, d->now, d->requested, d->lim->ewma_alpha, 1);
+        limitr__meter_push(m, d->now, requested_double(d), d->lim->ewma_alpha,
+                           1);
     return 0;
 }
 
@@ -232,7 +249,18 @@ enum { STEP_VALUE, STEP_INCREMENT, STEP_DECREMENT };
 typedef struct call_value {
     double number;
     const char *text; /* non-NULL: a string value */
+    lnum text_number; /* its number and unit (-1: none), split before any
+                         gate so that "ten" is invalid_value first */
+    int text_unit;
 } call_value;
+
+/* The value's own checks, before any gate (engine.md 14.7). */
+static int check_value(call_value *cv)
+{
+    if (cv->text == NULL) return isfinite(cv->number) ? 0 : -1;
+    return limitr__unit_split(cv->text, &cv->text_number, &cv->text_unit,
+                              NULL, 0);
+}
 
 /* Sets d->requested from the call's value. 0, or -1: invalid_value. */
 static int read_value(const limitr_engine *e, decision *d, int step,
@@ -248,9 +276,13 @@ static int read_value(const limitr_engine *e, decision *d, int step,
         d->requested = -d->lim->increment;
         return 0;
     }
-    if (cv->text == NULL)
+    if (cv->text == NULL) {
+        d->requested_is_double = 1;
+        d->requested_double = cv->number;
         return limitr__lnum_from_double(cv->number, &d->requested);
-    if (limitr__unit_split(cv->text, &number, &unit, NULL, 0) != 0) return -1;
+    }
+    number = cv->text_number;
+    unit = cv->text_unit;
     if (unit < 0) {
         d->requested = number;
         return 0;
@@ -261,14 +293,14 @@ static int read_value(const limitr_engine *e, decision *d, int step,
 }
 
 static int run(limitr_engine *e, const char *id, size_t id_len,
-               const char *ent, size_t ent_len, const call_value *cv, int step,
+               const char *ent, size_t ent_len, call_value *cv, int step,
                int commit, const limitr_call_opts *opts)
 {
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);
     int force = opts != NULL && opts->force, allowed;
     meter *m;
-    if (cv->text == NULL && step == STEP_VALUE && !isfinite(cv->number))
+    if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__deny(e, "invalid_value");
     if (limitr__target(e, id, id_len, ent, ent_len, &d) != 0)
         return limitr__deny(e, d.reason);
@@ -301,14 +333,14 @@ static int run(limitr_engine *e, const char *id, size_t id_len,
     /* Gate 9: commit. */
     if ((m = stored_meter(e, &d)) == NULL)
         return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-    *m = d.v.m;
+    limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
     if (d.lim->governor && d.requested > 0 && !force)
         m->tokens -= d.requested;
-    limitr__meter_push(m, d.now, d.requested, d.lim->ewma_alpha, 0);
+    limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
     if (events) {
         if (d.v.rolled) emit_reset(e, &d, 1, opts);
-        if (d.new_value != d.v.m.value) {
+        if (d.new_value != d.v.value) {
             event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
             if (limitr__listening(e, ev))
                 limitr__emit(e, ev, committed_payload(e, &d, opts));
@@ -320,7 +352,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len,
 /* ---- Entry points ---- */
 
 static int entry(limitr_engine *e, const char *id, size_t id_len,
-                 const char *ent, size_t ent_len, const call_value *cv,
+                 const char *ent, size_t ent_len, call_value *cv,
                  int step, int commit, const limitr_call_opts *opts)
 {
     if (e == NULL) return LIMITR_INVALID;
@@ -335,7 +367,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
 int limitr_allow(limitr_engine *e, const char *id, const char *ent,
                  double value, const limitr_call_opts *opts)
 {
-    call_value cv = {value, NULL};
+    call_value cv = {value, NULL, 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
 }
 
@@ -343,49 +375,55 @@ int limitr_allow_n(limitr_engine *e, const char *id, size_t id_len,
                    const char *ent, size_t ent_len, double value,
                    const limitr_call_opts *opts)
 {
-    call_value cv = {value, NULL};
+    call_value cv = {value, NULL, 0, -1};
     return entry(e, id, id_len, ent, ent_len, &cv, STEP_VALUE, 1, opts);
 }
 
 int limitr_allow_str(limitr_engine *e, const char *id, const char *ent,
                      const char *value, const limitr_call_opts *opts)
 {
-    call_value cv = {0, value != NULL ? value : ""};
+    call_value cv = {0, value != NULL ? value : "", 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
 }
 
 int limitr_check(limitr_engine *e, const char *id, const char *ent,
                  double value)
 {
-    call_value cv = {value, NULL};
+    call_value cv = {value, NULL, 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
 }
 
 int limitr_check_str(limitr_engine *e, const char *id, const char *ent,
                      const char *value)
 {
-    call_value cv = {0, value != NULL ? value : ""};
+    call_value cv = {0, value != NULL ? value : "", 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
 }
 
 int limitr_increment(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    call_value cv = {0, NULL};
+    call_value cv = {0, NULL, 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_INCREMENT, 1, opts);
 }
 
 int limitr_decrement(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
-    call_value cv = {0, NULL};
+    call_value cv = {0, NULL, 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_DECREMENT, 1, opts);
+}
+
+int limitr__value_ok(double value, const char *value_str)
+{
+    call_value cv = {value, value_str, 0, -1};
+    return check_value(&cv) == 0;
 }
 
 int limitr__requested(const limitr_engine *e, decision *d, double value,
                       const char *value_str)
 {
-    call_value cv = {value, value_str};
-    if (value_str == NULL && !isfinite(value)) return -1;
+    call_value cv = {value, value_str, 0, -1};
+    if (check_value(&cv) != 0) return -1;
     return read_value(e, d, STEP_VALUE, &cv);
 }

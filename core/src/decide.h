@@ -16,6 +16,8 @@ typedef struct decision {
     meter *stored;             /* the owner's stored meter, or NULL */
     meter_view v;              /* the meter in the current period */
     lnum requested;
+    int requested_is_double; /* requested_double holds the caller's value */
+    double requested_double;
     /* outcome */
     const char *gate;   /* customer, entitlement, scope, governor, limit, none */
     const char *reason; /* denial reason, or NULL */
@@ -27,6 +29,9 @@ typedef struct decision {
  * 0, or -1 with d->gate and d->reason set. Writes nothing. */
 int limitr__target(limitr_engine *e, const char *id, size_t id_len,
                    const char *ent, size_t ent_len, decision *d);
+/* Whether a call's value passes its own checks (finite; a string is a
+ * number with an optional unit), the first thing a call looks at. */
+int limitr__value_ok(double value, const char *value_str);
 /* Sets d->requested from a value or value string (unit conversion);
  * -1: invalid_value. */
 int limitr__requested(const limitr_engine *e, decision *d, double value,

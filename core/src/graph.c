@@ -60,7 +60,7 @@ static void refresh(const limitr_engine *e, customer *c)
     c->graph_epoch = e->graph_epoch;
 }
 
-int limitr__resolved_plan(const limitr_engine *e, customer *c)
+int limitr__resolve_plan(const limitr_engine *e, customer *c)
 {
     if (c->graph_epoch != e->graph_epoch) refresh(e, c);
     return c->plan;
@@ -91,8 +91,8 @@ static customer *search_scope(const limitr_engine *e, customer *caller,
     return NULL;
 }
 
-customer *limitr__scope_owner(const limitr_engine *e, customer *caller,
-                              const char *scope)
+customer *limitr__find_scope_owner(const limitr_engine *e, customer *caller,
+                                   const char *scope)
 {
     if (scope == NULL || strcmp(scope, caller->type) == 0) return caller;
     if (caller->graph_epoch != e->graph_epoch) refresh(e, caller);

@@ -112,7 +112,7 @@ lp_plan_entitlement(const lp_plan *plan, const char *key, size_t len)
 /* One committed change (or governed demand), for rate and acceleration. */
 typedef struct history_entry {
     int64_t ts;
-    lnum delta;
+    double delta; /* credit units; only rates are computed from it */
 } history_entry;
 
 #define METER_HISTORY 3
@@ -129,6 +129,11 @@ typedef struct meter {
     int has_bucket; /* governor state exists */
     lnum tokens;
     int64_t last_refill;
+    /* Cache: the end of the period that began at `started`, valid while
+       period_epoch equals the engine's graph_epoch (limits can change with
+       overrides and plans). Spares allow() the calendar arithmetic. */
+    int64_t period_end;
+    uint64_t period_epoch;
 } meter;
 
 /* A customer's own limit for one entitlement (engine.md section 7). */
@@ -317,15 +322,28 @@ static inline customer *limitr__customer_lookup(const limitr_engine *e,
 void limitr__customers_free(limitr_engine *e);
 
 /* meter.c */
-/* A meter as it is in the current period, without writing anything. */
+/* A meter as it is in the current period, computed without writing: the
+ * few numbers a decision needs, so nothing is copied on the hot path. */
 typedef struct meter_view {
-    meter m;        /* the current period's state (a copy) */
-    int exists;     /* the customer has this meter */
-    int rolled;     /* a new period began since its last write */
+    const meter *stored; /* the customer's meter, or NULL */
+    int exists;          /* stored != NULL */
+    int rolled;          /* a new period began since its last write */
+    int64_t started;     /* start of the current period */
+    lnum value;          /* this period's value (0 after a roll) */
+    lnum overhead;
     lnum previous_value; /* the stored value, before any roll */
+    int has_bucket;      /* governor: bucket after refill to now */
+    lnum tokens;
+    int64_t last_refill;
 } meter_view;
 
-meter *limitr__meter_find(customer *c, int ent);
+static inline meter *limitr__meter_find(customer *c, int ent)
+{
+    size_t i;
+    for (i = 0; i < c->n_meters; i++)
+        if (c->meters[i].ent == ent) return &c->meters[i];
+    return NULL;
+}
 /* Room for `extra` more meters, so that many meter_add cannot fail. */
 int limitr__meter_reserve(limitr_engine *e, customer *c, size_t extra);
 /* Adds a meter (may move the customer's meters: re-find older pointers). */
@@ -333,13 +351,20 @@ meter *limitr__meter_add(limitr_engine *e, customer *c, int ent,
                          int64_t started);
 int64_t limitr__period_start(const lp_limit *lim, int64_t started,
                              int64_t now);
-/* The first boundary after now; 0 when the limit does not reset. */
-int64_t limitr__next_reset(const lp_limit *lim, const meter *m, int64_t now);
-void limitr__meter_view(const lp_limit *lim, const meter *m, int ent,
-                        int64_t now, meter_view *v);
-double limitr__meter_rate(const meter *m);
-double limitr__meter_acceleration(const meter *m);
-void limitr__meter_push(meter *m, int64_t ts, lnum delta, double alpha,
+/* The first boundary after now (v NULL: no meter yet); 0 when the limit
+ * does not reset. */
+int64_t limitr__next_reset(const lp_limit *lim, const meter_view *v,
+                           int64_t now);
+/* epoch: the engine's graph_epoch, which keys the meter's period cache
+ * (the only field of m this writes). */
+void limitr__meter_view(const lp_limit *lim, meter *m, int64_t now,
+                        uint64_t epoch, meter_view *v);
+/* Writes the view's period and bucket into the stored meter. */
+void limitr__meter_apply(meter *m, const meter_view *v);
+/* Rate and acceleration in the current period (engine.md 6.3). */
+double limitr__meter_rate(const meter_view *v);
+double limitr__meter_acceleration(const meter_view *v);
+void limitr__meter_push(meter *m, int64_t ts, double delta, double alpha,
                         int is_demand);
 
 /* override.c */
@@ -356,12 +381,27 @@ cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c);
 
 /* graph.c */
 void limitr__graph_changed(limitr_engine *e);
-/* The customer's resolved plan index (own, through refs, default) or -1. */
-int limitr__resolved_plan(const limitr_engine *e, customer *c);
+int limitr__resolve_plan(const limitr_engine *e, customer *c);
+customer *limitr__find_scope_owner(const limitr_engine *e, customer *caller,
+                                   const char *scope);
+
+/* The customer's resolved plan index (own, through refs, default) or -1;
+ * the cached answer while the graph is unchanged. */
+static inline int limitr__resolved_plan(const limitr_engine *e, customer *c)
+{
+    if (c->graph_epoch == e->graph_epoch) return c->plan;
+    return limitr__resolve_plan(e, c);
+}
+
 /* Whose meter moves when caller uses an entitlement of this scope (NULL
  * scope: the caller); NULL when no customer of that type is reachable. */
-customer *limitr__scope_owner(const limitr_engine *e, customer *caller,
-                              const char *scope);
+static inline customer *limitr__scope_owner(const limitr_engine *e,
+                                            customer *caller,
+                                            const char *scope)
+{
+    if (scope == NULL) return caller;
+    return limitr__find_scope_owner(e, caller, scope);
+}
 cJSON *limitr__customer_snapshot(limitr_engine *e, customer *c);
 /* Fires a customer event (customer-set, ...) when someone listens. */
 void limitr__emit_customer(limitr_engine *e, event_kind ev, customer *c);

@@ -248,6 +248,7 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         }
     }
     free(fpath);
+    fpath = NULL;
     if (is_override && expires != NULL &&
         (v = field_at(cc, n, path, "expires", &fpath)) != NULL) {
         lnum x;
@@ -266,9 +267,12 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
     if (lim->governor) {
         const doc_node *at = limitr__get(n, "governor_enabled");
         if (at == NULL) at = n;
-        if (lim->governor_capacity <= 0)
+        /* A field that is present but wrong is reported on its own. */
+        if (lim->governor_capacity <= 0 &&
+            limitr__get(n, "governor_capacity") == NULL)
             ERR(cc, path, at, "governor_enabled requires governor_capacity");
-        if (!(lim->governor_refill_rate > 0))
+        if (!(lim->governor_refill_rate > 0) &&
+            limitr__get(n, "governor_refill_rate") == NULL)
             ERR(cc, path, at,
                 "governor_enabled requires governor_refill_rate");
         if (lim->mode != MODE_HARD)

@@ -2,18 +2,11 @@
  * (section 5), the governor's bucket (section 6.1) and the rate history
  * (section 6.3). A decision works on a copy of the meter as it is in the
  * current period (meter_view), and writes it back only on commit. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
-
-meter *limitr__meter_find(customer *c, int ent)
-{
-    size_t i;
-    for (i = 0; i < c->n_meters; i++)
-        if (c->meters[i].ent == ent) return &c->meters[i];
-    return NULL;
-}
 
 int limitr__meter_reserve(limitr_engine *e, customer *c, size_t extra)
 {
@@ -40,6 +33,7 @@ meter *limitr__meter_add(limitr_engine *e, customer *c, int ent,
     memset(m, 0, sizeof *m);
     m->ent = ent;
     m->started = started;
+    m->period_epoch = 0; /* engine epochs start at 1 */
     return m;
 }
 
@@ -62,12 +56,13 @@ int64_t limitr__period_start(const lp_limit *lim, int64_t started,
     }
 }
 
-int64_t limitr__next_reset(const lp_limit *lim, const meter *m, int64_t now)
+int64_t limitr__next_reset(const lp_limit *lim, const meter_view *v,
+                           int64_t now)
 {
     switch (lim->reset) {
     case RESET_INTERVAL:
-        if (m == NULL) return now + lim->reset_inc;
-        return limitr__period_start(lim, m->started, now) + lim->reset_inc;
+        if (v == NULL || !v->exists) return now + lim->reset_inc;
+        return v->started + lim->reset_inc;
     case RESET_SCHEDULE:
         return limitr__schedule_next(&lim->sch, now);
     default:
@@ -77,53 +72,73 @@ int64_t limitr__next_reset(const lp_limit *lim, const meter *m, int64_t now)
 
 /* ---- The view of the current period ---- */
 
-void limitr__meter_view(const lp_limit *lim, const meter *m, int ent,
-                        int64_t now, meter_view *v)
+/* The end of the period that began at `started`. */
+static int64_t period_end(const lp_limit *lim, int64_t started)
 {
+    if (lim->reset == RESET_INTERVAL) return started + lim->reset_inc;
+    return limitr__schedule_next(&lim->sch, started);
+}
+
+void limitr__meter_view(const lp_limit *lim, meter *m, int64_t now,
+                        uint64_t epoch, meter_view *v)
+{
+    v->stored = m;
     if (m == NULL) {
-        memset(&v->m, 0, sizeof v->m);
-        v->m.ent = ent;
-        v->m.started = now;
         v->exists = 0;
         v->rolled = 0;
-        v->previous_value = 0;
+        v->started = now;
+        v->value = v->overhead = v->previous_value = 0;
+        v->has_bucket = 0;
     } else {
-        int64_t start = limitr__period_start(lim, m->started, now);
-        v->m = *m;
         v->exists = 1;
-        v->rolled = start != m->started;
+        v->started = m->started;
+        if (lim->reset != RESET_NONE) {
+            if (m->period_epoch != epoch) {
+                m->period_end = period_end(lim, m->started);
+                m->period_epoch = epoch;
+            }
+            if (now >= m->period_end)
+                v->started = limitr__period_start(lim, m->started, now);
+        }
+        v->rolled = v->started != m->started;
         v->previous_value = m->value;
-        if (v->rolled) {
-            /* A new period: value, overhead, history, trend and bucket
-               restart; holds (economy) stay. */
-            v->m.started = start;
-            v->m.value = 0;
-            v->m.overhead = 0;
-            v->m.n_history = 0;
-            v->m.has_ewma = 0;
-            v->m.ewma_rate = 0;
-            v->m.has_bucket = 0;
-        }
+        /* A new period: value, overhead, history, trend and bucket restart;
+           holds (economy) stay. */
+        v->value = v->rolled ? 0 : m->value;
+        v->overhead = v->rolled ? 0 : m->overhead;
+        v->has_bucket = v->rolled ? 0 : m->has_bucket;
+        v->tokens = m->tokens;
+        v->last_refill = m->last_refill;
     }
-    if (lim->governor) {
-        if (!v->m.has_bucket) {
-            v->m.has_bucket = 1;
-            v->m.tokens = lim->governor_capacity;
-            v->m.last_refill = now;
-        } else if (now > v->m.last_refill) {
-            double add = (double)(now - v->m.last_refill) *
-                         lim->governor_refill_rate;
-            lnum room = lim->governor_capacity - v->m.tokens, delta;
-            if (limitr__lnum_from_double(add, &delta) != 0 || delta > room)
-                delta = room;
-            if (delta > 0) v->m.tokens += delta;
-            v->m.last_refill = now;
-        } else {
-            /* The clock went back: no refill, and the refill clock follows
-               it (engine.md 14.11). */
-            v->m.last_refill = now;
-        }
+    if (!lim->governor) return;
+    if (!v->has_bucket) { /* full at the first governed call */
+        v->has_bucket = 1;
+        v->tokens = lim->governor_capacity;
+    } else if (now > v->last_refill) {
+        double add = (double)(now - v->last_refill) * lim->governor_refill_rate;
+        lnum room = lim->governor_capacity - v->tokens, delta;
+        if (limitr__lnum_from_double(add, &delta) != 0 || delta > room)
+            delta = room;
+        if (delta > 0) v->tokens += delta;
     }
+    /* The refill clock follows now, also backwards (engine.md 14.11). */
+    v->last_refill = now;
+}
+
+void limitr__meter_apply(meter *m, const meter_view *v)
+{
+    if (v->rolled) {
+        m->started = v->started;
+        m->period_epoch = 0; /* recomputed for the new period */
+        m->value = 0;
+        m->overhead = 0;
+        m->n_history = 0;
+        m->has_ewma = 0;
+        m->ewma_rate = 0;
+    }
+    m->has_bucket = v->has_bucket;
+    m->tokens = v->tokens;
+    m->last_refill = v->last_refill;
 }
 
 /* ---- Rate history ---- */
@@ -132,41 +147,50 @@ static double gap_rate(const history_entry *a, const history_entry *b)
 {
     double dt = (double)(b->ts - a->ts);
     if (dt == 0) return 0;
-    return limitr__lnum_to_double(b->delta) / dt;
+    return b->delta / dt;
 }
 
-double limitr__meter_rate(const meter *m)
+static double stored_rate(const meter *m)
 {
     if (m->n_history < 2) return 0;
     return gap_rate(&m->history[m->n_history - 2],
                     &m->history[m->n_history - 1]);
 }
 
-double limitr__meter_acceleration(const meter *m)
+double limitr__meter_rate(const meter_view *v)
 {
-    const history_entry *h = m->history;
-    if (m->n_history < 3) return 0;
+    return v->exists && !v->rolled ? stored_rate(v->stored) : 0;
+}
+
+double limitr__meter_acceleration(const meter_view *v)
+{
+    const history_entry *h;
+    if (!v->exists || v->rolled || v->stored->n_history < 3) return 0;
+    h = v->stored->history;
     if (h[2].ts == h[1].ts || h[1].ts == h[0].ts) return 0;
     return gap_rate(&h[1], &h[2]) - gap_rate(&h[0], &h[1]);
 }
 
-void limitr__meter_push(meter *m, int64_t ts, lnum delta, double alpha,
+void limitr__meter_push(meter *m, int64_t ts, double delta, double alpha,
                         int is_demand)
 {
     double rate;
     if (m->n_history == METER_HISTORY) {
-        memmove(&m->history[0], &m->history[1],
-                (METER_HISTORY - 1) * sizeof m->history[0]);
+        m->history[0] = m->history[1];
+        m->history[1] = m->history[2];
         m->n_history--;
     }
     m->history[m->n_history].ts = ts;
     m->history[m->n_history].delta = delta;
     m->n_history++;
     if (is_demand) return; /* governed demand never moves the trend */
-    rate = limitr__meter_rate(m);
-    if (m->has_ewma)
+    rate = stored_rate(m);
+    if (m->has_ewma) {
         m->ewma_rate = alpha * rate + (1 - alpha) * m->ewma_rate;
-    else if (rate != 0) {
+        /* Many calls in the same ms decay it towards 0: stop at 0 rather
+           than in subnormal numbers, whose arithmetic is 100x slower. */
+        if (fabs(m->ewma_rate) < DBL_MIN) m->ewma_rate = 0;
+    } else if (rate != 0) {
         m->ewma_rate = rate;
         m->has_ewma = 1;
     }

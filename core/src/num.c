@@ -96,15 +96,14 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
     return 0;
 }
 
-int limitr__lnum_from_double(double d, lnum *out)
+int limitr__lnum_from_fraction(double d, lnum *out)
 {
     char buf[40];
     int prec;
     if (!isfinite(d) || fabs(d) > LNUM_MAX_WHOLE) return -1;
-    /* Whole numbers below 2^63 convert with one multiplication. */
-    if (fabs(d) < 9.2e18 && d == (double)(int64_t)d) {
-        *out = (lnum)(int64_t)d * LNUM_SCALE;
-        return 0;
+    if (d == floor(d)) { /* whole, at or above 2^63 */
+        snprintf(buf, sizeof buf, "%.0f", d);
+        return limitr__lnum_parse(buf, strlen(buf), out);
     }
     /* Shortest decimal that reads back as the same double. */
     for (prec = 15; prec <= 17; prec++) {

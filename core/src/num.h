@@ -22,9 +22,20 @@ static inline lnum lnum_from_int(int64_t i)
     return (lnum)i * LNUM_SCALE;
 }
 
+/* The general case of lnum_from_double (fractions, large values). */
+int limitr__lnum_from_fraction(double d, lnum *out);
+
 /* A double as the shortest decimal that round-trips (0.00002 is exactly
- * 2e-5). Returns 0 on success, -1 when not finite or too large. */
-int limitr__lnum_from_double(double d, lnum *out);
+ * 2e-5). Returns 0 on success, -1 when not finite or too large. Whole
+ * numbers below 2^63 (the usual case) take one multiplication, inline. */
+static inline int limitr__lnum_from_double(double d, lnum *out)
+{
+    if (d > -9.2e18 && d < 9.2e18 && d == (double)(int64_t)d) {
+        *out = (lnum)(int64_t)d * LNUM_SCALE;
+        return 0;
+    }
+    return limitr__lnum_from_fraction(d, out);
+}
 
 /* Exact decimal text ("12", "-0.5", "2.5e-3"); digits past 18 decimals round
  * half away from zero. Returns 0, or -1 when it is not a number or too large.

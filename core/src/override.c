@@ -38,11 +38,11 @@ const lp_limit *limitr__effective_limit(const limitr_engine *e,
 
 void limitr__override_remove_at(limitr_engine *e, customer *c, override *ov)
 {
+    limitr__graph_changed(e);
     size_t i = (size_t)(ov - c->overrides);
     memmove(&c->overrides[i], &c->overrides[i + 1],
             (c->n_overrides - i - 1) * sizeof *c->overrides);
     c->n_overrides--; /* the array keeps its capacity */
-    (void)e;
 }
 
 /* ---- JSON ---- */
@@ -221,6 +221,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
         slot = &c->overrides[c->n_overrides++];
     }
     *slot = ov;
+    limitr__graph_changed(e); /* limits changed: period caches are stale */
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);
     slot = c ? limitr__override_find(c, pe->name) : NULL;

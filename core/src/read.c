@@ -33,10 +33,18 @@ static int give(limitr_engine *e, double *out, double v)
     return limitr__ok(e);
 }
 
+/* A computed double rounded half away from zero to 9 decimals, as every
+ * number leaving the engine is (economy.md 1.6). */
+static double round9(double x)
+{
+    if (!(fabs(x) < 1e9)) return x;
+    return (x < 0 ? -floor(-x * 1e9 + 0.5) : floor(x * 1e9 + 0.5)) / 1e9;
+}
+
 /* Remaining without grants: limit - value (may be negative). */
 static lnum remaining_of(const decision *d)
 {
-    return d->lim->value - d->v.m.value;
+    return d->lim->value - d->v.value;
 }
 
 static double percent_remaining(const decision *d)
@@ -59,7 +67,7 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
         if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
         return give(e, out, 100 - percent_remaining(&d));
     }
-    return give(e, out, limitr__out_number(d.v.m.value));
+    return give(e, out, limitr__out_number(d.v.value));
 }
 
 int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
@@ -134,7 +142,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
     if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL || d.lim->reset == RESET_NONE)
         return nil(e, "no_reset");
-    *out = limitr__next_reset(d.lim, d.v.exists ? &d.v.m : NULL, d.now);
+    *out = limitr__next_reset(d.lim, &d.v, d.now);
     return limitr__ok(e);
 }
 
@@ -142,7 +150,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
 static lnum allowance_of(const decision *d)
 {
     lnum r = remaining_of(d);
-    if (d->lim->governor && d->v.m.tokens < r) return d->v.m.tokens;
+    if (d->lim->governor && d->v.tokens < r) return d->v.tokens;
     return r;
 }
 
@@ -166,7 +174,7 @@ int limitr_rate(limitr_engine *e, const char *id, const char *ent,
     if (status != LIMITR_OK) return status;
     if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
-    return give(e, out, limitr__meter_rate(&d.v.m));
+    return give(e, out, round9(limitr__meter_rate(&d.v)));
 }
 
 int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
@@ -177,7 +185,7 @@ int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
     if (status != LIMITR_OK) return status;
     if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
-    return give(e, out, limitr__meter_acceleration(&d.v.m));
+    return give(e, out, round9(limitr__meter_acceleration(&d.v)));
 }
 
 int limitr_projected_exhaustion(limitr_engine *e, const char *id,
@@ -192,8 +200,8 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->mode == MODE_OBSERVE || d.v.rolled) return nil(e, "no_projection");
     r = opts != NULL && opts->smoothed
-            ? (d.v.m.has_ewma ? d.v.m.ewma_rate : 0)
-            : limitr__meter_rate(&d.v.m);
+            ? (d.v.exists && d.v.stored->has_ewma ? d.v.stored->ewma_rate : 0)
+            : limitr__meter_rate(&d.v);
     left = limitr__lnum_to_double(remaining_of(&d));
     if (!(r > 0) || !(left > 0)) return nil(e, "no_projection");
     return give(e, out, (double)d.now + left / r);
@@ -212,12 +220,12 @@ static double retry_after(const decision *d)
     if (strcmp(d->gate, "governor") == 0) {
         double need;
         if (!lnum_le9(d->requested, d->lim->governor_capacity)) return -1;
-        need = limitr__lnum_to_double(d->requested - d->v.m.tokens);
+        need = limitr__lnum_to_double(d->requested - d->v.tokens);
         return ceil(need / d->lim->governor_refill_rate);
     }
     if (strcmp(d->gate, "limit") == 0 && d->lim->reset != RESET_NONE &&
         lnum_le9(d->requested, d->lim->value))
-        return (double)(limitr__next_reset(d->lim, &d->v.m, d->now) - d->now);
+        return (double)(limitr__next_reset(d->lim, &d->v, d->now) - d->now);
     return -1;
 }
 
@@ -234,6 +242,12 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
                             "customer id and entitlement are required");
     x = cJSON_CreateObject();
     if (x == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (!limitr__value_ok(value, value_str)) { /* before any gate */
+        cJSON_AddBoolToObject(x, "allowed", 0);
+        cJSON_AddStringToObject(x, "gate", "value");
+        cJSON_AddStringToObject(x, "reason", "invalid_value");
+        return limitr__set_result(e, x, explain_json);
+    }
     targeted = limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0;
     if (targeted && d.lim == NULL) {
         d.gate = "flag";
@@ -253,12 +267,11 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
             add_num(x, "limit", d.lim->value);
             add_num(x, "remaining", remaining_of(&d));
         }
-        add_num(x, "value", d.v.m.value);
+        add_num(x, "value", d.v.value);
         if (d.lim->reset != RESET_NONE)
             cJSON_AddNumberToObject(
                 x, "reset",
-                (double)limitr__next_reset(d.lim, d.v.exists ? &d.v.m : NULL,
-                                           d.now));
+                (double)limitr__next_reset(d.lim, &d.v, d.now));
         if (!allowed && strcmp(d.gate, "value") != 0) {
             double ra = retry_after(&d);
             if (ra >= 0) cJSON_AddNumberToObject(x, "retry_after", ra);
