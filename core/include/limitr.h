@@ -69,6 +69,11 @@ typedef struct limitr_allocator {
 /* Engine options; a zeroed struct (or NULL) means the defaults. */
 typedef struct limitr_options {
     const limitr_allocator *allocator; /* NULL: malloc/realloc/free */
+    /* Budgets of the policy's Lua snippets (0: the default). */
+    long snippet_instructions; /* per call (1,000,000) */
+    long snippet_milliseconds; /* wall clock per call (100) */
+    size_t snippet_memory;     /* bytes for the whole Lua VM (32 MiB) */
+    long pattern_steps;        /* string pattern work per call (1,000,000) */
 } limitr_options;
 
 /* Static text of a status code ("not found"); never NULL. */

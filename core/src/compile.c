@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "script.h"
 #include "units.h"
 
 const char *limitr__type_name(const doc_node *n)
@@ -158,10 +159,9 @@ int limitr__read_amount(compiler *cc, const doc_node *n, const char *path,
     lnum number;
     int unit, to;
     const lp_credit *cr;
-    if (n->lua_tag || (n->type == DOC_STRING &&
-                       limitr__looks_like_snippet(n->text))) {
-        ERR(cc, path, n,
-            "Lua snippets are not supported yet by this version of limitr");
+    if (n->lua_tag ||
+        (n->type == DOC_STRING && limitr__looks_like_snippet(n->text))) {
+        ERR(cc, path, n, "a Lua snippet is not allowed here");
         return 0;
     }
     if (n->type == DOC_NUMBER) {
@@ -242,4 +242,67 @@ int limitr__read_double(compiler *cc, const doc_node *n, const char *path,
     }
     *out = n->number;
     return 1;
+}
+
+/* ---- Snippets (policy.md section 10) ---- */
+
+static script *policy_vm(compiler *cc, const doc_node *n, const char *path)
+{
+    const char *err = NULL;
+    if (cc->p->vm != NULL) return cc->p->vm;
+    cc->p->vm = limitr__script_open(&cc->p->limits, &err);
+    if (cc->p->vm == NULL) ERR(cc, path, n, "%s", err);
+    return cc->p->vm;
+}
+
+int limitr__read_snippet(compiler *cc, const doc_node *n, const char *path)
+{
+    script *vm;
+    char *err = NULL;
+    int ref;
+    if (cc->no_snippets) {
+        ERR(cc, path, n, "a Lua snippet is not allowed in an override");
+        return 0;
+    }
+    if (n->type != DOC_STRING) {
+        ERR(cc, path, n, "expected Lua snippet, got %s", limitr__type_name(n));
+        return 0;
+    }
+    if (!limitr__looks_like_snippet(n->text)) {
+        ERR(cc, path, n,
+            "expected a Lua function expression (function(...) ... end)");
+        return 0;
+    }
+    if ((vm = policy_vm(cc, n, path)) == NULL) return 0;
+    ref = limitr__script_compile(vm, n->text, n->text_len, path, &err);
+    if (ref == 0) {
+        if (err == NULL) {
+            cc->nomem = 1;
+        } else {
+            ERR(cc, path, n, "%s", err);
+            free(err);
+        }
+    }
+    return ref;
+}
+
+int limitr__read_chunk(compiler *cc, const doc_node *n)
+{
+    script *vm;
+    char *err = NULL;
+    if (n->type != DOC_STRING) {
+        ERR(cc, "lua", n, "expected Lua chunk, got %s", limitr__type_name(n));
+        return -1;
+    }
+    if ((vm = policy_vm(cc, n, "lua")) == NULL) return -1;
+    if (limitr__script_run_chunk(vm, n->text, n->text_len, &err) != LIMITR_OK) {
+        if (err == NULL) {
+            cc->nomem = 1;
+        } else {
+            ERR(cc, "lua", n, "%s", err);
+            free(err);
+        }
+        return -1;
+    }
+    return 0;
 }

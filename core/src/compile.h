@@ -30,6 +30,7 @@ typedef struct compiler {
     verrors errs;
     lp_policy *p; /* the policy being built, or the live one (overrides) */
     int nomem;
+    int no_snippets; /* overrides: snippet fields are refused */
 } compiler;
 
 #define ERR(cc, path, node, ...)                                               \
@@ -70,6 +71,11 @@ int limitr__read_double(compiler *cc, const doc_node *n, const char *path,
                         double *out);
 /* Does the string start with the keyword `function` (a snippet)? */
 int limitr__looks_like_snippet(const char *s);
+/* Compiles the snippet field n at path in the policy's VM (created on
+ * first use). Returns its reference (> 0), or 0 after reporting. */
+int limitr__read_snippet(compiler *cc, const doc_node *n, const char *path);
+/* Runs the policy's `lua` chunk n. 0, or -1 after reporting. */
+int limitr__read_chunk(compiler *cc, const doc_node *n);
 
 /* limit.c: compiles the limit mapping n at path into *lim, which holds the
  * defaults (a policy limit) or the current limit (an override) on entry.

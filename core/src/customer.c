@@ -168,7 +168,9 @@ static cJSON *meters_json(limitr_engine *e, customer *c)
         limitr__meter_view(lim, m, now, e->graph_epoch, &v);
         cJSON_AddStringToObject(mj, "credit", p->credits[lim->credit].name);
         add_num(mj, "value", v.value);
-        if (lim->mode != MODE_OBSERVE) {
+        /* A snippet limit is left out: evaluating it here could recurse
+           (a snapshot is what the snippet itself receives). */
+        if (lim->mode != MODE_OBSERVE && lim->value_ref == 0) {
             add_num(mj, "limit", lim->value);
             add_num(mj, "remaining", lim->value - v.value);
         }

@@ -8,8 +8,109 @@
 
 #include <cjson/cJSON.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "decide.h"
+#include "script_api.h"
 #include "units.h"
+
+/* ---- Snippets of a limit ---- */
+
+/* A snippet failed: `error` fires with its message and path. */
+static void snippet_failed(limitr_engine *e, const char *path, char *err)
+{
+    limitr__report_error(e, path, err != NULL ? err : "out of memory");
+    free(err);
+}
+
+/* `value: function(customer) -> number`, with the meter owner's snapshot.
+ * 0 and d->limit, or -1 (error fired). */
+static int limit_snippet(limitr_engine *e, decision *d)
+{
+    script_result r;
+    char path[320], *err = NULL;
+    cJSON *snapshot = limitr__customer_snapshot(e, d->owner);
+    const cJSON *args[1];
+    int status, ok;
+    snprintf(path, sizeof path, "%s.value", d->lim->path ? d->lim->path : "");
+    args[0] = snapshot;
+    limitr__script_set_customer(e->policy->vm, d->owner->id);
+    status = limitr__script_call(e->policy->vm, d->lim->value_ref, path, args,
+                                 1, &r, &err);
+    cJSON_Delete(snapshot);
+    if (status != LIMITR_OK) {
+        snippet_failed(e, path, err);
+        return -1;
+    }
+    ok = r.type[0] == LUA_TNUMBER &&
+         limitr__lnum_from_double(r.number[0], &d->limit) == 0 && d->limit >= 0;
+    limitr__script_result_free(&r);
+    if (!ok) {
+        snippet_failed(e, path,
+                       strdup("a limit value snippet must return a number "
+                              ">= 0"));
+        return -1;
+    }
+    return 0;
+}
+
+/* on_exceed(ctx) -> allow [, reason] (engine.md 4.5). Returns 1 allow,
+ * 0 deny (reason in e->reason_buf when given), -1 the snippet failed. */
+static int on_exceed(limitr_engine *e, decision *d)
+{
+    static const char *const modes[] = {"hard", "soft", "observe"};
+    script_result r;
+    char path[320], *err = NULL;
+    cJSON *ctx = cJSON_CreateObject();
+    const cJSON *args[1];
+    int status, owner_plan, verdict = -1;
+    if (ctx == NULL) return -1;
+    owner_plan = limitr__resolved_plan(e, d->owner);
+    cJSON_AddItemToObject(ctx, "customer",
+                          limitr__customer_snapshot(e, d->owner));
+    cJSON_AddItemToObject(ctx, "caller",
+                          limitr__customer_snapshot(e, d->caller));
+    cJSON_AddStringToObject(ctx, "entitlement",
+                            e->policy->ent_names[d->ent->name]);
+    cJSON_AddStringToObject(
+        ctx, "plan",
+        e->policy->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
+    cJSON_AddStringToObject(ctx, "mode", modes[d->lim->mode]);
+    cJSON_AddNumberToObject(ctx, "value", limitr__out_number(d->v.value));
+    cJSON_AddNumberToObject(ctx, "limit", limitr__out_number(d->limit));
+    cJSON_AddNumberToObject(ctx, "requested", limitr__out_number(d->requested));
+    cJSON_AddNumberToObject(
+        ctx, "overage",
+        limitr__out_number(d->new_value -
+                           (d->v.value > d->limit ? d->v.value : d->limit)));
+    snprintf(path, sizeof path, "%s.on_exceed",
+             d->lim->path ? d->lim->path : "");
+    args[0] = ctx;
+    limitr__script_set_customer(e->policy->vm, d->owner->id);
+    status = limitr__script_call(e->policy->vm, d->lim->on_exceed_ref, path,
+                                 args, 1, &r, &err);
+    cJSON_Delete(ctx);
+    if (status != LIMITR_OK) {
+        snippet_failed(e, path, err);
+        return -1;
+    }
+    if (r.type[0] == LUA_TBOOLEAN) {
+        verdict = r.boolean[0];
+        if (!verdict) {
+            snprintf(e->reason_buf, sizeof e->reason_buf, "%s",
+                     r.type[1] == LUA_TSTRING && r.string[1][0] != '\0'
+                         ? r.string[1]
+                         : "on_exceed");
+        }
+    } else {
+        snippet_failed(e, path,
+                       strdup("on_exceed must return a boolean (and an "
+                              "optional reason)"));
+    }
+    limitr__script_result_free(&r);
+    return verdict;
+}
 
 /* ---- Gates 1-4: who, what, whose meter, which period ---- */
 
@@ -44,8 +145,13 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     if (d->owner->n_overrides > 0 &&
         (ov = limitr__override_find(d->owner, d->ent->name)) != NULL &&
         &ov->limit != d->lim)
-        d->expired = 1; /* an expired override: allow removes it */
+        d->expired = 1;           /* an expired override: allow removes it */
     if (d->lim == NULL) return 0; /* a flag */
+    d->limit = d->lim->value;
+    if (d->lim->value_ref > 0 && limit_snippet(e, d) != 0) {
+        d->gate = "limit";
+        return d->reason = "error", -1;
+    }
     d->stored = limitr__meter_find(d->owner, d->ent->name);
     limitr__meter_view(d->lim, d->stored, d->now, e->graph_epoch, &d->v);
     return 0;
@@ -60,11 +166,12 @@ static int below(lnum a, lnum b) /* a < b at 1e-9 */
 
 /* Decides d (gates 1-4 passed, a limit). Sets gate, reason, new_value and
  * overage. Returns 1 when allowed. */
-int limitr__decide(decision *d, int force)
+int limitr__decide(limitr_engine *e, decision *d, int force)
 {
     const lp_limit *lim = d->lim;
-    lnum old = d->v.value, limit = lim->value;
+    lnum old = d->v.value, limit = d->limit;
     lnum newv = old + d->requested;
+    int fits;
     if (lim->has_minimum && newv < lim->minimum) newv = lim->minimum;
     d->new_value = newv;
     d->overage = 0;
@@ -77,19 +184,34 @@ int limitr__decide(decision *d, int force)
     }
     /* Gate 8: the limit. A call that does not raise the value fits. */
     if (newv <= old || lim->mode == MODE_OBSERVE) return d->gate = "none", 1;
-    if (lim->mode == MODE_HARD) {
-        int fits = lim->hard_trailing ? below(old, limit)
-                                      : lnum_le9(newv, limit);
-        if (fits) return d->gate = "none", 1;
-        if (!force) {
-            d->gate = "limit";
-            d->reason = "limit";
+    if (lim->mode == MODE_HARD)
+        fits = lim->hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
+    else
+        fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
+    if (fits) return d->gate = "none", 1;
+    /* Custom overage logic, for a call the mode would deny or bill. */
+    if (lim->on_exceed_ref > 0 && !force) {
+        int verdict = on_exceed(e, d);
+        if (verdict == 0) {
+            d->gate = "on_exceed";
+            d->reason = e->reason_buf;
             return 0;
         }
+        if (verdict == 1) {
+            d->overage = newv - (old > limit ? old : limit);
+            d->gate = "none";
+            return 1;
+        }
+        /* The snippet failed (error fired): the mode's default applies. */
+    }
+    if (lim->mode == MODE_HARD && !force) {
+        d->gate = "limit";
+        d->reason = "limit";
+        return 0;
     }
     /* Soft, or forced past a hard limit: the part past the limit is
        overage (no grants yet, so all of it is uncovered). */
-    if (!lnum_le9(newv, limit)) d->overage = newv - (old > limit ? old : limit);
+    d->overage = newv - (old > limit ? old : limit);
     d->gate = "none";
     return 1;
 }
@@ -120,7 +242,7 @@ static cJSON *meter_payload(limitr_engine *e, const decision *d,
         cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
     m = cJSON_AddObjectToObject(ev, "meter");
     if (m != NULL && d->lim->mode != MODE_OBSERVE)
-        add_num(m, "limit", d->lim->value);
+        add_num(m, "limit", d->limit);
     *meter_out = m;
     return ev;
 }
@@ -139,7 +261,7 @@ static cJSON *committed_payload(limitr_engine *e, const decision *d,
         add_num(m, "overhead_diff", 0);
     }
     if (d->lim->mode != MODE_OBSERVE)
-        add_num(ev, "remaining", d->lim->value - d->new_value);
+        add_num(ev, "remaining", d->limit - d->new_value);
     if (d->overage > 0) add_num(ev, "overage", d->overage);
     return ev;
 }
@@ -148,7 +270,7 @@ static cJSON *limit_payload(limitr_engine *e, const decision *d,
                             const limitr_call_opts *opts)
 {
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
-    lnum old = d->v.value, limit = d->lim->value;
+    lnum old = d->v.value, limit = d->limit;
     if (ev == NULL) return NULL;
     if (m != NULL) {
         add_num(m, "value", old);
@@ -258,8 +380,8 @@ typedef struct call_value {
 static int check_value(call_value *cv)
 {
     if (cv->text == NULL) return isfinite(cv->number) ? 0 : -1;
-    return limitr__unit_split(cv->text, &cv->text_number, &cv->text_unit,
-                              NULL, 0);
+    return limitr__unit_split(cv->text, &cv->text_number, &cv->text_unit, NULL,
+                              0);
 }
 
 /* Sets d->requested from the call's value. 0, or -1: invalid_value. */
@@ -292,9 +414,9 @@ static int read_value(const limitr_engine *e, decision *d, int step,
     return limitr__unit_convert(number, unit, to, &d->requested);
 }
 
-static int run(limitr_engine *e, const char *id, size_t id_len,
-               const char *ent, size_t ent_len, call_value *cv, int step,
-               int commit, const limitr_call_opts *opts)
+static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
+               size_t ent_len, call_value *cv, int step, int commit,
+               const limitr_call_opts *opts)
 {
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);
@@ -311,7 +433,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len,
         return limitr__deny(e, "invalid_value");
     if (commit) remove_expired_override(e, &d);
 
-    allowed = limitr__decide(&d, force);
+    allowed = limitr__decide(e, &d, force);
     if (!allowed) {
         int governed = strcmp(d.gate, "governor") == 0;
         if (commit && record_time(e, &d, governed) != 0)
@@ -335,8 +457,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len,
         return limitr__fail(e, LIMITR_NOMEM, "out of memory");
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
-    if (d.lim->governor && d.requested > 0 && !force)
-        m->tokens -= d.requested;
+    if (d.lim->governor && d.requested > 0 && !force) m->tokens -= d.requested;
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
     if (events) {
         if (d.v.rolled) emit_reset(e, &d, 1, opts);
@@ -352,8 +473,8 @@ static int run(limitr_engine *e, const char *id, size_t id_len,
 /* ---- Entry points ---- */
 
 static int entry(limitr_engine *e, const char *id, size_t id_len,
-                 const char *ent, size_t ent_len, call_value *cv,
-                 int step, int commit, const limitr_call_opts *opts)
+                 const char *ent, size_t ent_len, call_value *cv, int step,
+                 int commit, const limitr_call_opts *opts)
 {
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL || ent == NULL)

@@ -12,6 +12,7 @@ typedef struct decision {
     int plan;                  /* the caller's resolved plan */
     const lp_entitlement *ent; /* in the caller's plan */
     const lp_limit *lim;       /* override or plan limit; NULL: a flag */
+    lnum limit;                /* its value (a `value` snippet evaluated) */
     int expired;               /* the owner has an expired override */
     meter *stored;             /* the owner's stored meter, or NULL */
     meter_view v;              /* the meter in the current period */
@@ -25,8 +26,9 @@ typedef struct decision {
     lnum overage;       /* past the limit, committed */
 } decision;
 
-/* Gates 1-4 for id / ent: fills d (with the period view when limited).
- * 0, or -1 with d->gate and d->reason set. Writes nothing. */
+/* Gates 1-4 for id / ent: fills d (with the period view when limited, and
+ * the limit's value, running a `value` snippet). 0, or -1 with d->gate and
+ * d->reason set ("error" when the value snippet failed). Writes nothing. */
 int limitr__target(limitr_engine *e, const char *id, size_t id_len,
                    const char *ent, size_t ent_len, decision *d);
 /* Whether a call's value passes its own checks (finite; a string is a
@@ -36,7 +38,8 @@ int limitr__value_ok(double value, const char *value_str);
  * -1: invalid_value. */
 int limitr__requested(const limitr_engine *e, decision *d, double value,
                       const char *value_str);
-/* Gates 7-8 on a targeted, limited decision: 1 allowed, 0 denied. */
-int limitr__decide(decision *d, int force);
+/* Gates 7-8 on a targeted, limited decision: 1 allowed, 0 denied. Runs
+ * the limit's on_exceed snippet when a call would pass the limit. */
+int limitr__decide(limitr_engine *e, decision *d, int force);
 
 #endif

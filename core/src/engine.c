@@ -111,8 +111,8 @@ int64_t limitr__now(limitr_engine *e)
 {
     struct timespec ts;
     if (e->clock_is_set) return e->clock;
-    /* The coarse clock (a few ms of resolution) costs a fraction of the
-       precise one, and engine time is whole ms anyway. */
+        /* The coarse clock (a few ms of resolution) costs a fraction of the
+           precise one, and engine time is whole ms anyway. */
 #ifdef CLOCK_REALTIME_COARSE
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 #else
@@ -178,7 +178,26 @@ int limitr_new(const char *text, size_t len, const char *format,
         return limitr__fail(e, LIMITR_INVALID,
                             "unknown format '%s' (use \"yaml\" or \"json\")",
                             format);
-    e->policy = limitr__policy_compile(text, len, format, &err);
+    {
+        script_limits limits = {
+            LIMITR_DEFAULT_SNIPPET_INSTRUCTIONS, LIMITR_DEFAULT_SNIPPET_MS,
+            LIMITR_DEFAULT_SNIPPET_MEMORY, LIMITR_DEFAULT_PATTERN_STEPS};
+        if (opts != NULL && opts->snippet_instructions > 0)
+            limits.instructions = opts->snippet_instructions;
+        if (opts != NULL && opts->snippet_milliseconds > 0)
+            limits.milliseconds = opts->snippet_milliseconds;
+        if (opts != NULL && opts->snippet_memory > 0)
+            limits.memory = opts->snippet_memory;
+        if (opts != NULL && opts->pattern_steps > 0)
+            limits.pattern_steps = opts->pattern_steps;
+        e->policy = limitr__policy_compile(text, len, format, &limits, &err);
+    }
+    if (e->policy != NULL && e->policy->vm != NULL) {
+        int ev;
+        limitr__script_bind(e->policy->vm, e);
+        for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
+            if (e->policy->handler_refs[ev] > 0) e->listeners[ev]++;
+    }
     if (e->policy == NULL) {
         int status;
         if (err == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");

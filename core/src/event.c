@@ -112,6 +112,9 @@ int limitr_off(limitr_engine *e, int sub_id)
 
 /* ---- Host library functions ---- */
 
+static const host_fn *find_lib(const limitr_engine *e, const char *lib,
+                               const char *name);
+
 static int is_identifier(const char *s)
 {
     size_t i;
@@ -146,6 +149,25 @@ static void count_app_fn(limitr_engine *e, int ev, int delta)
         e->star_listeners += delta;
     else if (ev >= 0)
         e->listeners[ev] += delta;
+}
+
+int limitr__call_host(limitr_engine *e, const char *lib, const char *name,
+                      const char *args_json, char **result, char **failure)
+{
+    const host_fn *h = find_lib(e, lib, name);
+    const char *out = NULL, *fail;
+    *result = *failure = NULL;
+    if (h == NULL) {
+        *failure = strdup("no such host function");
+        return -1;
+    }
+    fail = h->fn(args_json, &out, h->userdata);
+    if (fail != NULL) {
+        *failure = strdup(fail);
+        return -1;
+    }
+    if (out != NULL && (*result = strdup(out)) == NULL) return -1;
+    return 0;
 }
 
 int limitr_lib(limitr_engine *e, const char *lib, const char *name,
@@ -184,6 +206,17 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
     grown->userdata = userdata;
     e->n_libs++;
     count_app_fn(e, app_fn_event(lib, name), 1);
+    /* Snippets call it as lib.name (the policy's VM, when it has one). */
+    if (e->policy->vm != NULL) {
+        char *err = NULL;
+        if (limitr__script_add_lib(e->policy->vm, lib, name, &err) !=
+            LIMITR_OK) {
+            int status = limitr__fail(e, LIMITR_INVALID, "lib: %s",
+                                      err ? err : "out of memory");
+            free(err);
+            return status;
+        }
+    }
     return limitr__ok(e);
 }
 
@@ -213,6 +246,20 @@ void limitr__events_free(limitr_engine *e)
 }
 
 /* ---- Delivery ---- */
+
+void limitr__report_error(limitr_engine *e, const char *path,
+                          const char *message)
+{
+    cJSON *payload;
+    if (e->reporting_error || !limitr__listening(e, EV_ERROR)) return;
+    payload = cJSON_CreateObject();
+    if (payload == NULL) return;
+    cJSON_AddStringToObject(payload, "message", message);
+    cJSON_AddStringToObject(payload, "path", path);
+    e->reporting_error++; /* a failure while delivering `error` is dropped */
+    limitr__emit(e, EV_ERROR, payload);
+    e->reporting_error--;
+}
 
 /* Fires `error` for a failed recipient; a failure while delivering `error`
  * is dropped (engine.md 10.3). */
@@ -288,10 +335,35 @@ static void deliver_subs(limitr_engine *e, event_kind ev, const char *text,
     }
 }
 
+/* policy.handlers[name](event), in the policy's VM. */
+static void deliver_handler(limitr_engine *e, event_kind ev,
+                            const cJSON *payload)
+{
+    const lp_policy *p = e->policy;
+    int ref = p->handler_refs[ev];
+    char path[64], *err = NULL;
+    const cJSON *who;
+    int status;
+    if (ref == 0) return;
+    snprintf(path, sizeof path, "handlers.%s", limitr__event_names[ev]);
+    who = cJSON_GetObjectItemCaseSensitive(payload, "customer");
+    who = cJSON_GetObjectItemCaseSensitive(who, "id");
+    limitr__script_set_customer(p->vm,
+                                cJSON_IsString(who) ? who->valuestring : NULL);
+    status = limitr__script_call(p->vm, ref, path, &payload, 1, NULL, &err);
+    if (status != LIMITR_OK) {
+        if (ev != EV_ERROR) report_failure(e, ev, path, err ? err : "error");
+    }
+    free(err);
+}
+
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload)
 {
     char *text;
     if (payload == NULL) return; /* out of memory: the event is lost */
+    e->delivering++;
+    deliver_handler(e, ev, payload);
+    e->delivering--;
     text = cJSON_PrintUnformatted(payload);
     cJSON_Delete(payload);
     if (text == NULL) return;

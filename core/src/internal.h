@@ -11,6 +11,7 @@
 #include "limitr.h"
 #include "num.h"
 #include "schedule.h"
+#include "script.h"
 
 typedef struct cJSON cJSON;
 
@@ -49,6 +50,9 @@ typedef struct lp_limit {
     lnum governor_capacity;
     double governor_refill_rate; /* tokens per ms */
     double ewma_alpha;
+    int value_ref;     /* `value` as a snippet: its reference, or 0 */
+    int on_exceed_ref; /* custom overage logic, or 0 */
+    const char *path;  /* the limit's policy path, for snippet errors */
 } lp_limit;
 
 typedef struct lp_entitlement {
@@ -76,6 +80,9 @@ typedef struct lp_plan {
  * can swap it under live state. */
 typedef struct lp_policy {
     char *version;
+    script *vm;           /* the policy's Lua VM, or NULL: no snippets */
+    script_limits limits; /* its budgets (engine options) */
+    int handler_refs[32]; /* policy.handlers by event kind (0: none) */
     lp_credit *credits;
     size_t n_credits;
     lp_plan *plans;
@@ -90,7 +97,8 @@ typedef struct lp_policy {
  * to the malloc'ed error list (one line each); NULL with *err NULL: out of
  * memory. */
 lp_policy *limitr__policy_compile(const char *text, size_t len,
-                                  const char *format, char **err);
+                                  const char *format,
+                                  const script_limits *limits, char **err);
 void limitr__policy_free(lp_policy *p);
 int limitr__policy_find_plan(const lp_policy *p, const char *name);
 
@@ -167,8 +175,8 @@ typedef struct customer {
     /* Caches, valid while graph_epoch equals the engine's: any change to
        plans, types, refs, IDs or customers bumps it. */
     uint64_t graph_epoch;
-    int plan;                /* resolved plan index, or -1 */
-    const char *scope_type;  /* last scope looked up (policy string) */
+    int plan;               /* resolved plan index, or -1 */
+    const char *scope_type; /* last scope looked up (policy string) */
     struct customer *scope_owner;
 } customer;
 
@@ -216,6 +224,8 @@ typedef enum event_kind {
         EV_COUNT
 } event_kind;
 
+_Static_assert(EV_COUNT <= 32, "lp_policy.handler_refs holds 32 events");
+
 extern const char *const limitr__event_names[EV_COUNT];
 
 typedef struct subscription {
@@ -244,9 +254,10 @@ struct limitr_engine {
     int64_t clock;    /* set by set_time/advance */
     int clock_is_set; /* 0: system clock */
 
-    const char *reason; /* static text of the last result, or NULL */
-    char *message;      /* malloc'ed text of the last error, or NULL */
-    char *result;       /* malloc'ed borrowed result (JSON), or NULL */
+    const char *reason;   /* static text of the last result, or NULL */
+    char reason_buf[128]; /* a reason an on_exceed snippet gave */
+    char *message;        /* malloc'ed text of the last error, or NULL */
+    char *result;         /* malloc'ed borrowed result (JSON), or NULL */
 
     subscription *subs;
     size_t n_subs, cap_subs;
@@ -254,6 +265,7 @@ struct limitr_engine {
     int listeners[EV_COUNT]; /* named subscribers + App functions per event */
     int star_listeners;      /* "*" subscribers */
     int delivering;          /* nesting depth of event delivery */
+    int reporting_error;     /* delivering an `error` event */
     int subs_dirty;          /* removed subscriptions wait for depth 0 */
 
     host_fn *libs;
@@ -297,8 +309,7 @@ customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
 int limitr__idmap_reserve(limitr_engine *e, idmap *m, size_t extra);
 int limitr__idmap_insert(limitr_engine *e, idmap *m, const char *key,
                          size_t len, uint64_t hash, customer *c);
-void limitr__idmap_remove(idmap *m, const char *key, size_t len,
-                          uint64_t hash);
+void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash);
 customer *limitr__idmap_at(const idmap *m, size_t i); /* slot i, or NULL */
 void limitr__idmap_free(limitr_engine *e, idmap *m);
 
@@ -349,8 +360,7 @@ int limitr__meter_reserve(limitr_engine *e, customer *c, size_t extra);
 /* Adds a meter (may move the customer's meters: re-find older pointers). */
 meter *limitr__meter_add(limitr_engine *e, customer *c, int ent,
                          int64_t started);
-int64_t limitr__period_start(const lp_limit *lim, int64_t started,
-                             int64_t now);
+int64_t limitr__period_start(const lp_limit *lim, int64_t started, int64_t now);
 /* The first boundary after now (v NULL: no meter yet); 0 when the limit
  * does not reset. */
 int64_t limitr__next_reset(const lp_limit *lim, const meter_view *v,
@@ -396,8 +406,7 @@ static inline int limitr__resolved_plan(const limitr_engine *e, customer *c)
 /* Whose meter moves when caller uses an entitlement of this scope (NULL
  * scope: the caller); NULL when no customer of that type is reachable. */
 static inline customer *limitr__scope_owner(const limitr_engine *e,
-                                            customer *caller,
-                                            const char *scope)
+                                            customer *caller, const char *scope)
 {
     if (scope == NULL) return caller;
     return limitr__find_scope_owner(e, caller, scope);
@@ -413,6 +422,14 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 }
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload);
 void limitr__events_free(limitr_engine *e);
+/* Calls the host function lib.name with a JSON array of arguments (from a
+ * snippet). 0 with *result (malloc'ed JSON or NULL), or -1 with *failure
+ * (malloc'ed message, or NULL: out of memory). */
+int limitr__call_host(limitr_engine *e, const char *lib, const char *name,
+                      const char *args_json, char **result, char **failure);
+/* Reports a failed snippet or callback: fires `error` {message, path}. */
+void limitr__report_error(limitr_engine *e, const char *path,
+                          const char *message);
 int limitr__event_find(const char *name);
 double limitr__out_number(lnum v);
 cJSON *limitr__credit_json(const lp_credit *cr);

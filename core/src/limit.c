@@ -23,7 +23,7 @@ static const field limit_fields[] = {
     {"governor_capacity", FIELD_OK},
     {"governor_refill_rate", FIELD_OK},
     {"ewma_alpha", FIELD_OK},
-    {"on_exceed", FIELD_LATER},
+    {"on_exceed", FIELD_OK},
     {"override_expires_on", FIELD_UPSTREAM},
 };
 
@@ -44,7 +44,7 @@ static const field override_fields[] = {
     {"governor_refill_rate", FIELD_OK},
     {"ewma_alpha", FIELD_OK},
     {"expires", FIELD_OK},
-    {"on_exceed", FIELD_LATER},
+    {"on_exceed", FIELD_OK},
 };
 
 void limitr__limit_defaults(lp_limit *lim)
@@ -61,8 +61,7 @@ void limitr__limit_defaults(lp_limit *lim)
 
 /* The value of field `key`, its path in *fpath (caller frees), or NULL. */
 static const doc_node *field_at(compiler *cc, const doc_node *n,
-                                const char *path, const char *key,
-                                char **fpath)
+                                const char *path, const char *key, char **fpath)
 {
     const doc_node *v = limitr__get(n, key);
     *fpath = NULL;
@@ -142,8 +141,7 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         limitr__check_fields(cc, n, path, override_fields,
                              N_FIELDS(override_fields));
     else
-        limitr__check_fields(cc, n, path, limit_fields,
-                             N_FIELDS(limit_fields));
+        limitr__check_fields(cc, n, path, limit_fields, N_FIELDS(limit_fields));
 
     if ((v = field_at(cc, n, path, "credit", &fpath)) != NULL)
         read_credit(cc, v, fpath, lim);
@@ -154,8 +152,18 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         read_mode(cc, v, fpath, lim);
     free(fpath);
     /* Amounts are in the credit's units, so the credit comes first. */
-    if ((v = field_at(cc, n, path, "value", &fpath)) != NULL)
-        read_ranged(cc, v, fpath, lim->credit, 1, &lim->value);
+    if ((v = field_at(cc, n, path, "value", &fpath)) != NULL) {
+        if (v->lua_tag ||
+            (v->type == DOC_STRING && limitr__looks_like_snippet(v->text))) {
+            lim->value_ref = limitr__read_snippet(cc, v, fpath);
+            lim->value = 0;
+        } else if (read_ranged(cc, v, fpath, lim->credit, 1, &lim->value)) {
+            lim->value_ref = 0;
+        }
+    }
+    free(fpath);
+    if ((v = field_at(cc, n, path, "on_exceed", &fpath)) != NULL)
+        lim->on_exceed_ref = limitr__read_snippet(cc, v, fpath);
     free(fpath);
     if ((v = field_at(cc, n, path, "increment", &fpath)) != NULL)
         read_ranged(cc, v, fpath, lim->credit, 2, &lim->increment);
@@ -172,8 +180,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
     /* Periods (rule 1). */
     resets_node = limitr__get(n, "resets");
     {
-        int resets = limitr__read_bool(cc, n, path, "resets",
-                                       lim->reset != RESET_NONE);
+        int resets =
+            limitr__read_bool(cc, n, path, "resets", lim->reset != RESET_NONE);
         inc_node = limitr__get(n, "reset_inc");
         sch_node = limitr__get(n, "reset_sch");
         if (inc_node != NULL && sch_node != NULL) {
@@ -273,8 +281,7 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
             ERR(cc, path, at, "governor_enabled requires governor_capacity");
         if (!(lim->governor_refill_rate > 0) &&
             limitr__get(n, "governor_refill_rate") == NULL)
-            ERR(cc, path, at,
-                "governor_enabled requires governor_refill_rate");
+            ERR(cc, path, at, "governor_enabled requires governor_refill_rate");
         if (lim->mode != MODE_HARD)
             ERR(cc, path, at, "governor requires mode 'hard'");
     }
@@ -282,7 +289,12 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         const doc_node *at = limitr__get(n, "hard_trailing");
         ERR(cc, path, at ? at : n, "hard_trailing requires mode 'hard'");
     }
-    if (lim->has_minimum && lim->minimum > lim->value) {
+    if (lim->on_exceed_ref > 0 && lim->mode == MODE_OBSERVE) {
+        const doc_node *at = limitr__get(n, "on_exceed");
+        ERR(cc, path, at ? at : n,
+            "on_exceed is not allowed with mode 'observe'");
+    }
+    if (lim->has_minimum && lim->value_ref == 0 && lim->minimum > lim->value) {
         const doc_node *at = limitr__get(n, "minimum");
         char a[48], b[48];
         ERR(cc, path, at ? at : n, "minimum %s is above value %s",

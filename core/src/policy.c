@@ -16,8 +16,8 @@ static const field root_fields[] = {
     {"credits", FIELD_OK},
     {"plans", FIELD_OK},
     {"exchange", FIELD_LATER},
-    {"lua", FIELD_LATER},
-    {"handlers", FIELD_LATER},
+    {"lua", FIELD_OK},
+    {"handlers", FIELD_OK},
     {"notifications", FIELD_LATER},
     {"estimates", FIELD_LATER},
     {"estimate_min_samples", FIELD_LATER},
@@ -73,8 +73,8 @@ static void read_units(compiler *cc, const doc_node *n, const char *path,
                        lp_credit *cr)
 {
     static const char *const symbols[] = {
-        "B",   "kB",  "MB",  "GB",  "TB", "PB", "KiB", "MiB", "GiB",
-        "TiB", "PiB", "ms",  "s",   "min", "h", "day", "week",
+        "B",   "kB",  "MB", "GB", "TB",  "PB", "KiB", "MiB",  "GiB",
+        "TiB", "PiB", "ms", "s",  "min", "h",  "day", "week",
     };
     const doc_node *v = limitr__get(n, "units");
     char *fpath, buf[96];
@@ -119,12 +119,14 @@ static void compile_credits(compiler *cc, const doc_node *credits)
             continue;
         }
         /* A credit written as null or {} takes every default. */
-        if (n->type != DOC_NULL && !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
+        if (n->type != DOC_NULL &&
+            !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
             free(path);
             continue;
         }
         if (n->type == DOC_MAP)
-            limitr__check_fields(cc, n, path, credit_fields, N_FIELDS(credit_fields));
+            limitr__check_fields(cc, n, path, credit_fields,
+                                 N_FIELDS(credit_fields));
         cr->name = limitr__xstrdup(cc, pair->key);
         limitr__read_string(cc, n, path, "label", "Credit", &cr->label);
         limitr__read_string(cc, n, path, "unit", "credit", &cr->unit);
@@ -206,13 +208,14 @@ static void compile_entitlements(compiler *cc, const doc_node *ents,
             free(epath);
             continue;
         }
-        if (n->type != DOC_NULL && !limitr__expect(cc, n, epath, DOC_MAP, "mapping")) {
+        if (n->type != DOC_NULL &&
+            !limitr__expect(cc, n, epath, DOC_MAP, "mapping")) {
             free(epath);
             continue;
         }
         if (n->type == DOC_MAP)
             limitr__check_fields(cc, n, epath, entitlement_fields,
-                         N_FIELDS(entitlement_fields));
+                                 N_FIELDS(entitlement_fields));
         ent->name = intern_entitlement(cc, pair->key);
         limitr__read_string(cc, n, epath, "description", "", &ent->description);
         limitr__read_bool(cc, n, epath, "hidden", 0);
@@ -224,7 +227,7 @@ static void compile_entitlements(compiler *cc, const doc_node *ents,
                 ent->has_limit = 1;
                 limitr__limit_defaults(&ent->limit);
                 limitr__limit_compile(cc, limit, lpath, &ent->limit, 0, NULL);
-                free(lpath);
+                ent->limit.path = lpath; /* freed with the policy */
             }
         }
         plan->n_ents++;
@@ -252,12 +255,14 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(path);
             continue;
         }
-        if (n->type != DOC_NULL && !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
+        if (n->type != DOC_NULL &&
+            !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
             free(path);
             continue;
         }
         if (n->type == DOC_MAP)
-            limitr__check_fields(cc, n, path, plan_fields, N_FIELDS(plan_fields));
+            limitr__check_fields(cc, n, path, plan_fields,
+                                 N_FIELDS(plan_fields));
         plan->name = limitr__xstrdup(cc, pair->key);
         limitr__read_string(cc, n, path, "label", "", &plan->label);
         limitr__read_string(cc, n, path, "description", "", &plan->description);
@@ -282,6 +287,29 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(epath);
         }
         p->n_plans++;
+        free(path);
+    }
+}
+
+/* policy.handlers: event name -> function(event). */
+static void compile_handlers(compiler *cc, const doc_node *handlers)
+{
+    size_t i;
+    if (!limitr__expect(cc, handlers, "handlers", DOC_MAP, "mapping")) return;
+    for (i = 0; i < handlers->count; i++) {
+        const doc_pair *pair = &handlers->pairs[i];
+        int ev = limitr__event_find(pair->key);
+        char *path = limitr__child_path(cc, "handlers", pair->key), buf[96];
+        if (path == NULL) return;
+        if (ev < 0) {
+            limitr__verr(&cc->errs, path, pair->key_line, pair->key_col,
+                         "unknown event '%s'%s", pair->key,
+                         limitr__hint(buf, sizeof buf, pair->key,
+                                      limitr__event_names, EV_COUNT));
+        } else {
+            cc->p->handler_refs[ev] =
+                limitr__read_snippet(cc, pair->value, path);
+        }
         free(path);
     }
 }
@@ -315,11 +343,15 @@ static void compile_root(compiler *cc, const doc_node *root)
         return;
     }
     if (!limitr__expect(cc, policy, "policy", DOC_MAP, "mapping")) return;
-    limitr__check_fields(cc, policy, "policy", root_fields, N_FIELDS(root_fields));
+    limitr__check_fields(cc, policy, "policy", root_fields,
+                         N_FIELDS(root_fields));
     /* Errors below `policy` use paths without the leading "policy." */
     limitr__read_string(cc, policy, "", "version", "", &cc->p->version);
+    /* The shared chunk runs before any snippet is compiled. */
+    if ((n = limitr__get(policy, "lua")) != NULL) limitr__read_chunk(cc, n);
     if ((n = limitr__get(policy, "credits")) != NULL) compile_credits(cc, n);
     if ((n = limitr__get(policy, "plans")) != NULL) compile_plans(cc, n);
+    if ((n = limitr__get(policy, "handlers")) != NULL) compile_handlers(cc, n);
 }
 
 /* ---- Entry points ---- */
@@ -336,7 +368,8 @@ static const char *detect_format(const char *text, size_t len)
 }
 
 lp_policy *limitr__policy_compile(const char *text, size_t len,
-                                  const char *format, char **err)
+                                  const char *format,
+                                  const script_limits *limits, char **err)
 {
     compiler cc;
     doc_node *root;
@@ -355,6 +388,7 @@ lp_policy *limitr__policy_compile(const char *text, size_t len,
         return NULL;
     }
     cc.p->default_plan = -1;
+    cc.p->limits = *limits;
     compile_root(&cc, root);
     limitr__doc_free(root);
     if (cc.nomem || cc.errs.nomem) {
@@ -402,6 +436,7 @@ void limitr__policy_free(lp_policy *p)
         for (j = 0; j < plan->n_ents; j++) {
             free(plan->ents[j].description);
             free(plan->ents[j].scope);
+            free((char *)plan->ents[j].limit.path);
         }
         free(plan->ents);
     }
@@ -411,6 +446,7 @@ void limitr__policy_free(lp_policy *p)
     free(p->ent_names);
     free(p->ent_name_lens);
     free(p->version);
+    limitr__script_close(p->vm); /* after the limits that referenced it */
     free(p);
 }
 

@@ -44,13 +44,13 @@ static double round9(double x)
 /* Remaining without grants: limit - value (may be negative). */
 static lnum remaining_of(const decision *d)
 {
-    return d->lim->value - d->v.value;
+    return d->limit - d->v.value;
 }
 
 static double percent_remaining(const decision *d)
 {
     lnum r = remaining_of(d);
-    double limit = limitr__lnum_to_double(d->lim->value);
+    double limit = limitr__lnum_to_double(d->limit);
     if (limit == 0) return 0;
     return limitr__lnum_to_double(r > 0 ? r : 0) / limit * 100;
 }
@@ -86,8 +86,7 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
 
 /* The plan named id, for the reads that also take a plan name. */
 static const lp_entitlement *plan_entitlement(limitr_engine *e,
-                                              const char *name,
-                                              const char *ent)
+                                              const char *name, const char *ent)
 {
     int plan = limitr__policy_find_plan(e->policy, name);
     if (plan < 0) return NULL;
@@ -100,6 +99,7 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
 {
     decision d;
     const lp_limit *lim;
+    lnum value;
     int status;
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL || ent == NULL || out == NULL)
@@ -108,27 +108,30 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     status = target(e, id, ent, &d);
     if (status == LIMITR_OK) {
         lim = d.lim;
+        value = d.limit;
     } else if (limitr__customer_lookup(e, id) == NULL) {
         const lp_entitlement *pe = plan_entitlement(e, id, ent);
         if (pe == NULL) return status;
         lim = pe->has_limit ? &pe->limit : NULL;
+        /* A plan's snippet limit needs a customer to evaluate. */
+        if (lim != NULL && !cost && lim->value_ref > 0)
+            return nil(e, "needs_customer");
+        value = lim != NULL ? lim->value : 0;
     } else {
         return status;
     }
     if (lim == NULL) return nil(e, "not_metered");
     if (cost) return give(e, out, limitr__out_number(lim->increment));
     if (lim->mode == MODE_OBSERVE) return nil(e, "observe");
-    return give(e, out, limitr__out_number(lim->value));
+    return give(e, out, limitr__out_number(value));
 }
 
-int limitr_limit(limitr_engine *e, const char *id, const char *ent,
-                 double *out)
+int limitr_limit(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     return limit_or_cost(e, id, ent, 0, out);
 }
 
-int limitr_cost(limitr_engine *e, const char *id, const char *ent,
-                double *out)
+int limitr_cost(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     return limit_or_cost(e, id, ent, 1, out);
 }
@@ -140,8 +143,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
     int status = target(e, id, ent, &d);
     if (status != LIMITR_OK) return status;
     if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
-    if (d.lim == NULL || d.lim->reset == RESET_NONE)
-        return nil(e, "no_reset");
+    if (d.lim == NULL || d.lim->reset == RESET_NONE) return nil(e, "no_reset");
     *out = limitr__next_reset(d.lim, &d.v, d.now);
     return limitr__ok(e);
 }
@@ -166,8 +168,7 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
     return give(e, out, limitr__out_number(allowance_of(&d)));
 }
 
-int limitr_rate(limitr_engine *e, const char *id, const char *ent,
-                double *out)
+int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     decision d;
     int status = target(e, id, ent, &d);
@@ -198,7 +199,8 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
     if (status != LIMITR_OK) return status;
     if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
-    if (d.lim->mode == MODE_OBSERVE || d.v.rolled) return nil(e, "no_projection");
+    if (d.lim->mode == MODE_OBSERVE || d.v.rolled)
+        return nil(e, "no_projection");
     r = opts != NULL && opts->smoothed
             ? (d.v.exists && d.v.stored->has_ewma ? d.v.stored->ewma_rate : 0)
             : limitr__meter_rate(&d.v);
@@ -224,7 +226,7 @@ static double retry_after(const decision *d)
         return ceil(need / d->lim->governor_refill_rate);
     }
     if (strcmp(d->gate, "limit") == 0 && d->lim->reset != RESET_NONE &&
-        lnum_le9(d->requested, d->lim->value))
+        lnum_le9(d->requested, d->limit))
         return (double)(limitr__next_reset(d->lim, &d->v, d->now) - d->now);
     return -1;
 }
@@ -252,26 +254,24 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
     if (targeted && d.lim == NULL) {
         d.gate = "flag";
         allowed = 1;
-    } else if (targeted &&
-               limitr__requested(e, &d, value, value_str) != 0) {
+    } else if (targeted && limitr__requested(e, &d, value, value_str) != 0) {
         d.gate = "value";
         d.reason = "invalid_value";
     } else if (targeted) {
-        allowed = limitr__decide(&d, 0);
+        allowed = limitr__decide(e, &d, 0);
     }
     cJSON_AddBoolToObject(x, "allowed", allowed);
     cJSON_AddStringToObject(x, "gate", d.gate);
     if (!allowed) cJSON_AddStringToObject(x, "reason", d.reason);
     if (targeted && d.lim != NULL) {
         if (d.lim->mode != MODE_OBSERVE) {
-            add_num(x, "limit", d.lim->value);
+            add_num(x, "limit", d.limit);
             add_num(x, "remaining", remaining_of(&d));
         }
         add_num(x, "value", d.v.value);
         if (d.lim->reset != RESET_NONE)
             cJSON_AddNumberToObject(
-                x, "reset",
-                (double)limitr__next_reset(d.lim, &d.v, d.now));
+                x, "reset", (double)limitr__next_reset(d.lim, &d.v, d.now));
         if (!allowed && strcmp(d.gate, "value") != 0) {
             double ra = retry_after(&d);
             if (ra >= 0) cJSON_AddNumberToObject(x, "retry_after", ra);

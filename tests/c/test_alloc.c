@@ -40,7 +40,7 @@ TEST(engine_creation)
     for (n = 0;; n++) {
         failing f = {n, 0};
         limitr_allocator a = {failing_realloc, &f};
-        limitr_options o = {&a};
+        limitr_options o = {&a, 0, 0, 0, 0};
         limitr_engine *e = NULL;
         int status = limitr_new(policy, strlen(policy), NULL, &o, &e);
         limitr_free(e);
@@ -57,7 +57,7 @@ TEST(customer_creation_and_decisions)
     for (n = 0;; n++) {
         failing f = {-1, 0};
         limitr_allocator a = {failing_realloc, &f};
-        limitr_options o = {&a};
+        limitr_options o = {&a, 0, 0, 0, 0};
         limitr_engine *e = NULL;
         const char *snap;
         int status, i;

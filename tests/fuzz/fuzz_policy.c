@@ -247,7 +247,7 @@ static int run_once(const uint8_t *data, size_t size, const char *format,
                     fuzz_heap *heap, int strict)
 {
     limitr_allocator alloc = {heap_realloc, heap};
-    limitr_options opts = {&alloc};
+    limitr_options opts = {&alloc, 0, 0, 0, 0};
     limitr_engine *e = NULL;
     int rc = limitr_new((const char *)data, size, format, &opts, &e);
     REQUIRE(rc == LIMITR_OK || rc == LIMITR_INVALID || rc == LIMITR_NOMEM);

@@ -1,0 +1,777 @@
+/* script.c: the engine's private Lua 5.4 VM and its sandbox (SANDBOX.md):
+ * a memory ceiling per VM, an instruction budget and a deadline per call
+ * that pcall cannot swallow, a read-only environment of safe functions,
+ * frozen library tables, a locked string metatable and bounded patterns. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "script.h"
+#include "script_api.h"
+#include "script_pattern.h"
+
+struct script {
+    lua_State *L;
+    limitr_engine *e;
+    script_limits limits;
+    size_t mem_used;
+    int mem_exceeded; /* the allocator refused: LIMITR_MEMCAP */
+    long instructions_left;
+    int64_t deadline_ns;
+    int killed; /* budget or deadline spent: sticky until the call ends */
+    long pattern_left;
+    int in_call;    /* nesting depth of snippet calls */
+    int policy_ref; /* the policy globals (the `lua` chunk's environment) */
+    int env_ref;    /* the read-only view snippets see */
+    char *customer; /* limitr.meter/value's customer during a call */
+};
+
+#define HOOK_EVERY 1000 /* instructions between budget checks */
+#define MAX_DEPTH 32    /* of values copied between VMs */
+
+static script *of(lua_State *L)
+{
+    return *(script **)lua_getextraspace(L);
+}
+
+/* ---- Memory ceiling ---- */
+
+/* Counts `ptr ? osize : 0` as the old size (osize is a type tag for new
+ * blocks); never fails a free or a shrink; refuses growth past the cap. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    script *s = ud;
+    size_t old = ptr != NULL ? osize : 0;
+    void *p;
+    if (nsize == 0) {
+        free(ptr);
+        s->mem_used -= old;
+        return NULL;
+    }
+    if (nsize > old && s->mem_used - old + nsize > s->limits.memory) {
+        s->mem_exceeded = 1;
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (p == NULL) return NULL;
+    s->mem_used = s->mem_used - old + nsize;
+    return p;
+}
+
+static int panic(lua_State *L)
+{
+    /* Unreachable: every entry into the VM is protected (SANDBOX.md 15). */
+    (void)L;
+    abort();
+}
+
+/* ---- Instruction budget and deadline ---- */
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Charges HOOK_EVERY instructions; once the budget or the deadline is
+ * spent, re-arms itself on every instruction so that no pcall, xpcall or
+ * error handler can run on (Redis's sticky kill, SANDBOX.md 10). */
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    script *s = of(L);
+    (void)ar;
+    if (!s->killed) {
+        s->instructions_left -= HOOK_EVERY;
+        if (s->instructions_left > 0 && monotonic_ns() < s->deadline_ns) return;
+        s->killed = 1;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, s->instructions_left > 0
+                          ? "snippet deadline exceeded"
+                          : "snippet instruction budget exhausted");
+    lua_error(L);
+}
+
+long *limitr__pattern_budget(lua_State *L)
+{
+    return &of(L)->pattern_left;
+}
+
+/* pcall and xpcall that rethrow a spent budget or memory ceiling. */
+static int continue_pcall(lua_State *L, int status, lua_KContext ctx)
+{
+    script *s = of(L);
+    (void)ctx;
+    if (s->killed || s->mem_exceeded) return lua_error(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - 1; /* true, results... */
+}
+
+static int safe_pcall(lua_State *L)
+{
+    int status;
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, NULL);
+    if (status != LUA_OK) return continue_pcall(L, status, 0);
+    if (of(L)->killed || of(L)->mem_exceeded) return lua_error(L);
+    return lua_gettop(L);
+}
+
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L), status;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2); /* handler, true, f, args... */
+    status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 0, NULL);
+    if (status != LUA_OK) return continue_pcall(L, status, 0);
+    if (of(L)->killed || of(L)->mem_exceeded) return lua_error(L);
+    return lua_gettop(L) - 2;
+}
+
+/* ---- Values between the engine (cJSON) and the VM ---- */
+
+static void push_json(lua_State *L, const cJSON *item, int depth)
+{
+    if (item == NULL || depth > MAX_DEPTH || !lua_checkstack(L, 4)) {
+        lua_pushnil(L);
+        return;
+    }
+    if (cJSON_IsNumber(item)) {
+        double d = item->valuedouble;
+        if (d == (double)(lua_Integer)d && d > -9007199254740992.0 &&
+            d < 9007199254740992.0)
+            lua_pushinteger(L, (lua_Integer)d);
+        else
+            lua_pushnumber(L, d);
+    } else if (cJSON_IsString(item)) {
+        lua_pushstring(L, item->valuestring);
+    } else if (cJSON_IsBool(item)) {
+        lua_pushboolean(L, cJSON_IsTrue(item));
+    } else if (cJSON_IsArray(item)) {
+        const cJSON *c;
+        lua_Integer i = 1;
+        lua_createtable(L, cJSON_GetArraySize(item), 0);
+        cJSON_ArrayForEach(c, item)
+        {
+            push_json(L, c, depth + 1);
+            lua_rawseti(L, -2, i++);
+        }
+    } else if (cJSON_IsObject(item)) {
+        const cJSON *c;
+        lua_createtable(L, 0, 8);
+        cJSON_ArrayForEach(c, item)
+        {
+            push_json(L, c, depth + 1);
+            lua_setfield(L, -2, c->string);
+        }
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+/* The value at idx as cJSON, read with raw access only (no metamethods:
+ * SANDBOX.md 16). NULL with *err on a cycle, depth, or unsupported type. */
+static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
+{
+    idx = lua_absindex(L, idx);
+    if (depth > MAX_DEPTH) {
+        *err = "value nested too deeply (or cyclic)";
+        return NULL;
+    }
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return cJSON_CreateNull();
+    case LUA_TBOOLEAN:
+        return cJSON_CreateBool(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        return cJSON_CreateNumber(lua_tonumberx(L, idx, NULL));
+    case LUA_TSTRING:
+        return cJSON_CreateString(lua_tolstring(L, idx, NULL));
+    case LUA_TTABLE: {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0, i;
+        cJSON *out;
+        if (!lua_checkstack(L, 4)) {
+            *err = "value nested too deeply";
+            return NULL;
+        }
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            count++;
+            lua_settop(L, -2);
+        }
+        if (count == n) {
+            out = cJSON_CreateArray();
+            for (i = 1; out != NULL && i <= n; i++) {
+                cJSON *c;
+                lua_rawgeti(L, idx, i);
+                c = to_json(L, -1, depth + 1, err);
+                lua_settop(L, -2);
+                if (c == NULL) {
+                    cJSON_Delete(out);
+                    return NULL;
+                }
+                cJSON_AddItemToArray(out, c);
+            }
+            return out;
+        }
+        out = cJSON_CreateObject();
+        lua_pushnil(L);
+        while (out != NULL && lua_next(L, idx) != 0) {
+            cJSON *c;
+            if (lua_type(L, -2) != LUA_TSTRING) {
+                *err = "table keys must be strings (or a sequence 1..n)";
+                lua_settop(L, -3);
+                cJSON_Delete(out);
+                return NULL;
+            }
+            c = to_json(L, -1, depth + 1, err);
+            if (c == NULL) {
+                lua_settop(L, -3);
+                cJSON_Delete(out);
+                return NULL;
+            }
+            cJSON_AddItemToObject(out, lua_tolstring(L, -2, NULL), c);
+            lua_settop(L, -2);
+        }
+        return out;
+    }
+    default:
+        *err = "only nil, booleans, numbers, strings and tables can cross "
+               "to the host";
+        return NULL;
+    }
+}
+
+/* ---- Host libraries and the limitr helper table ---- */
+
+/* lib.name(...): arguments and results cross by copy as JSON. */
+static int call_host(lua_State *L)
+{
+    script *s = of(L);
+    const char *lib = lua_tolstring(L, lua_upvalueindex(1), NULL);
+    const char *name = lua_tolstring(L, lua_upvalueindex(2), NULL);
+    int n = lua_gettop(L), i;
+    cJSON *args = cJSON_CreateArray(), *result = NULL;
+    const char *err = "out of memory";
+    char *text, *failure = NULL, *result_json = NULL;
+    if (args == NULL) return luaL_error(L, "out of memory");
+    for (i = 1; i <= n; i++) {
+        cJSON *a = to_json(L, i, 0, &err);
+        if (a == NULL) {
+            cJSON_Delete(args);
+            return luaL_error(L, "%s.%s: argument %d: %s", lib, name, i, err);
+        }
+        cJSON_AddItemToArray(args, a);
+    }
+    text = cJSON_PrintUnformatted(args);
+    cJSON_Delete(args);
+    if (text == NULL) return luaL_error(L, "out of memory");
+    if (limitr__call_host(s->e, lib, name, text, &result_json, &failure) != 0) {
+        free(text);
+        lua_pushfstring(L, "%s.%s: %s", lib, name,
+                        failure ? failure : "out of memory");
+        free(failure);
+        return lua_error(L);
+    }
+    free(text);
+    if (result_json == NULL) return 0;
+    result = cJSON_Parse(result_json);
+    free(result_json);
+    push_json(L, result, 0);
+    cJSON_Delete(result);
+    return 1;
+}
+
+static int helper_now(lua_State *L)
+{
+    script *s = of(L);
+    lua_pushinteger(L, s->e ? (lua_Integer)limitr__now(s->e) : 0);
+    return 1;
+}
+
+/* limitr.value(ent) and limitr.meter(ent): the current customer's reads. */
+static int helper_value(lua_State *L)
+{
+    script *s = of(L);
+    const char *ent = luaL_checklstring(L, 1, NULL);
+    double v;
+    if (s->e == NULL || s->customer == NULL ||
+        limitr_value(s->e, s->customer, ent, NULL, &v) != LIMITR_OK)
+        return 0;
+    lua_pushnumber(L, v);
+    return 1;
+}
+
+static int helper_meter(lua_State *L)
+{
+    script *s = of(L);
+    const char *ent = luaL_checklstring(L, 1, NULL);
+    double v;
+    if (s->e == NULL || s->customer == NULL ||
+        limitr_value(s->e, s->customer, ent, NULL, &v) != LIMITR_OK)
+        return 0;
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, "value");
+    if (limitr_limit(s->e, s->customer, ent, &v) == LIMITR_OK) {
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, "limit");
+    }
+    if (limitr_remaining(s->e, s->customer, ent, NULL, &v) == LIMITR_OK) {
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, "remaining");
+    }
+    return 1;
+}
+
+/* ---- The sandbox ---- */
+
+static int refuse_write(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify a read-only table (key '%s')",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+/* Replaces the table at the top with a read-only proxy of it. */
+static void freeze(lua_State *L)
+{
+    lua_createtable(L, 0, 0);       /* proxy */
+    lua_createtable(L, 0, 3);       /* its metatable */
+    lua_rotate(L, -3, -1);          /* proxy, mt, table */
+    lua_setfield(L, -2, "__index"); /* mt.__index = table */
+    lua_pushcclosure(L, refuse_write, 0);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable"); /* getmetatable gives false */
+    lua_setmetatable(L, -2);
+}
+
+/* A copy of the global library `name` without the keys in `drop`, left on
+ * the stack (not frozen). */
+static void copy_library(lua_State *L, const char *name,
+                         const char *const *drop)
+{
+    lua_getglobal(L, name);
+    lua_createtable(L, 0, 32);
+    lua_pushnil(L);
+    while (lua_next(L, -3) != 0) {
+        const char *const *d;
+        int skip = 0;
+        for (d = drop; *d != NULL; d++)
+            if (lua_type(L, -2) == LUA_TSTRING &&
+                strcmp(lua_tolstring(L, -2, NULL), *d) == 0)
+                skip = 1;
+        if (skip) {
+            lua_settop(L, -2);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_rotate(L, -2, -1);
+    lua_settop(L, -2); /* the copy stays */
+}
+
+/* Builds the environment once, in a protected call (it allocates). */
+static int build_sandbox(lua_State *L)
+{
+    static const char *const safe_base[] = {
+        "assert",       "error",        "ipairs",   "next",
+        "pairs",        "select",       "tonumber", "tostring",
+        "type",         "rawequal",     "rawget",   "rawlen",
+        "getmetatable", "setmetatable", "_VERSION", NULL};
+    static const char *const no_drop[] = {NULL};
+    static const char *const string_drop[] = {"dump", NULL};
+    static const char *const libs[] = {"math", "table", "utf8", NULL};
+    script *s = of(L);
+    const char *const *k;
+    luaL_requiref(L, "_G", limitr__lua.luaopen_base, 1);
+    luaL_requiref(L, "string", limitr__lua.luaopen_string, 1);
+    luaL_requiref(L, "table", limitr__lua.luaopen_table, 1);
+    luaL_requiref(L, "math", limitr__lua.luaopen_math, 1);
+    luaL_requiref(L, "utf8", limitr__lua.luaopen_utf8, 1);
+    lua_settop(L, 0);
+
+    /* SAFE: what every snippet may read. */
+    lua_createtable(L, 0, 32); /* 1: safe */
+    for (k = safe_base; *k != NULL; k++) {
+        lua_getglobal(L, *k);
+        lua_setfield(L, 1, *k);
+    }
+    lua_pushcclosure(L, safe_pcall, 0);
+    lua_setfield(L, 1, "pcall");
+    lua_pushcclosure(L, safe_xpcall, 0);
+    lua_setfield(L, 1, "xpcall");
+    /* string: no dump, bounded patterns; also what the string metatable
+       serves, so ("x"):rep() reaches this copy, never the original. */
+    copy_library(L, "string", string_drop);
+    limitr__pattern_install(L, lua_gettop(L));
+    lua_pushvalue(L, -1);
+    lua_pushstring(L, "");
+    lua_getmetatable(L, -1); /* the string metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable"); /* CVE-2025-46818 class */
+    lua_settop(L, -3);
+    freeze(L);
+    lua_setfield(L, 1, "string");
+    for (k = libs; *k != NULL; k++) {
+        copy_library(L, *k, no_drop);
+        freeze(L);
+        lua_setfield(L, 1, *k);
+    }
+    /* limitr: the engine's clock and the current customer's meters. */
+    lua_createtable(L, 0, 3);
+    lua_pushcclosure(L, helper_now, 0);
+    lua_setfield(L, -2, "now");
+    lua_pushcclosure(L, helper_value, 0);
+    lua_setfield(L, -2, "value");
+    lua_pushcclosure(L, helper_meter, 0);
+    lua_setfield(L, -2, "meter");
+    freeze(L);
+    lua_setfield(L, 1, "limitr");
+
+    /* POLICY: the `lua` chunk's globals, falling back to SAFE. */
+    lua_createtable(L, 0, 16); /* 2: policy */
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, 2);
+    lua_pushvalue(L, 2);
+    s->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* ENV: the read-only view of POLICY that snippets run in. */
+    lua_pushvalue(L, 2);
+    freeze(L);
+    s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* Nothing else is reachable from a snippet; the real globals (with
+       load, require, string.dump...) stay behind, unreferenced by it. */
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+script *limitr__script_open(const script_limits *limits, const char **err)
+{
+    script *s;
+    if (limitr__lua_api_load(err) != 0) return NULL;
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+    s->limits = *limits;
+    s->L = lua_newstate(limited_alloc, s);
+    if (s->L == NULL) {
+        free(s);
+        *err = "out of memory";
+        return NULL;
+    }
+    *(script **)lua_getextraspace(s->L) = s;
+    lua_atpanic(s->L, panic);
+    lua_pushcclosure(s->L, build_sandbox, 0);
+    if (lua_pcallk(s->L, 0, 0, 0, 0, NULL) != LUA_OK) {
+        lua_close(s->L);
+        free(s);
+        *err = "out of memory while building the Lua sandbox";
+        return NULL;
+    }
+    return s;
+}
+
+void limitr__script_bind(script *s, limitr_engine *e)
+{
+    s->e = e;
+}
+
+void limitr__script_close(script *s)
+{
+    if (s == NULL) return;
+    lua_close(s->L);
+    free(s->customer);
+    free(s);
+}
+
+void limitr__script_set_customer(script *s, const char *id)
+{
+    free(s->customer);
+    s->customer = id ? strdup(id) : NULL;
+}
+
+/* ---- Calls ---- */
+
+static void arm(script *s)
+{
+    s->instructions_left = s->limits.instructions;
+    s->deadline_ns = monotonic_ns() + s->limits.milliseconds * 1000000LL;
+    s->pattern_left = s->limits.pattern_steps;
+    s->killed = 0;
+    s->mem_exceeded = 0;
+    lua_sethook(s->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+static void disarm(script *s)
+{
+    lua_sethook(s->L, NULL, 0, 0);
+}
+
+/* Maps a failed protected call to a status and a message (malloc'ed). */
+static int failure(script *s, int status, char **err)
+{
+    const char *msg = lua_type(s->L, -1) == LUA_TSTRING
+                          ? lua_tolstring(s->L, -1, NULL)
+                          : "(error object is not a string)";
+    int code = LIMITR_SCRIPT;
+    if (s->killed) {
+        /* Whatever a message handler made of it, the budget is the cause. */
+        code = LIMITR_BUDGET;
+        msg = s->instructions_left > 0 ? "snippet deadline exceeded"
+                                       : "snippet instruction budget exhausted";
+    } else if (s->mem_exceeded || status == LUA_ERRMEM) {
+        code = LIMITR_MEMCAP;
+        msg = "snippet memory limit exceeded";
+    }
+    *err = strdup(msg);
+    lua_settop(s->L, 0);
+    return code;
+}
+
+int limitr__script_run_chunk(script *s, const char *code, size_t len,
+                             char **err)
+{
+    int status;
+    lua_State *L = s->L;
+    if (len > LIMITR_DEFAULT_SNIPPET_SIZE) {
+        *err = strdup("the chunk is larger than 256 KiB");
+        return LIMITR_INVALID;
+    }
+    status = luaL_loadbufferx(L, code, len, "=lua", "t");
+    if (status != LUA_OK) {
+        char *m;
+        failure(s, status, &m);
+        *err = NULL;
+        if (m != NULL) {
+            size_t n = strlen(m) + 32;
+            *err = malloc(n);
+            if (*err != NULL) snprintf(*err, n, "Lua syntax error: %s", m);
+            free(m);
+        }
+        return LIMITR_SCRIPT;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
+    lua_setupvalue(L, -2, 1); /* _ENV = the policy globals */
+    arm(s);
+    status = lua_pcallk(L, 0, 0, 0, 0, NULL);
+    disarm(s);
+    if (status != LUA_OK) {
+        char *m;
+        int code_status = failure(s, status, &m);
+        size_t n = (m ? strlen(m) : 0) + 48;
+        *err = malloc(n);
+        if (*err != NULL)
+            snprintf(*err, n, "Lua error while running the chunk: %s",
+                     m ? m : "out of memory");
+        free(m);
+        return code_status;
+    }
+    return LIMITR_OK;
+}
+
+int limitr__script_compile(script *s, const char *code, size_t len,
+                           const char *path, char **err)
+{
+    lua_State *L = s->L;
+    char *text, chunkname[300];
+    int status, ref;
+    if (len > LIMITR_DEFAULT_SNIPPET_SIZE) {
+        *err = strdup("snippet larger than 256 KiB");
+        return 0;
+    }
+    text = malloc(len + 8);
+    if (text == NULL) {
+        *err = NULL;
+        return 0;
+    }
+    memcpy(text, "return ", 7);
+    memcpy(text + 7, code, len);
+    snprintf(chunkname, sizeof chunkname, "=%s", path);
+    status = luaL_loadbufferx(L, text, len + 7, chunkname, "t");
+    free(text);
+    if (status != LUA_OK) {
+        char *m, *line;
+        failure(s, status, &m);
+        *err = NULL;
+        if (m == NULL) return 0;
+        /* "path:3: msg" -> "Lua syntax error: snippet line 3: msg" */
+        line = strncmp(m, path, strlen(path)) == 0 ? m + strlen(path) : m;
+        if (line[0] == ':') {
+            size_t n = strlen(line) + 48;
+            *err = malloc(n);
+            if (*err != NULL)
+                snprintf(*err, n, "Lua syntax error: snippet line %s",
+                         line + 1);
+            free(m);
+        } else {
+            *err = m;
+        }
+        return 0;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);
+    lua_setupvalue(L, -2, 1); /* _ENV = the read-only view */
+    arm(s);
+    status = lua_pcallk(L, 0, 1, 0, 0, NULL);
+    disarm(s);
+    if (status != LUA_OK) {
+        failure(s, status, err);
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TFUNCTION) {
+        lua_settop(L, 0);
+        *err = strdup("expected a Lua function expression (function(...) "
+                      "... end)");
+        return 0;
+    }
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 0);
+    return ref > 0 ? ref : 0;
+}
+
+void limitr__script_unref(script *s, int ref)
+{
+    if (s != NULL && ref > 0) luaL_unref(s->L, LUA_REGISTRYINDEX, ref);
+}
+
+void limitr__script_result_free(script_result *r)
+{
+    if (r == NULL) return;
+    free(r->string[0]);
+    free(r->string[1]);
+    memset(r, 0, sizeof *r);
+}
+
+/* Runs in a protected call: pushes the arguments (it allocates). */
+static int push_args(lua_State *L)
+{
+    const cJSON *const *args = lua_touserdata(L, 1);
+    int n = (int)lua_tointegerx(L, 2, NULL), i;
+    lua_settop(L, 0);
+    luaL_checkstack(L, n + 4, "too many arguments");
+    for (i = 0; i < n; i++)
+        push_json(L, args[i], 0);
+    return n;
+}
+
+int limitr__script_call(script *s, int ref, const char *path,
+                        const cJSON *const *args, int nargs, script_result *res,
+                        char **err)
+{
+    lua_State *L = s->L;
+    int status, i, top = lua_gettop(L);
+    if (res != NULL) memset(res, 0, sizeof *res);
+    *err = NULL;
+    /* A snippet that calls the engine may run another snippet: the outer
+       call's budget carries on. */
+    if (s->in_call == 0) arm(s);
+    s->in_call++;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushcclosure(L, push_args, 0);
+    lua_pushlightuserdata(L, (void *)args);
+    lua_pushinteger(L, nargs);
+    status = lua_pcallk(L, 2, nargs, 0, 0, NULL);
+    if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
+    s->in_call--;
+    if (s->in_call == 0) disarm(s);
+    if (status != LUA_OK) {
+        int code = failure(s, status, err);
+        (void)path;
+        lua_settop(L, top);
+        return code;
+    }
+    if (res != NULL) {
+        res->n = 2;
+        for (i = 0; i < 2; i++) {
+            int idx = top + 1 + i;
+            res->type[i] = lua_type(L, idx);
+            if (res->type[i] == LUA_TBOOLEAN)
+                res->boolean[i] = lua_toboolean(L, idx);
+            else if (res->type[i] == LUA_TNUMBER)
+                res->number[i] = lua_tonumberx(L, idx, NULL);
+            else if (res->type[i] == LUA_TSTRING)
+                res->string[i] = strdup(lua_tolstring(L, idx, NULL));
+        }
+    }
+    lua_settop(L, top);
+    return LIMITR_OK;
+}
+
+/* Runs in a protected call: (lib, name) as light userdata. SAFE[lib] is a
+ * frozen proxy of a table of host functions; lib.name calls back into the
+ * engine. A lib may not take a name the sandbox already uses. */
+static int add_lib_protected(lua_State *L)
+{
+    script *s = of(L);
+    const char *lib = lua_touserdata(L, 1), *name = lua_touserdata(L, 2);
+    int safe;
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
+    lua_getmetatable(L, 1);
+    lua_getfield(L, 2, "__index");
+    safe = lua_gettop(L);
+    lua_getfield(L, safe, lib);
+    if (lua_type(L, -1) == LUA_TNIL) {
+        lua_settop(L, safe);
+        lua_createtable(L, 0, 4);
+        freeze(L);
+        lua_getmetatable(L, -1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "__limitr_lib");
+        lua_settop(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, safe, lib);
+    } else {
+        int ours = 0;
+        if (lua_getmetatable(L, -1)) {
+            lua_getfield(L, -1, "__limitr_lib");
+            ours = lua_toboolean(L, -1);
+            lua_settop(L, -3);
+        }
+        if (!ours)
+            return luaL_error(L, "'%s' is a name of the snippet sandbox", lib);
+    }
+    lua_getmetatable(L, -1);
+    lua_getfield(L, -1, "__index"); /* the functions table */
+    lua_pushstring(L, lib);
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, call_host, 2);
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+int limitr__script_add_lib(script *s, const char *lib, const char *name,
+                           char **err)
+{
+    lua_State *L = s->L;
+    int status;
+    *err = NULL;
+    lua_pushcclosure(L, add_lib_protected, 0);
+    lua_pushlightuserdata(L, (void *)lib);
+    lua_pushlightuserdata(L, (void *)name);
+    status = lua_pcallk(L, 2, 0, 0, 0, NULL);
+    if (status != LUA_OK) return failure(s, status, err);
+    lua_settop(L, 0);
+    return LIMITR_OK;
+}

@@ -1,0 +1,84 @@
+/* script.h: the engine's private, sandboxed Lua 5.4 VM (SANDBOX.md) and
+ * the calls the engine makes into it: the policy's `lua` chunk, snippet
+ * compilation, and calls of compiled snippets with JSON-shaped values. */
+#ifndef LIMITR_SCRIPT_H
+#define LIMITR_SCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cJSON cJSON;
+typedef struct limitr_engine limitr_engine;
+typedef struct script script;
+
+#ifndef LIMITR_DEFAULT_SNIPPET_INSTRUCTIONS
+#define LIMITR_DEFAULT_SNIPPET_INSTRUCTIONS 1000000L /* per call */
+#endif
+#ifndef LIMITR_DEFAULT_SNIPPET_MS
+#define LIMITR_DEFAULT_SNIPPET_MS 100 /* wall-clock deadline per call */
+#endif
+#ifndef LIMITR_DEFAULT_SNIPPET_MEMORY
+#define LIMITR_DEFAULT_SNIPPET_MEMORY (32u * 1024u * 1024u) /* per VM */
+#endif
+#ifndef LIMITR_DEFAULT_PATTERN_STEPS
+#define LIMITR_DEFAULT_PATTERN_STEPS 1000000L /* per call */
+#endif
+#ifndef LIMITR_DEFAULT_SNIPPET_SIZE
+#define LIMITR_DEFAULT_SNIPPET_SIZE (256u * 1024u) /* bytes of source */
+#endif
+
+typedef struct script_limits {
+    long instructions; /* per call */
+    long milliseconds; /* per call */
+    size_t memory;     /* bytes, for the whole VM */
+    long pattern_steps;
+} script_limits;
+
+/* What a snippet returned: up to two results, copied out of the VM. */
+typedef struct script_result {
+    int n;       /* results kept (0-2) */
+    int type[2]; /* LUA_T* of each */
+    int boolean[2];
+    double number[2];
+    char *string[2]; /* malloc'ed copies, or NULL */
+} script_result;
+
+void limitr__script_result_free(script_result *r);
+
+/* Creates the VM of an engine (e may be NULL while it is being built and
+ * set later with limitr__script_bind). Returns NULL and *err (static text)
+ * when Lua cannot be loaded or memory runs out. */
+script *limitr__script_open(const script_limits *limits, const char **err);
+void limitr__script_bind(script *s, limitr_engine *e);
+void limitr__script_close(script *s);
+
+/* Runs the policy's `lua` chunk (statements) with the policy globals as
+ * its environment. 0, or -1 and *err (malloc'ed, "lua: ..."). */
+int limitr__script_run_chunk(script *s, const char *code, size_t len,
+                             char **err);
+
+/* Compiles a snippet (one function expression) named `path`: returns its
+ * registry reference (> 0), or 0 and *err (malloc'ed problem text without
+ * the path). */
+int limitr__script_compile(script *s, const char *code, size_t len,
+                           const char *path, char **err);
+void limitr__script_unref(script *s, int ref);
+
+/* Calls snippet `ref` with the arguments (cJSON values, NULL pushed as
+ * nil). Returns a status (LIMITR_OK, LIMITR_SCRIPT, LIMITR_BUDGET,
+ * LIMITR_MEMCAP, LIMITR_NOMEM) and, on failure, *err (malloc'ed,
+ * "<path>:<line>: <message>"). Results go to *res (may be NULL). */
+int limitr__script_call(script *s, int ref, const char *path,
+                        const cJSON *const *args, int nargs, script_result *res,
+                        char **err);
+
+/* Makes a host library (registered with limitr_lib) visible to snippets as
+ * the global table `lib`, with `name` calling back into the engine. */
+int limitr__script_add_lib(script *s, const char *lib, const char *name,
+                           char **err);
+
+/* The customer whose meters limitr.meter()/limitr.value() read during the
+ * current call (NULL: none). */
+void limitr__script_set_customer(script *s, const char *id);
+
+#endif

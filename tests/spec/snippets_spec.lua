@@ -1,0 +1,209 @@
+-- Policy logic in Lua: the shared `lua` chunk, handlers, on_exceed, limit
+-- value snippets and host libraries, with their errors.
+local limitr = require "limitr"
+
+local POLICY = [==[
+policy:
+  lua: |
+    QUOTA_DEFAULT = 10
+    function seat_quota(customer, default)
+      local m = customer.metadata
+      return (m and tonumber(m.seat_quota)) or default
+    end
+  credits:
+    token: {}
+    seat: {}
+  plans:
+    pro:
+      entitlements:
+        chat:
+          limit:
+            credit: token
+            mode: soft
+            value: 100
+            on_exceed: |
+              function(ctx)
+                if ctx.value + ctx.requested - ctx.limit > 50 then
+                  return false, "overage ceiling"
+                end
+                return true
+              end
+        strict:
+          limit:
+            credit: token
+            value: 10
+            on_exceed: !lua |
+              function(ctx)
+                local m = ctx.customer.metadata
+                return m ~= nil and m.overage_ok == true
+              end
+        broken:
+          limit:
+            credit: token
+            value: 10
+            on_exceed: |
+              function(ctx)
+                local x = nil
+                return x.field
+              end
+        seats:
+          limit: { credit: seat, value: "function(customer) return seat_quota(customer, QUOTA_DEFAULT) end" }
+  handlers:
+    meter-overage: |
+      function(event)
+        App.bill(event.customer.id, event.entitlement, event.overage)
+      end
+]==]
+
+local function engine()
+    local e = assert(limitr.new(POLICY))
+    local errors = {}
+    e:on("error", function(ev) errors[#errors + 1] = ev end)
+    return e, errors
+end
+
+describe("snippets", function()
+    it("runs the shared lua chunk and sees its globals in snippets", function()
+        local e = engine()
+        e:create_customer("a", "pro")
+        e:create_customer("b", "pro", { metadata = { seat_quota = "25" } })
+        assert.are.equal(10, e:limit("a", "seats"))
+        assert.are.equal(25, e:limit("b", "seats"))
+        assert.is_true(e:allow("b", "seats", 25))
+        assert.are.same({ false, "limit" }, { e:allow("b", "seats", 1) })
+    end)
+
+    it("calls on_exceed only past the limit; its reason reaches the event and explain", function()
+        local e = engine()
+        local limits = {}
+        e:on("meter-limit", function(ev) limits[#limits + 1] = ev end)
+        e:create_customer("a", "pro")
+        assert.is_true(e:allow("a", "chat", 100))        -- within: no snippet
+        assert.is_true(e:allow("a", "chat", 50))         -- overage 50: allowed
+        assert.are.same({ false, "overage ceiling" }, { e:allow("a", "chat", 1) })
+        assert.are.equal("overage ceiling", limits[1].reason)
+        local x = e:explain("a", "chat", 1)
+        assert.are.equal("on_exceed", x.gate)
+        assert.are.equal("overage ceiling", x.reason)
+        assert.are.equal(150, e:value("a", "chat"))
+    end)
+
+    it("lets on_exceed allow hard overage from customer metadata", function()
+        local e = engine()
+        local overages = {}
+        e:on("meter-overage", function(ev) overages[#overages + 1] = ev end)
+        e:lib("App", "bill", function() end)
+        e:create_customer("plain", "pro")
+        e:create_customer("trusted", "pro", { metadata = { overage_ok = true } })
+        assert.are.same({ false, "on_exceed" }, { e:allow("plain", "strict", 11) })
+        assert.is_true(e:allow("trusted", "strict", 11))
+        assert.are.equal(1, overages[1].overage)
+        assert.is_true(e:allow("trusted", "strict", 1, { force = true })) -- force skips it
+    end)
+
+    it("calls host libraries from handlers, with copies of the arguments", function()
+        local e = engine()
+        local bills = {}
+        e:lib("App", "bill", function(id, ent, overage) bills[#bills + 1] = { id, ent, overage } end)
+        e:create_customer("a", "pro")
+        e:allow("a", "chat", 120)
+        assert.are.same({ { "a", "chat", 20 } }, bills)
+    end)
+
+    it("turns a failing snippet into an error event naming path and line; the mode's default applies", function()
+        local e, errors = engine()
+        e:create_customer("a", "pro")
+        assert.are.same({ false, "limit" }, { e:allow("a", "broken", 11) })
+        assert.are.equal(1, #errors)
+        assert.are.equal("plans.pro.entitlements.broken.limit.on_exceed", errors[1].path)
+        assert.are.equal(
+            "plans.pro.entitlements.broken.limit.on_exceed:3: attempt to index a nil value (local 'x')",
+            errors[1].message)
+        assert.is_true(e:allow("a", "broken", 10)) -- the engine keeps working
+    end)
+
+    it("fires error when a handler calls a missing host function, and goes on", function()
+        local e, errors = engine()
+        e:create_customer("a", "pro")
+        assert.is_true(e:allow("a", "chat", 120))
+        assert.are.equal("handlers.meter-overage", errors[1].path)
+        assert.matches("attempt to index a nil value %(global 'App'%)", errors[1].message)
+        assert.are.equal(120, e:value("a", "chat"))
+    end)
+
+    it("denies with error when a limit value snippet fails", function()
+        local e, errors = assert(limitr.new([[
+policy:
+  credits: {seat: {}}
+  plans:
+    p:
+      entitlements:
+        seats: {limit: {credit: seat, value: "function(c) return c.metadata.quota end"}}
+]])), {}
+        e:on("error", function(ev) errors[#errors + 1] = ev end)
+        e:create_customer("a", "p")
+        assert.are.same({ false, "error" }, { e:allow("a", "seats", 1) })
+        assert.is_nil(e:limit("a", "seats"))
+        assert.are.equal("plans.p.entitlements.seats.limit.value", errors[1].path)
+        assert.matches("attempt to index a nil value %(field 'metadata'%)", errors[1].message)
+        local x = e:explain("a", "seats", 1)
+        assert.are.equal("limit", x.gate)
+        assert.are.equal("error", x.reason)
+    end)
+end)
+
+describe("snippets at load time", function()
+    local function load_error(policy)
+        local e, err = limitr.new(policy)
+        assert.is_nil(e)
+        return err
+    end
+
+    it("reports a syntax error with the snippet's path and line", function()
+        assert.are.equal(
+            "plans.p.entitlements.e.limit.on_exceed: Lua syntax error: snippet line 2: 'end' expected (to close 'function' at line 1) near <eof> at 6:43",
+            load_error([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      entitlements:
+        e: {limit: {credit: t, on_exceed: "function(ctx)\n return true"}}
+]]))
+    end)
+
+    it("requires a function expression in snippet fields", function()
+        assert.matches("plans.p.entitlements.e.limit.on_exceed: expected a Lua function expression",
+            load_error([[
+policy:
+  credits: {t: {}}
+  plans: {p: {entitlements: {e: {limit: {credit: t, on_exceed: "return true"}}}}}
+]]), 1, true)
+        assert.matches("on_exceed: Lua syntax error: snippet line 1: <eof> expected near '('",
+            load_error([[
+policy:
+  credits: {t: {}}
+  plans: {p: {entitlements: {e: {limit: {credit: t, on_exceed: "function() end()"}}}}}
+]]), 1, true)
+    end)
+
+    it("reports errors of the lua chunk, and unknown handler events", function()
+        assert.matches("^lua: Lua error while running the chunk: lua:1: boom",
+            load_error("policy:\n  lua: error('boom')\n"))
+        assert.matches("^lua: Lua syntax error: ",
+            load_error("policy:\n  lua: 'x = = 1'\n"))
+        assert.matches("handlers%.meter%-overges: unknown event 'meter%-overges' %(did you mean 'meter%-overage'%?%)",
+            load_error("policy:\n  handlers:\n    meter-overges: 'function(e) end'\n"))
+        assert.matches("on_exceed is not allowed with mode 'observe'",
+            load_error([[
+policy:
+  credits: {t: {}}
+  plans: {p: {entitlements: {e: {limit: {credit: t, mode: observe, on_exceed: "function() return true end"}}}}}
+]]), 1, true)
+    end)
+
+    it("refuses the !lua tag on fields that are not snippets", function()
+        assert.matches("YAML tag '!lua' is only allowed on a Lua snippet field",
+            load_error("policy:\n  version: !lua function() end\n"), 1, true)
+    end)
+end)
