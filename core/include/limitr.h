@@ -196,6 +196,8 @@ typedef struct limitr_call_opts {
     int no_events;          /* nonzero: fire no event for this call */
     int force; /* nonzero: record usage that already happened: skips the
                   governor, and past a hard limit commits like soft */
+    int has_overhead; /* nonzero: `overhead` is this call's actual cost */
+    double overhead;  /* runes; else the credit's cost function decides */
 } limitr_call_opts;
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,

@@ -112,6 +112,54 @@ static int on_exceed(limitr_engine *e, decision *d)
     return verdict;
 }
 
+/* The call's provider cost (economy.md section 8): opts.overhead, else the
+ * credit's cost function (units, event data), else units * overhead_cost;
+ * a failing or non-number cost function falls back to the product. */
+static lnum overhead_of(limitr_engine *e, const decision *d,
+                        const limitr_call_opts *opts)
+{
+    const lp_credit *cr = &e->policy->credits[d->lim->credit];
+    double units = limitr__lnum_to_double(d->requested);
+    lnum cost = 0;
+    if (opts != NULL && opts->has_overhead &&
+        limitr__lnum_from_double(opts->overhead, &cost) == 0)
+        return cost;
+    if (d->requested <= 0) return 0;
+    if (cr->overhead_ref > 0) {
+        char path[200], *err = NULL;
+        script_result r;
+        cJSON *n = cJSON_CreateNumber(units);
+        cJSON *ctx = opts != NULL && opts->event_json != NULL
+                         ? cJSON_Parse(opts->event_json)
+                         : NULL;
+        const cJSON *args[2];
+        int status;
+        snprintf(path, sizeof path, "credits.%s.overhead", cr->name);
+        args[0] = n;
+        args[1] = ctx;
+        status = limitr__script_call(e->policy->vm, cr->overhead_ref, path,
+                                     args, 2, &r, &err);
+        cJSON_Delete(n);
+        cJSON_Delete(ctx);
+        if (status == LIMITR_OK && r.type[0] == LUA_TNUMBER &&
+            limitr__lnum_from_double(r.number[0], &cost) == 0) {
+            limitr__script_result_free(&r);
+            return cost;
+        }
+        if (status == LIMITR_OK) {
+            free(err);
+            err = strdup("the cost function must return a number");
+        }
+        limitr__script_result_free(&r);
+        snippet_failed(e, path, err);
+    }
+    if (cr->overhead_cost == 0 ||
+        limitr__lnum_from_double(
+            units * limitr__lnum_to_double(cr->overhead_cost), &cost) != 0)
+        return 0;
+    return cost;
+}
+
 /* ---- Gates 1-4: who, what, whose meter, which period ---- */
 
 int limitr__target(limitr_engine *e, const char *id, size_t id_len,
@@ -257,8 +305,8 @@ static cJSON *committed_payload(limitr_engine *e, const decision *d,
         add_num(m, "old", d->v.value);
         add_num(m, "value", d->new_value);
         add_num(m, "diff", d->requested);
-        add_num(m, "overhead", d->v.overhead);
-        add_num(m, "overhead_diff", 0);
+        add_num(m, "overhead", d->v.overhead + d->overhead_diff);
+        add_num(m, "overhead_diff", d->overhead_diff);
     }
     if (d->lim->mode != MODE_OBSERVE)
         add_num(ev, "remaining", d->limit - d->new_value);
@@ -277,7 +325,7 @@ static cJSON *limit_payload(limitr_engine *e, const decision *d,
         add_num(m, "diff", d->requested);
         add_num(m, "invalid", d->new_value);
         add_num(m, "overhead", d->v.overhead);
-        add_num(m, "overhead_diff", 0);
+        add_num(m, "overhead_diff", d->overhead_diff);
     }
     add_num(ev, "invalid_value", d->new_value);
     add_num(ev, "overage", d->new_value - (old > limit ? old : limit));
@@ -434,6 +482,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     if (commit) remove_expired_override(e, &d);
 
     allowed = limitr__decide(e, &d, force);
+    d.overhead_diff = 0;
     if (!allowed) {
         int governed = strcmp(d.gate, "governor") == 0;
         if (commit && record_time(e, &d, governed) != 0)
@@ -452,16 +501,24 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     }
     if (!commit) return limitr__ok(e);
 
-    /* Gate 9: commit. */
+    /* Gate 9: commit. The cost function runs before the meter is found:
+       it may call the engine. */
+    {
+        const lp_credit *cr = &e->policy->credits[d.lim->credit];
+        if ((opts != NULL && opts->has_overhead) || cr->overhead_ref > 0 ||
+            cr->overhead_cost != 0)
+            d.overhead_diff = overhead_of(e, &d, opts);
+    }
     if ((m = stored_meter(e, &d)) == NULL)
         return limitr__fail(e, LIMITR_NOMEM, "out of memory");
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
+    m->overhead = d.v.overhead + d.overhead_diff;
     if (d.lim->governor && d.requested > 0 && !force) m->tokens -= d.requested;
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
     if (events) {
         if (d.v.rolled) emit_reset(e, &d, 1, opts);
-        if (d.new_value != d.v.value) {
+        if (d.new_value != d.v.value || d.overhead_diff != 0) {
             event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
             if (limitr__listening(e, ev))
                 limitr__emit(e, ev, committed_payload(e, &d, opts));

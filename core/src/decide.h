@@ -24,6 +24,7 @@ typedef struct decision {
     const char *reason; /* denial reason, or NULL */
     lnum new_value;     /* after the call, raised to the minimum */
     lnum overage;       /* past the limit, committed */
+    lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
 
 /* Gates 1-4 for id / ent: fills d (with the period view when limited, and

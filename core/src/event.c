@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
+#include "script_api.h"
 #include "validate.h"
 
 const char *const limitr__event_names[EV_COUNT] = {
@@ -52,7 +53,10 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
         return limitr__fail(e, LIMITR_INVALID, "on: name and fn are required");
     if (strcmp(name, "*") == 0) {
         ev = -1;
-    } else if ((ev = limitr__event_find(name)) < 0) {
+    } else if ((ev = limitr__event_find(name)) < 0 &&
+               (ev = limitr__notification_find(e->policy, name)) >= 0) {
+        ev += EV_COUNT; /* a notification's re-emitted events */
+    } else if (ev < 0) {
         const char *hint =
             limitr__did_you_mean(name, limitr__event_names, EV_COUNT);
         return limitr__fail(e, LIMITR_INVALID, "on: unknown event '%s'%s%s%s",
@@ -74,7 +78,7 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     s->userdata = userdata;
     if (ev < 0)
         e->star_listeners++;
-    else
+    else if (ev < EV_COUNT) /* notifications count through their events */
         e->listeners[ev]++;
     if (sub_id != NULL) *sub_id = s->id;
     return limitr__ok(e);
@@ -101,7 +105,7 @@ int limitr_off(limitr_engine *e, int sub_id)
         s->fn = NULL;
         if (s->event < 0)
             e->star_listeners--;
-        else
+        else if (s->event < EV_COUNT)
             e->listeners[s->event]--;
         e->subs_dirty = 1;
         if (e->delivering == 0) compact_subs(e);
@@ -247,36 +251,30 @@ void limitr__events_free(limitr_engine *e)
 
 /* ---- Delivery ---- */
 
+/* Kinds: built-in events are 0..EV_COUNT-1; notification i of the policy
+ * is EV_COUNT + i (its re-emitted events). */
+static const char *kind_name(const limitr_engine *e, int kind)
+{
+    if (kind < EV_COUNT) return limitr__event_names[kind];
+    return e->policy->notifications[kind - EV_COUNT].name;
+}
+
 void limitr__report_error(limitr_engine *e, const char *path,
                           const char *message)
 {
     cJSON *payload;
+    /* A failure while delivering `error` is dropped (engine.md 10.3). */
     if (e->reporting_error || !limitr__listening(e, EV_ERROR)) return;
     payload = cJSON_CreateObject();
     if (payload == NULL) return;
     cJSON_AddStringToObject(payload, "message", message);
     cJSON_AddStringToObject(payload, "path", path);
-    e->reporting_error++; /* a failure while delivering `error` is dropped */
+    e->reporting_error++;
     limitr__emit(e, EV_ERROR, payload);
     e->reporting_error--;
 }
 
-/* Fires `error` for a failed recipient; a failure while delivering `error`
- * is dropped (engine.md 10.3). */
-static void report_failure(limitr_engine *e, event_kind ev, const char *path,
-                           const char *message)
-{
-    cJSON *payload;
-    if (ev == EV_ERROR || !limitr__listening(e, EV_ERROR)) return;
-    payload = cJSON_CreateObject();
-    if (payload == NULL) return;
-    cJSON_AddStringToObject(payload, "message", message);
-    cJSON_AddStringToObject(payload, "path", path);
-    limitr__emit(e, EV_ERROR, payload);
-}
-
-static void call_app(limitr_engine *e, event_kind ev, const char *fn_name,
-                     const char *args)
+static void call_app(limitr_engine *e, const char *fn_name, const char *args)
 {
     const host_fn *h = find_lib(e, "App", fn_name);
     limitr_lib_fn fn;
@@ -289,89 +287,150 @@ static void call_app(limitr_engine *e, event_kind ev, const char *fn_name,
     failure = fn(args, &result, ud);
     if (failure != NULL) {
         snprintf(path, sizeof path, "lib:App.%s", fn_name);
-        report_failure(e, ev, path, failure);
+        limitr__report_error(e, path, failure);
     }
 }
 
-/* Calls App.<event> and App.event_handler with the payload text. */
-static void deliver_app(limitr_engine *e, event_kind ev, const char *text)
+/* Calls App.<name, - as _> and App.event_handler with the payload text. */
+static void deliver_app(limitr_engine *e, int kind, const char *text)
 {
-    const char *name = limitr__event_names[ev];
+    const char *name = kind_name(e, kind);
     size_t tlen = strlen(text), nlen = strlen(name), i;
-    char fn_name[64];
-    char *args = malloc(tlen + nlen + 8);
-    if (args == NULL || e->n_libs == 0) {
-        free(args);
-        return;
-    }
-    for (i = 0; name[i] != '\0'; i++)
+    char fn_name[80];
+    char *args;
+    if (e->n_libs == 0) return;
+    if ((args = malloc(tlen + nlen + 8)) == NULL) return;
+    for (i = 0; name[i] != '\0' && i + 1 < sizeof fn_name; i++)
         fn_name[i] = name[i] == '-' ? '_' : name[i];
     fn_name[i] = '\0';
     snprintf(args, tlen + nlen + 8, "[%s]", text);
-    call_app(e, ev, fn_name, args);
-    if (ev == EV_CUSTOMER_REMOVED) call_app(e, ev, "customer_removing", args);
+    call_app(e, fn_name, args);
+    if (kind == EV_CUSTOMER_REMOVED) call_app(e, "customer_removing", args);
     snprintf(args, tlen + nlen + 8, "[\"%s\",%s]", name, text);
-    call_app(e, ev, "event_handler", args);
+    call_app(e, "event_handler", args);
     free(args);
 }
 
-static void deliver_subs(limitr_engine *e, event_kind ev, const char *text,
+static void deliver_subs(limitr_engine *e, int kind, const char *text,
                          int star)
 {
     size_t i;
-    char path[64];
+    char path[96];
+    const char *name = kind_name(e, kind);
     for (i = 0; i < e->n_subs; i++) {
         /* Copy out: a callback may subscribe and move the array. */
         subscription s = e->subs[i];
         const char *failure;
-        if (s.fn == NULL || (star ? s.event != -1 : s.event != (int)ev))
+        if (s.fn == NULL || (star ? s.event != -1 : s.event != kind))
             continue;
-        failure = s.fn(limitr__event_names[ev], text, s.userdata);
+        failure = s.fn(name, text, s.userdata);
         if (failure != NULL) {
-            snprintf(path, sizeof path, "on:%s",
-                     star ? "*" : limitr__event_names[ev]);
-            report_failure(e, ev, path, failure);
+            snprintf(path, sizeof path, "on:%s", star ? "*" : name);
+            limitr__report_error(e, path, failure);
         }
     }
 }
 
-/* policy.handlers[name](event), in the policy's VM. */
-static void deliver_handler(limitr_engine *e, event_kind ev,
-                            const cJSON *payload)
+/* Calls snippet ref of the policy's VM with args; failures fire error. */
+static int call_snippet(limitr_engine *e, int ref, const char *path,
+                        const cJSON *const *args, int nargs,
+                        const cJSON *payload, script_result *res)
+{
+    const cJSON *who = cJSON_GetObjectItemCaseSensitive(payload, "customer");
+    char *err = NULL;
+    int status;
+    who = cJSON_GetObjectItemCaseSensitive(who, "id");
+    limitr__script_set_customer(e->policy->vm, cJSON_IsString(who)
+                                                   ? who->valuestring
+                                                   : NULL);
+    status = limitr__script_call(e->policy->vm, ref, path, args, nargs, res,
+                                 &err);
+    if (status != LIMITR_OK)
+        limitr__report_error(e, path, err ? err : "out of memory");
+    free(err);
+    return status;
+}
+
+/* Steps 2-4 of engine.md 10.3: handler, App functions, subscribers. */
+static void deliver(limitr_engine *e, int kind, const cJSON *payload)
 {
     const lp_policy *p = e->policy;
-    int ref = p->handler_refs[ev];
-    char path[64], *err = NULL;
-    const cJSON *who;
-    int status;
-    if (ref == 0) return;
-    snprintf(path, sizeof path, "handlers.%s", limitr__event_names[ev]);
-    who = cJSON_GetObjectItemCaseSensitive(payload, "customer");
-    who = cJSON_GetObjectItemCaseSensitive(who, "id");
-    limitr__script_set_customer(p->vm,
-                                cJSON_IsString(who) ? who->valuestring : NULL);
-    status = limitr__script_call(p->vm, ref, path, &payload, 1, NULL, &err);
-    if (status != LIMITR_OK) {
-        if (ev != EV_ERROR) report_failure(e, ev, path, err ? err : "error");
+    int ref = kind < EV_COUNT ? p->handler_refs[kind]
+                              : p->notifications[kind - EV_COUNT].handler_ref;
+    char *text;
+    e->delivering++;
+    if (ref > 0) {
+        char path[96];
+        snprintf(path, sizeof path, "handlers.%s", kind_name(e, kind));
+        call_snippet(e, ref, path, &payload, 1, payload, NULL);
     }
-    free(err);
+    text = cJSON_PrintUnformatted(payload);
+    if (text != NULL) {
+        deliver_app(e, kind, text);
+        deliver_subs(e, kind, text, 0);
+        deliver_subs(e, kind, text, 1);
+        free(text);
+    }
+    e->delivering--;
+    if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
+}
+
+static int notified_event(event_kind ev)
+{
+    return ev == EV_METER_CHANGED || ev == EV_METER_OVERAGE ||
+           ev == EV_METER_LIMIT || ev == EV_METER_GOVERNED ||
+           ev == EV_METER_RESET || ev == EV_CAP_LIMIT ||
+           ev == EV_CAP_THRESHOLD_CROSSED;
+}
+
+/* Step 1: each notification whose matches(type, event) is true fires
+ * fire(event, name), or re-emits the event under its name. */
+static void notify(limitr_engine *e, event_kind ev, const cJSON *payload)
+{
+    const lp_policy *p = e->policy;
+    size_t i;
+    for (i = 0; i < p->n_notifications; i++) {
+        const lp_notification *n = &p->notifications[i];
+        cJSON *type = cJSON_CreateString(limitr__event_names[ev]);
+        cJSON *name = cJSON_CreateString(n->name);
+        const cJSON *args[2];
+        script_result r;
+        char path[96];
+        int matched = 0;
+        if (type == NULL || name == NULL) {
+            cJSON_Delete(type);
+            cJSON_Delete(name);
+            return;
+        }
+        snprintf(path, sizeof path, "notifications.%s.matches", n->name);
+        args[0] = type;
+        args[1] = payload;
+        if (call_snippet(e, n->matches_ref, path, args, 2, payload, &r) ==
+            LIMITR_OK) {
+            matched = r.type[0] == LUA_TBOOLEAN && r.boolean[0];
+            limitr__script_result_free(&r);
+        }
+        if (matched && n->fire_ref > 0) {
+            snprintf(path, sizeof path, "notifications.%s.fire", n->name);
+            args[0] = payload;
+            args[1] = name;
+            call_snippet(e, n->fire_ref, path, args, 2, payload, NULL);
+        } else if (matched) {
+            deliver(e, EV_COUNT + (int)i, payload);
+        }
+        cJSON_Delete(type);
+        cJSON_Delete(name);
+    }
 }
 
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload)
 {
-    char *text;
     if (payload == NULL) return; /* out of memory: the event is lost */
-    e->delivering++;
-    deliver_handler(e, ev, payload);
-    e->delivering--;
-    text = cJSON_PrintUnformatted(payload);
+    if (e->policy->n_notifications > 0 && notified_event(ev)) {
+        e->delivering++;
+        notify(e, ev, payload);
+        e->delivering--;
+    }
+    deliver(e, ev, payload);
     cJSON_Delete(payload);
-    if (text == NULL) return;
-    e->delivering++;
-    deliver_app(e, ev, text);
-    deliver_subs(e, ev, text, 0);
-    deliver_subs(e, ev, text, 1);
-    e->delivering--;
-    if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
-    free(text);
 }

@@ -23,6 +23,8 @@ typedef struct lp_credit {
     char *unit;
     char *description;
     int units; /* unit index (units.h) the values are kept in, or -1 */
+    lnum overhead_cost; /* what one unit costs the provider, runes */
+    int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
 } lp_credit;
 
 typedef enum limit_mode { MODE_HARD, MODE_SOFT, MODE_OBSERVE } limit_mode;
@@ -78,8 +80,18 @@ typedef struct lp_plan {
 /* A compiled policy never changes after load, and customer state refers to
  * it by index (plan, entitlement name), never by pointer, so a later reload
  * can swap it under live state. */
+/* policy.notifications.<name> (policy.md section 9). */
+typedef struct lp_notification {
+    char *name;
+    int matches_ref;  /* function(type, event) -> bool */
+    int fire_ref;     /* function(event, name), or 0: re-emit */
+    int handler_ref;  /* policy.handlers[name], or 0 */
+} lp_notification;
+
 typedef struct lp_policy {
     char *version;
+    lp_notification *notifications; /* document order */
+    size_t n_notifications;
     script *vm;           /* the policy's Lua VM, or NULL: no snippets */
     script_limits limits; /* its budgets (engine options) */
     int handler_refs[32]; /* policy.handlers by event kind (0: none) */
@@ -101,6 +113,8 @@ lp_policy *limitr__policy_compile(const char *text, size_t len,
                                   const script_limits *limits, char **err);
 void limitr__policy_free(lp_policy *p);
 int limitr__policy_find_plan(const lp_policy *p, const char *name);
+/* The index of the notification named name, or -1. */
+int limitr__notification_find(const lp_policy *p, const char *name);
 
 /* The plan's entitlement named key (len bytes), or NULL. */
 static inline const lp_entitlement *

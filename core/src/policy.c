@@ -18,7 +18,7 @@ static const field root_fields[] = {
     {"exchange", FIELD_LATER},
     {"lua", FIELD_OK},
     {"handlers", FIELD_OK},
-    {"notifications", FIELD_LATER},
+    {"notifications", FIELD_OK},
     {"estimates", FIELD_LATER},
     {"estimate_min_samples", FIELD_LATER},
     {"hold_ttl", FIELD_LATER},
@@ -34,8 +34,8 @@ static const field credit_fields[] = {
     {"description", FIELD_OK}, {"resets", FIELD_OK},
     {"metadata", FIELD_OK},    {"units", FIELD_OK},
     {"price", FIELD_LATER},    {"pricing_model", FIELD_LATER},
-    {"tiers", FIELD_LATER},    {"overhead_cost", FIELD_LATER},
-    {"overhead", FIELD_LATER}, {"stof_units", FIELD_UPSTREAM},
+    {"tiers", FIELD_LATER},    {"overhead_cost", FIELD_OK},
+    {"overhead", FIELD_OK},    {"stof_units", FIELD_UPSTREAM},
 };
 
 static const field plan_fields[] = {
@@ -91,6 +91,28 @@ static void read_units(compiler *cc, const doc_node *n, const char *path,
     free(fpath);
 }
 
+/* overhead_cost (runes per unit, >= 0) and the overhead cost function. */
+static void read_overhead(compiler *cc, const doc_node *n, const char *path,
+                          lp_credit *cr)
+{
+    const doc_node *v;
+    char *fpath;
+    if ((v = limitr__get(n, "overhead_cost")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "overhead_cost")) != NULL) {
+        char num[48];
+        if (limitr__read_amount(cc, v, fpath, -1, &cr->overhead_cost) &&
+            cr->overhead_cost < 0)
+            ERR(cc, fpath, v, "must not be negative, got %s",
+                limitr__lnum_format(cr->overhead_cost, num));
+        free(fpath);
+    }
+    if ((v = limitr__get(n, "overhead")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "overhead")) != NULL) {
+        cr->overhead_ref = limitr__read_snippet(cc, v, fpath);
+        free(fpath);
+    }
+}
+
 static void compile_credits(compiler *cc, const doc_node *credits)
 {
     lp_policy *p = cc->p;
@@ -134,6 +156,7 @@ static void compile_credits(compiler *cc, const doc_node *credits)
         limitr__read_bool(cc, n, path, "resets", 0);
         cr->units = -1;
         read_units(cc, n, path, cr);
+        read_overhead(cc, n, path, cr);
         p->n_credits++;
         free(path);
     }
@@ -291,6 +314,66 @@ static void compile_plans(compiler *cc, const doc_node *plans)
     }
 }
 
+/* policy.notifications: name -> {matches, fire}. */
+static void compile_notifications(compiler *cc, const doc_node *map)
+{
+    static const field fields[] = {{"matches", FIELD_OK}, {"fire", FIELD_OK}};
+    lp_policy *p = cc->p;
+    size_t i;
+    if (!limitr__expect(cc, map, "notifications", DOC_MAP, "mapping")) return;
+    p->notifications = calloc(map->count ? map->count : 1,
+                              sizeof *p->notifications);
+    if (p->notifications == NULL) {
+        cc->nomem = 1;
+        return;
+    }
+    for (i = 0; i < map->count; i++) {
+        const doc_pair *pair = &map->pairs[i];
+        const doc_node *n = pair->value, *v;
+        lp_notification *no = &p->notifications[p->n_notifications];
+        char *path = limitr__child_path(cc, "notifications", pair->key);
+        char *fpath;
+        if (path == NULL) return;
+        if (!valid_key(cc, pair, path, "notification")) {
+            free(path);
+            continue;
+        }
+        if (limitr__event_find(pair->key) >= 0) {
+            limitr__verr(&cc->errs, path, pair->key_line, pair->key_col,
+                         "'%s' is a built-in event name", pair->key);
+            free(path);
+            continue;
+        }
+        if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
+            free(path);
+            continue;
+        }
+        limitr__check_fields(cc, n, path, fields, N_FIELDS(fields));
+        no->name = limitr__xstrdup(cc, pair->key);
+        if ((v = limitr__get(n, "matches")) == NULL) {
+            ERR(cc, path, n, "missing required field 'matches'");
+        } else if ((fpath = limitr__child_path(cc, path, "matches")) != NULL) {
+            no->matches_ref = limitr__read_snippet(cc, v, fpath);
+            free(fpath);
+        }
+        if ((v = limitr__get(n, "fire")) != NULL &&
+            (fpath = limitr__child_path(cc, path, "fire")) != NULL) {
+            no->fire_ref = limitr__read_snippet(cc, v, fpath);
+            free(fpath);
+        }
+        p->n_notifications++;
+        free(path);
+    }
+}
+
+int limitr__notification_find(const lp_policy *p, const char *name)
+{
+    size_t i;
+    for (i = 0; i < p->n_notifications; i++)
+        if (strcmp(p->notifications[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
 /* policy.handlers: event name -> function(event). */
 static void compile_handlers(compiler *cc, const doc_node *handlers)
 {
@@ -299,13 +382,22 @@ static void compile_handlers(compiler *cc, const doc_node *handlers)
     for (i = 0; i < handlers->count; i++) {
         const doc_pair *pair = &handlers->pairs[i];
         int ev = limitr__event_find(pair->key);
+        int no = limitr__notification_find(cc->p, pair->key);
         char *path = limitr__child_path(cc, "handlers", pair->key), buf[96];
         if (path == NULL) return;
-        if (ev < 0) {
+        if (ev < 0 && no >= 0) {
+            cc->p->notifications[no].handler_ref =
+                limitr__read_snippet(cc, pair->value, path);
+        } else if (ev < 0) {
+            const char *names[EV_COUNT + 64];
+            size_t n = 0, j;
+            for (j = 0; j < EV_COUNT; j++)
+                names[n++] = limitr__event_names[j];
+            for (j = 0; j < cc->p->n_notifications && n < EV_COUNT + 64; j++)
+                names[n++] = cc->p->notifications[j].name;
             limitr__verr(&cc->errs, path, pair->key_line, pair->key_col,
                          "unknown event '%s'%s", pair->key,
-                         limitr__hint(buf, sizeof buf, pair->key,
-                                      limitr__event_names, EV_COUNT));
+                         limitr__hint(buf, sizeof buf, pair->key, names, n));
         } else {
             cc->p->handler_refs[ev] =
                 limitr__read_snippet(cc, pair->value, path);
@@ -351,6 +443,8 @@ static void compile_root(compiler *cc, const doc_node *root)
     if ((n = limitr__get(policy, "lua")) != NULL) limitr__read_chunk(cc, n);
     if ((n = limitr__get(policy, "credits")) != NULL) compile_credits(cc, n);
     if ((n = limitr__get(policy, "plans")) != NULL) compile_plans(cc, n);
+    if ((n = limitr__get(policy, "notifications")) != NULL)
+        compile_notifications(cc, n);
     if ((n = limitr__get(policy, "handlers")) != NULL) compile_handlers(cc, n);
 }
 
@@ -446,6 +540,9 @@ void limitr__policy_free(lp_policy *p)
     free(p->ent_names);
     free(p->ent_name_lens);
     free(p->version);
+    for (i = 0; i < p->n_notifications; i++)
+        free(p->notifications[i].name);
+    free(p->notifications);
     limitr__script_close(p->vm); /* after the limits that referenced it */
     free(p);
 }

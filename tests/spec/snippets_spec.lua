@@ -207,3 +207,89 @@ policy:
             load_error("policy:\n  version: !lua function() end\n"), 1, true)
     end)
 end)
+
+describe("notifications and cost functions", function()
+    local POLICY2 = [==[
+policy:
+  lua: |
+    RATES = { sonnet = { input = 0.000003, output = 0.000015 } }
+  credits:
+    token:
+      overhead_cost: 0.000003
+      overhead: |
+        function(units, ctx)
+          local r = ctx and RATES[ctx.model]
+          if r == nil then return units * 0.000003 end
+          return (ctx.input or 0) * r.input + (ctx.output or 0) * r.output
+        end
+    flaky:
+      overhead_cost: 0.5
+      overhead: "function(units) error('no rates') end"
+  plans:
+    p:
+      entitlements:
+        chat: {limit: {credit: token, value: 100000}}
+        other: {limit: {credit: flaky, value: 100}}
+  notifications:
+    low_tokens:
+      matches: |
+        function(type, event)
+          return type == "meter-changed" and event.entitlement == "chat"
+            and event.remaining < 1000
+        end
+    big_call:
+      matches: "function(type, event) return type == 'meter-changed' and event.meter.diff >= 50000 end"
+      fire: "function(event, name) App.alert(name, event.meter.diff) end"
+  handlers:
+    low_tokens: "function(event) App.warn(event.customer.id, event.remaining) end"
+]==]
+
+    it("computes the overhead with the cost function, or units * overhead_cost", function()
+        local e = assert(limitr.new(POLICY2))
+        local changed = {}
+        e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
+        e:create_customer("a", "p")
+        assert.is_true(e:allow("a", "chat", 1200, { event = { model = "sonnet", input = 1000, output = 200 } }))
+        assert.are.equal(0.006, changed[1].meter.overhead_diff)
+        assert.is_true(e:allow("a", "chat", 1200))
+        assert.are.equal(0.0036, changed[2].meter.overhead_diff)
+        assert.are.equal(0.0096, changed[2].meter.overhead)
+        assert.is_true(e:allow("a", "chat", 0, { overhead = 0.25 }))  -- actual cost, no units
+        assert.are.equal(0.25, changed[3].meter.overhead_diff)
+        assert.are.equal(0.2596, e:customer("a").meters.chat.overhead)
+    end)
+
+    it("falls back to units * overhead_cost and fires error when the cost function fails", function()
+        local e = assert(limitr.new(POLICY2))
+        local errors, changed = {}, {}
+        e:on("error", function(ev) errors[#errors + 1] = ev end)
+        e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
+        e:create_customer("a", "p")
+        assert.is_true(e:allow("a", "other", 4))
+        assert.are.equal(2, changed[1].meter.overhead_diff)
+        assert.are.equal("credits.flaky.overhead", errors[1].path)
+        assert.matches("no rates", errors[1].message)
+    end)
+
+    it("re-emits a matching event under the notification's name, or calls fire", function()
+        local e = assert(limitr.new(POLICY2))
+        local warns, alerts, seen = {}, {}, {}
+        e:lib("App", "warn", function(id, remaining) warns[#warns + 1] = { id, remaining } end)
+        e:lib("App", "alert", function(name, diff) alerts[#alerts + 1] = { name, diff } end)
+        e:on("low_tokens", function(ev, name) seen[#seen + 1] = name end)
+        e:create_customer("a", "p")
+        assert.is_true(e:allow("a", "chat", 60000))
+        assert.are.same({ { "big_call", 60000 } }, alerts)
+        assert.are.same({}, warns)
+        assert.is_true(e:allow("a", "chat", 39500))
+        assert.are.same({ { "a", 500 } }, warns)
+        assert.are.same({ "low_tokens" }, seen)
+    end)
+
+    it("refuses a notification named like a built-in event, or without matches", function()
+        local _, err = limitr.new("policy:\n  notifications:\n    meter-changed: {matches: 'function() return true end'}\n")
+        assert.matches("notifications.meter%-changed: 'meter%-changed' is a built%-in event name", err)
+        _, err = limitr.new("policy:\n  notifications:\n    n: {}\n")
+        assert.matches("notifications.n: missing required field 'matches'", err, 1, true)
+    end)
+end)
