@@ -1,7 +1,8 @@
-/* limitr_core.c: the Lua C module `limitr.core`, glue from Lua 5.4 to the
- * public C API in limitr.h. Tables cross the C API as JSON, converted here
- * to and from Lua values. Misuse (a wrong argument type) raises; expected
- * failures return nil, err or false, reason. */
+/* limitr_core.c: the Lua C module `limitr.core`, glue from Lua 5.4 (and
+ * LuaJIT 2.1, through compat.h) to the public C API in limitr.h. Tables
+ * cross the C API as JSON, converted here to and from Lua values. Misuse (a
+ * wrong argument type) raises; expected failures return nil, err or false,
+ * reason. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "compat.h"
 #include "limitr.h"
 
 #define ENGINE_MT "limitr.Engine"
@@ -376,6 +378,14 @@ static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
     if (lua_isnoneornil(L, idx)) return NULL;
     lua_getfield(L, idx, "force");
     o->force = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "overhead");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "opts.overhead must be a number of runes");
+        o->has_overhead = 1;
+        o->overhead = lua_tonumber(L, -1);
+    }
     lua_pop(L, 1);
     lua_getfield(L, idx, "event");
     if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {

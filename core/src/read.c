@@ -225,7 +225,8 @@ static double retry_after(const decision *d)
         need = limitr__lnum_to_double(d->requested - d->v.tokens);
         return ceil(need / d->lim->governor_refill_rate);
     }
-    if (strcmp(d->gate, "limit") == 0 && d->lim->reset != RESET_NONE &&
+    if ((strcmp(d->gate, "limit") == 0 || strcmp(d->gate, "on_exceed") == 0) &&
+        d->lim->mode == MODE_HARD && d->lim->reset != RESET_NONE &&
         lnum_le9(d->requested, d->limit))
         return (double)(limitr__next_reset(d->lim, &d->v, d->now) - d->now);
     return -1;

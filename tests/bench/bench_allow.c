@@ -22,6 +22,8 @@ static const char policy_text[] =
     "policy:\n"
     "  credits:\n"
     "    seat: {}\n"
+    "    priced:\n"
+    "      overhead: 'function(units, ctx) return units * 0.000003 end'\n"
     "  plans:\n"
     "    free:\n"
     "      entitlements:\n"
@@ -42,6 +44,11 @@ static const char policy_text[] =
     "        org_seats:\n"
     "          scope: org\n"
     "          limit: { credit: seat, value: 1e15 }\n"
+    "        overage_rule:\n"
+    "          limit: { credit: seat, mode: soft, value: 0, on_exceed: "
+    "'function(ctx) return ctx.overage < 1e15 end' }\n"
+    "        costed:\n"
+    "          limit: { credit: priced, value: 1e15 }\n"
     "        governed:\n"
     "          limit: { credit: seat, value: 1e15, governor_enabled: true, "
     "governor_capacity: 1e15, governor_refill_rate: 1 }\n";
@@ -251,6 +258,15 @@ static void bench_features(limitr_engine *e)
         fail("creating the feature customers", e);
     plain = time_feature(e, "user_1", ent_name);
     printf("C   features (user_1, beside its plain allow %.1f ns):\n", plain);
+    {
+        /* Snippets: no target, the figures say what a snippet costs. */
+        double ex = time_feature(e, "user_1", "overage_rule");
+        double co = time_feature(e, "user_1", "costed");
+        printf("C   allow, %-28s %6.1f ns | ratio %.2f (snippet, no target)\n",
+               "on_exceed snippet hit", ex, ex / plain);
+        printf("C   allow, %-28s %6.1f ns | ratio %.2f (snippet, no target)\n",
+               "credit cost function", co, co / plain);
+    }
     for (i = 0; i < sizeof features / sizeof features[0]; i++) {
         double t = time_feature(e, "user_1", features[i][0]);
         printf("C   allow, %-28s %6.1f ns | ratio %.2f (target <= %g) %s\n",
