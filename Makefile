@@ -25,6 +25,10 @@ bench: build
 	@cmake --build $(BUILD) --target bench_allow -j2
 	@$(LUA_ENV) $(BUILD)/tests/bench/bench_allow
 	@$(LUA_ENV) lua5.4 tests/bench/bench_allow.lua
+	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
+	    LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
+	    LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;" \
+	    luajit tests/bench/bench_allow.lua; fi
 
 # The whole ctest suite (C tests, replays, busted specs) under ASan + UBSan.
 check-asan: setup

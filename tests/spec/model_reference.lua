@@ -122,7 +122,7 @@ local function boundary_day(sch, day)
     if mm then return m == tonumber(mm) and d == math.min(tonumber(dd), ml) end
     local k
     k, w = sch:match("^nth_weekday:(%d+):(%a+)$")
-    if k then return wd == WDAY[w:lower()] and (d - 1) // 7 + 1 == tonumber(k) end
+    if k then return wd == WDAY[w:lower()] and math.floor((d - 1) / 7) + 1 == tonumber(k) end
     error("model: unknown schedule " .. sch)
 end
 
@@ -144,7 +144,7 @@ end
 -- Latest boundary <= t (ms): walk back from t's day.
 local start_memo = {} -- sch -> day -> boundary day
 function M.cal_start(sch, t)
-    local today = t // DAY
+    local today = math.floor(t / DAY)
     local by_day = start_memo[sch]
     if by_day == nil then
         by_day = {}
@@ -161,7 +161,7 @@ end
 -- Earliest boundary > t (ms): walk forward from the day after t's day.
 local next_memo = {}
 function M.cal_next(sch, t)
-    local today = t // DAY
+    local today = math.floor(t / DAY)
     local by_day = next_memo[sch]
     if by_day == nil then
         by_day = {}
@@ -200,7 +200,7 @@ function Model:advance(ms) self.now = self.now + ms end
 local function current_start(lim, m, now)
     if lim.inc then
         if now < m.started then return m.started end
-        local k = (now - m.started) // lim.inc
+        local k = math.floor((now - m.started) / lim.inc)
         return m.started + k * lim.inc
     elseif lim.sch then
         local s = M.cal_start(lim.sch, now)

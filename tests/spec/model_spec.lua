@@ -29,13 +29,26 @@ local IDS = { "c1", "c2", "c3", "c4", "ghost" } -- ghost is never created
 
 -- ---- Deterministic PRNG (xorshift32 on integers) ----
 
+-- One xorshift32 step, the same sequence on both hosts: Lua 5.4's operators
+-- (compiled from text, as LuaJIT cannot parse them) or LuaJIT's bit library
+-- (signed 32-bit results, brought back to 0..2^32-1). This file and
+-- model_reference.lua write a // b as math.floor(a / b) for the same reason.
+local bit = jit and require "bit"
+local xorshift = bit and function(x)
+    x = bit.bxor(x, bit.lshift(x, 13))
+    x = bit.bxor(x, bit.rshift(x, 17))
+    return bit.bxor(x, bit.lshift(x, 5)) % 0x100000000
+end or load([[return function(x)
+    x = x ~ ((x << 13) & 0xffffffff)
+    x = x ~ (x >> 17)
+    return x ~ ((x << 5) & 0xffffffff)
+end]])()
+
 local function prng(seed)
-    local x = (seed * 2654435761 + 0x9E3779B9) & 0xffffffff
+    local x = (seed * 2654435761 + 0x9E3779B9) % 0x100000000
     if x == 0 then x = 1 end
     return function(n) -- 1..n
-        x = x ~ ((x << 13) & 0xffffffff)
-        x = x ~ (x >> 17)
-        x = x ~ ((x << 5) & 0xffffffff)
+        x = xorshift(x)
         return x % n + 1
     end
 end
@@ -236,7 +249,7 @@ local function run(t0, ops, gen, n)
         if STATS then
             if k == "advance" or k == "set_time" then
                 STATS["days moved by " .. k] = (STATS["days moved by " .. k] or 0)
-                    + (model.now - prev_now) // DAY
+                    + math.floor((model.now - prev_now) / DAY)
             end
             local key = k .. (eok == false and (" -> " .. tostring(ereason)) or "")
             STATS[key] = (STATS[key] or 0) + 1
@@ -258,7 +271,7 @@ local function run(t0, ops, gen, n)
             -- call: its customer (snapshots, slower, on a rotation)
             local all = k == "advance" or k == "set_time" or k == "create" or k == "delete"
             msg = compare_reads(e, model, all and IDS or { op[2] },
-                (i % 5 == 0 or i == count) and IDS[(i // 5) % 4 + 1] or nil)
+                (i % 5 == 0 or i == count) and IDS[math.floor(i / 5) % 4 + 1] or nil)
             if msg then msg = "after " .. op_text(op) .. ": " .. msg end
         end
         if msg then
@@ -274,7 +287,7 @@ end
 -- Greedy delta debugging: drop chunks while the sequence still fails.
 local function shrink(t0, ops, budget_s)
     local deadline = os.clock() + budget_s
-    local chunk = #ops // 2
+    local chunk = math.floor(#ops / 2)
     while chunk >= 1 and os.clock() < deadline do
         local i, removed = 1, false
         while i <= #ops and os.clock() < deadline do
@@ -291,7 +304,7 @@ local function shrink(t0, ops, budget_s)
                 i = i + chunk
             end
         end
-        if not removed then chunk = chunk // 2 end
+        if not removed then chunk = math.floor(chunk / 2) end
     end
     local _, msg = run(t0, ops)
     return ops, msg
@@ -315,7 +328,8 @@ local function check_seed(seed)
         table.sort(keys)
         for _, key in ipairs(keys) do io.stderr:write(string.format("%6d  %s\n", STATS[key], key)) end
         io.stderr:write(string.format("seed %d: clock %s .. %s\n", seed,
-            os.date("!%Y-%m-%d", t0 // 1000), os.date("!%Y-%m-%d", (LAST_NOW or t0) // 1000)))
+            os.date("!%Y-%m-%d", math.floor(t0 / 1000)),
+            os.date("!%Y-%m-%d", math.floor((LAST_NOW or t0) / 1000))))
         for key in pairs(STATS) do STATS[key] = nil end
     end
     if at == nil then return end
@@ -329,7 +343,7 @@ describe("reference model", function()
     -- The model's calendar against the worked values of policy.md section 12
     -- and engine.md 13.4, so a disagreement below is not the model's.
     it("computes the documented calendar boundaries", function()
-        local function day(ms) return os.date("!%Y-%m-%d", ms // 1000) end
+        local function day(ms) return os.date("!%Y-%m-%d", math.floor(ms / 1000)) end
         local t = 1773144000000 -- 2026-03-10T12:00:00Z
         local cases = {
             { "monthly:15", "2026-02-15", "2026-03-15" },

@@ -3,12 +3,13 @@
 local limitr = require "limitr"
 
 -- ms since the epoch of a UTC date and time.
+-- (math.floor(a / b), not a // b: the specs also run under LuaJIT)
 local function utc(y, m, d, h, mi, s)
     local yy = m <= 2 and y - 1 or y
-    local era = yy // 400
+    local era = math.floor(yy / 400)
     local yoe = yy - era * 400
-    local doy = (153 * (m > 2 and m - 3 or m + 9) + 2) // 5 + d - 1
-    local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    local doy = math.floor((153 * (m > 2 and m - 3 or m + 9) + 2) / 5) + d - 1
+    local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
     local days = era * 146097 + doe - 719468
     return ((days * 24 + (h or 0)) * 60 + (mi or 0)) * 60000 + (s or 0) * 1000
 end

@@ -46,7 +46,9 @@ describe("load-time conversion (policy.md 11 rule 2)", function()
         assert.are.equal(100000, e:limit("c", "seats"))
         assert.are.equal(1000, e:limit("p", "disk")) -- limit and cost take a plan name
         assert.are.equal(250, e:cost("p", "disk"))
-        assert.is_true(math.type(e:limit("c", "disk")) == "integer")
+        if math.type then -- Lua 5.4; LuaJIT has no integer subtype
+            assert.is_true(math.type(e:limit("c", "disk")) == "integer")
+        end
     end)
 
     it("converts durations in duration fields to ms", function()

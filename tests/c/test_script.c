@@ -1,0 +1,143 @@
+/* test_script.c: the snippet budgets are engine options (limitr_options),
+ * and each one stops a snippet with its own message; C host libraries are
+ * callable from snippets. */
+#include "harness.h"
+#include "limitr.h"
+
+static const char policy_fmt[] =
+    "policy:\n"
+    "  credits: {c: {}}\n"
+    "  plans:\n"
+    "    p:\n"
+    "      entitlements:\n"
+    "        e: {limit: {credit: c, value: \"function(customer) %s end\"}}\n";
+
+typedef struct seen {
+    char message[512];
+} seen;
+
+static const char *on_error(const char *name, const char *json, void *ud)
+{
+    seen *s = ud;
+    (void)name;
+    snprintf(s->message, sizeof s->message, "%s", json);
+    return NULL;
+}
+
+/* Loads a policy whose limit is the snippet body, reads the limit. Returns
+ * the read's status; the error event's payload is in s. */
+static int limit_with(const char *body, const limitr_options *opts, seen *s,
+                      double *limit)
+{
+    char text[1024];
+    limitr_engine *e = NULL;
+    int status;
+    snprintf(text, sizeof text, policy_fmt, body);
+    if (limitr_new(text, strlen(text), "yaml", opts, &e) != LIMITR_OK) {
+        fprintf(stderr, "%s\n", limitr_last_error(e));
+        limitr_free(e);
+        return -100;
+    }
+    limitr_on(e, "error", on_error, s, NULL);
+    limitr_create_customer(e, "x", "p", NULL, NULL);
+    status = limitr_limit(e, "x", "e", limit);
+    limitr_free(e);
+    return status;
+}
+
+TEST(instruction_budget_option)
+{
+    limitr_options o = {NULL, 5000, 0, 0, 0};
+    seen s = {{0}};
+    double v;
+    ASSERT_EQ(limit_with("local n = 0 for i = 1, 100 do n = n + i end return n",
+                         &o, &s, &v),
+              LIMITR_OK);
+    ASSERT_NUM(v, 5050);
+    ASSERT_EQ(limit_with("local n = 0 for i = 1, 100000 do n = n + i end "
+                         "return n",
+                         &o, &s, &v),
+              LIMITR_NOT_FOUND);
+    ASSERT_CONTAINS(s.message, "snippet instruction budget exhausted");
+}
+
+TEST(deadline_option)
+{
+    limitr_options o = {NULL, 2000000000L, 20, 0, 0};
+    seen s = {{0}};
+    double v;
+    ASSERT_EQ(limit_with("while true do end", &o, &s, &v), LIMITR_NOT_FOUND);
+    ASSERT_CONTAINS(s.message, "\"message\":\"snippet deadline exceeded\"");
+    ASSERT_CONTAINS(s.message, "\"path\":\"plans.p.entitlements.e.limit.value\"");
+}
+
+TEST(memory_option)
+{
+    limitr_options o = {NULL, 0, 0, 4u * 1024u * 1024u, 0};
+    seen s = {{0}};
+    double v;
+    ASSERT_EQ(limit_with("local t = {} for i = 1, 1e6 do t[i] = {i} end "
+                         "return 1",
+                         &o, &s, &v),
+              LIMITR_NOT_FOUND);
+    ASSERT_CONTAINS(s.message, "snippet memory limit exceeded");
+    ASSERT_EQ(limit_with("local t = {} for i = 1, 100 do t[i] = {i} end "
+                         "return #t",
+                         &o, &s, &v),
+              LIMITR_OK);
+    ASSERT_NUM(v, 100);
+}
+
+TEST(pattern_budget_option)
+{
+    limitr_options o = {NULL, 0, 0, 0, 100};
+    seen s = {{0}};
+    double v;
+    ASSERT_EQ(limit_with("return #(('abc'):rep(100):gsub('b', 'x'))", &o, &s,
+                         &v),
+              LIMITR_NOT_FOUND);
+    ASSERT_CONTAINS(s.message, "pattern too complex (work budget exhausted)");
+}
+
+static const char *quota(const char *args, const char **result, void *ud)
+{
+    (void)ud;
+    *result = strstr(args, "\"vip\"") ? "50" : "5";
+    return NULL;
+}
+
+TEST(c_host_library_from_a_snippet)
+{
+    const char *text =
+        "policy:\n"
+        "  credits: {c: {}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      entitlements:\n"
+        "        e: {limit: {credit: c, value: \"function(cu) return "
+        "Host.quota(cu.id, {tier = cu.type}) end\"}}\n";
+    limitr_engine *e = NULL;
+    double v;
+    ASSERT_EQ(limitr_new(text, strlen(text), "yaml", NULL, &e), LIMITR_OK);
+    ASSERT_EQ(limitr_lib(e, "Host", "quota", quota, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_lib(e, "string", "x", quota, NULL), LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "'string' is a name of the snippet "
+                                          "sandbox");
+    limitr_create_customer(e, "vip", "p", NULL, NULL);
+    limitr_create_customer(e, "joe", "p", NULL, NULL);
+    ASSERT_EQ(limitr_limit(e, "vip", "e", &v), LIMITR_OK);
+    ASSERT_NUM(v, 50);
+    ASSERT_EQ(limitr_limit(e, "joe", "e", &v), LIMITR_OK);
+    ASSERT_NUM(v, 5);
+    limitr_free(e);
+}
+
+int main(void)
+{
+    RUN(instruction_budget_option);
+    RUN(deadline_option);
+    RUN(memory_option);
+    RUN(pattern_budget_option);
+    RUN(c_host_library_from_a_snippet);
+    return HARNESS_EXIT();
+}
