@@ -303,16 +303,64 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
     return 1;
 }
 
+/* Engine options {snippet_instructions, snippet_milliseconds,
+ * snippet_memory, pattern_steps} at idx (nil: the defaults). */
+static const limitr_options *engine_opts(lua_State *L, int idx,
+                                         limitr_options *o)
+{
+    static const char *const keys[] = {"snippet_instructions",
+                                       "snippet_milliseconds",
+                                       "snippet_memory", "pattern_steps"};
+    lua_Number v[4];
+    int i;
+    memset(o, 0, sizeof *o);
+    check_opts_table(L, idx);
+    if (lua_isnoneornil(L, idx)) return NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) { /* no unknown option passes silently */
+        int known = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (i = 0; i < 4; i++)
+                known |= strcmp(lua_tostring(L, -2), keys[i]) == 0;
+        if (!known)
+            luaL_error(L, "unknown engine option '%s' (options are "
+                          "snippet_instructions, snippet_milliseconds, "
+                          "snippet_memory, pattern_steps)",
+                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                      : "?");
+        lua_pop(L, 1);
+    }
+    for (i = 0; i < 4; i++) {
+        lua_getfield(L, idx, keys[i]);
+        v[i] = 0;
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
+                luaL_error(L, "engine option '%s' must be a number > 0",
+                           keys[i]);
+            v[i] = lua_tonumber(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    o->snippet_instructions = (long)v[0];
+    o->snippet_milliseconds = (long)v[1];
+    o->snippet_memory = (size_t)v[2];
+    o->pattern_steps = (long)v[3];
+    return o;
+}
+
 static int l_new(lua_State *L)
 {
     size_t len;
     const char *text, *format;
     limitr_engine *e = NULL;
+    limitr_options o;
+    const limitr_options *opts;
     int status;
     if (lua_type(L, 1) != LUA_TSTRING) luaL_typeerror(L, 1, "string");
     text = lua_tolstring(L, 1, &len);
     format = opt_string(L, 2);
-    status = limitr_new(text, len, format, NULL, &e);
+    opts = engine_opts(L, 3, &o);
+    status = limitr_new(text, len, format, opts, &e);
     return push_new_engine(L, e, status);
 }
 
@@ -320,7 +368,9 @@ static int l_load(lua_State *L)
 {
     const char *path = check_string(L, 1);
     limitr_engine *e = NULL;
-    int status = limitr_load(path, NULL, &e);
+    limitr_options o;
+    const limitr_options *opts = engine_opts(L, 2, &o);
+    int status = limitr_load(path, opts, &e);
     return push_new_engine(L, e, status);
 }
 

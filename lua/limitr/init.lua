@@ -6,24 +6,26 @@ local type, error = type, error
 local _M = { _VERSION = core._VERSION }
 
 --- Creates an engine from a policy document.
--- text: the YAML or JSON document; format: "yaml", "json" or nil (detect).
+-- text: the YAML or JSON document; format: "yaml", "json" or nil (detect);
+-- opts: nil or {snippet_instructions, snippet_milliseconds, snippet_memory,
+-- pattern_steps}, the budgets of the policy's Lua snippets.
 -- Returns the engine, or nil, err.
-function _M.new(text, format)
+function _M.new(text, format, opts)
     if type(text) ~= "string" then
         error("bad argument #1 to 'new' (string expected, got " .. type(text) .. ")", 2)
     end
     if format ~= nil and type(format) ~= "string" then
         error("bad argument #2 to 'new' (string or nil expected, got " .. type(format) .. ")", 2)
     end
-    return core.new(text, format)
+    return core.new(text, format, opts)
 end
 
 --- Creates an engine from a policy file (.yaml, .yml or .json).
-function _M.load(path)
+function _M.load(path, opts)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
     end
-    return core.load(path)
+    return core.load(path, opts)
 end
 
 return _M

@@ -155,3 +155,33 @@ describe("sandbox: one policy cannot touch another", function()
         assert.are.equal(0, b:limit("x", "e"))
     end)
 end)
+
+describe("sandbox: budgets are engine options", function()
+    local POLICY = [[
+policy:
+  credits: {c: {}}
+  plans: {p: {entitlements: {e: {limit: {credit: c, value: "function() local n = 0 for i = 1, 20000 do n = n + 1 end return n end"}}}}}
+]]
+    local function limit_of(opts)
+        local e = assert(limitr.new(POLICY, "yaml", opts))
+        local message
+        e:on("error", function(ev) message = ev.message end)
+        e:create_customer("x", "p")
+        return e:limit("x", "e"), message
+    end
+
+    it("takes the instruction budget from limitr.new", function()
+        assert.are.equal(20000, (limit_of(nil)))
+        local limit, message = limit_of({ snippet_instructions = 10000 })
+        assert.is_nil(limit)
+        assert.are.equal("snippet instruction budget exhausted", message)
+    end)
+
+    it("refuses unknown or bad options", function()
+        assert.has_error(function() limitr.new(POLICY, "yaml", { snippet_instructionz = 1 }) end,
+            "unknown engine option 'snippet_instructionz' (options are snippet_instructions, snippet_milliseconds, snippet_memory, pattern_steps)")
+        assert.has_error(function() limitr.new(POLICY, "yaml", { snippet_memory = -1 }) end,
+            "engine option 'snippet_memory' must be a number > 0")
+        assert.has_error(function() limitr.new(POLICY, "yaml", "fast") end)
+    end)
+end)
