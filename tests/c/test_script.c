@@ -47,7 +47,7 @@ static int limit_with(const char *body, const limitr_options *opts, seen *s,
 
 TEST(instruction_budget_option)
 {
-    limitr_options o = {NULL, 5000, 0, 0, 0};
+    limitr_options o = {NULL, 5000, 600000, 0, 0};
     seen s = {{0}};
     double v;
     ASSERT_EQ(limit_with("local n = 0 for i = 1, 100 do n = n + i end return n",
@@ -68,12 +68,14 @@ TEST(deadline_option)
     double v;
     ASSERT_EQ(limit_with("while true do end", &o, &s, &v), LIMITR_NOT_FOUND);
     ASSERT_CONTAINS(s.message, "\"message\":\"snippet deadline exceeded\"");
-    ASSERT_CONTAINS(s.message, "\"path\":\"plans.p.entitlements.e.limit.value\"");
+    ASSERT_CONTAINS(s.message,
+                    "\"path\":\"plans.p.entitlements.e.limit.value\"");
 }
 
 TEST(memory_option)
 {
-    limitr_options o = {NULL, 0, 0, 4u * 1024u * 1024u, 0};
+    limitr_options o = {NULL, 0, 600000, 4u * 1024u * 1024u,
+                        0}; /* no deadline: valgrind is slow */
     seen s = {{0}};
     double v;
     ASSERT_EQ(limit_with("local t = {} for i = 1, 1e6 do t[i] = {i} end "
@@ -93,9 +95,9 @@ TEST(pattern_budget_option)
     limitr_options o = {NULL, 0, 0, 0, 100};
     seen s = {{0}};
     double v;
-    ASSERT_EQ(limit_with("return #(('abc'):rep(100):gsub('b', 'x'))", &o, &s,
-                         &v),
-              LIMITR_NOT_FOUND);
+    ASSERT_EQ(
+        limit_with("return #(('abc'):rep(100):gsub('b', 'x'))", &o, &s, &v),
+        LIMITR_NOT_FOUND);
     ASSERT_CONTAINS(s.message, "pattern too complex (work budget exhausted)");
 }
 
