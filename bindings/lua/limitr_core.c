@@ -928,6 +928,39 @@ static int l_engine_now(lua_State *L)
     return 1;
 }
 
+/* ---- LuaJIT FFI front (internal) ----
+ *
+ * lua/limitr/ffi.lua calls limitr_allow_n and limitr_check through LuaJIT's
+ * FFI, which the JIT compiles, instead of the methods below, which stop it.
+ * It loads these symbols from this shared object and passes the engine's
+ * userdata itself (the FFI converts it to a pointer to the box). Not part of
+ * the API: the names and behaviour may change with this file. */
+
+/* The engine of `box` when a call through the FFI may use it directly: the
+ * box is one of this module instance's, open, not inside a call (a
+ * callback), and has no Lua callback (on() subscriber or lib() function):
+ * a C function called through the FFI must not re-enter the Lua VM, and the
+ * trampolines do. NULL otherwise, and the front calls the method. */
+LIMITR_LUA_API limitr_engine *limitr_lua_ffi_engine(const void *box);
+
+LIMITR_LUA_API limitr_engine *limitr_lua_ffi_engine(const void *box)
+{
+    const engine_box *b = box;
+    if (b == NULL || b->magic != &engine_magic || b->busy > 0 ||
+        b->callbacks != NULL)
+        return NULL;
+    return b->e;
+}
+
+/* This module instance's token, also in the module table as _ffi_token: the
+ * front checks that the library it loaded through the FFI is this one. */
+LIMITR_LUA_API const void *limitr_lua_ffi_token(void);
+
+LIMITR_LUA_API const void *limitr_lua_ffi_token(void)
+{
+    return &engine_magic;
+}
+
 static const luaL_Reg engine_methods[] = {
     {"create_customer", l_engine_create_customer},
     {"add_customer", l_engine_create_customer},
@@ -989,5 +1022,7 @@ LIMITR_LUA_API int luaopen_limitr_core(lua_State *L)
     luaL_newlib(L, module_functions);
     lua_pushliteral(L, LIMITR_VERSION);
     lua_setfield(L, -2, "_VERSION");
+    lua_pushlightuserdata(L, (void *)&engine_magic);
+    lua_setfield(L, -2, "_ffi_token"); /* internal: see limitr_lua_ffi_token */
     return 1;
 }

@@ -5,6 +5,15 @@ local type, error = type, error
 
 local _M = { _VERSION = core._VERSION }
 
+-- Under LuaJIT, engine:allow and engine:check go through the FFI when they
+-- can (lua/limitr/ffi.lua: same results, same errors, the JIT compiles the
+-- call). Engines stay limitr.core's userdata; when the FFI is missing or
+-- does not see the module's symbols, nothing changes. Lua 5.4: no FFI.
+if jit then
+    local ok, front = pcall(require, "limitr.ffi")
+    if ok then pcall(front.install, core) end
+end
+
 --- Creates an engine from a policy document.
 -- text: the YAML or JSON document; format: "yaml", "json" or nil (detect);
 -- opts: nil or {snippet_instructions, snippet_milliseconds, snippet_memory,
