@@ -293,3 +293,25 @@ policy:
         assert.matches("notifications.n: missing required field 'matches'", err, 1, true)
     end)
 end)
+
+describe("the limitr helper table", function()
+    it("reads the current customer's meters, read-only", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {seat: {}, token: {}}
+  plans:
+    p:
+      entitlements:
+        seats: {limit: {credit: seat, value: 10}}
+        tokens:
+          limit:
+            credit: token
+            value: "function(c) local m = limitr.meter('seats') return 1000 * limitr.value('seats') + (m and m.limit or 0) end"
+]]))
+        e:create_customer("a", "p")
+        assert.is_true(e:allow("a", "seats", 3))
+        assert.are.equal(3010, e:limit("a", "tokens"))
+        assert.is_true(e:allow("a", "seats", 1))
+        assert.are.equal(4010, e:limit("a", "tokens"))
+    end)
+end)
