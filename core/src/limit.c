@@ -8,6 +8,8 @@
 #include "compile.h"
 #include "schedule.h"
 
+/* A policy limit takes every field but the last; an override takes them
+ * all, `expires` included. */
 static const field limit_fields[] = {
     {"credit", FIELD_OK},
     {"value", FIELD_OK},
@@ -25,26 +27,7 @@ static const field limit_fields[] = {
     {"ewma_alpha", FIELD_OK},
     {"on_exceed", FIELD_OK},
     {"override_expires_on", FIELD_UPSTREAM},
-};
-
-/* An override may also say when it stops applying. */
-static const field override_fields[] = {
-    {"credit", FIELD_OK},
-    {"value", FIELD_OK},
-    {"increment", FIELD_OK},
-    {"mode", FIELD_OK},
-    {"minimum", FIELD_OK},
-    {"hard_trailing", FIELD_OK},
-    {"grants_apply", FIELD_OK},
-    {"resets", FIELD_OK},
-    {"reset_inc", FIELD_OK},
-    {"reset_sch", FIELD_OK},
-    {"governor_enabled", FIELD_OK},
-    {"governor_capacity", FIELD_OK},
-    {"governor_refill_rate", FIELD_OK},
-    {"ewma_alpha", FIELD_OK},
-    {"expires", FIELD_OK},
-    {"on_exceed", FIELD_OK},
+    {"expires", FIELD_OK}, /* overrides only: keep it last */
 };
 
 void limitr__limit_defaults(lp_limit *lim)
@@ -137,11 +120,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
     char *fpath;
     int64_t ms;
     if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) return;
-    if (is_override)
-        limitr__check_fields(cc, n, path, override_fields,
-                             N_FIELDS(override_fields));
-    else
-        limitr__check_fields(cc, n, path, limit_fields, N_FIELDS(limit_fields));
+    limitr__check_fields(cc, n, path, limit_fields,
+                         N_FIELDS(limit_fields) - (is_override ? 0 : 1));
 
     if ((v = field_at(cc, n, path, "credit", &fpath)) != NULL)
         read_credit(cc, v, fpath, lim);

@@ -2,6 +2,7 @@
  * (engine.md sections 2, 4, 9, 10 and the seats example, 13.1). */
 #include "harness.h"
 #include "limitr.h"
+#include "recorder.h"
 
 static const char policy_yaml[] =
     "policy:\n"
@@ -33,23 +34,6 @@ static limitr_engine *engine(void)
 }
 
 /* Records events: names in order, and the last payload. */
-typedef struct recorder {
-    char names[1024];
-    char last[8192];
-    int count;
-} recorder;
-
-static const char *record(const char *name, const char *json, void *ud)
-{
-    recorder *r = ud;
-    if (r->names[0] != '\0')
-        strncat(r->names, ",", sizeof r->names - strlen(r->names) - 1);
-    strncat(r->names, name, sizeof r->names - strlen(r->names) - 1);
-    snprintf(r->last, sizeof r->last, "%s", json);
-    r->count++;
-    return NULL;
-}
-
 TEST(seats_example)
 {
     limitr_engine *e = engine();

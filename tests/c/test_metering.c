@@ -3,6 +3,7 @@
  * graph, overrides, the governor, reads and explain. */
 #include "harness.h"
 #include "limitr.h"
+#include "recorder.h"
 
 static const char policy_yaml[] =
     "policy:\n"
@@ -46,23 +47,6 @@ static limitr_engine *engine(void)
     }
     limitr_set_time(e, 1736510400000LL); /* 2025-01-10T12:00Z */
     return e;
-}
-
-typedef struct recorder {
-    char names[2048];
-    char last[8192];
-    int count;
-} recorder;
-
-static const char *record(const char *name, const char *json, void *ud)
-{
-    recorder *r = ud;
-    if (r->names[0] != '\0')
-        strncat(r->names, ",", sizeof r->names - strlen(r->names) - 1);
-    strncat(r->names, name, sizeof r->names - strlen(r->names) - 1);
-    snprintf(r->last, sizeof r->last, "%s", json);
-    r->count++;
-    return NULL;
 }
 
 static double read_value(limitr_engine *e, const char *id, const char *ent)
