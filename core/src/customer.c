@@ -37,9 +37,10 @@ static int strlist_from_json(limitr_engine *e, const cJSON *arr, strlist *out)
     out->items = limitr__alloc(e, n * sizeof *out->items);
     if (out->items == NULL) return -1;
     out->cap = n;
-    cJSON_ArrayForEach(item, arr) {
-        out->items[i] = limitr__strdup(e, item->valuestring,
-                                       strlen(item->valuestring));
+    cJSON_ArrayForEach(item, arr)
+    {
+        out->items[i] =
+            limitr__strdup(e, item->valuestring, strlen(item->valuestring));
         if (out->items[i] == NULL) {
             out->n = i;
             strlist_free(e, out);
@@ -72,8 +73,7 @@ static void strlist_commit(limitr_engine *e, strlist *l, strlist *grown)
 }
 
 /* Drops a grown list whose new strings (past l->n) are freed. */
-static void strlist_abandon(limitr_engine *e, const strlist *l,
-                            strlist *grown)
+static void strlist_abandon(limitr_engine *e, const strlist *l, strlist *grown)
 {
     size_t i;
     for (i = l->n; i < grown->n; i++)
@@ -151,11 +151,11 @@ static cJSON *meters_json(limitr_engine *e, customer *c)
     for (i = 0; meters != NULL && i < c->n_meters; i++) {
         meter *m = &c->meters[i];
         const lp_entitlement *ent =
-            plan >= 0 ? lp_plan_entitlement(&p->plans[plan],
-                                            p->ent_names[m->ent],
-                                            p->ent_name_lens[m->ent])
-                      : NULL;
-        const lp_limit *lim = limitr__effective_limit(e, c, m->ent, ent, now);
+            plan >= 0
+                ? lp_plan_entitlement(&p->plans[plan], p->ent_names[m->ent],
+                                      p->ent_name_lens[m->ent])
+                : NULL;
+        const lp_limit *lim = limitr__effective_limit(c, m->ent, ent, now);
         cJSON *mj = cJSON_AddObjectToObject(meters, p->ent_names[m->ent]);
         meter_view v;
         if (mj == NULL) break;
@@ -212,10 +212,10 @@ void limitr__emit_customer(limitr_engine *e, event_kind ev, customer *c)
 /* ---- Options of create_customer ---- */
 
 typedef struct customer_opts {
-    cJSON *root;            /* the parsed options, or NULL */
+    cJSON *root; /* the parsed options, or NULL */
     const char *type, *label;
     const cJSON *refs, *alt_ids; /* arrays of strings, or NULL */
-    char *metadata_json;    /* malloc'ed, or NULL */
+    char *metadata_json;         /* malloc'ed, or NULL */
 } customer_opts;
 
 static void free_opts(customer_opts *o)
@@ -235,7 +235,8 @@ static int string_array(const cJSON *item)
 {
     const cJSON *x;
     if (!cJSON_IsArray(item)) return 0;
-    cJSON_ArrayForEach(x, item) {
+    cJSON_ArrayForEach(x, item)
+    {
         if (!cJSON_IsString(x) || !valid_id(x->valuestring)) return 0;
     }
     return 1;
@@ -255,7 +256,8 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: options must be an object");
     }
-    cJSON_ArrayForEach(item, o->root) {
+    cJSON_ArrayForEach(item, o->root)
+    {
         const char *k = item->string;
         int status = LIMITR_OK;
         if (strcmp(k, "type") == 0 || strcmp(k, "label") == 0) {
@@ -323,7 +325,8 @@ static int new_alt_ids(limitr_engine *e, const customer *c, const cJSON *ids)
     const cJSON *x;
     int n = 0;
     if (ids == NULL) return 0;
-    cJSON_ArrayForEach(x, ids) {
+    cJSON_ArrayForEach(x, ids)
+    {
         const customer *holder = limitr__customer_lookup(e, x->valuestring);
         if (holder != NULL && holder != c)
             return limitr__fail(e, LIMITR_INVALID,
@@ -392,8 +395,8 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
 
 /* The plan a new customer gets (engine.md 2.1.2): the named one, else the
  * first ref with a resolved plan, else the default. -1 with the reason. */
-static int initial_plan(limitr_engine *e, const char *plan,
-                        const cJSON *refs, const char **own)
+static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
+                        const char **own)
 {
     const cJSON *x;
     *own = "";
@@ -404,7 +407,8 @@ static int initial_plan(limitr_engine *e, const char *plan,
         return p;
     }
     if (refs != NULL) {
-        cJSON_ArrayForEach(x, refs) {
+        cJSON_ArrayForEach(x, refs)
+        {
             customer *r = limitr__customer_lookup(e, x->valuestring);
             if (r != NULL && limitr__resolved_plan(e, r) >= 0)
                 return limitr__resolved_plan(e, r); /* follows refs: own "" */
@@ -483,7 +487,8 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
             failed = 1;
         } else {
             alts_grown = 1;
-            cJSON_ArrayForEach(x, o.alt_ids) {
+            cJSON_ArrayForEach(x, o.alt_ids)
+            {
                 if (!failed && strlist_index(&alts, x->valuestring) < 0 &&
                     strlist_append(e, &alts, x->valuestring) != 0)
                     failed = 1;
@@ -543,7 +548,8 @@ int limitr_customer(limitr_engine *e, const char *id,
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "customer: no id given");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     return limitr__set_result(e, limitr__customer_snapshot(e, c),
                               snapshot_json);
 }
@@ -565,7 +571,8 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "delete_customer: no id given");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     limitr__emit_customer(e, EV_CUSTOMER_REMOVED, c);
     c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
@@ -674,8 +681,8 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     return limitr__ok(e);
 }
 
-int limitr_set_customer_plan(limitr_engine *e, const char *id,
-                             const char *plan, int overwrite_meters)
+int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
+                             int overwrite_meters)
 {
     customer *c;
     int p, previous;

@@ -189,7 +189,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->owner = limitr__scope_owner(e, c, d->ent->scope);
     if (d->owner == NULL) return d->reason = "no_scope_customer", -1;
     d->gate = "none";
-    d->lim = limitr__effective_limit(e, d->owner, d->ent->name, d->ent, d->now);
+    d->lim = limitr__effective_limit(d->owner, d->ent->name, d->ent, d->now);
     if (d->owner->n_overrides > 0 &&
         (ov = limitr__override_find(d->owner, d->ent->name)) != NULL &&
         &ov->limit != d->lim)

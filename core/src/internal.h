@@ -22,7 +22,7 @@ typedef struct lp_credit {
     char *label;
     char *unit;
     char *description;
-    int units; /* unit index (units.h) the values are kept in, or -1 */
+    int units;          /* unit index (units.h) the values are kept in, or -1 */
     lnum overhead_cost; /* what one unit costs the provider, runes */
     int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
 } lp_credit;
@@ -83,9 +83,9 @@ typedef struct lp_plan {
 /* policy.notifications.<name> (policy.md section 9). */
 typedef struct lp_notification {
     char *name;
-    int matches_ref;  /* function(type, event) -> bool */
-    int fire_ref;     /* function(event, name), or 0: re-emit */
-    int handler_ref;  /* policy.handlers[name], or 0 */
+    int matches_ref; /* function(type, event) -> bool */
+    int fire_ref;    /* function(event, name), or 0: re-emit */
+    int handler_ref; /* policy.handlers[name], or 0 */
 } lp_notification;
 
 typedef struct lp_policy {
@@ -395,8 +395,7 @@ void limitr__meter_push(meter *m, int64_t ts, double delta, double alpha,
 override *limitr__override_find(const customer *c, int ent);
 /* The limit a decision uses: the owner's override unless it expired, else
  * the (caller's) plan entitlement's; NULL for a flag. */
-const lp_limit *limitr__effective_limit(const limitr_engine *e,
-                                        const customer *owner, int ent,
+const lp_limit *limitr__effective_limit(const customer *owner, int ent,
                                         const lp_entitlement *plan_ent,
                                         int64_t now);
 void limitr__override_remove_at(limitr_engine *e, customer *c, override *ov);

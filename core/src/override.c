@@ -22,13 +22,11 @@ static int override_applies(const override *ov, int64_t now)
     return !ov->has_expires || now < ov->expires;
 }
 
-const lp_limit *limitr__effective_limit(const limitr_engine *e,
-                                        const customer *owner, int ent,
+const lp_limit *limitr__effective_limit(const customer *owner, int ent,
                                         const lp_entitlement *plan_ent,
                                         int64_t now)
 {
     const override *ov;
-    (void)e;
     if (owner->n_overrides > 0 && (ov = limitr__override_find(owner, ent)) &&
         override_applies(ov, now))
         return &ov->limit;
@@ -84,12 +82,10 @@ cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim)
     if (j == NULL) return NULL;
     cJSON_AddStringToObject(j, "credit", e->policy->credits[lim->credit].name);
     cJSON_AddNumberToObject(j, "value", limitr__out_number(lim->value));
-    cJSON_AddNumberToObject(j, "increment",
-                            limitr__out_number(lim->increment));
+    cJSON_AddNumberToObject(j, "increment", limitr__out_number(lim->increment));
     cJSON_AddStringToObject(j, "mode", modes[lim->mode]);
     if (lim->has_minimum)
-        cJSON_AddNumberToObject(j, "minimum",
-                                limitr__out_number(lim->minimum));
+        cJSON_AddNumberToObject(j, "minimum", limitr__out_number(lim->minimum));
     cJSON_AddBoolToObject(j, "hard_trailing", lim->hard_trailing);
     cJSON_AddBoolToObject(j, "grants_apply", lim->grants_apply);
     cJSON_AddBoolToObject(j, "resets", lim->reset != RESET_NONE);
@@ -149,11 +145,12 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
                             "create_customer_override: id, entitlement and "
                             "fields are required");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     plan = limitr__resolved_plan(e, c);
-    pe = plan >= 0 ? lp_plan_entitlement(&e->policy->plans[plan], ent,
-                                         strlen(ent))
-                   : NULL;
+    pe = plan >= 0
+             ? lp_plan_entitlement(&e->policy->plans[plan], ent, strlen(ent))
+             : NULL;
     if (pe == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_entitlement");
     now = limitr__now(e);
@@ -168,7 +165,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     /* Unset fields copy the current limit (override, else the plan's). */
     memset(&ov, 0, sizeof ov);
     ov.ent = pe->name;
-    current = limitr__effective_limit(e, c, pe->name, pe, now);
+    current = limitr__effective_limit(c, pe->name, pe, now);
     if (current != NULL)
         ov.limit = *current;
     else
@@ -241,7 +238,8 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
                             "remove_customer_override: id and entitlement "
                             "are required");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     for (i = 0; i < e->policy->n_ent_names; i++)
         if (strcmp(e->policy->ent_names[i], ent) == 0) break;
     ov = i < e->policy->n_ent_names ? limitr__override_find(c, (int)i) : NULL;
