@@ -434,6 +434,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
     int alts_grown = 0, refs_given, new_plan = -1;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer");
     if (id == NULL || !valid_id(id))
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer: the id must be a string of 1 "
@@ -568,6 +569,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
 {
     customer *c;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "delete_customer");
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, "delete_customer: no id given");
     c = limitr__customer_lookup(e, id);
@@ -593,6 +595,7 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     cJSON *arr;
     strlist refs;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_refs");
     if (id == NULL || refs_json == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "set_customer_refs: id and refs are required");
@@ -626,6 +629,7 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     customer *c, *holder;
     size_t len;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "set_alt_customer_id");
     if (id == NULL || alt == NULL || !valid_id(alt))
         return limitr__fail(e, LIMITR_INVALID,
                             "set_alt_customer_id: id and a non-empty alt ID "
@@ -661,6 +665,7 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     uint64_t h;
     int i;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "delete_alt_customer_id");
     if (alt == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "delete_alt_customer_id: no alt ID given");
@@ -691,6 +696,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     char *own;
     const lp_plan *np;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_plan");
     if (id == NULL || plan == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "set_customer_plan: id and plan are required");

@@ -36,8 +36,10 @@ static int limit_snippet(limitr_engine *e, decision *d)
     snprintf(path, sizeof path, "%s.value", d->lim->path ? d->lim->path : "");
     args[0] = snapshot;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
+    e->in_decision_snippet++;
     status = limitr__script_call(e->policy->vm, d->lim->value_ref, path, args,
                                  1, &r, &err);
+    e->in_decision_snippet--;
     cJSON_Delete(snapshot);
     if (status != LIMITR_OK) {
         snippet_failed(e, path, err);
@@ -88,8 +90,10 @@ static int on_exceed(limitr_engine *e, decision *d)
              d->lim->path ? d->lim->path : "");
     args[0] = ctx;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
+    e->in_decision_snippet++;
     status = limitr__script_call(e->policy->vm, d->lim->on_exceed_ref, path,
                                  args, 1, &r, &err);
+    e->in_decision_snippet--;
     cJSON_Delete(ctx);
     if (status != LIMITR_OK) {
         snippet_failed(e, path, err);
@@ -137,8 +141,10 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
         snprintf(path, sizeof path, "credits.%s.overhead", cr->name);
         args[0] = n;
         args[1] = ctx;
+        e->in_decision_snippet++;
         status = limitr__script_call(e->policy->vm, cr->overhead_ref, path,
                                      args, 2, &r, &err);
+        e->in_decision_snippet--;
         cJSON_Delete(n);
         cJSON_Delete(ctx);
         if (status == LIMITR_OK && r.type[0] == LUA_TNUMBER &&
@@ -534,6 +540,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
                  int commit, const limitr_call_opts *opts)
 {
     if (e == NULL) return LIMITR_INVALID;
+    if (commit) LIMITR_REFUSE_DURING_SNIPPET(e, "allow");
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "customer id and entitlement are required");

@@ -280,6 +280,7 @@ struct limitr_engine {
     int star_listeners;      /* "*" subscribers */
     int delivering;          /* nesting depth of event delivery */
     int reporting_error;     /* delivering an `error` event */
+    int in_decision_snippet; /* a value, on_exceed or cost snippet runs */
     int subs_dirty;          /* removed subscriptions wait for depth 0 */
 
     host_fn *libs;
@@ -300,6 +301,20 @@ static inline int limitr__reason(limitr_engine *e, int status,
     e->reason = reason;
     return status;
 }
+/* A snippet that runs in the middle of a decision (limit value, on_exceed,
+ * cost function) may reach the host, and the host the engine: changing
+ * customers then would free what the decision holds. Calls that change
+ * state refuse while one runs; reads are fine. */
+#define LIMITR_REFUSE_DURING_SNIPPET(e, what)                                  \
+    do {                                                                       \
+        if ((e)->in_decision_snippet > 0)                                      \
+            return limitr__fail((e), LIMITR_ERROR,                             \
+                                "%s: the engine cannot be changed from "       \
+                                "inside a limit value, on_exceed or cost "     \
+                                "snippet",                                     \
+                                (what));                                       \
+    } while (0)
+
 static inline int limitr__deny(limitr_engine *e, const char *reason)
 {
     return limitr__reason(e, LIMITR_DENIED, reason);

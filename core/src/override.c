@@ -140,6 +140,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     compiler cc;
     int64_t now;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer_override");
     if (id == NULL || ent == NULL || fields_json == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "create_customer_override: id, entitlement and "
@@ -233,6 +234,7 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     override *ov;
     size_t i;
     if (e == NULL) return LIMITR_INVALID;
+    LIMITR_REFUSE_DURING_SNIPPET(e, "remove_customer_override");
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "remove_customer_override: id and entitlement "

@@ -315,3 +315,37 @@ policy:
         assert.are.equal(4010, e:limit("a", "tokens"))
     end)
 end)
+
+describe("host functions called from decision snippets", function()
+    it("cannot change the engine while the decision is open", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      entitlements:
+        chat:
+          limit:
+            credit: t
+            value: 10
+            on_exceed: "function(ctx) return App.decide(ctx.customer.id) end"
+]]))
+        local outcome = {}
+        e:lib("App", "decide", function(id)
+            outcome.delete = { e:delete_customer(id) }
+            outcome.allow = { e:allow(id, "chat", 1) }
+            outcome.value = e:value(id, "chat") -- reads are fine
+            return true
+        end)
+        e:create_customer("a", "p")
+        assert.is_true(e:allow("a", "chat", 11))
+        assert.is_nil(outcome.delete[1])
+        assert.are.equal(
+            "delete_customer: the engine cannot be changed from inside a limit value, on_exceed or cost snippet",
+            outcome.delete[2])
+        assert.is_nil(outcome.allow[1])
+        assert.are.equal(0, outcome.value)
+        assert.are.equal(11, e:value("a", "chat"))
+        assert.is_not_nil(e:customer("a"))
+    end)
+end)
