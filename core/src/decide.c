@@ -357,22 +357,32 @@ static cJSON *governed_payload(limitr_engine *e, const decision *d,
     return ev;
 }
 
-static void emit_reset(limitr_engine *e, const decision *d, int committed,
-                       const limitr_call_opts *opts)
+/* meter-reset's payload, or NULL when the call did not roll the period or
+ * nobody listens. */
+static cJSON *reset_payload(limitr_engine *e, const decision *d, int committed,
+                            const limitr_call_opts *opts)
 {
     decision shown = *d;
     cJSON *ev;
-    if (!limitr__listening(e, EV_METER_RESET)) return;
+    if (!d->v.rolled || !limitr__listening(e, EV_METER_RESET)) return NULL;
     if (!committed) { /* a denied call: the no-op shape */
         shown.requested = 0;
         shown.new_value = d->v.value;
         shown.overage = 0;
     }
     ev = committed_payload(e, &shown, opts);
-    if (ev == NULL) return;
+    if (ev == NULL) return NULL;
     add_num(ev, "previous_value", d->v.previous_value);
     cJSON_AddNumberToObject(ev, "period_start", (double)d->v.started);
-    limitr__emit(e, EV_METER_RESET, ev);
+    return ev;
+}
+
+/* Fires a call's events. Both payloads are built first: a handler of the
+ * first may delete the customer the second describes. */
+static void fire(limitr_engine *e, cJSON *reset, event_kind ev, cJSON *outcome)
+{
+    if (reset != NULL) limitr__emit(e, EV_METER_RESET, reset);
+    if (outcome != NULL) limitr__emit(e, ev, outcome);
 }
 
 /* ---- Writing ---- */
@@ -475,6 +485,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);
     int force = opts != NULL && opts->force, allowed;
+    char reason[sizeof e->reason_buf];
     meter *m;
     if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__deny(e, "invalid_value");
@@ -493,16 +504,20 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         int governed = strcmp(d.gate, "governor") == 0;
         if (commit && record_time(e, &d, governed) != 0)
             return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        /* An on_exceed reason lives in e->reason_buf, which a handler that
+           calls the engine may overwrite: keep it over the events. */
+        snprintf(reason, sizeof reason, "%s", d.reason);
         if (events) {
-            if (d.v.rolled) emit_reset(e, &d, 0, opts);
-            if (governed) {
-                if (limitr__listening(e, EV_METER_GOVERNED))
-                    limitr__emit(e, EV_METER_GOVERNED,
-                                 governed_payload(e, &d, opts));
-            } else if (limitr__listening(e, EV_METER_LIMIT)) {
-                limitr__emit(e, EV_METER_LIMIT, limit_payload(e, &d, opts));
-            }
+            event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
+            cJSON *reset = reset_payload(e, &d, 0, opts);
+            cJSON *outcome = NULL;
+            if (limitr__listening(e, ev))
+                outcome = governed ? governed_payload(e, &d, opts)
+                                   : limit_payload(e, &d, opts);
+            fire(e, reset, ev, outcome);
         }
+        if (d.reason == e->reason_buf)
+            snprintf(e->reason_buf, sizeof e->reason_buf, "%s", reason);
         return limitr__deny(e, d.reason);
     }
     if (!commit) return limitr__ok(e);
@@ -523,12 +538,12 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     if (d.lim->governor && d.requested > 0 && !force) m->tokens -= d.requested;
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
     if (events) {
-        if (d.v.rolled) emit_reset(e, &d, 1, opts);
-        if (d.new_value != d.v.value || d.overhead_diff != 0) {
-            event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
-            if (limitr__listening(e, ev))
-                limitr__emit(e, ev, committed_payload(e, &d, opts));
-        }
+        event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
+        cJSON *reset = reset_payload(e, &d, 1, opts), *outcome = NULL;
+        if ((d.new_value != d.v.value || d.overhead_diff != 0) &&
+            limitr__listening(e, ev))
+            outcome = committed_payload(e, &d, opts);
+        fire(e, reset, ev, outcome);
     }
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }

@@ -198,13 +198,11 @@ TEST(units)
     ASSERT_NUM(v, 500);
     ASSERT_EQ(limitr_allow_str(e, "c", "storage", "0.5GB", NULL), LIMITR_OK);
     ASSERT_NUM(read_value(e, "c", "storage"), 500);
-    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "1GiB", NULL),
-              LIMITR_DENIED);
+    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "1GiB", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "limit");
     ASSERT_EQ(limitr_allow_str(e, "c", "storage", "2h", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "invalid_value");
-    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "ten", NULL),
-              LIMITR_DENIED);
+    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "ten", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "invalid_value");
     ASSERT_EQ(limitr_allow_str(e, "c", "chat", "5GB", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "invalid_value"); /* no units */
@@ -239,8 +237,7 @@ TEST(scope_13_6)
     ASSERT_EQ(limitr_increment(e, "u2", "seats", NULL), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "limit");
     /* breadth first: u3 -> {eng, acme2} meters on acme2 */
-    limitr_create_customer(e, "acme2", "team_plan", "{\"type\":\"org\"}",
-                           NULL);
+    limitr_create_customer(e, "acme2", "team_plan", "{\"type\":\"org\"}", NULL);
     limitr_create_customer(e, "u3", NULL, "{\"refs\":[\"eng\",\"acme2\"]}",
                            NULL);
     ASSERT_EQ(limitr_increment(e, "u3", "seats", NULL), LIMITR_OK);
@@ -284,7 +281,8 @@ TEST(alt_ids_refs_and_plan_changes)
     limitr_on(e, "*", record, &r, NULL);
     ASSERT_EQ(limitr_set_customer_plan(e, "c", "team_plan", 0), LIMITR_OK);
     ASSERT_STR(r.names, "customer-set,customer-plan-changed");
-    ASSERT_CONTAINS(r.last, "\"previous_plan\":\"p\",\"new_plan\":\"team_plan\"");
+    ASSERT_CONTAINS(r.last,
+                    "\"previous_plan\":\"p\",\"new_plan\":\"team_plan\"");
     ASSERT_EQ(limitr_set_customer_plan(e, "c", "team_plan", 0), LIMITR_DENIED);
     ASSERT_STR(limitr_last_error(e), "same_plan");
     ASSERT_EQ(limitr_set_customer_plan(e, "c", "nope", 0), LIMITR_DENIED);
@@ -431,6 +429,37 @@ TEST(rate_and_projection)
     limitr_free(e);
 }
 
+/* Deletes customer "c" from inside the first event it sees. */
+static const char *delete_c(const char *name, const char *json, void *ud)
+{
+    recorder *r = ud;
+    limitr_engine *e = *(limitr_engine **)r->last;
+    (void)json;
+    strncat(r->names, name, sizeof r->names - strlen(r->names) - 1);
+    strncat(r->names, ";", sizeof r->names - strlen(r->names) - 1);
+    if (r->count++ == 0) limitr_delete_customer(e, "c");
+    return NULL;
+}
+
+TEST(a_handler_deleting_the_customer_mid_events)
+{
+    limitr_engine *e = engine();
+    recorder r = {{0}, {0}, 0};
+    ASSERT(e != NULL);
+    memcpy(r.last, &e, sizeof e); /* the engine, for the handler */
+    limitr_create_customer(e, "c", NULL, NULL, NULL);
+    ASSERT_EQ(limitr_allow(e, "c", "api", 10, NULL), LIMITR_OK);
+    limitr_set_time(e, 1738713600000LL); /* a new period */
+    limitr_on(e, "meter-reset", delete_c, &r, NULL);
+    limitr_on(e, "meter-changed", delete_c, &r, NULL);
+    /* The outcome's payload was built before the reset's handler ran. */
+    ASSERT_EQ(limitr_allow(e, "c", "api", 5, NULL), LIMITR_OK);
+    ASSERT_STR(r.names, "meter-reset;meter-changed;");
+    ASSERT_EQ(limitr_value(e, "c", "api", NULL, &(double){0}),
+              LIMITR_NOT_FOUND);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(soft_overage_13_2);
@@ -445,5 +474,6 @@ int main(void)
     RUN(governor_13_5);
     RUN(explain_gates);
     RUN(rate_and_projection);
+    RUN(a_handler_deleting_the_customer_mid_events);
     return HARNESS_EXIT();
 }
