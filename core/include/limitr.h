@@ -301,7 +301,8 @@ LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
  * (borrowed for the duration of the call). Return NULL on success, or a
  * message when the callback failed: the engine then fires `error` with that
  * message (copied) and goes on delivering. The callback may call the engine,
- * mutating calls included; events those raise are delivered at once. */
+ * mutating calls included (events those raise are delivered at once), but
+ * must not free it. */
 typedef const char *(*limitr_event_fn)(const char *name,
                                        const char *payload_json,
                                        void *userdata);
