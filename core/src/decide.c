@@ -362,9 +362,10 @@ static cJSON *governed_payload(limitr_engine *e, const decision *d,
 static cJSON *reset_payload(limitr_engine *e, const decision *d, int committed,
                             const limitr_call_opts *opts)
 {
-    decision shown = *d;
+    decision shown;
     cJSON *ev;
     if (!d->v.rolled || !limitr__listening(e, EV_METER_RESET)) return NULL;
+    shown = *d;       /* only now: this runs on every allow */
     if (!committed) { /* a denied call: the no-op shape */
         shown.requested = 0;
         shown.new_value = d->v.value;
@@ -478,6 +479,32 @@ static int read_value(const limitr_engine *e, decision *d, int step,
     return limitr__unit_convert(number, unit, to, &d->requested);
 }
 
+/* A denied call: what it records of elapsed time, its events, its reason.
+ * Kept out of run() so that the allowed path stays small. */
+static int denied(limitr_engine *e, decision *d, int commit, int events,
+                  const limitr_call_opts *opts)
+{
+    int governed = strcmp(d->gate, "governor") == 0;
+    char reason[sizeof e->reason_buf];
+    if (commit && record_time(e, d, governed) != 0)
+        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    /* An on_exceed reason lives in e->reason_buf, which a handler that calls
+       the engine may overwrite: keep it over the events. */
+    snprintf(reason, sizeof reason, "%s", d->reason);
+    if (events) {
+        event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
+        cJSON *reset = reset_payload(e, d, 0, opts);
+        cJSON *outcome = NULL;
+        if (limitr__listening(e, ev))
+            outcome = governed ? governed_payload(e, d, opts)
+                               : limit_payload(e, d, opts);
+        fire(e, reset, ev, outcome);
+    }
+    if (d->reason == e->reason_buf)
+        snprintf(e->reason_buf, sizeof e->reason_buf, "%s", reason);
+    return limitr__deny(e, d->reason);
+}
+
 static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
                size_t ent_len, call_value *cv, int step, int commit,
                const limitr_call_opts *opts)
@@ -485,7 +512,6 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);
     int force = opts != NULL && opts->force, allowed;
-    char reason[sizeof e->reason_buf];
     meter *m;
     if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__deny(e, "invalid_value");
@@ -500,26 +526,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
 
     allowed = limitr__decide(e, &d, force);
     d.overhead_diff = 0;
-    if (!allowed) {
-        int governed = strcmp(d.gate, "governor") == 0;
-        if (commit && record_time(e, &d, governed) != 0)
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-        /* An on_exceed reason lives in e->reason_buf, which a handler that
-           calls the engine may overwrite: keep it over the events. */
-        snprintf(reason, sizeof reason, "%s", d.reason);
-        if (events) {
-            event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
-            cJSON *reset = reset_payload(e, &d, 0, opts);
-            cJSON *outcome = NULL;
-            if (limitr__listening(e, ev))
-                outcome = governed ? governed_payload(e, &d, opts)
-                                   : limit_payload(e, &d, opts);
-            fire(e, reset, ev, outcome);
-        }
-        if (d.reason == e->reason_buf)
-            snprintf(e->reason_buf, sizeof e->reason_buf, "%s", reason);
-        return limitr__deny(e, d.reason);
-    }
+    if (!allowed) return denied(e, &d, commit, events, opts);
     if (!commit) return limitr__ok(e);
 
     /* Gate 9: commit. The cost function runs before the meter is found:
@@ -537,7 +544,9 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     m->overhead = d.v.overhead + d.overhead_diff;
     if (d.lim->governor && d.requested > 0 && !force) m->tokens -= d.requested;
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
-    if (events) {
+    if (events && (d.v.rolled || e->star_listeners > 0 ||
+                   e->listeners[EV_METER_CHANGED] > 0 ||
+                   e->listeners[EV_METER_OVERAGE] > 0)) {
         event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
         cJSON *reset = reset_payload(e, &d, 1, opts), *outcome = NULL;
         if ((d.new_value != d.v.value || d.overhead_diff != 0) &&
