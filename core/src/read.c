@@ -9,9 +9,11 @@
 
 #include "decide.h"
 
-/* Gates 1-4 for a read. LIMITR_OK, or LIMITR_NOT_FOUND with the reason. */
+/* Gates 1-4 for a read. LIMITR_OK, LIMITR_NOT_FOUND with the reason, or
+ * LIMITR_INVALID for a missing argument (out is checked once the gates
+ * pass, so an unknown customer is NOT_FOUND whatever out is). */
 static int target(limitr_engine *e, const char *id, const char *ent,
-                  decision *d)
+                  const void *out, decision *d)
 {
     if (e == NULL) return LIMITR_INVALID;
     if (id == NULL || ent == NULL)
@@ -19,6 +21,7 @@ static int target(limitr_engine *e, const char *id, const char *ent,
                             "customer id and entitlement are required");
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0)
         return limitr__reason(e, LIMITR_NOT_FOUND, d->reason);
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     return LIMITR_OK;
 }
 
@@ -59,9 +62,8 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
                  const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
         if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
@@ -74,9 +76,8 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
                      const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
     if (opts != NULL && opts->percent)
@@ -105,7 +106,7 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     if (id == NULL || ent == NULL || out == NULL)
         return limitr__fail(e, LIMITR_INVALID,
                             "id, entitlement and out are required");
-    status = target(e, id, ent, &d);
+    status = target(e, id, ent, out, &d);
     if (status == LIMITR_OK) {
         lim = d.lim;
         value = d.limit;
@@ -140,9 +141,8 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
                   int64_t *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL || d.lim->reset == RESET_NONE) return nil(e, "no_reset");
     *out = limitr__next_reset(d.lim, &d.v, d.now);
     return limitr__ok(e);
@@ -160,9 +160,8 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
                      double *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
     return give(e, out, limitr__out_number(allowance_of(&d)));
@@ -171,9 +170,8 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
 int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
     return give(e, out, round9(limitr__meter_rate(&d.v)));
 }
@@ -182,9 +180,8 @@ int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
                         double *out)
 {
     decision d;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
     return give(e, out, round9(limitr__meter_acceleration(&d.v)));
 }
@@ -195,9 +192,8 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
 {
     decision d;
     double r, left;
-    int status = target(e, id, ent, &d);
+    int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->mode == MODE_OBSERVE || d.v.rolled)
         return nil(e, "no_projection");
