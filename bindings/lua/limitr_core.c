@@ -12,9 +12,9 @@
 
 #include "compat.h"
 #include "limitr.h"
+#include "lua_json.h"
 
 #define ENGINE_MT "limitr.Engine"
-#define MAX_DEPTH 32 /* of tables converted to JSON and back */
 
 #if defined(__GNUC__)
 #define LIMITR_LUA_API __attribute__((visibility("default")))
@@ -100,131 +100,19 @@ static int l_engine_tostring(lua_State *L)
 
 /* ---- JSON <-> Lua ---- */
 
-static void push_json(lua_State *L, const cJSON *item, int depth)
-{
-    luaL_checkstack(L, 3, "limitr: value too deep");
-    if (depth > MAX_DEPTH || item == NULL) {
-        lua_pushnil(L);
-        return;
-    }
-    if (cJSON_IsNumber(item)) {
-        double d = item->valuedouble;
-        if (d == (double)(lua_Integer)d && d >= -9007199254740992.0 &&
-            d <= 9007199254740992.0)
-            lua_pushinteger(L, (lua_Integer)d);
-        else
-            lua_pushnumber(L, d);
-    } else if (cJSON_IsString(item)) {
-        lua_pushstring(L, item->valuestring);
-    } else if (cJSON_IsBool(item)) {
-        lua_pushboolean(L, cJSON_IsTrue(item));
-    } else if (cJSON_IsArray(item)) {
-        const cJSON *child;
-        lua_Integer i = 1;
-        lua_createtable(L, cJSON_GetArraySize(item), 0);
-        cJSON_ArrayForEach(child, item)
-        {
-            push_json(L, child, depth + 1);
-            lua_rawseti(L, -2, i++);
-        }
-    } else if (cJSON_IsObject(item)) {
-        const cJSON *child;
-        lua_createtable(L, 0, 8);
-        cJSON_ArrayForEach(child, item)
-        {
-            push_json(L, child, depth + 1);
-            lua_setfield(L, -2, child->string);
-        }
-    } else {
-        lua_pushnil(L);
-    }
-}
-
 /* Pushes the JSON text as a Lua value (nil for NULL or bad text). */
 static void push_json_text(lua_State *L, const char *text)
 {
     cJSON *root = text ? cJSON_Parse(text) : NULL;
-    push_json(L, root, 0);
+    lua_json_push(L, root, 0);
     cJSON_Delete(root);
-}
-
-/* Converts the Lua value at idx to cJSON; NULL with *err set on failure. */
-static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
-{
-    idx = lua_absindex(L, idx);
-    if (depth > MAX_DEPTH) {
-        *err = "table nested too deeply (or cyclic)";
-        return NULL;
-    }
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return cJSON_CreateNull();
-    case LUA_TBOOLEAN:
-        return cJSON_CreateBool(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        return cJSON_CreateNumber(lua_tonumber(L, idx));
-    case LUA_TSTRING:
-        return cJSON_CreateString(lua_tostring(L, idx));
-    case LUA_TTABLE: {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
-        cJSON *out;
-        luaL_checkstack(L, 4, "limitr: value too deep");
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            count++;
-            lua_pop(L, 1);
-        }
-        /* A sequence is a JSON array; so is an empty table, which Lua
-           cannot tell from an empty map (both come back as {}). */
-        if (count == n) {
-            lua_Integer i;
-            out = cJSON_CreateArray();
-            for (i = 1; out != NULL && i <= n; i++) {
-                cJSON *child;
-                lua_rawgeti(L, idx, i);
-                child = to_json(L, -1, depth + 1, err);
-                lua_pop(L, 1);
-                if (child == NULL) {
-                    cJSON_Delete(out);
-                    return NULL;
-                }
-                cJSON_AddItemToArray(out, child);
-            }
-            return out;
-        }
-        out = cJSON_CreateObject();
-        lua_pushnil(L);
-        while (out != NULL && lua_next(L, idx) != 0) {
-            cJSON *child;
-            if (lua_type(L, -2) != LUA_TSTRING) {
-                *err = "table keys must be strings (or a sequence 1..n)";
-                lua_pop(L, 2);
-                cJSON_Delete(out);
-                return NULL;
-            }
-            child = to_json(L, -1, depth + 1, err);
-            if (child == NULL) {
-                lua_pop(L, 2);
-                cJSON_Delete(out);
-                return NULL;
-            }
-            cJSON_AddItemToObject(out, lua_tostring(L, -2), child);
-            lua_pop(L, 1);
-        }
-        return out;
-    }
-    default:
-        *err = "only nil, booleans, numbers, strings and tables can be "
-               "passed to the engine";
-        return NULL;
-    }
 }
 
 /* The value at idx as malloc'ed JSON text; raises with `what` on failure. */
 static char *to_json_text(lua_State *L, int idx, const char *what)
 {
     const char *err = "out of memory";
-    cJSON *root = to_json(L, idx, 0, &err);
+    cJSON *root = lua_json_from(L, idx, 0, &err);
     char *text;
     if (root == NULL) luaL_error(L, "%s: %s", what, err);
     text = cJSON_PrintUnformatted(root);
@@ -309,8 +197,8 @@ static const limitr_options *engine_opts(lua_State *L, int idx,
                                          limitr_options *o)
 {
     static const char *const keys[] = {"snippet_instructions",
-                                       "snippet_milliseconds",
-                                       "snippet_memory", "pattern_steps"};
+                                       "snippet_milliseconds", "snippet_memory",
+                                       "pattern_steps"};
     lua_Number v[4];
     int i;
     memset(o, 0, sizeof *o);
@@ -323,9 +211,10 @@ static const limitr_options *engine_opts(lua_State *L, int idx,
             for (i = 0; i < 4; i++)
                 known |= strcmp(lua_tostring(L, -2), keys[i]) == 0;
         if (!known)
-            luaL_error(L, "unknown engine option '%s' (options are "
-                          "snippet_instructions, snippet_milliseconds, "
-                          "snippet_memory, pattern_steps)",
+            luaL_error(L,
+                       "unknown engine option '%s' (options are "
+                       "snippet_instructions, snippet_milliseconds, "
+                       "snippet_memory, pattern_steps)",
                        lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
                                                       : "?");
         lua_pop(L, 1);
@@ -627,14 +516,24 @@ static int push_read(lua_State *L, int what)
     double out = 0;
     int status;
     switch (what) {
-    case READ_VALUE: status = limitr_value(e, id, ent, opts, &out); break;
+    case READ_VALUE:
+        status = limitr_value(e, id, ent, opts, &out);
+        break;
     case READ_REMAINING:
         status = limitr_remaining(e, id, ent, opts, &out);
         break;
-    case READ_LIMIT: status = limitr_limit(e, id, ent, &out); break;
-    case READ_COST: status = limitr_cost(e, id, ent, &out); break;
-    case READ_ALLOWANCE: status = limitr_allowance(e, id, ent, &out); break;
-    case READ_RATE: status = limitr_rate(e, id, ent, &out); break;
+    case READ_LIMIT:
+        status = limitr_limit(e, id, ent, &out);
+        break;
+    case READ_COST:
+        status = limitr_cost(e, id, ent, &out);
+        break;
+    case READ_ALLOWANCE:
+        status = limitr_allowance(e, id, ent, &out);
+        break;
+    case READ_RATE:
+        status = limitr_rate(e, id, ent, &out);
+        break;
     case READ_ACCELERATION:
         status = limitr_acceleration(e, id, ent, &out);
         break;
@@ -650,18 +549,30 @@ static int push_read(lua_State *L, int what)
     return 1;
 }
 
-static int l_engine_value(lua_State *L) { return push_read(L, READ_VALUE); }
+static int l_engine_value(lua_State *L)
+{
+    return push_read(L, READ_VALUE);
+}
 static int l_engine_remaining(lua_State *L)
 {
     return push_read(L, READ_REMAINING);
 }
-static int l_engine_limit(lua_State *L) { return push_read(L, READ_LIMIT); }
-static int l_engine_cost(lua_State *L) { return push_read(L, READ_COST); }
+static int l_engine_limit(lua_State *L)
+{
+    return push_read(L, READ_LIMIT);
+}
+static int l_engine_cost(lua_State *L)
+{
+    return push_read(L, READ_COST);
+}
 static int l_engine_allowance(lua_State *L)
 {
     return push_read(L, READ_ALLOWANCE);
 }
-static int l_engine_rate(lua_State *L) { return push_read(L, READ_RATE); }
+static int l_engine_rate(lua_State *L)
+{
+    return push_read(L, READ_RATE);
+}
 static int l_engine_acceleration(lua_State *L)
 {
     return push_read(L, READ_ACCELERATION);
@@ -866,7 +777,7 @@ static int call_host_fn(lua_State *L)
     }
     cJSON_ArrayForEach(item, list)
     {
-        push_json(L, item, 0); /* no raise: the stack was checked */
+        lua_json_push(L, item, 0); /* no raise: the stack was checked */
         nargs++;
     }
     cJSON_Delete(list);

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "script.h"
 #include "script_api.h"
+#include "lua_json.h"
 #include "script_pattern.h"
 
 struct script {
@@ -30,7 +31,6 @@ struct script {
 };
 
 #define HOOK_EVERY 1000 /* instructions between budget checks */
-#define MAX_DEPTH 32    /* of values copied between VMs */
 
 static script *of(lua_State *L)
 {
@@ -142,118 +142,6 @@ static int safe_xpcall(lua_State *L)
 
 /* ---- Values between the engine (cJSON) and the VM ---- */
 
-static void push_json(lua_State *L, const cJSON *item, int depth)
-{
-    if (item == NULL || depth > MAX_DEPTH || !lua_checkstack(L, 4)) {
-        lua_pushnil(L);
-        return;
-    }
-    if (cJSON_IsNumber(item)) {
-        double d = item->valuedouble;
-        if (d == (double)(lua_Integer)d && d > -9007199254740992.0 &&
-            d < 9007199254740992.0)
-            lua_pushinteger(L, (lua_Integer)d);
-        else
-            lua_pushnumber(L, d);
-    } else if (cJSON_IsString(item)) {
-        lua_pushstring(L, item->valuestring);
-    } else if (cJSON_IsBool(item)) {
-        lua_pushboolean(L, cJSON_IsTrue(item));
-    } else if (cJSON_IsArray(item)) {
-        const cJSON *c;
-        lua_Integer i = 1;
-        lua_createtable(L, cJSON_GetArraySize(item), 0);
-        cJSON_ArrayForEach(c, item)
-        {
-            push_json(L, c, depth + 1);
-            lua_rawseti(L, -2, i++);
-        }
-    } else if (cJSON_IsObject(item)) {
-        const cJSON *c;
-        lua_createtable(L, 0, 8);
-        cJSON_ArrayForEach(c, item)
-        {
-            push_json(L, c, depth + 1);
-            lua_setfield(L, -2, c->string);
-        }
-    } else {
-        lua_pushnil(L);
-    }
-}
-
-/* The value at idx as cJSON, read with raw access only (no metamethods:
- * SANDBOX.md 16). NULL with *err on a cycle, depth, or unsupported type. */
-static cJSON *to_json(lua_State *L, int idx, int depth, const char **err)
-{
-    idx = lua_absindex(L, idx);
-    if (depth > MAX_DEPTH) {
-        *err = "value nested too deeply (or cyclic)";
-        return NULL;
-    }
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return cJSON_CreateNull();
-    case LUA_TBOOLEAN:
-        return cJSON_CreateBool(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        return cJSON_CreateNumber(lua_tonumberx(L, idx, NULL));
-    case LUA_TSTRING:
-        return cJSON_CreateString(lua_tolstring(L, idx, NULL));
-    case LUA_TTABLE: {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0, i;
-        cJSON *out;
-        if (!lua_checkstack(L, 4)) {
-            *err = "value nested too deeply";
-            return NULL;
-        }
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            count++;
-            lua_settop(L, -2);
-        }
-        if (count == n) {
-            out = cJSON_CreateArray();
-            for (i = 1; out != NULL && i <= n; i++) {
-                cJSON *c;
-                lua_rawgeti(L, idx, i);
-                c = to_json(L, -1, depth + 1, err);
-                lua_settop(L, -2);
-                if (c == NULL) {
-                    cJSON_Delete(out);
-                    return NULL;
-                }
-                cJSON_AddItemToArray(out, c);
-            }
-            return out;
-        }
-        out = cJSON_CreateObject();
-        lua_pushnil(L);
-        while (out != NULL && lua_next(L, idx) != 0) {
-            cJSON *c;
-            if (lua_type(L, -2) != LUA_TSTRING) {
-                *err = "table keys must be strings (or a sequence 1..n)";
-                lua_settop(L, -3);
-                cJSON_Delete(out);
-                return NULL;
-            }
-            c = to_json(L, -1, depth + 1, err);
-            if (c == NULL) {
-                lua_settop(L, -3);
-                cJSON_Delete(out);
-                return NULL;
-            }
-            cJSON_AddItemToObject(out, lua_tolstring(L, -2, NULL), c);
-            lua_settop(L, -2);
-        }
-        return out;
-    }
-    default:
-        *err = "only nil, booleans, numbers, strings and tables can cross "
-               "to the host";
-        return NULL;
-    }
-}
-
 /* ---- Host libraries and the limitr helper table ---- */
 
 /* lib.name(...): arguments and results cross by copy as JSON. */
@@ -268,7 +156,7 @@ static int call_host(lua_State *L)
     char *text, *failure = NULL, *result_json = NULL;
     if (args == NULL) return luaL_error(L, "out of memory");
     for (i = 1; i <= n; i++) {
-        cJSON *a = to_json(L, i, 0, &err);
+        cJSON *a = lua_json_from(L, i, 0, &err);
         if (a == NULL) {
             cJSON_Delete(args);
             return luaL_error(L, "%s.%s: argument %d: %s", lib, name, i, err);
@@ -289,7 +177,7 @@ static int call_host(lua_State *L)
     if (result_json == NULL) return 0;
     result = cJSON_Parse(result_json);
     free(result_json);
-    push_json(L, result, 0);
+    lua_json_push(L, result, 0);
     cJSON_Delete(result);
     return 1;
 }
@@ -671,7 +559,7 @@ static int push_args(lua_State *L)
     lua_settop(L, 0);
     luaL_checkstack(L, n + 4, "too many arguments");
     for (i = 0; i < n; i++)
-        push_json(L, args[i], 0);
+        lua_json_push(L, args[i], 0);
     return n;
 }
 
