@@ -145,6 +145,17 @@ static void check_opts_table(lua_State *L, int idx)
         luaL_typeerror(L, idx, "table or nil");
 }
 
+/* A failure that is not a decision: nil, message (for people), reason
+ * code (for programs). */
+static int push_fail(lua_State *L, limitr_engine *e, int status)
+{
+    (void)status;
+    lua_pushnil(L);
+    lua_pushstring(L, limitr_last_error(e));
+    lua_pushstring(L, limitr_last_reason(e));
+    return 3;
+}
+
 /* Results: true / false, reason / nil, err */
 static int push_status(lua_State *L, limitr_engine *e, int status)
 {
@@ -152,23 +163,13 @@ static int push_status(lua_State *L, limitr_engine *e, int status)
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND) {
+    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND ||
+        (status == LIMITR_INVALID && limitr_last_reason(e)[0] != 'i')) {
         lua_pushboolean(L, 0);
-        lua_pushstring(L, limitr_last_error(e));
+        lua_pushstring(L, limitr_last_reason(e));
         return 2;
     }
-    lua_pushnil(L);
-    lua_pushstring(L, limitr_last_error(e));
-    lua_pushinteger(L, status);
-    return 3;
-}
-
-static int push_fail(lua_State *L, limitr_engine *e, int status)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, limitr_last_error(e));
-    lua_pushinteger(L, status);
-    return 3;
+    return push_fail(L, e, status);
 }
 
 /* ---- Module functions ---- */
@@ -361,9 +362,14 @@ static int push_decision(lua_State *L, limitr_engine *e, int status)
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (status == LIMITR_DENIED) {
+    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND ||
+        (status == LIMITR_INVALID &&
+         strcmp(limitr_last_reason(e), "invalid_value") == 0) ||
+        ((status == LIMITR_SCRIPT || status == LIMITR_BUDGET ||
+          status == LIMITR_MEMCAP) &&
+         strcmp(limitr_last_reason(e), "error") == 0)) {
         lua_pushboolean(L, 0);
-        lua_pushstring(L, limitr_last_error(e));
+        lua_pushstring(L, limitr_last_reason(e));
         return 2;
     }
     return push_fail(L, e, status);

@@ -37,7 +37,25 @@ extern "C" {
 #define LIMITR_VERSION "0.1.0"
 
 /* Status codes: one list, the enum and limitr_strerror are made from it.
- * LIMITR_DENIED is a decision, not an error. */
+ * Each condition has exactly one status, whichever function meets it:
+ * - LIMITR_DENIED: a decision's "no" by the policy (reasons "limit",
+ *   "governor", "not_metered", or an on_exceed snippet's own reason). Only
+ *   allow, check, increment and decrement return it.
+ * - LIMITR_NOT_FOUND: something named does not exist ("unknown_customer",
+ *   "unknown_entitlement", "unknown_plan", "no_plan", "no_scope_customer",
+ *   "unknown_alt_id", "no_override", "no_subscription"; a file that cannot be
+ *   opened); for a read, also a value that is not defined ("observe",
+ *   "flag", "no_reset").
+ * - LIMITR_INVALID: a bad argument or document ("invalid_value",
+ *   "invalid_argument", "invalid_policy", "alt_id_in_use", "same_plan",
+ *   "no_policy": the engine of a failed limitr_new).
+ * - LIMITR_NOMEM, LIMITR_SCRIPT, LIMITR_BUDGET, LIMITR_MEMCAP: memory ran
+ *   out; a policy snippet raised, overran its budget or its memory. A
+ *   decision whose limit `value` snippet failed returns the snippet's status
+ *   with the reason "error".
+ * - LIMITR_ERROR: anything else (a call refused while a snippet runs).
+ * limitr_last_reason gives the condition's code, limitr_last_error a
+ * message for people. (Code -7 is kept free for the durable store.) */
 #define LIMITR_STATUS_MAP(X)                                                   \
     X(OK, 0, "success")                                                        \
     X(DENIED, 1, "denied (a decision, not an error)")                          \
@@ -47,7 +65,6 @@ extern "C" {
     X(SCRIPT, -4, "policy script raised an error")                             \
     X(BUDGET, -5, "policy script exceeded its instruction/time budget")        \
     X(MEMCAP, -6, "policy script exceeded its memory cap")                     \
-    X(STORE, -7, "durable store failure")                                      \
     X(ERROR, -8, "other error")
 
 typedef enum limitr_status {
@@ -104,11 +121,17 @@ LIMITR_API int limitr_load(const char *path, const limitr_options *opts,
 /* Frees the engine and all of its state. NULL is a no-op. */
 LIMITR_API void limitr_free(limitr_engine *engine);
 
-/* The message of the engine's last call: for LIMITR_DENIED the decision's
- * reason code ("limit", "unknown_customer", ...), for errors a message for
- * people naming what was wrong and where; "" after success. Borrowed, valid
- * until the next call on the engine. Never NULL (NULL engine: "no engine"). */
+/* The message of the engine's last call, for people: what was wrong and
+ * where (a policy path, an argument), or the standard text of its reason
+ * code; "" after success. Borrowed, valid until the next call on the
+ * engine. Never NULL (NULL engine: "no engine"). */
 LIMITR_API const char *limitr_last_error(const limitr_engine *engine);
+
+/* The reason code of the engine's last call, for programs: snake_case and
+ * stable ("limit", "unknown_customer", "invalid_value", "out_of_memory",
+ * ...; the list is under the status codes above); "" after success. Static
+ * or borrowed like limitr_last_error. NULL engine: "no_engine". */
+LIMITR_API const char *limitr_last_reason(const limitr_engine *engine);
 
 /* ---- Clock ---- */
 

@@ -249,11 +249,11 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
     if (json == NULL) return LIMITR_OK;
     o->root = cJSON_Parse(json);
     if (o->root == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer: options are not valid JSON");
     if (!cJSON_IsObject(o->root)) {
         free_opts(o);
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer: options must be an object");
     }
     cJSON_ArrayForEach(item, o->root)
@@ -262,7 +262,7 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
         int status = LIMITR_OK;
         if (strcmp(k, "type") == 0 || strcmp(k, "label") == 0) {
             if (!cJSON_IsString(item) || item->valuestring[0] == '\0')
-                status = limitr__fail(e, LIMITR_INVALID,
+                status = limitr__fail(e, LIMITR_INVALID, NULL,
                                       "create_customer: option '%s' must be "
                                       "a non-empty string",
                                       k);
@@ -272,7 +272,7 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
                 o->label = item->valuestring;
         } else if (strcmp(k, "refs") == 0 || strcmp(k, "alt_ids") == 0) {
             if (!string_array(item))
-                status = limitr__fail(e, LIMITR_INVALID,
+                status = limitr__fail(e, LIMITR_INVALID, NULL,
                                       "create_customer: option '%s' must be "
                                       "a list of non-empty IDs",
                                       k);
@@ -283,9 +283,9 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
         } else if (strcmp(k, "metadata") == 0) {
             if (!cJSON_IsNull(item) &&
                 (o->metadata_json = cJSON_PrintUnformatted(item)) == NULL)
-                status = limitr__fail(e, LIMITR_NOMEM, "out of memory");
+                status = limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         } else {
-            status = limitr__fail(e, LIMITR_INVALID,
+            status = limitr__fail(e, LIMITR_INVALID, NULL,
                                   "create_customer: unknown option '%s' "
                                   "(options are type, label, refs, alt_ids, "
                                   "metadata)",
@@ -329,7 +329,7 @@ static int new_alt_ids(limitr_engine *e, const customer *c, const cJSON *ids)
     {
         const customer *holder = limitr__customer_lookup(e, x->valuestring);
         if (holder != NULL && holder != c)
-            return limitr__fail(e, LIMITR_INVALID,
+            return limitr__fail(e, LIMITR_INVALID, NULL,
                                 "create_customer: '%s' is already the ID or "
                                 "an alt ID of customer '%s'",
                                 x->valuestring, holder->id),
@@ -433,10 +433,10 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     char *own_copy, *type, *label, *metadata;
     strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
     int alts_grown = 0, refs_given, new_plan = -1;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer");
     if (id == NULL || !valid_id(id))
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer: the id must be a string of 1 "
                             "to %d bytes",
                             LIMITR_DEFAULT_MAX_ID);
@@ -507,7 +507,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
         limitr__strfree(e, metadata);
         strlist_free(e, &refs);
         free_opts(&o);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     }
     refs_given = o.refs != NULL;
     free_opts(&o);
@@ -532,7 +532,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */
         if (c == NULL)
-            return limitr__fail(e, LIMITR_NOT_FOUND,
+            return limitr__fail(e, LIMITR_NOT_FOUND, NULL,
                                 "customer '%s' was deleted by an event handler",
                                 id);
         return limitr__set_result(e, limitr__customer_snapshot(e, c),
@@ -545,9 +545,9 @@ int limitr_customer(limitr_engine *e, const char *id,
                     const char **snapshot_json)
 {
     customer *c;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (id == NULL)
-        return limitr__fail(e, LIMITR_INVALID, "customer: no id given");
+        return limitr__fail(e, LIMITR_INVALID, NULL, "customer: no id given");
     c = limitr__customer_lookup(e, id);
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
@@ -568,10 +568,10 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
 int limitr_delete_customer(limitr_engine *e, const char *id)
 {
     customer *c;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "delete_customer");
     if (id == NULL)
-        return limitr__fail(e, LIMITR_INVALID, "delete_customer: no id given");
+        return limitr__fail(e, LIMITR_INVALID, NULL, "delete_customer: no id given");
     c = limitr__customer_lookup(e, id);
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
@@ -594,26 +594,26 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     customer *c;
     cJSON *arr;
     strlist refs;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_refs");
     if (id == NULL || refs_json == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_refs: id and refs are required");
     arr = cJSON_Parse(refs_json);
     if (arr == NULL || !string_array(arr)) {
         cJSON_Delete(arr);
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_refs: refs must be a list of "
                             "non-empty IDs");
     }
     c = limitr__customer_lookup(e, id);
     if (c == NULL) {
         cJSON_Delete(arr);
-        return limitr__deny(e, "unknown_customer");
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     }
     if (strlist_from_json(e, arr, &refs) != 0) {
         cJSON_Delete(arr);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     }
     cJSON_Delete(arr);
     strlist_free(e, &c->refs);
@@ -628,26 +628,26 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
 {
     customer *c, *holder;
     size_t len;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "set_alt_customer_id");
     if (id == NULL || alt == NULL || !valid_id(alt))
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_alt_customer_id: id and a non-empty alt ID "
                             "are required");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__deny(e, "unknown_customer");
+    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     holder = limitr__customer_lookup(e, alt);
-    if (holder != NULL && holder != c) return limitr__deny(e, "alt_id_in_use");
+    if (holder != NULL && holder != c) return limitr__reason(e, LIMITR_INVALID, "alt_id_in_use");
     if (holder == c) return limitr__ok(e); /* already its ID or alt ID */
     len = strlen(alt);
     {
         strlist grown;
         if (limitr__idmap_reserve(e, &e->alt_ids, 1) != 0 ||
             strlist_grow(e, &c->alt_ids, 1, &grown) != 0)
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+            return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         if (strlist_append(e, &grown, alt) != 0) {
             strlist_abandon(e, &c->alt_ids, &grown);
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+            return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         }
         strlist_commit(e, &c->alt_ids, &grown);
     }
@@ -664,15 +664,15 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     size_t len;
     uint64_t h;
     int i;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "delete_alt_customer_id");
     if (alt == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "delete_alt_customer_id: no alt ID given");
     len = strlen(alt);
     h = limitr_hash(alt, len);
     c = limitr__idmap_find(&e->alt_ids, alt, len, h);
-    if (c == NULL) return limitr__deny(e, "unknown_alt_id");
+    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_alt_id");
     i = strlist_index(&c->alt_ids, alt);
     limitr__idmap_remove(&e->alt_ids, alt, len, h);
     if (i >= 0) {
@@ -695,23 +695,23 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     int64_t earliest, now;
     char *own;
     const lp_plan *np;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_plan");
     if (id == NULL || plan == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_plan: id and plan are required");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__deny(e, "unknown_customer");
+    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     p = limitr__policy_find_plan(e->policy, plan);
-    if (p < 0) return limitr__deny(e, "unknown_plan");
+    if (p < 0) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
     previous = limitr__resolved_plan(e, c);
-    if (previous == p) return limitr__deny(e, "same_plan");
+    if (previous == p) return limitr__reason(e, LIMITR_INVALID, "same_plan");
     np = &e->policy->plans[p];
     /* Room first: a meter per entitlement of the new plan at most. */
     if (limitr__meter_reserve(e, c, np->n_ents) != 0)
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     own = limitr__strdup(e, np->name, strlen(np->name));
-    if (own == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (own == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     now = limitr__now(e);
     /* New meters start with the earliest of the current ones, so periods
        stay aligned (engine.md 8.2). */

@@ -43,6 +43,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
     cJSON_Delete(snapshot);
     if (status != LIMITR_OK) {
         snippet_failed(e, path, err);
+        d->status = status;
         return -1;
     }
     ok = r.type[0] == LUA_TNUMBER &&
@@ -52,6 +53,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
         snippet_failed(e, path,
                        strdup("a limit value snippet must return a number "
                               ">= 0"));
+        d->status = LIMITR_SCRIPT;
         return -1;
     }
     return 0;
@@ -183,6 +185,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->requested = 0;
     d->requested_is_double = 0;
     d->reason = NULL;
+    d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;
     d->caller = c;
@@ -203,7 +206,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     if (d->lim == NULL) return 0; /* a flag */
     d->limit = d->lim->value;
     if (d->lim->value_ref > 0 && limit_snippet(e, d) != 0) {
-        d->gate = "limit";
+        d->gate = "limit"; /* d->status: the snippet's */
         return d->reason = "error", -1;
     }
     d->stored = limitr__meter_find(d->owner, d->ent->name);
@@ -487,7 +490,7 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     int governed = strcmp(d->gate, "governor") == 0;
     char reason[sizeof e->reason_buf];
     if (commit && record_time(e, d, governed) != 0)
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
     snprintf(reason, sizeof reason, "%s", d->reason);
@@ -514,14 +517,14 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     int force = opts != NULL && opts->force, allowed;
     meter *m;
     if (step == STEP_VALUE && check_value(cv) != 0)
-        return limitr__deny(e, "invalid_value");
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (limitr__target(e, id, id_len, ent, ent_len, &d) != 0)
-        return limitr__deny(e, d.reason);
+        return limitr__reason(e, d.status, d.reason);
     if (d.lim == NULL) /* a feature flag */
         return step == STEP_VALUE ? limitr__ok(e)
                                   : limitr__deny(e, "not_metered");
     if (read_value(e, &d, step, cv) != 0)
-        return limitr__deny(e, "invalid_value");
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (commit) remove_expired_override(e, &d);
 
     allowed = limitr__decide(e, &d, force);
@@ -538,7 +541,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
             d.overhead_diff = overhead_of(e, &d, opts);
     }
     if ((m = stored_meter(e, &d)) == NULL)
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
     m->overhead = d.v.overhead + d.overhead_diff;
@@ -563,10 +566,10 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
                  const char *ent, size_t ent_len, call_value *cv, int step,
                  int commit, const limitr_call_opts *opts)
 {
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (commit) LIMITR_REFUSE_DURING_SNIPPET(e, "allow");
     if (id == NULL || ent == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
     return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }

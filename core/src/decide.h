@@ -22,6 +22,8 @@ typedef struct decision {
     /* outcome */
     const char *gate;   /* customer, entitlement, scope, governor, limit, none */
     const char *reason; /* denial reason, or NULL */
+    int status;         /* with it: LIMITR_NOT_FOUND (gates 1-3), the
+                           failed value snippet's, or LIMITR_DENIED */
     lnum new_value;     /* after the call, raised to the minimum */
     lnum overage;       /* past the limit, committed */
     lnum overhead_diff; /* this call's provider cost, runes */

@@ -64,41 +64,109 @@ void limitr__strfree(limitr_engine *e, char *s)
 
 /* ---- Errors ---- */
 
-int limitr__fail(limitr_engine *e, int status, const char *fmt, ...)
+/* The code of a failure that has no more precise one: by status. */
+static const char *status_code(int status)
+{
+    switch (status) {
+    case LIMITR_OK:
+        return "";
+    case LIMITR_NOT_FOUND:
+        return "not_found";
+    case LIMITR_INVALID:
+        return "invalid_argument";
+    case LIMITR_NOMEM:
+        return "out_of_memory";
+    case LIMITR_SCRIPT:
+        return "script_error";
+    case LIMITR_BUDGET:
+        return "script_budget";
+    case LIMITR_MEMCAP:
+        return "script_memory";
+    default:
+        return "other_error";
+    }
+}
+
+int limitr__fail(limitr_engine *e, int status, const char *code,
+                 const char *fmt, ...)
 {
     va_list ap;
     int n;
     char *text;
+    e->code = code != NULL ? code : status_code(status);
+    e->has_message = 0;
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     free(e->message);
     e->message = NULL;
-    e->reason = limitr_strerror(status);
     if (n < 0 || (text = malloc((size_t)n + 1)) == NULL) return status;
     va_start(ap, fmt);
     vsnprintf(text, (size_t)n + 1, fmt, ap);
     va_end(ap);
     e->message = text;
-    e->reason = NULL;
+    e->has_message = 1;
     return status;
+}
+
+/* Messages for people of the codes the hot path sets without formatting. */
+static const struct {
+    const char *code, *message;
+} code_messages[] = {
+    {"limit", "denied: the call would pass the limit"},
+    {"governor", "denied: the rate governor has too few tokens for the call"},
+    {"not_metered", "the entitlement is a feature flag: nothing is metered"},
+    {"unknown_customer", "unknown customer (no customer has this ID or alt ID)"},
+    {"unknown_entitlement", "the entitlement is not in the customer's plan"},
+    {"no_plan", "the customer has no plan and the policy no default plan"},
+    {"unknown_plan", "unknown plan"},
+    {"no_scope_customer", "no customer of the entitlement's scope type is "
+                          "reachable through the caller's refs"},
+    {"invalid_value", "invalid value: not a finite number, or a unit of "
+                      "another dimension than the credit's"},
+    {"alt_id_in_use", "the alt ID is held by another customer"},
+    {"unknown_alt_id", "no customer has this alt ID"},
+    {"same_plan", "the customer is already on this plan"},
+    {"no_override", "the customer has no override for this entitlement"},
+    {"no_subscription", "no subscription has this id"},
+    {"observe", "not defined for an observe limit"},
+    {"flag", "not defined for a feature flag"},
+    {"no_reset", "the limit does not reset"},
+    {"error", "a limit value snippet failed (an error event was fired)"},
+    {"engine_busy", "the engine cannot be changed while a decision "
+                    "snippet runs"},
+    {"no_policy", "the engine has no policy: limitr_new or limitr_load "
+                  "failed"},
+    {"out_of_memory", "out of memory"},
+};
+
+const char *limitr_last_reason(const limitr_engine *e)
+{
+    if (e == NULL) return "no_engine";
+    return e->code;
 }
 
 const char *limitr_last_error(const limitr_engine *e)
 {
+    size_t i;
     if (e == NULL) return "no engine";
-    if (e->reason != NULL) return e->reason;
-    return e->message != NULL ? e->message : "";
+    if (e->has_message) return e->message;
+    if (e->code[0] == '\0') return "";
+    for (i = 0; i < sizeof code_messages / sizeof code_messages[0]; i++)
+        if (strcmp(code_messages[i].code, e->code) == 0)
+            return code_messages[i].message;
+    /* An on_exceed snippet's own reason: the code is the message. */
+    return e->code;
 }
 
 /* Keeps json's text as the engine's borrowed result; frees json. */
 int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
 {
     char *text;
-    if (json == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (json == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
-    if (text == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (text == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     free(e->result);
     e->result = text;
     if (out != NULL) *out = text;
@@ -159,7 +227,7 @@ static limitr_engine *engine_create(const limitr_options *opts)
     e->alloc = alloc;
     e->next_sub_id = 1;
     e->graph_epoch = 1; /* 0 marks caches never filled */
-    e->reason = "";
+    e->code = "";
     return e;
 }
 
@@ -172,10 +240,10 @@ int limitr_new(const char *text, size_t len, const char *format,
     *out = e = engine_create(opts);
     if (e == NULL) return LIMITR_NOMEM;
     if (text == NULL)
-        return limitr__fail(e, LIMITR_INVALID, "(document): no text given");
+        return limitr__fail(e, LIMITR_INVALID, NULL, "(document): no text given");
     if (format != NULL && strcmp(format, "yaml") != 0 &&
         strcmp(format, "json") != 0)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "unknown format '%s' (use \"yaml\" or \"json\")",
                             format);
     {
@@ -209,8 +277,8 @@ int limitr_new(const char *text, size_t len, const char *format,
     }
     if (e->policy == NULL) {
         int status;
-        if (err == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
-        status = limitr__fail(e, LIMITR_INVALID, "%s", err);
+        if (err == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        status = limitr__fail(e, LIMITR_INVALID, NULL, "%s", err);
         free(err);
         return status;
     }
@@ -237,14 +305,14 @@ int limitr_load(const char *path, const limitr_options *opts,
     if (path == NULL) {
         *out = engine_create(opts);
         if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_INVALID, "no path given");
+        return limitr__fail(*out, LIMITR_INVALID, NULL, "no path given");
     }
     f = fopen(path, "rb");
     if (f == NULL) {
         int err = errno;
         *out = engine_create(opts);
         if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_NOT_FOUND, "cannot open '%s': %s",
+        return limitr__fail(*out, LIMITR_NOT_FOUND, NULL, "cannot open '%s': %s",
                             path, strerror(err));
     }
     for (;;) {
@@ -259,7 +327,7 @@ int limitr_load(const char *path, const limitr_options *opts,
                 fclose(f);
                 *out = engine_create(opts);
                 if (*out == NULL) return LIMITR_NOMEM;
-                return limitr__fail(*out, LIMITR_NOMEM, "out of memory");
+                return limitr__fail(*out, LIMITR_NOMEM, NULL, "out of memory");
             }
             buf = grown;
         }

@@ -48,9 +48,9 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
 {
     int ev;
     subscription *s;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (name == NULL || fn == NULL)
-        return limitr__fail(e, LIMITR_INVALID, "on: name and fn are required");
+        return limitr__fail(e, LIMITR_INVALID, NULL, "on: name and fn are required");
     if (strcmp(name, "*") == 0) {
         ev = -1;
     } else if ((ev = limitr__event_find(name)) < 0 &&
@@ -59,7 +59,7 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     } else if (ev < 0) {
         const char *hint =
             limitr__did_you_mean(name, limitr__event_names, EV_COUNT);
-        return limitr__fail(e, LIMITR_INVALID, "on: unknown event '%s'%s%s%s",
+        return limitr__fail(e, LIMITR_INVALID, NULL, "on: unknown event '%s'%s%s%s",
                             name, hint ? " (did you mean '" : "",
                             hint ? hint : "", hint ? "'?)" : "");
     }
@@ -67,7 +67,7 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
         size_t cap = e->cap_subs ? e->cap_subs * 2 : 8;
         subscription *grown = realloc(e->subs, cap * sizeof *grown);
         if (grown == NULL)
-            return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+            return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         e->subs = grown;
         e->cap_subs = cap;
     }
@@ -98,7 +98,7 @@ static void compact_subs(limitr_engine *e)
 int limitr_off(limitr_engine *e, int sub_id)
 {
     size_t i;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     for (i = 0; i < e->n_subs; i++) {
         subscription *s = &e->subs[i];
         if (s->id != sub_id || s->fn == NULL) continue;
@@ -179,14 +179,14 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
 {
     size_t i;
     host_fn *grown;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (!is_identifier(lib) || !is_identifier(name))
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "lib: library and function names must be "
                             "identifiers (letters, digits, _), got '%s.%s'",
                             lib ? lib : "(null)", name ? name : "(null)");
     if (fn == NULL)
-        return limitr__fail(e, LIMITR_INVALID, "lib: no function given");
+        return limitr__fail(e, LIMITR_INVALID, NULL, "lib: no function given");
     for (i = 0; i < e->n_libs; i++) {
         if (strcmp(e->libs[i].lib, lib) == 0 &&
             strcmp(e->libs[i].name, name) == 0) {
@@ -196,7 +196,7 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         }
     }
     grown = realloc(e->libs, (e->n_libs + 1) * sizeof *grown);
-    if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     e->libs = grown;
     grown = &e->libs[e->n_libs];
     grown->lib = strdup(lib);
@@ -204,7 +204,7 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
     if (grown->lib == NULL || grown->name == NULL) {
         free(grown->lib);
         free(grown->name);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     }
     grown->fn = fn;
     grown->userdata = userdata;
@@ -215,7 +215,7 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         char *err = NULL;
         if (limitr__script_add_lib(e->policy->vm, lib, name, &err) !=
             LIMITR_OK) {
-            int status = limitr__fail(e, LIMITR_INVALID, "lib: %s",
+            int status = limitr__fail(e, LIMITR_INVALID, NULL, "lib: %s",
                                       err ? err : "out of memory");
             free(err);
             return status;

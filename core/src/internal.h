@@ -268,9 +268,10 @@ struct limitr_engine {
     int64_t clock;    /* set by set_time/advance */
     int clock_is_set; /* 0: system clock */
 
-    const char *reason;   /* static text of the last result, or NULL */
+    const char *code;     /* reason code of the last call ("" after OK) */
     char reason_buf[128]; /* a reason an on_exceed snippet gave */
     char *message;        /* malloc'ed text of the last error, or NULL */
+    int has_message;      /* message belongs to the last call */
     char *result;         /* malloc'ed borrowed result (JSON), or NULL */
 
     subscription *subs;
@@ -288,17 +289,23 @@ struct limitr_engine {
 };
 
 /* engine.c */
-int limitr__fail(limitr_engine *e, int status, const char *fmt, ...)
+/* Returns status after setting the last error: code (static, NULL for the
+ * status's own: "invalid_argument", "out_of_memory", ...) for programs and
+ * the formatted message for people. */
+int limitr__fail(limitr_engine *e, int status, const char *code,
+                 const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    __attribute__((format(printf, 4, 5)))
 #endif
     ;
-/* Returns status with a static reason ("limit", "unknown_customer") as the
- * last error: no allocation, so the hot path can use it. */
+/* Returns status with a static reason code ("limit", "unknown_customer")
+ * whose message is the code's standard text: no allocation, so the hot path
+ * can use it. */
 static inline int limitr__reason(limitr_engine *e, int status,
                                  const char *reason)
 {
-    e->reason = reason;
+    e->code = reason;
+    e->has_message = 0;
     return status;
 }
 /* A snippet that runs in the middle of a decision (limit value, on_exceed,
@@ -308,11 +315,20 @@ static inline int limitr__reason(limitr_engine *e, int status,
 #define LIMITR_REFUSE_DURING_SNIPPET(e, what)                                  \
     do {                                                                       \
         if ((e)->in_decision_snippet > 0)                                      \
-            return limitr__fail((e), LIMITR_ERROR,                             \
+            return limitr__fail((e), LIMITR_ERROR, "engine_busy",                      \
                                 "%s: the engine cannot be changed from "       \
                                 "inside a limit value, on_exceed or cost "     \
                                 "snippet",                                     \
                                 (what));                                       \
+    } while (0)
+
+/* Every public function starts here: a NULL engine, or one whose
+ * limitr_new / limitr_load failed (no policy), is an error, never a crash. */
+#define LIMITR_ENTER(e)                                                        \
+    do {                                                                       \
+        if ((e) == NULL) return LIMITR_INVALID;                                \
+        if ((e)->policy == NULL)                                               \
+            return limitr__reason((e), LIMITR_INVALID, "no_policy");           \
     } while (0)
 
 static inline int limitr__deny(limitr_engine *e, const char *reason)
@@ -321,7 +337,8 @@ static inline int limitr__deny(limitr_engine *e, const char *reason)
 }
 static inline int limitr__ok(limitr_engine *e)
 {
-    e->reason = "";
+    e->code = "";
+    e->has_message = 0;
     return LIMITR_OK;
 }
 int limitr__set_result(limitr_engine *e, cJSON *json, const char **out);

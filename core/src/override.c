@@ -139,10 +139,10 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     char *err = NULL, *path, *epath;
     compiler cc;
     int64_t now;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer_override");
     if (id == NULL || ent == NULL || fields_json == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer_override: id, entitlement and "
                             "fields are required");
     c = limitr__customer_lookup(e, id);
@@ -157,9 +157,9 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     now = limitr__now(e);
     root = limitr__doc_parse(fields_json, strlen(fields_json), "json", &err);
     if (root == NULL) {
-        int status = err ? limitr__fail(e, LIMITR_INVALID,
+        int status = err ? limitr__fail(e, LIMITR_INVALID, NULL,
                                         "create_customer_override: %s", err)
-                         : limitr__fail(e, LIMITR_NOMEM, "out of memory");
+                         : limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         free(err);
         return status;
     }
@@ -188,7 +188,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     limitr__doc_free(root);
     if (epath == NULL || cc.nomem || cc.errs.nomem) {
         limitr__verr_free(&cc.errs);
-        return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     }
     if (cc.errs.n == 0 && ov.limit.credit < 0) {
         limitr__verr(&cc.errs, "overrides", 0, 0,
@@ -197,8 +197,8 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     }
     if (cc.errs.n > 0) {
         char *text = limitr__verr_join(&cc.errs);
-        int status = text ? limitr__fail(e, LIMITR_INVALID, "%s", text)
-                          : limitr__fail(e, LIMITR_NOMEM, "out of memory");
+        int status = text ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
+                          : limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
         free(text);
         return status;
     }
@@ -209,7 +209,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
             size_t cap = c->cap_overrides ? c->cap_overrides * 2 : 2;
             override *grown = limitr__alloc(e, cap * sizeof *grown);
             if (grown == NULL)
-                return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+                return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
             if (c->n_overrides)
                 memcpy(grown, c->overrides, c->n_overrides * sizeof *grown);
             limitr__dealloc(e, c->overrides, c->cap_overrides * sizeof *grown);
@@ -233,10 +233,10 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     customer *c;
     override *ov;
     size_t i;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "remove_customer_override");
     if (id == NULL || ent == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "remove_customer_override: id and entitlement "
                             "are required");
     c = limitr__customer_lookup(e, id);

@@ -15,13 +15,13 @@
 static int target(limitr_engine *e, const char *id, const char *ent,
                   const void *out, decision *d)
 {
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (id == NULL || ent == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0)
-        return limitr__reason(e, LIMITR_NOT_FOUND, d->reason);
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, "no out given");
+        return limitr__reason(e, d->status, d->reason);
+    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, NULL, "no out given");
     return LIMITR_OK;
 }
 
@@ -102,9 +102,9 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     const lp_limit *lim;
     lnum value;
     int status;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (id == NULL || ent == NULL || out == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "id, entitlement and out are required");
     status = target(e, id, ent, out, &d);
     if (status == LIMITR_OK) {
@@ -235,12 +235,12 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
     decision d;
     cJSON *x;
     int allowed = 0, targeted;
-    if (e == NULL) return LIMITR_INVALID;
+    LIMITR_ENTER(e);
     if (id == NULL || ent == NULL)
-        return limitr__fail(e, LIMITR_INVALID,
+        return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
     x = cJSON_CreateObject();
-    if (x == NULL) return limitr__fail(e, LIMITR_NOMEM, "out of memory");
+    if (x == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     if (!limitr__value_ok(value, value_str)) { /* before any gate */
         cJSON_AddBoolToObject(x, "allowed", 0);
         cJSON_AddStringToObject(x, "gate", "value");

@@ -39,6 +39,7 @@ int limitr_allow_n(limitr_engine *engine, const char *id, size_t id_len,
 int limitr_check(limitr_engine *engine, const char *id, const char *ent,
                  double value);
 const char *limitr_last_error(const limitr_engine *engine);
+const char *limitr_last_reason(const limitr_engine *engine);
 limitr_engine *limitr_lua_ffi_engine(const void *box);
 const void *limitr_lua_ffi_token(void);
 size_t strlen(const char *s);
@@ -71,7 +72,8 @@ local function load_lib(core)
         if ok and t == token then
             local resolved = pcall(function()
                 return lib.limitr_allow_n, lib.limitr_check,
-                    lib.limitr_last_error, lib.limitr_lua_ffi_engine
+                    lib.limitr_last_error, lib.limitr_last_reason,
+                    lib.limitr_lua_ffi_engine
             end)
             if resolved then return lib end
         end
@@ -84,8 +86,20 @@ end
 local function make_methods(lib, classic)
     local allow_n, check_c = lib.limitr_allow_n, lib.limitr_check
     local last_error, engine_of = lib.limitr_last_error, lib.limitr_lua_ffi_engine
+    local last_reason = lib.limitr_last_reason
     local strlen, ffi_string = ffi.C.strlen, ffi.string
     local mt = classic.mt
+
+    -- A decision that did not pass: false, reason (what the classic method
+    -- answers), or nil, err, status for a failure that is not a decision.
+    local function not_passed(e, rc)
+        local reason = ffi_string(last_reason(e))
+        if rc == 1 or rc == -1 or reason == "invalid_value"
+            or (rc <= -4 and rc >= -6 and reason == "error") then
+            return false, reason
+        end
+        return nil, ffi_string(last_error(e)), rc
+    end
 
     local function allow(...)
         local self, id, ent, value, opts = ...
@@ -95,8 +109,7 @@ local function make_methods(lib, classic)
             if e ~= nil then
                 local rc = allow_n(e, id, #id, ent, #ent, value or 0, nil)
                 if rc == 0 then return true end
-                if rc == 1 then return false, ffi_string(last_error(e)) end
-                return nil, ffi_string(last_error(e)), rc
+                return not_passed(e, rc)
             end
         end
         return classic.allow(...)
@@ -111,8 +124,7 @@ local function make_methods(lib, classic)
             if e ~= nil then
                 local rc = check_c(e, id, ent, value or 0)
                 if rc == 0 then return true end
-                if rc == 1 then return false, ffi_string(last_error(e)) end
-                return nil, ffi_string(last_error(e)), rc
+                return not_passed(e, rc)
             end
         end
         return classic.check(...)

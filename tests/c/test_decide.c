@@ -53,7 +53,7 @@ TEST(seats_example)
     ASSERT_EQ(limitr_increment(e, "cus_paid", "seats", NULL), LIMITR_OK);
     ASSERT_CONTAINS(r.last, "\"remaining\":2");
     ASSERT_EQ(limitr_increment(e, "cus_free", "seats", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "limit");
+    ASSERT_STR(limitr_last_reason(e), "limit");
     ASSERT_CONTAINS(r.last, "\"invalid_value\":2");
     ASSERT_CONTAINS(r.last, "\"overage\":1");
     ASSERT_CONTAINS(r.last, "\"reason\":\"limit\"");
@@ -85,7 +85,7 @@ TEST(check_decides_without_writing_or_firing)
     limitr_on(e, "*", record, &r, NULL);
     ASSERT_EQ(limitr_check(e, "c", "seats", 3), LIMITR_OK);
     ASSERT_EQ(limitr_check(e, "c", "seats", 4), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "limit");
+    ASSERT_STR(limitr_last_reason(e), "limit");
     ASSERT_EQ(limitr_value(e, "c", "seats", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 0);
     ASSERT_EQ(r.count, 0);
@@ -136,17 +136,17 @@ TEST(flags_and_unknowns)
     limitr_create_customer(e, "c", "free", NULL, NULL);
     ASSERT_EQ(limitr_allow(e, "c", "export_csv", 1e9, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_increment(e, "c", "export_csv", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "not_metered");
+    ASSERT_STR(limitr_last_reason(e), "not_metered");
     ASSERT_EQ(limitr_value(e, "c", "export_csv", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 0);
     ASSERT_EQ(limitr_limit(e, "c", "export_csv", &v), LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_allow(e, "nobody", "seats", 1, NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "unknown_customer");
-    ASSERT_EQ(limitr_allow(e, "c", "bulk", 1, NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "unknown_entitlement");
+    ASSERT_EQ(limitr_allow(e, "nobody", "seats", 1, NULL), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_customer");
+    ASSERT_EQ(limitr_allow(e, "c", "bulk", 1, NULL), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_entitlement");
     ASSERT_EQ(limitr_value(e, "nobody", "seats", NULL, &v), LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_allow(e, "c", "seats", 1.0 / 0.0, NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "invalid_value");
+    ASSERT_EQ(limitr_allow(e, "c", "seats", 1.0 / 0.0, NULL), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
     ASSERT_EQ(limitr_allow(e, NULL, "seats", 1, NULL), LIMITR_INVALID);
     ASSERT_EQ(limitr_allow(NULL, "c", "seats", 1, NULL), LIMITR_INVALID);
     limitr_free(e);
@@ -162,7 +162,7 @@ TEST(customers)
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "c", "nope", NULL, NULL),
               LIMITR_NOT_FOUND);
-    ASSERT_STR(limitr_last_error(e), "unknown_plan");
+    ASSERT_STR(limitr_last_reason(e), "unknown_plan");
     ASSERT_EQ(limitr_create_customer(e, "", "free", NULL, NULL),
               LIMITR_INVALID);
     ASSERT_EQ(limitr_create_customer(e, "c", "free",
@@ -197,7 +197,7 @@ TEST(customers)
     ASSERT_EQ(limitr_new(nd, strlen(nd), NULL, NULL, &nodefault), LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(nodefault, "x", NULL, NULL, NULL),
               LIMITR_NOT_FOUND);
-    ASSERT_STR(limitr_last_error(nodefault), "no_plan");
+    ASSERT_STR(limitr_last_reason(nodefault), "no_plan");
     limitr_free(nodefault);
 }
 
@@ -345,7 +345,7 @@ TEST(handlers_may_call_the_engine)
     limitr_on(e, "meter-limit", reentrant, e, NULL);
     limitr_increment(e, "c", "seats", NULL);
     ASSERT_EQ(limitr_increment(e, "c", "seats", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "limit"); /* the reason survives */
+    ASSERT_STR(limitr_last_reason(e), "limit"); /* the reason survives */
     ASSERT_EQ(limitr_value(e, "c", "seats", NULL, &v), LIMITR_NOT_FOUND);
     ASSERT_EQ(limitr_value(e, "other", "seats", NULL, &v), LIMITR_OK);
     limitr_free(e);

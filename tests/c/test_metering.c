@@ -199,13 +199,13 @@ TEST(units)
     ASSERT_EQ(limitr_allow_str(e, "c", "storage", "0.5GB", NULL), LIMITR_OK);
     ASSERT_NUM(read_value(e, "c", "storage"), 500);
     ASSERT_EQ(limitr_allow_str(e, "c", "storage", "1GiB", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "limit");
-    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "2h", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "invalid_value");
-    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "ten", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "invalid_value");
-    ASSERT_EQ(limitr_allow_str(e, "c", "chat", "5GB", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "invalid_value"); /* no units */
+    ASSERT_STR(limitr_last_reason(e), "limit");
+    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "2h", NULL), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
+    ASSERT_EQ(limitr_allow_str(e, "c", "storage", "ten", NULL), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
+    ASSERT_EQ(limitr_allow_str(e, "c", "chat", "5GB", NULL), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value"); /* no units */
     ASSERT_EQ(limitr_allow_str(e, "c", "chat", "1_000", NULL), LIMITR_OK);
     ASSERT_NUM(read_value(e, "c", "chat"), 1000);
     limitr_free(e);
@@ -235,7 +235,7 @@ TEST(scope_13_6)
     ASSERT_NUM(read_value(e, "eng", "projects"), 1);
     ASSERT_EQ(limitr_increment(e, "acme", "seats", NULL), LIMITR_OK);
     ASSERT_EQ(limitr_increment(e, "u2", "seats", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "limit");
+    ASSERT_STR(limitr_last_reason(e), "limit");
     /* breadth first: u3 -> {eng, acme2} meters on acme2 */
     limitr_create_customer(e, "acme2", "team_plan", "{\"type\":\"org\"}", NULL);
     limitr_create_customer(e, "u3", NULL, "{\"refs\":[\"eng\",\"acme2\"]}",
@@ -245,8 +245,8 @@ TEST(scope_13_6)
     /* no customer of the scope's type */
     limitr_create_customer(e, "solo", "team_plan", NULL, NULL);
     r.count = 0;
-    ASSERT_EQ(limitr_increment(e, "solo", "seats", NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "no_scope_customer");
+    ASSERT_EQ(limitr_increment(e, "solo", "seats", NULL), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "no_scope_customer");
     ASSERT_EQ(r.count, 0);
     ASSERT_EQ(limitr_value(e, "solo", "seats", NULL, &v), LIMITR_NOT_FOUND);
     limitr_free(e);
@@ -262,13 +262,13 @@ TEST(alt_ids_refs_and_plan_changes)
     limitr_create_customer(e, "d", NULL, NULL, NULL);
     ASSERT_EQ(limitr_increment(e, "stripe_1", "seats", NULL), LIMITR_OK);
     ASSERT_NUM(read_value(e, "c", "seats"), 1);
-    ASSERT_EQ(limitr_set_alt_customer_id(e, "d", "stripe_1"), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "alt_id_in_use");
+    ASSERT_EQ(limitr_set_alt_customer_id(e, "d", "stripe_1"), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "alt_id_in_use");
     ASSERT_EQ(limitr_set_alt_customer_id(e, "d", "email@x"), LIMITR_OK);
     ASSERT_EQ(limitr_customer(e, "email@x", &snap), LIMITR_OK);
     ASSERT_CONTAINS(snap, "\"id\":\"d\"");
     ASSERT_EQ(limitr_delete_alt_customer_id(e, "email@x"), LIMITR_OK);
-    ASSERT_EQ(limitr_delete_alt_customer_id(e, "email@x"), LIMITR_DENIED);
+    ASSERT_EQ(limitr_delete_alt_customer_id(e, "email@x"), LIMITR_NOT_FOUND);
     ASSERT_EQ(limitr_customer(e, "email@x", &snap), LIMITR_NOT_FOUND);
     /* a user following its org's plan, then its own */
     limitr_create_customer(e, "org", "team_plan", "{\"type\":\"org\"}", NULL);
@@ -283,10 +283,10 @@ TEST(alt_ids_refs_and_plan_changes)
     ASSERT_STR(r.names, "customer-set,customer-plan-changed");
     ASSERT_CONTAINS(r.last,
                     "\"previous_plan\":\"p\",\"new_plan\":\"team_plan\"");
-    ASSERT_EQ(limitr_set_customer_plan(e, "c", "team_plan", 0), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "same_plan");
-    ASSERT_EQ(limitr_set_customer_plan(e, "c", "nope", 0), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "unknown_plan");
+    ASSERT_EQ(limitr_set_customer_plan(e, "c", "team_plan", 0), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "same_plan");
+    ASSERT_EQ(limitr_set_customer_plan(e, "c", "nope", 0), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_plan");
     limitr_free(e);
 }
 
@@ -352,7 +352,7 @@ TEST(governor_13_5)
     ASSERT_EQ(limitr_allow(e, "c", "ai", 30000, NULL), LIMITR_OK);
     limitr_on(e, "*", record, &r, NULL);
     ASSERT_EQ(limitr_allow(e, "c", "ai", 25000, NULL), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "governor");
+    ASSERT_STR(limitr_last_reason(e), "governor");
     ASSERT_STR(r.names, "meter-governed");
     ASSERT_CONTAINS(r.last, "\"governor\":{\"tokens\":20000,\"capacity\":50000,"
                             "\"requested\":25000}");
@@ -372,7 +372,7 @@ TEST(governor_13_5)
     ASSERT_EQ(limitr_allowance(e, "c", "ai", &v), LIMITR_OK);
     ASSERT_NUM(v, 50000);
     ASSERT_EQ(limitr_check(e, "c", "ai", 50001), LIMITR_DENIED);
-    ASSERT_STR(limitr_last_error(e), "governor");
+    ASSERT_STR(limitr_last_reason(e), "governor");
     ASSERT_EQ(limitr_explain(e, "c", "ai", 50001, NULL, &json), LIMITR_OK);
     ASSERT(strstr(json, "retry_after") == NULL);
     limitr_free(e);

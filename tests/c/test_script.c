@@ -57,7 +57,7 @@ TEST(instruction_budget_option)
     ASSERT_EQ(limit_with("local n = 0 for i = 1, 100000 do n = n + i end "
                          "return n",
                          &o, &s, &v),
-              LIMITR_NOT_FOUND);
+              LIMITR_BUDGET);
     ASSERT_CONTAINS(s.message, "snippet instruction budget exhausted");
 }
 
@@ -66,7 +66,7 @@ TEST(deadline_option)
     limitr_options o = {NULL, 2000000000L, 20, 0, 0};
     seen s = {{0}};
     double v;
-    ASSERT_EQ(limit_with("while true do end", &o, &s, &v), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limit_with("while true do end", &o, &s, &v), LIMITR_BUDGET);
     ASSERT_CONTAINS(s.message, "\"message\":\"snippet deadline exceeded\"");
     ASSERT_CONTAINS(s.message,
                     "\"path\":\"plans.p.entitlements.e.limit.value\"");
@@ -81,7 +81,7 @@ TEST(memory_option)
     ASSERT_EQ(limit_with("local t = {} for i = 1, 1e6 do t[i] = {i} end "
                          "return 1",
                          &o, &s, &v),
-              LIMITR_NOT_FOUND);
+              LIMITR_MEMCAP);
     ASSERT_CONTAINS(s.message, "snippet memory limit exceeded");
     ASSERT_EQ(limit_with("local t = {} for i = 1, 100 do t[i] = {i} end "
                          "return #t",
@@ -97,7 +97,7 @@ TEST(pattern_budget_option)
     double v;
     ASSERT_EQ(
         limit_with("return #(('abc'):rep(100):gsub('b', 'x'))", &o, &s, &v),
-        LIMITR_NOT_FOUND);
+        LIMITR_SCRIPT);
     ASSERT_CONTAINS(s.message, "pattern too complex (work budget exhausted)");
 }
 

@@ -114,12 +114,13 @@ describe("customers", function()
     it("takes the default plan, or says unknown_plan / no_plan", function()
         local e = engine()
         assert.are.equal("free", e:create_customer("c").plan)
-        assert.are.same({ nil, "unknown_plan", -1 },
+        assert.are.same({ nil, "unknown plan", "unknown_plan" },
                         { e:create_customer("d", "nope") })
         local nd = assert(limitr.new("policy: {plans: {a: {}}}"))
-        local ok, err = nd:create_customer("x")
+        local ok, err, code = nd:create_customer("x")
         assert.is_nil(ok)
-        assert.are.equal("no_plan", err)
+        assert.are.equal("the customer has no plan and the policy no default plan", err)
+        assert.are.equal("no_plan", code)
     end)
 
     it("rejects bad ids and options", function()
