@@ -42,7 +42,7 @@ TEST(failed_engine_refuses_every_call)
     ASSERT_EQ(limitr_new(bad, strlen(bad), "yaml", NULL, &e), LIMITR_INVALID);
     ASSERT(e != NULL);
     ASSERT_CONTAINS(limitr_last_error(e), "unknown credit 'seet'");
-    ASSERT_STR(limitr_last_reason(e), "invalid_argument");
+    ASSERT_STR(limitr_last_reason(e), "invalid_policy");
 #define REFUSED(call)                                                          \
     do {                                                                       \
         ASSERT_EQ(call, LIMITR_INVALID);                                       \

@@ -1,5 +1,5 @@
-/* customer.c: customer records (engine.md section 2): creation, update,
- * deletion, refs, alt IDs, plan changes, and snapshots. Every call makes its
+/* customer_api.c: the customer calls (engine.md section 2): creation,
+ * update, deletion, refs, alt IDs and plan changes. Every call makes its
  * allocations before it changes anything, so running out of memory leaves
  * the customer as it was. */
 #include <stdlib.h>
@@ -7,206 +7,29 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "engine.h"
 
 #ifndef LIMITR_DEFAULT_MAX_ID
 #define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
 #endif
 
-/* ---- String lists (refs, alt IDs), in the engine's memory ---- */
-
-static void strlist_free(limitr_engine *e, strlist *l)
+/* A copy of a cJSON array of strings, in the state; -1 with nothing
+ * allocated on failure. */
+static int strlist_from_json(state *st, const cJSON *arr, strlist *out)
 {
-    size_t i;
-    for (i = 0; i < l->n; i++)
-        limitr__strfree(e, l->items[i]);
-    limitr__dealloc(e, l->items, l->cap * sizeof *l->items);
-    l->items = NULL;
-    l->n = l->cap = 0;
-}
-
-/* A copy of a cJSON array of strings; -1 with nothing allocated on
- * failure. */
-static int strlist_from_json(limitr_engine *e, const cJSON *arr, strlist *out)
-{
-    size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+    const strlist none = {NULL, 0, 0};
     const cJSON *item;
-    out->items = NULL;
-    out->n = out->cap = 0;
-    if (n == 0) return 0;
-    out->items = limitr__alloc(e, n * sizeof *out->items);
-    if (out->items == NULL) return -1;
-    out->cap = n;
+    if (limitr__strlist_grow(st, &none, (size_t)cJSON_GetArraySize(arr),
+                             out) != 0)
+        return -1;
     cJSON_ArrayForEach(item, arr)
     {
-        out->items[i] =
-            limitr__strdup(e, item->valuestring, strlen(item->valuestring));
-        if (out->items[i] == NULL) {
-            out->n = i;
-            strlist_free(e, out);
+        if (limitr__strlist_append(st, out, item->valuestring) != 0) {
+            limitr__strlist_free(st, out);
             return -1;
         }
-        i++;
     }
-    out->n = n;
     return 0;
-}
-
-/* A list holding l's strings (moved, not copied) and room for `extra`
- * more; l itself is untouched until strlist_commit. */
-static int strlist_grow(limitr_engine *e, const strlist *l, size_t extra,
-                        strlist *out)
-{
-    out->n = l->n;
-    out->cap = l->n + extra;
-    out->items = limitr__alloc(e, out->cap * sizeof *out->items);
-    if (out->items == NULL) return -1;
-    if (l->n) memcpy(out->items, l->items, l->n * sizeof *out->items);
-    return 0;
-}
-
-/* Replaces l's array with grown's (the strings were moved). */
-static void strlist_commit(limitr_engine *e, strlist *l, strlist *grown)
-{
-    limitr__dealloc(e, l->items, l->cap * sizeof *l->items);
-    *l = *grown;
-}
-
-/* Drops a grown list whose new strings (past l->n) are freed. */
-static void strlist_abandon(limitr_engine *e, const strlist *l, strlist *grown)
-{
-    size_t i;
-    for (i = l->n; i < grown->n; i++)
-        limitr__strfree(e, grown->items[i]);
-    limitr__dealloc(e, grown->items, grown->cap * sizeof *grown->items);
-}
-
-/* Appends a copy of s to a grown list (room reserved); -1 on failure. */
-static int strlist_append(limitr_engine *e, strlist *grown, const char *s)
-{
-    char *copy = limitr__strdup(e, s, strlen(s));
-    if (copy == NULL) return -1;
-    grown->items[grown->n++] = copy;
-    return 0;
-}
-
-static int strlist_index(const strlist *l, const char *s)
-{
-    size_t i;
-    for (i = 0; i < l->n; i++)
-        if (strcmp(l->items[i], s) == 0) return (int)i;
-    return -1;
-}
-
-static cJSON *strlist_json(const strlist *l)
-{
-    cJSON *arr = cJSON_CreateArray();
-    size_t i;
-    for (i = 0; arr != NULL && i < l->n; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(l->items[i]));
-    return arr;
-}
-
-/* ---- Records ---- */
-
-static void customer_destroy(limitr_engine *e, customer *c)
-{
-    limitr__dealloc(e, c->id, c->id_len + 1);
-    limitr__strfree(e, c->own_plan);
-    limitr__strfree(e, c->type);
-    limitr__strfree(e, c->label);
-    limitr__strfree(e, c->metadata_json);
-    strlist_free(e, &c->refs);
-    strlist_free(e, &c->alt_ids);
-    limitr__dealloc(e, c->meters, c->cap_meters * sizeof *c->meters);
-    limitr__dealloc(e, c->overrides, c->cap_overrides * sizeof *c->overrides);
-    limitr__dealloc(e, c, sizeof *c);
-}
-
-void limitr__customers_free(limitr_engine *e)
-{
-    size_t i;
-    for (i = 0; i < e->customers.cap; i++) {
-        customer *c = limitr__idmap_at(&e->customers, i);
-        if (c != NULL) customer_destroy(e, c);
-    }
-    limitr__idmap_free(e, &e->customers);
-    limitr__idmap_free(e, &e->alt_ids);
-}
-
-/* ---- Snapshots ---- */
-
-static void add_num(cJSON *obj, const char *key, lnum v)
-{
-    cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
-}
-
-static cJSON *meters_json(limitr_engine *e, customer *c)
-{
-    const lp_policy *p = e->policy;
-    int plan = limitr__resolved_plan(e, c);
-    int64_t now = limitr__now(e);
-    cJSON *meters = cJSON_CreateObject();
-    size_t i;
-    for (i = 0; meters != NULL && i < c->n_meters; i++) {
-        meter *m = &c->meters[i];
-        const lp_entitlement *ent =
-            plan >= 0
-                ? lp_plan_entitlement(&p->plans[plan], p->ent_names[m->ent],
-                                      p->ent_name_lens[m->ent])
-                : NULL;
-        const lp_limit *lim = limitr__effective_limit(c, m->ent, ent, now);
-        cJSON *mj = cJSON_AddObjectToObject(meters, p->ent_names[m->ent]);
-        meter_view v;
-        if (mj == NULL) break;
-        if (lim == NULL) { /* no longer limited here: the stored state */
-            add_num(mj, "value", m->value);
-            add_num(mj, "overhead", m->overhead);
-            cJSON_AddNumberToObject(mj, "started", (double)m->started);
-            continue;
-        }
-        limitr__meter_view(lim, m, now, e->graph_epoch, &v);
-        cJSON_AddStringToObject(mj, "credit", p->credits[lim->credit].name);
-        add_num(mj, "value", v.value);
-        /* A snippet limit is left out: evaluating it here could recurse
-           (a snapshot is what the snippet itself receives). */
-        if (lim->mode != MODE_OBSERVE && lim->value_ref == 0) {
-            add_num(mj, "limit", lim->value);
-            add_num(mj, "remaining", lim->value - v.value);
-        }
-        add_num(mj, "overhead", v.overhead);
-        cJSON_AddNumberToObject(mj, "started", (double)v.started);
-    }
-    return meters;
-}
-
-cJSON *limitr__customer_snapshot(limitr_engine *e, customer *c)
-{
-    cJSON *s = cJSON_CreateObject();
-    int plan = limitr__resolved_plan(e, c);
-    if (s == NULL) return NULL;
-    cJSON_AddStringToObject(s, "id", c->id);
-    if (plan >= 0)
-        cJSON_AddStringToObject(s, "plan", e->policy->plans[plan].name);
-    cJSON_AddStringToObject(s, "own_plan", c->own_plan);
-    cJSON_AddStringToObject(s, "type", c->type);
-    cJSON_AddStringToObject(s, "label", c->label);
-    cJSON_AddNumberToObject(s, "created", (double)c->created);
-    cJSON_AddItemToObject(s, "refs", strlist_json(&c->refs));
-    cJSON_AddItemToObject(s, "alt_ids", strlist_json(&c->alt_ids));
-    if (c->metadata_json != NULL)
-        cJSON_AddItemToObject(s, "metadata", cJSON_Parse(c->metadata_json));
-    cJSON_AddItemToObject(s, "overrides", limitr__overrides_json(e, c));
-    cJSON_AddItemToObject(s, "grants", cJSON_CreateArray());
-    cJSON_AddItemToObject(s, "caps", cJSON_CreateArray());
-    cJSON_AddItemToObject(s, "meters", meters_json(e, c));
-    return s;
-}
-
-void limitr__emit_customer(limitr_engine *e, event_kind ev, customer *c)
-{
-    if (limitr__listening(e, ev))
-        limitr__emit(e, ev, limitr__customer_snapshot(e, c));
 }
 
 /* ---- Options of create_customer ---- */
@@ -283,7 +106,7 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
         } else if (strcmp(k, "metadata") == 0) {
             if (!cJSON_IsNull(item) &&
                 (o->metadata_json = cJSON_PrintUnformatted(item)) == NULL)
-                status = limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+                status = limitr__nomem(e);
         } else {
             status = limitr__fail(e, LIMITR_INVALID, NULL,
                                   "create_customer: unknown option '%s' "
@@ -305,7 +128,7 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
 static void swap_in(limitr_engine *e, char **slot, char *copy)
 {
     if (copy == NULL) return;
-    limitr__strfree(e, *slot);
+    limitr__st_strfree(e->state, *slot);
     *slot = copy;
 }
 
@@ -313,7 +136,7 @@ static char *copy_or_null(limitr_engine *e, const char *s, int *failed)
 {
     char *copy;
     if (s == NULL) return NULL;
-    copy = limitr__strdup(e, s, strlen(s));
+    copy = limitr__st_strdup(e->state, s, strlen(s));
     if (copy == NULL) *failed = 1;
     return copy;
 }
@@ -347,31 +170,9 @@ static void map_alt_ids(limitr_engine *e, customer *c)
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
         uint64_t h = limitr_hash(alt, len);
-        if (limitr__idmap_find(&e->alt_ids, alt, len, h) == NULL)
-            limitr__idmap_insert(e, &e->alt_ids, alt, len, h, c);
+        if (limitr__idmap_find(&e->state->alt_ids, alt, len, h) == NULL)
+            limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len, h, c);
     }
-}
-
-static customer *customer_new(limitr_engine *e, const char *id, size_t len,
-                              uint64_t hash)
-{
-    customer *c = limitr__alloc(e, sizeof *c);
-    if (c == NULL) return NULL;
-    memset(c, 0, sizeof *c);
-    c->id = limitr__strdup(e, id, len);
-    c->own_plan = limitr__strdup(e, "", 0);
-    c->type = limitr__strdup(e, "user", 4);
-    c->label = limitr__strdup(e, "User", 4);
-    c->id_len = len;
-    c->hash = hash;
-    c->plan = -1;
-    c->created = limitr__now(e);
-    if (c->id == NULL || c->own_plan == NULL || c->type == NULL ||
-        c->label == NULL) {
-        customer_destroy(e, c);
-        return NULL;
-    }
-    return c;
 }
 
 /* The meters a customer owns on its plan, started now (engine.md 2.1.3):
@@ -381,14 +182,17 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
     int plan = limitr__resolved_plan(e, c);
     size_t i;
     if (plan < 0) return 0;
-    if (limitr__meter_reserve(e, c, e->policy->plans[plan].n_ents) != 0)
+    if (limitr__meter_reserve(e->state, c, e->policy->plans[plan].n_ents) != 0)
         return -1;
     for (i = 0; i < e->policy->plans[plan].n_ents; i++) {
         const lp_entitlement *ent = &e->policy->plans[plan].ents[i];
         if (!ent->has_limit) continue;
         if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
-        if (limitr__meter_find(c, ent->name) != NULL) continue;
-        if (limitr__meter_add(e, c, ent->name, started) == NULL) return -1;
+        if (limitr__meter_find(c, limitr__ent_name(e, ent->name)) != NULL)
+            continue;
+        if (limitr__meter_add(e->state, c, limitr__ent_name(e, ent->name),
+                              started) == NULL)
+            return -1;
     }
     return 0;
 }
@@ -470,62 +274,63 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     type = copy_or_null(e, o.type, &failed);
     label = copy_or_null(e, o.label, &failed);
     metadata = copy_or_null(e, o.metadata_json, &failed);
-    if (!failed && o.refs != NULL && strlist_from_json(e, o.refs, &refs) != 0)
+    if (!failed && o.refs != NULL && strlist_from_json(e->state, o.refs, &refs) != 0)
         failed = 1;
     if (!failed && c == NULL) {
-        created = customer_new(e, id, len, hash);
+        created = limitr__customer_new(e->state, id, len, hash,
+                                       limitr__now(e));
         if (created == NULL ||
-            limitr__idmap_reserve(e, &e->customers, 1) != 0 ||
-            limitr__meter_reserve(e, created,
+            limitr__idmap_reserve(e->state, &e->state->customers, 1) != 0 ||
+            limitr__meter_reserve(e->state, created,
                                   e->policy->plans[new_plan].n_ents) != 0)
             failed = 1;
     }
     if (!failed && n_alt > 0) {
         const cJSON *x;
         const strlist *old = created ? &created->alt_ids : &c->alt_ids;
-        if (limitr__idmap_reserve(e, &e->alt_ids, (size_t)n_alt) != 0 ||
-            strlist_grow(e, old, (size_t)n_alt, &alts) != 0) {
+        if (limitr__idmap_reserve(e->state, &e->state->alt_ids, (size_t)n_alt) != 0 ||
+            limitr__strlist_grow(e->state, old, (size_t)n_alt, &alts) != 0) {
             failed = 1;
         } else {
             alts_grown = 1;
             cJSON_ArrayForEach(x, o.alt_ids)
             {
-                if (!failed && strlist_index(&alts, x->valuestring) < 0 &&
-                    strlist_append(e, &alts, x->valuestring) != 0)
+                if (!failed && limitr__strlist_index(&alts, x->valuestring) < 0 &&
+                    limitr__strlist_append(e->state, &alts, x->valuestring) != 0)
                     failed = 1;
             }
         }
     }
     if (failed) {
         if (alts_grown)
-            strlist_abandon(e, created ? &created->alt_ids : &c->alt_ids,
+            limitr__strlist_abandon(e->state, created ? &created->alt_ids : &c->alt_ids,
                             &alts);
-        if (created != NULL) customer_destroy(e, created);
-        limitr__strfree(e, own_copy);
-        limitr__strfree(e, type);
-        limitr__strfree(e, label);
-        limitr__strfree(e, metadata);
-        strlist_free(e, &refs);
+        if (created != NULL) limitr__customer_destroy(e->state, created);
+        limitr__st_strfree(e->state, own_copy);
+        limitr__st_strfree(e->state, type);
+        limitr__st_strfree(e->state, label);
+        limitr__st_strfree(e->state, metadata);
+        limitr__strlist_free(e->state, &refs);
         free_opts(&o);
-        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        return limitr__nomem(e);
     }
     refs_given = o.refs != NULL;
     free_opts(&o);
     if (created != NULL) {
         c = created;
-        limitr__idmap_insert(e, &e->customers, c->id, c->id_len, hash, c);
+        limitr__idmap_insert(e->state, &e->state->customers, c->id, c->id_len, hash, c);
     }
     swap_in(e, &c->own_plan, own_copy);
     swap_in(e, &c->type, type);
     swap_in(e, &c->label, label);
     swap_in(e, &c->metadata_json, metadata);
     if (refs_given) {
-        strlist_free(e, &c->refs);
+        limitr__strlist_free(e->state, &c->refs);
         c->refs = refs;
     }
-    if (alts_grown) strlist_commit(e, &c->alt_ids, &alts);
+    if (alts_grown) limitr__strlist_commit(e->state, &c->alt_ids, &alts);
     map_alt_ids(e, c);
-    limitr__graph_changed(e);
+    limitr__state_changed(e->state);
     if (created != NULL)
         ensure_owned_meters(e, c, c->created); /* room was reserved */
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
@@ -561,7 +366,7 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
     for (i = 0; i < c->alt_ids.n; i++) {
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
-        limitr__idmap_remove(&e->alt_ids, alt, len, limitr_hash(alt, len));
+        limitr__idmap_remove(&e->state->alt_ids, alt, len, limitr_hash(alt, len));
     }
 }
 
@@ -579,9 +384,9 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
         unmap_alt_ids(e, c);
-        limitr__idmap_remove(&e->customers, c->id, c->id_len, c->hash);
-        customer_destroy(e, c);
-        limitr__graph_changed(e);
+        limitr__idmap_remove(&e->state->customers, c->id, c->id_len, c->hash);
+        limitr__customer_destroy(e->state, c);
+        limitr__state_changed(e->state);
     }
     return limitr__ok(e);
 }
@@ -611,14 +416,14 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
         cJSON_Delete(arr);
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     }
-    if (strlist_from_json(e, arr, &refs) != 0) {
+    if (strlist_from_json(e->state, arr, &refs) != 0) {
         cJSON_Delete(arr);
-        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        return limitr__nomem(e);
     }
     cJSON_Delete(arr);
-    strlist_free(e, &c->refs);
+    limitr__strlist_free(e->state, &c->refs);
     c->refs = refs;
-    limitr__graph_changed(e);
+    limitr__state_changed(e->state);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -642,18 +447,18 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     len = strlen(alt);
     {
         strlist grown;
-        if (limitr__idmap_reserve(e, &e->alt_ids, 1) != 0 ||
-            strlist_grow(e, &c->alt_ids, 1, &grown) != 0)
-            return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
-        if (strlist_append(e, &grown, alt) != 0) {
-            strlist_abandon(e, &c->alt_ids, &grown);
-            return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        if (limitr__idmap_reserve(e->state, &e->state->alt_ids, 1) != 0 ||
+            limitr__strlist_grow(e->state, &c->alt_ids, 1, &grown) != 0)
+            return limitr__nomem(e);
+        if (limitr__strlist_append(e->state, &grown, alt) != 0) {
+            limitr__strlist_abandon(e->state, &c->alt_ids, &grown);
+            return limitr__nomem(e);
         }
-        strlist_commit(e, &c->alt_ids, &grown);
+        limitr__strlist_commit(e->state, &c->alt_ids, &grown);
     }
     alt = c->alt_ids.items[c->alt_ids.n - 1];
-    limitr__idmap_insert(e, &e->alt_ids, alt, len, limitr_hash(alt, len), c);
-    limitr__graph_changed(e);
+    limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len, limitr_hash(alt, len), c);
+    limitr__state_changed(e->state);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -671,17 +476,12 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
                             "delete_alt_customer_id: no alt ID given");
     len = strlen(alt);
     h = limitr_hash(alt, len);
-    c = limitr__idmap_find(&e->alt_ids, alt, len, h);
+    c = limitr__idmap_find(&e->state->alt_ids, alt, len, h);
     if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_alt_id");
-    i = strlist_index(&c->alt_ids, alt);
-    limitr__idmap_remove(&e->alt_ids, alt, len, h);
-    if (i >= 0) {
-        limitr__strfree(e, c->alt_ids.items[i]);
-        memmove(&c->alt_ids.items[i], &c->alt_ids.items[i + 1],
-                (c->alt_ids.n - (size_t)i - 1) * sizeof *c->alt_ids.items);
-        c->alt_ids.n--; /* the array keeps its capacity */
-    }
-    limitr__graph_changed(e);
+    i = limitr__strlist_index(&c->alt_ids, alt);
+    limitr__idmap_remove(&e->state->alt_ids, alt, len, h);
+    if (i >= 0) limitr__strlist_remove_at(e->state, &c->alt_ids, (size_t)i);
+    limitr__state_changed(e->state);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -708,10 +508,10 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     if (previous == p) return limitr__reason(e, LIMITR_INVALID, "same_plan");
     np = &e->policy->plans[p];
     /* Room first: a meter per entitlement of the new plan at most. */
-    if (limitr__meter_reserve(e, c, np->n_ents) != 0)
-        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
-    own = limitr__strdup(e, np->name, strlen(np->name));
-    if (own == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+    if (limitr__meter_reserve(e->state, c, np->n_ents) != 0)
+        return limitr__nomem(e);
+    own = limitr__st_strdup(e->state, np->name, strlen(np->name));
+    if (own == NULL) return limitr__nomem(e);
     now = limitr__now(e);
     /* New meters start with the earliest of the current ones, so periods
        stay aligned (engine.md 8.2). */
@@ -719,22 +519,18 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     for (i = 0; i < c->n_meters; i++)
         if (c->meters[i].started < earliest) earliest = c->meters[i].started;
     swap_in(e, &c->own_plan, own);
-    limitr__graph_changed(e);
+    limitr__state_changed(e->state);
     for (i = 0; i < np->n_ents; i++) {
         const lp_entitlement *ent = &np->ents[i];
         meter *m;
         if (!ent->has_limit) continue;
         if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
-        m = limitr__meter_find(c, ent->name);
-        if (m == NULL) {
-            limitr__meter_add(e, c, ent->name,
+        m = limitr__meter_find(c, limitr__ent_name(e, ent->name));
+        if (m == NULL)
+            limitr__meter_add(e->state, c, limitr__ent_name(e, ent->name),
                               overwrite_meters ? now : earliest);
-        } else if (overwrite_meters) {
-            int name = m->ent;
-            memset(m, 0, sizeof *m);
-            m->ent = name;
-            m->started = now;
-        }
+        else if (overwrite_meters)
+            limitr__meter_restart(m, now);
     }
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);

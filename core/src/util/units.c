@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "units.h"
-#include "validate.h"
+#include "names.h"
 
 /* ---- The table ---- */
 

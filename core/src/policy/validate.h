@@ -1,9 +1,11 @@
 /* validate.h: the validation error list (sorted by position, at most 50
- * lines) and the helpers every message uses: did-you-mean and names. */
+ * lines); the name helpers every message uses are util/names.h. */
 #ifndef LIMITR_VALIDATE_H
 #define LIMITR_VALIDATE_H
 
 #include <stddef.h>
+
+#include "names.h"
 
 #ifndef LIMITR_DEFAULT_MAX_ERRORS
 #define LIMITR_DEFAULT_MAX_ERRORS 50
@@ -33,13 +35,5 @@ void limitr__verr(verrors *v, const char *path, int line, int col,
  * lines plus "... and N more errors"; frees the entries. NULL: no memory. */
 char *limitr__verr_join(verrors *v);
 void limitr__verr_free(verrors *v);
-
-/* The candidate nearest to word within max(1, len/3) edits (insert, delete,
- * substitute, swap of neighbours), first one on ties; NULL if none. */
-const char *limitr__did_you_mean(const char *word,
-                                 const char *const *candidates, size_t n);
-
-/* A policy name: 1-64 characters from A-Z a-z 0-9 _ - (policy.md 1.3). */
-int limitr__valid_name(const char *s, size_t len);
 
 #endif

@@ -34,10 +34,10 @@ void limitr__limit_defaults(lp_limit *lim)
 {
     memset(lim, 0, sizeof *lim);
     lim->credit = -1;
-    lim->increment = LNUM_SCALE;
-    lim->mode = MODE_HARD;
-    lim->grants_apply = 1;
-    lim->ewma_alpha = 0.2;
+    lim->rule.increment = LNUM_SCALE;
+    lim->rule.mode = MODE_HARD;
+    lim->rule.grants_apply = 1;
+    lim->rule.ewma_alpha = 0.2;
 }
 
 #define THIRTY_DAYS_MS 2592000000LL
@@ -78,13 +78,13 @@ static void read_credit(compiler *cc, const doc_node *v, const char *fpath,
 static void read_mode(compiler *cc, const doc_node *v, const char *fpath,
                       lp_limit *lim)
 {
-    static const char *const modes[] = {"hard", "soft", "observe"};
+    const char *const *modes = limitr__mode_names;
     char buf[96];
     int i;
     if (!limitr__expect(cc, v, fpath, DOC_STRING, "string")) return;
     for (i = 0; i < 3; i++) {
         if (strcmp(v->text, modes[i]) == 0) {
-            lim->mode = (limit_mode)i;
+            lim->rule.mode = (limit_mode)i;
             return;
         }
     }
@@ -136,8 +136,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         if (v->lua_tag ||
             (v->type == DOC_STRING && limitr__looks_like_snippet(v->text))) {
             lim->value_ref = limitr__read_snippet(cc, v, fpath);
-            lim->value = 0;
-        } else if (read_ranged(cc, v, fpath, lim->credit, 1, &lim->value)) {
+            lim->rule.value = 0;
+        } else if (read_ranged(cc, v, fpath, lim->credit, 1, &lim->rule.value)) {
             lim->value_ref = 0;
         }
     }
@@ -146,22 +146,22 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         lim->on_exceed_ref = limitr__read_snippet(cc, v, fpath);
     free(fpath);
     if ((v = field_at(cc, n, path, "increment", &fpath)) != NULL)
-        read_ranged(cc, v, fpath, lim->credit, 2, &lim->increment);
+        read_ranged(cc, v, fpath, lim->credit, 2, &lim->rule.increment);
     free(fpath);
     if ((v = field_at(cc, n, path, "minimum", &fpath)) != NULL &&
-        read_ranged(cc, v, fpath, lim->credit, 0, &lim->minimum))
-        lim->has_minimum = 1;
+        read_ranged(cc, v, fpath, lim->credit, 0, &lim->rule.minimum))
+        lim->rule.has_minimum = 1;
     free(fpath);
-    lim->hard_trailing =
-        limitr__read_bool(cc, n, path, "hard_trailing", lim->hard_trailing);
-    lim->grants_apply =
-        limitr__read_bool(cc, n, path, "grants_apply", lim->grants_apply);
+    lim->rule.hard_trailing =
+        limitr__read_bool(cc, n, path, "hard_trailing", lim->rule.hard_trailing);
+    lim->rule.grants_apply =
+        limitr__read_bool(cc, n, path, "grants_apply", lim->rule.grants_apply);
 
     /* Periods (rule 1). */
     resets_node = limitr__get(n, "resets");
     {
         int resets =
-            limitr__read_bool(cc, n, path, "resets", lim->reset != RESET_NONE);
+            limitr__read_bool(cc, n, path, "resets", lim->rule.reset != RESET_NONE);
         inc_node = limitr__get(n, "reset_inc");
         sch_node = limitr__get(n, "reset_sch");
         if (inc_node != NULL && sch_node != NULL) {
@@ -172,15 +172,15 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
                 "%s is set but resets is not true",
                 inc_node ? "reset_inc" : "reset_sch");
         } else if (!resets) {
-            lim->reset = RESET_NONE;
+            lim->rule.reset = RESET_NONE;
         } else if (sch_node != NULL) {
             char err[200];
             fpath = limitr__child_path(cc, path, "reset_sch");
             if (fpath != NULL &&
                 limitr__expect(cc, sch_node, fpath, DOC_STRING, "string")) {
-                if (limitr__schedule_parse(sch_node->text, &lim->sch, err,
+                if (limitr__schedule_parse(sch_node->text, &lim->rule.sch, err,
                                            sizeof err) == 0)
-                    lim->reset = RESET_SCHEDULE;
+                    lim->rule.reset = RESET_SCHEDULE;
                 else
                     ERR(cc, fpath, sch_node, "%s", err);
             }
@@ -193,26 +193,26 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
                     ERR(cc, fpath, inc_node, "must be greater than 0, got %lld",
                         (long long)ms);
                 } else {
-                    lim->reset = RESET_INTERVAL;
-                    lim->reset_inc = ms;
+                    lim->rule.reset = RESET_INTERVAL;
+                    lim->rule.reset_inc = ms;
                 }
             }
             free(fpath);
-        } else if (lim->reset == RESET_NONE || resets_node != NULL) {
+        } else if (lim->rule.reset == RESET_NONE || resets_node != NULL) {
             /* resets: true alone means 30 days (as upstream); in an override
                that leaves an inherited period as it is. */
-            if (lim->reset == RESET_NONE) {
-                lim->reset = RESET_INTERVAL;
-                lim->reset_inc = THIRTY_DAYS_MS;
+            if (lim->rule.reset == RESET_NONE) {
+                lim->rule.reset = RESET_INTERVAL;
+                lim->rule.reset_inc = THIRTY_DAYS_MS;
             }
         }
     }
 
     /* Governor (rule 2). */
-    lim->governor =
-        limitr__read_bool(cc, n, path, "governor_enabled", lim->governor);
+    lim->rule.governor =
+        limitr__read_bool(cc, n, path, "governor_enabled", lim->rule.governor);
     if ((v = field_at(cc, n, path, "governor_capacity", &fpath)) != NULL)
-        read_ranged(cc, v, fpath, lim->credit, 2, &lim->governor_capacity);
+        read_ranged(cc, v, fpath, lim->credit, 2, &lim->rule.governor_capacity);
     free(fpath);
     if ((v = field_at(cc, n, path, "governor_refill_rate", &fpath)) != NULL) {
         double rate;
@@ -220,7 +220,7 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
             if (!(rate > 0))
                 ERR(cc, fpath, v, "must be greater than 0, got %s", v->text);
             else
-                lim->governor_refill_rate = rate;
+                lim->rule.governor_refill_rate = rate;
         }
     }
     free(fpath);
@@ -232,7 +232,7 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
             else if (alpha > 1)
                 ERR(cc, fpath, v, "must be at most 1, got %s", v->text);
             else
-                lim->ewma_alpha = alpha;
+                lim->rule.ewma_alpha = alpha;
         }
     }
     free(fpath);
@@ -252,33 +252,33 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
     }
 
     /* Rules between fields (2 and 3). */
-    if (lim->governor) {
+    if (lim->rule.governor) {
         const doc_node *at = limitr__get(n, "governor_enabled");
         if (at == NULL) at = n;
         /* A field that is present but wrong is reported on its own. */
-        if (lim->governor_capacity <= 0 &&
+        if (lim->rule.governor_capacity <= 0 &&
             limitr__get(n, "governor_capacity") == NULL)
             ERR(cc, path, at, "governor_enabled requires governor_capacity");
-        if (!(lim->governor_refill_rate > 0) &&
+        if (!(lim->rule.governor_refill_rate > 0) &&
             limitr__get(n, "governor_refill_rate") == NULL)
             ERR(cc, path, at, "governor_enabled requires governor_refill_rate");
-        if (lim->mode != MODE_HARD)
+        if (lim->rule.mode != MODE_HARD)
             ERR(cc, path, at, "governor requires mode 'hard'");
     }
-    if (lim->hard_trailing && lim->mode != MODE_HARD) {
+    if (lim->rule.hard_trailing && lim->rule.mode != MODE_HARD) {
         const doc_node *at = limitr__get(n, "hard_trailing");
         ERR(cc, path, at ? at : n, "hard_trailing requires mode 'hard'");
     }
-    if (lim->on_exceed_ref > 0 && lim->mode == MODE_OBSERVE) {
+    if (lim->on_exceed_ref > 0 && lim->rule.mode == MODE_OBSERVE) {
         const doc_node *at = limitr__get(n, "on_exceed");
         ERR(cc, path, at ? at : n,
             "on_exceed is not allowed with mode 'observe'");
     }
-    if (lim->has_minimum && lim->value_ref == 0 && lim->minimum > lim->value) {
+    if (lim->rule.has_minimum && lim->value_ref == 0 && lim->rule.minimum > lim->rule.value) {
         const doc_node *at = limitr__get(n, "minimum");
         char a[48], b[48];
         ERR(cc, path, at ? at : n, "minimum %s is above value %s",
-            limitr__lnum_format(lim->minimum, a),
-            limitr__lnum_format(lim->value, b));
+            limitr__lnum_format(lim->rule.minimum, a),
+            limitr__lnum_format(lim->rule.value, b));
     }
 }

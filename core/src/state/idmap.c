@@ -3,10 +3,10 @@
  * Keys are not copied: they point into the customer they map to. */
 #include <string.h>
 
-#include "internal.h"
+#include "state.h"
 
-static const int tombstone_mark;
-#define IDMAP_TOMBSTONE ((customer *)&tombstone_mark)
+/* A fixed non-pointer, the same in every process that maps the state. */
+#define IDMAP_TOMBSTONE ((customer *)(uintptr_t)1)
 
 customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
                              uint64_t hash)
@@ -24,9 +24,9 @@ customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
 }
 
 /* Rebuilds into cap slots (dropping tombstones). */
-static int rehash(limitr_engine *e, idmap *m, size_t cap)
+static int rehash(state *st, idmap *m, size_t cap)
 {
-    idmap_slot *slots = limitr__alloc(e, cap * sizeof *slots);
+    idmap_slot *slots = limitr__st_alloc(st, cap * sizeof *slots);
     size_t i;
     if (slots == NULL) return -1;
     memset(slots, 0, cap * sizeof *slots);
@@ -39,28 +39,28 @@ static int rehash(limitr_engine *e, idmap *m, size_t cap)
             ;
         slots[j] = *s;
     }
-    limitr__dealloc(e, m->slots, m->cap * sizeof *m->slots);
+    limitr__st_free(st, m->slots, m->cap * sizeof *m->slots);
     m->slots = slots;
     m->cap = cap;
     m->used = m->live;
     return 0;
 }
 
-int limitr__idmap_reserve(limitr_engine *e, idmap *m, size_t extra)
+int limitr__idmap_reserve(state *st, idmap *m, size_t extra)
 {
     size_t cap = m->cap ? m->cap : 64;
     if ((m->used + extra) * 10 <= m->cap * 7) return 0;
     while ((m->live + extra) * 10 > cap * 7)
         cap *= 2;
     /* Mostly tombstones: the same size, rebuilt, is enough. */
-    return rehash(e, m, cap);
+    return rehash(st, m, cap);
 }
 
-int limitr__idmap_insert(limitr_engine *e, idmap *m, const char *key,
+int limitr__idmap_insert(state *st, idmap *m, const char *key,
                          size_t len, uint64_t hash, customer *c)
 {
     size_t i;
-    if (limitr__idmap_reserve(e, m, 1) != 0) return -1;
+    if (limitr__idmap_reserve(st, m, 1) != 0) return -1;
     for (i = (size_t)hash & (m->cap - 1);
          m->slots[i].c != NULL && m->slots[i].c != IDMAP_TOMBSTONE;
          i = (i + 1) & (m->cap - 1))
@@ -97,8 +97,8 @@ customer *limitr__idmap_at(const idmap *m, size_t i)
     return c == IDMAP_TOMBSTONE ? NULL : c;
 }
 
-void limitr__idmap_free(limitr_engine *e, idmap *m)
+void limitr__idmap_free(state *st, idmap *m)
 {
-    limitr__dealloc(e, m->slots, m->cap * sizeof *m->slots);
+    limitr__st_free(st, m->slots, m->cap * sizeof *m->slots);
     memset(m, 0, sizeof *m);
 }

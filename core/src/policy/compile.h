@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "doc.h"
-#include "internal.h"
+#include "policy.h"
 #include "validate.h"
 
 /* How a field the spec names is handled by this version. */

@@ -3,7 +3,7 @@
 #ifndef LIMITR_DECIDE_H
 #define LIMITR_DECIDE_H
 
-#include "internal.h"
+#include "engine.h"
 
 typedef struct decision {
     int64_t now;
@@ -11,7 +11,9 @@ typedef struct decision {
     customer *owner;           /* whose meter moves (scope) */
     int plan;                  /* the caller's resolved plan */
     const lp_entitlement *ent; /* in the caller's plan */
+    int ent_name;              /* the entitlement's name in the state */
     const lp_limit *lim;       /* override or plan limit; NULL: a flag */
+    lp_limit own_limit;        /* the owner's override, when lim is it */
     lnum limit;                /* its value (a `value` snippet evaluated) */
     int expired;               /* the owner has an expired override */
     meter *stored;             /* the owner's stored meter, or NULL */

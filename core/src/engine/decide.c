@@ -12,7 +12,6 @@
 #include <stdlib.h>
 
 #include "decide.h"
-#include "script_api.h"
 #include "units.h"
 
 /* ---- Snippets of a limit ---- */
@@ -46,7 +45,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
         d->status = status;
         return -1;
     }
-    ok = r.type[0] == LUA_TNUMBER &&
+    ok = r.type[0] == SCRIPT_NUMBER &&
          limitr__lnum_from_double(r.number[0], &d->limit) == 0 && d->limit >= 0;
     limitr__script_result_free(&r);
     if (!ok) {
@@ -63,7 +62,6 @@ static int limit_snippet(limitr_engine *e, decision *d)
  * 0 deny (reason in e->reason_buf when given), -1 the snippet failed. */
 static int on_exceed(limitr_engine *e, decision *d)
 {
-    static const char *const modes[] = {"hard", "soft", "observe"};
     script_result r;
     char path[320], *err = NULL;
     cJSON *ctx = cJSON_CreateObject();
@@ -76,17 +74,17 @@ static int on_exceed(limitr_engine *e, decision *d)
     cJSON_AddItemToObject(ctx, "caller",
                           limitr__customer_snapshot(e, d->caller));
     cJSON_AddStringToObject(ctx, "entitlement",
-                            e->policy->ent_names[d->ent->name]);
+                            d->ent->key);
     cJSON_AddStringToObject(
         ctx, "plan",
         e->policy->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
-    cJSON_AddStringToObject(ctx, "mode", modes[d->lim->mode]);
-    cJSON_AddNumberToObject(ctx, "value", limitr__out_number(d->v.value));
-    cJSON_AddNumberToObject(ctx, "limit", limitr__out_number(d->limit));
-    cJSON_AddNumberToObject(ctx, "requested", limitr__out_number(d->requested));
+    cJSON_AddStringToObject(ctx, "mode", limitr__mode_names[d->lim->rule.mode]);
+    cJSON_AddNumberToObject(ctx, "value", limitr__lnum_to_double(d->v.value));
+    cJSON_AddNumberToObject(ctx, "limit", limitr__lnum_to_double(d->limit));
+    cJSON_AddNumberToObject(ctx, "requested", limitr__lnum_to_double(d->requested));
     cJSON_AddNumberToObject(
         ctx, "overage",
-        limitr__out_number(d->new_value -
+        limitr__lnum_to_double(d->new_value -
                            (d->v.value > d->limit ? d->v.value : d->limit)));
     snprintf(path, sizeof path, "%s.on_exceed",
              d->lim->path ? d->lim->path : "");
@@ -101,11 +99,11 @@ static int on_exceed(limitr_engine *e, decision *d)
         snippet_failed(e, path, err);
         return -1;
     }
-    if (r.type[0] == LUA_TBOOLEAN) {
+    if (r.type[0] == SCRIPT_BOOLEAN) {
         verdict = r.boolean[0];
         if (!verdict) {
             snprintf(e->reason_buf, sizeof e->reason_buf, "%s",
-                     r.type[1] == LUA_TSTRING && r.string[1][0] != '\0'
+                     r.type[1] == SCRIPT_STRING && r.string[1][0] != '\0'
                          ? r.string[1]
                          : "on_exceed");
         }
@@ -149,7 +147,7 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
         e->in_decision_snippet--;
         cJSON_Delete(n);
         cJSON_Delete(ctx);
-        if (status == LIMITR_OK && r.type[0] == LUA_TNUMBER &&
+        if (status == LIMITR_OK && r.type[0] == SCRIPT_NUMBER &&
             limitr__lnum_from_double(r.number[0], &cost) == 0) {
             limitr__script_result_free(&r);
             return cost;
@@ -174,7 +172,6 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
                    const char *ent, size_t ent_len, decision *d)
 {
     customer *c = limitr__customer_find(e, id, id_len, limitr_hash(id, id_len));
-    const override *ov;
     /* Field by field, not memset: this runs on every allow. */
     d->now = limitr__now(e);
     d->caller = d->owner = NULL;
@@ -198,19 +195,20 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->owner = limitr__scope_owner(e, c, d->ent->scope);
     if (d->owner == NULL) return d->reason = "no_scope_customer", -1;
     d->gate = "none";
-    d->lim = limitr__effective_limit(d->owner, d->ent->name, d->ent, d->now);
-    if (d->owner->n_overrides > 0 &&
-        (ov = limitr__override_find(d->owner, d->ent->name)) != NULL &&
-        &ov->limit != d->lim)
+    d->ent_name = limitr__ent_name(e, d->ent->name);
+    d->lim = limitr__effective_limit(e, d->owner, d->ent_name, d->ent, d->now,
+                                     &d->own_limit);
+    if (d->owner->n_overrides > 0 && d->lim != &d->own_limit &&
+        limitr__override_find(d->owner, d->ent_name) != NULL)
         d->expired = 1;           /* an expired override: allow removes it */
     if (d->lim == NULL) return 0; /* a flag */
-    d->limit = d->lim->value;
+    d->limit = d->lim->rule.value;
     if (d->lim->value_ref > 0 && limit_snippet(e, d) != 0) {
         d->gate = "limit"; /* d->status: the snippet's */
         return d->reason = "error", -1;
     }
-    d->stored = limitr__meter_find(d->owner, d->ent->name);
-    limitr__meter_view(d->lim, d->stored, d->now, e->graph_epoch, &d->v);
+    d->stored = limitr__meter_find(d->owner, d->ent_name);
+    limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
     return 0;
 }
 
@@ -229,20 +227,20 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     lnum old = d->v.value, limit = d->limit;
     lnum newv = old + d->requested;
     int fits;
-    if (lim->has_minimum && newv < lim->minimum) newv = lim->minimum;
+    if (lim->rule.has_minimum && newv < lim->rule.minimum) newv = lim->rule.minimum;
     d->new_value = newv;
     d->overage = 0;
     /* Gate 7: the governor, for increases on hard limits. */
-    if (lim->governor && d->requested > 0 && !force &&
+    if (lim->rule.governor && d->requested > 0 && !force &&
         !lnum_le9(d->requested, d->v.tokens)) {
         d->gate = "governor";
         d->reason = "governor";
         return 0;
     }
     /* Gate 8: the limit. A call that does not raise the value fits. */
-    if (newv <= old || lim->mode == MODE_OBSERVE) return d->gate = "none", 1;
-    if (lim->mode == MODE_HARD)
-        fits = lim->hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
+    if (newv <= old || lim->rule.mode == MODE_OBSERVE) return d->gate = "none", 1;
+    if (lim->rule.mode == MODE_HARD)
+        fits = lim->rule.hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits) return d->gate = "none", 1;
@@ -261,7 +259,7 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
         }
         /* The snippet failed (error fired): the mode's default applies. */
     }
-    if (lim->mode == MODE_HARD && !force) {
+    if (lim->rule.mode == MODE_HARD && !force) {
         d->gate = "limit";
         d->reason = "limit";
         return 0;
@@ -275,11 +273,6 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
 
 /* ---- Payloads ---- */
 
-static void add_num(cJSON *obj, const char *key, lnum v)
-{
-    cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
-}
-
 /* The fields every meter event has; *meter_out is its `meter` table. */
 static cJSON *meter_payload(limitr_engine *e, const decision *d,
                             const limitr_call_opts *opts, cJSON **meter_out)
@@ -290,7 +283,7 @@ static cJSON *meter_payload(limitr_engine *e, const decision *d,
     if (ev == NULL) return NULL;
     cJSON_AddItemToObject(ev, "customer",
                           limitr__customer_snapshot(e, d->owner));
-    cJSON_AddStringToObject(ev, "entitlement", p->ent_names[d->ent->name]);
+    cJSON_AddStringToObject(ev, "entitlement", d->ent->key);
     cJSON_AddStringToObject(
         ev, "plan", p->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
     cJSON_AddItemToObject(ev, "credit",
@@ -298,8 +291,8 @@ static cJSON *meter_payload(limitr_engine *e, const decision *d,
     if (opts != NULL && opts->event_json != NULL)
         cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
     m = cJSON_AddObjectToObject(ev, "meter");
-    if (m != NULL && d->lim->mode != MODE_OBSERVE)
-        add_num(m, "limit", d->limit);
+    if (m != NULL && d->lim->rule.mode != MODE_OBSERVE)
+        limitr__add_num(m, "limit", d->limit);
     *meter_out = m;
     return ev;
 }
@@ -311,15 +304,15 @@ static cJSON *committed_payload(limitr_engine *e, const decision *d,
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
     if (ev == NULL) return NULL;
     if (m != NULL) {
-        add_num(m, "old", d->v.value);
-        add_num(m, "value", d->new_value);
-        add_num(m, "diff", d->requested);
-        add_num(m, "overhead", d->v.overhead + d->overhead_diff);
-        add_num(m, "overhead_diff", d->overhead_diff);
+        limitr__add_num(m, "old", d->v.value);
+        limitr__add_num(m, "value", d->new_value);
+        limitr__add_num(m, "diff", d->requested);
+        limitr__add_num(m, "overhead", d->v.overhead + d->overhead_diff);
+        limitr__add_num(m, "overhead_diff", d->overhead_diff);
     }
-    if (d->lim->mode != MODE_OBSERVE)
-        add_num(ev, "remaining", d->limit - d->new_value);
-    if (d->overage > 0) add_num(ev, "overage", d->overage);
+    if (d->lim->rule.mode != MODE_OBSERVE)
+        limitr__add_num(ev, "remaining", d->limit - d->new_value);
+    if (d->overage > 0) limitr__add_num(ev, "overage", d->overage);
     return ev;
 }
 
@@ -330,14 +323,14 @@ static cJSON *limit_payload(limitr_engine *e, const decision *d,
     lnum old = d->v.value, limit = d->limit;
     if (ev == NULL) return NULL;
     if (m != NULL) {
-        add_num(m, "value", old);
-        add_num(m, "diff", d->requested);
-        add_num(m, "invalid", d->new_value);
-        add_num(m, "overhead", d->v.overhead);
-        add_num(m, "overhead_diff", d->overhead_diff);
+        limitr__add_num(m, "value", old);
+        limitr__add_num(m, "diff", d->requested);
+        limitr__add_num(m, "invalid", d->new_value);
+        limitr__add_num(m, "overhead", d->v.overhead);
+        limitr__add_num(m, "overhead_diff", d->overhead_diff);
     }
-    add_num(ev, "invalid_value", d->new_value);
-    add_num(ev, "overage", d->new_value - (old > limit ? old : limit));
+    limitr__add_num(ev, "invalid_value", d->new_value);
+    limitr__add_num(ev, "overage", d->new_value - (old > limit ? old : limit));
     cJSON_AddStringToObject(ev, "reason", d->reason);
     return ev;
 }
@@ -348,14 +341,14 @@ static cJSON *governed_payload(limitr_engine *e, const decision *d,
     cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m), *g;
     if (ev == NULL) return NULL;
     if (m != NULL) {
-        add_num(m, "value", d->v.value);
-        add_num(m, "overhead", d->v.overhead);
+        limitr__add_num(m, "value", d->v.value);
+        limitr__add_num(m, "overhead", d->v.overhead);
     }
     g = cJSON_AddObjectToObject(ev, "governor");
     if (g != NULL) {
-        add_num(g, "tokens", d->v.tokens);
-        add_num(g, "capacity", d->lim->governor_capacity);
-        add_num(g, "requested", d->requested);
+        limitr__add_num(g, "tokens", d->v.tokens);
+        limitr__add_num(g, "capacity", d->lim->rule.governor_capacity);
+        limitr__add_num(g, "requested", d->requested);
     }
     return ev;
 }
@@ -376,7 +369,7 @@ static cJSON *reset_payload(limitr_engine *e, const decision *d, int committed,
     }
     ev = committed_payload(e, &shown, opts);
     if (ev == NULL) return NULL;
-    add_num(ev, "previous_value", d->v.previous_value);
+    limitr__add_num(ev, "previous_value", d->v.previous_value);
     cJSON_AddNumberToObject(ev, "period_start", (double)d->v.started);
     return ev;
 }
@@ -403,7 +396,7 @@ static double requested_double(const decision *d)
 static meter *stored_meter(limitr_engine *e, decision *d)
 {
     if (d->stored == NULL)
-        d->stored = limitr__meter_add(e, d->owner, d->ent->name, d->now);
+        d->stored = limitr__meter_add(e->state, d->owner, d->ent_name, d->now);
     return d->stored;
 }
 
@@ -416,7 +409,7 @@ static int record_time(limitr_engine *e, decision *d, int governed)
     if ((m = stored_meter(e, d)) == NULL) return -1;
     limitr__meter_apply(m, &d->v);
     if (governed)
-        limitr__meter_push(m, d->now, requested_double(d), d->lim->ewma_alpha,
+        limitr__meter_push(m, d->now, requested_double(d), d->lim->rule.ewma_alpha,
                            1);
     return 0;
 }
@@ -425,8 +418,8 @@ static void remove_expired_override(limitr_engine *e, decision *d)
 {
     override *ov;
     if (!d->expired) return;
-    ov = limitr__override_find(d->owner, d->ent->name);
-    if (ov != NULL) limitr__override_remove_at(e, d->owner, ov);
+    ov = limitr__override_find(d->owner, d->ent_name);
+    if (ov != NULL) limitr__override_remove(e->state, d->owner, ov);
     d->expired = 0;
 }
 
@@ -459,11 +452,11 @@ static int read_value(const limitr_engine *e, decision *d, int step,
     lnum number;
     int unit, to;
     if (step == STEP_INCREMENT) {
-        d->requested = d->lim->increment;
+        d->requested = d->lim->rule.increment;
         return 0;
     }
     if (step == STEP_DECREMENT) {
-        d->requested = -d->lim->increment;
+        d->requested = -d->lim->rule.increment;
         return 0;
     }
     if (cv->text == NULL) {
@@ -490,7 +483,7 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     int governed = strcmp(d->gate, "governor") == 0;
     char reason[sizeof e->reason_buf];
     if (commit && record_time(e, d, governed) != 0)
-        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        return limitr__nomem(e);
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
     snprintf(reason, sizeof reason, "%s", d->reason);
@@ -541,12 +534,12 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
             d.overhead_diff = overhead_of(e, &d, opts);
     }
     if ((m = stored_meter(e, &d)) == NULL)
-        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+        return limitr__nomem(e);
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
     m->overhead = d.v.overhead + d.overhead_diff;
-    if (d.lim->governor && d.requested > 0 && !force) m->tokens -= d.requested;
-    limitr__meter_push(m, d.now, requested_double(&d), d.lim->ewma_alpha, 0);
+    if (d.lim->rule.governor && d.requested > 0 && !force) m->tokens -= d.requested;
+    limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha, 0);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {

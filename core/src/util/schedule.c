@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "schedule.h"
-#include "validate.h"
+#include "names.h"
 
 #define DAY_MS INT64_C(86400000)
 

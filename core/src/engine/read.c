@@ -66,10 +66,10 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
-        if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
+        if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
         return give(e, out, 100 - percent_remaining(&d));
     }
-    return give(e, out, limitr__out_number(d.v.value));
+    return give(e, out, limitr__lnum_to_double(d.v.value));
 }
 
 int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
@@ -79,10 +79,10 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
-    if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
+    if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
     if (opts != NULL && opts->percent)
         return give(e, out, percent_remaining(&d));
-    return give(e, out, limitr__out_number(remaining_of(&d)));
+    return give(e, out, limitr__lnum_to_double(remaining_of(&d)));
 }
 
 /* The plan named id, for the reads that also take a plan name. */
@@ -117,14 +117,14 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
         /* A plan's snippet limit needs a customer to evaluate. */
         if (lim != NULL && !cost && lim->value_ref > 0)
             return nil(e, "needs_customer");
-        value = lim != NULL ? lim->value : 0;
+        value = lim != NULL ? lim->rule.value : 0;
     } else {
         return status;
     }
     if (lim == NULL) return nil(e, "not_metered");
-    if (cost) return give(e, out, limitr__out_number(lim->increment));
-    if (lim->mode == MODE_OBSERVE) return nil(e, "observe");
-    return give(e, out, limitr__out_number(value));
+    if (cost) return give(e, out, limitr__lnum_to_double(lim->rule.increment));
+    if (lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
+    return give(e, out, limitr__lnum_to_double(value));
 }
 
 int limitr_limit(limitr_engine *e, const char *id, const char *ent, double *out)
@@ -143,7 +143,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
     decision d;
     int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (d.lim == NULL || d.lim->reset == RESET_NONE) return nil(e, "no_reset");
+    if (d.lim == NULL || d.lim->rule.reset == RESET_NONE) return nil(e, "no_reset");
     *out = limitr__next_reset(d.lim, &d.v, d.now);
     return limitr__ok(e);
 }
@@ -152,7 +152,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
 static lnum allowance_of(const decision *d)
 {
     lnum r = remaining_of(d);
-    if (d->lim->governor && d->v.tokens < r) return d->v.tokens;
+    if (d->lim->rule.governor && d->v.tokens < r) return d->v.tokens;
     return r;
 }
 
@@ -163,8 +163,8 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
     int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
-    if (d.lim->mode == MODE_OBSERVE) return nil(e, "observe");
-    return give(e, out, limitr__out_number(allowance_of(&d)));
+    if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
+    return give(e, out, limitr__lnum_to_double(allowance_of(&d)));
 }
 
 int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
@@ -195,7 +195,7 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
     int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
-    if (d.lim->mode == MODE_OBSERVE || d.v.rolled)
+    if (d.lim->rule.mode == MODE_OBSERVE || d.v.rolled)
         return nil(e, "no_projection");
     r = opts != NULL && opts->smoothed
             ? (d.v.exists && d.v.stored->has_ewma ? d.v.stored->ewma_rate : 0)
@@ -207,22 +207,17 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
 
 /* ---- explain ---- */
 
-static void add_num(cJSON *obj, const char *key, lnum v)
-{
-    cJSON_AddNumberToObject(obj, key, limitr__out_number(v));
-}
-
 /* ms until the same call could pass (engine.md section 9), or -1. */
 static double retry_after(const decision *d)
 {
     if (strcmp(d->gate, "governor") == 0) {
         double need;
-        if (!lnum_le9(d->requested, d->lim->governor_capacity)) return -1;
+        if (!lnum_le9(d->requested, d->lim->rule.governor_capacity)) return -1;
         need = limitr__lnum_to_double(d->requested - d->v.tokens);
-        return ceil(need / d->lim->governor_refill_rate);
+        return ceil(need / d->lim->rule.governor_refill_rate);
     }
     if ((strcmp(d->gate, "limit") == 0 || strcmp(d->gate, "on_exceed") == 0) &&
-        d->lim->mode == MODE_HARD && d->lim->reset != RESET_NONE &&
+        d->lim->rule.mode == MODE_HARD && d->lim->rule.reset != RESET_NONE &&
         lnum_le9(d->requested, d->limit))
         return (double)(limitr__next_reset(d->lim, &d->v, d->now) - d->now);
     return -1;
@@ -261,12 +256,12 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
     cJSON_AddStringToObject(x, "gate", d.gate);
     if (!allowed) cJSON_AddStringToObject(x, "reason", d.reason);
     if (targeted && d.lim != NULL) {
-        if (d.lim->mode != MODE_OBSERVE) {
-            add_num(x, "limit", d.limit);
-            add_num(x, "remaining", remaining_of(&d));
+        if (d.lim->rule.mode != MODE_OBSERVE) {
+            limitr__add_num(x, "limit", d.limit);
+            limitr__add_num(x, "remaining", remaining_of(&d));
         }
-        add_num(x, "value", d.v.value);
-        if (d.lim->reset != RESET_NONE)
+        limitr__add_num(x, "value", d.v.value);
+        if (d.lim->rule.reset != RESET_NONE)
             cJSON_AddNumberToObject(
                 x, "reset", (double)limitr__next_reset(d.lim, &d.v, d.now));
         if (!allowed && strcmp(d.gate, "value") != 0) {

@@ -8,15 +8,16 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
+#include "limitr.h"
 #include "script.h"
 #include "script_api.h"
-#include "lua_json.h"
 #include "script_pattern.h"
+/* After script_api.h: the copy is compiled against the private VM's API. */
+#include "lua_json.h"
 
 struct script {
     lua_State *L;
-    limitr_engine *e;
+    script_host host; /* zeroed until bound */
     script_limits limits;
     size_t mem_used;
     int mem_exceeded; /* the allocator refused: LIMITR_MEMCAP */
@@ -166,7 +167,12 @@ static int call_host(lua_State *L)
     text = cJSON_PrintUnformatted(args);
     cJSON_Delete(args);
     if (text == NULL) return luaL_error(L, "out of memory");
-    if (limitr__call_host(s->e, lib, name, text, &result_json, &failure) != 0) {
+    if (s->host.call == NULL) {
+        free(text);
+        return luaL_error(L, "%s.%s: no host", lib, name);
+    }
+    if (s->host.call(s->host.ud, lib, name, text, &result_json, &failure) !=
+        0) {
         free(text);
         lua_pushfstring(L, "%s.%s: %s", lib, name,
                         failure ? failure : "out of memory");
@@ -185,8 +191,15 @@ static int call_host(lua_State *L)
 static int helper_now(lua_State *L)
 {
     script *s = of(L);
-    lua_pushinteger(L, s->e ? (lua_Integer)limitr__now(s->e) : 0);
+    lua_pushinteger(L, s->host.now ? (lua_Integer)s->host.now(s->host.ud) : 0);
     return 1;
+}
+
+/* The current customer's meter of ent through the host; 0 or -1. */
+static int read_meter(script *s, const char *ent, script_meter *m)
+{
+    if (s->host.meter == NULL || s->customer == NULL) return -1;
+    return s->host.meter(s->host.ud, s->customer, ent, m);
 }
 
 /* limitr.value(ent) and limitr.meter(ent): the current customer's reads. */
@@ -194,11 +207,9 @@ static int helper_value(lua_State *L)
 {
     script *s = of(L);
     const char *ent = luaL_checklstring(L, 1, NULL);
-    double v;
-    if (s->e == NULL || s->customer == NULL ||
-        limitr_value(s->e, s->customer, ent, NULL, &v) != LIMITR_OK)
-        return 0;
-    lua_pushnumber(L, v);
+    script_meter m;
+    if (read_meter(s, ent, &m) != 0) return 0;
+    lua_pushnumber(L, m.value);
     return 1;
 }
 
@@ -206,19 +217,15 @@ static int helper_meter(lua_State *L)
 {
     script *s = of(L);
     const char *ent = luaL_checklstring(L, 1, NULL);
-    double v;
-    if (s->e == NULL || s->customer == NULL ||
-        limitr_value(s->e, s->customer, ent, NULL, &v) != LIMITR_OK)
-        return 0;
+    script_meter m;
+    if (read_meter(s, ent, &m) != 0) return 0;
     lua_createtable(L, 0, 3);
-    lua_pushnumber(L, v);
+    lua_pushnumber(L, m.value);
     lua_setfield(L, -2, "value");
-    if (limitr_limit(s->e, s->customer, ent, &v) == LIMITR_OK) {
-        lua_pushnumber(L, v);
+    if (m.has_limit) {
+        lua_pushnumber(L, m.limit);
         lua_setfield(L, -2, "limit");
-    }
-    if (limitr_remaining(s->e, s->customer, ent, NULL, &v) == LIMITR_OK) {
-        lua_pushnumber(L, v);
+        lua_pushnumber(L, m.remaining);
         lua_setfield(L, -2, "remaining");
     }
     return 1;
@@ -381,9 +388,9 @@ script *limitr__script_open(const script_limits *limits, const char **err)
     return s;
 }
 
-void limitr__script_bind(script *s, limitr_engine *e)
+void limitr__script_bind(script *s, const script_host *host)
 {
-    s->e = e;
+    s->host = *host;
 }
 
 void limitr__script_close(script *s)
@@ -593,13 +600,25 @@ int limitr__script_call(script *s, int ref, const char *path,
         res->n = 2;
         for (i = 0; i < 2; i++) {
             int idx = top + 1 + i;
-            res->type[i] = lua_type(L, idx);
-            if (res->type[i] == LUA_TBOOLEAN)
+            switch (lua_type(L, idx)) {
+            case LUA_TNIL:
+                res->type[i] = SCRIPT_NIL;
+                break;
+            case LUA_TBOOLEAN:
+                res->type[i] = SCRIPT_BOOLEAN;
                 res->boolean[i] = lua_toboolean(L, idx);
-            else if (res->type[i] == LUA_TNUMBER)
+                break;
+            case LUA_TNUMBER:
+                res->type[i] = SCRIPT_NUMBER;
                 res->number[i] = lua_tonumberx(L, idx, NULL);
-            else if (res->type[i] == LUA_TSTRING)
+                break;
+            case LUA_TSTRING:
                 res->string[i] = strdup(lua_tolstring(L, idx, NULL));
+                res->type[i] = res->string[i] ? SCRIPT_STRING : SCRIPT_NIL;
+                break;
+            default:
+                res->type[i] = SCRIPT_OTHER;
+            }
         }
     }
     lua_settop(L, top);

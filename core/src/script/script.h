@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 typedef struct cJSON cJSON;
-typedef struct limitr_engine limitr_engine;
 typedef struct script script;
 
 #ifndef LIMITR_DEFAULT_SNIPPET_INSTRUCTIONS
@@ -34,10 +33,19 @@ typedef struct script_limits {
     long pattern_steps;
 } script_limits;
 
+/* The kinds of value a snippet returns, without the Lua API. */
+typedef enum script_type {
+    SCRIPT_NIL,
+    SCRIPT_BOOLEAN,
+    SCRIPT_NUMBER,
+    SCRIPT_STRING,
+    SCRIPT_OTHER /* table, function, ... */
+} script_type;
+
 /* What a snippet returned: up to two results, copied out of the VM. */
 typedef struct script_result {
-    int n;       /* results kept (0-2) */
-    int type[2]; /* LUA_T* of each */
+    int n;               /* results kept (0-2) */
+    script_type type[2]; /* of each */
     int boolean[2];
     double number[2];
     char *string[2]; /* malloc'ed copies, or NULL */
@@ -45,11 +53,36 @@ typedef struct script_result {
 
 void limitr__script_result_free(script_result *r);
 
-/* Creates the VM of an engine (e may be NULL while it is being built and
- * set later with limitr__script_bind). Returns NULL and *err (static text)
- * when Lua cannot be loaded or memory runs out. */
+/* One meter as limitr.meter(ent) shows it to a snippet. */
+typedef struct script_meter {
+    double value;
+    int has_limit; /* limit and remaining (not for observe limits) */
+    double limit;
+    double remaining;
+} script_meter;
+
+/* What snippets may ask of the host that runs them (the engine): the VM
+ * reaches nothing else of it. Every function may be NULL. */
+typedef struct script_host {
+    void *ud;
+    /* The host clock, ms since the epoch (limitr.now()). */
+    int64_t (*now)(void *ud);
+    /* lib.name(...) with a JSON array of the arguments: 0 with *result
+     * (malloc'ed JSON text, or NULL: no result), or -1 with *failure
+     * (malloc'ed message, or NULL: out of memory). */
+    int (*call)(void *ud, const char *lib, const char *name,
+                const char *args_json, char **result, char **failure);
+    /* limitr.meter(ent) / limitr.value(ent) for customer: 0 with *out, or
+     * -1 when the customer has no such meter. */
+    int (*meter)(void *ud, const char *id, const char *ent,
+                 script_meter *out);
+} script_host;
+
+/* Creates a VM. Returns NULL and *err (static text) when Lua cannot be
+ * loaded or memory runs out. It calls no host until limitr__script_bind. */
 script *limitr__script_open(const script_limits *limits, const char **err);
-void limitr__script_bind(script *s, limitr_engine *e);
+/* Gives the VM its host (copied). */
+void limitr__script_bind(script *s, const script_host *host);
 void limitr__script_close(script *s);
 
 /* Runs the policy's `lua` chunk (statements) with the policy globals as

@@ -1,5 +1,5 @@
-/* engine.c: engine life cycle, errors as values, the clock, the engine's
- * allocator and the hash every lookup uses. */
+/* engine.c: engine life cycle, errors as values, the clock, and holding
+ * the state around each call. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "doc.h"
-#include "internal.h"
+#include "engine.h"
 
 const char *limitr_strerror(int code)
 {
@@ -24,8 +24,6 @@ const char *limitr_strerror(int code)
     return "unknown status code";
 }
 
-/* ---- Allocation: all engine and customer state goes through here ---- */
-
 static void *default_realloc(void *ud, void *ptr, size_t old_size,
                              size_t new_size)
 {
@@ -36,30 +34,6 @@ static void *default_realloc(void *ud, void *ptr, size_t old_size,
         return NULL;
     }
     return realloc(ptr, new_size);
-}
-
-void *limitr__alloc(limitr_engine *e, size_t size)
-{
-    return e->alloc.realloc(e->alloc.ud, NULL, 0, size);
-}
-
-void limitr__dealloc(limitr_engine *e, void *p, size_t size)
-{
-    if (p != NULL) e->alloc.realloc(e->alloc.ud, p, size, 0);
-}
-
-char *limitr__strdup(limitr_engine *e, const char *s, size_t len)
-{
-    char *copy = limitr__alloc(e, len + 1);
-    if (copy == NULL) return NULL;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    return copy;
-}
-
-void limitr__strfree(limitr_engine *e, char *s)
-{
-    if (s != NULL) limitr__dealloc(e, s, strlen(s) + 1);
 }
 
 /* ---- Errors ---- */
@@ -173,12 +147,24 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
     return limitr__ok(e);
 }
 
+/* ---- Holding the state ---- */
+
+void limitr__release(state_hold *h)
+{
+    const state_home *home = &h->e->state->home;
+    if (home->lock != NULL && --h->e->holding == 0) home->unlock(home->ud);
+}
+
 /* ---- Clock ---- */
+
+/* The clock's range: the ECMAScript date range, about 273,790 years
+ * either side of 1970. Every sum of a time and a period fits in int64. */
+#define MAX_TIME INT64_C(8640000000000000)
 
 int64_t limitr__now(limitr_engine *e)
 {
     struct timespec ts;
-    if (e->clock_is_set) return e->clock;
+    if (e->state->clock_is_set) return e->state->clock;
         /* The coarse clock (a few ms of resolution) costs a fraction of the
            precise one, and engine time is whole ms anyway. */
 #ifdef CLOCK_REALTIME_COARSE
@@ -196,20 +182,32 @@ int64_t limitr_now(limitr_engine *e)
     return limitr__now(e);
 }
 
+static int set_clock(limitr_engine *e, int64_t ms, const char *what)
+{
+    if (ms < -MAX_TIME || ms > MAX_TIME)
+        return limitr__fail(e, LIMITR_INVALID, "invalid_value",
+                            "%s: the clock must stay within +-%lld ms of "
+                            "1970 (the ECMAScript date range)",
+                            what, (long long)MAX_TIME);
+    e->state->clock = ms;
+    e->state->clock_is_set = 1;
+    return limitr__ok(e);
+}
+
 int limitr_set_time(limitr_engine *e, int64_t ms)
 {
-    if (e == NULL) return LIMITR_INVALID;
-    e->clock = ms;
-    e->clock_is_set = 1;
-    return limitr__ok(e);
+    LIMITR_ENTER(e);
+    return set_clock(e, ms, "set_time");
 }
 
 int limitr_advance(limitr_engine *e, int64_t ms)
 {
-    if (e == NULL) return LIMITR_INVALID;
-    e->clock = limitr__now(e) + ms;
-    e->clock_is_set = 1;
-    return limitr__ok(e);
+    int64_t now;
+    LIMITR_ENTER(e);
+    now = limitr__now(e);
+    if (ms < -2 * MAX_TIME || ms > 2 * MAX_TIME)
+        return set_clock(e, ms < 0 ? INT64_MIN : INT64_MAX, "advance");
+    return set_clock(e, now + ms, "advance");
 }
 
 /* ---- Life cycle ---- */
@@ -218,6 +216,7 @@ static limitr_engine *engine_create(const limitr_options *opts)
 {
     limitr_engine *e;
     limitr_allocator alloc = {default_realloc, NULL};
+    state_home home;
     if (opts != NULL && opts->allocator != NULL &&
         opts->allocator->realloc != NULL)
         alloc = *opts->allocator;
@@ -226,9 +225,38 @@ static limitr_engine *engine_create(const limitr_options *opts)
     memset(e, 0, sizeof *e);
     e->alloc = alloc;
     e->next_sub_id = 1;
-    e->graph_epoch = 1; /* 0 marks caches never filled */
     e->code = "";
+    /* The heap home, through the engine's allocator. */
+    home.realloc = alloc.realloc;
+    home.ud = alloc.ud;
+    home.lock = NULL;
+    home.unlock = NULL;
+    if ((e->state = limitr__state_open(&home)) == NULL) {
+        alloc.realloc(alloc.ud, e, sizeof *e, 0);
+        return NULL;
+    }
     return e;
+}
+
+/* The state's names of the policy's entitlements and credits; -1: out of
+ * memory. */
+static int intern_policy_names(limitr_engine *e)
+{
+    const lp_policy *p = e->policy;
+    size_t i;
+    e->ent_names = malloc((p->n_ent_names + 1) * sizeof *e->ent_names);
+    e->credit_names = malloc((p->n_credits + 1) * sizeof *e->credit_names);
+    if (e->ent_names == NULL || e->credit_names == NULL) return -1;
+    for (i = 0; i < p->n_ent_names; i++)
+        if ((e->ent_names[i] = limitr__state_intern(
+                 e->state, p->ent_names[i], p->ent_name_lens[i])) < 0)
+            return -1;
+    for (i = 0; i < p->n_credits; i++)
+        if ((e->credit_names[i] = limitr__state_intern(
+                 e->state, p->credits[i].name, strlen(p->credits[i].name))) <
+            0)
+            return -1;
+    return 0;
 }
 
 int limitr_new(const char *text, size_t len, const char *format,
@@ -260,27 +288,31 @@ int limitr_new(const char *text, size_t len, const char *format,
             limits.pattern_steps = opts->pattern_steps;
         e->policy = limitr__policy_compile(text, len, format, &limits, &err);
     }
-    if (e->policy != NULL && e->policy->vm != NULL) {
+    if (e->policy == NULL) {
+        int status;
+        if (err == NULL) return limitr__nomem(e);
+        status = limitr__fail(e, LIMITR_INVALID, "invalid_policy", "%s", err);
+        free(err);
+        return status;
+    }
+    if (intern_policy_names(e) != 0) {
+        limitr__policy_free(e->policy);
+        e->policy = NULL; /* a failed engine */
+        return limitr__nomem(e);
+    }
+    if (e->policy->vm != NULL) {
         int ev;
-        limitr__script_bind(e->policy->vm, e);
+        limitr__bind_script(e);
         for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
             if (e->policy->handler_refs[ev] > 0) e->listeners[ev]++;
         if (e->policy->n_notifications > 0) { /* they see meter events */
-            static const event_kind seen[] = {
-                EV_METER_CHANGED, EV_METER_OVERAGE, EV_METER_LIMIT,
-                EV_METER_GOVERNED, EV_METER_RESET, EV_CAP_LIMIT,
-                EV_CAP_THRESHOLD_CROSSED};
+            static const event_kind seen[] = {EV_METER_CHANGED,
+                                              EV_METER_OVERAGE, EV_METER_LIMIT,
+                                              EV_METER_GOVERNED, EV_METER_RESET};
             size_t i;
             for (i = 0; i < sizeof seen / sizeof seen[0]; i++)
                 e->listeners[seen[i]]++;
         }
-    }
-    if (e->policy == NULL) {
-        int status;
-        if (err == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
-        status = limitr__fail(e, LIMITR_INVALID, NULL, "%s", err);
-        free(err);
-        return status;
     }
     return limitr__ok(e);
 }
@@ -344,11 +376,16 @@ int limitr_load(const char *path, const limitr_options *opts,
 
 void limitr_free(limitr_engine *e)
 {
+    limitr_allocator alloc;
     if (e == NULL) return;
-    limitr__customers_free(e);
     limitr__events_free(e);
     limitr__policy_free(e->policy);
+    limitr__state_close(e->state);
+    free(e->ent_names);
+    free(e->credit_names);
+    free(e->caches);
     free(e->message);
     free(e->result);
-    limitr__dealloc(e, e, sizeof *e);
+    alloc = e->alloc;
+    alloc.realloc(alloc.ud, e, sizeof *e, 0);
 }

@@ -7,39 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
-#include "script_api.h"
+#include "engine.h"
 #include "validate.h"
-
-const char *const limitr__event_names[EV_COUNT] = {
-#define LIMITR_EVENT_NAME(name, text) text,
-    LIMITR_EVENT_LIST(LIMITR_EVENT_NAME)
-#undef LIMITR_EVENT_NAME
-};
-
-int limitr__event_find(const char *name)
-{
-    int i;
-    for (i = 0; i < EV_COUNT; i++)
-        if (strcmp(limitr__event_names[i], name) == 0) return i;
-    return -1;
-}
-
-double limitr__out_number(lnum v)
-{
-    return limitr__lnum_to_double(v);
-}
-
-cJSON *limitr__credit_json(const lp_credit *cr)
-{
-    cJSON *c = cJSON_CreateObject();
-    if (c == NULL) return NULL;
-    cJSON_AddStringToObject(c, "name", cr->name);
-    cJSON_AddStringToObject(c, "label", cr->label);
-    cJSON_AddStringToObject(c, "unit", cr->unit);
-    cJSON_AddStringToObject(c, "description", cr->description);
-    return c;
-}
 
 /* ---- Subscriptions ---- */
 
@@ -155,9 +124,17 @@ static void count_app_fn(limitr_engine *e, int ev, int delta)
         e->listeners[ev] += delta;
 }
 
-int limitr__call_host(limitr_engine *e, const char *lib, const char *name,
-                      const char *args_json, char **result, char **failure)
+/* ---- The host interface of the policy's VM (script.h) ---- */
+
+static int64_t host_now(void *ud)
 {
+    return limitr__now(ud);
+}
+
+static int host_call(void *ud, const char *lib, const char *name,
+                     const char *args_json, char **result, char **failure)
+{
+    limitr_engine *e = ud;
     const host_fn *h = find_lib(e, lib, name);
     const char *out = NULL, *fail;
     *result = *failure = NULL;
@@ -172,6 +149,27 @@ int limitr__call_host(limitr_engine *e, const char *lib, const char *name,
     }
     if (out != NULL && (*result = strdup(out)) == NULL) return -1;
     return 0;
+}
+
+static int host_meter(void *ud, const char *id, const char *ent,
+                      script_meter *out)
+{
+    limitr_engine *e = ud;
+    if (limitr_value(e, id, ent, NULL, &out->value) != LIMITR_OK) return -1;
+    out->has_limit =
+        limitr_limit(e, id, ent, &out->limit) == LIMITR_OK &&
+        limitr_remaining(e, id, ent, NULL, &out->remaining) == LIMITR_OK;
+    return 0;
+}
+
+void limitr__bind_script(limitr_engine *e)
+{
+    script_host host;
+    host.ud = e;
+    host.now = host_now;
+    host.call = host_call;
+    host.meter = host_meter;
+    limitr__script_bind(e->policy->vm, &host);
 }
 
 int limitr_lib(limitr_engine *e, const char *lib, const char *name,
@@ -375,12 +373,12 @@ static void deliver(limitr_engine *e, int kind, const cJSON *payload)
     if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
 }
 
+/* Notifications see the meter events (policy.md section 9). */
 static int notified_event(event_kind ev)
 {
     return ev == EV_METER_CHANGED || ev == EV_METER_OVERAGE ||
            ev == EV_METER_LIMIT || ev == EV_METER_GOVERNED ||
-           ev == EV_METER_RESET || ev == EV_CAP_LIMIT ||
-           ev == EV_CAP_THRESHOLD_CROSSED;
+           ev == EV_METER_RESET;
 }
 
 /* Step 1: each notification whose matches(type, event) is true fires
@@ -407,7 +405,7 @@ static void notify(limitr_engine *e, event_kind ev, const cJSON *payload)
         args[1] = payload;
         if (call_snippet(e, n->matches_ref, path, args, 2, payload, &r) ==
             LIMITR_OK) {
-            matched = r.type[0] == LUA_TBOOLEAN && r.boolean[0];
+            matched = r.type[0] == SCRIPT_BOOLEAN && r.boolean[0];
             limitr__script_result_free(&r);
         }
         if (matched && n->fire_ref > 0) {

@@ -1,0 +1,289 @@
+/* engine.h: the engine: {policy, script VM (the policy's), state,
+ * per-process caches of the state, subscriptions, host functions, result
+ * buffers}, and what the engine's files share. The customer state itself is
+ * state/state.h: the engine only borrows it. */
+#ifndef LIMITR_ENGINE_H
+#define LIMITR_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hash.h"
+#include "limitr.h"
+#include "num.h"
+#include "policy.h"
+#include "state.h"
+
+typedef struct cJSON cJSON;
+
+/* ---- Events (event.c) ---- */
+
+typedef struct subscription {
+    int id;
+    int event; /* event_kind, or -1 for "*" */
+    limitr_event_fn fn;
+    void *userdata;
+} subscription;
+
+typedef struct host_fn {
+    char *lib;
+    char *name;
+    limitr_lib_fn fn;
+    void *userdata;
+} host_fn;
+
+/* ---- Per-process caches of the state (cache.c) ---- */
+
+#define CACHED_PERIODS 4 /* period ends kept per customer (its first meters) */
+
+/* The end of meter i's period under limit lim, from its start. */
+typedef struct period_cache {
+    const lp_limit *lim;
+    int64_t started;
+    int64_t end;
+} period_cache;
+
+/* What this process derived from one customer's record: valid while the
+ * state's epoch is the one it was filled at (every change to plans, types,
+ * refs, IDs, customers or overrides moves it). */
+typedef struct customer_cache {
+    uint64_t epoch;         /* 0: never filled */
+    int plan;               /* resolved plan index, or -1 */
+    const char *scope_type; /* the scope last looked up (policy string) */
+    customer *scope_owner;
+    period_cache periods[CACHED_PERIODS];
+} customer_cache;
+
+/* ---- Engine ---- */
+
+struct limitr_engine {
+    lp_policy *policy;
+    state *state;
+    limitr_allocator alloc;  /* the engine struct's and the heap state's */
+    int *ent_names;          /* policy ent_names[i] -> the state's name */
+    int *credit_names;       /* policy credits[i] -> the state's name */
+    customer_cache *caches;  /* by customer slot */
+    size_t n_caches;
+    int holding;             /* nesting depth of calls holding the state */
+
+    const char *code;     /* reason code of the last call ("" after OK) */
+    char reason_buf[128]; /* a reason an on_exceed snippet gave */
+    char *message;        /* malloc'ed text of the last error, or NULL */
+    int has_message;      /* message belongs to the last call */
+    char *result;         /* malloc'ed borrowed result (JSON), or NULL */
+
+    subscription *subs;
+    size_t n_subs, cap_subs;
+    int next_sub_id;
+    int listeners[EV_COUNT]; /* named subscribers + App functions per event */
+    int star_listeners;      /* "*" subscribers */
+    int delivering;          /* nesting depth of event delivery */
+    int reporting_error;     /* delivering an `error` event */
+    int in_decision_snippet; /* a value, on_exceed or cost snippet runs */
+    int subs_dirty;          /* removed subscriptions wait for depth 0 */
+
+    host_fn *libs;
+    size_t n_libs;
+};
+
+/* ---- Errors and results (engine.c) ---- */
+
+/* Returns status after setting the last error: code (static, NULL for the
+ * status's own: "invalid_argument", "out_of_memory", ...) for programs and
+ * the formatted message for people. */
+int limitr__fail(limitr_engine *e, int status, const char *code,
+                 const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Returns status with a static reason code ("limit", "unknown_customer")
+ * whose message is the code's standard text: no allocation, so the hot path
+ * can use it. */
+static inline int limitr__reason(limitr_engine *e, int status,
+                                 const char *reason)
+{
+    e->code = reason;
+    e->has_message = 0;
+    return status;
+}
+static inline int limitr__deny(limitr_engine *e, const char *reason)
+{
+    return limitr__reason(e, LIMITR_DENIED, reason);
+}
+static inline int limitr__ok(limitr_engine *e)
+{
+    e->code = "";
+    e->has_message = 0;
+    return LIMITR_OK;
+}
+static inline int limitr__nomem(limitr_engine *e)
+{
+    return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+}
+int limitr__set_result(limitr_engine *e, cJSON *json, const char **out);
+int64_t limitr__now(limitr_engine *e);
+
+/* ---- Entering the engine (engine.c) ---- */
+
+/* The state is held (its home's lock taken) by the outermost call, for as
+ * long as it runs; calls made from snippets and event handlers run inside
+ * it. A guard releases it when the calling function returns. */
+typedef struct state_hold {
+    limitr_engine *e;
+} state_hold;
+void limitr__release(state_hold *h);
+static inline state_hold limitr__hold(limitr_engine *e)
+{
+    state_hold h = {e};
+    const state_home *home = &e->state->home;
+    if (home->lock != NULL && e->holding++ == 0) home->lock(home->ud);
+    return h;
+}
+
+/* Every public function starts here: a NULL engine, or one whose
+ * limitr_new / limitr_load failed (no policy), is an error, never a crash;
+ * then the state is held until the function returns. */
+#define LIMITR_ENTER(e)                                                        \
+    do {                                                                       \
+        if ((e) == NULL) return LIMITR_INVALID;                                \
+        if ((e)->policy == NULL)                                               \
+            return limitr__reason((e), LIMITR_INVALID, "no_policy");           \
+    } while (0);                                                               \
+    state_hold limitr_hold_ __attribute__((cleanup(limitr__release), unused)) = \
+        limitr__hold(e)
+
+/* A snippet that runs in the middle of a decision (limit value, on_exceed,
+ * cost function) may reach the host, and the host the engine: changing
+ * customers then would free what the decision holds. Calls that change
+ * state refuse while one runs; reads are fine. */
+#define LIMITR_REFUSE_DURING_SNIPPET(e, what)                                  \
+    do {                                                                       \
+        if ((e)->in_decision_snippet > 0)                                      \
+            return limitr__fail((e), LIMITR_ERROR, "engine_busy",              \
+                                "%s: the engine cannot be changed from "       \
+                                "inside a limit value, on_exceed or cost "     \
+                                "snippet",                                     \
+                                (what));                                       \
+    } while (0)
+
+/* The customer with this ID or alt ID, or NULL. */
+static inline customer *limitr__customer_find(const limitr_engine *e,
+                                              const char *id, size_t len,
+                                              uint64_t hash)
+{
+    return limitr__state_find(e->state, id, len, hash);
+}
+static inline customer *limitr__customer_lookup(const limitr_engine *e,
+                                                const char *id)
+{
+    return limitr__state_lookup(e->state, id);
+}
+
+/* The state's name of policy entitlement name index ent. */
+static inline int limitr__ent_name(const limitr_engine *e, int ent)
+{
+    return e->ent_names[ent];
+}
+
+/* ---- Caches (cache.c) ---- */
+
+/* Empties a cache entry for epoch. */
+static inline void limitr__cache_reset(customer_cache *cc, uint64_t epoch)
+{
+    cc->epoch = epoch;
+    cc->plan = -2; /* not resolved yet */
+    cc->scope_type = NULL;
+    memset(cc->periods, 0, sizeof cc->periods);
+}
+/* Grows the caches to hold c's slot; NULL when memory runs out. */
+customer_cache *limitr__cache_grow(limitr_engine *e, const customer *c);
+/* The customer's cache, valid for the current epoch; NULL when memory for
+ * it ran out (callers then compute without it). */
+static inline customer_cache *limitr__cache_of(limitr_engine *e,
+                                               const customer *c)
+{
+    customer_cache *cc;
+    if (c->slot >= e->n_caches) return limitr__cache_grow(e, c);
+    cc = &e->caches[c->slot];
+    if (cc->epoch != e->state->epoch) limitr__cache_reset(cc, e->state->epoch);
+    return cc;
+}
+
+/* ---- Meter periods (period.c) ---- */
+
+/* A meter as it is in the current period, computed without writing: the
+ * few numbers a decision needs, so nothing is copied on the hot path. */
+typedef struct meter_view {
+    const meter *stored; /* the customer's meter, or NULL */
+    int exists;          /* stored != NULL */
+    int rolled;          /* a new period began since its last write */
+    int64_t started;     /* start of the current period */
+    lnum value;          /* this period's value (0 after a roll) */
+    lnum overhead;
+    lnum previous_value; /* the stored value, before any roll */
+    int has_bucket;      /* governor: bucket after refill to now */
+    lnum tokens;
+    int64_t last_refill;
+} meter_view;
+
+int64_t limitr__period_start(const lp_limit *lim, int64_t started, int64_t now);
+/* The first boundary after now (v NULL: no meter yet); 0 when the limit
+ * does not reset. */
+int64_t limitr__next_reset(const lp_limit *lim, const meter_view *v,
+                           int64_t now);
+/* The view of owner's meter m (NULL: none yet) under lim at now. Writes
+ * nothing to the state. */
+void limitr__meter_view(limitr_engine *e, const lp_limit *lim,
+                        const customer *owner, const meter *m, int64_t now,
+                        meter_view *v);
+/* Writes the view's period and bucket into the stored meter. */
+void limitr__meter_apply(meter *m, const meter_view *v);
+/* Rate and acceleration in the current period (engine.md 6.3). */
+double limitr__meter_rate(const meter_view *v);
+double limitr__meter_acceleration(const meter_view *v);
+
+/* ---- Overrides (override_api.c) ---- */
+
+/* The limit a decision uses: the owner's override unless it expired (built
+ * into *buf), else the (caller's) plan entitlement's; NULL for a flag. */
+const lp_limit *limitr__effective_limit(const limitr_engine *e,
+                                        const customer *owner, int ent_name,
+                                        const lp_entitlement *plan_ent,
+                                        int64_t now, lp_limit *buf);
+cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim);
+cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c);
+
+/* ---- The customer graph (graph.c) ---- */
+
+/* The customer's resolved plan index (own, through refs, default) or -1. */
+int limitr__resolved_plan(limitr_engine *e, const customer *c);
+/* Whose meter moves when caller uses an entitlement of this scope (NULL
+ * scope: the caller); NULL when no customer of that type is reachable. */
+customer *limitr__scope_owner(limitr_engine *e, customer *caller,
+                              const char *scope);
+
+/* ---- Snapshots (snapshot.c) ---- */
+
+cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c);
+/* Fires a customer event (customer-set, ...) when someone listens. */
+void limitr__emit_customer(limitr_engine *e, event_kind ev, const customer *c);
+void limitr__add_num(cJSON *obj, const char *key, lnum v);
+cJSON *limitr__credit_json(const lp_credit *cr);
+
+/* ---- Events (event.c) ---- */
+
+static inline int limitr__listening(const limitr_engine *e, event_kind ev)
+{
+    return e->listeners[ev] > 0 || e->star_listeners > 0;
+}
+void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload);
+void limitr__events_free(limitr_engine *e);
+/* Reports a failed snippet or callback: fires `error` {message, path}. */
+void limitr__report_error(limitr_engine *e, const char *path,
+                          const char *message);
+/* The host interface the policy's VM calls back through. */
+void limitr__bind_script(limitr_engine *e);
+
+#endif

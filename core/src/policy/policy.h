@@ -1,0 +1,108 @@
+/* policy.h: the compiled policy: immutable once loaded, read by the hot
+ * path, and never pointed at by customer state (which names plans,
+ * entitlements and credits by name), so that a reload can swap it. */
+#ifndef LIMITR_POLICY_H
+#define LIMITR_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "hash.h"
+#include "limit_rule.h"
+#include "num.h"
+#include "limitr.h"
+#include "script.h"
+
+typedef struct lp_credit {
+    char *name;
+    char *label;
+    char *unit;
+    char *description;
+    int units;          /* unit index (units.h) the values are kept in, or -1 */
+    lnum overhead_cost; /* what one unit costs the provider, runes */
+    int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
+} lp_credit;
+
+/* A limit, as compiled from a policy: its rule (every field resolved,
+ * every amount in the credit's units), its credit and its snippets. */
+typedef struct lp_limit {
+    limit_rule rule;
+    int credit;        /* index into policy->credits */
+    int value_ref;     /* `value` as a snippet: its reference, or 0 */
+    int on_exceed_ref; /* custom overage logic, or 0 */
+    const char *path;  /* the limit's policy path, for snippet errors */
+} lp_limit;
+
+typedef struct lp_entitlement {
+    int name;        /* index into policy->ent_names */
+    const char *key; /* policy->ent_names[name], for the hot-path scan */
+    size_t key_len;
+    char *description;
+    char *scope;   /* customer type that owns the meter, or NULL */
+    int has_limit; /* 0: a feature flag */
+    lp_limit limit;
+} lp_entitlement;
+
+typedef struct lp_plan {
+    char *name;
+    char *label;
+    char *description;
+    int is_default;
+    int hidden;
+    lp_entitlement *ents; /* document order */
+    size_t n_ents;
+} lp_plan;
+
+/* policy.notifications.<name> (policy.md section 9). */
+typedef struct lp_notification {
+    char *name;
+    int matches_ref; /* function(type, event) -> bool */
+    int fire_ref;    /* function(event, name), or 0: re-emit */
+    int handler_ref; /* policy.handlers[name], or 0 */
+} lp_notification;
+
+/* A compiled policy never changes after load; customer state names its
+ * plans, entitlements and credits by value, never by index or pointer. */
+typedef struct lp_policy {
+    char *version;
+    lp_notification *notifications; /* document order */
+    size_t n_notifications;
+    script *vm;           /* the policy's Lua VM, or NULL: no snippets */
+    script_limits limits; /* its budgets (engine options) */
+    int handler_refs[32]; /* policy.handlers by event kind (0: none) */
+    lp_credit *credits;
+    size_t n_credits;
+    lp_plan *plans;
+    size_t n_plans;
+    char **ent_names; /* every entitlement name of any plan, interned */
+    size_t *ent_name_lens;
+    size_t n_ent_names;
+    int default_plan; /* index, or -1 */
+} lp_policy;
+
+/* Compiles a document into a policy. On failure returns NULL and sets *err
+ * to the malloc'ed error list (one line each); NULL with *err NULL: out of
+ * memory. */
+lp_policy *limitr__policy_compile(const char *text, size_t len,
+                                  const char *format,
+                                  const script_limits *limits, char **err);
+void limitr__policy_free(lp_policy *p);
+int limitr__policy_find_plan(const lp_policy *p, const char *name);
+/* The index of the notification named name, or -1. */
+int limitr__notification_find(const lp_policy *p, const char *name);
+
+/* The plan's entitlement named key (len bytes), or NULL. */
+static inline const lp_entitlement *
+lp_plan_entitlement(const lp_plan *plan, const char *key, size_t len)
+{
+    size_t i;
+    for (i = 0; i < plan->n_ents; i++) {
+        const lp_entitlement *ent = &plan->ents[i];
+        if (ent->key_len == len && limitr_bytes_equal(ent->key, key, len))
+            return ent;
+    }
+    return NULL;
+}
+
+#endif

@@ -1,0 +1,155 @@
+/* customer.c: customer records and their string lists (refs, alt IDs), in
+ * the state's memory. The calls that use them (engine/customer_api.c)
+ * allocate everything first, so running out of memory changes nothing. */
+#include <string.h>
+
+#include "state.h"
+
+/* ---- Slots ---- */
+
+/* A slot for a new record: a released one, else the next. */
+static int slot_take(state *st, uint32_t *out)
+{
+    if (st->n_free_slots > 0) {
+        *out = st->free_slots[--st->n_free_slots];
+        return 0;
+    }
+    if (st->next_slot == UINT32_MAX) return -1;
+    *out = st->next_slot++;
+    return 0;
+}
+
+/* Gives a slot back. The list has room for every slot ever handed out, so
+ * this cannot fail (it grows in customer_new, before anything changes). */
+static void slot_release(state *st, uint32_t slot)
+{
+    st->free_slots[st->n_free_slots++] = slot;
+}
+
+static int slots_reserve(state *st)
+{
+    size_t need = (size_t)st->next_slot + 1, cap;
+    uint32_t *grown;
+    if (need <= st->cap_free_slots) return 0;
+    cap = st->cap_free_slots ? st->cap_free_slots * 2 : 64;
+    while (cap < need)
+        cap *= 2;
+    grown = limitr__st_alloc(st, cap * sizeof *grown);
+    if (grown == NULL) return -1;
+    if (st->n_free_slots)
+        memcpy(grown, st->free_slots, st->n_free_slots * sizeof *grown);
+    limitr__st_free(st, st->free_slots,
+                    st->cap_free_slots * sizeof *st->free_slots);
+    st->free_slots = grown;
+    st->cap_free_slots = cap;
+    return 0;
+}
+
+/* ---- Records ---- */
+
+customer *limitr__customer_new(state *st, const char *id, size_t len,
+                               uint64_t hash, int64_t created)
+{
+    customer *c;
+    if (slots_reserve(st) != 0) return NULL;
+    c = limitr__st_alloc(st, sizeof *c);
+    if (c == NULL) return NULL;
+    memset(c, 0, sizeof *c);
+    c->id = limitr__st_strdup(st, id, len);
+    c->own_plan = limitr__st_strdup(st, "", 0);
+    c->type = limitr__st_strdup(st, "user", 4);
+    c->label = limitr__st_strdup(st, "User", 4);
+    c->id_len = len;
+    c->hash = hash;
+    c->created = created;
+    if (c->id == NULL || c->own_plan == NULL || c->type == NULL ||
+        c->label == NULL || slot_take(st, &c->slot) != 0) {
+        limitr__st_free(st, c->id, c->id ? len + 1 : 0);
+        c->id = NULL;
+        limitr__st_strfree(st, c->own_plan);
+        limitr__st_strfree(st, c->type);
+        limitr__st_strfree(st, c->label);
+        limitr__st_free(st, c, sizeof *c);
+        return NULL;
+    }
+    return c;
+}
+
+void limitr__customer_destroy(state *st, customer *c)
+{
+    limitr__st_free(st, c->id, c->id_len + 1);
+    limitr__st_strfree(st, c->own_plan);
+    limitr__st_strfree(st, c->type);
+    limitr__st_strfree(st, c->label);
+    limitr__st_strfree(st, c->metadata_json);
+    limitr__strlist_free(st, &c->refs);
+    limitr__strlist_free(st, &c->alt_ids);
+    limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
+    limitr__st_free(st, c->overrides,
+                    c->cap_overrides * sizeof *c->overrides);
+    slot_release(st, c->slot);
+    limitr__st_free(st, c, sizeof *c);
+}
+
+/* ---- String lists ---- */
+
+void limitr__strlist_free(state *st, strlist *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        limitr__st_strfree(st, l->items[i]);
+    limitr__st_free(st, l->items, l->cap * sizeof *l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
+}
+
+int limitr__strlist_grow(state *st, const strlist *l, size_t extra,
+                         strlist *out)
+{
+    out->n = l->n;
+    out->cap = l->n + extra;
+    out->items = NULL;
+    if (out->cap == 0) return 0;
+    out->items = limitr__st_alloc(st, out->cap * sizeof *out->items);
+    if (out->items == NULL) return -1;
+    if (l->n) memcpy(out->items, l->items, l->n * sizeof *out->items);
+    return 0;
+}
+
+int limitr__strlist_append(state *st, strlist *grown, const char *s)
+{
+    char *copy = limitr__st_strdup(st, s, strlen(s));
+    if (copy == NULL) return -1;
+    grown->items[grown->n++] = copy;
+    return 0;
+}
+
+void limitr__strlist_commit(state *st, strlist *l, strlist *grown)
+{
+    limitr__st_free(st, l->items, l->cap * sizeof *l->items);
+    *l = *grown;
+}
+
+void limitr__strlist_abandon(state *st, const strlist *l, strlist *grown)
+{
+    size_t i;
+    for (i = l->n; i < grown->n; i++)
+        limitr__st_strfree(st, grown->items[i]);
+    limitr__st_free(st, grown->items, grown->cap * sizeof *grown->items);
+}
+
+int limitr__strlist_index(const strlist *l, const char *s)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], s) == 0) return (int)i;
+    return -1;
+}
+
+void limitr__strlist_remove_at(state *st, strlist *l, size_t i)
+{
+    limitr__st_strfree(st, l->items[i]);
+    memmove(&l->items[i], &l->items[i + 1],
+            (l->n - i - 1) * sizeof *l->items);
+    l->n--; /* the array keeps its capacity */
+}

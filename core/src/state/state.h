@@ -1,0 +1,237 @@
+/* state.h: customer state: the records, their meters and overrides, the ID
+ * index, the names they use, the epoch and the clock.
+ *
+ * The state is self-contained, so that it can live somewhere else than the
+ * process heap (a region shared by nginx workers, a store mirrored to
+ * SQLite) without another engine: every byte of it comes from its home's
+ * allocator, and nothing in it points at a compiled policy, a Lua VM or
+ * process memory. Plans, types and credits are kept by name (text),
+ * entitlements and credits of meters and overrides by interned name (an
+ * index into the state's own name table); pointers inside it point inside
+ * it. What a process derives from it (a customer's resolved plan, the end
+ * of a meter's period) is cached beside the engine (engine/cache.h), keyed
+ * by the epoch, which every change to plans, types, refs, IDs, customers or
+ * overrides moves. */
+#ifndef LIMITR_STATE_H
+#define LIMITR_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "limit_rule.h"
+#include "num.h"
+
+/* Where a state lives, in the spirit of SQLite's VFS: its allocator and
+ * its lock. Only the heap home exists in this version. */
+typedef struct state_home {
+    /* realloc(ud, NULL, 0, n) allocates; realloc(ud, p, old, 0) frees and
+       returns NULL; a failed allocation returns NULL. */
+    void *(*realloc)(void *ud, void *ptr, size_t old_size, size_t new_size);
+    /* Taken around each outermost engine call (never nested: the engine
+       counts its own re-entry); NULL when the state has one user. */
+    void (*lock)(void *ud);
+    void (*unlock)(void *ud);
+    void *ud;
+} state_home;
+
+/* ---- Records ---- */
+
+typedef struct strlist {
+    char **items;
+    size_t n, cap;
+} strlist;
+
+/* One committed change (or governed demand), for rate and acceleration. */
+typedef struct history_entry {
+    int64_t ts;
+    double delta; /* credit units; only rates are computed from it */
+} history_entry;
+
+#define METER_HISTORY 3
+
+typedef struct meter {
+    int ent;         /* the entitlement's interned name */
+    int64_t started; /* start of the current period, ms */
+    lnum value;      /* usage this period, credit units */
+    lnum overhead;   /* provider overhead this period, runes */
+    history_entry history[METER_HISTORY]; /* oldest first */
+    int n_history;
+    int has_ewma;
+    double ewma_rate;
+    int has_bucket; /* governor state exists */
+    lnum tokens;
+    int64_t last_refill;
+} meter;
+
+/* A customer's own limit for one entitlement (engine.md section 7), kept
+ * as its fields: the engine builds the limit a decision uses from it. It
+ * holds no snippet: the plan limit's on_exceed applies, and its `value`
+ * snippet too unless the override gives a value (own_value). */
+typedef struct override {
+    int ent;    /* interned name */
+    int credit; /* interned name of its credit */
+    limit_rule rule;
+    int own_value; /* rule.value applies (else the plan's value snippet) */
+    int has_expires;
+    int64_t expires;
+} override;
+
+typedef struct customer {
+    char *id;
+    size_t id_len;
+    uint64_t hash;
+    uint32_t slot;  /* dense and unique among live customers: keys caches */
+    char *own_plan; /* plan name as stored; "" = from refs, then default */
+    char *type;
+    char *label;
+    char *metadata_json; /* NULL = none */
+    strlist refs;        /* IDs (or alt IDs) of related customers, in order */
+    strlist alt_ids;
+    int64_t created;
+    meter *meters; /* the meters this customer owns, any order */
+    size_t n_meters, cap_meters;
+    override *overrides;
+    size_t n_overrides, cap_overrides;
+} customer;
+
+/* ID -> customer; keys point into the customer (its id or an alt id). */
+typedef struct idmap_slot {
+    uint64_t hash;
+    const char *key;
+    size_t key_len;
+    customer *c; /* NULL: empty; IDMAP_TOMBSTONE: deleted */
+} idmap_slot;
+
+typedef struct idmap {
+    idmap_slot *slots;
+    size_t cap;  /* power of two, or 0 */
+    size_t used; /* live + tombstones */
+    size_t live;
+} idmap;
+
+/* Interned names: an index never changes and a name is never removed. */
+typedef struct name_table {
+    char **items;
+    size_t *lens;
+    size_t n, cap;
+} name_table;
+
+typedef struct state {
+    state_home home;
+    idmap customers; /* primary IDs */
+    idmap alt_ids;
+    name_table names;
+    uint64_t epoch; /* starts at 1; 0 marks a cache never filled */
+    uint32_t *free_slots;
+    size_t n_free_slots, cap_free_slots;
+    uint32_t next_slot; /* slots ever handed out */
+    int64_t clock;      /* set by set_time/advance */
+    int clock_is_set;   /* 0: the system clock */
+} state;
+
+/* ---- Life cycle and memory (state.c) ---- */
+
+/* A new, empty state in home (NULL: the heap); NULL when memory runs out. */
+state *limitr__state_open(const state_home *home);
+void limitr__state_close(state *st); /* NULL is a no-op */
+void *limitr__st_alloc(state *st, size_t size);
+void limitr__st_free(state *st, void *p, size_t size);
+char *limitr__st_strdup(state *st, const char *s, size_t len);
+void limitr__st_strfree(state *st, char *s);
+
+/* Something the caches depend on changed. */
+static inline void limitr__state_changed(state *st)
+{
+    st->epoch++;
+}
+
+/* ---- Names (state.c) ---- */
+
+/* The index of name (len bytes), interned if new; -1: out of memory. */
+int limitr__state_intern(state *st, const char *name, size_t len);
+/* The index of name, or -1 when the state never saw it. */
+int limitr__state_name_find(const state *st, const char *name, size_t len);
+static inline const char *limitr__state_name(const state *st, int name)
+{
+    return st->names.items[name];
+}
+
+/* ---- The ID index (idmap.c) ---- */
+
+customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
+                             uint64_t hash);
+/* Makes room for `extra` more keys, so inserts after it cannot fail. */
+int limitr__idmap_reserve(state *st, idmap *m, size_t extra);
+int limitr__idmap_insert(state *st, idmap *m, const char *key, size_t len,
+                         uint64_t hash, customer *c);
+void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash);
+customer *limitr__idmap_at(const idmap *m, size_t i); /* slot i, or NULL */
+void limitr__idmap_free(state *st, idmap *m);
+
+/* The customer with this ID or alt ID, or NULL. */
+static inline customer *limitr__state_find(const state *st, const char *id,
+                                           size_t len, uint64_t hash)
+{
+    customer *c = limitr__idmap_find(&st->customers, id, len, hash);
+    if (c == NULL && st->alt_ids.live > 0)
+        c = limitr__idmap_find(&st->alt_ids, id, len, hash);
+    return c;
+}
+static inline customer *limitr__state_lookup(const state *st, const char *id)
+{
+    size_t len = strlen(id);
+    return limitr__state_find(st, id, len, limitr_hash(id, len));
+}
+
+/* ---- Customer records (customer.c) ---- */
+
+/* A record with type "user", label "User", own plan "" and a slot, not yet
+ * in the index; NULL when memory runs out. */
+customer *limitr__customer_new(state *st, const char *id, size_t len,
+                               uint64_t hash, int64_t created);
+/* Frees a record (not in the index, or removed from it first). */
+void limitr__customer_destroy(state *st, customer *c);
+
+/* String lists (refs, alt IDs). Growing one is two steps, so that a call
+ * can make every allocation before it changes anything: grow moves l's
+ * strings into out (l untouched), append adds copies, then commit replaces
+ * l's array, or abandon frees what was appended. */
+void limitr__strlist_free(state *st, strlist *l);
+int limitr__strlist_grow(state *st, const strlist *l, size_t extra,
+                         strlist *out);
+int limitr__strlist_append(state *st, strlist *grown, const char *s);
+void limitr__strlist_commit(state *st, strlist *l, strlist *grown);
+void limitr__strlist_abandon(state *st, const strlist *l, strlist *grown);
+int limitr__strlist_index(const strlist *l, const char *s); /* or -1 */
+void limitr__strlist_remove_at(state *st, strlist *l, size_t i);
+
+/* ---- Meters (meter.c) ---- */
+
+static inline meter *limitr__meter_find(customer *c, int ent)
+{
+    size_t i;
+    for (i = 0; i < c->n_meters; i++)
+        if (c->meters[i].ent == ent) return &c->meters[i];
+    return NULL;
+}
+/* Room for `extra` more meters, so that many meter_add cannot fail. */
+int limitr__meter_reserve(state *st, customer *c, size_t extra);
+/* Adds a meter (may move the customer's meters: re-find older pointers). */
+meter *limitr__meter_add(state *st, customer *c, int ent, int64_t started);
+/* A fresh meter: value 0, no history or bucket, started then. */
+void limitr__meter_restart(meter *m, int64_t started);
+/* Records a committed change (or governed demand) in the rate history and
+ * the EWMA trend (engine.md 6.3). */
+void limitr__meter_push(meter *m, int64_t ts, double delta, double alpha,
+                        int is_demand);
+
+/* ---- Overrides (override.c) ---- */
+
+override *limitr__override_find(const customer *c, int ent);
+/* Sets c's override of ov->ent (replacing one); -1: out of memory, nothing
+ * changed. */
+int limitr__override_put(state *st, customer *c, const override *ov);
+void limitr__override_remove(state *st, customer *c, override *ov);
+
+#endif
