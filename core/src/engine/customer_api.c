@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "names.h"
 
 #ifndef LIMITR_DEFAULT_MAX_ID
 #define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
@@ -48,10 +49,12 @@ static void free_opts(customer_opts *o)
     memset(o, 0, sizeof *o);
 }
 
+/* An ID or alt ID: 1 to LIMITR_DEFAULT_MAX_ID bytes of UTF-8 (snapshots
+ * and payloads are JSON, which holds nothing else). */
 static int valid_id(const char *s)
 {
     size_t len = strlen(s);
-    return len > 0 && len <= LIMITR_DEFAULT_MAX_ID;
+    return len > 0 && len <= LIMITR_DEFAULT_MAX_ID && limitr__utf8_valid(s, len);
 }
 
 static int string_array(const cJSON *item)
@@ -97,8 +100,8 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
             if (!string_array(item))
                 status = limitr__fail(e, LIMITR_INVALID, NULL,
                                       "create_customer: option '%s' must be "
-                                      "a list of non-empty IDs",
-                                      k);
+                                      "a list of IDs (1 to %d bytes of UTF-8)",
+                                      k, LIMITR_DEFAULT_MAX_ID);
             else if (k[0] == 'r')
                 o->refs = item;
             else
@@ -241,8 +244,8 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer");
     if (id == NULL || !valid_id(id))
         return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "create_customer: the id must be a string of 1 "
-                            "to %d bytes",
+                            "create_customer: the id must be 1 to %d bytes "
+                            "of UTF-8",
                             LIMITR_DEFAULT_MAX_ID);
     len = strlen(id);
     hash = limitr_hash(id, len);
@@ -408,8 +411,9 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     if (arr == NULL || !string_array(arr)) {
         cJSON_Delete(arr);
         return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "set_customer_refs: refs must be a list of "
-                            "non-empty IDs");
+                            "set_customer_refs: refs must be a list of IDs "
+                            "(1 to %d bytes of UTF-8)",
+                            LIMITR_DEFAULT_MAX_ID);
     }
     c = limitr__customer_lookup(e, id);
     if (c == NULL) {
@@ -437,8 +441,9 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     LIMITR_REFUSE_DURING_SNIPPET(e, "set_alt_customer_id");
     if (id == NULL || alt == NULL || !valid_id(alt))
         return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "set_alt_customer_id: id and a non-empty alt ID "
-                            "are required");
+                            "set_alt_customer_id: id and an alt ID (1 to %d "
+                            "bytes of UTF-8) are required",
+                            LIMITR_DEFAULT_MAX_ID);
     c = limitr__customer_lookup(e, id);
     if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     holder = limitr__customer_lookup(e, alt);

@@ -225,7 +225,7 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
 {
     const lp_limit *lim = d->lim;
     lnum old = d->v.value, limit = d->limit;
-    lnum newv = old + d->requested;
+    lnum newv = old + d->requested; /* in range: read_value checked it */
     int fits;
     if (lim->rule.has_minimum && newv < lim->rule.minimum) newv = lim->rule.minimum;
     d->new_value = newv;
@@ -311,7 +311,7 @@ static cJSON *committed_payload(limitr_engine *e, const decision *d,
         limitr__add_num(m, "overhead_diff", d->overhead_diff);
     }
     if (d->lim->rule.mode != MODE_OBSERVE)
-        limitr__add_num(ev, "remaining", d->limit - d->new_value);
+        limitr__add_num(ev, "remaining", lnum_sub_sat(d->limit, d->new_value));
     if (d->overage > 0) limitr__add_num(ev, "overage", d->overage);
     return ev;
 }
@@ -446,8 +446,8 @@ static int check_value(call_value *cv)
 }
 
 /* Sets d->requested from the call's value. 0, or -1: invalid_value. */
-static int read_value(const limitr_engine *e, decision *d, int step,
-                      const call_value *cv)
+static int requested_of(const limitr_engine *e, decision *d, int step,
+                        const call_value *cv)
 {
     lnum number;
     int unit, to;
@@ -473,6 +473,16 @@ static int read_value(const limitr_engine *e, decision *d, int step,
     to = e->policy->credits[d->lim->credit].units;
     if (to < 0) return -1;
     return limitr__unit_convert(number, unit, to, &d->requested);
+}
+
+/* requested_of, and a value after the call within the range of amounts
+ * (+-10^20): a call that would pass it is invalid_value, never a wrap. */
+static int read_value(const limitr_engine *e, decision *d, int step,
+                      const call_value *cv)
+{
+    lnum after;
+    if (requested_of(e, d, step, cv) != 0) return -1;
+    return lnum_add(d->v.value, d->requested, &after);
 }
 
 /* A denied call: what it records of elapsed time, its events, its reason.
@@ -508,6 +518,7 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);
     int force = opts != NULL && opts->force, allowed;
+    lnum overhead;
     meter *m;
     if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
@@ -533,11 +544,15 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
             cr->overhead_cost != 0)
             d.overhead_diff = overhead_of(e, &d, opts);
     }
+    if (lnum_add(d.v.overhead, d.overhead_diff, &overhead) != 0)
+        return limitr__fail(e, LIMITR_INVALID, "invalid_value",
+                            "allow: the meter's overhead would pass the "
+                            "range of amounts (+-1e20)");
     if ((m = stored_meter(e, &d)) == NULL)
         return limitr__nomem(e);
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
-    m->overhead = d.v.overhead + d.overhead_diff;
+    m->overhead = overhead;
     if (d.lim->rule.governor && d.requested > 0 && !force) m->tokens -= d.requested;
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha, 0);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
@@ -555,6 +570,25 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
 
 /* ---- Entry points ---- */
 
+/* A call's options, checked before any gate: a bad one is an error, never
+ * dropped. */
+static int check_opts(limitr_engine *e, const limitr_call_opts *opts)
+{
+    if (opts->has_overhead &&
+        !(isfinite(opts->overhead) && opts->overhead >= 0))
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "allow: opts.overhead must be a finite number "
+                            ">= 0 (runes)");
+    if (opts->event_json != NULL) {
+        cJSON *data = cJSON_Parse(opts->event_json);
+        if (data == NULL)
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "allow: opts.event_json is not valid JSON");
+        cJSON_Delete(data);
+    }
+    return LIMITR_OK;
+}
+
 static int entry(limitr_engine *e, const char *id, size_t id_len,
                  const char *ent, size_t ent_len, call_value *cv, int step,
                  int commit, const limitr_call_opts *opts)
@@ -564,6 +598,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
+    if (opts != NULL && check_opts(e, opts) != LIMITR_OK) return LIMITR_INVALID;
     return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }
 

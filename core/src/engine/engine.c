@@ -367,6 +367,15 @@ int limitr_load(const char *path, const limitr_options *opts,
         len += n;
         if (n == 0) break;
     }
+    if (ferror(f)) { /* a directory opens, then fails to read (EISDIR) */
+        int err = errno;
+        free(buf);
+        fclose(f);
+        *out = engine_create(opts);
+        if (*out == NULL) return LIMITR_NOMEM;
+        return limitr__fail(*out, LIMITR_INVALID, NULL,
+                            "cannot read '%s': %s", path, strerror(err));
+    }
     fclose(f);
     status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path), opts,
                         out);

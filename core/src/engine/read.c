@@ -47,7 +47,7 @@ static double round9(double x)
 /* Remaining without grants: limit - value (may be negative). */
 static lnum remaining_of(const decision *d)
 {
-    return d->limit - d->v.value;
+    return lnum_sub_sat(d->limit, d->v.value);
 }
 
 static double percent_remaining(const decision *d)

@@ -67,3 +67,34 @@ int limitr__valid_name(const char *s, size_t len)
     }
     return 1;
 }
+
+int limitr__utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p++, cp, n, i;
+        if (c < 0x80) continue;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0; /* a continuation byte, or 0xC0, 0xC1, 0xF5-0xFF */
+        }
+        if ((size_t)(end - p) < n) return 0;
+        for (i = 0; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        p += n;
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return 0;
+    }
+    return 1;
+}

@@ -12,4 +12,8 @@ const char *limitr__did_you_mean(const char *word,
 /* A policy name: 1-64 characters from A-Z a-z 0-9 _ - (policy.md 1.3). */
 int limitr__valid_name(const char *s, size_t len);
 
+/* Whether s (len bytes) is well-formed UTF-8: no overlong forms,
+ * surrogates or code points past U+10FFFF. */
+int limitr__utf8_valid(const char *s, size_t len);
+
 #endif

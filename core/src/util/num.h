@@ -16,6 +16,32 @@ typedef __int128 lnum;
 /* Largest magnitude accepted from outside: 10^20 (economy.md asks 10^18). */
 #define LNUM_MAX_WHOLE 100000000000000000000.0
 
+/* The range of every amount the engine keeps (meter values, overhead,
+ * limits): +-10^20 units. The int128 holds +-1.7 * 10^20, so a sum of two
+ * amounts is checked rather than trusted. */
+#define LNUM_MAX ((lnum)LNUM_MAX_WHOLE * LNUM_SCALE)
+
+/* a + b within +-LNUM_MAX: 0 and *out, or -1 (never a wrap). */
+static inline int lnum_add(lnum a, lnum b, lnum *out)
+{
+    lnum r;
+    if (__builtin_add_overflow(a, b, &r) || r > LNUM_MAX || r < -LNUM_MAX)
+        return -1;
+    *out = r;
+    return 0;
+}
+
+/* a - b, saturated at +-LNUM_MAX: for derived reads (remaining) of amounts
+ * that are each in range. */
+static inline lnum lnum_sub_sat(lnum a, lnum b)
+{
+    lnum r;
+    if (__builtin_sub_overflow(a, b, &r)) return a > b ? LNUM_MAX : -LNUM_MAX;
+    if (r > LNUM_MAX) return LNUM_MAX;
+    if (r < -LNUM_MAX) return -LNUM_MAX;
+    return r;
+}
+
 /* An integer (|i| <= 10^18) as an amount. */
 static inline lnum lnum_from_int(int64_t i)
 {
