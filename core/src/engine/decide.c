@@ -544,7 +544,9 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
             cr->overhead_cost != 0)
             d.overhead_diff = overhead_of(e, &d, opts);
     }
-    if (lnum_add(d.v.overhead, d.overhead_diff, &overhead) != 0)
+    overhead = d.v.overhead;
+    if (d.overhead_diff != 0 &&
+        lnum_add(d.v.overhead, d.overhead_diff, &overhead) != 0)
         return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                             "allow: the meter's overhead would pass the "
                             "range of amounts (+-1e20)");

@@ -246,19 +246,36 @@ double limitr__meter_acceleration(const meter_view *v);
 
 /* ---- Overrides (override_api.c) ---- */
 
+/* limitr__effective_limit for an owner with overrides. */
+const lp_limit *limitr__override_limit(const limitr_engine *e,
+                                       const customer *owner, int ent_name,
+                                       const lp_entitlement *plan_ent,
+                                       int64_t now, lp_limit *buf);
 /* The limit a decision uses: the owner's override unless it expired (built
  * into *buf), else the (caller's) plan entitlement's; NULL for a flag. */
-const lp_limit *limitr__effective_limit(const limitr_engine *e,
-                                        const customer *owner, int ent_name,
-                                        const lp_entitlement *plan_ent,
-                                        int64_t now, lp_limit *buf);
+static inline const lp_limit *
+limitr__effective_limit(const limitr_engine *e, const customer *owner,
+                        int ent_name, const lp_entitlement *plan_ent,
+                        int64_t now, lp_limit *buf)
+{
+    if (owner->n_overrides > 0)
+        return limitr__override_limit(e, owner, ent_name, plan_ent, now, buf);
+    return plan_ent != NULL && plan_ent->has_limit ? &plan_ent->limit : NULL;
+}
 cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim);
 cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c);
 
 /* ---- The customer graph (graph.c) ---- */
 
+/* limitr__resolved_plan when it is not cached. */
+int limitr__resolve_plan(limitr_engine *e, const customer *c);
 /* The customer's resolved plan index (own, through refs, default) or -1. */
-int limitr__resolved_plan(limitr_engine *e, const customer *c);
+static inline int limitr__resolved_plan(limitr_engine *e, const customer *c)
+{
+    customer_cache *cc = limitr__cache_of(e, c);
+    if (cc != NULL && cc->plan != -2) return cc->plan;
+    return limitr__resolve_plan(e, c);
+}
 /* Whose meter moves when caller uses an entitlement of this scope (NULL
  * scope: the caller); NULL when no customer of that type is reachable. */
 customer *limitr__scope_owner(limitr_engine *e, customer *caller,

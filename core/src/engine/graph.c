@@ -62,12 +62,12 @@ static int resolve_plan(const limitr_engine *e, const customer *c)
     return plan >= 0 ? plan : e->policy->default_plan;
 }
 
-int limitr__resolved_plan(limitr_engine *e, const customer *c)
+int limitr__resolve_plan(limitr_engine *e, const customer *c)
 {
     customer_cache *cc = limitr__cache_of(e, c);
-    if (cc == NULL) return resolve_plan(e, c);
-    if (cc->plan == -2) cc->plan = resolve_plan(e, c);
-    return cc->plan;
+    int plan = resolve_plan(e, c);
+    if (cc != NULL) cc->plan = plan;
+    return plan;
 }
 
 /* Breadth first through refs, list order, each customer once, the caller

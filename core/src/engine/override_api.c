@@ -42,16 +42,15 @@ static const lp_limit *override_limit(const limitr_engine *e,
     return buf;
 }
 
-const lp_limit *limitr__effective_limit(const limitr_engine *e,
-                                        const customer *owner, int ent_name,
-                                        const lp_entitlement *plan_ent,
-                                        int64_t now, lp_limit *buf)
+const lp_limit *limitr__override_limit(const limitr_engine *e,
+                                       const customer *owner, int ent_name,
+                                       const lp_entitlement *plan_ent,
+                                       int64_t now, lp_limit *buf)
 {
     const lp_limit *plan_lim =
         plan_ent != NULL && plan_ent->has_limit ? &plan_ent->limit : NULL;
     const override *ov;
-    if (owner->n_overrides > 0 &&
-        (ov = limitr__override_find(owner, ent_name)) != NULL &&
+    if ((ov = limitr__override_find(owner, ent_name)) != NULL &&
         override_applies(ov, now)) {
         const lp_limit *lim = override_limit(e, ov, plan_lim, buf);
         if (lim != NULL) return lim;

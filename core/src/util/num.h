@@ -21,11 +21,15 @@ typedef __int128 lnum;
  * amounts is checked rather than trusted. */
 #define LNUM_MAX ((lnum)LNUM_MAX_WHOLE * LNUM_SCALE)
 
-/* a + b within +-LNUM_MAX: 0 and *out, or -1 (never a wrap). */
+/* a + b within +-LNUM_MAX: 0 and *out, or -1 (never a wrap). The range
+ * test is one unsigned comparison (r + MAX <= 2 MAX), which allow() pays on
+ * every call. */
 static inline int lnum_add(lnum a, lnum b, lnum *out)
 {
+    typedef unsigned __int128 ulnum;
     lnum r;
-    if (__builtin_add_overflow(a, b, &r) || r > LNUM_MAX || r < -LNUM_MAX)
+    if (__builtin_add_overflow(a, b, &r) ||
+        (ulnum)r + (ulnum)LNUM_MAX > 2 * (ulnum)LNUM_MAX)
         return -1;
     *out = r;
     return 0;
