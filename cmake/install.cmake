@@ -12,7 +12,8 @@
 #
 # The prefix may change at install time (cmake --install --prefix): the
 # CMake package is relocatable and limitr.pc is written by the install step
-# itself.
+# itself. The test tests/install/install.sh (ctest `install`) checks all of
+# it against a scratch prefix.
 
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -192,4 +193,17 @@ if(TARGET limitr_luajit)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/lua/limitr
           DESTINATION ${LIMITR_INSTALL_LUAJIT_LMOD_DIR}
           FILES_MATCHING PATTERN "*.lua")
+endif()
+
+# ---- ctest install (tests/install/) ----
+# install: install.sh on a scratch prefix. Not in sanitizer or fuzz builds:
+# there the archive wants the sanitizer runtimes.
+if(LIMITR_BUILD_TESTS AND NOT LIMITR_SANITIZE AND NOT LIMITR_FUZZ)
+  if(LIMITR_INSTALL_C)
+    add_test(NAME install
+             COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/install.sh
+                     ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
+                     ${CMAKE_INSTALL_LIBDIR})
+    set_tests_properties(install PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  endif()
 endif()
