@@ -195,9 +195,12 @@ if(TARGET limitr_luajit)
           FILES_MATCHING PATTERN "*.lua")
 endif()
 
-# ---- ctest install (tests/install/) ----
-# install: install.sh on a scratch prefix. Not in sanitizer or fuzz builds:
-# there the archive wants the sanitizer runtimes.
+# ---- ctest install and luarocks_make (tests/install/) ----
+# install: install.sh on a scratch prefix. luarocks_make: `luarocks make` of
+# limitr-scm-1.rockspec into a scratch tree (about 10 s: it builds the core
+# and the module once more, serially); skipped (77) without luarocks.
+# Neither in sanitizer or fuzz builds: there the archive wants the sanitizer
+# runtimes, and the rockspec's own build is the plain one anyway.
 if(LIMITR_BUILD_TESTS AND NOT LIMITR_SANITIZE AND NOT LIMITR_FUZZ)
   if(LIMITR_INSTALL_C)
     add_test(NAME install
@@ -205,5 +208,12 @@ if(LIMITR_BUILD_TESTS AND NOT LIMITR_SANITIZE AND NOT LIMITR_FUZZ)
                      ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}
                      ${CMAKE_INSTALL_LIBDIR})
     set_tests_properties(install PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  endif()
+  if(LIMITR_BUILD_LUA)
+    add_test(NAME luarocks_make
+             COMMAND sh ${PROJECT_SOURCE_DIR}/tests/install/luarocks.sh
+                     ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    set_tests_properties(luarocks_make PROPERTIES
+                         SKIP_RETURN_CODE 77 TIMEOUT 300)
   endif()
 endif()
