@@ -1,28 +1,50 @@
 # The README's short commands; CMake does the building.
 BUILD ?= build
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 LUA_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
           LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;"
 
-.PHONY: all setup build demo test bench check-asan check-valgrind fuzz clean
+# $(call compile,FLAGS): configures $(BUILD) with FLAGS, then builds it.
+compile = @cmake -S . -B $(BUILD) $(1) $(CMAKE_FLAGS) >/dev/null && \
+          cmake --build $(BUILD) -j2
+# The test targets ask for the whole suite explicitly: $(BUILD) may have
+# been configured by `make demo` (tests off, and LuaJIT off when it was not
+# installed yet).
+TEST_FLAGS = -DLIMITR_BUILD_TESTS=ON -DLIMITR_WITH_LUAJIT=ON
+
+.PHONY: all setup setup-demo build demo install test bench check-asan \
+        check-valgrind fuzz clean
 
 all: build
 
+# Everything the tests need (scripts/setup), or only what building and the
+# demo need (scripts/setup demo).
 setup:
 	@./scripts/setup
 
-build: setup
-	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j2
+setup-demo:
+	@./scripts/setup demo
 
-demo: build
+build: setup-demo
+	$(call compile,)
+
+demo: setup-demo
+	$(call compile,-DLIMITR_BUILD_TESTS=OFF)
 	@$(LUA_ENV) lua5.4 examples/seats.lua
 
-test: build
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the C library, limitr.h,
+# limitr.pc, the CMake package and the Lua module (cmake/install.cmake).
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+test: setup
+	$(call compile,$(TEST_FLAGS))
 	@cd $(BUILD) && ctest --output-on-failure -j2
 
-bench: build
-	@cmake --build $(BUILD) --target bench_allow -j2
+bench: setup
+	$(call compile,$(TEST_FLAGS))
 	@$(LUA_ENV) $(BUILD)/tests/bench/bench_allow
 	@$(LUA_ENV) lua5.4 tests/bench/bench_allow.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
@@ -40,7 +62,8 @@ check-asan: setup
 # fails on any memory error or definite/indirect leak.
 VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
            --error-exitcode=1
-check-valgrind: build
+check-valgrind: setup
+	$(call compile,$(TEST_FLAGS))
 	@fail=0; \
 	for t in $(BUILD)/test_* $(BUILD)/seats; do \
 	    [ -x "$$t" ] || continue; \
