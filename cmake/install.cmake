@@ -39,39 +39,12 @@ set(LIMITR_INSTALL_LUAJIT_LMOD_DIR "share/lua/5.1" CACHE STRING
 # installed archive links with any compiler. A compiler without fat LTO
 # objects (clang before 17) builds the core without LTO instead.
 #
-# The flag goes to every target whose objects end up in liblimitr.a: limitr
-# itself and the OBJECT libraries it takes in, linked or as $<TARGET_OBJECTS>.
-function(limitr_archive_targets out target)
-  set(result ${target})
-  get_target_property(libs ${target} LINK_LIBRARIES)
-  get_target_property(srcs ${target} SOURCES)
-  set(candidates)
-  foreach(item IN LISTS libs)
-    if(TARGET "${item}")
-      list(APPEND candidates "${item}")
-    endif()
-  endforeach()
-  foreach(item IN LISTS srcs)
-    if(item MATCHES "^\\$<TARGET_OBJECTS:([^>]+)>$")
-      list(APPEND candidates "${CMAKE_MATCH_1}")
-    endif()
-  endforeach()
-  foreach(item IN LISTS candidates)
-    get_target_property(aliased ${item} ALIASED_TARGET)
-    if(aliased)
-      set(item ${aliased})
-    endif()
-    get_target_property(type ${item} TYPE)
-    if(type STREQUAL "OBJECT_LIBRARY")
-      limitr_archive_targets(sub ${item})
-      list(APPEND result ${sub})
-    endif()
-  endforeach()
-  list(REMOVE_DUPLICATES result)
-  set(${out} ${result} PARENT_SCOPE)
-endfunction()
-
-limitr_archive_targets(LIMITR_ARCHIVE_TARGETS limitr)
+# The flag goes to every target whose objects end up in liblimitr.a: the
+# layers' object libraries (CMakeLists.txt) and limitr itself.
+set(LIMITR_ARCHIVE_TARGETS limitr)
+foreach(layer util script policy state engine)
+  list(APPEND LIMITR_ARCHIVE_TARGETS limitr_${layer})
+endforeach()
 if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
   set(LIMITR_FAT_LTO ON)
 else()
