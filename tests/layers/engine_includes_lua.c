@@ -1,0 +1,2 @@
+/* Must not build: only the script layer sees Lua's headers. */
+#include "lua.h"

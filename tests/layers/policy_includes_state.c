@@ -1,0 +1,2 @@
+/* Must not build: the policy layer cannot see customer state. */
+#include "state.h"

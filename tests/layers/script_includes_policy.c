@@ -1,0 +1,2 @@
+/* Must not build: the script layer is a leaf. */
+#include "policy.h"
