@@ -1,0 +1,211 @@
+/* test_state.c: customer state apart from the engine: the home's lock is
+ * taken once per outermost call, every byte of state comes from the home's
+ * allocator, and the per-process caches stay right when the state changes
+ * under them (a reused slot, an override, a ref). */
+#include "engine.h"
+#include "harness.h"
+
+static const char policy_yaml[] =
+    "policy:\n"
+    "  credits: {t: {}}\n"
+    "  plans:\n"
+    "    free:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        chat: {limit: {credit: t, value: 1}}\n"
+    "        team_chat: {scope: team, limit: {credit: t, value: 1}}\n"
+    "    pro:\n"
+    "      entitlements:\n"
+    "        chat: {limit: {credit: t, value: 100}}\n"
+    "        team_chat: {scope: team, limit: {credit: t, value: 100}}\n";
+
+typedef struct lock_count {
+    int locks, unlocks, depth, max_depth;
+} lock_count;
+
+static void count_lock(void *ud)
+{
+    lock_count *lc = ud;
+    lc->locks++;
+    if (++lc->depth > lc->max_depth) lc->max_depth = lc->depth;
+}
+
+static void count_unlock(void *ud)
+{
+    lock_count *lc = ud;
+    lc->unlocks++;
+    lc->depth--;
+}
+
+static limitr_engine *engine_with(const limitr_options *o)
+{
+    limitr_engine *e = NULL;
+    if (limitr_new(policy_yaml, strlen(policy_yaml), "yaml", o, &e) !=
+        LIMITR_OK) {
+        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
+        limitr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* A subscriber that calls back into the engine. */
+static const char *reenter(const char *name, const char *json, void *ud)
+{
+    double v;
+    (void)name;
+    (void)json;
+    limitr_value(ud, "c", "chat", NULL, &v);
+    return NULL;
+}
+
+TEST(lock_once_per_outermost_call)
+{
+    limitr_engine *e = engine_with(NULL);
+    lock_count lc = {0, 0, 0, 0};
+    double v;
+    ASSERT(e != NULL);
+    e->state->home.lock = count_lock;
+    e->state->home.unlock = count_unlock;
+    e->state->home.ud = &lc;
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_allow(e, "nobody", "chat", 1, NULL), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_value(e, "c", "chat", NULL, &v), LIMITR_OK);
+    ASSERT_EQ(lc.locks, 5);
+    ASSERT_EQ(lc.unlocks, 5);
+    /* A subscriber's calls run inside the outermost call's hold. */
+    ASSERT_EQ(limitr_on(e, "meter-changed", reenter, e, NULL), LIMITR_OK);
+    lc.locks = lc.unlocks = 0;
+    ASSERT_EQ(limitr_allow(e, "c", "chat", -1, NULL), LIMITR_OK);
+    ASSERT_EQ(lc.locks, 1); /* allow(), not the nested value() */
+    ASSERT_EQ(lc.unlocks, 1);
+    ASSERT_EQ(lc.max_depth, 1);
+    ASSERT_EQ(lc.depth, 0);
+    e->state->home.lock = NULL;
+    e->state->home.unlock = NULL;
+    limitr_free(e);
+}
+
+/* ---- An allocator that counts, so the state's bytes can be told ---- */
+
+typedef struct counting {
+    long allocs, frees;
+    long long bytes;
+} counting;
+
+static void *count_realloc(void *ud, void *ptr, size_t old_size,
+                           size_t new_size)
+{
+    counting *c = ud;
+    if (new_size == 0) {
+        if (ptr != NULL) {
+            c->frees++;
+            c->bytes -= (long long)old_size;
+        }
+        free(ptr);
+        return NULL;
+    }
+    if (ptr == NULL) c->allocs++;
+    c->bytes += (long long)new_size - (long long)(ptr ? old_size : 0);
+    return realloc(ptr, new_size);
+}
+
+TEST(state_memory_comes_from_its_home)
+{
+    counting cnt = {0, 0, 0};
+    limitr_allocator alloc = {count_realloc, &cnt};
+    limitr_options o;
+    limitr_engine *e;
+    long allocs_before;
+    int i;
+    char id[16];
+    memset(&o, 0, sizeof o);
+    o.allocator = &alloc;
+    e = engine_with(&o);
+    ASSERT(e != NULL);
+    allocs_before = cnt.allocs;
+    for (i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        ASSERT_EQ(limitr_create_customer(
+                      e, id, i % 2 ? "pro" : NULL,
+                      "{\"alt_ids\": [\"x\"], \"refs\": [\"c0\"]}", NULL),
+                  i == 0 ? LIMITR_OK : LIMITR_INVALID); /* x is taken */
+        if (i > 0)
+            ASSERT_EQ(limitr_create_customer(e, id, NULL,
+                                             "{\"refs\": [\"c0\"]}", NULL),
+                      LIMITR_OK);
+        ASSERT_EQ(limitr_allow(e, id, "chat", 1, NULL), LIMITR_OK);
+    }
+    ASSERT_EQ(limitr_create_customer_override(e, "c3", "chat",
+                                              "{\"value\": 7}", NULL),
+              LIMITR_OK);
+    /* Records, IDs, refs, meters and overrides: all through the home. */
+    ASSERT(cnt.allocs - allocs_before >= 200 * 4);
+    ASSERT(cnt.bytes > 0);
+    for (i = 0; i < 200; i += 2) {
+        snprintf(id, sizeof id, "c%d", i);
+        ASSERT_EQ(limitr_delete_customer(e, id), LIMITR_OK);
+    }
+    limitr_free(e);
+    ASSERT_EQ(cnt.bytes, 0);
+    ASSERT_EQ(cnt.allocs, cnt.frees);
+}
+
+/* A deleted customer's slot goes to the next one: its cached plan and
+ * scope owner must not. */
+TEST(caches_follow_the_state)
+{
+    limitr_engine *e = engine_with(NULL);
+    double v;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "a", "pro", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "a", "chat", 50, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_delete_customer(e, "a"), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "b", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "b", "chat", 50, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_limit(e, "b", "chat", &v), LIMITR_OK);
+    ASSERT_NUM(v, 1);
+    /* Scope owner: cached, then the ref changes. */
+    ASSERT_EQ(limitr_create_customer(e, "t1", "pro", "{\"type\": \"team\"}",
+                                     NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "t2", "free", "{\"type\": \"team\"}",
+                                     NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "pro", "{\"refs\": [\"t1\"]}",
+                                     NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "team_chat", 5, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "t1", "team_chat", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 5);
+    ASSERT_EQ(limitr_set_customer_refs(e, "u", "[\"t2\"]"), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "team_chat", 5, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "t2", "team_chat", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 5);
+    /* Period ends: an override with a reset replaces the plan's none. */
+    ASSERT_EQ(limitr_set_time(e, 1000), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "r", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_advance(e, 1000), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_create_customer_override(
+                  e, "r", "chat", "{\"resets\": true, \"reset_inc\": 1000}",
+                  NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_OK); /* rolled */
+    ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_remove_customer_override(e, "r", "chat"), LIMITR_OK);
+    ASSERT_EQ(limitr_advance(e, 5000), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_DENIED);
+    limitr_free(e);
+}
+
+int main(void)
+{
+    RUN(lock_once_per_outermost_call);
+    RUN(state_memory_comes_from_its_home);
+    RUN(caches_follow_the_state);
+    return HARNESS_EXIT();
+}
