@@ -144,7 +144,7 @@ LIMITR_API int limitr_advance(limitr_engine *engine, int64_t ms);
 /* ---- Customers ---- */
 
 /* Creates the customer `id`, or updates it when the ID (or an alt ID)
- * exists (engine.md section 2.1).
+ * exists (docs/engine.md section 2.1).
  * plan: the plan's name; NULL or "": a new customer takes the first ref's
  *   resolved plan (and follows its refs from then on), else the default plan.
  * opts_json: NULL or a JSON object with optional `type` (default "user"),
@@ -175,26 +175,25 @@ LIMITR_API int limitr_delete_customer(limitr_engine *engine, const char *id);
 LIMITR_API int limitr_set_customer_refs(limitr_engine *engine, const char *id,
                                         const char *refs_json);
 
-/* Sets the customer's own plan (engine.md section 8). overwrite_meters:
+/* Sets the customer's own plan (docs/engine.md section 8). overwrite_meters:
  * nonzero gives each limited entitlement it owns on the new plan a fresh
  * meter. Fires customer-set, then customer-plan-changed. LIMITR_DENIED with
  * "unknown_customer", "unknown_plan" or "same_plan" (no event). */
 LIMITR_API int limitr_set_customer_plan(limitr_engine *engine, const char *id,
-                                        const char *plan,
-                                        int overwrite_meters);
+                                        const char *plan, int overwrite_meters);
 
 /* Adds the alt ID `alt` to the customer (it then resolves to it wherever an
  * ID is accepted); fires customer-set. LIMITR_DENIED "unknown_customer" or
  * "alt_id_in_use" (another customer holds it as ID or alt ID). */
-LIMITR_API int limitr_set_alt_customer_id(limitr_engine *engine,
-                                          const char *id, const char *alt);
+LIMITR_API int limitr_set_alt_customer_id(limitr_engine *engine, const char *id,
+                                          const char *alt);
 
 /* Removes an alt ID; fires customer-set. LIMITR_DENIED "unknown_alt_id". */
 LIMITR_API int limitr_delete_alt_customer_id(limitr_engine *engine,
                                              const char *alt);
 
-/* The customer's own limit for one entitlement (engine.md section 7).
- * fields_json: a JSON object of limit fields (policy.md section 6) plus
+/* The customer's own limit for one entitlement (docs/engine.md section 7).
+ * fields_json: a JSON object of limit fields (docs/policy.md section 6) plus
  * `expires` (ms); unset fields copy the current limit.
  * override_json: NULL, or receives the override with every field.
  * Fires customer-set. LIMITR_NOT_FOUND "unknown_customer" or
@@ -208,8 +207,7 @@ LIMITR_API int limitr_create_customer_override(limitr_engine *engine,
 /* Removes an override; fires customer-set. LIMITR_NOT_FOUND when there is
  * none ("no_override") or the customer is unknown. */
 LIMITR_API int limitr_remove_customer_override(limitr_engine *engine,
-                                               const char *id,
-                                               const char *ent);
+                                               const char *id, const char *ent);
 
 /* ---- Decisions ---- */
 
@@ -217,14 +215,14 @@ LIMITR_API int limitr_remove_customer_override(limitr_engine *engine,
 typedef struct limitr_call_opts {
     const char *event_json; /* JSON value handed to events as event_data */
     int no_events;          /* nonzero: fire no event for this call */
-    int force; /* nonzero: record usage that already happened: skips the
-                  governor, and past a hard limit commits like soft */
+    int force;        /* nonzero: record usage that already happened: skips the
+                         governor, and past a hard limit commits like soft */
     int has_overhead; /* nonzero: `overhead` is this call's actual cost */
     double overhead;  /* runes; else the credit's cost function decides */
 } limitr_call_opts;
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,
- * and records it when allowed (spec/engine.md section 4).
+ * and records it when allowed (docs/engine.md section 4).
  * Returns LIMITR_OK (allowed) or LIMITR_DENIED, with the reason in
  * limitr_last_error: unknown_customer, no_plan, unknown_entitlement, limit,
  * invalid_value (not finite or out of range). An entitlement without a limit
@@ -256,7 +254,7 @@ LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_check_str(limitr_engine *engine, const char *id,
                                 const char *ent, const char *value);
 
-/* Why the decision limitr_check would make (engine.md section 9), as JSON:
+/* Why the decision limitr_check would make (docs/engine.md section 9), as JSON:
  * {allowed, gate, reason, limit, value, remaining, reset, retry_after}.
  * gate is value, customer, entitlement, scope, governor, limit, flag or
  * none; retry_after is the ms until the same call could pass, when known.
@@ -264,8 +262,7 @@ LIMITR_API int limitr_check_str(limitr_engine *engine, const char *id,
  * Writes nothing. Returns LIMITR_OK with explain_json set. */
 LIMITR_API int limitr_explain(limitr_engine *engine, const char *id,
                               const char *ent, double value,
-                              const char *value_str,
-                              const char **explain_json);
+                              const char *value_str, const char **explain_json);
 
 /* limitr_allow with plus / minus the limit's `increment`. An entitlement
  * without a limit is denied with "not_metered". */
@@ -282,7 +279,7 @@ typedef struct limitr_read_opts {
     int smoothed; /* projected_exhaustion: use the smoothed rate */
 } limitr_read_opts;
 
-/* Reads of a customer's entitlement in the current period (engine.md
+/* Reads of a customer's entitlement in the current period (docs/engine.md
  * section 9), in credit units, writing nothing: value (0 for a flag),
  * remaining (limit - value), limit (id may also be a plan name), cost (the
  * limit's increment; id may be a plan name), allowance (what can run now:

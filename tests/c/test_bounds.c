@@ -140,7 +140,8 @@ TEST(the_clock_never_wraps)
                   "    p:\n"
                   "      default: true\n"
                   "      entitlements:\n"
-                  "        d: {limit: {credit: t, value: 5, resets: true, reset_inc: 1day}}\n"
+                  "        d: {limit: {credit: t, value: 5, resets: true, "
+                  "reset_inc: 1day}}\n"
                   "        m: {limit: {credit: t, value: 5, "
                   "resets: true, reset_sch: 'monthly:1'}}\n");
     ASSERT(e != NULL);
@@ -164,16 +165,17 @@ TEST(overrides_hold_no_snippets)
     double v;
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer_override(
-                  e, "c", "hard", "{\"value\": \"function(c) return 2 end\"}",
-                  &json),
-              LIMITR_INVALID);
+    ASSERT_EQ(
+        limitr_create_customer_override(
+            e, "c", "hard", "{\"value\": \"function(c) return 2 end\"}", &json),
+        LIMITR_INVALID);
     ASSERT_CONTAINS(limitr_last_error(e),
                     "overrides.c.hard.value: a Lua snippet is not allowed in "
                     "an override");
     ASSERT_EQ(limitr_create_customer_override(
-                  e, "c", "hard", "{\"on_exceed\": \"function(x) return true "
-                                  "end\"}",
+                  e, "c", "hard",
+                  "{\"on_exceed\": \"function(x) return true "
+                  "end\"}",
                   &json),
               LIMITR_INVALID);
     /* The plan's value snippet carries over until the override sets one. */
@@ -182,8 +184,8 @@ TEST(overrides_hold_no_snippets)
               LIMITR_OK);
     ASSERT_EQ(limitr_limit(e, "c", "snip", &v), LIMITR_OK);
     ASSERT_NUM(v, 10);
-    ASSERT_EQ(limitr_create_customer_override(e, "c", "snip",
-                                              "{\"value\": 3}", &json),
+    ASSERT_EQ(limitr_create_customer_override(e, "c", "snip", "{\"value\": 3}",
+                                              &json),
               LIMITR_OK);
     ASSERT_EQ(limitr_limit(e, "c", "snip", &v), LIMITR_OK);
     ASSERT_NUM(v, 3);
@@ -214,9 +216,9 @@ TEST(plan_lookup_follows_levels_not_visits)
     n += (size_t)snprintf(refs + n, sizeof refs - n, "{\"refs\": [");
     for (i = 0; i < 100; i++) {
         snprintf(id, sizeof id, "lone%d", i);
-        ASSERT_EQ(limitr_create_customer(e, id, NULL, "{\"refs\": [\"gone\"]}",
-                                         NULL),
-                  LIMITR_OK);
+        ASSERT_EQ(
+            limitr_create_customer(e, id, NULL, "{\"refs\": [\"gone\"]}", NULL),
+            LIMITR_OK);
         n += (size_t)snprintf(refs + n, sizeof refs - n, "\"%s\",", id);
     }
     snprintf(refs + n, sizeof refs - n, "\"org\"]}");
@@ -251,7 +253,8 @@ TEST(loading_a_directory_says_why)
 {
     limitr_engine *e = NULL;
     ASSERT_EQ(limitr_load("tests", NULL, &e), LIMITR_INVALID);
-    ASSERT_CONTAINS(limitr_last_error(e), "cannot read 'tests': Is a directory");
+    ASSERT_CONTAINS(limitr_last_error(e),
+                    "cannot read 'tests': Is a directory");
     limitr_free(e);
 }
 

@@ -1,5 +1,5 @@
 /* test_decide.c: customers, decisions, reads and events from C
- * (engine.md sections 2, 4, 9, 10 and the seats example, 13.1). */
+ * (docs/engine.md sections 2, 4, 9, 10 and the seats example, 13.1). */
 #include "harness.h"
 #include "limitr.h"
 #include "recorder.h"
@@ -60,8 +60,9 @@ TEST(seats_example)
     ASSERT_CONTAINS(r.last, "\"plan\":\"free\"");
     ASSERT_CONTAINS(r.last, "\"meters\":{\"seats\":{\"credit\":\"seat\","
                             "\"value\":1,\"limit\":1,\"remaining\":0");
-    ASSERT_CONTAINS(r.last, "\"meter\":{\"limit\":1,\"value\":1,\"diff\":1,"
-                            "\"invalid\":2,\"overhead\":0,\"overhead_diff\":0}");
+    ASSERT_CONTAINS(r.last,
+                    "\"meter\":{\"limit\":1,\"value\":1,\"diff\":1,"
+                    "\"invalid\":2,\"overhead\":0,\"overhead_diff\":0}");
     ASSERT_EQ(limitr_allow(e, "cus_free", "seats", 2, NULL), LIMITR_DENIED);
     ASSERT_CONTAINS(r.last, "\"invalid_value\":3");
     ASSERT_CONTAINS(r.last, "\"overage\":2");
@@ -108,7 +109,8 @@ TEST(reads_and_decrement)
     ASSERT_EQ(limitr_decrement(e, "c", "bulk", NULL), LIMITR_OK);
     ASSERT_EQ(limitr_decrement(e, "c", "bulk", NULL), LIMITR_OK);
     ASSERT_EQ(limitr_value(e, "c", "bulk", NULL, &v), LIMITR_OK);
-    ASSERT_NUM(v, -5); /* no minimum: a value may go negative (engine.md 3.2) */
+    ASSERT_NUM(
+        v, -5); /* no minimum: a value may go negative (docs/engine.md 3.2) */
     ASSERT_EQ(limitr_allow(e, "c", "bulk", 15, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "bulk", 0.000000001, NULL), LIMITR_DENIED);
     limitr_free(e);

@@ -198,7 +198,7 @@ TEST(yaml_positions)
 
     limitr__doc_free(y);
     ASSERT(ok);
-    /* policy.md section 14: credit: 'seat' on line 11 is at 11:21. */
+    /* docs/policy.md section 14: credit: 'seat' on line 11 is at 11:21. */
     ASSERT_EQ(line, 11);
     ASSERT_EQ(col, 21);
     ASSERT_EQ(kline, 11);

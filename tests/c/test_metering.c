@@ -1,4 +1,4 @@
-/* test_metering.c: the metering model from C (engine.md sections 2-9 and
+/* test_metering.c: the metering model from C (docs/engine.md sections 2-9 and
  * the worked examples of section 13): modes, resets, units, the customer
  * graph, overrides, the governor, reads and explain. */
 #include "harness.h"

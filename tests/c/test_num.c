@@ -1,4 +1,4 @@
-/* test_num.c: exact amounts (economy.md section 1). */
+/* test_num.c: exact amounts (docs/numbers.md section 1). */
 #include "harness.h"
 #include "num.h"
 

@@ -1,4 +1,4 @@
-/* test_policy.c: loading and validation (policy.md sections 1-6, 13). */
+/* test_policy.c: loading and validation (docs/policy.md sections 1-6, 13). */
 #include "harness.h"
 #include "limitr.h"
 

@@ -1,5 +1,5 @@
 /* test_schedule.c: reset_sch parsing and calendar boundaries, reset_inc
- * periods (policy.md section 12, engine.md sections 5 and 13.4). */
+ * periods (docs/policy.md section 12, docs/engine.md sections 5 and 13.4). */
 #include <stdint.h>
 
 #include "harness.h"
@@ -406,7 +406,7 @@ TEST(parse_error_buffer_is_bounded)
     ASSERT_EQ(limitr__schedule_parse("montly:1", &s, NULL, 0), -1);
 }
 
-/* policy.md section 12, t = 2026-03-10T12:00:00Z. */
+/* docs/policy.md section 12, t = 2026-03-10T12:00:00Z. */
 TEST(worked_values_at_2026_03_10)
 {
     int64_t t = INT64_C(1773144000000);
@@ -505,7 +505,7 @@ TEST(quarterly_31)
     ASSERT_EQ(start_of("quarterly:15", ymd(2026, 1, 14)), ymd(2025, 10, 15));
 }
 
-/* engine.md section 13.4: monthly:31 across February 2025. */
+/* docs/engine.md section 13.4: monthly:31 across February 2025. */
 TEST(engine_13_4_monthly_31)
 {
     int64_t created = INT64_C(1736510400000); /* 2025-01-10T12:00Z */
@@ -631,7 +631,7 @@ TEST(agrees_with_day_by_day_oracle)
     }
 }
 
-/* policy.md 12: reset_inc 1day from 2026-03-01, touched 2026-03-10T12Z. */
+/* docs/policy.md 12: reset_inc 1day from 2026-03-01, touched 2026-03-10T12Z. */
 TEST(interval_start)
 {
     int64_t a = ymd(2026, 3, 1), t = ymd(2026, 3, 10) + 12 * HOUR;

@@ -138,8 +138,8 @@ TEST(state_memory_comes_from_its_home)
                       LIMITR_OK);
         ASSERT_EQ(limitr_allow(e, id, "chat", 1, NULL), LIMITR_OK);
     }
-    ASSERT_EQ(limitr_create_customer_override(e, "c3", "chat",
-                                              "{\"value\": 7}", NULL),
+    ASSERT_EQ(limitr_create_customer_override(e, "c3", "chat", "{\"value\": 7}",
+                                              NULL),
               LIMITR_OK);
     /* Records, IDs, refs, meters and overrides: all through the home. */
     ASSERT(cnt.allocs - allocs_before >= 200 * 4);
@@ -168,15 +168,15 @@ TEST(caches_follow_the_state)
     ASSERT_EQ(limitr_limit(e, "b", "chat", &v), LIMITR_OK);
     ASSERT_NUM(v, 1);
     /* Scope owner: cached, then the ref changes. */
-    ASSERT_EQ(limitr_create_customer(e, "t1", "pro", "{\"type\": \"team\"}",
-                                     NULL),
-              LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "t2", "free", "{\"type\": \"team\"}",
-                                     NULL),
-              LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "u", "pro", "{\"refs\": [\"t1\"]}",
-                                     NULL),
-              LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(e, "t1", "pro", "{\"type\": \"team\"}", NULL),
+        LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(e, "t2", "free", "{\"type\": \"team\"}", NULL),
+        LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(e, "u", "pro", "{\"refs\": [\"t1\"]}", NULL),
+        LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "u", "team_chat", 5, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_value(e, "t1", "team_chat", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 5);
@@ -190,10 +190,10 @@ TEST(caches_follow_the_state)
     ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_advance(e, 1000), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_DENIED);
-    ASSERT_EQ(limitr_create_customer_override(
-                  e, "r", "chat", "{\"resets\": true, \"reset_inc\": 1000}",
-                  NULL),
-              LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer_override(
+            e, "r", "chat", "{\"resets\": true, \"reset_inc\": 1000}", NULL),
+        LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_OK); /* rolled */
     ASSERT_EQ(limitr_allow(e, "r", "chat", 1, NULL), LIMITR_DENIED);
     ASSERT_EQ(limitr_remove_customer_override(e, "r", "chat"), LIMITR_OK);

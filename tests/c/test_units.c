@@ -1,4 +1,4 @@
-/* test_units.c: unit strings, conversions and durations (policy.md
+/* test_units.c: unit strings, conversions and durations (docs/policy.md
  * section 11). */
 #include <stdint.h>
 
@@ -252,7 +252,7 @@ TEST(split_error_buffer_is_bounded)
     ASSERT_EQ(limitr__unit_split("5 GBs", &v, &u, NULL, 0), -1);
 }
 
-/* policy.md 11 rule 2. */
+/* docs/policy.md 11 rule 2. */
 TEST(convert_examples)
 {
     ASSERT_STR(conv("1GB", UNIT_MB), "1000");
@@ -338,7 +338,7 @@ TEST(convert_reads_the_nearest_double)
     }
 }
 
-/* policy.md 11 rule 4. */
+/* docs/policy.md 11 rule 4. */
 TEST(duration_examples)
 {
     ASSERT_EQ(dur("30days"), INT64_C(2592000000));

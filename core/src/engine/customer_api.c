@@ -1,4 +1,4 @@
-/* customer_api.c: the customer calls (engine.md section 2): creation,
+/* customer_api.c: the customer calls (docs/engine.md section 2): creation,
  * update, deletion, refs, alt IDs and plan changes. Every call makes its
  * allocations before it changes anything, so running out of memory leaves
  * the customer as it was. */
@@ -20,8 +20,8 @@ static int strlist_from_json(state *st, const cJSON *arr, strlist *out)
 {
     const strlist none = {NULL, 0, 0};
     const cJSON *item;
-    if (limitr__strlist_grow(st, &none, (size_t)cJSON_GetArraySize(arr),
-                             out) != 0)
+    if (limitr__strlist_grow(st, &none, (size_t)cJSON_GetArraySize(arr), out) !=
+        0)
         return -1;
     cJSON_ArrayForEach(item, arr)
     {
@@ -54,7 +54,8 @@ static void free_opts(customer_opts *o)
 static int valid_id(const char *s)
 {
     size_t len = strlen(s);
-    return len > 0 && len <= LIMITR_DEFAULT_MAX_ID && limitr__utf8_valid(s, len);
+    return len > 0 && len <= LIMITR_DEFAULT_MAX_ID &&
+           limitr__utf8_valid(s, len);
 }
 
 static int string_array(const cJSON *item)
@@ -178,7 +179,7 @@ static void map_alt_ids(limitr_engine *e, customer *c)
     }
 }
 
-/* The meters a customer owns on its plan, started now (engine.md 2.1.3):
+/* The meters a customer owns on its plan, started now (docs/engine.md 2.1.3):
  * limited entitlements without a scope, or scoped to its own type. */
 static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
 {
@@ -200,7 +201,7 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
     return 0;
 }
 
-/* The plan a new customer gets (engine.md 2.1.2): the named one, else the
+/* The plan a new customer gets (docs/engine.md 2.1.2): the named one, else the
  * first ref with a resolved plan, else the default. -1 with the reason. */
 static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
                         const char **own)
@@ -277,11 +278,11 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     type = copy_or_null(e, o.type, &failed);
     label = copy_or_null(e, o.label, &failed);
     metadata = copy_or_null(e, o.metadata_json, &failed);
-    if (!failed && o.refs != NULL && strlist_from_json(e->state, o.refs, &refs) != 0)
+    if (!failed && o.refs != NULL &&
+        strlist_from_json(e->state, o.refs, &refs) != 0)
         failed = 1;
     if (!failed && c == NULL) {
-        created = limitr__customer_new(e->state, id, len, hash,
-                                       limitr__now(e));
+        created = limitr__customer_new(e->state, id, len, hash, limitr__now(e));
         if (created == NULL ||
             limitr__idmap_reserve(e->state, &e->state->customers, 1) != 0 ||
             limitr__meter_reserve(e->state, created,
@@ -291,23 +292,26 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     if (!failed && n_alt > 0) {
         const cJSON *x;
         const strlist *old = created ? &created->alt_ids : &c->alt_ids;
-        if (limitr__idmap_reserve(e->state, &e->state->alt_ids, (size_t)n_alt) != 0 ||
+        if (limitr__idmap_reserve(e->state, &e->state->alt_ids,
+                                  (size_t)n_alt) != 0 ||
             limitr__strlist_grow(e->state, old, (size_t)n_alt, &alts) != 0) {
             failed = 1;
         } else {
             alts_grown = 1;
             cJSON_ArrayForEach(x, o.alt_ids)
             {
-                if (!failed && limitr__strlist_index(&alts, x->valuestring) < 0 &&
-                    limitr__strlist_append(e->state, &alts, x->valuestring) != 0)
+                if (!failed &&
+                    limitr__strlist_index(&alts, x->valuestring) < 0 &&
+                    limitr__strlist_append(e->state, &alts, x->valuestring) !=
+                        0)
                     failed = 1;
             }
         }
     }
     if (failed) {
         if (alts_grown)
-            limitr__strlist_abandon(e->state, created ? &created->alt_ids : &c->alt_ids,
-                            &alts);
+            limitr__strlist_abandon(
+                e->state, created ? &created->alt_ids : &c->alt_ids, &alts);
         if (created != NULL) limitr__customer_destroy(e->state, created);
         limitr__st_strfree(e->state, own_copy);
         limitr__st_strfree(e->state, type);
@@ -321,7 +325,8 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     free_opts(&o);
     if (created != NULL) {
         c = created;
-        limitr__idmap_insert(e->state, &e->state->customers, c->id, c->id_len, hash, c);
+        limitr__idmap_insert(e->state, &e->state->customers, c->id, c->id_len,
+                             hash, c);
     }
     swap_in(e, &c->own_plan, own_copy);
     swap_in(e, &c->type, type);
@@ -369,7 +374,8 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
     for (i = 0; i < c->alt_ids.n; i++) {
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
-        limitr__idmap_remove(&e->state->alt_ids, alt, len, limitr_hash(alt, len));
+        limitr__idmap_remove(&e->state->alt_ids, alt, len,
+                             limitr_hash(alt, len));
     }
 }
 
@@ -379,7 +385,8 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     LIMITR_ENTER(e);
     LIMITR_REFUSE_DURING_SNIPPET(e, "delete_customer");
     if (id == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL, "delete_customer: no id given");
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "delete_customer: no id given");
     c = limitr__customer_lookup(e, id);
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
@@ -445,9 +452,11 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
                             "bytes of UTF-8) are required",
                             LIMITR_DEFAULT_MAX_ID);
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     holder = limitr__customer_lookup(e, alt);
-    if (holder != NULL && holder != c) return limitr__reason(e, LIMITR_INVALID, "alt_id_in_use");
+    if (holder != NULL && holder != c)
+        return limitr__reason(e, LIMITR_INVALID, "alt_id_in_use");
     if (holder == c) return limitr__ok(e); /* already its ID or alt ID */
     len = strlen(alt);
     {
@@ -462,7 +471,8 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
         limitr__strlist_commit(e->state, &c->alt_ids, &grown);
     }
     alt = c->alt_ids.items[c->alt_ids.n - 1];
-    limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len, limitr_hash(alt, len), c);
+    limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len,
+                         limitr_hash(alt, len), c);
     limitr__state_changed(e->state);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
@@ -506,7 +516,8 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_plan: id and plan are required");
     c = limitr__customer_lookup(e, id);
-    if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     p = limitr__policy_find_plan(e->policy, plan);
     if (p < 0) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_plan");
     previous = limitr__resolved_plan(e, c);
@@ -519,7 +530,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     if (own == NULL) return limitr__nomem(e);
     now = limitr__now(e);
     /* New meters start with the earliest of the current ones, so periods
-       stay aligned (engine.md 8.2). */
+       stay aligned (docs/engine.md 8.2). */
     earliest = now;
     for (i = 0; i < c->n_meters; i++)
         if (c->meters[i].started < earliest) earliest = c->meters[i].started;

@@ -1,6 +1,6 @@
 /* decide.c: the decision pipeline of allow / check / increment / decrement
- * (engine.md section 4). The gates run in the spec's order on a view of the
- * meter in the current period; nothing is written until every gate passes,
+ * (docs/engine.md section 4). The gates run in the spec's order on a view of
+ * the meter in the current period; nothing is written until every gate passes,
  * except what records time (a period roll-over, a governed denial); events
  * fire after the commit, their payloads built only when someone listens. */
 #include <math.h>
@@ -58,7 +58,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
     return 0;
 }
 
-/* on_exceed(ctx) -> allow [, reason] (engine.md 4.5). Returns 1 allow,
+/* on_exceed(ctx) -> allow [, reason] (docs/engine.md 4.5). Returns 1 allow,
  * 0 deny (reason in e->reason_buf when given), -1 the snippet failed. */
 static int on_exceed(limitr_engine *e, decision *d)
 {
@@ -73,19 +73,19 @@ static int on_exceed(limitr_engine *e, decision *d)
                           limitr__customer_snapshot(e, d->owner));
     cJSON_AddItemToObject(ctx, "caller",
                           limitr__customer_snapshot(e, d->caller));
-    cJSON_AddStringToObject(ctx, "entitlement",
-                            d->ent->key);
+    cJSON_AddStringToObject(ctx, "entitlement", d->ent->key);
     cJSON_AddStringToObject(
         ctx, "plan",
         e->policy->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
     cJSON_AddStringToObject(ctx, "mode", limitr__mode_names[d->lim->rule.mode]);
     cJSON_AddNumberToObject(ctx, "value", limitr__lnum_to_double(d->v.value));
     cJSON_AddNumberToObject(ctx, "limit", limitr__lnum_to_double(d->limit));
-    cJSON_AddNumberToObject(ctx, "requested", limitr__lnum_to_double(d->requested));
+    cJSON_AddNumberToObject(ctx, "requested",
+                            limitr__lnum_to_double(d->requested));
     cJSON_AddNumberToObject(
         ctx, "overage",
-        limitr__lnum_to_double(d->new_value -
-                           (d->v.value > d->limit ? d->v.value : d->limit)));
+        limitr__lnum_to_double(
+            d->new_value - (d->v.value > d->limit ? d->v.value : d->limit)));
     snprintf(path, sizeof path, "%s.on_exceed",
              d->lim->path ? d->lim->path : "");
     args[0] = ctx;
@@ -116,7 +116,7 @@ static int on_exceed(limitr_engine *e, decision *d)
     return verdict;
 }
 
-/* The call's provider cost (economy.md section 8): opts.overhead, else the
+/* The call's provider cost (docs/engine.md 4.11): opts.overhead, else the
  * credit's cost function (units, event data), else units * overhead_cost;
  * a failing or non-number cost function falls back to the product. */
 static lnum overhead_of(limitr_engine *e, const decision *d,
@@ -227,7 +227,8 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     lnum old = d->v.value, limit = d->limit;
     lnum newv = old + d->requested; /* in range: read_value checked it */
     int fits;
-    if (lim->rule.has_minimum && newv < lim->rule.minimum) newv = lim->rule.minimum;
+    if (lim->rule.has_minimum && newv < lim->rule.minimum)
+        newv = lim->rule.minimum;
     d->new_value = newv;
     d->overage = 0;
     /* Gate 7: the governor, for increases on hard limits. */
@@ -238,9 +239,11 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
         return 0;
     }
     /* Gate 8: the limit. A call that does not raise the value fits. */
-    if (newv <= old || lim->rule.mode == MODE_OBSERVE) return d->gate = "none", 1;
+    if (newv <= old || lim->rule.mode == MODE_OBSERVE)
+        return d->gate = "none", 1;
     if (lim->rule.mode == MODE_HARD)
-        fits = lim->rule.hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
+        fits =
+            lim->rule.hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits) return d->gate = "none", 1;
@@ -409,8 +412,8 @@ static int record_time(limitr_engine *e, decision *d, int governed)
     if ((m = stored_meter(e, d)) == NULL) return -1;
     limitr__meter_apply(m, &d->v);
     if (governed)
-        limitr__meter_push(m, d->now, requested_double(d), d->lim->rule.ewma_alpha,
-                           1);
+        limitr__meter_push(m, d->now, requested_double(d),
+                           d->lim->rule.ewma_alpha, 1);
     return 0;
 }
 
@@ -428,7 +431,7 @@ static void remove_expired_override(limitr_engine *e, decision *d)
 enum { STEP_VALUE, STEP_INCREMENT, STEP_DECREMENT };
 
 /* A call's value before the pipeline: a number, or a string converted into
- * the limit credit's units (the call boundary, engine.md 1.3). */
+ * the limit credit's units (the call boundary, docs/engine.md 1.3). */
 typedef struct call_value {
     double number;
     const char *text; /* non-NULL: a string value */
@@ -437,7 +440,7 @@ typedef struct call_value {
     int text_unit;
 } call_value;
 
-/* The value's own checks, before any gate (engine.md 14.7). */
+/* The value's own checks, before any gate (docs/engine.md 14.7). */
 static int check_value(call_value *cv)
 {
     if (cv->text == NULL) return isfinite(cv->number) ? 0 : -1;
@@ -492,8 +495,7 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
 {
     int governed = strcmp(d->gate, "governor") == 0;
     char reason[sizeof e->reason_buf];
-    if (commit && record_time(e, d, governed) != 0)
-        return limitr__nomem(e);
+    if (commit && record_time(e, d, governed) != 0) return limitr__nomem(e);
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
     snprintf(reason, sizeof reason, "%s", d->reason);
@@ -550,13 +552,14 @@ static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                             "allow: the meter's overhead would pass the "
                             "range of amounts (+-1e20)");
-    if ((m = stored_meter(e, &d)) == NULL)
-        return limitr__nomem(e);
+    if ((m = stored_meter(e, &d)) == NULL) return limitr__nomem(e);
     limitr__meter_apply(m, &d.v);
     m->value = d.new_value;
     m->overhead = overhead;
-    if (d.lim->rule.governor && d.requested > 0 && !force) m->tokens -= d.requested;
-    limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha, 0);
+    if (d.lim->rule.governor && d.requested > 0 && !force)
+        m->tokens -= d.requested;
+    limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
+                       0);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {

@@ -22,7 +22,7 @@ typedef struct decision {
     int requested_is_double; /* requested_double holds the caller's value */
     double requested_double;
     /* outcome */
-    const char *gate;   /* customer, entitlement, scope, governor, limit, none */
+    const char *gate; /* customer, entitlement, scope, governor, limit, none */
     const char *reason; /* denial reason, or NULL */
     int status;         /* with it: LIMITR_NOT_FOUND (gates 1-3), the
                            failed value snippet's, or LIMITR_DENIED */

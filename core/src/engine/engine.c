@@ -90,7 +90,8 @@ static const struct {
     {"limit", "denied: the call would pass the limit"},
     {"governor", "denied: the rate governor has too few tokens for the call"},
     {"not_metered", "the entitlement is a feature flag: nothing is metered"},
-    {"unknown_customer", "unknown customer (no customer has this ID or alt ID)"},
+    {"unknown_customer",
+     "unknown customer (no customer has this ID or alt ID)"},
     {"unknown_entitlement", "the entitlement is not in the customer's plan"},
     {"no_plan", "the customer has no plan and the policy no default plan"},
     {"unknown_plan", "unknown plan"},
@@ -137,10 +138,12 @@ const char *limitr_last_error(const limitr_engine *e)
 int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
 {
     char *text;
-    if (json == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+    if (json == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
-    if (text == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+    if (text == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     free(e->result);
     e->result = text;
     if (out != NULL) *out = text;
@@ -248,13 +251,12 @@ static int intern_policy_names(limitr_engine *e)
     e->credit_names = malloc((p->n_credits + 1) * sizeof *e->credit_names);
     if (e->ent_names == NULL || e->credit_names == NULL) return -1;
     for (i = 0; i < p->n_ent_names; i++)
-        if ((e->ent_names[i] = limitr__state_intern(
-                 e->state, p->ent_names[i], p->ent_name_lens[i])) < 0)
+        if ((e->ent_names[i] = limitr__state_intern(e->state, p->ent_names[i],
+                                                    p->ent_name_lens[i])) < 0)
             return -1;
     for (i = 0; i < p->n_credits; i++)
         if ((e->credit_names[i] = limitr__state_intern(
-                 e->state, p->credits[i].name, strlen(p->credits[i].name))) <
-            0)
+                 e->state, p->credits[i].name, strlen(p->credits[i].name))) < 0)
             return -1;
     return 0;
 }
@@ -268,7 +270,8 @@ int limitr_new(const char *text, size_t len, const char *format,
     *out = e = engine_create(opts);
     if (e == NULL) return LIMITR_NOMEM;
     if (text == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL, "(document): no text given");
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "(document): no text given");
     if (format != NULL && strcmp(format, "yaml") != 0 &&
         strcmp(format, "json") != 0)
         return limitr__fail(e, LIMITR_INVALID, NULL,
@@ -306,9 +309,9 @@ int limitr_new(const char *text, size_t len, const char *format,
         for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
             if (e->policy->handler_refs[ev] > 0) e->listeners[ev]++;
         if (e->policy->n_notifications > 0) { /* they see meter events */
-            static const event_kind seen[] = {EV_METER_CHANGED,
-                                              EV_METER_OVERAGE, EV_METER_LIMIT,
-                                              EV_METER_GOVERNED, EV_METER_RESET};
+            static const event_kind seen[] = {
+                EV_METER_CHANGED, EV_METER_OVERAGE, EV_METER_LIMIT,
+                EV_METER_GOVERNED, EV_METER_RESET};
             size_t i;
             for (i = 0; i < sizeof seen / sizeof seen[0]; i++)
                 e->listeners[seen[i]]++;
@@ -344,8 +347,8 @@ int limitr_load(const char *path, const limitr_options *opts,
         int err = errno;
         *out = engine_create(opts);
         if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_NOT_FOUND, NULL, "cannot open '%s': %s",
-                            path, strerror(err));
+        return limitr__fail(*out, LIMITR_NOT_FOUND, NULL,
+                            "cannot open '%s': %s", path, strerror(err));
     }
     for (;;) {
         if (len == cap) {
@@ -373,8 +376,8 @@ int limitr_load(const char *path, const limitr_options *opts,
         fclose(f);
         *out = engine_create(opts);
         if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_INVALID, NULL,
-                            "cannot read '%s': %s", path, strerror(err));
+        return limitr__fail(*out, LIMITR_INVALID, NULL, "cannot read '%s': %s",
+                            path, strerror(err));
     }
     fclose(f);
     status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path), opts,

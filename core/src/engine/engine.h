@@ -35,7 +35,8 @@ typedef struct host_fn {
 
 /* ---- Per-process caches of the state (cache.c) ---- */
 
-#define CACHED_PERIODS 4 /* period ends kept per customer (its first meters) */
+#define CACHED_PERIODS 4 /* period ends kept per customer (its first meters)   \
+                          */
 
 /* The end of meter i's period under limit lim, from its start. */
 typedef struct period_cache {
@@ -60,12 +61,12 @@ typedef struct customer_cache {
 struct limitr_engine {
     lp_policy *policy;
     state *state;
-    limitr_allocator alloc;  /* the engine struct's and the heap state's */
-    int *ent_names;          /* policy ent_names[i] -> the state's name */
-    int *credit_names;       /* policy credits[i] -> the state's name */
-    customer_cache *caches;  /* by customer slot */
+    limitr_allocator alloc; /* the engine struct's and the heap state's */
+    int *ent_names;         /* policy ent_names[i] -> the state's name */
+    int *credit_names;      /* policy credits[i] -> the state's name */
+    customer_cache *caches; /* by customer slot */
     size_t n_caches;
-    int holding;             /* nesting depth of calls holding the state */
+    int holding; /* nesting depth of calls holding the state */
 
     const char *code;     /* reason code of the last call ("" after OK) */
     char reason_buf[128]; /* a reason an on_exceed snippet gave */
@@ -151,8 +152,8 @@ static inline state_hold limitr__hold(limitr_engine *e)
         if ((e)->policy == NULL)                                               \
             return limitr__reason((e), LIMITR_INVALID, "no_policy");           \
     } while (0);                                                               \
-    state_hold limitr_hold_ __attribute__((cleanup(limitr__release), unused)) = \
-        limitr__hold(e)
+    state_hold limitr_hold_                                                    \
+        __attribute__((cleanup(limitr__release), unused)) = limitr__hold(e)
 
 /* A snippet that runs in the middle of a decision (limit value, on_exceed,
  * cost function) may reach the host, and the host the engine: changing
@@ -240,7 +241,7 @@ void limitr__meter_view(limitr_engine *e, const lp_limit *lim,
                         meter_view *v);
 /* Writes the view's period and bucket into the stored meter. */
 void limitr__meter_apply(meter *m, const meter_view *v);
-/* Rate and acceleration in the current period (engine.md 6.3). */
+/* Rate and acceleration in the current period (docs/engine.md 6.3). */
 double limitr__meter_rate(const meter_view *v);
 double limitr__meter_acceleration(const meter_view *v);
 

@@ -19,7 +19,8 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     subscription *s;
     LIMITR_ENTER(e);
     if (name == NULL || fn == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL, "on: name and fn are required");
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "on: name and fn are required");
     if (strcmp(name, "*") == 0) {
         ev = -1;
     } else if ((ev = limitr__event_find(name)) < 0 &&
@@ -28,9 +29,10 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     } else if (ev < 0) {
         const char *hint =
             limitr__did_you_mean(name, limitr__event_names, EV_COUNT);
-        return limitr__fail(e, LIMITR_INVALID, NULL, "on: unknown event '%s'%s%s%s",
-                            name, hint ? " (did you mean '" : "",
-                            hint ? hint : "", hint ? "'?)" : "");
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "on: unknown event '%s'%s%s%s", name,
+                            hint ? " (did you mean '" : "", hint ? hint : "",
+                            hint ? "'?)" : "");
     }
     if (e->n_subs == e->cap_subs) {
         size_t cap = e->cap_subs ? e->cap_subs * 2 : 8;
@@ -194,7 +196,8 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         }
     }
     grown = realloc(e->libs, (e->n_libs + 1) * sizeof *grown);
-    if (grown == NULL) return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+    if (grown == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     e->libs = grown;
     grown = &e->libs[e->n_libs];
     grown->lib = strdup(lib);
@@ -261,7 +264,7 @@ void limitr__report_error(limitr_engine *e, const char *path,
                           const char *message)
 {
     cJSON *payload;
-    /* A failure while delivering `error` is dropped (engine.md 10.3). */
+    /* A failure while delivering `error` is dropped (docs/engine.md 10.3). */
     if (e->reporting_error || !limitr__listening(e, EV_ERROR)) return;
     payload = cJSON_CreateObject();
     if (payload == NULL) return;
@@ -309,8 +312,7 @@ static void deliver_app(limitr_engine *e, int kind, const char *text)
     free(args);
 }
 
-static void deliver_subs(limitr_engine *e, int kind, const char *text,
-                         int star)
+static void deliver_subs(limitr_engine *e, int kind, const char *text, int star)
 {
     size_t i;
     char path[96];
@@ -319,8 +321,7 @@ static void deliver_subs(limitr_engine *e, int kind, const char *text,
         /* Copy out: a callback may subscribe and move the array. */
         subscription s = e->subs[i];
         const char *failure;
-        if (s.fn == NULL || (star ? s.event != -1 : s.event != kind))
-            continue;
+        if (s.fn == NULL || (star ? s.event != -1 : s.event != kind)) continue;
         failure = s.fn(name, text, s.userdata);
         if (failure != NULL) {
             snprintf(path, sizeof path, "on:%s", star ? "*" : name);
@@ -338,18 +339,17 @@ static int call_snippet(limitr_engine *e, int ref, const char *path,
     char *err = NULL;
     int status;
     who = cJSON_GetObjectItemCaseSensitive(who, "id");
-    limitr__script_set_customer(e->policy->vm, cJSON_IsString(who)
-                                                   ? who->valuestring
-                                                   : NULL);
-    status = limitr__script_call(e->policy->vm, ref, path, args, nargs, res,
-                                 &err);
+    limitr__script_set_customer(e->policy->vm,
+                                cJSON_IsString(who) ? who->valuestring : NULL);
+    status =
+        limitr__script_call(e->policy->vm, ref, path, args, nargs, res, &err);
     if (status != LIMITR_OK)
         limitr__report_error(e, path, err ? err : "out of memory");
     free(err);
     return status;
 }
 
-/* Steps 2-4 of engine.md 10.3: handler, App functions, subscribers. */
+/* Steps 2-4 of docs/engine.md 10.3: handler, App functions, subscribers. */
 static void deliver(limitr_engine *e, int kind, const cJSON *payload)
 {
     const lp_policy *p = e->policy;
@@ -373,7 +373,7 @@ static void deliver(limitr_engine *e, int kind, const cJSON *payload)
     if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
 }
 
-/* Notifications see the meter events (policy.md section 9). */
+/* Notifications see the meter events (docs/policy.md section 9). */
 static int notified_event(event_kind ev)
 {
     return ev == EV_METER_CHANGED || ev == EV_METER_OVERAGE ||

@@ -1,4 +1,4 @@
-/* graph.c: the customer graph (engine.md sections 2.1 and 2.2): a
+/* graph.c: the customer graph (docs/engine.md sections 2.1 and 2.2): a
  * customer's resolved plan through its refs, and the meter owner of a
  * scoped entitlement. Both are cached per process (cache.c) until the
  * state's epoch moves, so allow() walks no refs in steady state. */
@@ -7,13 +7,15 @@
 #include "engine.h"
 
 #ifndef LIMITR_DEFAULT_MAX_REF_DEPTH
-#define LIMITR_DEFAULT_MAX_REF_DEPTH 64 /* levels of refs a plan lookup follows */
+#define LIMITR_DEFAULT_MAX_REF_DEPTH                                           \
+    64 /* levels of refs a plan lookup follows */
 #endif
 #ifndef LIMITR_DEFAULT_MAX_PLAN_VISITS
 #define LIMITR_DEFAULT_MAX_PLAN_VISITS 1024 /* customers a plan lookup sees */
 #endif
 #ifndef LIMITR_DEFAULT_MAX_SCOPE_VISITS
-#define LIMITR_DEFAULT_MAX_SCOPE_VISITS 256 /* customers a scope search sees */
+#define LIMITR_DEFAULT_MAX_SCOPE_VISITS 256 /* customers a scope search sees   \
+                                             */
 #endif
 
 /* A plan lookup's walk: each customer once (ref cycles end), at most

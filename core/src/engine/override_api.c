@@ -1,4 +1,4 @@
-/* override_api.c: per-customer limits (engine.md section 7): which limit a
+/* override_api.c: per-customer limits (docs/engine.md section 7): which limit a
  * decision uses, and the override calls. An override is compiled with the
  * same code as a policy limit, starting from the current limit, and stored
  * as its fields (state/override.c). */
@@ -134,19 +134,18 @@ cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c)
     cJSON *all = cJSON_CreateObject();
     size_t i;
     for (i = 0; all != NULL && i < c->n_overrides; i++)
-        cJSON_AddItemToObject(
-            all, limitr__state_name(e->state, c->overrides[i].ent),
-            override_json(e, &c->overrides[i]));
+        cJSON_AddItemToObject(all,
+                              limitr__state_name(e->state, c->overrides[i].ent),
+                              override_json(e, &c->overrides[i]));
     return all;
 }
 
 /* ---- The calls ---- */
 
 /* Compiles fields_json over the current limit of (c, pe) into *ov. */
-static int compile_override(limitr_engine *e, const customer *c,
-                            const char *id, const char *ent,
-                            const lp_entitlement *pe, const char *fields_json,
-                            override *ov)
+static int compile_override(limitr_engine *e, const customer *c, const char *id,
+                            const char *ent, const lp_entitlement *pe,
+                            const char *fields_json, override *ov)
 {
     int ent_name = limitr__ent_name(e, pe->name), status = LIMITR_OK;
     int64_t now = limitr__now(e), expires = INT64_MIN;
@@ -175,10 +174,11 @@ static int compile_override(limitr_engine *e, const customer *c,
         expires = existing->expires;
     memset(&cc, 0, sizeof cc);
     cc.p = e->policy;
-    cc.no_snippets = 1; /* the state keeps no snippet (engine.md 7.3) */
+    cc.no_snippets = 1; /* the state keeps no snippet (docs/engine.md 7.3) */
     path = limitr__doc_path_append("overrides", id, strlen(id));
     epath = path ? limitr__doc_path_append(path, ent, strlen(ent)) : NULL;
-    if (epath != NULL) limitr__limit_compile(&cc, root, epath, &lim, 1, &expires);
+    if (epath != NULL)
+        limitr__limit_compile(&cc, root, epath, &lim, 1, &expires);
     free(path);
     free(epath);
     limitr__doc_free(root);

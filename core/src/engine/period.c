@@ -1,4 +1,4 @@
-/* period.c: a meter's periods (engine.md section 5) and the governor's
+/* period.c: a meter's periods (docs/engine.md section 5) and the governor's
  * refill (section 6.1) under the limit a decision uses. A decision works on
  * a view of the meter as it is in the current period (meter_view) and
  * writes it back only on commit. */
@@ -7,8 +7,7 @@
 
 #include "engine.h"
 
-int64_t limitr__period_start(const lp_limit *lim, int64_t started,
-                             int64_t now)
+int64_t limitr__period_start(const lp_limit *lim, int64_t started, int64_t now)
 {
     int64_t s;
     switch (lim->rule.reset) {
@@ -108,7 +107,7 @@ void limitr__meter_view(limitr_engine *e, const lp_limit *lim,
             delta = room;
         if (delta > 0) v->tokens += delta;
     }
-    /* The refill clock follows now, also backwards (engine.md 14.11). */
+    /* The refill clock follows now, also backwards (docs/engine.md 14.11). */
     v->last_refill = now;
 }
 

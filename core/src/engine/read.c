@@ -1,4 +1,4 @@
-/* read.c: the reads of engine.md sections 5.7, 6 and 9 (value, remaining,
+/* read.c: the reads of docs/engine.md sections 5.7, 6 and 9 (value, remaining,
  * limit, cost, resets, allowance, rate, acceleration, projected_exhaustion)
  * and explain. They run the first gates of the pipeline and look at the
  * current period without writing anything. */
@@ -21,7 +21,8 @@ static int target(limitr_engine *e, const char *id, const char *ent,
                             "customer id and entitlement are required");
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0)
         return limitr__reason(e, d->status, d->reason);
-    if (out == NULL) return limitr__fail(e, LIMITR_INVALID, NULL, "no out given");
+    if (out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL, "no out given");
     return LIMITR_OK;
 }
 
@@ -37,7 +38,7 @@ static int give(limitr_engine *e, double *out, double v)
 }
 
 /* A computed double rounded half away from zero to 9 decimals, as every
- * number leaving the engine is (economy.md 1.6). */
+ * number leaving the engine is (docs/numbers.md 1.6). */
 static double round9(double x)
 {
     if (!(fabs(x) < 1e9)) return x;
@@ -143,7 +144,8 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
     decision d;
     int status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
-    if (d.lim == NULL || d.lim->rule.reset == RESET_NONE) return nil(e, "no_reset");
+    if (d.lim == NULL || d.lim->rule.reset == RESET_NONE)
+        return nil(e, "no_reset");
     *out = limitr__next_reset(d.lim, &d.v, d.now);
     return limitr__ok(e);
 }
@@ -207,7 +209,7 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
 
 /* ---- explain ---- */
 
-/* ms until the same call could pass (engine.md section 9), or -1. */
+/* ms until the same call could pass (docs/engine.md section 9), or -1. */
 static double retry_after(const decision *d)
 {
     if (strcmp(d->gate, "governor") == 0) {

@@ -1,4 +1,4 @@
-/* snapshot.c: a customer as a table (engine.md section 9): what customer()
+/* snapshot.c: a customer as a table (docs/engine.md section 9): what customer()
  * returns and what customer events and snippets receive, a copy. */
 #include <string.h>
 

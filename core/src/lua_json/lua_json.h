@@ -4,7 +4,8 @@
  * the Lua headers of the side you are on; the functions are static, so each
  * side compiles its own copy against its own API. Neither function raises:
  * a value too deep, cyclic or of another type is nil (push) or an error
- * message (from). Tables are read with raw access only (SANDBOX.md 16). */
+ * message (from). Tables are read with raw access only (docs/sandbox.md rule
+ * 16). */
 #ifndef LIMITR_LUA_JSON_H
 #define LIMITR_LUA_JSON_H
 

@@ -244,7 +244,7 @@ int limitr__read_double(compiler *cc, const doc_node *n, const char *path,
     return 1;
 }
 
-/* ---- Snippets (policy.md section 10) ---- */
+/* ---- Snippets (docs/policy.md section 10) ---- */
 
 static script *policy_vm(compiler *cc, const doc_node *n, const char *path)
 {

@@ -46,7 +46,7 @@ const char *limitr__hint(char *buf, size_t size, const char *word,
 /* Reports unknown, not-yet-supported and upstream-only fields of a map. */
 void limitr__check_fields(compiler *cc, const doc_node *map, const char *path,
                           const field *fields, size_t n);
-/* The value of key in map; null counts as absent (policy.md 1.4). */
+/* The value of key in map; null counts as absent (docs/policy.md 1.4). */
 const doc_node *limitr__get(const doc_node *map, const char *key);
 int limitr__expect(compiler *cc, const doc_node *n, const char *path,
                    doc_type type, const char *what);
@@ -57,12 +57,12 @@ void limitr__read_string(compiler *cc, const doc_node *map, const char *path,
 int limitr__read_bool(compiler *cc, const doc_node *map, const char *path,
                       const char *key, int dflt);
 
-/* A credit-valued amount (policy.md 11 rule 2): a number in the credit's
+/* A credit-valued amount (docs/policy.md 11 rule 2): a number in the credit's
  * units, or a unit string converted into them. credit < 0: unknown credit
  * (already reported), units are then not checked. 1 and *out, or 0. */
 int limitr__read_amount(compiler *cc, const doc_node *n, const char *path,
                         int credit, lnum *out);
-/* A duration (policy.md 11 rule 4): a plain number of ms (an integer) or a
+/* A duration (docs/policy.md 11 rule 4): a plain number of ms (an integer) or a
  * time unit string. 1 and *ms, or 0. */
 int limitr__read_duration(compiler *cc, const doc_node *n, const char *path,
                           int64_t *ms);
@@ -82,7 +82,7 @@ int limitr__read_chunk(compiler *cc, const doc_node *n);
  * is_override: `credit` is optional and `expires` is allowed. */
 void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
                            lp_limit *lim, int is_override, int64_t *expires);
-/* The limit defaults of policy.md section 6 (credit -1: required). */
+/* The limit defaults of docs/policy.md section 6 (credit -1: required). */
 void limitr__limit_defaults(lp_limit *lim);
 
 #endif

@@ -1,5 +1,6 @@
 /* doc.c: the document tree shared by the YAML and JSON parsers: building,
- * freeing, lookup, error paths and error messages (policy.md section 13). */
+ * freeing, lookup, error paths and error messages (docs/policy.md section 13).
+ */
 #include "doc.h"
 
 #include <math.h>
@@ -134,7 +135,7 @@ char *limitr__doc_path_append(const char *parent, const char *key,
 {
     sbuf b = {0};
     /* The root and the `policy` value both have children written bare:
-     * paths start below the root mapping (policy.md section 13). */
+     * paths start below the root mapping (docs/policy.md section 13). */
     int bare = is_root_path(parent) || strcmp(parent, "policy") == 0;
 
     if (!bare) sb_str(&b, parent);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #ifndef LIMITR_DEFAULT_MAX_DEPTH
-#define LIMITR_DEFAULT_MAX_DEPTH 32 /* policy.md section 13 */
+#define LIMITR_DEFAULT_MAX_DEPTH 32 /* docs/policy.md section 13 */
 #endif
 #ifndef LIMITR_DEFAULT_MAX_DOCUMENT
 #define LIMITR_DEFAULT_MAX_DOCUMENT (8u * 1024u * 1024u) /* 8 MiB */
@@ -51,10 +51,10 @@ struct doc_node {
 
 /* Parses `text` (len bytes) as YAML (format "yaml") or JSON ("json").
  * On success returns the root node and sets *err to NULL. On failure returns
- * NULL and sets *err to one malloc'ed message line in policy.md section 13's
- * format, e.g. "(document): JSON syntax error: ... at 3:7" or
- * "plans.free: duplicate key 'seats' at 4:5"; the caller frees it.
- * Never prints, exits or aborts. Out of memory: NULL with *err NULL. */
+ * NULL and sets *err to one malloc'ed message line in docs/policy.md section
+ * 13's format, e.g. "(document): JSON syntax error: ... at 3:7" or "plans.free:
+ * duplicate key 'seats' at 4:5"; the caller frees it. Never prints, exits or
+ * aborts. Out of memory: NULL with *err NULL. */
 doc_node *limitr__doc_parse(const char *text, size_t len, const char *format,
                             char **err);
 
@@ -64,7 +64,8 @@ void limitr__doc_free(doc_node *node);
 /* Looks a key up in a DOC_MAP; NULL when absent or not a map. */
 const doc_pair *limitr__doc_get(const doc_node *map, const char *key);
 
-/* ---- Error paths (policy.md section 13), shared with the validator ---- */
+/* ---- Error paths (docs/policy.md section 13), shared with the validator ----
+ */
 
 /* The path of child `key` (key_len bytes) of the node at path `parent`;
  * parent NULL, "" or "(document)" is the document root. Children of the

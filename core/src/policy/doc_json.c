@@ -309,7 +309,7 @@ static int parse_word(jparser *p, doc_node *node)
 }
 
 /* Checks the depth before descending, so deep input cannot exhaust the
- * C stack (policy.md section 13, SANDBOX.md section 7). */
+ * C stack (docs/policy.md section 13, docs/sandbox.md section 7). */
 static int enter(jparser *p, int depth, int line, int col)
 {
     if (depth + 1 > LIMITR_DEFAULT_MAX_DEPTH)

@@ -1,5 +1,5 @@
 /* doc_yaml.c: YAML to document tree through libyaml's event API: YAML 1.2
- * core schema, no anchors, aliases or tags but !lua (policy.md 1, 13). */
+ * core schema, no anchors, aliases or tags but !lua (docs/policy.md 1, 13). */
 #include "doc.h"
 
 #include <stdio.h>
@@ -406,7 +406,7 @@ static int parse_node(yparser *p, int depth, doc_node **out)
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
         /* Aliases can expand exponentially ("billion laughs") and libyaml
-         * does not bound them (SANDBOX.md section 7): none at all. */
+         * does not bound them (docs/sandbox.md section 7): none at all. */
         return error_at(p, mark, "YAML anchors and aliases are not allowed");
     case YAML_MAPPING_START_EVENT:
         if (check_collection(p, depth, ev->data.mapping_start.anchor,

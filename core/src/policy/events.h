@@ -1,4 +1,4 @@
-/* events.h: the events this version emits (engine.md section 10), by kind
+/* events.h: the events this version emits (docs/engine.md section 10), by kind
  * and name: the vocabulary of a policy's `handlers` and of subscriptions. */
 #ifndef LIMITR_EVENTS_H
 #define LIMITR_EVENTS_H

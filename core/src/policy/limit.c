@@ -1,6 +1,6 @@
-/* limit.c: compiles a limit mapping (policy.md section 6) into an lp_limit,
- * for a plan's entitlement or a customer's override, and checks the rules
- * that tie its fields together. */
+/* limit.c: compiles a limit mapping (docs/policy.md section 6) into an
+ * lp_limit, for a plan's entitlement or a customer's override, and checks the
+ * rules that tie its fields together. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +137,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
             (v->type == DOC_STRING && limitr__looks_like_snippet(v->text))) {
             lim->value_ref = limitr__read_snippet(cc, v, fpath);
             lim->rule.value = 0;
-        } else if (read_ranged(cc, v, fpath, lim->credit, 1, &lim->rule.value)) {
+        } else if (read_ranged(cc, v, fpath, lim->credit, 1,
+                               &lim->rule.value)) {
             lim->value_ref = 0;
         }
     }
@@ -152,16 +153,16 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         read_ranged(cc, v, fpath, lim->credit, 0, &lim->rule.minimum))
         lim->rule.has_minimum = 1;
     free(fpath);
-    lim->rule.hard_trailing =
-        limitr__read_bool(cc, n, path, "hard_trailing", lim->rule.hard_trailing);
+    lim->rule.hard_trailing = limitr__read_bool(cc, n, path, "hard_trailing",
+                                                lim->rule.hard_trailing);
     lim->rule.grants_apply =
         limitr__read_bool(cc, n, path, "grants_apply", lim->rule.grants_apply);
 
     /* Periods (rule 1). */
     resets_node = limitr__get(n, "resets");
     {
-        int resets =
-            limitr__read_bool(cc, n, path, "resets", lim->rule.reset != RESET_NONE);
+        int resets = limitr__read_bool(cc, n, path, "resets",
+                                       lim->rule.reset != RESET_NONE);
         inc_node = limitr__get(n, "reset_inc");
         sch_node = limitr__get(n, "reset_sch");
         if (inc_node != NULL && sch_node != NULL) {
@@ -274,7 +275,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         ERR(cc, path, at ? at : n,
             "on_exceed is not allowed with mode 'observe'");
     }
-    if (lim->rule.has_minimum && lim->value_ref == 0 && lim->rule.minimum > lim->rule.value) {
+    if (lim->rule.has_minimum && lim->value_ref == 0 &&
+        lim->rule.minimum > lim->rule.value) {
         const doc_node *at = limitr__get(n, "minimum");
         char a[48], b[48];
         ERR(cc, path, at ? at : n, "minimum %s is above value %s",

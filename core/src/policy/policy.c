@@ -68,7 +68,8 @@ static int valid_key(compiler *cc, const doc_pair *pair, const char *path,
     return 0;
 }
 
-/* A credit's `units`: one of the canonical symbols (policy.md 11 rule 1). */
+/* A credit's `units`: one of the canonical symbols (docs/policy.md 11 rule 1).
+ */
 static void read_units(compiler *cc, const doc_node *n, const char *path,
                        lp_credit *cr)
 {
@@ -321,8 +322,8 @@ static void compile_notifications(compiler *cc, const doc_node *map)
     lp_policy *p = cc->p;
     size_t i;
     if (!limitr__expect(cc, map, "notifications", DOC_MAP, "mapping")) return;
-    p->notifications = calloc(map->count ? map->count : 1,
-                              sizeof *p->notifications);
+    p->notifications =
+        calloc(map->count ? map->count : 1, sizeof *p->notifications);
     if (p->notifications == NULL) {
         cc->nomem = 1;
         return;

@@ -54,7 +54,7 @@ typedef struct lp_plan {
     size_t n_ents;
 } lp_plan;
 
-/* policy.notifications.<name> (policy.md section 9). */
+/* policy.notifications.<name> (docs/policy.md section 9). */
 typedef struct lp_notification {
     char *name;
     int matches_ref; /* function(type, event) -> bool */

@@ -1,4 +1,4 @@
-/* script.c: the engine's private Lua 5.4 VM and its sandbox (SANDBOX.md):
+/* script.c: the engine's private Lua 5.4 VM and its sandbox (docs/sandbox.md):
  * a memory ceiling per VM, an instruction budget and a deadline per call
  * that pcall cannot swallow, a read-only environment of safe functions,
  * frozen library tables, a locked string metatable and bounded patterns. */
@@ -64,7 +64,8 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 static int panic(lua_State *L)
 {
-    /* Unreachable: every entry into the VM is protected (SANDBOX.md 15). */
+    /* Unreachable: every entry into the VM is protected (docs/sandbox.md rule
+     * 15). */
     (void)L;
     abort();
 }
@@ -80,7 +81,7 @@ static int64_t monotonic_ns(void)
 
 /* Charges HOOK_EVERY instructions; once the budget or the deadline is
  * spent, re-arms itself on every instruction so that no pcall, xpcall or
- * error handler can run on (Redis's sticky kill, SANDBOX.md 10). */
+ * error handler can run on (Redis's sticky kill, docs/sandbox.md rule 10). */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     script *s = of(L);

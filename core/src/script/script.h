@@ -1,4 +1,4 @@
-/* script.h: the engine's private, sandboxed Lua 5.4 VM (SANDBOX.md) and
+/* script.h: the engine's private, sandboxed Lua 5.4 VM (docs/sandbox.md) and
  * the calls the engine makes into it: the policy's `lua` chunk, snippet
  * compilation, and calls of compiled snippets with JSON-shaped values. */
 #ifndef LIMITR_SCRIPT_H
@@ -74,8 +74,7 @@ typedef struct script_host {
                 const char *args_json, char **result, char **failure);
     /* limitr.meter(ent) / limitr.value(ent) for customer: 0 with *out, or
      * -1 when the customer has no such meter. */
-    int (*meter)(void *ud, const char *id, const char *ent,
-                 script_meter *out);
+    int (*meter)(void *ud, const char *id, const char *ent, script_meter *out);
 } script_host;
 
 /* Creates a VM. Returns NULL and *err (static text) when Lua cannot be

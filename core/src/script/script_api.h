@@ -14,7 +14,7 @@
 
 /* The functions the engine uses, looked up once per process. */
 typedef struct limitr_lua_api {
-    lua_State * (*lua_newstate)(lua_Alloc f, void *ud);
+    lua_State *(*lua_newstate)(lua_Alloc f, void *ud);
     void (*lua_close)(lua_State *L);
     lua_CFunction (*lua_atpanic)(lua_State *L, lua_CFunction panicf);
     int (*lua_absindex)(lua_State *L, int idx);
@@ -25,13 +25,13 @@ typedef struct limitr_lua_api {
     void (*lua_copy)(lua_State *L, int fromidx, int toidx);
     int (*lua_checkstack)(lua_State *L, int n);
     int (*lua_type)(lua_State *L, int idx);
-    const char * (*lua_typename)(lua_State *L, int tp);
+    const char *(*lua_typename)(lua_State *L, int tp);
     int (*lua_toboolean)(lua_State *L, int idx);
     lua_Number (*lua_tonumberx)(lua_State *L, int idx, int *isnum);
     lua_Integer (*lua_tointegerx)(lua_State *L, int idx, int *isnum);
-    const char * (*lua_tolstring)(lua_State *L, int idx, size_t *len);
+    const char *(*lua_tolstring)(lua_State *L, int idx, size_t *len);
     lua_Unsigned (*lua_rawlen)(lua_State *L, int idx);
-    void * (*lua_touserdata)(lua_State *L, int idx);
+    void *(*lua_touserdata)(lua_State *L, int idx);
     int (*lua_isinteger)(lua_State *L, int idx);
     int (*lua_isnumber)(lua_State *L, int idx);
     int (*lua_isstring)(lua_State *L, int idx);
@@ -39,14 +39,14 @@ typedef struct limitr_lua_api {
     void (*lua_pushnil)(lua_State *L);
     void (*lua_pushnumber)(lua_State *L, lua_Number n);
     void (*lua_pushinteger)(lua_State *L, lua_Integer n);
-    const char * (*lua_pushlstring)(lua_State *L, const char *s, size_t len);
-    const char * (*lua_pushstring)(lua_State *L, const char *s);
-    const char * (*lua_pushfstring)(lua_State *L, const char *fmt, ...);
+    const char *(*lua_pushlstring)(lua_State *L, const char *s, size_t len);
+    const char *(*lua_pushstring)(lua_State *L, const char *s);
+    const char *(*lua_pushfstring)(lua_State *L, const char *fmt, ...);
     void (*lua_pushcclosure)(lua_State *L, lua_CFunction fn, int n);
     void (*lua_pushboolean)(lua_State *L, int b);
     void (*lua_pushlightuserdata)(lua_State *L, void *p);
     void (*lua_createtable)(lua_State *L, int narr, int nrec);
-    void * (*lua_newuserdatauv)(lua_State *L, size_t sz, int nuvalue);
+    void *(*lua_newuserdatauv)(lua_State *L, size_t sz, int nuvalue);
     int (*lua_getfield)(lua_State *L, int idx, const char *k);
     void (*lua_setfield)(lua_State *L, int idx, const char *k);
     int (*lua_rawget)(lua_State *L, int idx);
@@ -60,26 +60,32 @@ typedef struct limitr_lua_api {
     int (*lua_next)(lua_State *L, int idx);
     int (*lua_setmetatable)(lua_State *L, int objindex);
     int (*lua_getmetatable)(lua_State *L, int objindex);
-    void (*lua_callk)(lua_State *L, int nargs, int nresults, lua_KContext ctx, lua_KFunction k);
-    int (*lua_pcallk)(lua_State *L, int nargs, int nresults, int errfunc, lua_KContext ctx, lua_KFunction k);
+    void (*lua_callk)(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                      lua_KFunction k);
+    int (*lua_pcallk)(lua_State *L, int nargs, int nresults, int errfunc,
+                      lua_KContext ctx, lua_KFunction k);
     int (*lua_error)(lua_State *L);
     void (*lua_sethook)(lua_State *L, lua_Hook func, int mask, int count);
     lua_Hook (*lua_gethook)(lua_State *L);
     int (*lua_gethookmask)(lua_State *L);
-    const char * (*lua_getupvalue)(lua_State *L, int funcindex, int n);
-    const char * (*lua_setupvalue)(lua_State *L, int funcindex, int n);
+    const char *(*lua_getupvalue)(lua_State *L, int funcindex, int n);
+    const char *(*lua_setupvalue)(lua_State *L, int funcindex, int n);
     int (*lua_gc)(lua_State *L, int what, ...);
     int (*lua_getinfo)(lua_State *L, const char *what, lua_Debug *ar);
     int (*lua_getstack)(lua_State *L, int level, lua_Debug *ar);
     size_t (*lua_stringtonumber)(lua_State *L, const char *s);
-    int (*luaL_loadbufferx)(lua_State *L, const char *buff, size_t sz, const char *name, const char *mode);
+    int (*luaL_loadbufferx)(lua_State *L, const char *buff, size_t sz,
+                            const char *name, const char *mode);
     int (*luaL_ref)(lua_State *L, int t);
     void (*luaL_unref)(lua_State *L, int t, int ref);
-    void (*luaL_traceback)(lua_State *L, lua_State *L1, const char *msg, int level);
-    void (*luaL_requiref)(lua_State *L, const char *modname, lua_CFunction openf, int glb);
+    void (*luaL_traceback)(lua_State *L, lua_State *L1, const char *msg,
+                           int level);
+    void (*luaL_requiref)(lua_State *L, const char *modname,
+                          lua_CFunction openf, int glb);
     void (*luaL_checkstack)(lua_State *L, int sz, const char *msg);
-    const char * (*luaL_checklstring)(lua_State *L, int arg, size_t *l);
-    const char * (*luaL_optlstring)(lua_State *L, int arg, const char *def, size_t *l);
+    const char *(*luaL_checklstring)(lua_State *L, int arg, size_t *l);
+    const char *(*luaL_optlstring)(lua_State *L, int arg, const char *def,
+                                   size_t *l);
     lua_Integer (*luaL_checkinteger)(lua_State *L, int arg);
     lua_Integer (*luaL_optinteger)(lua_State *L, int arg, lua_Integer def);
     lua_Number (*luaL_checknumber)(lua_State *L, int arg);
@@ -88,7 +94,7 @@ typedef struct limitr_lua_api {
     int (*luaL_argerror)(lua_State *L, int arg, const char *extramsg);
     int (*luaL_typeerror)(lua_State *L, int arg, const char *tname);
     int (*luaL_error)(lua_State *L, const char *fmt, ...);
-    const char * (*luaL_tolstring)(lua_State *L, int idx, size_t *len);
+    const char *(*luaL_tolstring)(lua_State *L, int idx, size_t *len);
     lua_Integer (*luaL_len)(lua_State *L, int idx);
     void (*luaL_where)(lua_State *L, int lvl);
     int (*luaopen_base)(lua_State *L);
@@ -135,7 +141,8 @@ int limitr__lua_api_load(const char **err);
 #define lua_pushfstring(...) (limitr__lua.lua_pushfstring(__VA_ARGS__))
 #define lua_pushcclosure(...) (limitr__lua.lua_pushcclosure(__VA_ARGS__))
 #define lua_pushboolean(...) (limitr__lua.lua_pushboolean(__VA_ARGS__))
-#define lua_pushlightuserdata(...) (limitr__lua.lua_pushlightuserdata(__VA_ARGS__))
+#define lua_pushlightuserdata(...)                                             \
+    (limitr__lua.lua_pushlightuserdata(__VA_ARGS__))
 #define lua_createtable(...) (limitr__lua.lua_createtable(__VA_ARGS__))
 #define lua_newuserdatauv(...) (limitr__lua.lua_newuserdatauv(__VA_ARGS__))
 #define lua_getfield(...) (limitr__lua.lua_getfield(__VA_ARGS__))

@@ -85,8 +85,7 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__strlist_free(st, &c->refs);
     limitr__strlist_free(st, &c->alt_ids);
     limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
-    limitr__st_free(st, c->overrides,
-                    c->cap_overrides * sizeof *c->overrides);
+    limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *c->overrides);
     slot_release(st, c->slot);
     limitr__st_free(st, c, sizeof *c);
 }
@@ -149,7 +148,6 @@ int limitr__strlist_index(const strlist *l, const char *s)
 void limitr__strlist_remove_at(state *st, strlist *l, size_t i)
 {
     limitr__st_strfree(st, l->items[i]);
-    memmove(&l->items[i], &l->items[i + 1],
-            (l->n - i - 1) * sizeof *l->items);
+    memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof *l->items);
     l->n--; /* the array keeps its capacity */
 }

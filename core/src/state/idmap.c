@@ -56,8 +56,8 @@ int limitr__idmap_reserve(state *st, idmap *m, size_t extra)
     return rehash(st, m, cap);
 }
 
-int limitr__idmap_insert(state *st, idmap *m, const char *key,
-                         size_t len, uint64_t hash, customer *c)
+int limitr__idmap_insert(state *st, idmap *m, const char *key, size_t len,
+                         uint64_t hash, customer *c)
 {
     size_t i;
     if (limitr__idmap_reserve(st, m, 1) != 0) return -1;
@@ -74,8 +74,7 @@ int limitr__idmap_insert(state *st, idmap *m, const char *key,
     return 0;
 }
 
-void limitr__idmap_remove(idmap *m, const char *key, size_t len,
-                          uint64_t hash)
+void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash)
 {
     size_t i;
     if (m->cap == 0) return;

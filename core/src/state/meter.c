@@ -1,4 +1,4 @@
-/* meter.c: a customer's stored meters (engine.md section 3) and their rate
+/* meter.c: a customer's stored meters (docs/engine.md section 3) and their rate
  * history (section 6.3). Periods and the governor's refill depend on the
  * policy's limits and are the engine's (engine/period.c). */
 #include <float.h>

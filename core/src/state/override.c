@@ -1,4 +1,4 @@
-/* override.c: a customer's stored overrides (engine.md section 7), one per
+/* override.c: a customer's stored overrides (docs/engine.md section 7), one per
  * entitlement, kept as their fields. */
 #include <string.h>
 
@@ -22,8 +22,7 @@ int limitr__override_put(state *st, customer *c, const override *ov)
             if (grown == NULL) return -1;
             if (c->n_overrides)
                 memcpy(grown, c->overrides, c->n_overrides * sizeof *grown);
-            limitr__st_free(st, c->overrides,
-                            c->cap_overrides * sizeof *grown);
+            limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *grown);
             c->overrides = grown;
             c->cap_overrides = cap;
         }

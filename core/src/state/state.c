@@ -5,8 +5,7 @@
 
 #include "state.h"
 
-static void *heap_realloc(void *ud, void *ptr, size_t old_size,
-                          size_t new_size)
+static void *heap_realloc(void *ud, void *ptr, size_t old_size, size_t new_size)
 {
     (void)ud;
     (void)old_size;

@@ -64,7 +64,7 @@ typedef struct meter {
     int64_t last_refill;
 } meter;
 
-/* A customer's own limit for one entitlement (engine.md section 7), kept
+/* A customer's own limit for one entitlement (docs/engine.md section 7), kept
  * as its fields: the engine builds the limit a decision uses from it. It
  * holds no snippet: the plan limit's on_exceed applies, and its `value`
  * snippet too unless the override gives a value (own_value). */
@@ -222,7 +222,7 @@ meter *limitr__meter_add(state *st, customer *c, int ent, int64_t started);
 /* A fresh meter: value 0, no history or bucket, started then. */
 void limitr__meter_restart(meter *m, int64_t started);
 /* Records a committed change (or governed demand) in the rate history and
- * the EWMA trend (engine.md 6.3). */
+ * the EWMA trend (docs/engine.md 6.3). */
 void limitr__meter_push(meter *m, int64_t ts, double delta, double alpha,
                         int is_demand);
 

@@ -1,4 +1,4 @@
-/* limit_rule.h: the numbers and switches of a limit (policy.md section 6),
+/* limit_rule.h: the numbers and switches of a limit (docs/policy.md section 6),
  * with nothing that points into a policy or a Lua VM. A compiled policy
  * limit is built from one, and a customer's override keeps one in the
  * customer state. */

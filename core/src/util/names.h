@@ -9,7 +9,7 @@
 const char *limitr__did_you_mean(const char *word,
                                  const char *const *candidates, size_t n);
 
-/* A policy name: 1-64 characters from A-Z a-z 0-9 _ - (policy.md 1.3). */
+/* A policy name: 1-64 characters from A-Z a-z 0-9 _ - (docs/policy.md 1.3). */
 int limitr__valid_name(const char *s, size_t len);
 
 /* Whether s (len bytes) is well-formed UTF-8: no overlong forms,

@@ -78,8 +78,8 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
     }
     if (shift >= 0) {
         /* 10^20 whole units are 10^38 scaled, below 2^127 (1.7e38). */
-        const lnum limit = (lnum)10000000000000000000ULL *
-                           (lnum)10000000000000000000ULL;
+        const lnum limit =
+            (lnum)10000000000000000000ULL * (lnum)10000000000000000000ULL;
         while (shift-- > 0) {
             if (mant > limit / 10) return -1;
             mant *= 10;

@@ -1,6 +1,6 @@
 /* num.h: exact amounts. Meter values and money are fixed-point integers with
- * 18 decimal places in 128 bits (economy.md section 1): sums are exact, and
- * whole numbers convert with one multiplication. */
+ * 18 decimal places in 128 bits (docs/numbers.md section 1): sums are exact,
+ * and whole numbers convert with one multiplication. */
 #ifndef LIMITR_NUM_H
 #define LIMITR_NUM_H
 
@@ -13,7 +13,8 @@ typedef __int128 lnum;
 #define LNUM_NANO ((lnum)1000000000LL)           /* 10^9: one 1e-9 step */
 #define LNUM_ZERO ((lnum)0)
 
-/* Largest magnitude accepted from outside: 10^20 (economy.md asks 10^18). */
+/* Largest magnitude accepted from outside: 10^20 (docs/numbers.md 1.2 asks at
+ * least 10^18). */
 #define LNUM_MAX_WHOLE 100000000000000000000.0
 
 /* The range of every amount the engine keeps (meter values, overhead,

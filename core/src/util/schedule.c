@@ -1,4 +1,4 @@
-/* schedule.c: reset_sch parsing and UTC calendar boundaries (policy.md
+/* schedule.c: reset_sch parsing and UTC calendar boundaries (docs/policy.md
  * section 12), plus the rolling reset_inc period start. */
 #include <stdarg.h>
 #include <stdio.h>

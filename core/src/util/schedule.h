@@ -1,4 +1,4 @@
-/* schedule.h: reset periods (policy.md section 12). UTC calendar schedules
+/* schedule.h: reset periods (docs/policy.md section 12). UTC calendar schedules
  * (reset_sch) and rolling intervals (reset_inc), in ms since the epoch. */
 #ifndef LIMITR_SCHEDULE_H
 #define LIMITR_SCHEDULE_H
@@ -32,7 +32,7 @@ typedef struct lp_schedule {
  * (leading zeros allowed), no spaces anywhere.
  * text: NUL-terminated (NULL reads as ""). out: filled on success only.
  * err/errlen: on failure receives the whole problem text, truncated to fit,
- * "invalid reset schedule '<text>': <problem>" (policy.md section 13);
+ * "invalid reset schedule '<text>': <problem>" (docs/policy.md section 13);
  * err may be NULL when errlen is 0.
  * Returns 0, or -1 when text is not a valid schedule. Thread-safe. */
 int limitr__schedule_parse(const char *text, lp_schedule *out, char *err,

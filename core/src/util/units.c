@@ -1,5 +1,5 @@
 /* units.c: the unit table, unit strings ("250 MB", "1.5h"), conversions
- * between units and duration fields (policy.md section 11). */
+ * between units and duration fields (docs/policy.md section 11). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>

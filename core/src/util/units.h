@@ -1,4 +1,4 @@
-/* units.h: unit strings and durations (policy.md section 11): "2GB",
+/* units.h: unit strings and durations (docs/policy.md section 11): "2GB",
  * "250 MB", "1.5h", "30days", and their conversion between units. */
 #ifndef LIMITR_UNITS_H
 #define LIMITR_UNITS_H
@@ -48,7 +48,7 @@ unit_dim limitr__unit_dim(int unit);
 const char *limitr__unit_symbol(int unit);
 
 /* Is symbol (NUL-terminated) a valid credit `units` value? Only canonical
- * symbols are (policy.md 11 rule 1): "kB" yes, "KB" or "bytes" no.
+ * symbols are (docs/policy.md 11 rule 1): "kB" yes, "KB" or "bytes" no.
  * Returns the unit index, or -1. */
 int limitr__unit_credit_symbol(const char *symbol);
 
