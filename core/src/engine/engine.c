@@ -24,18 +24,6 @@ const char *limitr_strerror(int code)
     return "unknown status code";
 }
 
-static void *default_realloc(void *ud, void *ptr, size_t old_size,
-                             size_t new_size)
-{
-    (void)ud;
-    (void)old_size;
-    if (new_size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    return realloc(ptr, new_size);
-}
-
 /* ---- Errors ---- */
 
 /* The code of a failure that has no more precise one: by status. */
@@ -218,7 +206,7 @@ int limitr_advance(limitr_engine *e, int64_t ms)
 static limitr_engine *engine_create(const limitr_options *opts)
 {
     limitr_engine *e;
-    limitr_allocator alloc = {default_realloc, NULL};
+    limitr_allocator alloc = {limitr__heap_realloc, NULL};
     state_home home;
     if (opts != NULL && opts->allocator != NULL &&
         opts->allocator->realloc != NULL)

@@ -59,6 +59,17 @@ static const field entitlement_fields[] = {
 
 /* ---- Sections ---- */
 
+/* An entry of credits, plans or entitlements: null (every default) or a
+ * mapping of known fields. 0 (reported) when it is neither. */
+static int entry_fields(compiler *cc, const doc_node *n, const char *path,
+                        const field *fields, size_t n_fields)
+{
+    if (n->type == DOC_NULL) return 1;
+    if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) return 0;
+    limitr__check_fields(cc, n, path, fields, n_fields);
+    return 1;
+}
+
 static int valid_key(compiler *cc, const doc_pair *pair, const char *path,
                      const char *what)
 {
@@ -142,14 +153,11 @@ static void compile_credits(compiler *cc, const doc_node *credits)
             continue;
         }
         /* A credit written as null or {} takes every default. */
-        if (n->type != DOC_NULL &&
-            !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
+        if (!entry_fields(cc, n, path, credit_fields,
+                          N_FIELDS(credit_fields))) {
             free(path);
             continue;
         }
-        if (n->type == DOC_MAP)
-            limitr__check_fields(cc, n, path, credit_fields,
-                                 N_FIELDS(credit_fields));
         cr->name = limitr__xstrdup(cc, pair->key);
         limitr__read_string(cc, n, path, "label", "Credit", &cr->label);
         limitr__read_string(cc, n, path, "unit", "credit", &cr->unit);
@@ -232,14 +240,11 @@ static void compile_entitlements(compiler *cc, const doc_node *ents,
             free(epath);
             continue;
         }
-        if (n->type != DOC_NULL &&
-            !limitr__expect(cc, n, epath, DOC_MAP, "mapping")) {
+        if (!entry_fields(cc, n, epath, entitlement_fields,
+                          N_FIELDS(entitlement_fields))) {
             free(epath);
             continue;
         }
-        if (n->type == DOC_MAP)
-            limitr__check_fields(cc, n, epath, entitlement_fields,
-                                 N_FIELDS(entitlement_fields));
         ent->name = intern_entitlement(cc, pair->key);
         limitr__read_string(cc, n, epath, "description", "", &ent->description);
         limitr__read_bool(cc, n, epath, "hidden", 0);
@@ -279,14 +284,10 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(path);
             continue;
         }
-        if (n->type != DOC_NULL &&
-            !limitr__expect(cc, n, path, DOC_MAP, "mapping")) {
+        if (!entry_fields(cc, n, path, plan_fields, N_FIELDS(plan_fields))) {
             free(path);
             continue;
         }
-        if (n->type == DOC_MAP)
-            limitr__check_fields(cc, n, path, plan_fields,
-                                 N_FIELDS(plan_fields));
         plan->name = limitr__xstrdup(cc, pair->key);
         limitr__read_string(cc, n, path, "label", "", &plan->label);
         limitr__read_string(cc, n, path, "description", "", &plan->description);

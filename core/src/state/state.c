@@ -5,7 +5,8 @@
 
 #include "state.h"
 
-static void *heap_realloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+void *limitr__heap_realloc(void *ud, void *ptr, size_t old_size,
+                           size_t new_size)
 {
     (void)ud;
     (void)old_size;
@@ -18,7 +19,7 @@ static void *heap_realloc(void *ud, void *ptr, size_t old_size, size_t new_size)
 
 state *limitr__state_open(const state_home *home)
 {
-    state_home h = {heap_realloc, NULL, NULL, NULL};
+    state_home h = {limitr__heap_realloc, NULL, NULL, NULL};
     state *st;
     if (home != NULL && home->realloc != NULL) h = *home;
     st = h.realloc(h.ud, NULL, 0, sizeof *st);

@@ -132,6 +132,9 @@ typedef struct state {
 
 /* ---- Life cycle and memory (state.c) ---- */
 
+/* The heap's allocator (malloc, realloc, free) in the home's shape. */
+void *limitr__heap_realloc(void *ud, void *ptr, size_t old_size,
+                           size_t new_size);
 /* A new, empty state in home (NULL: the heap); NULL when memory runs out. */
 state *limitr__state_open(const state_home *home);
 void limitr__state_close(state *st); /* NULL is a no-op */
