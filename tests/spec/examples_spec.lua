@@ -1,15 +1,5 @@
 -- The runnable examples print what they promise.
-local function run(script)
-    local root = os.getenv("LIMITR_SOURCE_DIR") or "."
-    local build = os.getenv("LIMITR_BUILD_DIR") or (root .. "/build")
-    local cmd = ("cd %q && LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%q lua5.4 %s 2>&1")
-        :format(root, build .. "/?.so;;", script)
-    local pipe = assert(io.popen(cmd))
-    local out = pipe:read("a")
-    local ok = pipe:close()
-    assert.is_true(ok, out)
-    return out
-end
+local run = require("helpers").run_example
 
 describe("examples/ai_tokens.lua", function()
     it("prices calls per model and lets only the allowed customer run over", function()
