@@ -1067,12 +1067,15 @@ static int l_engine_lib(lua_State *L)
     check_string(L, 2); /* no NUL bytes */
     check_string(L, 3);
     luaL_checktype(L, 4, LUA_TFUNCTION);
+    cb = new_callback(L, b, 4); /* raises before keeping anything */
     key = malloc(lib_len + name_len + 2);
-    if (key == NULL) return luaL_error(L, "out of memory");
+    if (key == NULL) {
+        release_callback(L, b, cb); /* the engine has not seen it */
+        return luaL_error(L, "out of memory");
+    }
     memcpy(key, lib, lib_len);
     key[lib_len] = '.';
     memcpy(key + lib_len + 1, name, name_len + 1);
-    cb = new_callback(L, b, 4); /* raises before keeping anything */
     cb->lib_key = key;
     if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK) {
         /* cb stays live: limitr_lib may have registered it before failing

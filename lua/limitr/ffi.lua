@@ -12,11 +12,13 @@
 --   allow(e, id, ent, value)  id, ent strings; value a number or nil
 --   check(e, id, ent, value)  the same, id and ent without NUL bytes
 -- on an engine of this module instance that limitr_lua_ffi_engine (in
--- bindings/lua/limitr_core.c) hands out: open, and with no Lua callback (an
--- on() subscriber or a lib() function: a C function called through the FFI
--- must not re-enter the Lua VM, and the classic module's trampolines do).
+-- bindings/lua/limitr_core.c) hands out: open, and with no live Lua
+-- callback (an on() subscriber not yet off(), or a lib() function, which
+-- the engine keeps for its life: a C function called through the FFI must
+-- not re-enter the Lua VM, and the classic module's trampolines do).
 -- That check reads the engine's userdata on every call, so it follows
--- close(), __gc, on() and lib() whoever calls them, and the engine userdata
+-- close(), __gc, on(), off() and lib() whoever calls them (the fast path
+-- comes back after the last off()), and the engine userdata
 -- (the call's own argument) stays alive for the whole call. Anything else
 -- (unit strings, opts, wrong types, a closed engine, callbacks) tail-calls
 -- the classic method with the same arguments, so results and errors are the
