@@ -43,14 +43,20 @@ test: setup
 	$(call compile,$(TEST_FLAGS))
 	@cd $(BUILD) && ctest --output-on-failure -j2
 
+LUAJIT_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
+             LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;"
+
 bench: setup
 	$(call compile,$(TEST_FLAGS))
+	@cmake --build $(BUILD) --target bench_allow bench_create -j2
 	@$(LUA_ENV) $(BUILD)/tests/bench/bench_allow
 	@$(LUA_ENV) lua5.4 tests/bench/bench_allow.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
-	    LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
-	    LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;" \
-	    luajit tests/bench/bench_allow.lua; fi
+	    $(LUAJIT_ENV) luajit tests/bench/bench_allow.lua; fi
+	@$(BUILD)/tests/bench/bench_create
+	@$(LUA_ENV) lua5.4 tests/bench/bench_create.lua
+	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
+	    $(LUAJIT_ENV) luajit tests/bench/bench_create.lua; fi
 
 # The whole ctest suite (C tests, replays, busted specs) under ASan + UBSan.
 check-asan: setup

@@ -1,8 +1,8 @@
 /* limitr_core.c: the Lua C module `limitr.core`, glue from Lua 5.4 (and
  * LuaJIT 2.1, through compat.h) to the public C API in limitr.h. Tables
  * cross the C API as JSON, converted here to and from Lua values. Misuse (a
- * wrong argument type) raises; expected failures return nil, err or false,
- * reason. */
+ * wrong argument type) raises; every other outcome is one of two shapes
+ * (see "Answers" below and the README's Lua section). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +11,18 @@
 #include <lua.h>
 
 #include "compat.h"
+#include "json_text.h"
 #include "limitr.h"
+/* lua_json.h is shared with the engine's own VM: only lua_json_from (Lua
+   to JSON) is used here, JSON text comes in through json_text.h. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 #include "lua_json.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #define ENGINE_MT "limitr.Engine"
 
@@ -25,9 +35,13 @@
 /* A Lua function registered as an event subscriber or a host function. */
 typedef struct lua_callback {
     struct engine_box *box;
-    int fn_ref;   /* registry reference of the function */
-    char *error;  /* last failure message (malloc'ed) */
-    char *result; /* last JSON result of a host function */
+    int fn_ref;    /* registry reference of the function; LUA_NOREF once
+                      released */
+    int sub_id;    /* on(): the subscription's id; 0 for lib() */
+    char *lib_key; /* lib(): "lib.name", to release the one it replaces */
+    int running;   /* calls of it in progress (events nest) */
+    char *error;   /* last failure message (malloc'ed) */
+    char *result;  /* last JSON result of a host function */
     struct lua_callback *next;
 } lua_callback;
 
@@ -36,6 +50,8 @@ typedef struct engine_box {
     limitr_engine *e;
     lua_State *L; /* the thread of the call in progress */
     int busy;     /* nesting depth of calls into the engine */
+    int live;     /* callbacks the engine may still call */
+    int released; /* released callbacks not freed yet (one was running) */
     lua_callback *callbacks;
 } engine_box;
 
@@ -63,17 +79,74 @@ static limitr_engine *check_engine(lua_State *L)
     return check_box(L)->e;
 }
 
+/* ---- Callbacks' life ----
+ *
+ * A callback is live from on() / lib() until off(), its replacement by lib()
+ * or close(). Released, it lets go of its function at once (luaL_unref: the
+ * function can be collected) but its struct stays while it runs: the
+ * trampoline still reads it, and the engine copies the message it returns
+ * after it returns. Released structs are freed when no call of theirs is in
+ * progress, at the latest when the outermost engine call returns. */
+
+static void free_callback(lua_callback *cb)
+{
+    free(cb->lib_key);
+    free(cb->error);
+    free(cb->result);
+    free(cb);
+}
+
+/* Frees the released callbacks that are not running. */
+static void sweep_callbacks(engine_box *b)
+{
+    lua_callback **p = &b->callbacks;
+    while (*p != NULL) {
+        lua_callback *cb = *p;
+        if (cb->fn_ref == LUA_NOREF && cb->running == 0) {
+            *p = cb->next;
+            free_callback(cb);
+            b->released--;
+        } else {
+            p = &cb->next;
+        }
+    }
+}
+
+/* The engine will not call cb again: drop its function. */
+static void release_callback(lua_State *L, engine_box *b, lua_callback *cb)
+{
+    if (cb->fn_ref == LUA_NOREF) return;
+    luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    cb->fn_ref = LUA_NOREF;
+    b->live--;
+    b->released++;
+    sweep_callbacks(b);
+}
+
 static void free_callbacks(lua_State *L, engine_box *b)
 {
     lua_callback *cb = b->callbacks, *next;
     for (; cb != NULL; cb = next) {
         next = cb->next;
-        luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
-        free(cb->error);
-        free(cb->result);
-        free(cb);
+        if (cb->fn_ref != LUA_NOREF)
+            luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
+        free_callback(cb);
     }
     b->callbacks = NULL;
+    b->live = b->released = 0;
+}
+
+/* Around every call into the engine: a callback may run inside it (an
+ * event, or a host function called by a snippet), and close() must refuse
+ * while it does. */
+static void enter(engine_box *b)
+{
+    b->busy++;
+}
+
+static void leave(engine_box *b)
+{
+    if (--b->busy == 0 && b->released > 0) sweep_callbacks(b);
 }
 
 static int l_engine_close(lua_State *L)
@@ -100,12 +173,11 @@ static int l_engine_tostring(lua_State *L)
 
 /* ---- JSON <-> Lua ---- */
 
-/* Pushes the JSON text as a Lua value (nil for NULL or bad text). */
+/* Pushes the JSON text as a Lua value (nil for NULL or bad text), in one
+ * pass (json_text.h). */
 static void push_json_text(lua_State *L, const char *text)
 {
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    lua_json_push(L, root, 0);
-    cJSON_Delete(root);
+    json_text_push(L, text, text != NULL ? strlen(text) : 0);
 }
 
 /* The value at idx as malloc'ed JSON text; raises with `what` on failure. */
@@ -145,42 +217,91 @@ static void check_opts_table(lua_State *L, int idx)
         luaL_typeerror(L, idx, "table or nil");
 }
 
-/* A failure that is not a decision: nil, message (for people), reason
- * code (for programs). */
-static int push_fail(lua_State *L, limitr_engine *e, int status)
+/* ---- Answers ----
+ *
+ * Every method answers in one of two shapes:
+ * - a decision (allow, check, increment, decrement): true; false, reason
+ *   when the policy or the call's own targets say no (see is_refusal); nil,
+ *   err, code when no decision could be made.
+ * - anything else: a value (a table, number, true), or nil, err, code.
+ * err is limitr_last_error (for people), code limitr_last_reason (for
+ * programs). lua/limitr/ffi.lua answers decisions with the same rules. */
+
+static int push_fail(lua_State *L, limitr_engine *e)
 {
-    (void)status;
     lua_pushnil(L);
     lua_pushstring(L, limitr_last_error(e));
     lua_pushstring(L, limitr_last_reason(e));
     return 3;
 }
 
-/* Results: true / false, reason / nil, err */
-static int push_status(lua_State *L, limitr_engine *e, int status)
+static int push_true(lua_State *L)
 {
-    if (status == LIMITR_OK) {
-        lua_pushboolean(L, 1);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* A call that answers true or nil, err, code. */
+static int push_done(lua_State *L, limitr_engine *e, int status)
+{
+    return status == LIMITR_OK ? push_true(L) : push_fail(L, e);
+}
+
+/* Whether a decision that did not pass is a refusal (false, reason) rather
+ * than a failure (nil, err, code), by its status (limitr.h):
+ * - DENIED: the policy's no (limit, governor, not_metered, an on_exceed
+ *   snippet's reason);
+ * - NOT_FOUND: gates 1-3 (unknown_customer, no_plan, unknown_entitlement,
+ *   no_scope_customer);
+ * - INVALID: only invalid_value; any other INVALID is a misuse of the C API
+ *   (NULL arguments, an engine without a policy) that is a failure;
+ * - SCRIPT, BUDGET, MEMCAP: in a decision, only a failed limit value
+ *   snippet, reason "error" (the call is refused, the engine works on);
+ * - NOMEM, ERROR (engine_busy: a change while a decision snippet runs) and
+ *   anything else: failures. */
+static int is_refusal(limitr_engine *e, int status)
+{
+    switch (status) {
+    case LIMITR_DENIED:
+    case LIMITR_NOT_FOUND:
+    case LIMITR_SCRIPT:
+    case LIMITR_BUDGET:
+    case LIMITR_MEMCAP:
         return 1;
+    case LIMITR_INVALID:
+        return strcmp(limitr_last_reason(e), "invalid_value") == 0;
+    default:
+        return 0;
     }
-    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND ||
-        (status == LIMITR_INVALID && limitr_last_reason(e)[0] != 'i')) {
+}
+
+static int push_decision(lua_State *L, limitr_engine *e, int status)
+{
+    if (status == LIMITR_OK) return push_true(L);
+    if (is_refusal(e, status)) {
         lua_pushboolean(L, 0);
         lua_pushstring(L, limitr_last_reason(e));
         return 2;
     }
-    return push_fail(L, e, status);
+    return push_fail(L, e);
 }
 
 /* ---- Module functions ---- */
 
+/* The engine, or nil, err, code (the engine of a failed limitr_new is
+ * freed here: it only held the error). */
 static int push_new_engine(lua_State *L, limitr_engine *e, int status)
 {
     engine_box *b;
     if (status != LIMITR_OK) {
         lua_pushnil(L);
-        lua_pushstring(L, e ? limitr_last_error(e) : "out of memory");
-        lua_pushinteger(L, status);
+        if (e == NULL) { /* memory ran out before the engine existed */
+            lua_pushstring(L, limitr_strerror(status));
+            lua_pushliteral(L, "out_of_memory");
+        } else {
+            lua_pushstring(L, limitr_last_error(e));
+            lua_pushstring(L, limitr_last_reason(e));
+        }
         limitr_free(e);
         return 3;
     }
@@ -266,6 +387,105 @@ static int l_load(lua_State *L)
 
 /* ---- Customers ---- */
 
+#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
+/* ---- Snapshots without JSON (LIMITR_HAVE_CUSTOMER_VIEW) ----
+ *
+ * With limitr_customer_view and limitr_customer_meter_at in limitr.h, the
+ * snapshot table is built from the engine's records: no JSON printed by the
+ * engine, none read here (create_customer's snapshot JSON costs 15 times
+ * the create itself: tests/bench/bench_create). The table is the one the
+ * JSON snapshot gives: id, plan (absent when none resolves), own_plan (absent
+ * when none is stored), type, label, created, refs, alt_ids, metadata
+ * (absent when none), overrides, grants and caps (empty lists for now), and
+ * meters {<entitlement> = {credit, value, limit, remaining, overhead,
+ * started}} (credit absent on a meter whose entitlement is no longer
+ * limited, limit and remaining absent for observe and snippet limits).
+ * Compiled out until the core declares the accessors; the JSON path below
+ * is the fallback. */
+
+static void push_number(lua_State *L, double out);
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    if (value == NULL) return;
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_number(lua_State *L, const char *key, double value)
+{
+    push_number(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_strings(lua_State *L, const char *key, const char *const *items,
+                        size_t n)
+{
+    size_t i;
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushstring(L, items[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, key);
+}
+
+/* The snapshot of customer id (or alt ID), or nil, err, code. Every
+ * borrowed field of `info` is used before the first meter_at call. */
+static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
+{
+    limitr_customer_info info;
+    limitr_meter_info m;
+    size_t i, n_meters;
+    int top = lua_gettop(L);
+    if (limitr_customer_view(e, id, &info) != LIMITR_OK) return push_fail(L, e);
+    luaL_checkstack(L, 8, "snapshot");
+    lua_createtable(L, 0, 16);
+    set_string(L, "id", info.id);
+    set_string(L, "plan", info.plan);
+    set_string(L, "own_plan", info.own_plan);
+    set_string(L, "type", info.type);
+    set_string(L, "label", info.label);
+    set_number(L, "created", (double)info.created);
+    set_strings(L, "refs", info.refs, info.n_refs);
+    set_strings(L, "alt_ids", info.alt_ids, info.n_alt_ids);
+    if (info.metadata_json != NULL) {
+        push_json_text(L, info.metadata_json);
+        lua_setfield(L, -2, "metadata");
+    }
+    if (info.overrides_json != NULL)
+        push_json_text(L, info.overrides_json);
+    else
+        lua_createtable(L, 0, 0);
+    lua_setfield(L, -2, "overrides");
+    lua_createtable(L, 0, 0);
+    lua_setfield(L, -2, "grants");
+    lua_createtable(L, 0, 0);
+    lua_setfield(L, -2, "caps");
+    n_meters = info.n_meters;
+    lua_createtable(L, 0, (int)n_meters);
+    for (i = 0; i < n_meters; i++) {
+        if (limitr_customer_meter_at(e, id, i, &m) != LIMITR_OK) {
+            lua_settop(L, top);
+            return push_fail(L, e);
+        }
+        lua_createtable(L, 0, 6);
+        set_string(L, "credit", m.credit);
+        set_number(L, "value", m.value);
+        if (m.has_limit) {
+            set_number(L, "limit", m.limit);
+            set_number(L, "remaining", m.remaining);
+        }
+        set_number(L, "overhead", m.overhead);
+        set_number(L, "started", (double)m.started);
+        lua_setfield(L, -2, m.entitlement);
+    }
+    lua_setfield(L, -2, "meters");
+    return 1;
+}
+#endif
+
+/* create_customer(id, plan, opts): the snapshot table, or nil, err, code. */
 static int l_engine_create_customer(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -274,26 +494,45 @@ static int l_engine_create_customer(lua_State *L)
     char *opts = NULL;
     int status;
     check_opts_table(L, 4);
+    /* no options: no JSON to build, and the engine reads none */
     if (!lua_isnoneornil(L, 4)) opts = to_json_text(L, 4, "create_customer");
-    b->busy++;
-    status = limitr_create_customer(b->e, id, plan, opts, &snapshot);
-    b->busy--;
+    enter(b);
+#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
+    (void)snapshot;
+    status = limitr_create_customer(b->e, id, plan, opts, NULL);
+    leave(b);
     free(opts);
-    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    /* after leave(): building tables may raise (out of memory), and the
+       view runs no callback */
+    return push_snapshot(L, b->e, id);
+#else
+    status = limitr_create_customer(b->e, id, plan, opts, &snapshot);
+    leave(b);
+    free(opts);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
     push_json_text(L, snapshot);
     return 1;
+#endif
 }
 
 static int l_engine_customer(lua_State *L)
 {
-    limitr_engine *e = check_engine(L);
-    const char *snapshot = NULL;
-    if (limitr_customer(e, check_string(L, 2), &snapshot) != LIMITR_OK) {
-        lua_pushnil(L);
-        return 1;
-    }
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *snapshot = NULL;
+    int status;
+#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
+    (void)snapshot;
+    (void)status;
+    return push_snapshot(L, b->e, id); /* runs no callback */
+#else
+    enter(b);
+    status = limitr_customer(b->e, id, &snapshot);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
     push_json_text(L, snapshot);
     return 1;
+#endif
 }
 
 static int l_engine_delete_customer(lua_State *L)
@@ -301,10 +540,10 @@ static int l_engine_delete_customer(lua_State *L)
     engine_box *b = check_box(L);
     int status;
     const char *id = check_string(L, 2);
-    b->busy++;
+    enter(b);
     status = limitr_delete_customer(b->e, id);
-    b->busy--;
-    return push_status(L, b->e, status);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 /* ---- Decisions ---- */
@@ -356,25 +595,6 @@ static void read_value(lua_State *L, int idx, double *out)
     }
 }
 
-static int push_decision(lua_State *L, limitr_engine *e, int status)
-{
-    if (status == LIMITR_OK) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
-    if (status == LIMITR_DENIED || status == LIMITR_NOT_FOUND ||
-        (status == LIMITR_INVALID &&
-         strcmp(limitr_last_reason(e), "invalid_value") == 0) ||
-        ((status == LIMITR_SCRIPT || status == LIMITR_BUDGET ||
-          status == LIMITR_MEMCAP) &&
-         strcmp(limitr_last_reason(e), "error") == 0)) {
-        lua_pushboolean(L, 0);
-        lua_pushstring(L, limitr_last_reason(e));
-        return 2;
-    }
-    return push_fail(L, e, status);
-}
-
 /* A string argument and its length; a number is converted, as
  * luaL_checklstring does (one API call on the allow() path). */
 static const char *string_arg(lua_State *L, int idx, size_t *len)
@@ -408,12 +628,12 @@ static int l_engine_allow(lua_State *L)
         event_json = read_call_opts(L, 5, &o);
         opts = &o;
     }
-    b->busy++;
+    enter(b);
     if (text != NULL)
         status = limitr_allow_str(b->e, id, ent, text, opts);
     else
         status = limitr_allow_n(b->e, id, id_len, ent, ent_len, value, opts);
-    b->busy--;
+    leave(b);
     free(event_json);
     if (status == LIMITR_OK) {
         lua_pushboolean(L, 1);
@@ -424,19 +644,25 @@ static int l_engine_allow(lua_State *L)
 
 static int l_engine_check(lua_State *L)
 {
-    limitr_engine *e = check_engine(L);
+    engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    double value;
+    const char *text = NULL;
+    double value = 0;
+    int status;
     if (lua_type(L, 4) == LUA_TSTRING)
-        return push_decision(L, e,
-                             limitr_check_str(e, id, ent, lua_tostring(L, 4)));
-    read_value(L, 4, &value);
-    return push_decision(L, e, limitr_check(e, id, ent, value));
+        text = lua_tostring(L, 4);
+    else
+        read_value(L, 4, &value);
+    enter(b); /* a limit snippet may call a lib() function */
+    status = text != NULL ? limitr_check_str(b->e, id, ent, text)
+                          : limitr_check(b->e, id, ent, value);
+    leave(b);
+    return push_decision(L, b->e, status);
 }
 
 static int l_engine_explain(lua_State *L)
 {
-    limitr_engine *e = check_engine(L);
+    engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     const char *json = NULL, *text = NULL;
     double value = 0;
@@ -445,8 +671,10 @@ static int l_engine_explain(lua_State *L)
         text = lua_tostring(L, 4);
     else
         read_value(L, 4, &value);
-    status = limitr_explain(e, id, ent, value, text, &json);
-    if (status != LIMITR_OK) return push_fail(L, e, status);
+    enter(b);
+    status = limitr_explain(b->e, id, ent, value, text, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
     push_json_text(L, json);
     return 1;
 }
@@ -459,10 +687,10 @@ static int step(lua_State *L, int up)
     char *event_json = read_call_opts(L, 4, &o);
     const limitr_call_opts *po = lua_isnoneornil(L, 4) ? NULL : &o;
     int status;
-    b->busy++;
+    enter(b);
     status = up ? limitr_increment(b->e, id, ent, po)
                 : limitr_decrement(b->e, id, ent, po);
-    b->busy--;
+    leave(b);
     free(event_json);
     return push_decision(L, b->e, status);
 }
@@ -512,15 +740,18 @@ enum {
     READ_PROJECTED
 };
 
-/* A read: the number, or nil when the engine says there is none. */
+/* A read: the number, or nil, err, code when there is none (an unknown
+ * customer as much as an observe limit: the code tells which). */
 static int push_read(lua_State *L, int what)
 {
-    limitr_engine *e = check_engine(L);
+    engine_box *b = check_box(L);
+    limitr_engine *e = b->e;
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     limitr_read_opts ro = {0, 0};
     const limitr_read_opts *opts = read_opts(L, 4, &ro);
     double out = 0;
     int status;
+    enter(b); /* a limit snippet may call a lib() function */
     switch (what) {
     case READ_VALUE:
         status = limitr_value(e, id, ent, opts, &out);
@@ -547,10 +778,8 @@ static int push_read(lua_State *L, int what)
         status = limitr_projected_exhaustion(e, id, ent, opts, &out);
         break;
     }
-    if (status != LIMITR_OK) {
-        lua_pushnil(L);
-        return 1;
-    }
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, e);
     push_number(L, out);
     return 1;
 }
@@ -590,13 +819,15 @@ static int l_engine_projected_exhaustion(lua_State *L)
 
 static int l_engine_resets(lua_State *L)
 {
-    limitr_engine *e = check_engine(L);
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
     int64_t out;
-    if (limitr_resets(e, check_string(L, 2), check_string(L, 3), &out) !=
-        LIMITR_OK)
-        lua_pushnil(L);
-    else
-        lua_pushinteger(L, (lua_Integer)out);
+    int status;
+    enter(b);
+    status = limitr_resets(b->e, id, ent, &out);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    lua_pushinteger(L, (lua_Integer)out);
     return 1;
 }
 
@@ -610,11 +841,11 @@ static int l_engine_set_customer_refs(lua_State *L)
     int status;
     luaL_checktype(L, 3, LUA_TTABLE);
     refs = to_json_text(L, 3, "set_customer_refs");
-    b->busy++;
+    enter(b);
     status = limitr_set_customer_refs(b->e, id, refs);
-    b->busy--;
+    leave(b);
     free(refs);
-    return push_status(L, b->e, status);
+    return push_done(L, b->e, status);
 }
 
 static int l_engine_set_customer_plan(lua_State *L)
@@ -628,10 +859,10 @@ static int l_engine_set_customer_plan(lua_State *L)
         overwrite = lua_toboolean(L, -1);
         lua_pop(L, 1);
     }
-    b->busy++;
+    enter(b);
     status = limitr_set_customer_plan(b->e, id, plan, overwrite);
-    b->busy--;
-    return push_status(L, b->e, status);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 static int l_engine_set_alt_customer_id(lua_State *L)
@@ -639,10 +870,10 @@ static int l_engine_set_alt_customer_id(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *alt = check_string(L, 3);
     int status;
-    b->busy++;
+    enter(b);
     status = limitr_set_alt_customer_id(b->e, id, alt);
-    b->busy--;
-    return push_status(L, b->e, status);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 static int l_engine_delete_alt_customer_id(lua_State *L)
@@ -650,10 +881,10 @@ static int l_engine_delete_alt_customer_id(lua_State *L)
     engine_box *b = check_box(L);
     const char *alt = check_string(L, 2);
     int status;
-    b->busy++;
+    enter(b);
     status = limitr_delete_alt_customer_id(b->e, alt);
-    b->busy--;
-    return push_status(L, b->e, status);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 static int l_engine_create_customer_override(lua_State *L)
@@ -670,11 +901,11 @@ static int l_engine_create_customer_override(lua_State *L)
         fields = strdup("{}");
         if (fields == NULL) return luaL_error(L, "out of memory");
     }
-    b->busy++;
+    enter(b);
     status = limitr_create_customer_override(b->e, id, ent, fields, &json);
-    b->busy--;
+    leave(b);
     free(fields);
-    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
     push_json_text(L, json);
     return 1;
 }
@@ -684,15 +915,16 @@ static int l_engine_remove_customer_override(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     int status;
-    b->busy++;
+    enter(b);
     status = limitr_remove_customer_override(b->e, id, ent);
-    b->busy--;
-    lua_pushboolean(L, status == LIMITR_OK);
-    return 1;
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 /* ---- Events and host functions ---- */
 
+/* A live callback holding the function at idx; raises on out of memory
+ * before anything is kept. */
 static lua_callback *new_callback(lua_State *L, engine_box *b, int idx)
 {
     lua_callback *cb = calloc(1, sizeof *cb);
@@ -702,6 +934,7 @@ static lua_callback *new_callback(lua_State *L, engine_box *b, int idx)
     cb->box = b;
     cb->next = b->callbacks;
     b->callbacks = cb;
+    b->live++;
     return cb;
 }
 
@@ -736,13 +969,17 @@ static const char *on_trampoline(const char *name, const char *payload,
 {
     lua_callback *cb = userdata;
     lua_State *L = cb->box->L;
+    const char *failure = NULL;
+    if (cb->fn_ref == LUA_NOREF) return NULL; /* released: not called */
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
     lua_pushcfunction(L, call_subscriber);
     lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
     lua_pushlightuserdata(L, (void *)payload);
     lua_pushlightuserdata(L, (void *)name);
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) return callback_failed(cb, L);
-    return NULL;
+    cb->running++; /* off() inside it must not free cb under us */
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) failure = callback_failed(cb, L);
+    cb->running--;
+    return failure;
 }
 
 static int l_engine_on(lua_State *L)
@@ -754,17 +991,28 @@ static int l_engine_on(lua_State *L)
     luaL_checktype(L, 3, LUA_TFUNCTION);
     cb = new_callback(L, b, 3);
     status = limitr_on(b->e, name, on_trampoline, cb, &id);
-    if (status != LIMITR_OK) return push_fail(L, b->e, status);
+    if (status != LIMITR_OK) { /* the engine kept nothing */
+        release_callback(L, b, cb);
+        return push_fail(L, b->e);
+    }
+    cb->sub_id = id;
     lua_pushinteger(L, id);
     return 1;
 }
 
 static int l_engine_off(lua_State *L)
 {
-    limitr_engine *e = check_engine(L);
+    engine_box *b = check_box(L);
     lua_Integer id = luaL_checkinteger(L, 2);
-    lua_pushboolean(L, limitr_off(e, (int)id) == LIMITR_OK);
-    return 1;
+    lua_callback *cb;
+    int status = limitr_off(b->e, (int)id);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    for (cb = b->callbacks; cb != NULL; cb = cb->next)
+        if (cb->sub_id == id && cb->fn_ref != LUA_NOREF) {
+            release_callback(L, b, cb);
+            break;
+        }
+    return push_true(L);
 }
 
 /* Runs inside lua_pcall: (fn, args text, callback) as light userdata.
@@ -773,20 +1021,10 @@ static int call_host_fn(lua_State *L)
 {
     const char *args = lua_touserdata(L, 2);
     lua_callback *cb = lua_touserdata(L, 3);
-    cJSON *list = cJSON_Parse(args), *item;
-    int nargs = 0;
+    int nargs;
     lua_settop(L, 1);
-    if (list == NULL) return luaL_error(L, "out of memory");
-    if (!lua_checkstack(L, cJSON_GetArraySize(list) + 4)) {
-        cJSON_Delete(list);
-        return luaL_error(L, "too many arguments");
-    }
-    cJSON_ArrayForEach(item, list)
-    {
-        lua_json_push(L, item, 0); /* no raise: the stack was checked */
-        nargs++;
-    }
-    cJSON_Delete(list);
+    nargs = json_text_push_list(L, args, strlen(args));
+    if (nargs < 0) return luaL_error(L, "bad arguments from the engine");
     lua_call(L, nargs, 1);
     free(cb->result);
     cb->result = NULL;
@@ -799,28 +1037,59 @@ static const char *lib_trampoline(const char *args, const char **result,
 {
     lua_callback *cb = userdata;
     lua_State *L = cb->box->L;
+    const char *failure = NULL;
     *result = NULL;
+    if (cb->fn_ref == LUA_NOREF) return "host function was replaced";
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
     lua_pushcfunction(L, call_host_fn);
     lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
     lua_pushlightuserdata(L, (void *)args);
     lua_pushlightuserdata(L, cb);
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) return callback_failed(cb, L);
-    *result = cb->result;
-    return NULL;
+    cb->running++;
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+        failure = callback_failed(cb, L);
+    else
+        *result = cb->result;
+    cb->running--;
+    return failure;
 }
 
+/* lib(lib, name, fn): true, or nil, err, code. A registration replaces the
+ * one of the same lib.name, whose function is then released. */
 static int l_engine_lib(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *lib = check_string(L, 2), *name = check_string(L, 3);
-    lua_callback *cb;
+    size_t lib_len, name_len;
+    const char *lib = luaL_checklstring(L, 2, &lib_len);
+    const char *name = luaL_checklstring(L, 3, &name_len);
+    lua_callback *cb, *old;
+    char *key;
+    check_string(L, 2); /* no NUL bytes */
+    check_string(L, 3);
     luaL_checktype(L, 4, LUA_TFUNCTION);
-    cb = new_callback(L, b, 4);
-    if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK)
-        return luaL_error(L, "%s", limitr_last_error(b->e));
-    lua_pushboolean(L, 1);
-    return 1;
+    cb = new_callback(L, b, 4); /* raises before keeping anything */
+    key = malloc(lib_len + name_len + 2);
+    if (key == NULL) {
+        release_callback(L, b, cb); /* the engine has not seen it */
+        return luaL_error(L, "out of memory");
+    }
+    memcpy(key, lib, lib_len);
+    key[lib_len] = '.';
+    memcpy(key + lib_len + 1, name, name_len + 1);
+    cb->lib_key = key;
+    if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK) {
+        /* cb stays live: limitr_lib may have registered it before failing
+           (a name the sandbox refuses), so the engine may still call it.
+           close() releases it. */
+        return push_fail(L, b->e);
+    }
+    for (old = b->callbacks; old != NULL; old = old->next)
+        if (old != cb && old->fn_ref != LUA_NOREF && old->lib_key != NULL &&
+            strcmp(old->lib_key, key) == 0) {
+            release_callback(L, b, old);
+            break;
+        }
+    return push_true(L);
 }
 
 /* ---- Clock ---- */
@@ -828,15 +1097,14 @@ static int l_engine_lib(lua_State *L)
 static int l_engine_set_time(lua_State *L)
 {
     limitr_engine *e = check_engine(L);
-    limitr_set_time(e, (int64_t)luaL_checkinteger(L, 2));
-    return 0;
+    return push_done(L, e,
+                     limitr_set_time(e, (int64_t)luaL_checkinteger(L, 2)));
 }
 
 static int l_engine_advance(lua_State *L)
 {
     limitr_engine *e = check_engine(L);
-    limitr_advance(e, (int64_t)luaL_checkinteger(L, 2));
-    return 0;
+    return push_done(L, e, limitr_advance(e, (int64_t)luaL_checkinteger(L, 2)));
 }
 
 static int l_engine_now(lua_State *L)
@@ -855,16 +1123,26 @@ static int l_engine_now(lua_State *L)
 
 /* The engine of `box` when a call through the FFI may use it directly: the
  * box is one of this module instance's, open, not inside a call (a
- * callback), and has no Lua callback (on() subscriber or lib() function):
- * a C function called through the FFI must not re-enter the Lua VM, and the
+ * callback), and has no live Lua callback (an on() subscriber not yet
+ * off(), or a lib() function: the engine keeps those for its life): a C
+ * function called through the FFI must not re-enter the Lua VM, and the
  * trampolines do. NULL otherwise, and the front calls the method. */
 LIMITR_LUA_API limitr_engine *limitr_lua_ffi_engine(const void *box);
+
+/* is_refusal for the front: the one rule for both paths, so that a
+ * decision answers the same through the FFI (1: false, reason; 0: nil, err,
+ * code). */
+LIMITR_LUA_API int limitr_lua_ffi_is_refusal(limitr_engine *e, int status);
+
+LIMITR_LUA_API int limitr_lua_ffi_is_refusal(limitr_engine *e, int status)
+{
+    return is_refusal(e, status);
+}
 
 LIMITR_LUA_API limitr_engine *limitr_lua_ffi_engine(const void *box)
 {
     const engine_box *b = box;
-    if (b == NULL || b->magic != &engine_magic || b->busy > 0 ||
-        b->callbacks != NULL)
+    if (b == NULL || b->magic != &engine_magic || b->busy > 0 || b->live > 0)
         return NULL;
     return b->e;
 }
@@ -920,9 +1198,21 @@ static const luaL_Reg engine_meta[] = {
     {NULL, NULL},
 };
 
+/* _json_decode(text): json_text_push on any text. Internal, for
+ * tests/spec/json_spec.lua: the engine only ever hands over cJSON's output,
+ * which never has a \u surrogate pair nor bad text to try the reader on. */
+static int l_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    json_text_push(L, text, len);
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     {"new", l_new},
     {"load", l_load},
+    {"_json_decode", l_json_decode},
     {NULL, NULL},
 };
 

@@ -12,18 +12,20 @@
 --   allow(e, id, ent, value)  id, ent strings; value a number or nil
 --   check(e, id, ent, value)  the same, id and ent without NUL bytes
 -- on an engine of this module instance that limitr_lua_ffi_engine (in
--- bindings/lua/limitr_core.c) hands out: open, and with no Lua callback (an
--- on() subscriber or a lib() function: a C function called through the FFI
--- must not re-enter the Lua VM, and the classic module's trampolines do).
+-- bindings/lua/limitr_core.c) hands out: open, and with no live Lua
+-- callback (an on() subscriber not yet off(), or a lib() function, which
+-- the engine keeps for its life: a C function called through the FFI must
+-- not re-enter the Lua VM, and the classic module's trampolines do).
 -- That check reads the engine's userdata on every call, so it follows
--- close(), __gc, on() and lib() whoever calls them, and the engine userdata
+-- close(), __gc, on(), off() and lib() whoever calls them (the fast path
+-- comes back after the last off()), and the engine userdata
 -- (the call's own argument) stays alive for the whole call. Anything else
 -- (unit strings, opts, wrong types, a closed engine, callbacks) tail-calls
 -- the classic method with the same arguments, so results and errors are the
 -- classic ones; LuaJIT keeps the caller's frame for the tail call, so error
 -- messages name the method as before ("bad argument #1 to 'allow'").
 -- The fast path returns what the classic method does: true; false, reason;
--- or nil, message, status.
+-- or nil, err, code, by the module's own rule (not_passed below).
 local ffi = require "ffi"
 
 local type, getmetatable, pcall, debug, package = type, getmetatable, pcall, debug, package
@@ -41,6 +43,7 @@ int limitr_check(limitr_engine *engine, const char *id, const char *ent,
 const char *limitr_last_error(const limitr_engine *engine);
 const char *limitr_last_reason(const limitr_engine *engine);
 limitr_engine *limitr_lua_ffi_engine(const void *box);
+int limitr_lua_ffi_is_refusal(limitr_engine *e, int status);
 const void *limitr_lua_ffi_token(void);
 size_t strlen(const char *s);
 ]]
@@ -73,7 +76,7 @@ local function load_lib(core)
             local resolved = pcall(function()
                 return lib.limitr_allow_n, lib.limitr_check,
                     lib.limitr_last_error, lib.limitr_last_reason,
-                    lib.limitr_lua_ffi_engine
+                    lib.limitr_lua_ffi_engine, lib.limitr_lua_ffi_is_refusal
             end)
             if resolved then return lib end
         end
@@ -86,19 +89,16 @@ end
 local function make_methods(lib, classic)
     local allow_n, check_c = lib.limitr_allow_n, lib.limitr_check
     local last_error, engine_of = lib.limitr_last_error, lib.limitr_lua_ffi_engine
-    local last_reason = lib.limitr_last_reason
+    local last_reason, is_refusal = lib.limitr_last_reason, lib.limitr_lua_ffi_is_refusal
     local strlen, ffi_string = ffi.C.strlen, ffi.string
     local mt = classic.mt
 
-    -- A decision that did not pass: false, reason (what the classic method
-    -- answers), or nil, err, status for a failure that is not a decision.
+    -- A decision that did not pass, as the classic method answers it: the
+    -- module's own rule (is_refusal in limitr_core.c) says false, reason or
+    -- nil, err, code.
     local function not_passed(e, rc)
-        local reason = ffi_string(last_reason(e))
-        if rc == 1 or rc == -1 or reason == "invalid_value"
-            or (rc <= -4 and rc >= -6 and reason == "error") then
-            return false, reason
-        end
-        return nil, ffi_string(last_error(e)), rc
+        if is_refusal(e, rc) ~= 0 then return false, ffi_string(last_reason(e)) end
+        return nil, ffi_string(last_error(e)), ffi_string(last_reason(e))
     end
 
     local function allow(...)

@@ -18,7 +18,8 @@ end
 -- text: the YAML or JSON document; format: "yaml", "json" or nil (detect);
 -- opts: nil or {snippet_instructions, snippet_milliseconds, snippet_memory,
 -- pattern_steps}, the budgets of the policy's Lua snippets.
--- Returns the engine, or nil, err.
+-- Returns the engine, or nil, err, code (err: every problem of the document,
+-- one per line; code: limitr_last_reason's, e.g. "invalid_argument").
 function _M.new(text, format, opts)
     if type(text) ~= "string" then
         error("bad argument #1 to 'new' (string expected, got " .. type(text) .. ")", 2)
@@ -30,6 +31,8 @@ function _M.new(text, format, opts)
 end
 
 --- Creates an engine from a policy file (.yaml, .yml or .json).
+-- Returns the engine, or nil, err, code ("not_found" when the file cannot
+-- be read).
 function _M.load(path, opts)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)

@@ -3,7 +3,9 @@
 # nginx + lua module on examples/openresty/nginx.conf, with its prefix, port
 # and paths substituted, on a loopback port, and checks over curl: 200 for
 # the first 4 requests of a key, then 429 with Retry-After; 4 from the Lua
-# 5.4 limit snippet (in nginx's LuaJIT process); 401 without a key.
+# 5.4 limit snippet (in nginx's LuaJIT process); 401 without a key; 403 for
+# an unknown key; an on_exceed reason with quotes in a valid JSON body. JSON
+# bodies are parsed with lua5.4 and dkjson (a dependency of lua-busted).
 # Usage: smoke.sh SOURCE_DIR BUILD_DIR. Exit 77: nginx or the lua module is
 # missing (ctest reports a skip).
 set -u
@@ -26,6 +28,9 @@ command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 77; }
     echo "FAIL: $build/luajit/limitr/core.so not built (LIMITR_WITH_LUAJIT)"
     exit 1
 }
+
+command -v lua5.4 >/dev/null 2>&1 || { echo "FAIL: no lua5.4 to parse JSON"; exit 1; }
+lua5.4 -e 'require "dkjson"' 2>/dev/null || { echo "FAIL: no dkjson (lua-dkjson) to parse JSON"; exit 1; }
 
 pid=""
 failed=0
@@ -124,6 +129,35 @@ status() {
     fi
 }
 
+# json_expect FILE [KEY VALUE]...: FILE holds one valid JSON object whose
+# KEY is VALUE (compared as text) for each pair; else prints why and fails.
+json_expect() {
+    lua5.4 - "$@" <<'EOF_LUA' || fail "JSON body of $1: $(cat "$1")"
+local json = require "dkjson"
+local f = assert(io.open(arg[1], "rb"))
+local text = f:read("a")
+f:close()
+local v, _, err = json.decode(text)
+if type(v) ~= "table" then
+    io.stderr:write("not a JSON object (", tostring(err), ")\n")
+    os.exit(1)
+end
+for i = 2, #arg, 2 do
+    if tostring(v[arg[i]]) ~= arg[i + 1] then
+        io.stderr:write(("%s is %q, expected %q\n"):format(arg[i], tostring(v[arg[i]]), arg[i + 1]))
+        os.exit(1)
+    end
+end
+EOF_LUA
+}
+
+# GET $2 with the API key $1 into $prefix/headers and $prefix/body; prints
+# the status code.
+fetch() {
+    curl -s -D "$prefix/headers" -o "$prefix/body" -H "X-Api-Key: $1" "$url$2"
+    sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$prefix/headers"
+}
+
 n=1
 while [ $n -le $LIMIT ]; do
     code=$(status key-a /)
@@ -132,8 +166,7 @@ while [ $n -le $LIMIT ]; do
 done
 echo "ok: $LIMIT requests of key-a answered 200"
 
-curl -s -D "$prefix/headers" -o "$prefix/body" -H "X-Api-Key: key-a" "$url/"
-code=$(sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$prefix/headers")
+code=$(fetch key-a /)
 [ "$code" = 429 ] || fail "request $n of key-a: $code, expected 429"
 retry=$(tr -d '\r' <"$prefix/headers" | sed -n 's/^[Rr]etry-[Aa]fter: *//p')
 case $retry in
@@ -141,7 +174,7 @@ case $retry in
 esac
 [ "$retry" -ge 1 ] && [ "$retry" -le 60 ] ||
     fail "Retry-After $retry, expected 1..60 (the limit resets each minute)"
-grep -q '"error": "limit"' "$prefix/body" || fail "429 body: $(cat "$prefix/body")"
+json_expect "$prefix/body" error limit reason limit entitlement api
 echo "ok: request $n of key-a answered 429, Retry-After: $retry"
 echo "    body: $(cat "$prefix/body")"
 
@@ -156,6 +189,21 @@ echo "ok: the Lua 5.4 snippet's limit is $limit under nginx's LuaJIT"
 code=$(status "" /)
 [ "$code" = 401 ] || fail "request without a key: $code, expected 401"
 echo "ok: a request without X-Api-Key answered 401"
+
+code=$(fetch never-seen /limit)
+[ "$code" = 403 ] || fail "/limit of an unknown key: $code, expected 403"
+json_expect "$prefix/body" error forbidden reason unknown_customer
+echo "ok: /limit of an unknown key answered 403: $(cat "$prefix/body")"
+
+code=$(fetch key-c /export)
+[ "$code" = 200 ] || fail "first export of key-c: $code, expected 200"
+code=$(fetch key-c /export)
+[ "$code" = 429 ] || fail "second export of key-c: $code, expected 429"
+json_expect "$prefix/body" error limit entitlement export \
+    reason 'plan "free": 1 export a minute'
+tr -d '\r' <"$prefix/headers" | grep -q '^[Rr]etry-[Aa]fter: [0-9]' ||
+    fail "429 of export without Retry-After"
+echo "ok: an on_exceed reason with quotes, in valid JSON: $(cat "$prefix/body")"
 
 if grep -E '\[(error|crit|alert|emerg)\]' "$prefix/error.log"; then
     fail "nginx logged errors"

@@ -1,15 +1,5 @@
 -- The runnable examples print what they promise.
-local function run(script)
-    local root = os.getenv("LIMITR_SOURCE_DIR") or "."
-    local build = os.getenv("LIMITR_BUILD_DIR") or (root .. "/build")
-    local cmd = ("cd %q && LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=%q lua5.4 %s 2>&1")
-        :format(root, build .. "/?.so;;", script)
-    local pipe = assert(io.popen(cmd))
-    local out = pipe:read("a")
-    local ok = pipe:close()
-    assert.is_true(ok, out)
-    return out
-end
+local run = require("helpers").run_example
 
 describe("examples/ai_tokens.lua", function()
     it("prices calls per model and lets only the allowed customer run over", function()
@@ -22,5 +12,123 @@ describe("examples/ai_tokens.lua", function()
             'startup  explain: gate on_exceed, reason "quota reached: upgrade or buy overage", retry after 2678400 s',
             "",
         }, "\n"), run("examples/ai_tokens.lua"))
+    end)
+end)
+
+describe("examples/openresty/handler.lua", function()
+    local H = require "helpers"
+    local json = require "dkjson"
+
+    -- The handler with a stand-in for nginx's ngx table: each call of
+    -- access()/limit() answers into `out` ({status, body, headers, logs}).
+    local function load_handler()
+        local out
+        local fake = {
+            ERR = "ERR", HTTP_UNAUTHORIZED = 401,
+            var = {},
+            header = setmetatable({}, { __newindex = function(_, k, v) out.headers[k] = v end }),
+            say = function(s) out.body = (out.body or "") .. tostring(s) end,
+            exit = function(status) out.exit = status end,
+            log = function(_, ...) out.logs[#out.logs + 1] = table.concat({ ... }) end,
+        }
+        setmetatable(fake, { __newindex = function(t, k, v)
+            if k == "status" then out.status = v else rawset(t, k, v) end
+        end })
+        local saved_ngx, saved_path = _G.ngx, package.path
+        _G.ngx = fake
+        package.path = H.root() .. "/examples/openresty/?.lua;" .. package.path
+        package.loaded.handler = nil
+        local handler = require "handler"
+        package.loaded.handler = nil
+        package.path, _G.ngx = saved_path, saved_ngx
+        local function call(f, key, ...)
+            out = { headers = {}, logs = {} }
+            fake.var.http_x_api_key = key
+            f(...)
+            return out
+        end
+        return handler, call
+    end
+
+    it("answers every outcome of the table with valid JSON", function()
+        local handler, call = load_handler()
+        handler.init(handler.POLICY:gsub("    free:\n", [[
+    org_only:
+      entitlements:
+        seats: {scope: org, limit: {credit: request, value: 1}}
+    broken_plan:
+      entitlements:
+        api: {limit: {credit: request, value: "function() error('boom') end"}}
+    free:
+]]))
+        local e = handler.engine()
+        local function decoded(o)
+            local v, _, err = json.decode(o.body)
+            assert(type(v) == "table", ("not JSON (%s): %s"):format(tostring(err), o.body))
+            assert.are.equal("application/json", o.headers["Content-Type"])
+            assert.are.equal(o.status, o.exit)
+            return v
+        end
+        -- allowed: nothing answered; a new key becomes a customer
+        local o = call(handler.access, "k1", "api")
+        assert.is_nil(o.status)
+        assert.are.equal("free", e:customer("k1").plan)
+        -- no key
+        o = call(handler.access, nil, "api")
+        assert.are.same({ 401, { error = "missing_key" } }, { o.status, decoded(o) })
+        -- denied at the limit, and by on_exceed with quotes in its reason
+        for _ = 1, 3 do call(handler.access, "k1", "api") end
+        o = call(handler.access, "k1", "api")
+        assert.are.equal(429, o.status)
+        local v = decoded(o)
+        assert.are.same({ "limit", "limit", "api" }, { v.error, v.reason, v.entitlement })
+        assert.is_true(v.retry_after_ms > 0)
+        assert.are.equal(math.ceil(v.retry_after_ms / 1000), o.headers["Retry-After"])
+        call(handler.access, "k1", "export")
+        o = call(handler.access, "k1", "export")
+        assert.are.same({ 429, 'plan "free": 1 export a minute' }, { o.status, decoded(o).reason })
+        -- gates: 403
+        o = call(handler.access, "k1", "nope")
+        assert.are.same({ 403, { error = "forbidden", reason = "unknown_entitlement" } }, { o.status, decoded(o) })
+        e:create_customer("k2", "org_only")
+        o = call(handler.access, "k2", "seats")
+        assert.are.same({ 403, { error = "forbidden", reason = "no_scope_customer" } }, { o.status, decoded(o) })
+        o = call(handler.limit, "never-seen", "api")
+        assert.are.same({ 403, { error = "forbidden", reason = "unknown_customer" } }, { o.status, decoded(o) })
+        -- a failed limit snippet: 500, one log line without the key
+        e:create_customer("secret-key-3", "broken_plan")
+        o = call(handler.access, "secret-key-3", "api")
+        assert.are.same({ 500, { error = "internal" } }, { o.status, decoded(o) })
+        assert.are.equal(1, #o.logs)
+        assert.matches("limitr: allow failed: error", o.logs[1], 1, true)
+        o = call(handler.limit, "secret-key-3", "api")
+        assert.are.same({ 500, { error = "internal" } }, { o.status, decoded(o) })
+        assert.are.equal(1, #o.logs)
+        assert.is_nil(o.logs[1]:find("secret-key-3", 1, true))
+        -- the limit as text
+        o = call(handler.limit, "k1", "api")
+        assert.are.same({ "4", "text/plain" }, { o.body, o.headers["Content-Type"] })
+    end)
+
+    it("encodes JSON correctly without lua-cjson", function()
+        local handler = load_handler()
+        local encode = handler.json_fallback
+        local all = {}
+        for b = 0, 127 do all[#all + 1] = string.char(b) end
+        local values = {
+            { s = table.concat(all) },
+            { reason = 'say "no" \\ /', n = 59936, f = 0.5, neg = -3, t = true, fl = false },
+            { utf8 = "caf\195\169 \226\130\172" },
+            {},
+        }
+        for _, v in ipairs(values) do
+            local text = encode(v)
+            local back, _, err = json.decode(text)
+            assert(back, ("invalid JSON (%s): %s"):format(tostring(err), text))
+            assert.are.same(v, back)
+        end
+        assert.are.equal('{"a":null,"b":1}', encode({ a = handler.NULL, b = 1 }))
+        assert.are.equal('{"x":null}', encode({ x = 0 / 0 }))
+        assert.are.equal("12345678901", encode(12345678901))
     end)
 end)

@@ -1,6 +1,6 @@
 -- explain() (engine.md section 9, 4, 14.7): the deciding gate, the reads
 -- it reports and retry_after, writing and firing nothing.
-local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [[
 policy:
@@ -28,10 +28,7 @@ local DAY = 86400000
 local T0 = 1767225600000
 
 local function engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    e:set_time(T0)
-    e:create_customer("c", "p")
-    return e
+    return H.engine(POLICY, T0, "c", "p")
 end
 
 describe("explain", function()
@@ -138,8 +135,8 @@ describe("explain", function()
     end)
 
     it("reports no_plan at gate customer", function()
-        local e = assert(limitr.new("policy: {credits: {r: {}}, plans: {a: {entitlements: " ..
-                                    "{api: {limit: {credit: r, value: 1}}}}}}"))
+        local e = H.engine("policy: {credits: {r: {}}, plans: {a: {entitlements: " ..
+                           "{api: {limit: {credit: r, value: 1}}}}}}")
         e:create_customer("o", "a", { type = "org" })
         e:create_customer("u", nil, { refs = { "o" } })
         assert.is_true(e:delete_customer("o"))

@@ -3,8 +3,9 @@
 -- Lua callbacks, and not otherwise, and every result and error is the one
 -- the classic method gives. Under Lua 5.4: the front is not loaded.
 local limitr = require "limitr"
+local H = require "helpers"
 
-local POLICY = [[
+local POLICY = [=[
 policy:
   credits:
     seat: {}
@@ -17,12 +18,20 @@ policy:
         storage:
           limit: { credit: byte, value: 5000, increment: 1, mode: hard }
         sso: {}
-]]
+        gov:
+          limit: { credit: seat, value: 100, governor_enabled: true, governor_capacity: 5,
+                   governor_refill_rate: 0.001 }
+        org_seats: { scope: org, limit: { credit: seat, value: 2 } }
+        broken: { limit: { credit: seat, value: "function() error('boom') end" } }
+        quoted:
+          limit:
+            credit: seat
+            value: 1
+            on_exceed: "function(ctx) return false, 'a \"quoted\" reason' end"
+]=]
 
 local function new_engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    assert(e:create_customer("c", "p"))
-    return e
+    return H.engine(POLICY, nil, "c", "p")
 end
 
 if not jit then
@@ -42,7 +51,7 @@ local ffi = require "ffi"
 local front = require "limitr.ffi"
 local core = require "limitr.core"
 
-local pack = function(...) return { n = select("#", ...), ... } end
+local pack = H.pack
 
 -- Everything a call gives: its results, or its error message.
 local function outcome(f)
@@ -121,6 +130,9 @@ describe("the FFI front", function()
             assert.are.same({ false, "limit" }, { e:allow("c", "seats", 5) })
             assert.are.same({ false, "limit" }, { e:check("c", "seats", 5) })
             assert.are.same({ false, "unknown_customer" }, { e:allow("x", "seats", 1) })
+            assert.are.same({ false, "governor" }, { e:allow("c", "gov", 6) })
+            assert.are.same({ false, "no_scope_customer" }, { e:check("c", "org_seats", 1) })
+            assert.are.same({ false, 'a "quoted" reason' }, { e:allow("c", "quoted", 2) })
             assert.are.same({ 0, 0 }, { calls.allow, calls.check })
             assert.are.equal(1, e:value("c", "seats"))
         end)
@@ -160,6 +172,41 @@ describe("the FFI front", function()
         end)
     end)
 
+    it("takes the fast path again once every subscription is off", function()
+        counting(function(calls)
+            local e, seen = new_engine(), 0
+            local a = e:on("meter-changed", function() seen = seen + 1 end)
+            local b = e:on("*", function() seen = seen + 1 end)
+            assert.is_true(e:allow("c", "seats", 1))
+            assert.are.same({ 1, 0 }, { calls.allow, calls.check })
+            assert.is_true(e:off(a))
+            assert.is_true(e:allow("c", "seats", 0.5)) -- b still listens
+            assert.are.same({ 2, 0 }, { calls.allow, calls.check })
+            assert.are.equal(3, seen)
+            assert.is_true(e:off(b))
+            assert.is_true(state.lib.limitr_lua_ffi_engine(e) ~= nil)
+            assert.is_true(e:allow("c", "seats", 0.5))
+            assert.are.same({ false, "limit" }, { e:check("c", "seats", 1) })
+            assert.are.same({ 2, 0 }, { calls.allow, calls.check })
+            assert.are.equal(3, seen)
+            -- a refused subscription leaves nothing behind
+            H.fails("invalid_argument", e:on("nope", function() end))
+            assert.is_true(e:check("c", "seats", 0))
+            assert.are.same({ 2, 0 }, { calls.allow, calls.check })
+            -- a subscriber that offs itself while it runs
+            local self_sub
+            self_sub = e:on("meter-changed", function() assert(e:off(self_sub)) end)
+            assert.is_true(e:allow("c", "seats", -1))
+            assert.are.same({ 3, 0 }, { calls.allow, calls.check })
+            assert.is_true(e:allow("c", "seats", 1))
+            assert.are.same({ 3, 0 }, { calls.allow, calls.check })
+            -- lib() functions stay for the engine's life (no way to remove one)
+            e:lib("App", "f", function() end)
+            assert.is_true(e:check("c", "seats", 0))
+            assert.are.same({ 3, 1 }, { calls.allow, calls.check })
+        end)
+    end)
+
     it("gives the classic results and errors", function()
         local nan = 0 / 0
         local fast, classic = both_ways(function(e)
@@ -176,6 +223,10 @@ describe("the FFI front", function()
                 add(function() return e[m](e, "c", "seats", 1 / 0) end)
                 add(function() return e[m](e, "c", "seats", -1) end)
                 add(function() return e[m](e, "c", "seats", 1e300) end)
+                add(function() return e[m](e, "c", "gov", 6) end) -- governor
+                add(function() return e[m](e, "c", "org_seats", 1) end) -- no_scope_customer
+                add(function() return e[m](e, "c", "broken", 1) end) -- error
+                add(function() return e[m](e, "c", "quoted", 2) end) -- on_exceed's reason
                 add(function() return e[m](e, "c", "storage", "2KB") end)
                 add(function() return e[m](e, "c", "storage", "2 parsecs") end)
                 add(function() return e[m](e, "c\0x", "seats", 1) end)
@@ -206,7 +257,11 @@ describe("the FFI front", function()
         assert.are.same({ n = 2, false, "unknown_customer" }, fast[5])
         assert.are.same({ n = 2, false, "unknown_entitlement" }, fast[6])
         assert.are.same({ n = 2, false, "invalid_value" }, fast[7])
-        assert.matches("bad argument #1 to 'allow' %(string expected, got nil%)", fast[15 + 24].error)
+        assert.are.same({ n = 2, false, "governor" }, fast[11])
+        assert.are.same({ n = 2, false, "no_scope_customer" }, fast[12])
+        assert.are.same({ n = 2, false, "error" }, fast[13])
+        assert.are.same({ n = 2, false, 'a "quoted" reason' }, fast[14])
+        assert.matches("bad argument #1 to 'allow' %(string expected, got nil%)", fast[19 + 28].error)
         assert.matches("calling 'allow' on bad self %(engine is closed%)", fast[#fast - 3].error)
     end)
 

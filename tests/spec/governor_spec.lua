@@ -1,6 +1,6 @@
 -- The governor, allowance, rate, acceleration and projected exhaustion
 -- (engine.md section 6, 13.5, 14.8, 14.11).
-local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [[
 policy:
@@ -30,23 +30,10 @@ policy:
 ]]
 
 local function engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    e:set_time(0)
-    e:create_customer("c", "p")
-    return e
+    return H.engine(POLICY, 0, "c", "p")
 end
 
-local function recorder(e)
-    local seen = {}
-    e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = ev } end)
-    return seen
-end
-
-local function names(seen)
-    local out = {}
-    for i, s in ipairs(seen) do out[i] = s.name end
-    return out
-end
+local recorder, names = H.recorder, H.names
 
 describe("governor burst, then refill (engine.md 13.5)", function()
     it("gives the exact allowance, tokens, retry_after and payload", function()
@@ -294,19 +281,7 @@ end)
 
 describe("ewma_alpha (policy.md 6)", function()
     -- Run in a child process: a crash there fails this test, not the file.
-    local function child(code)
-        local tmp = os.tmpname()
-        local f = assert(io.open(tmp, "w"))
-        f:write('local limitr = require "limitr"\n', code)
-        f:close()
-        local lua = jit and "luajit" or "lua5.4" -- the host's, for package.cpath
-        local cmd = ("LUA_PATH=%q LUA_CPATH=%q %s %q 2>&1"):format(package.path, package.cpath, lua, tmp)
-        local pipe = assert(io.popen(cmd))
-        local out = pipe:read("a")
-        local ok = pipe:close()
-        os.remove(tmp)
-        return ok, out
-    end
+    local child = H.child
 
     local function policy(alpha)
         return ("policy: {credits: {r: {}}, plans: {p: {entitlements: {api: " ..
@@ -345,10 +320,7 @@ io.write(tostring(err))
 end)
 
 describe("governor rules at load time (policy.md 6, 13)", function()
-    local function load(limit)
-        return limitr.new("policy:\n  credits: {t: {}}\n  plans:\n    p:\n      entitlements:\n" ..
-                          "        e:\n          limit: " .. limit .. "\n")
-    end
+    local load = H.load_limit
     local P = "^plans%.p%.entitlements%.e%.limit"
 
     it("requires governor_capacity and governor_refill_rate", function()

@@ -226,9 +226,10 @@ local function run(t0, ops, gen, n)
             eok, ereason = snap ~= nil, err
             mok, mev = model:create(op[2], op[3])
         elseif k == "delete" then
-            eok, ereason = e:delete_customer(op[2])
+            local _
+            eok, _, ereason = e:delete_customer(op[2]) -- true, or nil, err, code
             mok, mev = model:delete(op[2])
-            if not mok then mreason = ereason end -- reason text not modelled
+            if not mok then mok, mreason = nil, "unknown_customer" end
         elseif k == "allow" or k == "check" then
             eok, ereason = e[k](e, op[2], op[3], op[4])
             mok, mreason, mev = model:call(op[2], op[3], op[4], k == "allow")

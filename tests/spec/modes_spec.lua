@@ -1,7 +1,7 @@
 -- Limit modes (engine.md sections 3, 4; policy.md section 6): hard, soft,
 -- observe, hard_trailing, minimum, force, feature flags, and the load-time
 -- rules between mode fields (policy.md section 13).
-local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [[
 policy:
@@ -23,23 +23,10 @@ policy:
 ]]
 
 local function engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    e:set_time(1700000000000)
-    return e
+    return H.engine(POLICY, 1700000000000)
 end
 
--- Records every event as {name, payload}.
-local function recorder(e)
-    local seen = {}
-    e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = ev } end)
-    return seen
-end
-
-local function names(seen)
-    local out = {}
-    for i, s in ipairs(seen) do out[i] = s.name end
-    return out
-end
+local recorder, names = H.recorder, H.names
 
 describe("soft mode (engine.md 13.2)", function()
     it("allows past the limit and reports overage with meter-overage", function()
@@ -295,8 +282,7 @@ end)
 
 describe("load-time rules between mode fields (policy.md 6, 13)", function()
     local function load(limit)
-        return limitr.new("policy:\n  credits: {tok: {}}\n  plans:\n    p:\n      entitlements:\n" ..
-                          "        e:\n          limit: " .. limit .. "\n")
+        return H.load_limit(limit, "{tok: {}}")
     end
 
     it("hard_trailing requires mode 'hard'", function()

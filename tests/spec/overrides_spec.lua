@@ -1,5 +1,5 @@
 -- Per-customer overrides (engine.md section 7, 13.7, 4.7, 14.6).
-local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [[
 policy:
@@ -21,22 +21,10 @@ local T = 1767225600000 -- 2026-01-01T00:00Z
 local HOUR = 3600000
 
 local function engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    e:set_time(T)
-    return e
+    return H.engine(POLICY, T)
 end
 
-local function recorder(e)
-    local seen = {}
-    e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = ev } end)
-    return seen
-end
-
-local function names(seen)
-    local out = {}
-    for i, s in ipairs(seen) do out[i] = s.name end
-    return out
-end
+local recorder, names = H.recorder, H.names
 
 describe("an override raising a limit (engine.md 13.7)", function()
     it("returns every limit field, applies at once and expires", function()
@@ -81,7 +69,7 @@ describe("an override raising a limit (engine.md 13.7)", function()
         assert.are.same({ "customer-set", "meter-changed", "meter-limit" }, names(seen)) -- the removal fires nothing
         assert.are.equal(1000, seen[3].ev.meter.limit)
         assert.is_nil(e:customer("c").overrides.api)
-        assert.is_false(e:remove_customer_override("c", "api")) -- already removed by allow
+        H.fails("no_override", e:remove_customer_override("c", "api")) -- already removed by allow
         assert.are.equal(1001, e:value("c", "api")) -- the meter keeps its value
     end)
 end)
@@ -183,9 +171,10 @@ describe("remove_customer_override (engine.md 7.6)", function()
         assert.are.same({ "customer-set" }, names(seen))
         assert.is_nil(seen[1].ev.overrides.api)
         assert.are.equal(1000, e:limit("c", "api"))
-        assert.is_false(e:remove_customer_override("c", "api"))
-        assert.is_false(e:remove_customer_override("nobody", "api"))
-        assert.is_false(e:remove_customer_override("c", "nope"))
+        assert.are.equal("the customer has no override for this entitlement",
+            H.fails("no_override", e:remove_customer_override("c", "api")))
+        H.fails("unknown_customer", e:remove_customer_override("nobody", "api"))
+        H.fails("no_override", e:remove_customer_override("c", "nope"))
         assert.are.equal(1, #seen)
     end)
 end)

@@ -1,6 +1,6 @@
 -- Periods and resets (engine.md section 5, 4.2 gate 4, 13.4, 14.11;
 -- policy.md section 12 and the schedule rules of section 13).
-local limitr = require "limitr"
+local H = require "helpers"
 
 -- ms since the epoch of a UTC date and time.
 -- (math.floor(a / b), not a // b: the specs also run under LuaJIT)
@@ -18,7 +18,7 @@ local DAY = 86400000
 
 -- An engine with one entitlement `api` of the given limit fields.
 local function engine_with(limit_fields)
-    return assert(limitr.new(([[
+    return H.engine(([[
 policy:
   credits: {request: {}}
   plans:
@@ -27,22 +27,14 @@ policy:
         api: {limit: {credit: request, value: 100, %s}}
         flag: {}
         plain: {limit: {credit: request, value: 100}}
-]]):format(limit_fields), "yaml"))
+]]):format(limit_fields))
 end
 
 local function recorder(e)
-    local seen = {}
-    e:on("*", function(ev, name)
-        if name:match("^meter") then seen[#seen + 1] = { name = name, ev = ev } end
-    end)
-    return seen
+    return H.recorder(e, "^meter")
 end
 
-local function names(seen)
-    local out = {}
-    for i, s in ipairs(seen) do out[i] = s.name end
-    return out
-end
+local names = H.names
 
 describe("monthly:31 across February (engine.md 13.4)", function()
     local function setup()
@@ -417,8 +409,7 @@ end)
 
 describe("reset rules at load time (policy.md 6, 13)", function()
     local function load(fields)
-        return limitr.new("policy:\n  credits: {r: {}}\n  plans:\n    p:\n      entitlements:\n" ..
-                          "        e:\n          limit: {credit: r, value: 10, " .. fields .. "}\n")
+        return H.load_limit("{credit: r, value: 10, " .. fields .. "}", "{r: {}}")
     end
     local P = "plans.p.entitlements.e.limit"
 

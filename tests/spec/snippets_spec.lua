@@ -1,6 +1,7 @@
 -- Policy logic in Lua: the shared `lua` chunk, handlers, on_exceed, limit
 -- value snippets and host libraries, with their errors.
 local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [==[
 policy:
@@ -56,10 +57,8 @@ policy:
 ]==]
 
 local function engine()
-    local e = assert(limitr.new(POLICY))
-    local errors = {}
-    e:on("error", function(ev) errors[#errors + 1] = ev end)
-    return e, errors
+    local e = H.engine(POLICY)
+    return e, H.errors(e)
 end
 
 describe("snippets", function()
@@ -132,18 +131,18 @@ describe("snippets", function()
     end)
 
     it("denies with error when a limit value snippet fails", function()
-        local e, errors = assert(limitr.new([[
+        local e = H.engine([[
 policy:
   credits: {seat: {}}
   plans:
     p:
       entitlements:
         seats: {limit: {credit: seat, value: "function(c) return c.metadata.quota end"}}
-]])), {}
-        e:on("error", function(ev) errors[#errors + 1] = ev end)
+]])
+        local errors = H.errors(e)
         e:create_customer("a", "p")
         assert.are.same({ false, "error" }, { e:allow("a", "seats", 1) })
-        assert.is_nil(e:limit("a", "seats"))
+        H.fails("error", e:limit("a", "seats"))
         assert.are.equal("plans.p.entitlements.seats.limit.value", errors[1].path)
         assert.matches("attempt to index a nil value %(field 'metadata'%)", errors[1].message)
         local x = e:explain("a", "seats", 1)
@@ -154,9 +153,7 @@ end)
 
 describe("snippets at load time", function()
     local function load_error(policy)
-        local e, err = limitr.new(policy)
-        assert.is_nil(e)
-        return err
+        return H.fails("invalid_argument", limitr.new(policy))
     end
 
     it("reports a syntax error with the snippet's path and line", function()
@@ -245,7 +242,7 @@ policy:
 ]==]
 
     it("computes the overhead with the cost function, or units * overhead_cost", function()
-        local e = assert(limitr.new(POLICY2))
+        local e = H.engine(POLICY2)
         local changed = {}
         e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
         e:create_customer("a", "p")
@@ -260,9 +257,8 @@ policy:
     end)
 
     it("falls back to units * overhead_cost and fires error when the cost function fails", function()
-        local e = assert(limitr.new(POLICY2))
-        local errors, changed = {}, {}
-        e:on("error", function(ev) errors[#errors + 1] = ev end)
+        local e = H.engine(POLICY2)
+        local errors, changed = H.errors(e), {}
         e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
         e:create_customer("a", "p")
         assert.is_true(e:allow("a", "other", 4))
@@ -272,7 +268,7 @@ policy:
     end)
 
     it("re-emits a matching event under the notification's name, or calls fire", function()
-        local e = assert(limitr.new(POLICY2))
+        local e = H.engine(POLICY2)
         local warns, alerts, seen = {}, {}, {}
         e:lib("App", "warn", function(id, remaining) warns[#warns + 1] = { id, remaining } end)
         e:lib("App", "alert", function(name, diff) alerts[#alerts + 1] = { name, diff } end)

@@ -1,7 +1,7 @@
 -- Units (engine.md 1.3, 4.10, 14.7; policy.md section 11 and its
 -- section 13 messages): load-time conversion into the credit's units,
 -- call-time unit strings, and every bad value.
-local limitr = require "limitr"
+local H = require "helpers"
 
 local POLICY = [[
 policy:
@@ -22,17 +22,10 @@ policy:
 ]]
 
 local function engine()
-    local e = assert(limitr.new(POLICY, "yaml"))
-    e:set_time(0)
-    e:create_customer("c", "p")
-    return e
+    return H.engine(POLICY, 0, "c", "p")
 end
 
-local function recorder(e)
-    local seen = {}
-    e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = ev } end)
-    return seen
-end
+local recorder = H.recorder
 
 describe("load-time conversion (policy.md 11 rule 2)", function()
     it("converts unit strings into the credit's units", function()
@@ -188,8 +181,7 @@ end)
 
 describe("unit errors at load time (policy.md 11, 13)", function()
     local function load(credits, limit)
-        return limitr.new("policy:\n  credits: " .. credits .. "\n  plans:\n    p:\n      entitlements:\n" ..
-                          "        e:\n          limit: " .. limit .. "\n")
+        return H.load_limit(limit, credits)
     end
     local P = "plans.p.entitlements.e.limit"
     -- "at 7:<column of needle in the limit line>"
