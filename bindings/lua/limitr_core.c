@@ -387,21 +387,17 @@ static int l_load(lua_State *L)
 
 /* ---- Customers ---- */
 
-#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
-/* ---- Snapshots without JSON (LIMITR_HAVE_CUSTOMER_VIEW) ----
+/* ---- Snapshots without JSON ----
  *
- * With limitr_customer_view and limitr_customer_meter_at in limitr.h, the
- * snapshot table is built from the engine's records: no JSON printed by the
- * engine, none read here (create_customer's snapshot JSON costs 15 times
- * the create itself: tests/bench/bench_create). The table is the one the
- * JSON snapshot gives: id, plan (absent when none resolves), own_plan (absent
- * when none is stored), type, label, created, refs, alt_ids, metadata
- * (absent when none), overrides, grants and caps (empty lists for now), and
+ * The snapshot table is built from the engine's records through
+ * limitr_customer_view and limitr_customer_meter_at: no JSON printed by the
+ * engine, none read here (create_customer's snapshot JSON cost 15 times the
+ * create itself: tests/bench/bench_create). The table is the one the JSON
+ * snapshot gives: id, plan (absent when none resolves), own_plan, type,
+ * label, created, refs, alt_ids, metadata (absent when none), overrides, and
  * meters {<entitlement> = {credit, value, limit, remaining, overhead,
  * started}} (credit absent on a meter whose entitlement is no longer
- * limited, limit and remaining absent for observe and snippet limits).
- * Compiled out until the core declares the accessors; the JSON path below
- * is the fallback. */
+ * limited, limit and remaining absent for observe and snippet limits). */
 
 static void push_number(lua_State *L, double out);
 
@@ -458,10 +454,6 @@ static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
     else
         lua_createtable(L, 0, 0);
     lua_setfield(L, -2, "overrides");
-    lua_createtable(L, 0, 0);
-    lua_setfield(L, -2, "grants");
-    lua_createtable(L, 0, 0);
-    lua_setfield(L, -2, "caps");
     n_meters = info.n_meters;
     lua_createtable(L, 0, (int)n_meters);
     for (i = 0; i < n_meters; i++) {
@@ -483,22 +475,18 @@ static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
     lua_setfield(L, -2, "meters");
     return 1;
 }
-#endif
 
 /* create_customer(id, plan, opts): the snapshot table, or nil, err, code. */
 static int l_engine_create_customer(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *plan = opt_string(L, 3);
-    const char *snapshot = NULL;
     char *opts = NULL;
     int status;
     check_opts_table(L, 4);
     /* no options: no JSON to build, and the engine reads none */
     if (!lua_isnoneornil(L, 4)) opts = to_json_text(L, 4, "create_customer");
     enter(b);
-#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
-    (void)snapshot;
     status = limitr_create_customer(b->e, id, plan, opts, NULL);
     leave(b);
     free(opts);
@@ -506,33 +494,13 @@ static int l_engine_create_customer(lua_State *L)
     /* after leave(): building tables may raise (out of memory), and the
        view runs no callback */
     return push_snapshot(L, b->e, id);
-#else
-    status = limitr_create_customer(b->e, id, plan, opts, &snapshot);
-    leave(b);
-    free(opts);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
-    push_json_text(L, snapshot);
-    return 1;
-#endif
 }
 
 static int l_engine_customer(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *snapshot = NULL;
-    int status;
-#if defined(LIMITR_HAVE_CUSTOMER_VIEW)
-    (void)snapshot;
-    (void)status;
+    const char *id = check_string(L, 2);
     return push_snapshot(L, b->e, id); /* runs no callback */
-#else
-    enter(b);
-    status = limitr_customer(b->e, id, &snapshot);
-    leave(b);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
-    push_json_text(L, snapshot);
-    return 1;
-#endif
 }
 
 static int l_engine_delete_customer(lua_State *L)
@@ -1078,9 +1046,7 @@ static int l_engine_lib(lua_State *L)
     memcpy(key + lib_len + 1, name, name_len + 1);
     cb->lib_key = key;
     if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK) {
-        /* cb stays live: limitr_lib may have registered it before failing
-           (a name the sandbox refuses), so the engine may still call it.
-           close() releases it. */
+        release_callback(L, b, cb); /* a failed limitr_lib keeps nothing */
         return push_fail(L, b->e);
     }
     for (old = b->callbacks; old != NULL; old = old->next)

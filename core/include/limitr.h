@@ -45,7 +45,7 @@ extern "C" {
  *   "unknown_entitlement", "unknown_plan", "no_plan", "no_scope_customer",
  *   "unknown_alt_id", "no_override", "no_subscription"; a file that cannot be
  *   opened); for a read, also a value that is not defined ("observe",
- *   "flag", "no_reset").
+ *   "not_metered", "no_reset", "no_projection", "needs_customer").
  * - LIMITR_INVALID: a bad argument or document ("invalid_value",
  *   "invalid_argument", "invalid_policy", "alt_id_in_use", "same_plan",
  *   "no_policy": the engine of a failed limitr_new).
@@ -160,11 +160,53 @@ LIMITR_API int limitr_create_customer(limitr_engine *engine, const char *id,
                                       const char **snapshot_json);
 
 /* The customer's snapshot as JSON: id, plan, own_plan, type, label, created,
- * refs, alt_ids, metadata, overrides, grants, caps, and meters
+ * refs, alt_ids, metadata, overrides, and meters
  * {<entitlement> = {credit, value, limit, remaining, overhead, started}}.
  * LIMITR_NOT_FOUND for an unknown customer. */
 LIMITR_API int limitr_customer(limitr_engine *engine, const char *id,
                                const char **snapshot_json);
+
+/* A customer as the engine holds it, for hosts that build their own
+ * snapshot without JSON (the Lua binding does). Every pointer is borrowed:
+ * valid until the next call on the engine. */
+typedef struct limitr_customer_info {
+    const char *id;         /* its ID, also when looked up by an alt ID */
+    const char *plan;       /* the resolved plan's name; NULL: none */
+    const char *own_plan;   /* as stored; "" follows refs, then the default */
+    const char *type;
+    const char *label;
+    int64_t created;        /* ms */
+    const char *const *refs; /* n_refs IDs, in order */
+    size_t n_refs;
+    const char *const *alt_ids;
+    size_t n_alt_ids;
+    const char *metadata_json;  /* the stored metadata as JSON; NULL: none */
+    const char *overrides_json; /* {<ent>: override}; NULL: no overrides */
+    size_t n_meters;            /* for limitr_customer_meter_at */
+} limitr_customer_info;
+
+/* One meter of a customer, in its current period, as in the snapshot. */
+typedef struct limitr_meter_info {
+    const char *entitlement;
+    const char *credit; /* NULL: no longer limited here (stored state) */
+    double value;
+    int has_limit; /* limit and remaining; 0 for observe and snippet limits */
+    double limit, remaining;
+    double overhead;
+    int64_t started; /* ms */
+} limitr_meter_info;
+
+/* Fills *out with customer id (or alt ID). Runs no snippet and fires
+ * nothing. LIMITR_OK; LIMITR_NOT_FOUND ("unknown_customer"); LIMITR_INVALID
+ * for NULL arguments; LIMITR_NOMEM. */
+LIMITR_API int limitr_customer_view(limitr_engine *engine, const char *id,
+                                    limitr_customer_info *out);
+
+/* Meter `index` (0 to n_meters - 1) of customer id, with the snapshot's
+ * fields. LIMITR_NOT_FOUND ("unknown_customer"); LIMITR_INVALID for NULL
+ * arguments or an index out of range. */
+LIMITR_API int limitr_customer_meter_at(limitr_engine *engine, const char *id,
+                                        size_t index, limitr_meter_info *out);
 
 /* Fires customer-removed (the snapshot before removal), then removes the
  * customer and its state. LIMITR_NOT_FOUND for an unknown customer. */

@@ -32,7 +32,7 @@ describe("limitr.new / limitr.load", function()
     end)
 
     it("returns nil and the validation error with path, suggestion and position", function()
-        local err = H.fails("invalid_argument",
+        local err = H.fails("invalid_policy",
             limitr.new(POLICY:gsub("credit: seat, value: 1", "credit: seet, value: 1"), "yaml"))
         assert.are.equal(
             "plans.free.entitlements.seats.limit.credit: unknown credit 'seet' (did you mean 'seat'?) at 9:33",

@@ -51,7 +51,7 @@ describe("limitr.new and limitr.load", function()
         local e = limitr.new(POLICY)
         assert.are.equal("userdata", type(e))
         assert.matches("unknown credit 'x'",
-            fails("invalid_argument", limitr.new("policy: {plans: {a: {entitlements: {e: {limit: {credit: x}}}}}}")))
+            fails("invalid_policy", limitr.new("policy: {plans: {a: {entitlements: {e: {limit: {credit: x}}}}}}")))
         fails("invalid_argument", limitr.new(POLICY, "toml"))
         assert.matches("cannot open", fails("not_found", limitr.load("/nonexistent/policy.yaml")))
         assert.are.equal("userdata", type(limitr.load(H.root() .. "/examples/seats.yaml")))
@@ -259,6 +259,19 @@ describe("everything else: a value, or nil, err, code", function()
         assert.has_error(function() e:on("meter-changed", "nope") end)
         assert.has_error(function() e:off("x") end)
         assert.has_error(function() e:lib("App", "f") end)
+    end)
+
+    it("keeps nothing of a refused lib registration", function()
+        local e = engine()
+        local weak = setmetatable({}, { __mode = "v" })
+        do
+            local fn = function() end
+            weak[1] = fn
+            fails("invalid_argument", e:lib("string", "f", fn))
+        end
+        collectgarbage()
+        collectgarbage()
+        assert.is_nil(weak[1])
     end)
 
     it("the clock", function()

@@ -153,7 +153,7 @@ end)
 
 describe("snippets at load time", function()
     local function load_error(policy)
-        return H.fails("invalid_argument", limitr.new(policy))
+        return H.fails("invalid_policy", limitr.new(policy))
     end
 
     it("reports a syntax error with the snippet's path and line", function()

@@ -156,7 +156,7 @@ static int new_alt_ids(limitr_engine *e, const customer *c, const cJSON *ids)
     {
         const customer *holder = limitr__customer_lookup(e, x->valuestring);
         if (holder != NULL && holder != c)
-            return limitr__fail(e, LIMITR_INVALID, NULL,
+            return limitr__fail(e, LIMITR_INVALID, "alt_id_in_use",
                                 "create_customer: '%s' is already the ID or "
                                 "an alt ID of customer '%s'",
                                 x->valuestring, holder->id),

@@ -93,8 +93,9 @@ static const struct {
     {"no_override", "the customer has no override for this entitlement"},
     {"no_subscription", "no subscription has this id"},
     {"observe", "not defined for an observe limit"},
-    {"flag", "not defined for a feature flag"},
     {"no_reset", "the limit does not reset"},
+    {"no_projection", "nothing to project: no rate, or nothing remaining"},
+    {"needs_customer", "a plan's snippet limit needs a customer to evaluate"},
     {"error", "a limit value snippet failed (an error event was fired)"},
     {"engine_busy", "the engine cannot be changed while a decision "
                     "snippet runs"},

@@ -207,11 +207,8 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         free(grown->name);
         return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
     }
-    grown->fn = fn;
-    grown->userdata = userdata;
-    e->n_libs++;
-    count_app_fn(e, app_fn_event(lib, name), 1);
-    /* Snippets call it as lib.name (the policy's VM, when it has one). */
+    /* Snippets call it as lib.name (the policy's VM, when it has one): the
+       sandbox may refuse the name, and then nothing is registered. */
     if (e->policy->vm != NULL) {
         char *err = NULL;
         if (limitr__script_add_lib(e->policy->vm, lib, name, &err) !=
@@ -219,9 +216,15 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
             int status = limitr__fail(e, LIMITR_INVALID, NULL, "lib: %s",
                                       err ? err : "out of memory");
             free(err);
+            free(grown->lib);
+            free(grown->name);
             return status;
         }
     }
+    grown->fn = fn;
+    grown->userdata = userdata;
+    e->n_libs++;
+    count_app_fn(e, app_fn_event(lib, name), 1);
     return limitr__ok(e);
 }
 

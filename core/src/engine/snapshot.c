@@ -31,42 +31,64 @@ static cJSON *strlist_json(const strlist *l)
     return arr;
 }
 
-static cJSON *meters_json(limitr_engine *e, const customer *c)
+/* Meter m of c as the snapshot shows it: its current period under the
+ * limit that applies (plan: c's resolved plan). */
+static void meter_info(limitr_engine *e, const customer *c, int plan,
+                       const meter *m, int64_t now, limitr_meter_info *out)
 {
     const lp_policy *p = e->policy;
+    const char *name = limitr__state_name(e->state, m->ent);
+    const lp_entitlement *ent =
+        plan >= 0 ? lp_plan_entitlement(&p->plans[plan], name, strlen(name))
+                  : NULL;
+    lp_limit buf;
+    const lp_limit *lim = limitr__effective_limit(e, c, m->ent, ent, now, &buf);
+    meter_view v;
+    out->entitlement = name;
+    out->has_limit = 0;
+    out->limit = out->remaining = 0;
+    if (lim == NULL) { /* no longer limited here: the stored state */
+        out->credit = NULL;
+        out->value = limitr__lnum_to_double(m->value);
+        out->overhead = limitr__lnum_to_double(m->overhead);
+        out->started = m->started;
+        return;
+    }
+    limitr__meter_view(e, lim, c, m, now, &v);
+    out->credit = p->credits[lim->credit].name;
+    out->value = limitr__lnum_to_double(v.value);
+    /* A snippet limit is left out: evaluating it here could recurse (a
+       snapshot is what the snippet itself receives). */
+    if (lim->rule.mode != MODE_OBSERVE && lim->value_ref == 0) {
+        out->has_limit = 1;
+        out->limit = limitr__lnum_to_double(lim->rule.value);
+        out->remaining =
+            limitr__lnum_to_double(lnum_sub_sat(lim->rule.value, v.value));
+    }
+    out->overhead = limitr__lnum_to_double(v.overhead);
+    out->started = v.started;
+}
+
+static cJSON *meters_json(limitr_engine *e, const customer *c)
+{
     int plan = limitr__resolved_plan(e, c);
     int64_t now = limitr__now(e);
     cJSON *meters = cJSON_CreateObject();
     size_t i;
     for (i = 0; meters != NULL && i < c->n_meters; i++) {
-        const meter *m = &c->meters[i];
-        const char *name = limitr__state_name(e->state, m->ent);
-        const lp_entitlement *ent =
-            plan >= 0 ? lp_plan_entitlement(&p->plans[plan], name, strlen(name))
-                      : NULL;
-        lp_limit buf;
-        const lp_limit *lim =
-            limitr__effective_limit(e, c, m->ent, ent, now, &buf);
-        cJSON *mj = cJSON_AddObjectToObject(meters, name);
-        meter_view v;
-        if (mj == NULL) break;
-        if (lim == NULL) { /* no longer limited here: the stored state */
-            limitr__add_num(mj, "value", m->value);
-            limitr__add_num(mj, "overhead", m->overhead);
-            cJSON_AddNumberToObject(mj, "started", (double)m->started);
-            continue;
+        limitr_meter_info m;
+        cJSON *mj;
+        meter_info(e, c, plan, &c->meters[i], now, &m);
+        if ((mj = cJSON_AddObjectToObject(meters, m.entitlement)) == NULL)
+            break;
+        if (m.credit != NULL) cJSON_AddStringToObject(mj, "credit", m.credit);
+        cJSON_AddNumberToObject(mj, "value", m.value);
+        if (m.has_limit) {
+            cJSON_AddNumberToObject(mj, "limit", m.limit);
+            cJSON_AddNumberToObject(mj, "remaining", m.remaining);
         }
-        limitr__meter_view(e, lim, c, m, now, &v);
-        cJSON_AddStringToObject(mj, "credit", p->credits[lim->credit].name);
-        limitr__add_num(mj, "value", v.value);
-        /* A snippet limit is left out: evaluating it here could recurse
-           (a snapshot is what the snippet itself receives). */
-        if (lim->rule.mode != MODE_OBSERVE && lim->value_ref == 0) {
-            limitr__add_num(mj, "limit", lim->rule.value);
-            limitr__add_num(mj, "remaining", lim->rule.value - v.value);
-        }
-        limitr__add_num(mj, "overhead", v.overhead);
-        cJSON_AddNumberToObject(mj, "started", (double)v.started);
+        cJSON_AddNumberToObject(mj, "overhead", m.overhead);
+        cJSON_AddNumberToObject(mj, "started", (double)m.started);
     }
     return meters;
 }
@@ -96,4 +118,59 @@ void limitr__emit_customer(limitr_engine *e, event_kind ev, const customer *c)
 {
     if (limitr__listening(e, ev))
         limitr__emit(e, ev, limitr__customer_snapshot(e, c));
+}
+
+/* ---- Without JSON ---- */
+
+int limitr_customer_view(limitr_engine *e, const char *id,
+                         limitr_customer_info *out)
+{
+    const customer *c;
+    int plan;
+    LIMITR_ENTER(e);
+    if (id == NULL || out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "customer_view: id and out are required");
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    plan = limitr__resolved_plan(e, c);
+    out->id = c->id;
+    out->plan = plan >= 0 ? e->policy->plans[plan].name : NULL;
+    out->own_plan = c->own_plan;
+    out->type = c->type;
+    out->label = c->label;
+    out->created = c->created;
+    out->refs = (const char *const *)c->refs.items;
+    out->n_refs = c->refs.n;
+    out->alt_ids = (const char *const *)c->alt_ids.items;
+    out->n_alt_ids = c->alt_ids.n;
+    out->metadata_json = c->metadata_json;
+    out->overrides_json = NULL;
+    out->n_meters = c->n_meters;
+    if (c->n_overrides > 0)
+        return limitr__set_result(e, limitr__overrides_json(e, c),
+                                  &out->overrides_json);
+    return limitr__ok(e);
+}
+
+int limitr_customer_meter_at(limitr_engine *e, const char *id, size_t index,
+                             limitr_meter_info *out)
+{
+    const customer *c;
+    LIMITR_ENTER(e);
+    if (id == NULL || out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "customer_meter_at: id and out are required");
+    c = limitr__customer_lookup(e, id);
+    if (c == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    if (index >= c->n_meters)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "customer_meter_at: customer '%s' has %zu meters, "
+                            "no meter %zu",
+                            c->id, c->n_meters, index);
+    meter_info(e, c, limitr__resolved_plan(e, c), &c->meters[index],
+               limitr__now(e), out);
+    return limitr__ok(e);
 }
