@@ -547,18 +547,24 @@ static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
     return NULL;
 }
 
-/* A number value argument (nil is 0); other types raise. */
-static void read_value(lua_State *L, int idx, double *out)
+/* The value argument of allow, check and explain, read one way for all
+ * three: a number, or a string Lua reads as a number ("0x10", " 5 "), is
+ * *out; any other string is *text, a unit string the engine converts (an
+ * embedded NUL byte raises: the C API would see a shorter string); nil is
+ * 0; other types raise. */
+static void value_arg(lua_State *L, int idx, double *out, const char **text)
 {
-    switch (lua_type(L, idx)) {
-    case LUA_TNONE:
-    case LUA_TNIL:
-        *out = 0;
-        return;
-    case LUA_TNUMBER:
-        *out = lua_tonumber(L, idx);
-        return;
-    default:
+    int isnum;
+    size_t len;
+    *out = lua_tonumberx(L, idx, &isnum);
+    *text = NULL;
+    if (isnum) return;
+    *out = 0;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        *text = lua_tolstring(L, idx, &len);
+        if (strlen(*text) != len)
+            luaL_argerror(L, idx, "string contains a NUL byte");
+    } else if (lua_type(L, idx) > LUA_TNIL) {
         luaL_typeerror(L, idx, "number, string or nil");
     }
 }
@@ -581,17 +587,10 @@ static int l_engine_allow(lua_State *L)
     const char *ent = string_arg(L, 3, &ent_len);
     limitr_call_opts o, *opts = NULL;
     char *event_json = NULL;
-    int isnum, status;
-    const char *text = NULL;
-    lua_Number value = lua_tonumberx(L, 4, &isnum); /* "2" is a number */
-    if (!isnum) {
-        int t = lua_type(L, 4);
-        if (t == LUA_TSTRING) /* a unit string, converted by the engine */
-            text = lua_tostring(L, 4);
-        else if (t > LUA_TNIL)
-            luaL_typeerror(L, 4, "number, string or nil");
-        value = 0;
-    }
+    int status;
+    const char *text;
+    double value;
+    value_arg(L, 4, &value, &text);
     if (lua_gettop(L) >= 5 && !lua_isnil(L, 5)) {
         event_json = read_call_opts(L, 5, &o);
         opts = &o;
@@ -614,13 +613,10 @@ static int l_engine_check(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    const char *text = NULL;
-    double value = 0;
+    const char *text;
+    double value;
     int status;
-    if (lua_type(L, 4) == LUA_TSTRING)
-        text = lua_tostring(L, 4);
-    else
-        read_value(L, 4, &value);
+    value_arg(L, 4, &value, &text);
     enter(b); /* a limit snippet may call a lib() function */
     status = text != NULL ? limitr_check_str(b->e, id, ent, text)
                           : limitr_check(b->e, id, ent, value);
@@ -632,13 +628,10 @@ static int l_engine_explain(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    const char *json = NULL, *text = NULL;
-    double value = 0;
+    const char *json = NULL, *text;
+    double value;
     int status;
-    if (lua_type(L, 4) == LUA_TSTRING)
-        text = lua_tostring(L, 4);
-    else
-        read_value(L, 4, &value);
+    value_arg(L, 4, &value, &text);
     enter(b);
     status = limitr_explain(b->e, id, ent, value, text, &json);
     leave(b);

@@ -83,9 +83,15 @@ TEST(call_options_are_checked)
     ASSERT_EQ(limitr_allow(e, "c", "hard", 1, &o), LIMITR_INVALID);
     ASSERT_CONTAINS(limitr_last_error(e), "opts.event_json");
     ASSERT_EQ(limitr_value(e, "c", "hard", NULL, &v), LIMITR_OK);
-    ASSERT_NUM(v, 0); /* nothing was committed */
+    ASSERT_NUM(v, 0);                       /* nothing was committed */
+    o.event_json = "{\"order\": \"\xff\"}"; /* not UTF-8 */
+    ASSERT_EQ(limitr_allow(e, "c", "hard", 1, &o), LIMITR_INVALID);
     o.event_json = "{\"order\": 1}";
     ASSERT_EQ(limitr_allow(e, "c", "hard", 1, &o), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "d", NULL,
+                                     "{\"metadata\": {\"k\": \"\xc3\"}}", NULL),
+              LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "not valid UTF-8");
     limitr_free(e);
 }
 

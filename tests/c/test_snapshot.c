@@ -27,17 +27,17 @@ TEST(view_matches_the_snapshot)
     int seen_chat = 0, seen_observe = 0, seen_snippet = 0;
     ASSERT_EQ(limitr_new(policy_yaml, strlen(policy_yaml), "yaml", NULL, &e),
               LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "org", NULL, "{\"type\": \"org\"}",
-                                     NULL),
-              LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(e, "org", NULL, "{\"type\": \"org\"}", NULL),
+        LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(e, "c", NULL,
                                      "{\"refs\": [\"org\"], \"alt_ids\": "
                                      "[\"c@x\"], \"metadata\": {\"k\": [1]}}",
                                      NULL),
               LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 4, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer_override(e, "c", "chat",
-                                              "{\"value\": 20}", NULL),
+    ASSERT_EQ(limitr_create_customer_override(e, "c", "chat", "{\"value\": 20}",
+                                              NULL),
               LIMITR_OK);
     ASSERT_EQ(limitr_customer(e, "c@x", &snap), LIMITR_OK);
     ASSERT_CONTAINS(snap, "\"chat\":{\"credit\":\"t\",\"value\":4,\"limit\":"

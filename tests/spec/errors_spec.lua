@@ -291,3 +291,43 @@ describe("everything else: a value, or nil, err, code", function()
         assert.has_error(function() e:off(1) end)
     end)
 end)
+
+describe("values crossing to the engine", function()
+    it("reads a value one way for allow, check and explain", function()
+        for _, v in ipairs({ "0x2", " 2 ", "\t2\n", "2" }) do
+            local e = engine()
+            assert.are.same({ n = 1, true }, pack(e:check("c", "api", v)), v)
+            assert.is_true(e:explain("c", "api", v).allowed, v)
+            assert.are.same({ n = 1, true }, pack(e:allow("c", "api", v)), v)
+            assert.are.equal(2, e:value("c", "api"), v)
+        end
+        local e = engine()
+        for _, v in ipairs({ "ten", "2 hours" }) do
+            assert.are.same({ n = 2, false, "invalid_value" }, pack(e:check("c", "api", v)))
+            assert.are.same({ n = 2, false, "invalid_value" }, pack(e:allow("c", "api", v)))
+            assert.are.equal("invalid_value", e:explain("c", "api", v).reason)
+        end
+    end)
+
+    it("refuses a value string with a NUL byte instead of cutting it", function()
+        local e = engine()
+        for _, call in ipairs({ "allow", "check", "explain" }) do
+            assert.error_matches(function() e[call](e, "c", "api", "5\0garbage") end,
+                "string contains a NUL byte", 1, true)
+        end
+        assert.are.equal(0, e:value("c", "api"))
+    end)
+
+    it("refuses what JSON cannot hold: NaN, infinity, NUL bytes", function()
+        local e = engine()
+        assert.has_error(function() e:create_customer("d", "p", { metadata = { x = 0 / 0 } }) end,
+            "create_customer: NaN and infinity cannot cross as JSON")
+        assert.has_error(function() e:create_customer("d", "p", { metadata = { x = math.huge } }) end)
+        assert.has_error(function() e:create_customer("d", "p", { metadata = { x = "a\0b" } }) end)
+        assert.has_error(function() e:create_customer("d", "p", { metadata = { ["a\0b"] = 1 } }) end)
+        assert.has_error(function() e:allow("c", "api", 1, { event = { n = -math.huge } }) end)
+        assert.is_nil(e:customer("d"))
+        assert.are.equal(0, e:value("c", "api"))
+        fails("invalid_argument", e:create_customer("d", "p", { metadata = { x = "\xff" } }))
+    end)
+end)

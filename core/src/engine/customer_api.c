@@ -74,6 +74,9 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
     cJSON *item;
     memset(o, 0, sizeof *o);
     if (json == NULL) return LIMITR_OK;
+    if (!limitr__utf8_valid(json, strlen(json)))
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "create_customer: options are not valid UTF-8");
     o->root = cJSON_Parse(json);
     if (o->root == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "decide.h"
+#include "names.h"
 #include "units.h"
 
 /* ---- Snippets of a limit ---- */
@@ -585,10 +586,14 @@ static int check_opts(limitr_engine *e, const limitr_call_opts *opts)
                             "allow: opts.overhead must be a finite number "
                             ">= 0 (runes)");
     if (opts->event_json != NULL) {
-        cJSON *data = cJSON_Parse(opts->event_json);
+        cJSON *data =
+            limitr__utf8_valid(opts->event_json, strlen(opts->event_json))
+                ? cJSON_Parse(opts->event_json)
+                : NULL;
         if (data == NULL)
             return limitr__fail(e, LIMITR_INVALID, NULL,
-                                "allow: opts.event_json is not valid JSON");
+                                "allow: opts.event_json is not valid JSON "
+                                "(UTF-8)");
         cJSON_Delete(data);
     }
     return LIMITR_OK;

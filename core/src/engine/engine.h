@@ -35,8 +35,9 @@ typedef struct host_fn {
 
 /* ---- Per-process caches of the state (cache.c) ---- */
 
-#define CACHED_PERIODS 4 /* period ends kept per customer (its first meters)   \
-                          */
+#define CACHED_PERIODS                                                         \
+    4 /* period ends kept per customer (its first meters)                      \
+       */
 
 /* The end of meter i's period under limit lim, from its start. */
 typedef struct period_cache {

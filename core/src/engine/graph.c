@@ -14,8 +14,9 @@
 #define LIMITR_DEFAULT_MAX_PLAN_VISITS 1024 /* customers a plan lookup sees */
 #endif
 #ifndef LIMITR_DEFAULT_MAX_SCOPE_VISITS
-#define LIMITR_DEFAULT_MAX_SCOPE_VISITS 256 /* customers a scope search sees   \
-                                             */
+#define LIMITR_DEFAULT_MAX_SCOPE_VISITS                                        \
+    256 /* customers a scope search sees                                       \
+         */
 #endif
 
 /* A plan lookup's walk: each customer once (ref cycles end), at most

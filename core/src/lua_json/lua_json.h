@@ -9,6 +9,9 @@
 #ifndef LIMITR_LUA_JSON_H
 #define LIMITR_LUA_JSON_H
 
+#include <float.h>
+#include <string.h>
+
 #include <cjson/cJSON.h>
 
 #define LUA_JSON_MAX_DEPTH 32 /* of values copied between VMs */
@@ -68,10 +71,23 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         return cJSON_CreateNull();
     case LUA_TBOOLEAN:
         return cJSON_CreateBool(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        return cJSON_CreateNumber(lua_tonumberx(L, idx, NULL));
-    case LUA_TSTRING:
-        return cJSON_CreateString(lua_tolstring(L, idx, NULL));
+    case LUA_TNUMBER: {
+        double d = (double)lua_tonumberx(L, idx, NULL);
+        if (d != d || d > DBL_MAX || d < -DBL_MAX) { /* JSON has neither */
+            *err = "NaN and infinity cannot cross as JSON";
+            return NULL;
+        }
+        return cJSON_CreateNumber(d);
+    }
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (strlen(s) != len) { /* cJSON would cut it there */
+            *err = "a string with a NUL byte cannot cross as JSON";
+            return NULL;
+        }
+        return cJSON_CreateString(s);
+    }
     case LUA_TTABLE: {
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0, i;
         cJSON *out;
@@ -103,8 +119,10 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         lua_pushnil(L);
         while (out != NULL && lua_next(L, idx) != 0) {
             cJSON *c;
-            if (lua_type(L, -2) != LUA_TSTRING) {
-                *err = "table keys must be strings (or a sequence 1..n)";
+            if (lua_type(L, -2) != LUA_TSTRING ||
+                strlen(lua_tolstring(L, -2, NULL)) != lua_rawlen(L, -2)) {
+                *err = "table keys must be strings without NUL bytes (or a "
+                       "sequence 1..n)";
                 lua_settop(L, -3);
                 cJSON_Delete(out);
                 return NULL;
