@@ -110,7 +110,7 @@ function _M.engine()
     return engine
 end
 
--- Denials that are not about usage (hosting.md section 2): 403.
+-- Denials that are not about usage (docs/roadmap.md 3.2): 403.
 local FORBIDDEN = { unknown_customer = true, no_plan = true,
                     unknown_entitlement = true, no_scope_customer = true }
 

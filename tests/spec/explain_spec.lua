@@ -1,4 +1,4 @@
--- explain() (engine.md section 9, 4, 14.7): the deciding gate, the reads
+-- explain() (docs/engine.md section 9, 4, 14.7): the deciding gate, the reads
 -- it reports and retry_after, writing and firing nothing.
 local H = require "helpers"
 

@@ -1,5 +1,5 @@
 -- The governor, allowance, rate, acceleration and projected exhaustion
--- (engine.md section 6, 13.5, 14.8, 14.11).
+-- (docs/engine.md section 6, 13.5, 14.8, 14.11).
 local H = require "helpers"
 
 local POLICY = [[
@@ -35,7 +35,7 @@ end
 
 local recorder, names = H.recorder, H.names
 
-describe("governor burst, then refill (engine.md 13.5)", function()
+describe("governor burst, then refill (docs/engine.md 13.5)", function()
     it("gives the exact allowance, tokens, retry_after and payload", function()
         local e = engine()
         e:set_time(1700000000000)
@@ -95,7 +95,7 @@ describe("governor burst, then refill (engine.md 13.5)", function()
     end)
 end)
 
-describe("governor rules (engine.md 6.1, 6.2, 4.4)", function()
+describe("governor rules (docs/engine.md 6.1, 6.2, 4.4)", function()
     it("takes no tokens for zero or negative values", function()
         local e = engine()
         assert.is_true(e:allow("c", "small", 30))
@@ -162,7 +162,7 @@ describe("governor rules (engine.md 6.1, 6.2, 4.4)", function()
         assert.are.equal(500, m.started)
     end)
 
-    it("refills by max(0, elapsed) when time goes backwards (engine.md 14.11)", function()
+    it("refills by max(0, elapsed) when time goes backwards (docs/engine.md 14.11)", function()
         local e = engine()
         e:set_time(10000)
         assert.is_true(e:allow("c", "small", 30))
@@ -178,7 +178,7 @@ describe("governor rules (engine.md 6.1, 6.2, 4.4)", function()
     end)
 end)
 
-describe("rate, acceleration, projected exhaustion (engine.md 6.3)", function()
+describe("rate, acceleration, projected exhaustion (docs/engine.md 6.3)", function()
     it("follows the last three history entries", function()
         local e = engine()
         assert.are.equal(0, e:rate("c", "api"))
@@ -256,7 +256,7 @@ describe("rate, acceleration, projected exhaustion (engine.md 6.3)", function()
         assert.are.equal(0, e:rate("c", "api_daily"))
     end)
 
-    it("counts governed demand in history, not in the EWMA (engine.md 14.8)", function()
+    it("counts governed demand in history, not in the EWMA (docs/engine.md 14.8)", function()
         local e = engine()
         e:allow("c", "small", 40)
         e:set_time(100)
@@ -279,7 +279,7 @@ describe("rate, acceleration, projected exhaustion (engine.md 6.3)", function()
     end)
 end)
 
-describe("ewma_alpha (policy.md 6)", function()
+describe("ewma_alpha (docs/policy.md 6)", function()
     -- Run in a child process: a crash there fails this test, not the file.
     local child = H.child
 
@@ -319,7 +319,7 @@ io.write(tostring(err))
     end)
 end)
 
-describe("governor rules at load time (policy.md 6, 13)", function()
+describe("governor rules at load time (docs/policy.md 6, 13)", function()
     local load = H.load_limit
     local P = "^plans%.p%.entitlements%.e%.limit"
 

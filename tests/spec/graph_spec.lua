@@ -1,4 +1,4 @@
--- The customer graph (engine.md sections 2, 2.2, 8, 13.6, 14.12): plans
+-- The customer graph (docs/engine.md sections 2, 2.2, 8, 13.6, 14.12): plans
 -- through refs, the default plan, alt IDs, scope, plan changes.
 local H = require "helpers"
 
@@ -39,7 +39,7 @@ local function org_team_users(e)
     e:create_customer("u2", nil, { type = "user", refs = { "eng" } })
 end
 
-describe("scope org -> team -> user (engine.md 13.6)", function()
+describe("scope org -> team -> user (docs/engine.md 13.6)", function()
     it("moves the meter of the nearest customer of the scope's type", function()
         local e = engine()
         org_team_users(e)
@@ -135,7 +135,7 @@ describe("scope org -> team -> user (engine.md 13.6)", function()
     end)
 end)
 
-describe("plans through refs and the default plan (engine.md 2.1)", function()
+describe("plans through refs and the default plan (docs/engine.md 2.1)", function()
     it("follows the first ref with a resolved plan, depth first, own plan before refs", function()
         local e = engine()
         e:create_customer("o1", "pro", { type = "org" })
@@ -226,7 +226,7 @@ describe("plans through refs and the default plan (engine.md 2.1)", function()
     end)
 end)
 
-describe("alt IDs (engine.md 2.1.6, 14.12)", function()
+describe("alt IDs (docs/engine.md 2.1.6, 14.12)", function()
     it("resolve everywhere an ID is accepted", function()
         local e = engine()
         e:create_customer("c", "pro", { alt_ids = { "email:c@x" } })
@@ -316,7 +316,7 @@ describe("alt IDs (engine.md 2.1.6, 14.12)", function()
     end)
 end)
 
-describe("set_customer_plan (engine.md 8)", function()
+describe("set_customer_plan (docs/engine.md 8)", function()
     it("changes the plan with customer-set then customer-plan-changed", function()
         local e = engine()
         e:create_customer("c", "free")
@@ -426,7 +426,7 @@ policy:
     end)
 end)
 
-describe("meters made at creation (engine.md 2.1.3)", function()
+describe("meters made at creation (docs/engine.md 2.1.3)", function()
     it("makes one meter per owned limited entitlement, started now", function()
         local e = engine()
         e:set_time(4242)

@@ -1,5 +1,5 @@
--- A small reference model of limitr's metering (engine.md sections 3, 4, 5,
--- 9 and 10.2; policy.md section 12), used by model_spec.lua.
+-- A small reference model of limitr's metering (docs/engine.md sections 3, 4, 5,
+-- 9 and 10.2; docs/policy.md section 12), used by model_spec.lua.
 --
 -- It is written to be obviously correct, not fast and not like the engine:
 -- time is integer ms; a calendar period start is found by walking back day by

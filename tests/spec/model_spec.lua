@@ -111,7 +111,7 @@ local function gen_op(rand, model, hot)
         else span = rand(100) * DAY end
         return { "advance", span }
     elseif r <= 88 and BACKWARDS then
-        -- the clock going back (engine.md 14.11): minutes to 10 days
+        -- the clock going back (docs/engine.md 14.11): minutes to 10 days
         return { "set_time", model.now - (rand(2) == 1 and rand(600) * 60000 or rand(10 * DAY)) }
     else
         -- to (or 1 ms before) the next reset of some meter, per the model:
@@ -341,8 +341,8 @@ local function check_seed(seed)
 end
 
 describe("reference model", function()
-    -- The model's calendar against the worked values of policy.md section 12
-    -- and engine.md 13.4, so a disagreement below is not the model's.
+    -- The model's calendar against the worked values of docs/policy.md section 12
+    -- and docs/engine.md 13.4, so a disagreement below is not the model's.
     it("computes the documented calendar boundaries", function()
         local function day(ms) return os.date("!%Y-%m-%d", math.floor(ms / 1000)) end
         local t = 1773144000000 -- 2026-03-10T12:00:00Z
@@ -375,7 +375,7 @@ describe("reference model", function()
             b = R.cal_next("quarterly:31", b)
             assert.are.equal(q, day(b))
         end
-        -- engine.md 13.4: monthly:31 from 2025-01-10T12:00Z
+        -- docs/engine.md 13.4: monthly:31 from 2025-01-10T12:00Z
         assert.are.equal(1738281600000, R.cal_next("monthly:31", 1736510400000))
         assert.are.equal(1740700800000, R.cal_next("monthly:31", 1738713600000))
         assert.are.equal(1709164800000, R.cal_start("monthly:31", 1709164800000))

@@ -1,6 +1,6 @@
--- Limit modes (engine.md sections 3, 4; policy.md section 6): hard, soft,
+-- Limit modes (docs/engine.md sections 3, 4; docs/policy.md section 6): hard, soft,
 -- observe, hard_trailing, minimum, force, feature flags, and the load-time
--- rules between mode fields (policy.md section 13).
+-- rules between mode fields (docs/policy.md section 13).
 local H = require "helpers"
 
 local POLICY = [[
@@ -28,7 +28,7 @@ end
 
 local recorder, names = H.recorder, H.names
 
-describe("soft mode (engine.md 13.2)", function()
+describe("soft mode (docs/engine.md 13.2)", function()
     it("allows past the limit and reports overage with meter-overage", function()
         local e = engine()
         e:create_customer("c", "p")
@@ -101,7 +101,7 @@ describe("soft mode (engine.md 13.2)", function()
     end)
 end)
 
-describe("hard_trailing (engine.md 13.3)", function()
+describe("hard_trailing (docs/engine.md 13.3)", function()
     it("lets one call cross the limit, then denies every increase", function()
         local e = engine()
         e:create_customer("c", "p")
@@ -258,7 +258,7 @@ describe("feature flags", function()
         assert.is_nil(e:allowance("c", "flag"))
         assert.is_nil(e:customer("c").meters.flag)
         assert.are.equal(0, #seen)
-        -- a bad value is caught before any gate, the flag's included (engine.md 14.7)
+        -- a bad value is caught before any gate, the flag's included (docs/engine.md 14.7)
         assert.are.same({ false, "invalid_value" }, { e:allow("c", "flag", "ten") })
         assert.are.same({ false, "invalid_value" }, { e:allow("c", "flag", 0 / 0) })
     end)
@@ -280,7 +280,7 @@ describe("hard limits", function()
     end)
 end)
 
-describe("load-time rules between mode fields (policy.md 6, 13)", function()
+describe("load-time rules between mode fields (docs/policy.md 6, 13)", function()
     local function load(limit)
         return H.load_limit(limit, "{tok: {}}")
     end

@@ -1,4 +1,4 @@
--- Per-customer overrides (engine.md section 7, 13.7, 4.7, 14.6).
+-- Per-customer overrides (docs/engine.md section 7, 13.7, 4.7, 14.6).
 local H = require "helpers"
 
 local POLICY = [[
@@ -26,7 +26,7 @@ end
 
 local recorder, names = H.recorder, H.names
 
-describe("an override raising a limit (engine.md 13.7)", function()
+describe("an override raising a limit (docs/engine.md 13.7)", function()
     it("returns every limit field, applies at once and expires", function()
         local e = engine()
         e:create_customer("c", "p")
@@ -74,7 +74,7 @@ describe("an override raising a limit (engine.md 13.7)", function()
     end)
 end)
 
-describe("override fields (engine.md 7.1-7.3)", function()
+describe("override fields (docs/engine.md 7.1-7.3)", function()
     it("copies unset fields from the existing override, expires included", function()
         local e = engine()
         e:create_customer("c", "p")
@@ -160,7 +160,7 @@ describe("override fields (engine.md 7.1-7.3)", function()
     end)
 end)
 
-describe("remove_customer_override (engine.md 7.6)", function()
+describe("remove_customer_override (docs/engine.md 7.6)", function()
     it("returns true with customer-set when one was removed, else false", function()
         local e = engine()
         e:create_customer("c", "p")
@@ -179,7 +179,7 @@ describe("remove_customer_override (engine.md 7.6)", function()
     end)
 end)
 
-describe("bad overrides (engine.md 7.3)", function()
+describe("bad overrides (docs/engine.md 7.3)", function()
     it("refuses an unknown customer or an entitlement not in its plan", function()
         local e = engine()
         e:create_customer("c", "p")

@@ -1,5 +1,5 @@
--- Periods and resets (engine.md section 5, 4.2 gate 4, 13.4, 14.11;
--- policy.md section 12 and the schedule rules of section 13).
+-- Periods and resets (docs/engine.md section 5, 4.2 gate 4, 13.4, 14.11;
+-- docs/policy.md section 12 and the schedule rules of section 13).
 local H = require "helpers"
 
 -- ms since the epoch of a UTC date and time.
@@ -36,7 +36,7 @@ end
 
 local names = H.names
 
-describe("monthly:31 across February (engine.md 13.4)", function()
+describe("monthly:31 across February (docs/engine.md 13.4)", function()
     local function setup()
         local e = engine_with("resets: true, reset_sch: 'monthly:31'")
         e:set_time(1736510400000) -- 2025-01-10T12:00Z
@@ -110,7 +110,7 @@ describe("monthly:31 across February (engine.md 13.4)", function()
     end)
 end)
 
-describe("interval resets (policy.md 12)", function()
+describe("interval resets (docs/policy.md 12)", function()
     it("rolls once however many periods passed, anchored at the meter's start", function()
         local e = engine_with("resets: true, reset_inc: 1day")
         local A = utc(2026, 3, 1)
@@ -180,7 +180,7 @@ describe("interval resets (policy.md 12)", function()
     end)
 end)
 
-describe("roll-over persistence (engine.md 4.2, 5.5, 5.6)", function()
+describe("roll-over persistence (docs/engine.md 4.2, 5.5, 5.6)", function()
     local function rolled()
         local e = engine_with("resets: true, reset_inc: 1day")
         e:set_time(0)
@@ -275,7 +275,7 @@ describe("roll-over persistence (engine.md 4.2, 5.5, 5.6)", function()
     end)
 end)
 
-describe("time going backwards (engine.md 14.11)", function()
+describe("time going backwards (docs/engine.md 14.11)", function()
     it("does not roll a meter whose start is after now; forward moves behave normally", function()
         local e = engine_with("resets: true, reset_inc: 1day")
         local T = utc(2026, 1, 1)
@@ -299,7 +299,7 @@ describe("time going backwards (engine.md 14.11)", function()
     end)
 end)
 
-describe("calendar schedules through resets() (policy.md 12)", function()
+describe("calendar schedules through resets() (docs/policy.md 12)", function()
     local t = 1773144000000 -- 2026-03-10T12:00Z, a Tuesday
 
     -- Creates a customer at `created`, moves to `now`, returns next reset and
@@ -407,7 +407,7 @@ describe("calendar schedules through resets() (policy.md 12)", function()
     end)
 end)
 
-describe("reset rules at load time (policy.md 6, 13)", function()
+describe("reset rules at load time (docs/policy.md 6, 13)", function()
     local function load(fields)
         return H.load_limit("{credit: r, value: 10, " .. fields .. "}", "{r: {}}")
     end

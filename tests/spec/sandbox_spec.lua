@@ -1,4 +1,4 @@
--- The snippet sandbox (SANDBOX.md): every escape tried must fail with its
+-- The snippet sandbox (docs/sandbox.md): every escape tried must fail with its
 -- specific error, and a snippet that errors, loops or eats memory leaves
 -- the engine working. Each case runs as a limit `value` snippet: its result
 -- is the limit, and its failure an `error` event.

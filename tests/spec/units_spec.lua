@@ -1,4 +1,4 @@
--- Units (engine.md 1.3, 4.10, 14.7; policy.md section 11 and its
+-- Units (docs/engine.md 1.3, 4.10, 14.7; docs/policy.md section 11 and its
 -- section 13 messages): load-time conversion into the credit's units,
 -- call-time unit strings, and every bad value.
 local H = require "helpers"
@@ -27,7 +27,7 @@ end
 
 local recorder = H.recorder
 
-describe("load-time conversion (policy.md 11 rule 2)", function()
+describe("load-time conversion (docs/policy.md 11 rule 2)", function()
     it("converts unit strings into the credit's units", function()
         local e = engine()
         assert.are.equal(1000, e:limit("c", "disk"))
@@ -117,7 +117,7 @@ describe("call-time unit strings", function()
     end)
 end)
 
-describe("bad call-time values (engine.md 14.7)", function()
+describe("bad call-time values (docs/engine.md 14.7)", function()
     it("denies a wrong dimension with invalid_value, no event, no roll-over", function()
         local e = engine()
         e:allow("c", "cpu_reset", 10)
@@ -149,7 +149,7 @@ describe("bad call-time values (engine.md 14.7)", function()
         assert.are.equal(0, e:value("c", "disk"))
     end)
 
-    it("catches a string that is no number before any gate (engine.md 14.7)", function()
+    it("catches a string that is no number before any gate (docs/engine.md 14.7)", function()
         local e = engine()
         assert.are.same({ false, "invalid_value" }, { e:allow("nobody", "disk", "ten") })
         assert.are.same({ false, "invalid_value" }, { e:check("nobody", "disk", "ten") })
@@ -179,7 +179,7 @@ describe("bad call-time values (engine.md 14.7)", function()
     end)
 end)
 
-describe("unit errors at load time (policy.md 11, 13)", function()
+describe("unit errors at load time (docs/policy.md 11, 13)", function()
     local function load(credits, limit)
         return H.load_limit(limit, credits)
     end
