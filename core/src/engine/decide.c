@@ -514,9 +514,12 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     return limitr__deny(e, d->reason);
 }
 
-static int run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
-               size_t ent_len, call_value *cv, int step, int commit,
-               const limitr_call_opts *opts)
+/* Inlined into entry(), its one caller: the call and its seven arguments
+ * cost allow() more than the code size. */
+static inline __attribute__((always_inline)) int
+run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
+    size_t ent_len, call_value *cv, int step, int commit,
+    const limitr_call_opts *opts)
 {
     decision d;
     int events = commit && (opts == NULL || !opts->no_events);

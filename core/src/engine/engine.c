@@ -139,14 +139,6 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
     return limitr__ok(e);
 }
 
-/* ---- Holding the state ---- */
-
-void limitr__release(state_hold *h)
-{
-    const state_home *home = &h->e->state->home;
-    if (home->lock != NULL && --h->e->holding == 0) home->unlock(home->ud);
-}
-
 /* ---- Clock ---- */
 
 /* The clock's range: the ECMAScript date range, about 273,790 years

@@ -135,7 +135,11 @@ int64_t limitr__now(limitr_engine *e);
 typedef struct state_hold {
     limitr_engine *e;
 } state_hold;
-void limitr__release(state_hold *h);
+static inline void limitr__release(state_hold *h)
+{
+    const state_home *home = &h->e->state->home;
+    if (home->lock != NULL && --h->e->holding == 0) home->unlock(home->ud);
+}
 static inline state_hold limitr__hold(limitr_engine *e)
 {
     state_hold h = {e};
