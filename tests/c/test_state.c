@@ -65,9 +65,9 @@ TEST(lock_once_per_outermost_call)
     lock_count lc = {0, 0, 0, 0};
     double v;
     ASSERT(e != NULL);
-    e->state->home.lock = count_lock;
-    e->state->home.unlock = count_unlock;
-    e->state->home.ud = &lc;
+    e->st.home.lock = count_lock;
+    e->st.home.unlock = count_unlock;
+    e->st.home.ud = &lc;
     ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_DENIED);
@@ -83,8 +83,8 @@ TEST(lock_once_per_outermost_call)
     ASSERT_EQ(lc.unlocks, 1);
     ASSERT_EQ(lc.max_depth, 1);
     ASSERT_EQ(lc.depth, 0);
-    e->state->home.lock = NULL;
-    e->state->home.unlock = NULL;
+    e->st.home.lock = NULL;
+    e->st.home.unlock = NULL;
     limitr_free(e);
 }
 

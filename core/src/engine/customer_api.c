@@ -135,7 +135,7 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
 static void swap_in(limitr_engine *e, char **slot, char *copy)
 {
     if (copy == NULL) return;
-    limitr__st_strfree(e->state, *slot);
+    limitr__st_strfree(&e->st, *slot);
     *slot = copy;
 }
 
@@ -143,7 +143,7 @@ static char *copy_or_null(limitr_engine *e, const char *s, int *failed)
 {
     char *copy;
     if (s == NULL) return NULL;
-    copy = limitr__st_strdup(e->state, s, strlen(s));
+    copy = limitr__st_strdup(&e->st, s, strlen(s));
     if (copy == NULL) *failed = 1;
     return copy;
 }
@@ -177,8 +177,8 @@ static void map_alt_ids(limitr_engine *e, customer *c)
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
         uint64_t h = limitr_hash(alt, len);
-        if (limitr__idmap_find(&e->state->alt_ids, alt, len, h) == NULL)
-            limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len, h, c);
+        if (limitr__idmap_find(&e->st.d->alt_ids, alt, len, h) == NULL)
+            limitr__idmap_insert(&e->st, &e->st.d->alt_ids, alt, len, h, c);
     }
 }
 
@@ -189,7 +189,7 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
     int plan = limitr__resolved_plan(e, c);
     size_t i;
     if (plan < 0) return 0;
-    if (limitr__meter_reserve(e->state, c, e->policy->plans[plan].n_ents) != 0)
+    if (limitr__meter_reserve(&e->st, c, e->policy->plans[plan].n_ents) != 0)
         return -1;
     for (i = 0; i < e->policy->plans[plan].n_ents; i++) {
         const lp_entitlement *ent = &e->policy->plans[plan].ents[i];
@@ -197,7 +197,7 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
         if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
         if (limitr__meter_find(c, limitr__ent_name(e, ent->name)) != NULL)
             continue;
-        if (limitr__meter_add(e->state, c, limitr__ent_name(e, ent->name),
+        if (limitr__meter_add(&e->st, c, limitr__ent_name(e, ent->name),
                               started) == NULL)
             return -1;
     }
@@ -282,22 +282,22 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     label = copy_or_null(e, o.label, &failed);
     metadata = copy_or_null(e, o.metadata_json, &failed);
     if (!failed && o.refs != NULL &&
-        strlist_from_json(e->state, o.refs, &refs) != 0)
+        strlist_from_json(&e->st, o.refs, &refs) != 0)
         failed = 1;
     if (!failed && c == NULL) {
-        created = limitr__customer_new(e->state, id, len, hash, limitr__now(e));
+        created = limitr__customer_new(&e->st, id, len, hash, limitr__now(e));
         if (created == NULL ||
-            limitr__idmap_reserve(e->state, &e->state->customers, 1) != 0 ||
-            limitr__meter_reserve(e->state, created,
+            limitr__idmap_reserve(&e->st, &e->st.d->customers, 1) != 0 ||
+            limitr__meter_reserve(&e->st, created,
                                   e->policy->plans[new_plan].n_ents) != 0)
             failed = 1;
     }
     if (!failed && n_alt > 0) {
         const cJSON *x;
         const strlist *old = created ? &created->alt_ids : &c->alt_ids;
-        if (limitr__idmap_reserve(e->state, &e->state->alt_ids,
-                                  (size_t)n_alt) != 0 ||
-            limitr__strlist_grow(e->state, old, (size_t)n_alt, &alts) != 0) {
+        if (limitr__idmap_reserve(&e->st, &e->st.d->alt_ids, (size_t)n_alt) !=
+                0 ||
+            limitr__strlist_grow(&e->st, old, (size_t)n_alt, &alts) != 0) {
             failed = 1;
         } else {
             alts_grown = 1;
@@ -305,8 +305,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
             {
                 if (!failed &&
                     limitr__strlist_index(&alts, x->valuestring) < 0 &&
-                    limitr__strlist_append(e->state, &alts, x->valuestring) !=
-                        0)
+                    limitr__strlist_append(&e->st, &alts, x->valuestring) != 0)
                     failed = 1;
             }
         }
@@ -314,13 +313,13 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     if (failed) {
         if (alts_grown)
             limitr__strlist_abandon(
-                e->state, created ? &created->alt_ids : &c->alt_ids, &alts);
-        if (created != NULL) limitr__customer_destroy(e->state, created);
-        limitr__st_strfree(e->state, own_copy);
-        limitr__st_strfree(e->state, type);
-        limitr__st_strfree(e->state, label);
-        limitr__st_strfree(e->state, metadata);
-        limitr__strlist_free(e->state, &refs);
+                &e->st, created ? &created->alt_ids : &c->alt_ids, &alts);
+        if (created != NULL) limitr__customer_destroy(&e->st, created);
+        limitr__st_strfree(&e->st, own_copy);
+        limitr__st_strfree(&e->st, type);
+        limitr__st_strfree(&e->st, label);
+        limitr__st_strfree(&e->st, metadata);
+        limitr__strlist_free(&e->st, &refs);
         free_opts(&o);
         return limitr__nomem(e);
     }
@@ -328,7 +327,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     free_opts(&o);
     if (created != NULL) {
         c = created;
-        limitr__idmap_insert(e->state, &e->state->customers, c->id, c->id_len,
+        limitr__idmap_insert(&e->st, &e->st.d->customers, c->id, c->id_len,
                              hash, c);
     }
     swap_in(e, &c->own_plan, own_copy);
@@ -336,12 +335,12 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     swap_in(e, &c->label, label);
     swap_in(e, &c->metadata_json, metadata);
     if (refs_given) {
-        limitr__strlist_free(e->state, &c->refs);
+        limitr__strlist_free(&e->st, &c->refs);
         c->refs = refs;
     }
-    if (alts_grown) limitr__strlist_commit(e->state, &c->alt_ids, &alts);
+    if (alts_grown) limitr__strlist_commit(&e->st, &c->alt_ids, &alts);
     map_alt_ids(e, c);
-    limitr__state_changed(e->state);
+    limitr__state_changed(&e->st);
     if (created != NULL)
         ensure_owned_meters(e, c, c->created); /* room was reserved */
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
@@ -377,7 +376,7 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
     for (i = 0; i < c->alt_ids.n; i++) {
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
-        limitr__idmap_remove(&e->state->alt_ids, alt, len,
+        limitr__idmap_remove(&e->st.d->alt_ids, alt, len,
                              limitr_hash(alt, len));
     }
 }
@@ -397,9 +396,9 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
         unmap_alt_ids(e, c);
-        limitr__idmap_remove(&e->state->customers, c->id, c->id_len, c->hash);
-        limitr__customer_destroy(e->state, c);
-        limitr__state_changed(e->state);
+        limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
+        limitr__customer_destroy(&e->st, c);
+        limitr__state_changed(&e->st);
     }
     return limitr__ok(e);
 }
@@ -430,14 +429,14 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
         cJSON_Delete(arr);
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
     }
-    if (strlist_from_json(e->state, arr, &refs) != 0) {
+    if (strlist_from_json(&e->st, arr, &refs) != 0) {
         cJSON_Delete(arr);
         return limitr__nomem(e);
     }
     cJSON_Delete(arr);
-    limitr__strlist_free(e->state, &c->refs);
+    limitr__strlist_free(&e->st, &c->refs);
     c->refs = refs;
-    limitr__state_changed(e->state);
+    limitr__state_changed(&e->st);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -464,19 +463,19 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     len = strlen(alt);
     {
         strlist grown;
-        if (limitr__idmap_reserve(e->state, &e->state->alt_ids, 1) != 0 ||
-            limitr__strlist_grow(e->state, &c->alt_ids, 1, &grown) != 0)
+        if (limitr__idmap_reserve(&e->st, &e->st.d->alt_ids, 1) != 0 ||
+            limitr__strlist_grow(&e->st, &c->alt_ids, 1, &grown) != 0)
             return limitr__nomem(e);
-        if (limitr__strlist_append(e->state, &grown, alt) != 0) {
-            limitr__strlist_abandon(e->state, &c->alt_ids, &grown);
+        if (limitr__strlist_append(&e->st, &grown, alt) != 0) {
+            limitr__strlist_abandon(&e->st, &c->alt_ids, &grown);
             return limitr__nomem(e);
         }
-        limitr__strlist_commit(e->state, &c->alt_ids, &grown);
+        limitr__strlist_commit(&e->st, &c->alt_ids, &grown);
     }
     alt = c->alt_ids.items[c->alt_ids.n - 1];
-    limitr__idmap_insert(e->state, &e->state->alt_ids, alt, len,
+    limitr__idmap_insert(&e->st, &e->st.d->alt_ids, alt, len,
                          limitr_hash(alt, len), c);
-    limitr__state_changed(e->state);
+    limitr__state_changed(&e->st);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -494,12 +493,12 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
                             "delete_alt_customer_id: no alt ID given");
     len = strlen(alt);
     h = limitr_hash(alt, len);
-    c = limitr__idmap_find(&e->state->alt_ids, alt, len, h);
+    c = limitr__idmap_find(&e->st.d->alt_ids, alt, len, h);
     if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_alt_id");
     i = limitr__strlist_index(&c->alt_ids, alt);
-    limitr__idmap_remove(&e->state->alt_ids, alt, len, h);
-    if (i >= 0) limitr__strlist_remove_at(e->state, &c->alt_ids, (size_t)i);
-    limitr__state_changed(e->state);
+    limitr__idmap_remove(&e->st.d->alt_ids, alt, len, h);
+    if (i >= 0) limitr__strlist_remove_at(&e->st, &c->alt_ids, (size_t)i);
+    limitr__state_changed(&e->st);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }
@@ -527,9 +526,9 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     if (previous == p) return limitr__reason(e, LIMITR_INVALID, "same_plan");
     np = &e->policy->plans[p];
     /* Room first: a meter per entitlement of the new plan at most. */
-    if (limitr__meter_reserve(e->state, c, np->n_ents) != 0)
+    if (limitr__meter_reserve(&e->st, c, np->n_ents) != 0)
         return limitr__nomem(e);
-    own = limitr__st_strdup(e->state, np->name, strlen(np->name));
+    own = limitr__st_strdup(&e->st, np->name, strlen(np->name));
     if (own == NULL) return limitr__nomem(e);
     now = limitr__now(e);
     /* New meters start with the earliest of the current ones, so periods
@@ -538,7 +537,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     for (i = 0; i < c->n_meters; i++)
         if (c->meters[i].started < earliest) earliest = c->meters[i].started;
     swap_in(e, &c->own_plan, own);
-    limitr__state_changed(e->state);
+    limitr__state_changed(&e->st);
     for (i = 0; i < np->n_ents; i++) {
         const lp_entitlement *ent = &np->ents[i];
         meter *m;
@@ -546,7 +545,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
         if (ent->scope != NULL && strcmp(ent->scope, c->type) != 0) continue;
         m = limitr__meter_find(c, limitr__ent_name(e, ent->name));
         if (m == NULL)
-            limitr__meter_add(e->state, c, limitr__ent_name(e, ent->name),
+            limitr__meter_add(&e->st, c, limitr__ent_name(e, ent->name),
                               overwrite_meters ? now : earliest);
         else if (overwrite_meters)
             limitr__meter_restart(m, now);

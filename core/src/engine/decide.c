@@ -400,7 +400,7 @@ static double requested_double(const decision *d)
 static meter *stored_meter(limitr_engine *e, decision *d)
 {
     if (d->stored == NULL)
-        d->stored = limitr__meter_add(e->state, d->owner, d->ent_name, d->now);
+        d->stored = limitr__meter_add(&e->st, d->owner, d->ent_name, d->now);
     return d->stored;
 }
 
@@ -423,7 +423,7 @@ static void remove_expired_override(limitr_engine *e, decision *d)
     override *ov;
     if (!d->expired) return;
     ov = limitr__override_find(d->owner, d->ent_name);
-    if (ov != NULL) limitr__override_remove(e->state, d->owner, ov);
+    if (ov != NULL) limitr__override_remove(&e->st, d->owner, ov);
     d->expired = 0;
 }
 

@@ -148,7 +148,7 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
 int64_t limitr__now(limitr_engine *e)
 {
     struct timespec ts;
-    if (e->state->clock_is_set) return e->state->clock;
+    if (e->st.d->clock_is_set) return e->st.d->clock;
         /* The coarse clock (a few ms of resolution) costs a fraction of the
            precise one, and engine time is whole ms anyway. */
 #ifdef CLOCK_REALTIME_COARSE
@@ -173,8 +173,8 @@ static int set_clock(limitr_engine *e, int64_t ms, const char *what)
                             "%s: the clock must stay within +-%lld ms of "
                             "1970 (the ECMAScript date range)",
                             what, (long long)MAX_TIME);
-    e->state->clock = ms;
-    e->state->clock_is_set = 1;
+    e->st.d->clock = ms;
+    e->st.d->clock_is_set = 1;
     return limitr__ok(e);
 }
 
@@ -215,7 +215,7 @@ static limitr_engine *engine_create(const limitr_options *opts)
     home.ud = alloc.ud;
     home.lock = NULL;
     home.unlock = NULL;
-    if ((e->state = limitr__state_open(&home)) == NULL) {
+    if (limitr__state_open(&e->st, &home) != 0) {
         alloc.realloc(alloc.ud, e, sizeof *e, 0);
         return NULL;
     }
@@ -232,12 +232,12 @@ static int intern_policy_names(limitr_engine *e)
     e->credit_names = malloc((p->n_credits + 1) * sizeof *e->credit_names);
     if (e->ent_names == NULL || e->credit_names == NULL) return -1;
     for (i = 0; i < p->n_ent_names; i++)
-        if ((e->ent_names[i] = limitr__state_intern(e->state, p->ent_names[i],
+        if ((e->ent_names[i] = limitr__state_intern(&e->st, p->ent_names[i],
                                                     p->ent_name_lens[i])) < 0)
             return -1;
     for (i = 0; i < p->n_credits; i++)
         if ((e->credit_names[i] = limitr__state_intern(
-                 e->state, p->credits[i].name, strlen(p->credits[i].name))) < 0)
+                 &e->st, p->credits[i].name, strlen(p->credits[i].name))) < 0)
             return -1;
     return 0;
 }
@@ -373,7 +373,7 @@ void limitr_free(limitr_engine *e)
     if (e == NULL) return;
     limitr__events_free(e);
     limitr__policy_free(e->policy);
-    limitr__state_close(e->state);
+    limitr__state_close(&e->st);
     free(e->ent_names);
     free(e->credit_names);
     free(e->caches);

@@ -61,7 +61,7 @@ typedef struct customer_cache {
 
 struct limitr_engine {
     lp_policy *policy;
-    state *state;
+    state st;               /* this process's handle on the customer state */
     limitr_allocator alloc; /* the engine struct's and the heap state's */
     int *ent_names;         /* policy ent_names[i] -> the state's name */
     int *credit_names;      /* policy credits[i] -> the state's name */
@@ -137,13 +137,13 @@ typedef struct state_hold {
 } state_hold;
 static inline void limitr__release(state_hold *h)
 {
-    const state_home *home = &h->e->state->home;
+    const state_home *home = &h->e->st.home;
     if (home->lock != NULL && --h->e->holding == 0) home->unlock(home->ud);
 }
 static inline state_hold limitr__hold(limitr_engine *e)
 {
     state_hold h = {e};
-    const state_home *home = &e->state->home;
+    const state_home *home = &e->st.home;
     if (home->lock != NULL && e->holding++ == 0) home->lock(home->ud);
     return h;
 }
@@ -179,12 +179,12 @@ static inline customer *limitr__customer_find(const limitr_engine *e,
                                               const char *id, size_t len,
                                               uint64_t hash)
 {
-    return limitr__state_find(e->state, id, len, hash);
+    return limitr__state_find(&e->st, id, len, hash);
 }
 static inline customer *limitr__customer_lookup(const limitr_engine *e,
                                                 const char *id)
 {
-    return limitr__state_lookup(e->state, id);
+    return limitr__state_lookup(&e->st, id);
 }
 
 /* The state's name of policy entitlement name index ent. */
@@ -213,7 +213,7 @@ static inline customer_cache *limitr__cache_of(limitr_engine *e,
     customer_cache *cc;
     if (c->slot >= e->n_caches) return limitr__cache_grow(e, c);
     cc = &e->caches[c->slot];
-    if (cc->epoch != e->state->epoch) limitr__cache_reset(cc, e->state->epoch);
+    if (cc->epoch != e->st.d->epoch) limitr__cache_reset(cc, e->st.d->epoch);
     return cc;
 }
 

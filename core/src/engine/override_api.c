@@ -135,7 +135,7 @@ cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c)
     size_t i;
     for (i = 0; all != NULL && i < c->n_overrides; i++)
         cJSON_AddItemToObject(all,
-                              limitr__state_name(e->state, c->overrides[i].ent),
+                              limitr__state_name(&e->st, c->overrides[i].ent),
                               override_json(e, &c->overrides[i]));
     return all;
 }
@@ -233,7 +233,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_entitlement");
     status = compile_override(e, c, id, ent, pe, fields_json, &ov);
     if (status != LIMITR_OK) return status;
-    if (limitr__override_put(e->state, c, &ov) != 0) return limitr__nomem(e);
+    if (limitr__override_put(&e->st, c, &ov) != 0) return limitr__nomem(e);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);
     stored = c ? limitr__override_find(c, ov.ent) : NULL;
@@ -256,10 +256,10 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     c = limitr__customer_lookup(e, id);
     if (c == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
-    name = limitr__state_name_find(e->state, ent, strlen(ent));
+    name = limitr__state_name_find(&e->st, ent, strlen(ent));
     if (name >= 0) ov = limitr__override_find(c, name);
     if (ov == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "no_override");
-    limitr__override_remove(e->state, c, ov);
+    limitr__override_remove(&e->st, c, ov);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
 }

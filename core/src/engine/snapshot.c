@@ -37,7 +37,7 @@ static void meter_info(limitr_engine *e, const customer *c, int plan,
                        const meter *m, int64_t now, limitr_meter_info *out)
 {
     const lp_policy *p = e->policy;
-    const char *name = limitr__state_name(e->state, m->ent);
+    const char *name = limitr__state_name(&e->st, m->ent);
     const lp_entitlement *ent =
         plan >= 0 ? lp_plan_entitlement(&p->plans[plan], name, strlen(name))
                   : NULL;

@@ -10,12 +10,12 @@
 /* A slot for a new record: a released one, else the next. */
 static int slot_take(state *st, uint32_t *out)
 {
-    if (st->n_free_slots > 0) {
-        *out = st->free_slots[--st->n_free_slots];
+    if (st->d->n_free_slots > 0) {
+        *out = st->d->free_slots[--st->d->n_free_slots];
         return 0;
     }
-    if (st->next_slot == UINT32_MAX) return -1;
-    *out = st->next_slot++;
+    if (st->d->next_slot == UINT32_MAX) return -1;
+    *out = st->d->next_slot++;
     return 0;
 }
 
@@ -23,25 +23,25 @@ static int slot_take(state *st, uint32_t *out)
  * this cannot fail (it grows in customer_new, before anything changes). */
 static void slot_release(state *st, uint32_t slot)
 {
-    st->free_slots[st->n_free_slots++] = slot;
+    st->d->free_slots[st->d->n_free_slots++] = slot;
 }
 
 static int slots_reserve(state *st)
 {
-    size_t need = (size_t)st->next_slot + 1, cap;
+    size_t need = (size_t)st->d->next_slot + 1, cap;
     uint32_t *grown;
-    if (need <= st->cap_free_slots) return 0;
-    cap = st->cap_free_slots ? st->cap_free_slots * 2 : 64;
+    if (need <= st->d->cap_free_slots) return 0;
+    cap = st->d->cap_free_slots ? st->d->cap_free_slots * 2 : 64;
     while (cap < need)
         cap *= 2;
     grown = limitr__st_alloc(st, cap * sizeof *grown);
     if (grown == NULL) return -1;
-    if (st->n_free_slots)
-        memcpy(grown, st->free_slots, st->n_free_slots * sizeof *grown);
-    limitr__st_free(st, st->free_slots,
-                    st->cap_free_slots * sizeof *st->free_slots);
-    st->free_slots = grown;
-    st->cap_free_slots = cap;
+    if (st->d->n_free_slots)
+        memcpy(grown, st->d->free_slots, st->d->n_free_slots * sizeof *grown);
+    limitr__st_free(st, st->d->free_slots,
+                    st->d->cap_free_slots * sizeof *st->d->free_slots);
+    st->d->free_slots = grown;
+    st->d->cap_free_slots = cap;
     return 0;
 }
 

@@ -17,17 +17,16 @@ void *limitr__heap_realloc(void *ud, void *ptr, size_t old_size,
     return realloc(ptr, new_size);
 }
 
-state *limitr__state_open(const state_home *home)
+int limitr__state_open(state *st, const state_home *home)
 {
     state_home h = {limitr__heap_realloc, NULL, NULL, NULL};
-    state *st;
     if (home != NULL && home->realloc != NULL) h = *home;
-    st = h.realloc(h.ud, NULL, 0, sizeof *st);
-    if (st == NULL) return NULL;
-    memset(st, 0, sizeof *st);
     st->home = h;
-    st->epoch = 1;
-    return st;
+    st->d = h.realloc(h.ud, NULL, 0, sizeof *st->d);
+    if (st->d == NULL) return -1;
+    memset(st->d, 0, sizeof *st->d);
+    st->d->epoch = 1;
+    return 0;
 }
 
 void *limitr__st_alloc(state *st, size_t size)
@@ -57,20 +56,21 @@ void limitr__st_strfree(state *st, char *s)
 void limitr__state_close(state *st)
 {
     size_t i;
-    if (st == NULL) return;
-    for (i = 0; i < st->customers.cap; i++) {
-        customer *c = limitr__idmap_at(&st->customers, i);
+    if (st->d == NULL) return;
+    for (i = 0; i < st->d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&st->d->customers, i);
         if (c != NULL) limitr__customer_destroy(st, c);
     }
-    limitr__idmap_free(st, &st->customers);
-    limitr__idmap_free(st, &st->alt_ids);
-    for (i = 0; i < st->names.n; i++)
-        limitr__st_free(st, st->names.items[i], st->names.lens[i] + 1);
-    limitr__st_free(st, st->names.items, st->names.cap * sizeof(char *));
-    limitr__st_free(st, st->names.lens, st->names.cap * sizeof(size_t));
-    limitr__st_free(st, st->free_slots,
-                    st->cap_free_slots * sizeof *st->free_slots);
-    limitr__st_free(st, st, sizeof *st);
+    limitr__idmap_free(st, &st->d->customers);
+    limitr__idmap_free(st, &st->d->alt_ids);
+    for (i = 0; i < st->d->names.n; i++)
+        limitr__st_free(st, st->d->names.items[i], st->d->names.lens[i] + 1);
+    limitr__st_free(st, st->d->names.items, st->d->names.cap * sizeof(char *));
+    limitr__st_free(st, st->d->names.lens, st->d->names.cap * sizeof(size_t));
+    limitr__st_free(st, st->d->free_slots,
+                    st->d->cap_free_slots * sizeof *st->d->free_slots);
+    limitr__st_free(st, st->d, sizeof *st->d);
+    st->d = NULL;
 }
 
 /* ---- Names ---- */
@@ -80,16 +80,16 @@ void limitr__state_close(state *st)
 int limitr__state_name_find(const state *st, const char *name, size_t len)
 {
     size_t i;
-    for (i = 0; i < st->names.n; i++)
-        if (st->names.lens[i] == len &&
-            memcmp(st->names.items[i], name, len) == 0)
+    for (i = 0; i < st->d->names.n; i++)
+        if (st->d->names.lens[i] == len &&
+            memcmp(st->d->names.items[i], name, len) == 0)
             return (int)i;
     return -1;
 }
 
 int limitr__state_intern(state *st, const char *name, size_t len)
 {
-    name_table *t = &st->names;
+    name_table *t = &st->d->names;
     int found = limitr__state_name_find(st, name, len);
     char *copy;
     if (found >= 0) return found;

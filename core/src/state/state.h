@@ -3,9 +3,10 @@
  *
  * The state is self-contained, so that it can live somewhere else than the
  * process heap (a region shared by nginx workers, a store mirrored to
- * SQLite) without another engine: every byte of it comes from its home's
- * allocator, and nothing in it points at a compiled policy, a Lua VM or
- * process memory. Plans, types and credits are kept by name (text),
+ * SQLite) without another engine: every byte of it (state_data and what
+ * hangs from it) comes from its home's allocator, and nothing in it points
+ * at a compiled policy, a Lua VM or process memory; the home's function
+ * pointers stay in each process's handle (state). Plans, types and credits are kept by name (text),
  * entitlements and credits of meters and overrides by interned name (an
  * index into the state's own name table); pointers inside it point inside
  * it. What a process derives from it (a customer's resolved plan, the end
@@ -117,8 +118,9 @@ typedef struct name_table {
     size_t n, cap;
 } name_table;
 
-typedef struct state {
-    state_home home;
+/* The state itself: what lives in its home and what every process that
+ * shares it sees. */
+typedef struct state_data {
     idmap customers; /* primary IDs */
     idmap alt_ids;
     name_table names;
@@ -128,6 +130,13 @@ typedef struct state {
     uint32_t next_slot; /* slots ever handed out */
     int64_t clock;      /* set by set_time/advance */
     int clock_is_set;   /* 0: the system clock */
+} state_data;
+
+/* One process's handle on a state: its home (function pointers, which are
+ * this process's) and the data. The engine keeps it by value. */
+typedef struct state {
+    state_home home;
+    state_data *d;
 } state;
 
 /* ---- Life cycle and memory (state.c) ---- */
@@ -135,9 +144,10 @@ typedef struct state {
 /* The heap's allocator (malloc, realloc, free) in the home's shape. */
 void *limitr__heap_realloc(void *ud, void *ptr, size_t old_size,
                            size_t new_size);
-/* A new, empty state in home (NULL: the heap); NULL when memory runs out. */
-state *limitr__state_open(const state_home *home);
-void limitr__state_close(state *st); /* NULL is a no-op */
+/* A new, empty state in home (NULL: the heap), handled by *st; -1 when
+ * memory runs out (st->d is then NULL). */
+int limitr__state_open(state *st, const state_home *home);
+void limitr__state_close(state *st); /* a handle without data is a no-op */
 void *limitr__st_alloc(state *st, size_t size);
 void limitr__st_free(state *st, void *p, size_t size);
 char *limitr__st_strdup(state *st, const char *s, size_t len);
@@ -146,7 +156,7 @@ void limitr__st_strfree(state *st, char *s);
 /* Something the caches depend on changed. */
 static inline void limitr__state_changed(state *st)
 {
-    st->epoch++;
+    st->d->epoch++;
 }
 
 /* ---- Names (state.c) ---- */
@@ -157,7 +167,7 @@ int limitr__state_intern(state *st, const char *name, size_t len);
 int limitr__state_name_find(const state *st, const char *name, size_t len);
 static inline const char *limitr__state_name(const state *st, int name)
 {
-    return st->names.items[name];
+    return st->d->names.items[name];
 }
 
 /* ---- The ID index (idmap.c) ---- */
@@ -176,9 +186,9 @@ void limitr__idmap_free(state *st, idmap *m);
 static inline customer *limitr__state_find(const state *st, const char *id,
                                            size_t len, uint64_t hash)
 {
-    customer *c = limitr__idmap_find(&st->customers, id, len, hash);
-    if (c == NULL && st->alt_ids.live > 0)
-        c = limitr__idmap_find(&st->alt_ids, id, len, hash);
+    customer *c = limitr__idmap_find(&st->d->customers, id, len, hash);
+    if (c == NULL && st->d->alt_ids.live > 0)
+        c = limitr__idmap_find(&st->d->alt_ids, id, len, hash);
     return c;
 }
 static inline customer *limitr__state_lookup(const state *st, const char *id)
