@@ -125,7 +125,7 @@ describe("sandbox: budgets", function()
             "snippet memory limit exceeded")
         fails("local s, t = ('x'):rep(100000), {} pcall(function() for i = 1, 1e8 do t[i] = s .. i end end) return 1",
             "snippet memory limit exceeded")
-        fails("local ok = pcall(function() return ('x'):rep(1e9) end) return 1",
+        fails("local ok = pcall(function() return ('x'):rep(1e5):rep(400) end) return 1",
             "snippet memory limit exceeded")
     end)
 

@@ -245,7 +245,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
     int alts_grown = 0, refs_given, new_plan = -1;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer");
+    LIMITR_REFUSE_REENTRY(e, "create_customer");
     if (id == NULL || !valid_id(id))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer: the id must be 1 to %d bytes "
@@ -385,7 +385,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
 {
     customer *c;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "delete_customer");
+    LIMITR_REFUSE_REENTRY(e, "delete_customer");
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "delete_customer: no id given");
@@ -412,7 +412,7 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     cJSON *arr;
     strlist refs;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_refs");
+    LIMITR_REFUSE_REENTRY(e, "set_customer_refs");
     if (id == NULL || refs_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_refs: id and refs are required");
@@ -447,7 +447,7 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     customer *c, *holder;
     size_t len;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "set_alt_customer_id");
+    LIMITR_REFUSE_REENTRY(e, "set_alt_customer_id");
     if (id == NULL || alt == NULL || !valid_id(alt))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_alt_customer_id: id and an alt ID (1 to %d "
@@ -487,7 +487,7 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     uint64_t h;
     int i;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "delete_alt_customer_id");
+    LIMITR_REFUSE_REENTRY(e, "delete_alt_customer_id");
     if (alt == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "delete_alt_customer_id: no alt ID given");
@@ -513,7 +513,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     char *own;
     const lp_plan *np;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "set_customer_plan");
+    LIMITR_REFUSE_REENTRY(e, "set_customer_plan");
     if (id == NULL || plan == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_plan: id and plan are required");

@@ -30,20 +30,41 @@ static int limit_snippet(limitr_engine *e, decision *d)
 {
     script_result r;
     char path[320], *err = NULL;
-    cJSON *snapshot = limitr__customer_snapshot(e, d->owner);
+    cJSON *snapshot;
     const cJSON *args[1];
-    int status, ok;
+    int status, ok, i;
+    /* A value snippet that reads its own limit (limitr.meter("e") in e's
+       value) would evaluate itself again, without end: the inner read
+       fails at once, and the snippet that made it raises (one error). */
+    for (i = 0; i < e->n_evaluating; i++)
+        if (e->evaluating[i].owner == d->owner &&
+            e->evaluating[i].ent == d->ent_name) {
+            d->status = LIMITR_SCRIPT;
+            d->reason = "self_reference";
+            return -1;
+        }
+    if (e->n_evaluating == LIMITR_MAX_VALUE_DEPTH) {
+        d->status = LIMITR_SCRIPT;
+        d->reason = "self_reference";
+        return -1;
+    }
+    snapshot = limitr__customer_snapshot(e, d->owner);
     snprintf(path, sizeof path, "%s.value", d->lim->path ? d->lim->path : "");
     args[0] = snapshot;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
+    e->evaluating[e->n_evaluating].owner = d->owner;
+    e->evaluating[e->n_evaluating].ent = d->ent_name;
+    e->n_evaluating++;
     e->in_decision_snippet++;
     status = limitr__script_call(e->policy->vm, d->lim->value_ref, path, args,
                                  1, &r, &err);
     e->in_decision_snippet--;
+    e->n_evaluating--;
     cJSON_Delete(snapshot);
     if (status != LIMITR_OK) {
         snippet_failed(e, path, err);
         d->status = status;
+        d->reason = "error";
         return -1;
     }
     ok = r.type[0] == SCRIPT_NUMBER &&
@@ -54,6 +75,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
                        strdup("a limit value snippet must return a number "
                               ">= 0"));
         d->status = LIMITR_SCRIPT;
+        d->reason = "error";
         return -1;
     }
     return 0;
@@ -205,8 +227,8 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     if (d->lim == NULL) return 0; /* a flag */
     d->limit = d->lim->rule.value;
     if (d->lim->value_ref > 0 && limit_snippet(e, d) != 0) {
-        d->gate = "limit"; /* d->status: the snippet's */
-        return d->reason = "error", -1;
+        d->gate = "limit"; /* d->status and d->reason: the snippet's */
+        return -1;
     }
     d->stored = limitr__meter_find(d->owner, d->ent_name);
     limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
@@ -607,7 +629,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
                  int commit, const limitr_call_opts *opts)
 {
     LIMITR_ENTER(e);
-    if (commit) LIMITR_REFUSE_DURING_SNIPPET(e, "allow");
+    if (commit) LIMITR_REFUSE_REENTRY(e, "allow");
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");

@@ -97,6 +97,10 @@ static const struct {
     {"no_projection", "nothing to project: no rate, or nothing remaining"},
     {"needs_customer", "a plan's snippet limit needs a customer to evaluate"},
     {"error", "a limit value snippet failed (an error event was fired)"},
+    {"self_reference", "a limit value snippet reads its own limit (or value "
+                       "snippets nest more than 8 deep)"},
+    {"event_depth", "events nest too deeply: an event subscriber or handler "
+                    "calls the engine that fires them again"},
     {"engine_busy", "the engine cannot be changed while a decision "
                     "snippet runs"},
     {"no_policy", "the engine has no policy: limitr_new or limitr_load "

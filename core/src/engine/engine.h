@@ -33,6 +33,13 @@ typedef struct host_fn {
     void *userdata;
 } host_fn;
 
+#ifndef LIMITR_MAX_VALUE_DEPTH
+#define LIMITR_MAX_VALUE_DEPTH 8 /* value snippets reading other limits */
+#endif
+#ifndef LIMITR_MAX_EVENT_DEPTH
+#define LIMITR_MAX_EVENT_DEPTH 16 /* events fired from event delivery */
+#endif
+
 /* ---- Per-process caches of the state (cache.c) ---- */
 
 #define CACHED_PERIODS                                                         \
@@ -83,6 +90,11 @@ struct limitr_engine {
     int delivering;          /* nesting depth of event delivery */
     int reporting_error;     /* delivering an `error` event */
     int in_decision_snippet; /* a value, on_exceed or cost snippet runs */
+    struct {
+        const customer *owner;
+        int ent; /* state name */
+    } evaluating[LIMITR_MAX_VALUE_DEPTH]; /* value snippets running */
+    int n_evaluating;
     int subs_dirty;          /* removed subscriptions wait for depth 0 */
 
     host_fn *libs;
@@ -160,11 +172,16 @@ static inline state_hold limitr__hold(limitr_engine *e)
     state_hold limitr_hold_                                                    \
         __attribute__((cleanup(limitr__release), unused)) = limitr__hold(e)
 
-/* A snippet that runs in the middle of a decision (limit value, on_exceed,
- * cost function) may reach the host, and the host the engine: changing
- * customers then would free what the decision holds. Calls that change
- * state refuse while one runs; reads are fine. */
-#define LIMITR_REFUSE_DURING_SNIPPET(e, what)                                  \
+/* Calls that change state refuse two kinds of re-entry:
+ * - while a snippet runs in the middle of a decision (limit value,
+ *   on_exceed, cost function): it may reach the host, and the host the
+ *   engine, and changing customers then would free what the decision
+ *   holds; reads are fine;
+ * - past LIMITR_MAX_EVENT_DEPTH levels of event delivery (a subscriber that
+ *   allows on the meter whose change it was told of, a customer-set
+ *   handler that creates customers): the call fails and `error` fires,
+ *   where it would otherwise recurse until the stack ran out. */
+#define LIMITR_REFUSE_REENTRY(e, what)                                         \
     do {                                                                       \
         if ((e)->in_decision_snippet > 0)                                      \
             return limitr__fail((e), LIMITR_ERROR, "engine_busy",              \
@@ -172,6 +189,8 @@ static inline state_hold limitr__hold(limitr_engine *e)
                                 "inside a limit value, on_exceed or cost "     \
                                 "snippet",                                     \
                                 (what));                                       \
+        if ((e)->delivering >= LIMITR_MAX_EVENT_DEPTH)                         \
+            return limitr__too_deep((e), (what));                              \
     } while (0)
 
 /* The customer with this ID or alt ID, or NULL. */
@@ -303,6 +322,9 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 }
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload);
 void limitr__events_free(limitr_engine *e);
+/* The failure of a call made past LIMITR_MAX_EVENT_DEPTH levels of event
+ * delivery: fires `error` and returns LIMITR_ERROR ("event_depth"). */
+int limitr__too_deep(limitr_engine *e, const char *what);
 /* Reports a failed snippet or callback: fires `error` {message, path}. */
 void limitr__report_error(limitr_engine *e, const char *path,
                           const char *message);

@@ -263,6 +263,17 @@ static const char *kind_name(const limitr_engine *e, int kind)
     return e->policy->notifications[kind - EV_COUNT].name;
 }
 
+int limitr__too_deep(limitr_engine *e, const char *what)
+{
+    char message[200];
+    snprintf(message, sizeof message,
+             "%s: events nest more than %d deep (an event subscriber or "
+             "handler calls the engine that fires them again)",
+             what, LIMITR_MAX_EVENT_DEPTH);
+    limitr__report_error(e, what, message);
+    return limitr__fail(e, LIMITR_ERROR, "event_depth", "%s", message);
+}
+
 void limitr__report_error(limitr_engine *e, const char *path,
                           const char *message)
 {

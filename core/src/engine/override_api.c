@@ -217,7 +217,7 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     const lp_entitlement *pe;
     override ov, *stored;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "create_customer_override");
+    LIMITR_REFUSE_REENTRY(e, "create_customer_override");
     if (id == NULL || ent == NULL || fields_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer_override: id, entitlement and "
@@ -248,7 +248,7 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     override *ov = NULL;
     int name;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_DURING_SNIPPET(e, "remove_customer_override");
+    LIMITR_REFUSE_REENTRY(e, "remove_customer_override");
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "remove_customer_override: id and entitlement "

@@ -12,6 +12,7 @@
 #include "script.h"
 #include "script_api.h"
 #include "script_pattern.h"
+#include "script_sandbox.h"
 /* After script_api.h: the copy is compiled against the private VM's API. */
 #include "lua_json.h"
 
@@ -26,8 +27,13 @@ struct script {
     int killed; /* budget or deadline spent: sticky until the call ends */
     long pattern_left;
     int in_call;    /* nesting depth of snippet calls */
-    int policy_ref; /* the policy globals (the `lua` chunk's environment) */
-    int env_ref;    /* the read-only view snippets see */
+    int touched[8]; /* snippets the outermost call ran, to restore after */
+    int n_touched;  /* past 8: every snippet's cells are restored */
+    int policy_ref;  /* the policy globals (the `lua` chunk's environment) */
+    int env_ref;     /* the read-only view snippets see (0: not made yet) */
+    int freezer_ref; /* script_freeze.c's freezer */
+    int cells_ref;   /* upvalue cells to restore: [0] the chunk's, [ref] a
+                        snippet's (script_freeze.c) */
     char *customer; /* limitr.meter/value's customer during a call */
 };
 
@@ -82,6 +88,8 @@ static int64_t monotonic_ns(void)
 /* Charges HOOK_EVERY instructions; once the budget or the deadline is
  * spent, re-arms itself on every instruction so that no pcall, xpcall or
  * error handler can run on (Redis's sticky kill, docs/sandbox.md rule 10). */
+static int kill_call(lua_State *L, script *s);
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     script *s = of(L);
@@ -89,13 +97,33 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
     if (!s->killed) {
         s->instructions_left -= HOOK_EVERY;
         if (s->instructions_left > 0 && monotonic_ns() < s->deadline_ns) return;
+    }
+    kill_call(L, s);
+}
+
+/* Kills the running call: sticky, as the hook does once a budget is spent. */
+static int kill_call(lua_State *L, script *s)
+{
+    if (!s->killed) {
         s->killed = 1;
         lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
     lua_pushstring(L, s->instructions_left > 0
                           ? "snippet deadline exceeded"
                           : "snippet instruction budget exhausted");
-    lua_error(L);
+    return lua_error(L);
+}
+
+void limitr__script_charge(lua_State *L, double cost)
+{
+    script *s = of(L);
+    if (s->killed) kill_call(L, s);
+    if (!(cost < (double)s->instructions_left)) {
+        s->instructions_left = 0;
+        kill_call(L, s);
+    }
+    s->instructions_left -= (long)cost;
+    if (monotonic_ns() >= s->deadline_ns) kill_call(L, s);
 }
 
 long *limitr__pattern_budget(lua_State *L)
@@ -307,6 +335,8 @@ static int build_sandbox(lua_State *L)
         lua_getglobal(L, *k);
         lua_setfield(L, 1, *k);
     }
+    limitr__push_safe_setmetatable(L);
+    lua_setfield(L, 1, "setmetatable");
     lua_pushcclosure(L, safe_pcall, 0);
     lua_setfield(L, 1, "pcall");
     lua_pushcclosure(L, safe_xpcall, 0);
@@ -315,6 +345,7 @@ static int build_sandbox(lua_State *L)
        serves, so ("x"):rep() reaches this copy, never the original. */
     copy_library(L, "string", string_drop);
     limitr__pattern_install(L, lua_gettop(L));
+    limitr__bounds_install_string(L, -1);
     lua_pushvalue(L, -1);
     lua_pushstring(L, "");
     lua_getmetatable(L, -1); /* the string metatable */
@@ -327,6 +358,8 @@ static int build_sandbox(lua_State *L)
     lua_setfield(L, 1, "string");
     for (k = libs; *k != NULL; k++) {
         copy_library(L, *k, no_drop);
+        if (strcmp(*k, "table") == 0) limitr__bounds_install_table(L, -1);
+        if (strcmp(*k, "utf8") == 0) limitr__bounds_install_utf8(L, -1);
         freeze(L);
         lua_setfield(L, 1, *k);
     }
@@ -350,10 +383,25 @@ static int build_sandbox(lua_State *L)
     lua_pushvalue(L, 2);
     s->policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-    /* ENV: the read-only view of POLICY that snippets run in. */
-    lua_pushvalue(L, 2);
-    freeze(L);
-    s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* The freezer that makes ENV, the read-only view of POLICY snippets
+       run in, once the chunk has run (ensure_env); SAFE and the libraries
+       are read-only already. */
+    limitr__push_freezer(L);
+    lua_getfield(L, -1, "keep");
+    lua_pushvalue(L, 1);
+    lua_callk(L, 1, 0, 0, NULL);
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_getfield(L, -3, "keep");
+            lua_pushvalue(L, -2);
+            lua_callk(L, 1, 0, 0, NULL);
+        }
+        lua_settop(L, -2);
+    }
+    s->freezer_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 8);
+    s->cells_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     /* Nothing else is reachable from a snippet; the real globals (with
        load, require, string.dump...) stay behind, unreferenced by it. */
@@ -446,6 +494,91 @@ static int failure(script *s, int status, char **err)
     return code;
 }
 
+/* ---- Read-only globals and restored cells (script_freeze.c) ---- */
+
+/* In a protected call: ENV = freezer.root(POLICY, cells), the chunk's cells
+ * kept as cells_by_ref[0]. */
+static int make_env(lua_State *L)
+{
+    script *s = of(L);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->freezer_ref); /* 1 */
+    lua_createtable(L, 4, 0);                          /* 2: cells */
+    lua_getfield(L, 1, "root");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
+    lua_pushvalue(L, 2);
+    lua_callk(L, 2, 1, 0, NULL); /* 3: ENV */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 0);
+    lua_settop(L, 3);
+    s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* ENV, made once: after the `lua` chunk ran, or at the first snippet. */
+static int ensure_env(script *s)
+{
+    int status;
+    if (s->env_ref != 0) return LUA_OK;
+    lua_pushcclosure(s->L, make_env, 0);
+    status = lua_pcallk(s->L, 0, 0, 0, 0, NULL);
+    if (status != LUA_OK) s->env_ref = 0;
+    return status;
+}
+
+/* In a protected call (f, ref): walks snippet f's upvalues, its cells kept
+ * as cells_by_ref[ref]. */
+static int walk_snippet(lua_State *L)
+{
+    script *s = of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->freezer_ref); /* 3 */
+    lua_createtable(L, 3, 0);                          /* 4: cells */
+    lua_getfield(L, 3, "walk");
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 4);
+    lua_callk(L, 2, 0, 0, NULL);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, -2, lua_tointegerx(L, 2, NULL));
+    return 0;
+}
+
+/* After the outermost call: every cell the call may have changed gets its
+ * value back, the chunk's and those of the snippets it ran. */
+static void restore_after_call(script *s)
+{
+    lua_State *L = s->L;
+    int i;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
+    if (s->n_touched > (int)(sizeof s->touched / sizeof s->touched[0])) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            limitr__restore_cells(L, -1);
+            lua_settop(L, -2);
+        }
+    } else {
+        if (lua_rawgeti(L, -1, 0) == LUA_TTABLE) limitr__restore_cells(L, -1);
+        lua_settop(L, -2);
+        for (i = 0; i < s->n_touched; i++) {
+            if (lua_rawgeti(L, -1, s->touched[i]) == LUA_TTABLE)
+                limitr__restore_cells(L, -1);
+            lua_settop(L, -2);
+        }
+    }
+    lua_settop(L, -2);
+    s->n_touched = 0;
+}
+
+static void touch(script *s, int ref)
+{
+    int i, cap = (int)(sizeof s->touched / sizeof s->touched[0]);
+    for (i = 0; i < s->n_touched && i < cap; i++)
+        if (s->touched[i] == ref) return;
+    if (s->n_touched < cap) s->touched[s->n_touched] = ref;
+    if (s->n_touched <= cap) s->n_touched++;
+}
+
 int limitr__script_run_chunk(script *s, const char *code, size_t len,
                              char **err)
 {
@@ -484,6 +617,8 @@ int limitr__script_run_chunk(script *s, const char *code, size_t len,
         free(m);
         return code_status;
     }
+    status = ensure_env(s); /* the chunk's globals, read-only from now on */
+    if (status != LUA_OK) return failure(s, status, err);
     return LIMITR_OK;
 }
 
@@ -526,6 +661,10 @@ int limitr__script_compile(script *s, const char *code, size_t len,
         }
         return 0;
     }
+    if ((status = ensure_env(s)) != LUA_OK) {
+        failure(s, status, err);
+        return 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);
     lua_setupvalue(L, -2, 1); /* _ENV = the read-only view */
     arm(s);
@@ -543,12 +682,28 @@ int limitr__script_compile(script *s, const char *code, size_t len,
     }
     ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, 0);
-    return ref > 0 ? ref : 0;
+    if (ref <= 0) return 0;
+    /* Its own upvalues, should it keep any, are restored after each call. */
+    lua_pushcclosure(L, walk_snippet, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushinteger(L, ref);
+    status = lua_pcallk(L, 2, 0, 0, 0, NULL);
+    if (status != LUA_OK) {
+        failure(s, status, err);
+        luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        return 0;
+    }
+    return ref;
 }
 
 void limitr__script_unref(script *s, int ref)
 {
-    if (s != NULL && ref > 0) luaL_unref(s->L, LUA_REGISTRYINDEX, ref);
+    if (s == NULL || ref <= 0) return;
+    luaL_unref(s->L, LUA_REGISTRYINDEX, ref);
+    lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->cells_ref);
+    lua_pushnil(s->L);
+    lua_rawseti(s->L, -2, ref);
+    lua_settop(s->L, -2);
 }
 
 void limitr__script_result_free(script_result *r)
@@ -583,6 +738,7 @@ int limitr__script_call(script *s, int ref, const char *path,
        call's budget carries on. */
     if (s->in_call == 0) arm(s);
     s->in_call++;
+    touch(s, ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     lua_pushcclosure(L, push_args, 0);
     lua_pushlightuserdata(L, (void *)args);
@@ -590,7 +746,10 @@ int limitr__script_call(script *s, int ref, const char *path,
     status = lua_pcallk(L, 2, nargs, 0, 0, NULL);
     if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
     s->in_call--;
-    if (s->in_call == 0) disarm(s);
+    if (s->in_call == 0) {
+        disarm(s);
+        restore_after_call(s);
+    }
     if (status != LUA_OK) {
         int code = failure(s, status, err);
         (void)path;

@@ -76,6 +76,8 @@ static const char *load_error;
     X(lua_gethookmask)                                                         \
     X(lua_getupvalue)                                                          \
     X(lua_setupvalue)                                                          \
+    X(lua_upvalueid)                                                           \
+    X(lua_iscfunction)                                                         \
     X(lua_gc)                                                                  \
     X(lua_getinfo)                                                             \
     X(lua_getstack)                                                            \

@@ -70,6 +70,8 @@ typedef struct limitr_lua_api {
     int (*lua_gethookmask)(lua_State *L);
     const char *(*lua_getupvalue)(lua_State *L, int funcindex, int n);
     const char *(*lua_setupvalue)(lua_State *L, int funcindex, int n);
+    void *(*lua_upvalueid)(lua_State *L, int fidx, int n);
+    int (*lua_iscfunction)(lua_State *L, int idx);
     int (*lua_gc)(lua_State *L, int what, ...);
     int (*lua_getinfo)(lua_State *L, const char *what, lua_Debug *ar);
     int (*lua_getstack)(lua_State *L, int level, lua_Debug *ar);
@@ -166,6 +168,8 @@ int limitr__lua_api_load(const char **err);
 #define lua_gethookmask(...) (limitr__lua.lua_gethookmask(__VA_ARGS__))
 #define lua_getupvalue(...) (limitr__lua.lua_getupvalue(__VA_ARGS__))
 #define lua_setupvalue(...) (limitr__lua.lua_setupvalue(__VA_ARGS__))
+#define lua_upvalueid(...) (limitr__lua.lua_upvalueid(__VA_ARGS__))
+#define lua_iscfunction(...) (limitr__lua.lua_iscfunction(__VA_ARGS__))
 #define lua_gc(...) (limitr__lua.lua_gc(__VA_ARGS__))
 #define lua_getinfo(...) (limitr__lua.lua_getinfo(__VA_ARGS__))
 #define lua_getstack(...) (limitr__lua.lua_getstack(__VA_ARGS__))
