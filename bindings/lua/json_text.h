@@ -259,8 +259,16 @@ static int jt_skip(json_text *t)
             if (--open < 0) return -1;
             t->p++;
             break;
-        default:
+        case ',':
+        case ':':
             t->p++;
+            break;
+        default: /* a number or literal: its whole extent */
+            do
+                t->p++;
+            while (t->p < t->end && *t->p != ',' && *t->p != ']' &&
+                   *t->p != '}' && *t->p != ':' && *t->p != ' ' &&
+                   *t->p != '\t' && *t->p != '\r' && *t->p != '\n');
         }
     } while (open > 0);
     return 0;

@@ -3,6 +3,7 @@
  * cross the C API as JSON, converted here to and from Lua values. Misuse (a
  * wrong argument type) raises; every other outcome is one of two shapes
  * (see "Answers" below and the README's Lua section). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,15 @@ static int push_fail(lua_State *L, limitr_engine *e)
     return 3;
 }
 
+/* nil, err, code of the binding's own. */
+static int push_fail_text(lua_State *L, const char *err, const char *code)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    lua_pushstring(L, code);
+    return 3;
+}
+
 static int push_true(lua_State *L)
 {
     lua_pushboolean(L, 1);
@@ -426,14 +436,64 @@ static void set_strings(lua_State *L, const char *key, const char *const *items,
     lua_setfield(L, -2, key);
 }
 
-/* The snapshot of customer id (or alt ID), or nil, err, code. Every
- * borrowed field of `info` is used before the first meter_at call. */
+/* ---- Reading what the engine lends, with the collector stopped ----
+ *
+ * A snapshot or a result text is borrowed from the engine until its next
+ * call, and building Lua tables from it allocates: a collection step could
+ * then run a __gc finalizer that calls the engine, which would free what is
+ * being read. So the reading runs with the collector stopped, in a
+ * protected call that restarts it whatever happens. */
+
+static int gc_stopped_call(lua_State *L, lua_CFunction fn, int nargs)
+{
+    int running = lua_gc(L, LUA_GCISRUNNING, 0), status;
+    lua_gc(L, LUA_GCSTOP, 0);
+    lua_pushcfunction(L, fn);
+    lua_insert(L, -(nargs + 1));
+    status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    if (running) lua_gc(L, LUA_GCRESTART, 0);
+    if (status != LUA_OK) return lua_error(L);
+    return 1;
+}
+
+static int push_borrowed_text(lua_State *L)
+{
+    const char *text = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    json_text_push(L, text, strlen(text));
+    return 1;
+}
+
+/* The engine's borrowed JSON text as a Lua value. */
+static int push_result_text(lua_State *L, const char *text)
+{
+    lua_pushlightuserdata(L, (void *)text);
+    return gc_stopped_call(L, push_borrowed_text, 1);
+}
+
+static int build_snapshot(lua_State *L);
+
+/* The snapshot of customer id (or alt ID), or nil, err, code. */
 static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
 {
+    int top = lua_gettop(L);
+    lua_pushlightuserdata(L, e);
+    lua_pushlightuserdata(L, (void *)id);
+    gc_stopped_call(L, build_snapshot, 2);
+    return lua_gettop(L) - top;
+}
+
+/* In a protected call, the collector stopped: (engine, id). */
+static int build_snapshot(lua_State *L)
+{
+    limitr_engine *e = lua_touserdata(L, 1);
+    const char *id = lua_touserdata(L, 2);
     limitr_customer_info info;
     limitr_meter_info m;
     size_t i, n_meters;
-    int top = lua_gettop(L);
+    int top;
+    lua_settop(L, 0);
+    top = lua_gettop(L);
     if (limitr_customer_view(e, id, &info) != LIMITR_OK) return push_fail(L, e);
     luaL_checkstack(L, 8, "snapshot");
     lua_createtable(L, 0, 16);
@@ -636,8 +696,7 @@ static int l_engine_explain(lua_State *L)
     status = limitr_explain(b->e, id, ent, value, text, &json);
     leave(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
-    push_json_text(L, json);
-    return 1;
+    return push_result_text(L, json);
 }
 
 static int step(lua_State *L, int up)
@@ -867,8 +926,12 @@ static int l_engine_create_customer_override(lua_State *L)
     leave(b);
     free(fields);
     if (status != LIMITR_OK) return push_fail(L, b->e);
-    push_json_text(L, json);
-    return 1;
+    if (json == NULL) /* an event handler removed it again */
+        return push_fail_text(L,
+                              "the override was removed by an event "
+                              "handler",
+                              "no_override");
+    return push_result_text(L, json);
 }
 
 static int l_engine_remove_customer_override(lua_State *L)
@@ -966,7 +1029,11 @@ static int l_engine_off(lua_State *L)
     engine_box *b = check_box(L);
     lua_Integer id = luaL_checkinteger(L, 2);
     lua_callback *cb;
-    int status = limitr_off(b->e, (int)id);
+    int status;
+    if (id < INT_MIN || id > INT_MAX) /* no subscription has such an id */
+        return push_fail_text(L, "no subscription has this id",
+                              "no_subscription");
+    status = limitr_off(b->e, (int)id);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     for (cb = b->callbacks; cb != NULL; cb = cb->next)
         if (cb->sub_id == id && cb->fn_ref != LUA_NOREF) {

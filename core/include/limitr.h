@@ -75,9 +75,11 @@ typedef enum limitr_status {
 
 typedef struct limitr_engine limitr_engine;
 
-/* Optional per-engine allocator for engine and customer state (never
- * process-global). realloc(ud, NULL, 0, n) allocates; realloc(ud, p, old, 0)
- * frees and must return NULL; a failed allocation returns NULL. */
+/* Optional per-engine allocator (never process-global) for the engine and
+ * all of its customer state; what is per process besides (caches,
+ * subscriptions, messages, the policy and its Lua VM) uses malloc.
+ * realloc(ud, NULL, 0, n) allocates; realloc(ud, p, old, 0) frees and must
+ * return NULL; a failed allocation returns NULL. */
 typedef struct limitr_allocator {
     void *(*realloc)(void *ud, void *ptr, size_t old_size, size_t new_size);
     void *ud;
@@ -152,9 +154,10 @@ LIMITR_API int limitr_advance(limitr_engine *engine, int64_t ms);
  *   `metadata` (any JSON value). On an update, each given field replaces the
  *   stored one (alt_ids are added); meters, overrides are kept.
  * snapshot_json: NULL, or receives the customer's snapshot (borrowed).
- * Fires customer-set. Returns LIMITR_OK; LIMITR_NOT_FOUND with last_error
- * "unknown_plan" or "no_plan"; LIMITR_INVALID for a bad id or opts (an alt
- * ID held by another customer); LIMITR_NOMEM, with nothing changed. */
+ * Fires customer-set. Returns LIMITR_OK; LIMITR_NOT_FOUND with the reason
+ * "unknown_plan" or "no_plan"; LIMITR_INVALID for a bad id or opts
+ * ("alt_id_in_use": an alt ID held by another customer); LIMITR_NOMEM, with
+ * nothing changed. */
 LIMITR_API int limitr_create_customer(limitr_engine *engine, const char *id,
                                       const char *plan, const char *opts_json,
                                       const char **snapshot_json);
@@ -170,12 +173,12 @@ LIMITR_API int limitr_customer(limitr_engine *engine, const char *id,
  * snapshot without JSON (the Lua binding does). Every pointer is borrowed:
  * valid until the next call on the engine. */
 typedef struct limitr_customer_info {
-    const char *id;         /* its ID, also when looked up by an alt ID */
-    const char *plan;       /* the resolved plan's name; NULL: none */
-    const char *own_plan;   /* as stored; "" follows refs, then the default */
+    const char *id;       /* its ID, also when looked up by an alt ID */
+    const char *plan;     /* the resolved plan's name; NULL: none */
+    const char *own_plan; /* as stored; "" follows refs, then the default */
     const char *type;
     const char *label;
-    int64_t created;        /* ms */
+    int64_t created;         /* ms */
     const char *const *refs; /* n_refs IDs, in order */
     size_t n_refs;
     const char *const *alt_ids;
@@ -213,24 +216,27 @@ LIMITR_API int limitr_customer_meter_at(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_delete_customer(limitr_engine *engine, const char *id);
 
 /* Replaces the customer's refs with the JSON list of IDs refs_json; fires
- * customer-set. LIMITR_DENIED "unknown_customer"; LIMITR_INVALID. */
+ * customer-set. LIMITR_NOT_FOUND "unknown_customer"; LIMITR_INVALID. */
 LIMITR_API int limitr_set_customer_refs(limitr_engine *engine, const char *id,
                                         const char *refs_json);
 
 /* Sets the customer's own plan (docs/engine.md section 8). overwrite_meters:
  * nonzero gives each limited entitlement it owns on the new plan a fresh
- * meter. Fires customer-set, then customer-plan-changed. LIMITR_DENIED with
- * "unknown_customer", "unknown_plan" or "same_plan" (no event). */
+ * meter. Fires customer-set, then customer-plan-changed. LIMITR_NOT_FOUND
+ * "unknown_customer" or "unknown_plan"; LIMITR_INVALID "same_plan" (no
+ * event). */
 LIMITR_API int limitr_set_customer_plan(limitr_engine *engine, const char *id,
                                         const char *plan, int overwrite_meters);
 
 /* Adds the alt ID `alt` to the customer (it then resolves to it wherever an
- * ID is accepted); fires customer-set. LIMITR_DENIED "unknown_customer" or
- * "alt_id_in_use" (another customer holds it as ID or alt ID). */
+ * ID is accepted); fires customer-set. LIMITR_NOT_FOUND "unknown_customer";
+ * LIMITR_INVALID "alt_id_in_use" (another customer holds it as ID or alt
+ * ID). */
 LIMITR_API int limitr_set_alt_customer_id(limitr_engine *engine, const char *id,
                                           const char *alt);
 
-/* Removes an alt ID; fires customer-set. LIMITR_DENIED "unknown_alt_id". */
+/* Removes an alt ID; fires customer-set. LIMITR_NOT_FOUND "unknown_alt_id".
+ */
 LIMITR_API int limitr_delete_alt_customer_id(limitr_engine *engine,
                                              const char *alt);
 
@@ -265,12 +271,17 @@ typedef struct limitr_call_opts {
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,
  * and records it when allowed (docs/engine.md section 4).
- * Returns LIMITR_OK (allowed) or LIMITR_DENIED, with the reason in
- * limitr_last_error: unknown_customer, no_plan, unknown_entitlement, limit,
- * invalid_value (not finite or out of range). An entitlement without a limit
- * is a feature flag: allowed whatever the value. Events fire after the
- * commit (meter-changed) or on a limit denial (meter-limit). LIMITR_INVALID
- * for NULL arguments. Allocates nothing when no event has a listener. */
+ * Returns LIMITR_OK (allowed) or LIMITR_DENIED ("limit", "governor",
+ * "not_metered", an on_exceed snippet's reason), the reason in
+ * limitr_last_reason; or, when no decision could be made, LIMITR_NOT_FOUND
+ * ("unknown_customer", "no_plan", "unknown_entitlement",
+ * "no_scope_customer"), LIMITR_INVALID ("invalid_value": not finite, or the
+ * meter would pass +-1e20; "invalid_argument": NULL arguments, bad opts), a
+ * failed limit value snippet's status ("error"), LIMITR_ERROR
+ * ("engine_busy", "event_depth"). An entitlement without a limit is a
+ * feature flag: allowed whatever the value. Events fire after the commit
+ * (meter-changed or meter-overage) or on a denial (meter-limit,
+ * meter-governed). Allocates nothing when no event has a listener. */
 LIMITR_API int limitr_allow(limitr_engine *engine, const char *id,
                             const char *ent, double value,
                             const limitr_call_opts *opts);
@@ -285,7 +296,8 @@ LIMITR_API int limitr_allow_n(limitr_engine *engine, const char *id,
 
 /* limitr_allow with the value as a string: a number ("2.5") or a unit
  * string ("2GB", "30s") converted into the credit's units. A string that is
- * neither, or a unit of the wrong dimension, is denied "invalid_value". */
+ * neither, or a unit of the wrong dimension, is LIMITR_INVALID
+ * "invalid_value". */
 LIMITR_API int limitr_allow_str(limitr_engine *engine, const char *id,
                                 const char *ent, const char *value,
                                 const limitr_call_opts *opts);
@@ -298,8 +310,9 @@ LIMITR_API int limitr_check_str(limitr_engine *engine, const char *id,
 
 /* Why the decision limitr_check would make (docs/engine.md section 9), as JSON:
  * {allowed, gate, reason, limit, value, remaining, reset, retry_after}.
- * gate is value, customer, entitlement, scope, governor, limit, flag or
- * none; retry_after is the ms until the same call could pass, when known.
+ * gate is value, customer, entitlement, scope, governor, limit, on_exceed,
+ * flag or none; retry_after is the ms until the same call could pass, when
+ * known.
  * value_str: NULL, or the value as a string (then `value` is ignored).
  * Writes nothing. Returns LIMITR_OK with explain_json set. */
 LIMITR_API int limitr_explain(limitr_engine *engine, const char *id,

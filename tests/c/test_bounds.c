@@ -255,6 +255,47 @@ TEST(plan_lookup_follows_levels_not_visits)
     limitr_free(e);
 }
 
+/* An update naming the customer's own ID among its alt IDs adds the others
+ * only (it wrote past the list it had reserved). */
+TEST(own_id_among_alt_ids)
+{
+    limitr_engine *e = engine_of(big_yaml);
+    const char *snap;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "a", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(
+                  e, "a", NULL, "{\"alt_ids\": [\"a\", \"b\", \"b\"]}", &snap),
+              LIMITR_OK);
+    ASSERT_CONTAINS(snap, "\"alt_ids\":[\"b\"]");
+    ASSERT_EQ(limitr_create_customer(e, "b", NULL,
+                                     "{\"alt_ids\": [\"a\", \"c\"]}", &snap),
+              LIMITR_OK); /* "b" is a's alt ID: this updates a */
+    ASSERT_CONTAINS(snap, "\"alt_ids\":[\"b\",\"c\"]");
+    ASSERT_EQ(limitr_create_customer(e, "n", NULL,
+                                     "{\"alt_ids\": [\"n\", \"m\"]}", &snap),
+              LIMITR_OK); /* a new customer's own ID is not its alt ID */
+    ASSERT_CONTAINS(snap, "\"alt_ids\":[\"m\"]");
+    limitr_free(e);
+}
+
+/* hard_trailing compares a value and a limit at the ends of the range. */
+TEST(comparisons_at_the_range_ends)
+{
+    limitr_engine *e = engine_of("policy:\n"
+                                 "  credits: {t: {}}\n"
+                                 "  plans:\n"
+                                 "    p:\n"
+                                 "      default: true\n"
+                                 "      entitlements:\n"
+                                 "        h: {limit: {credit: t, value: 1e20, "
+                                 "hard_trailing: true}}\n");
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "h", -1e20, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "h", 1, NULL), LIMITR_OK);
+    limitr_free(e);
+}
+
 TEST(loading_a_directory_says_why)
 {
     limitr_engine *e = NULL;
@@ -272,6 +313,8 @@ int main(void)
     RUN(the_clock_never_wraps);
     RUN(overrides_hold_no_snippets);
     RUN(plan_lookup_follows_levels_not_visits);
+    RUN(own_id_among_alt_ids);
+    RUN(comparisons_at_the_range_ends);
     RUN(loading_a_directory_says_why);
     return HARNESS_EXIT();
 }

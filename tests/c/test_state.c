@@ -202,10 +202,74 @@ TEST(caches_follow_the_state)
     limitr_free(e);
 }
 
+/* An `error` handler runs in the middle of the decision whose snippet
+ * failed: it may read, but not delete the customer the decision holds. */
+static const char *delete_c(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    (void)json;
+    return limitr_delete_customer(ud, "c") == LIMITR_OK ? NULL : "refused";
+}
+
+TEST(error_handlers_cannot_pull_the_decision_away)
+{
+    static const char yaml[] =
+        "policy:\n"
+        "  credits:\n"
+        "    t: {overhead: \"function(units, ctx) error('boom') end\"}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      default: true\n"
+        "      entitlements:\n"
+        "        a: {limit: {credit: t, value: 10}}\n"
+        "        s: {limit: {credit: t, value: 1, mode: soft,\n"
+        "            on_exceed: 'function(ctx) return 42 end'}}\n";
+    limitr_engine *e = NULL;
+    double v;
+    ASSERT_EQ(limitr_new(yaml, strlen(yaml), "yaml", NULL, &e), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", delete_c, e, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "a", 1, NULL), LIMITR_OK); /* cost fails */
+    ASSERT_EQ(limitr_allow(e, "c", "s", 5, NULL), LIMITR_OK); /* on_exceed */
+    ASSERT_EQ(limitr_value(e, "c", "a", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 1);
+    ASSERT_EQ(limitr_value(e, "c", "s", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 5);
+    limitr_free(e);
+}
+
+/* Reads hold the state for as long as they read it. */
+TEST(reads_hold_the_state)
+{
+    limitr_engine *e = engine_with(NULL);
+    lock_count lc = {0, 0, 0, 0};
+    double v;
+    int64_t ms;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    e->st.home.lock = count_lock;
+    e->st.home.unlock = count_unlock;
+    e->st.home.ud = &lc;
+    ASSERT_EQ(limitr_rate(e, "c", "chat", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_acceleration(e, "c", "chat", &v), LIMITR_OK);
+    ASSERT_EQ(limitr_projected_exhaustion(e, "c", "chat", NULL, &v),
+              LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_resets(e, "c", "chat", &ms), LIMITR_NOT_FOUND);
+    (void)limitr_now(e);
+    ASSERT_EQ(lc.locks, 5);
+    ASSERT_EQ(lc.unlocks, 5);
+    ASSERT_EQ(lc.max_depth, 1);
+    e->st.home.lock = NULL;
+    e->st.home.unlock = NULL;
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(lock_once_per_outermost_call);
     RUN(state_memory_comes_from_its_home);
     RUN(caches_follow_the_state);
+    RUN(error_handlers_cannot_pull_the_decision_away);
+    RUN(reads_hold_the_state);
     return HARNESS_EXIT();
 }

@@ -303,7 +303,11 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
             alts_grown = 1;
             cJSON_ArrayForEach(x, o.alt_ids)
             {
+                /* the same rule as new_alt_ids counted by: an ID nobody
+                   holds yet, not the customer's own, once */
                 if (!failed &&
+                    limitr__customer_lookup(e, x->valuestring) == NULL &&
+                    strcmp(x->valuestring, id) != 0 &&
                     limitr__strlist_index(&alts, x->valuestring) < 0 &&
                     limitr__strlist_append(&e->st, &alts, x->valuestring) != 0)
                     failed = 1;

@@ -20,7 +20,11 @@
 /* A snippet failed: `error` fires with its message and path. */
 static void snippet_failed(limitr_engine *e, const char *path, char *err)
 {
+    /* Its `error` handlers run in the middle of the decision as well: they
+       must not change what the decision holds (the owner, its meters). */
+    e->in_decision_snippet++;
     limitr__report_error(e, path, err != NULL ? err : "out of memory");
+    e->in_decision_snippet--;
     free(err);
 }
 
@@ -606,10 +610,10 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
 static int check_opts(limitr_engine *e, const limitr_call_opts *opts)
 {
     if (opts->has_overhead &&
-        !(isfinite(opts->overhead) && opts->overhead >= 0))
+        !(opts->overhead >= 0 && opts->overhead <= LNUM_MAX_WHOLE))
         return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "allow: opts.overhead must be a finite number "
-                            ">= 0 (runes)");
+                            "allow: opts.overhead must be a number from 0 "
+                            "to 1e20 (runes)");
     if (opts->event_json != NULL) {
         cJSON *data =
             limitr__utf8_valid(opts->event_json, strlen(opts->event_json))

@@ -166,8 +166,12 @@ int64_t limitr__now(limitr_engine *e)
 int64_t limitr_now(limitr_engine *e)
 {
     if (e == NULL) return 0;
-    limitr__ok(e);
-    return limitr__now(e);
+    {
+        state_hold hold __attribute__((cleanup(limitr__release), unused)) =
+            limitr__hold(e);
+        limitr__ok(e);
+        return limitr__now(e);
+    }
 }
 
 static int set_clock(limitr_engine *e, int64_t ms, const char *what)

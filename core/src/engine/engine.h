@@ -92,10 +92,10 @@ struct limitr_engine {
     int in_decision_snippet; /* a value, on_exceed or cost snippet runs */
     struct {
         const customer *owner;
-        int ent; /* state name */
+        int ent;                          /* state name */
     } evaluating[LIMITR_MAX_VALUE_DEPTH]; /* value snippets running */
     int n_evaluating;
-    int subs_dirty;          /* removed subscriptions wait for depth 0 */
+    int subs_dirty; /* removed subscriptions wait for depth 0 */
 
     host_fn *libs;
     size_t n_libs;

@@ -63,7 +63,9 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
                  const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
@@ -77,7 +79,9 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
                      const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
@@ -113,7 +117,10 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
         value = d.limit;
     } else if (limitr__customer_lookup(e, id) == NULL) {
         const lp_entitlement *pe = plan_entitlement(e, id, ent);
-        if (pe == NULL) return status;
+        if (pe == NULL) /* a plan without it, or neither plan nor customer */
+            return limitr__policy_find_plan(e->policy, id) >= 0
+                       ? nil(e, "unknown_entitlement")
+                       : status;
         lim = pe->has_limit ? &pe->limit : NULL;
         /* A plan's snippet limit needs a customer to evaluate. */
         if (lim != NULL && !cost && lim->value_ref > 0)
@@ -142,7 +149,9 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
                   int64_t *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL || d.lim->rule.reset == RESET_NONE)
         return nil(e, "no_reset");
@@ -162,7 +171,9 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
                      double *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
@@ -172,7 +183,9 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
 int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
     return give(e, out, round9(limitr__meter_rate(&d.v)));
@@ -182,7 +195,9 @@ int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
                         double *out)
 {
     decision d;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
     return give(e, out, round9(limitr__meter_acceleration(&d.v)));
@@ -194,7 +209,9 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
 {
     decision d;
     double r, left;
-    int status = target(e, id, ent, out, &d);
+    int status;
+    LIMITR_ENTER(e);
+    status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE || d.v.rolled)

@@ -26,15 +26,15 @@ struct script {
     int64_t deadline_ns;
     int killed; /* budget or deadline spent: sticky until the call ends */
     long pattern_left;
-    int in_call;    /* nesting depth of snippet calls */
-    int touched[8]; /* snippets the outermost call ran, to restore after */
-    int n_touched;  /* past 8: every snippet's cells are restored */
+    int in_call;     /* nesting depth of snippet calls */
+    int touched[8];  /* snippets the outermost call ran, to restore after */
+    int n_touched;   /* past 8: every snippet's cells are restored */
     int policy_ref;  /* the policy globals (the `lua` chunk's environment) */
     int env_ref;     /* the read-only view snippets see (0: not made yet) */
     int freezer_ref; /* script_freeze.c's freezer */
     int cells_ref;   /* upvalue cells to restore: [0] the chunk's, [ref] a
                         snippet's (script_freeze.c) */
-    char *customer; /* limitr.meter/value's customer during a call */
+    char *customer;  /* limitr.meter/value's customer during a call */
 };
 
 #define HOOK_EVERY 1000 /* instructions between budget checks */

@@ -136,8 +136,8 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction fn)
 
 void limitr__bounds_install_string(lua_State *L, int idx)
 {
-    static const char *const by_length[] = {"upper", "lower", "reverse",
-                                            "sub", NULL};
+    static const char *const by_length[] = {"upper", "lower", "reverse", "sub",
+                                            NULL};
     const char *const *k;
     idx = lua_absindex(L, idx);
     wrap(L, idx, "rep", b_rep);

@@ -111,8 +111,7 @@ static int h_upset(lua_State *L) /* upset(f, i, v) */
 static int h_upid(lua_State *L) /* upid(f, i): the cell, as a light userdata */
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
-    lua_pushlightuserdata(
-        L, lua_upvalueid(L, 1, (int)luaL_checkinteger(L, 2)));
+    lua_pushlightuserdata(L, lua_upvalueid(L, 1, (int)luaL_checkinteger(L, 2)));
     return 1;
 }
 
@@ -132,8 +131,8 @@ void limitr__push_freezer(lua_State *L)
 {
     static const lua_CFunction helpers[] = {h_upget, h_upset, h_upid, h_iscf,
                                             h_rawmeta};
-    static const char *const globals[] = {"setmetatable", "next",     "type",
-                                          "error",        "tostring", "rawequal"};
+    static const char *const globals[] = {
+        "setmetatable", "next", "type", "error", "tostring", "rawequal"};
     size_t i;
     if (luaL_loadbufferx(L, freezer_source, sizeof freezer_source - 1,
                          "=limitr_freeze", "t") != LUA_OK)

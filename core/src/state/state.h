@@ -6,13 +6,13 @@
  * SQLite) without another engine: every byte of it (state_data and what
  * hangs from it) comes from its home's allocator, and nothing in it points
  * at a compiled policy, a Lua VM or process memory; the home's function
- * pointers stay in each process's handle (state). Plans, types and credits are kept by name (text),
- * entitlements and credits of meters and overrides by interned name (an
- * index into the state's own name table); pointers inside it point inside
- * it. What a process derives from it (a customer's resolved plan, the end
- * of a meter's period) is cached beside the engine (engine/cache.h), keyed
- * by the epoch, which every change to plans, types, refs, IDs, customers or
- * overrides moves. */
+ * pointers stay in each process's handle (state). Plans, types and credits are
+ * kept by name (text), entitlements and credits of meters and overrides by
+ * interned name (an index into the state's own name table); pointers inside it
+ * point inside it. What a process derives from it (a customer's resolved plan,
+ * the end of a meter's period) is cached beside the engine (engine/cache.h),
+ * keyed by the epoch, which every change to plans, types, refs, IDs, customers
+ * or overrides moves. */
 #ifndef LIMITR_STATE_H
 #define LIMITR_STATE_H
 

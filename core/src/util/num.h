@@ -84,8 +84,9 @@ lnum limitr__lnum_round9(lnum v);
  * Exact comparison first: rounding is only needed when they are that close. */
 static inline int lnum_le9(lnum a, lnum b)
 {
+    lnum d;
     if (a <= b) return 1;
-    if (a - b >= LNUM_NANO) return 0;
+    if (__builtin_sub_overflow(a, b, &d) || d >= LNUM_NANO) return 0;
     return limitr__lnum_round9(a) <= limitr__lnum_round9(b);
 }
 
