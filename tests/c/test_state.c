@@ -264,6 +264,80 @@ TEST(reads_hold_the_state)
     limitr_free(e);
 }
 
+/* Subscribers that call the engine that fires them again: delivery stops
+ * LIMITR_MAX_EVENT_DEPTH (16) levels down, with an error, where it used to
+ * overflow the stack. */
+typedef struct recursing {
+    limitr_engine *e;
+    int calls, refused, errors;
+    char last_error[200];
+} recursing;
+
+static const char *allow_again(const char *name, const char *json, void *ud)
+{
+    recursing *r = ud;
+    (void)name;
+    (void)json;
+    r->calls++;
+    if (limitr_allow(r->e, "c", "chat", -1, NULL) == LIMITR_ERROR) {
+        r->refused++;
+        snprintf(r->last_error, sizeof r->last_error, "%s",
+                 limitr_last_reason(r->e));
+    }
+    return NULL;
+}
+
+static const char *create_more(const char *name, const char *json, void *ud)
+{
+    recursing *r = ud;
+    char id[32];
+    (void)name;
+    (void)json;
+    snprintf(id, sizeof id, "n%d", ++r->calls);
+    if (limitr_create_customer(r->e, id, NULL, NULL, NULL) == LIMITR_ERROR)
+        r->refused++;
+    return NULL;
+}
+
+static const char *count_error(const char *name, const char *json, void *ud)
+{
+    recursing *r = ud;
+    (void)name;
+    if (strstr(json, "events nest more than 16 deep") != NULL) r->errors++;
+    return NULL;
+}
+
+TEST(event_delivery_depth_is_bounded)
+{
+    limitr_engine *e = engine_with(NULL);
+    recursing r;
+    double v;
+    ASSERT(e != NULL);
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    ASSERT_EQ(limitr_create_customer(e, "c", "pro", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "meter-changed", allow_again, &r, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", count_error, &r, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "chat", 50, NULL), LIMITR_OK);
+    ASSERT_EQ(r.calls, 16);
+    ASSERT_EQ(r.refused, 1);
+    ASSERT_STR(r.last_error, "event_depth");
+    ASSERT_EQ(r.errors, 1);
+    ASSERT_EQ(limitr_value(e, "c", "chat", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 50 - 15); /* 15 nested calls committed */
+    limitr_free(e);
+
+    e = engine_with(NULL);
+    ASSERT(e != NULL);
+    memset(&r, 0, sizeof r);
+    r.e = e;
+    ASSERT_EQ(limitr_on(e, "customer-set", create_more, &r, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "first", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(r.calls, 16);
+    ASSERT_EQ(r.refused, 1);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(lock_once_per_outermost_call);
@@ -271,5 +345,6 @@ int main(void)
     RUN(caches_follow_the_state);
     RUN(error_handlers_cannot_pull_the_decision_away);
     RUN(reads_hold_the_state);
+    RUN(event_delivery_depth_is_bounded);
     return HARNESS_EXIT();
 }

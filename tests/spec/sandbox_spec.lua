@@ -185,3 +185,194 @@ policy:
         assert.has_error(function() limitr.new(POLICY, "yaml", "fast") end)
     end)
 end)
+
+-- A policy whose limit `e` has the given value snippet (the inside of
+-- function(customer) ... end) and, optionally, a `lua` chunk and an
+-- on_exceed snippet; the engine, with its error messages collected.
+local function engine_with(parts)
+    local function indent(s, n)
+        return (s:gsub("[^\n]+", function(l) return string.rep(" ", n) .. l end))
+    end
+    local text = "policy:\n"
+    if parts.lua then text = text .. "  lua: |\n" .. indent(parts.lua, 4) .. "\n" end
+    text = text .. [[
+  credits: {c: {}}
+  plans:
+    p:
+      entitlements:
+        e:
+          limit:
+            credit: c
+            mode: soft
+]]
+    if parts.value then
+        text = text .. "            value: |\n              function(customer)\n" ..
+            indent(parts.value, 16) .. "\n              end\n"
+    else
+        text = text .. "            value: 10\n"
+    end
+    if parts.on_exceed then
+        text = text .. "            on_exceed: |\n" .. indent(parts.on_exceed, 14) .. "\n"
+    end
+    local e, err = limitr.new(text)
+    if not e then return nil, err end
+    local messages = {}
+    e:on("error", function(ev) messages[#messages + 1] = ev.message end)
+    e:create_customer("x", "p")
+    return e, messages
+end
+
+-- Runs f and returns its results and the seconds it took (os.clock: CPU).
+local function timed(f)
+    local t0 = os.clock()
+    local r = table.pack(f())
+    return os.clock() - t0, table.unpack(r, 1, r.n)
+end
+
+describe("sandbox: finalizers never run snippet code", function()
+    it("refuses a metatable with __gc, naming the snippet", function()
+        -- The case that used to hang: a finalizer that loops, then garbage.
+        local e, messages = assert(engine_with({ on_exceed = [[
+function(ctx) setmetatable({}, {__gc = function() while true do end end})
+  local t = {} for i = 1, 2e5 do t[i % 100] = {} end return false end]] }))
+        local took, ok = timed(function() return e:allow("x", "e", 11) end)
+        assert.is_true(ok) -- the failed on_exceed leaves soft mode's answer
+        assert.is_true(took < 1, took)
+        assert.are.equal(1, #messages)
+        assert.matches("plans%.p%.entitlements%.e%.limit%.on_exceed:1: setmetatable: a metatable with __gc is not allowed",
+            messages[1])
+        assert.is_true(timed(function() e:close() end) < 1)
+    end)
+
+    it("refuses it in the lua chunk too", function()
+        local e, err = engine_with({ lua = "X = setmetatable({}, {__gc = function() while true do end end})" })
+        assert.is_nil(e)
+        assert.matches("lua: Lua error while running the chunk: lua:1: setmetatable: a metatable with __gc is not allowed", err)
+    end)
+
+    it("never finalizes a table whose metatable gains __gc later", function()
+        local e = assert(engine_with({ value = [[
+local mt = {}
+local t = setmetatable({}, mt)
+mt.__gc = function() while true do end end
+for i = 1, 2e5 do local x = {} end
+return 1]] }))
+        local took, limit = timed(function() return e:limit("x", "e") end)
+        assert.are.equal(1, limit)
+        assert.is_true(took < 1, took)
+        assert.is_true(timed(function() e:close() end) < 1)
+    end)
+
+    it("stops a looping __close, when it runs and when a kill unwinds through it", function()
+        for _, body in ipairs({
+            "local x <close> = setmetatable({}, {__close = function() while true do end end}) return 1",
+            "local x <close> = setmetatable({}, {__close = function() while true do end end}) while true do end",
+            "return select(2, xpcall(function() error('x') end, function() while true do end end))",
+        }) do
+            local e, messages = assert(engine_with({ value = body }))
+            local took, limit = timed(function() return e:limit("x", "e") end)
+            assert.is_nil(limit, body)
+            assert.is_true(took < 1, body)
+            assert.matches("snippet [a-z ]+", messages[1], 1, body)
+        end
+    end)
+end)
+
+describe("sandbox: library functions that loop in C are charged", function()
+    for _, body in ipairs({
+        "return #string.rep('', math.maxinteger)",
+        "return #string.rep('', 1e9)",
+        "return #('x'):rep(2, ('y'):rep(1e4)):rep(1e5)",
+        "return #table.move({}, 1, math.maxinteger - 1, 2)",
+        "return #table.concat({}, '', 1, 1e9)",
+        "return select('#', table.unpack({}, 1, 1e8))",
+        "local s = ('x'):rep(3e7) return utf8.len(s)",
+        "local t = {} for i = 1, 1000 do t[i] = i end for i = 1, 2000 do table.insert(t, 1, i) end return #t",
+    }) do
+        it(body, function()
+            local e, messages = assert(engine_with({ value = body }))
+            local took, limit = timed(function() return e:limit("x", "e") end)
+            assert.is_nil(limit)
+            assert.is_true(took < 0.5, took)
+            assert.matches("snippet instruction budget exhausted", messages[1])
+        end)
+    end
+
+    it("bounds the lua chunk as well", function()
+        local took, e, err = timed(function()
+            return engine_with({ lua = "X = string.rep('', math.maxinteger)" })
+        end)
+        assert.is_nil(e)
+        assert.is_true(took < 0.5, took)
+        assert.matches("lua: Lua error while running the chunk: snippet instruction budget exhausted", err)
+    end)
+
+    it("still lets ordinary work through", function()
+        local e = assert(engine_with({ value = [[
+local t = {}
+for i = 1, 100 do t[i] = i end
+table.sort(t, function(a, b) return a > b end)
+table.insert(t, 1, 0)
+table.remove(t)
+return #table.concat(t, ",") + #('ab'):rep(10) + select('#', table.unpack(t)) + utf8.len('héllo')]] }))
+        assert.is_number(e:limit("x", "e"))
+    end)
+end)
+
+describe("sandbox: what the lua chunk set up stays as it was", function()
+    local LUA = [[
+QUOTA = {pro = {seats = 5}, list = {1, 2, 3}}
+COUNT = {n = 0}
+local hits = 0
+function bump() COUNT.n = COUNT.n + 1 return COUNT.n end
+function tick() hits = hits + 1 return hits end
+function seats(plan) return QUOTA[plan].seats end]]
+
+    it("refuses writes to nested tables, from snippets and from chunk functions", function()
+        local e, messages = assert(engine_with({ lua = LUA, value = "QUOTA.pro.seats = 1e9 return 1" }))
+        assert.is_nil(e:limit("x", "e"))
+        assert.matches("attempt to modify a read%-only table %(key 'seats'%)", messages[1])
+        e, messages = assert(engine_with({ lua = LUA, value = "return bump()" }))
+        assert.is_nil(e:limit("x", "e"))
+        assert.matches("attempt to modify a read%-only table %(key 'n'%)", messages[1])
+        e, messages = assert(engine_with({ lua = LUA, value = "QUOTA.new = 1 return 1" }))
+        assert.is_nil(e:limit("x", "e"))
+        assert.matches("read%-only table %(key 'new'%)", messages[1])
+    end)
+
+    it("undoes a call's changes to a function's variables", function()
+        local e = assert(engine_with({ lua = LUA, value = "return tick() + tick()" }))
+        assert.are.equal(3, e:limit("x", "e"))
+        assert.are.equal(3, e:limit("x", "e")) -- not 7: hits is 0 again
+        e = assert(engine_with({ value = "return (function() local n = 0 return function(c) n = n + 1 return n end end)()(customer)" }))
+        assert.are.equal(1, e:limit("x", "e"))
+        e = assert(engine_with({ value = "local v = math.max(1, 2) _ENV = nil return v" }))
+        assert.are.equal(2, e:limit("x", "e"))
+        assert.are.equal(2, e:limit("x", "e")) -- _ENV is back
+    end)
+
+    it("keeps reads of the chunk's tables working", function()
+        local e = assert(engine_with({ lua = LUA, value = [[
+local n = 0
+for k, v in pairs(QUOTA.pro) do n = n + v end
+for i, v in ipairs(QUOTA.list) do n = n + v end
+return n + #QUOTA.list + seats("pro") + table.concat(QUOTA.list):len()]] }))
+        assert.are.equal(5 + 6 + 3 + 5 + 3, e:limit("x", "e"))
+    end)
+end)
+
+describe("sandbox: a value snippet reading its own limit", function()
+    it("fails once, with a clear error", function()
+        local e, messages = assert(engine_with({ value = "return (limitr.value('e') or 0) + 1" }))
+        local took, limit = timed(function() return e:limit("x", "e") end)
+        assert.is_nil(limit)
+        assert.is_true(took < 0.5, took)
+        assert.are.equal(1, #messages)
+        assert.matches("a limit value snippet reads its own limit", messages[1])
+        messages[1] = nil
+        local ok, reason = e:allow("x", "e", 1)
+        assert.is_false(ok)
+        assert.are.equal("error", reason)
+        assert.are.equal(1, #messages)
+    end)
+end)

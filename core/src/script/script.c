@@ -157,10 +157,28 @@ static int safe_pcall(lua_State *L)
     return lua_gettop(L);
 }
 
+/* xpcall's message handler, guarded: once the call is killed, the kill is
+ * raised from inside the budget hook, where Lua runs hooks off, and so
+ * would the snippet's handler, past any budget. The handler then does not
+ * run at all: the kill goes on as it is. */
+static int guarded_handler(lua_State *L)
+{
+    script *s = of(L);
+    if (s->killed || s->mem_exceeded) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_rotate(L, 1, 1);
+    lua_callk(L, lua_gettop(L) - 1, 1, 0, NULL);
+    return 1;
+}
+
 static int safe_xpcall(lua_State *L)
 {
     int n = lua_gettop(L), status;
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, guarded_handler, 1);
+    lua_copy(L, -1, 2);
+    lua_settop(L, n);
     lua_pushboolean(L, 1);
     lua_pushvalue(L, 1);
     lua_rotate(L, 3, 2); /* handler, true, f, args... */
@@ -224,11 +242,16 @@ static int helper_now(lua_State *L)
     return 1;
 }
 
-/* The current customer's meter of ent through the host; 0 or -1. */
-static int read_meter(script *s, const char *ent, script_meter *m)
+/* The current customer's meter of ent through the host; 0, or -1: none.
+ * Raises what the host says must raise. */
+static int read_meter(lua_State *L, script *s, const char *ent, script_meter *m)
 {
+    const char *why = NULL;
+    int r;
     if (s->host.meter == NULL || s->customer == NULL) return -1;
-    return s->host.meter(s->host.ud, s->customer, ent, m);
+    r = s->host.meter(s->host.ud, s->customer, ent, m, &why);
+    if (r == -2) return luaL_error(L, "%s", why);
+    return r;
 }
 
 /* limitr.value(ent) and limitr.meter(ent): the current customer's reads. */
@@ -237,7 +260,7 @@ static int helper_value(lua_State *L)
     script *s = of(L);
     const char *ent = luaL_checklstring(L, 1, NULL);
     script_meter m;
-    if (read_meter(s, ent, &m) != 0) return 0;
+    if (read_meter(L, s, ent, &m) != 0) return 0;
     lua_pushnumber(L, m.value);
     return 1;
 }
@@ -247,7 +270,7 @@ static int helper_meter(lua_State *L)
     script *s = of(L);
     const char *ent = luaL_checklstring(L, 1, NULL);
     script_meter m;
-    if (read_meter(s, ent, &m) != 0) return 0;
+    if (read_meter(L, s, ent, &m) != 0) return 0;
     lua_createtable(L, 0, 3);
     lua_pushnumber(L, m.value);
     lua_setfield(L, -2, "value");

@@ -72,9 +72,11 @@ typedef struct script_host {
      * (malloc'ed message, or NULL: out of memory). */
     int (*call)(void *ud, const char *lib, const char *name,
                 const char *args_json, char **result, char **failure);
-    /* limitr.meter(ent) / limitr.value(ent) for customer: 0 with *out, or
-     * -1 when the customer has no such meter. */
-    int (*meter)(void *ud, const char *id, const char *ent, script_meter *out);
+    /* limitr.meter(ent) / limitr.value(ent) for customer: 0 with *out, -1
+     * when the customer has no such meter (nil), or -2 with *why (static
+     * text) when the read is an error the snippet must raise. */
+    int (*meter)(void *ud, const char *id, const char *ent, script_meter *out,
+                 const char **why);
 } script_host;
 
 /* Creates a VM. Returns NULL and *err (static text) when Lua cannot be
