@@ -28,14 +28,21 @@ static void snippet_failed(limitr_engine *e, const char *path, char *err)
     free(err);
 }
 
+/* A customer snapshot a snippet receives, built only if it reads it (the
+ * customer cannot change while a decision snippet runs). */
+static cJSON *fetch_snapshot(void *ud, const void *key)
+{
+    return limitr__customer_snapshot(ud, key);
+}
+
 /* `value: function(customer) -> number`, with the meter owner's snapshot.
  * 0 and d->limit, or -1 (error fired). */
 static int limit_snippet(limitr_engine *e, decision *d)
 {
     script_result r;
     char path[320], *err = NULL;
-    cJSON *snapshot;
-    const cJSON *args[1];
+    const cJSON *args[1] = {NULL};
+    script_lazy snapshot;
     int status, ok, i;
     /* A value snippet that reads its own limit (limitr.meter("e") in e's
        value) would evaluate itself again, without end: the inner read
@@ -52,19 +59,21 @@ static int limit_snippet(limitr_engine *e, decision *d)
         d->reason = "self_reference";
         return -1;
     }
-    snapshot = limitr__customer_snapshot(e, d->owner);
+    snapshot.arg = 0;
+    snapshot.field = NULL;
+    snapshot.fetch = fetch_snapshot;
+    snapshot.ud = e;
+    snapshot.key = d->owner;
     snprintf(path, sizeof path, "%s.value", d->lim->path ? d->lim->path : "");
-    args[0] = snapshot;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->evaluating[e->n_evaluating].owner = d->owner;
     e->evaluating[e->n_evaluating].ent = d->ent_name;
     e->n_evaluating++;
     e->in_decision_snippet++;
-    status = limitr__script_call(e->policy->vm, d->lim->value_ref, path, args,
-                                 1, &r, &err);
+    status = limitr__script_call_lazy(e->policy->vm, d->lim->value_ref, path,
+                                      args, 1, &snapshot, 1, &r, &err);
     e->in_decision_snippet--;
     e->n_evaluating--;
-    cJSON_Delete(snapshot);
     if (status != LIMITR_OK) {
         snippet_failed(e, path, err);
         d->status = status;
@@ -93,13 +102,17 @@ static int on_exceed(limitr_engine *e, decision *d)
     char path[320], *err = NULL;
     cJSON *ctx = cJSON_CreateObject();
     const cJSON *args[1];
-    int status, owner_plan, verdict = -1;
+    script_lazy who[2]; /* ctx.customer and ctx.caller */
+    int status, owner_plan, verdict = -1, i;
     if (ctx == NULL) return -1;
     owner_plan = limitr__resolved_plan(e, d->owner);
-    cJSON_AddItemToObject(ctx, "customer",
-                          limitr__customer_snapshot(e, d->owner));
-    cJSON_AddItemToObject(ctx, "caller",
-                          limitr__customer_snapshot(e, d->caller));
+    for (i = 0; i < 2; i++) {
+        who[i].arg = 0;
+        who[i].field = i == 0 ? "customer" : "caller";
+        who[i].fetch = fetch_snapshot;
+        who[i].ud = e;
+        who[i].key = i == 0 ? d->owner : d->caller;
+    }
     cJSON_AddStringToObject(ctx, "entitlement", d->ent->key);
     cJSON_AddStringToObject(
         ctx, "plan",
@@ -118,8 +131,8 @@ static int on_exceed(limitr_engine *e, decision *d)
     args[0] = ctx;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->in_decision_snippet++;
-    status = limitr__script_call(e->policy->vm, d->lim->on_exceed_ref, path,
-                                 args, 1, &r, &err);
+    status = limitr__script_call_lazy(e->policy->vm, d->lim->on_exceed_ref,
+                                      path, args, 1, who, 2, &r, &err);
     e->in_decision_snippet--;
     cJSON_Delete(ctx);
     if (status != LIMITR_OK) {

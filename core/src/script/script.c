@@ -737,24 +737,113 @@ void limitr__script_result_free(script_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Runs in a protected call: pushes the arguments (it allocates). */
+/* ---- Arguments ---- */
+
+typedef struct call_args {
+    const cJSON *const *args;
+    int nargs;
+    const script_lazy *lazy;
+    int nlazy;
+} call_args;
+
+/* In a protected call: copies the fields of the cJSON object (light
+ * userdata 2) into the table at 1. */
+static int copy_fields(lua_State *L)
+{
+    const cJSON *v = lua_touserdata(L, 2), *child;
+    luaL_checkstack(L, 4, "lazy table");
+    for (child = v != NULL ? v->child : NULL; child != NULL;
+         child = child->next) {
+        if (child->string == NULL) continue;
+        lua_pushstring(L, child->string);
+        lua_json_push(L, child, 1);
+        lua_rawset(L, 1);
+    }
+    return 0;
+}
+
+/* A lazy table's __index (t, k): fills t once from its fetch, drops the
+ * metatable, then reads t[k] raw. */
+static int lazy_fill(lua_State *L)
+{
+    const script_lazy *lz = lua_touserdata(L, lua_upvalueindex(1));
+    cJSON *v;
+    int status;
+    lua_settop(L, 2);
+    v = lz->fetch(lz->ud, lz->key);
+    if (v == NULL) return luaL_error(L, "out of memory");
+    lua_pushnil(L);
+    lua_setmetatable(L, 1);
+    lua_pushcclosure(L, copy_fields, 0);
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, v);
+    status = lua_pcallk(L, 2, 0, 0, 0, NULL);
+    cJSON_Delete(v);
+    if (status != LUA_OK) return lua_error(L);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* In a protected call: the lazy tables of call_args (light userdata 1). */
+static int make_lazies(lua_State *L)
+{
+    const call_args *ca = lua_touserdata(L, 1);
+    int i;
+    lua_settop(L, 0);
+    luaL_checkstack(L, ca->nlazy + 4, "too many lazy tables");
+    for (i = 0; i < ca->nlazy; i++) {
+        lua_createtable(L, 0, 16);
+        lua_createtable(L, 0, 2);
+        lua_pushlightuserdata(L, (void *)&ca->lazy[i]);
+        lua_pushcclosure(L, lazy_fill, 1);
+        lua_setfield(L, -2, "__index");
+        lua_pushboolean(L, 0); /* the snippet cannot reach lazy_fill */
+        lua_setfield(L, -2, "__metatable");
+        lua_setmetatable(L, -2);
+    }
+    return ca->nlazy;
+}
+
+/* In a protected call (call_args, lazy tables...): pushes the arguments. */
 static int push_args(lua_State *L)
 {
-    const cJSON *const *args = lua_touserdata(L, 1);
-    int n = (int)lua_tointegerx(L, 2, NULL), i;
-    lua_settop(L, 0);
-    luaL_checkstack(L, n + 4, "too many arguments");
-    for (i = 0; i < n; i++)
-        lua_json_push(L, args[i], 0);
-    return n;
+    const call_args *ca = lua_touserdata(L, 1);
+    int i, j, base = lua_gettop(L) + 1;
+    luaL_checkstack(L, ca->nargs + 4, "too many arguments");
+    for (i = 0; i < ca->nargs; i++) {
+        int whole = 0;
+        for (j = 0; j < ca->nlazy; j++)
+            if (ca->lazy[j].arg == i && ca->lazy[j].field == NULL) {
+                lua_pushvalue(L, 2 + j);
+                whole = 1;
+            }
+        if (whole) continue;
+        lua_json_push(L, ca->args[i], 0);
+        for (j = 0; j < ca->nlazy; j++)
+            if (ca->lazy[j].arg == i && lua_type(L, -1) == LUA_TTABLE) {
+                lua_pushvalue(L, 2 + j);
+                lua_setfield(L, -2, ca->lazy[j].field);
+            }
+    }
+    return lua_gettop(L) - base + 1;
 }
 
 int limitr__script_call(script *s, int ref, const char *path,
                         const cJSON *const *args, int nargs, script_result *res,
                         char **err)
 {
+    return limitr__script_call_lazy(s, ref, path, args, nargs, NULL, 0, res,
+                                    err);
+}
+
+int limitr__script_call_lazy(script *s, int ref, const char *path,
+                             const cJSON *const *args, int nargs,
+                             const script_lazy *lazy, int nlazy,
+                             script_result *res, char **err)
+{
     lua_State *L = s->L;
-    int status, i, top = lua_gettop(L);
+    call_args ca;
+    int status = LUA_OK, i, top = lua_gettop(L), made = 0;
     if (res != NULL) memset(res, 0, sizeof *res);
     *err = NULL;
     /* A snippet that calls the engine may run another snippet: the outer
@@ -762,12 +851,29 @@ int limitr__script_call(script *s, int ref, const char *path,
     if (s->in_call == 0) arm(s);
     s->in_call++;
     touch(s, ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    lua_pushcclosure(L, push_args, 0);
-    lua_pushlightuserdata(L, (void *)args);
-    lua_pushinteger(L, nargs);
-    status = lua_pcallk(L, 2, nargs, 0, 0, NULL);
+    ca.args = args;
+    ca.nargs = nargs;
+    ca.lazy = lazy;
+    ca.nlazy = nlazy;
+    if (nlazy > 0) { /* kept below the call, to disarm after it */
+        lua_pushcclosure(L, make_lazies, 0);
+        lua_pushlightuserdata(L, &ca);
+        status = lua_pcallk(L, 1, nlazy, 0, 0, NULL);
+        made = status == LUA_OK;
+    }
+    if (status == LUA_OK) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        lua_pushcclosure(L, push_args, 0);
+        lua_pushlightuserdata(L, &ca);
+        for (i = 0; i < nlazy; i++)
+            lua_pushvalue(L, top + 1 + i);
+        status = lua_pcallk(L, 1 + nlazy, nargs, 0, 0, NULL);
+    }
     if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
+    for (i = 0; made && i < nlazy; i++) { /* they cannot answer later */
+        lua_pushnil(L);
+        lua_setmetatable(L, top + 1 + i);
+    }
     s->in_call--;
     if (s->in_call == 0) {
         disarm(s);
@@ -782,7 +888,7 @@ int limitr__script_call(script *s, int ref, const char *path,
     if (res != NULL) {
         res->n = 2;
         for (i = 0; i < 2; i++) {
-            int idx = top + 1 + i;
+            int idx = top + nlazy + 1 + i;
             switch (lua_type(L, idx)) {
             case LUA_TNIL:
                 res->type[i] = SCRIPT_NIL;

@@ -106,6 +106,26 @@ int limitr__script_call(script *s, int ref, const char *path,
                         const cJSON *const *args, int nargs, script_result *res,
                         char **err);
 
+/* A table the snippet receives empty and sees filled the first time it
+ * reads it: then fetch(ud, key) builds it (a cJSON object, freed by the
+ * caller of fetch; NULL: out of memory). What the snippet never reads
+ * costs nothing (a customer snapshot an on_exceed snippet ignores). It
+ * answers only during the call that received it. */
+typedef struct script_lazy {
+    int arg;           /* the argument (0-based) it is, or is a field of */
+    const char *field; /* NULL: the argument itself; else its field */
+    cJSON *(*fetch)(void *ud, const void *key);
+    void *ud;
+    const void *key;
+} script_lazy;
+
+/* limitr__script_call with lazy tables (an argument given as NULL that a
+ * lazy table replaces, or fields of an object argument). */
+int limitr__script_call_lazy(script *s, int ref, const char *path,
+                             const cJSON *const *args, int nargs,
+                             const script_lazy *lazy, int nlazy,
+                             script_result *res, char **err);
+
 /* Makes a host library (registered with limitr_lib) visible to snippets as
  * the global table `lib`, with `name` calling back into the engine. */
 int limitr__script_add_lib(script *s, const char *lib, const char *name,
