@@ -53,6 +53,9 @@ bench: setup
 	@$(LUA_ENV) lua5.4 tests/bench/bench_allow.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
 	    $(LUAJIT_ENV) luajit tests/bench/bench_allow.lua; fi
+	@$(LUA_ENV) lua5.4 tests/bench/bench_logic.lua
+	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
+	    $(LUAJIT_ENV) luajit tests/bench/bench_logic.lua; fi
 	@$(BUILD)/tests/bench/bench_create
 	@$(LUA_ENV) lua5.4 tests/bench/bench_create.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
