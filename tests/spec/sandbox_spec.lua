@@ -376,3 +376,25 @@ describe("sandbox: a value snippet reading its own limit", function()
         assert.are.equal(1, #messages)
     end)
 end)
+
+describe("snippet contexts built only when read", function()
+    it("gives on_exceed the numbers at once and the snapshots when read", function()
+        local e = assert(engine_with({ on_exceed = [[
+function(ctx)
+  local n = 0
+  for k in pairs(ctx) do n = n + 1 end -- pairs builds what it has not yet
+  local ok = ctx.customer.id == "x" and ctx.caller.plan == "p" and ctx.value == 0
+    and ctx.requested == 11 and ctx.limit == 10 and ctx.overage == 1 and ctx.mode == "soft"
+    and ctx.customer.meters.e.value == 0 and n == 9 and ctx.nothing == nil
+  return not ok, "seen"
+end]] }))
+        assert.are.same({ false, "seen" }, { e:allow("x", "e", 11) })
+    end)
+
+    it("gives a value snippet its customer whole on first read", function()
+        local e = assert(engine_with({ value = "local n = 0 for k in pairs(customer) do n = n + 1 end return n > 5 and customer.id == 'x' and 3 or 0" }))
+        assert.are.equal(3, e:limit("x", "e")) -- pairs fills it too
+        e = assert(engine_with({ value = "local id = customer.id local n = 0 for k in pairs(customer) do n = n + 1 end return n > 5 and id == 'x' and 3 or 0" }))
+        assert.are.equal(3, e:limit("x", "e"))
+    end)
+end)

@@ -18,8 +18,12 @@
 /* ---- Snippets of a limit ---- */
 
 /* A snippet failed: `error` fires with its message and path. */
-static void snippet_failed(limitr_engine *e, const char *path, char *err)
+static void snippet_failed(limitr_engine *e, const char *where,
+                           const char *field, char *err)
 {
+    /* The path is formatted here, on failure only: every call saves it. */
+    char path[320];
+    snprintf(path, sizeof path, "%s.%s", where != NULL ? where : "", field);
     /* Its `error` handlers run in the middle of the decision as well: they
        must not change what the decision holds (the owner, its meters). */
     e->in_decision_snippet++;
@@ -35,12 +39,21 @@ static cJSON *fetch_snapshot(void *ud, const void *key)
     return limitr__customer_snapshot(ud, key);
 }
 
+/* snippet_failed for a credit's cost function. */
+static void snippet_failed_credit(limitr_engine *e, const char *credit,
+                                  char *err)
+{
+    char where[200];
+    snprintf(where, sizeof where, "credits.%s", credit);
+    snippet_failed(e, where, "overhead", err);
+}
+
 /* `value: function(customer) -> number`, with the meter owner's snapshot.
  * 0 and d->limit, or -1 (error fired). */
 static int limit_snippet(limitr_engine *e, decision *d)
 {
     script_result r;
-    char path[320], *err = NULL;
+    char *err = NULL;
     const cJSON *args[1] = {NULL};
     script_lazy snapshot;
     int status, ok, i;
@@ -64,18 +77,18 @@ static int limit_snippet(limitr_engine *e, decision *d)
     snapshot.fetch = fetch_snapshot;
     snapshot.ud = e;
     snapshot.key = d->owner;
-    snprintf(path, sizeof path, "%s.value", d->lim->path ? d->lim->path : "");
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->evaluating[e->n_evaluating].owner = d->owner;
     e->evaluating[e->n_evaluating].ent = d->ent_name;
     e->n_evaluating++;
     e->in_decision_snippet++;
-    status = limitr__script_call_lazy(e->policy->vm, d->lim->value_ref, path,
-                                      args, 1, &snapshot, 1, &r, &err);
+    status =
+        limitr__script_call_lazy(e->policy->vm, d->lim->value_ref, d->lim->path,
+                                 args, 1, &snapshot, 1, &r, &err);
     e->in_decision_snippet--;
     e->n_evaluating--;
     if (status != LIMITR_OK) {
-        snippet_failed(e, path, err);
+        snippet_failed(e, d->lim->path, "value", err);
         d->status = status;
         d->reason = "error";
         return -1;
@@ -84,7 +97,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
          limitr__lnum_from_double(r.number[0], &d->limit) == 0 && d->limit >= 0;
     limitr__script_result_free(&r);
     if (!ok) {
-        snippet_failed(e, path,
+        snippet_failed(e, d->lim->path, "value",
                        strdup("a limit value snippet must return a number "
                               ">= 0"));
         d->status = LIMITR_SCRIPT;
@@ -99,44 +112,61 @@ static int limit_snippet(limitr_engine *e, decision *d)
 static int on_exceed(limitr_engine *e, decision *d)
 {
     script_result r;
-    char path[320], *err = NULL;
-    cJSON *ctx = cJSON_CreateObject();
-    const cJSON *args[1];
-    script_lazy who[2]; /* ctx.customer and ctx.caller */
-    int status, owner_plan, verdict = -1, i;
-    if (ctx == NULL) return -1;
-    owner_plan = limitr__resolved_plan(e, d->owner);
-    for (i = 0; i < 2; i++) {
-        who[i].arg = 0;
-        who[i].field = i == 0 ? "customer" : "caller";
-        who[i].fetch = fetch_snapshot;
-        who[i].ud = e;
-        who[i].key = i == 0 ? d->owner : d->caller;
-    }
-    cJSON_AddStringToObject(ctx, "entitlement", d->ent->key);
-    cJSON_AddStringToObject(
-        ctx, "plan",
-        e->policy->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
-    cJSON_AddStringToObject(ctx, "mode", limitr__mode_names[d->lim->rule.mode]);
-    cJSON_AddNumberToObject(ctx, "value", limitr__lnum_to_double(d->v.value));
-    cJSON_AddNumberToObject(ctx, "limit", limitr__lnum_to_double(d->limit));
-    cJSON_AddNumberToObject(ctx, "requested",
-                            limitr__lnum_to_double(d->requested));
-    cJSON_AddNumberToObject(
-        ctx, "overage",
-        limitr__lnum_to_double(
-            d->new_value - (d->v.value > d->limit ? d->v.value : d->limit)));
-    snprintf(path, sizeof path, "%s.on_exceed",
-             d->lim->path ? d->lim->path : "");
-    args[0] = ctx;
+    char *err = NULL;
+    int status, owner_plan = limitr__resolved_plan(e, d->owner), verdict = -1;
+    lnum over = d->new_value - (d->v.value > d->limit ? d->v.value : d->limit);
+    /* ctx, built straight in the VM; the snapshots only if read. */
+    script_field ctx[] = {
+        {"entitlement", SCRIPT_FIELD_STRING, 0, d->ent->key, {0}},
+        {"plan",
+         SCRIPT_FIELD_STRING,
+         0,
+         e->policy->plans[owner_plan >= 0 ? owner_plan : d->plan].name,
+         {0}},
+        {"mode",
+         SCRIPT_FIELD_STRING,
+         0,
+         limitr__mode_names[d->lim->rule.mode],
+         {0}},
+        {"value",
+         SCRIPT_FIELD_NUMBER,
+         limitr__lnum_to_double(d->v.value),
+         NULL,
+         {0}},
+        {"limit",
+         SCRIPT_FIELD_NUMBER,
+         limitr__lnum_to_double(d->limit),
+         NULL,
+         {0}},
+        {"requested",
+         SCRIPT_FIELD_NUMBER,
+         limitr__lnum_to_double(d->requested),
+         NULL,
+         {0}},
+        {"overage",
+         SCRIPT_FIELD_NUMBER,
+         limitr__lnum_to_double(over),
+         NULL,
+         {0}},
+        {"customer",
+         SCRIPT_FIELD_LAZY,
+         0,
+         NULL,
+         {0, NULL, fetch_snapshot, e, d->owner}},
+        {"caller",
+         SCRIPT_FIELD_LAZY,
+         0,
+         NULL,
+         {0, NULL, fetch_snapshot, e, d->caller}},
+    };
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->in_decision_snippet++;
-    status = limitr__script_call_lazy(e->policy->vm, d->lim->on_exceed_ref,
-                                      path, args, 1, who, 2, &r, &err);
+    status = limitr__script_call_fields(e->policy->vm, d->lim->on_exceed_ref,
+                                        d->lim->path, ctx,
+                                        sizeof ctx / sizeof ctx[0], &r, &err);
     e->in_decision_snippet--;
-    cJSON_Delete(ctx);
     if (status != LIMITR_OK) {
-        snippet_failed(e, path, err);
+        snippet_failed(e, d->lim->path, "on_exceed", err);
         return -1;
     }
     if (r.type[0] == SCRIPT_BOOLEAN) {
@@ -148,7 +178,7 @@ static int on_exceed(limitr_engine *e, decision *d)
                          : "on_exceed");
         }
     } else {
-        snippet_failed(e, path,
+        snippet_failed(e, d->lim->path, "on_exceed",
                        strdup("on_exceed must return a boolean (and an "
                               "optional reason)"));
     }
@@ -170,7 +200,7 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
         return cost;
     if (d->requested <= 0) return 0;
     if (cr->overhead_ref > 0) {
-        char path[200], *err = NULL;
+        char *err = NULL;
         script_result r;
         cJSON *n = cJSON_CreateNumber(units);
         cJSON *ctx = opts != NULL && opts->event_json != NULL
@@ -178,11 +208,10 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
                          : NULL;
         const cJSON *args[2];
         int status;
-        snprintf(path, sizeof path, "credits.%s.overhead", cr->name);
         args[0] = n;
         args[1] = ctx;
         e->in_decision_snippet++;
-        status = limitr__script_call(e->policy->vm, cr->overhead_ref, path,
+        status = limitr__script_call(e->policy->vm, cr->overhead_ref, cr->name,
                                      args, 2, &r, &err);
         e->in_decision_snippet--;
         cJSON_Delete(n);
@@ -197,7 +226,7 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
             err = strdup("the cost function must return a number");
         }
         limitr__script_result_free(&r);
-        snippet_failed(e, path, err);
+        snippet_failed_credit(e, cr->name, err);
     }
     if (cr->overhead_cost == 0 ||
         limitr__lnum_from_double(

@@ -26,15 +26,18 @@ struct script {
     int64_t deadline_ns;
     int killed; /* budget or deadline spent: sticky until the call ends */
     long pattern_left;
-    int in_call;     /* nesting depth of snippet calls */
-    int touched[8];  /* snippets the outermost call ran, to restore after */
-    int n_touched;   /* past 8: every snippet's cells are restored */
-    int policy_ref;  /* the policy globals (the `lua` chunk's environment) */
-    int env_ref;     /* the read-only view snippets see (0: not made yet) */
-    int freezer_ref; /* script_freeze.c's freezer */
-    int cells_ref;   /* upvalue cells to restore: [0] the chunk's, [ref] a
-                        snippet's (script_freeze.c) */
-    char *customer;  /* limitr.meter/value's customer during a call */
+    int in_call;      /* nesting depth of snippet calls */
+    int touched[8];   /* snippets the outermost call ran, to restore after */
+    int n_touched;    /* past 8: every snippet's cells are restored */
+    int policy_ref;   /* the policy globals (the `lua` chunk's environment) */
+    int env_ref;      /* the read-only view snippets see (0: not made yet) */
+    int freezer_ref;  /* script_freeze.c's freezer */
+    int cells_ref;    /* upvalue cells to restore: [0] the chunk's, [ref] a
+                         snippet's (script_freeze.c) */
+    int lazy_mt_ref;  /* the metatable of lazy tables */
+    int field_mt_ref; /* the metatable of tables with lazy fields */
+    int lazy_map_ref; /* lazy table -> its script_lazy (weak keys) */
+    char *customer;   /* limitr.meter/value's customer during a call */
 };
 
 #define HOOK_EVERY 1000 /* instructions between budget checks */
@@ -332,6 +335,10 @@ static void copy_library(lua_State *L, const char *name,
     lua_settop(L, -2); /* the copy stays */
 }
 
+static int lazy_fill(lua_State *L);
+static int lazy_field(lua_State *L);
+static int lazy_pairs(lua_State *L);
+
 /* Builds the environment once, in a protected call (it allocates). */
 static int build_sandbox(lua_State *L)
 {
@@ -425,6 +432,31 @@ static int build_sandbox(lua_State *L)
     s->freezer_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 8);
     s->cells_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* Lazy tables (script.h): one metatable, and which fetch each uses. */
+    lua_createtable(L, 0, 2);
+    lua_pushcclosure(L, lazy_fill, 0);
+    lua_setfield(L, -2, "__index");
+    lua_getglobal(L, "next");
+    lua_pushcclosure(L, lazy_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0); /* a snippet cannot reach lazy_fill */
+    lua_setfield(L, -2, "__metatable");
+    s->lazy_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 2);
+    lua_pushcclosure(L, lazy_field, 0);
+    lua_setfield(L, -2, "__index");
+    lua_getglobal(L, "next");
+    lua_pushcclosure(L, lazy_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    s->field_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    s->lazy_map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     /* Nothing else is reachable from a snippet; the real globals (with
        load, require, string.dump...) stay behind, unreferenced by it. */
@@ -475,6 +507,9 @@ void limitr__script_close(script *s)
 
 void limitr__script_set_customer(script *s, const char *id)
 {
+    /* The same customer again (the usual case): nothing to copy. */
+    if (id != NULL && s->customer != NULL && strcmp(id, s->customer) == 0)
+        return;
     free(s->customer);
     s->customer = id ? strdup(id) : NULL;
 }
@@ -744,6 +779,8 @@ typedef struct call_args {
     int nargs;
     const script_lazy *lazy;
     int nlazy;
+    const script_field *fields; /* or: one argument, a table of these */
+    int nfields;
 } call_args;
 
 /* In a protected call: copies the fields of the cJSON object (light
@@ -766,10 +803,17 @@ static int copy_fields(lua_State *L)
  * metatable, then reads t[k] raw. */
 static int lazy_fill(lua_State *L)
 {
-    const script_lazy *lz = lua_touserdata(L, lua_upvalueindex(1));
+    script *s = of(L);
+    const script_lazy *lz;
     cJSON *v;
     int status;
     lua_settop(L, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    lz = lua_touserdata(L, -1);
+    lua_settop(L, 2);
+    if (lz == NULL) return 0;
     v = lz->fetch(lz->ud, lz->key);
     if (v == NULL) return luaL_error(L, "out of memory");
     lua_pushnil(L);
@@ -784,24 +828,142 @@ static int lazy_fill(lua_State *L)
     return 1;
 }
 
-/* In a protected call: the lazy tables of call_args (light userdata 1). */
+/* __pairs of lazy tables and of tables with lazy fields: builds what is
+ * not built yet (reading each lazy field), then iterates raw. */
+static int lazy_pairs(lua_State *L)
+{
+    script *s = of(L);
+    int i, whole;
+    lua_settop(L, 1);
+    if (lua_getmetatable(L, 1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+        whole = lua_rawequal(L, -1, -2);
+        lua_settop(L, 1);
+        if (whole) { /* a whole lazy table: any read fills it */
+            lua_pushstring(L, "");
+            lua_gettable(L, 1);
+        } else { /* read each lazy field */
+            const call_args *ca;
+            lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+            lua_pushvalue(L, 1);
+            lua_rawget(L, -2);
+            ca = lua_touserdata(L, -1);
+            lua_settop(L, 1);
+            for (i = 0; ca != NULL && i < ca->nfields; i++)
+                if (ca->fields[i].kind == SCRIPT_FIELD_LAZY) {
+                    lua_getfield(L, 1, ca->fields[i].name);
+                    lua_settop(L, 1);
+                }
+        }
+    }
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* next */
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* In a protected call: the lazy tables of call_args (light userdata 1),
+ * empty, with the shared metatable and their entry in the lazy map. */
 static int make_lazies(lua_State *L)
 {
+    script *s = of(L);
     const call_args *ca = lua_touserdata(L, 1);
-    int i;
+    int i, map;
     lua_settop(L, 0);
     luaL_checkstack(L, ca->nlazy + 4, "too many lazy tables");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+    map = lua_gettop(L);
     for (i = 0; i < ca->nlazy; i++) {
-        lua_createtable(L, 0, 16);
-        lua_createtable(L, 0, 2);
-        lua_pushlightuserdata(L, (void *)&ca->lazy[i]);
-        lua_pushcclosure(L, lazy_fill, 1);
-        lua_setfield(L, -2, "__index");
-        lua_pushboolean(L, 0); /* the snippet cannot reach lazy_fill */
-        lua_setfield(L, -2, "__metatable");
+        lua_createtable(L, 0, 0);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
         lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_pushlightuserdata(L, (void *)&ca->lazy[i]);
+        lua_rawset(L, map);
     }
     return ca->nlazy;
+}
+
+/* Pushes a number as Lua would read it: integral values as integers. */
+static void push_number(lua_State *L, double d)
+{
+    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 &&
+        d == (double)(lua_Integer)d)
+        lua_pushinteger(L, (lua_Integer)d);
+    else
+        lua_pushnumber(L, d);
+}
+
+/* In a protected call (call_args): the one argument of
+ * limitr__script_call_fields, a table of the fields. Lazy fields are not
+ * there: the table's metatable builds one the first time it is read. */
+static int make_ctx(lua_State *L)
+{
+    script *s = of(L);
+    const call_args *ca = lua_touserdata(L, 1);
+    int i, lazy = 0;
+    lua_settop(L, 0);
+    lua_createtable(L, 0, ca->nfields);
+    for (i = 0; i < ca->nfields; i++) {
+        const script_field *f = &ca->fields[i];
+        if (f->kind == SCRIPT_FIELD_NUMBER)
+            push_number(L, f->number);
+        else if (f->kind == SCRIPT_FIELD_STRING)
+            lua_pushstring(L, f->string);
+        else {
+            lazy = 1;
+            continue;
+        }
+        lua_setfield(L, 1, f->name);
+    }
+    if (lazy) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+        lua_pushvalue(L, 1);
+        lua_pushlightuserdata(L, (void *)ca);
+        lua_rawset(L, -3);
+        lua_settop(L, 1);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
+        lua_setmetatable(L, 1);
+    }
+    return 1;
+}
+
+/* __index (t, k) of a table with lazy fields: builds field k once. */
+static int lazy_field(lua_State *L)
+{
+    script *s = of(L);
+    const call_args *ca;
+    const char *k;
+    int i, status;
+    lua_settop(L, 2);
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    k = lua_tolstring(L, 2, NULL);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    ca = lua_touserdata(L, -1);
+    lua_settop(L, 2);
+    for (i = 0; ca != NULL && i < ca->nfields; i++) {
+        const script_field *f = &ca->fields[i];
+        cJSON *v;
+        if (f->kind != SCRIPT_FIELD_LAZY || strcmp(f->name, k) != 0) continue;
+        v = f->lazy.fetch(f->lazy.ud, f->lazy.key);
+        if (v == NULL) return luaL_error(L, "out of memory");
+        lua_pushcclosure(L, copy_fields, 0);
+        lua_createtable(L, 0, 16);
+        lua_pushvalue(L, -1);
+        lua_rotate(L, 3, 1); /* the table below the call */
+        lua_pushlightuserdata(L, v);
+        status = lua_pcallk(L, 2, 0, 0, 0, NULL);
+        cJSON_Delete(v);
+        if (status != LUA_OK) return lua_error(L);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_rawset(L, 1); /* read once */
+        return 1;
+    }
+    return 0;
 }
 
 /* In a protected call (call_args, lazy tables...): pushes the arguments. */
@@ -836,14 +998,40 @@ int limitr__script_call(script *s, int ref, const char *path,
                                     err);
 }
 
+/* The three entry points share this one. */
+static int script_call(script *s, int ref, const char *path,
+                       const cJSON *const *args, int nargs,
+                       const script_lazy *lazy, int nlazy,
+                       const script_field *fields, int nfields,
+                       script_result *res, char **err);
+
 int limitr__script_call_lazy(script *s, int ref, const char *path,
                              const cJSON *const *args, int nargs,
                              const script_lazy *lazy, int nlazy,
                              script_result *res, char **err)
 {
+    return script_call(s, ref, path, args, nargs, lazy, nlazy, NULL, 0, res,
+                       err);
+}
+
+int limitr__script_call_fields(script *s, int ref, const char *path,
+                               const script_field *fields, int nfields,
+                               script_result *res, char **err)
+{
+    return script_call(s, ref, path, NULL, 1, NULL, 0, fields, nfields, res,
+                       err);
+}
+
+static int script_call(script *s, int ref, const char *path,
+                       const cJSON *const *args, int nargs,
+                       const script_lazy *lazy, int nlazy,
+                       const script_field *fields, int nfields,
+                       script_result *res, char **err)
+{
     lua_State *L = s->L;
     call_args ca;
     int status = LUA_OK, i, top = lua_gettop(L), made = 0;
+    int slots = fields != NULL ? 1 : nlazy; /* kept below the call */
     if (res != NULL) memset(res, 0, sizeof *res);
     *err = NULL;
     /* A snippet that calls the engine may run another snippet: the outer
@@ -855,13 +1043,18 @@ int limitr__script_call_lazy(script *s, int ref, const char *path,
     ca.nargs = nargs;
     ca.lazy = lazy;
     ca.nlazy = nlazy;
-    if (nlazy > 0) { /* kept below the call, to disarm after it */
-        lua_pushcclosure(L, make_lazies, 0);
+    ca.fields = fields;
+    ca.nfields = nfields;
+    if (slots > 0) { /* kept below the call, to disarm after it */
+        lua_pushcclosure(L, fields != NULL ? make_ctx : make_lazies, 0);
         lua_pushlightuserdata(L, &ca);
-        status = lua_pcallk(L, 1, nlazy, 0, 0, NULL);
+        status = lua_pcallk(L, 1, slots, 0, 0, NULL);
         made = status == LUA_OK;
     }
-    if (status == LUA_OK) {
+    if (status == LUA_OK && fields != NULL) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        lua_pushvalue(L, top + 1);
+    } else if (status == LUA_OK) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         lua_pushcclosure(L, push_args, 0);
         lua_pushlightuserdata(L, &ca);
@@ -870,7 +1063,7 @@ int limitr__script_call_lazy(script *s, int ref, const char *path,
         status = lua_pcallk(L, 1 + nlazy, nargs, 0, 0, NULL);
     }
     if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
-    for (i = 0; made && i < nlazy; i++) { /* they cannot answer later */
+    for (i = 0; made && i < slots; i++) { /* they cannot answer later */
         lua_pushnil(L);
         lua_setmetatable(L, top + 1 + i);
     }
@@ -888,7 +1081,7 @@ int limitr__script_call_lazy(script *s, int ref, const char *path,
     if (res != NULL) {
         res->n = 2;
         for (i = 0; i < 2; i++) {
-            int idx = top + nlazy + 1 + i;
+            int idx = top + slots + 1 + i;
             switch (lua_type(L, idx)) {
             case LUA_TNIL:
                 res->type[i] = SCRIPT_NIL;

@@ -126,6 +126,28 @@ int limitr__script_call_lazy(script *s, int ref, const char *path,
                              const script_lazy *lazy, int nlazy,
                              script_result *res, char **err);
 
+/* A field of a table built straight in the VM, without JSON. */
+typedef enum script_field_kind {
+    SCRIPT_FIELD_NUMBER,
+    SCRIPT_FIELD_STRING,
+    SCRIPT_FIELD_LAZY /* a lazy table (its arg and field are not used) */
+} script_field_kind;
+
+typedef struct script_field {
+    const char *name;
+    script_field_kind kind;
+    double number;      /* SCRIPT_FIELD_NUMBER */
+    const char *string; /* SCRIPT_FIELD_STRING */
+    script_lazy lazy;   /* SCRIPT_FIELD_LAZY */
+} script_field;
+
+/* Calls snippet `ref` with one argument: a table of the fields (a lazy one
+ * is built the first time the snippet reads it), as limitr__script_call
+ * does otherwise. */
+int limitr__script_call_fields(script *s, int ref, const char *path,
+                               const script_field *fields, int nfields,
+                               script_result *res, char **err);
+
 /* Makes a host library (registered with limitr_lib) visible to snippets as
  * the global table `lib`, with `name` calling back into the engine. */
 int limitr__script_add_lib(script *s, const char *lib, const char *name,
