@@ -1,4 +1,9 @@
 /* test_num.c: exact amounts (docs/numbers.md section 1). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
 #include "num.h"
 
@@ -78,6 +83,43 @@ TEST(outgoing_numbers_round_to_nine_decimals)
     ASSERT_STR(limitr__lnum_format(0, buf), "0");
 }
 
+/* The printf-free path for fractions (num.c, from_fraction_fast) gives
+ * what "%.15g"... "%.17g" and the decimal parser give, for doubles across
+ * every magnitude it takes and the boundaries around them. */
+static int by_text(double d, lnum *out)
+{
+    char buf[40];
+    int prec;
+    for (prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    return limitr__lnum_parse(buf, strlen(buf), out);
+}
+
+TEST(fractions_without_printf_agree)
+{
+    unsigned long long x = 0x9E3779B97F4A7C15ull;
+    int i, mismatches = 0;
+    for (i = 0; i < 300000; i++) {
+        double d, mant, scale;
+        lnum fast, slow;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        mant = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+        scale = pow(10, (int)(x % 26) - 8);            /* 1e-8 .. 1e17 */
+        d = mant * scale;
+        if (i % 3 == 0) d = (double)(long long)(d * 1e6) / 1e6; /* "nice" */
+        if (i % 7 == 0) d = -d;
+        if (d == floor(d) || fabs(d) > 1e20) continue;
+        if (limitr__lnum_from_double(d, &fast) != 0 || by_text(d, &slow) != 0 ||
+            fast != slow)
+            mismatches++;
+    }
+    ASSERT_EQ(mismatches, 0);
+}
+
 int main(void)
 {
     RUN(million_small_additions_are_exact);
@@ -85,5 +127,6 @@ int main(void)
     RUN(parse_forms_and_errors);
     RUN(compare_at_nine_decimals);
     RUN(outgoing_numbers_round_to_nine_decimals);
+    RUN(fractions_without_printf_agree);
     return HARNESS_EXIT();
 }

@@ -202,19 +202,21 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
     if (cr->overhead_ref > 0) {
         char *err = NULL;
         script_result r;
-        cJSON *n = cJSON_CreateNumber(units);
+        cJSON n; /* on the stack: no allocation for the units */
         cJSON *ctx = opts != NULL && opts->event_json != NULL
                          ? cJSON_Parse(opts->event_json)
                          : NULL;
         const cJSON *args[2];
         int status;
-        args[0] = n;
+        memset(&n, 0, sizeof n);
+        n.type = cJSON_Number;
+        n.valuedouble = units;
+        args[0] = &n;
         args[1] = ctx;
         e->in_decision_snippet++;
         status = limitr__script_call(e->policy->vm, cr->overhead_ref, cr->name,
                                      args, 2, &r, &err);
         e->in_decision_snippet--;
-        cJSON_Delete(n);
         cJSON_Delete(ctx);
         if (status == LIMITR_OK && r.type[0] == SCRIPT_NUMBER &&
             limitr__lnum_from_double(r.number[0], &cost) == 0) {

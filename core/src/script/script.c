@@ -998,6 +998,17 @@ int limitr__script_call(script *s, int ref, const char *path,
                                     err);
 }
 
+/* Whether every argument is a number or nil (cost functions). */
+static int scalar_args(const cJSON *const *args, int nargs)
+{
+    int i;
+    for (i = 0; i < nargs; i++)
+        if (args[i] != NULL && !cJSON_IsNumber(args[i]) &&
+            !cJSON_IsNull(args[i]))
+            return 0;
+    return 1;
+}
+
 /* The three entry points share this one. */
 static int script_call(script *s, int ref, const char *path,
                        const cJSON *const *args, int nargs,
@@ -1054,6 +1065,15 @@ static int script_call(script *s, int ref, const char *path,
     if (status == LUA_OK && fields != NULL) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         lua_pushvalue(L, top + 1);
+    } else if (status == LUA_OK && slots == 0 && scalar_args(args, nargs) &&
+               lua_checkstack(L, nargs + 1)) {
+        /* numbers and nils allocate nothing: no protected call needed */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        for (i = 0; i < nargs; i++)
+            if (args[i] == NULL || cJSON_IsNull(args[i]))
+                lua_pushnil(L);
+            else
+                push_number(L, args[i]->valuedouble);
     } else if (status == LUA_OK) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         lua_pushcclosure(L, push_args, 0);

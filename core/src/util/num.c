@@ -96,11 +96,47 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
     return 0;
 }
 
+/* The common case of lnum_from_fraction without printf: |d| in [1e-8,
+ * 1e15), whose 15-significant-digit decimal M x 10^-k reads back as d and
+ * has at most 18 decimals. That decimal is what "%.15g" gives: within 0.11
+ * of d x 10^k (a double holds more than 15.9 digits), it is the only
+ * 15-digit decimal that reads back as d, hence the nearest one. 0, or -1:
+ * take the long way. */
+static int from_fraction_fast(double d, lnum *out)
+{
+    static const double p10[23] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    double a = fabs(d), m;
+    int e, k;
+    int64_t digits;
+    lnum v;
+    if (!(a >= 1e-8 && a < 1e15)) return -1;
+    /* e ~ floor(log10(a)); one off only makes the checks below fail */
+    for (e = 14; e > -8 && a * p10[8] < p10[e + 8]; e--)
+        ;
+    k = 14 - e; /* 0 .. 22: every 10^k is exact */
+    if (k < 0 || k > 22) return -1;
+    m = nearbyint(a * p10[k]);
+    if (m < 1e14 || m > 1e15 || m / p10[k] != a) return -1;
+    digits = (int64_t)m;
+    if (k > 18) { /* more than 18 decimals unless they end in zeros */
+        int64_t drop = (int64_t)p10[k - 18];
+        if (digits % drop != 0) return -1;
+        v = (lnum)(digits / drop);
+    } else {
+        v = (lnum)digits * (lnum)(int64_t)p10[18 - k];
+    }
+    *out = d < 0 ? -v : v;
+    return 0;
+}
+
 int limitr__lnum_from_fraction(double d, lnum *out)
 {
     char buf[40];
     int prec;
     if (!isfinite(d) || fabs(d) > LNUM_MAX_WHOLE) return -1;
+    if (from_fraction_fast(d, out) == 0) return 0;
     if (d == floor(d)) { /* whole, at or above 2^63 */
         snprintf(buf, sizeof buf, "%.0f", d);
         return limitr__lnum_parse(buf, strlen(buf), out);
