@@ -180,7 +180,9 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
     return give(e, out, limitr__lnum_to_double(allowance_of(&d)));
 }
 
-int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
+/* rate and acceleration (docs/engine.md 6.3). */
+static int trend(limitr_engine *e, const char *id, const char *ent,
+                 double *out, int acceleration)
 {
     decision d;
     int status;
@@ -188,19 +190,20 @@ int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
     status = target(e, id, ent, out, &d);
     if (status != LIMITR_OK) return status;
     if (d.lim == NULL) return nil(e, "not_metered");
-    return give(e, out, round9(limitr__meter_rate(&d.v)));
+    return give(e, out,
+                round9(acceleration ? limitr__meter_acceleration(&d.v)
+                                    : limitr__meter_rate(&d.v)));
+}
+
+int limitr_rate(limitr_engine *e, const char *id, const char *ent, double *out)
+{
+    return trend(e, id, ent, out, 0);
 }
 
 int limitr_acceleration(limitr_engine *e, const char *id, const char *ent,
                         double *out)
 {
-    decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
-    if (d.lim == NULL) return nil(e, "not_metered");
-    return give(e, out, round9(limitr__meter_acceleration(&d.v)));
+    return trend(e, id, ent, out, 1);
 }
 
 int limitr_projected_exhaustion(limitr_engine *e, const char *id,
