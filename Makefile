@@ -48,10 +48,11 @@ LUAJIT_ENV = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 
 bench: setup
 	$(call compile,$(TEST_FLAGS))
-	@cmake --build $(BUILD) --target bench_allow bench_create -j2
+	@cmake --build $(BUILD) --target bench_allow bench_create ffi_counter -j2
 	@$(LUA_ENV) $(BUILD)/tests/bench/bench_allow
 	@$(LUA_ENV) lua5.4 tests/bench/bench_allow.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
+	    LIMITR_FFI_COUNTER=$(CURDIR)/$(BUILD)/tests/bench/libffi_counter.so \
 	    $(LUAJIT_ENV) luajit tests/bench/bench_allow.lua; fi
 	@$(LUA_ENV) lua5.4 tests/bench/bench_logic.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
