@@ -1094,6 +1094,19 @@ static int l_engine_lib(lua_State *L)
     char *key;
     check_string(L, 2); /* no NUL bytes */
     check_string(L, 3);
+    if (lua_type(L, 4) == LUA_TNIL) { /* lib(lib, name, nil) removes it */
+        if (limitr_lib(b->e, lib, name, NULL, NULL) != LIMITR_OK)
+            return push_fail(L, b->e);
+        for (old = b->callbacks; old != NULL; old = old->next)
+            if (old->fn_ref != LUA_NOREF && old->lib_key != NULL &&
+                strncmp(old->lib_key, lib, lib_len) == 0 &&
+                old->lib_key[lib_len] == '.' &&
+                strcmp(old->lib_key + lib_len + 1, name) == 0) {
+                release_callback(L, b, old);
+                break;
+            }
+        return push_true(L);
+    }
     luaL_checktype(L, 4, LUA_TFUNCTION);
     cb = new_callback(L, b, 4); /* raises before keeping anything */
     key = malloc(lib_len + name_len + 2);

@@ -399,7 +399,9 @@ LIMITR_API int limitr_off(limitr_engine *engine, int sub_id);
 typedef const char *(*limitr_lib_fn)(const char *args_json,
                                      const char **result_json, void *userdata);
 
-/* Registers lib.name (registering it again replaces it). The engine calls
+/* Registers lib.name (registering it again replaces it); fn NULL removes
+ * it (LIMITR_NOT_FOUND "unknown_lib" when there is none; a snippet calling
+ * it then fails with "no such host function"). The engine calls
  * App.<event name with '-' as '_'> (App.meter_limit for meter-limit) with the
  * payload, then App.event_handler(name, payload), for every event.
  * LIMITR_INVALID when lib or name is not an identifier. */

@@ -133,6 +133,34 @@ TEST(one_status_per_condition)
     limitr_free(e);
 }
 
+static const char *count_call(const char *args, const char **result, void *ud)
+{
+    (void)args;
+    (void)result;
+    ++*(int *)ud;
+    return NULL;
+}
+
+/* limitr_lib with fn NULL removes a host function. */
+TEST(host_functions_can_be_removed)
+{
+    limitr_engine *e = engine();
+    int calls = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_lib(e, "App", "meter_changed", count_call, &calls),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "seats", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(calls, 1);
+    ASSERT_EQ(limitr_lib(e, "App", "meter_changed", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "seats", -1, NULL), LIMITR_OK);
+    ASSERT_EQ(calls, 1);
+    ASSERT_EQ(limitr_lib(e, "App", "meter_changed", NULL, NULL),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_lib");
+    limitr_free(e);
+}
+
 TEST(null_engine)
 {
     ASSERT_EQ(limitr_allow(NULL, "c", "seats", 1, NULL), LIMITR_INVALID);
@@ -147,6 +175,7 @@ int main(void)
 {
     RUN(failed_engine_refuses_every_call);
     RUN(one_status_per_condition);
+    RUN(host_functions_can_be_removed);
     RUN(null_engine);
     return HARNESS_EXIT();
 }

@@ -352,3 +352,25 @@ describe("events that fire the engine again", function()
         assert.are.equal(1, #errors)
     end)
 end)
+
+describe("host functions", function()
+    it("can be removed: lib(lib, name, nil)", function()
+        local e = engine()
+        local calls, weak = 0, setmetatable({}, { __mode = "v" })
+        do
+            local fn = function() calls = calls + 1 end
+            weak[1] = fn
+            assert.is_true(e:lib("App", "meter_changed", fn))
+        end
+        assert.is_true(e:allow("c", "api", 1))
+        assert.are.equal(1, calls)
+        assert.is_true(e:lib("App", "meter_changed", nil))
+        assert.is_true(e:allow("c", "api", 1))
+        assert.are.equal(1, calls) -- no longer called
+        collectgarbage()
+        collectgarbage()
+        assert.is_nil(weak[1]) -- and released
+        local err = fails("unknown_lib", e:lib("App", "meter_changed", nil))
+        assert.matches("no host function App.meter_changed to remove", err)
+    end)
+end)

@@ -92,6 +92,7 @@ static const struct {
     {"same_plan", "the customer is already on this plan"},
     {"no_override", "the customer has no override for this entitlement"},
     {"no_subscription", "no subscription has this id"},
+    {"unknown_lib", "no host function of that name"},
     {"observe", "not defined for an observe limit"},
     {"no_reset", "the limit does not reset"},
     {"no_projection", "nothing to project: no rate, or nothing remaining"},

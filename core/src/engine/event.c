@@ -191,8 +191,23 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
                             "lib: library and function names must be "
                             "identifiers (letters, digits, _), got '%s.%s'",
                             lib ? lib : "(null)", name ? name : "(null)");
-    if (fn == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL, "lib: no function given");
+    if (fn == NULL) { /* removes lib.name */
+        for (i = 0; i < e->n_libs; i++)
+            if (strcmp(e->libs[i].lib, lib) == 0 &&
+                strcmp(e->libs[i].name, name) == 0)
+                break;
+        if (i == e->n_libs)
+            return limitr__fail(e, LIMITR_NOT_FOUND, "unknown_lib",
+                                "lib: no host function %s.%s to remove", lib,
+                                name);
+        free(e->libs[i].lib);
+        free(e->libs[i].name);
+        memmove(&e->libs[i], &e->libs[i + 1],
+                (e->n_libs - i - 1) * sizeof *e->libs);
+        e->n_libs--;
+        count_app_fn(e, app_fn_event(lib, name), -1);
+        return limitr__ok(e);
+    }
     for (i = 0; i < e->n_libs; i++) {
         if (strcmp(e->libs[i].lib, lib) == 0 &&
             strcmp(e->libs[i].name, name) == 0) {
