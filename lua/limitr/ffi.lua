@@ -13,9 +13,9 @@
 --   check(e, id, ent, value)  the same, id and ent without NUL bytes
 -- on an engine of this module instance that limitr_lua_ffi_engine (in
 -- bindings/lua/limitr_core.c) hands out: open, and with no live Lua
--- callback (an on() subscriber not yet off(), or a lib() function, which
--- the engine keeps for its life: a C function called through the FFI must
--- not re-enter the Lua VM, and the classic module's trampolines do).
+-- callback (an on() subscriber not yet off(), or a lib() function not yet
+-- removed with lib(lib, name, nil): a C function called through the FFI
+-- must not re-enter the Lua VM, and the classic module's trampolines do).
 -- That check reads the engine's userdata on every call, so it follows
 -- close(), __gc, on(), off() and lib() whoever calls them (the fast path
 -- comes back after the last off()), and the engine userdata
