@@ -15,7 +15,6 @@
 static int target(limitr_engine *e, const char *id, const char *ent,
                   const void *out, decision *d)
 {
-    LIMITR_ENTER(e);
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
@@ -25,6 +24,15 @@ static int target(limitr_engine *e, const char *id, const char *ent,
         return limitr__fail(e, LIMITR_INVALID, NULL, "no out given");
     return LIMITR_OK;
 }
+
+/* How every read starts: the state held until the read returns (its
+ * meter is read after the gates), then gates 1-4; returns on failure. */
+#define READ_TARGET(e, id, ent, out, d)                                        \
+    LIMITR_ENTER(e);                                                           \
+    do {                                                                       \
+        int status_ = target((e), (id), (ent), (out), (d));                    \
+        if (status_ != LIMITR_OK) return status_;                              \
+    } while (0)
 
 static int nil(limitr_engine *e, const char *why)
 {
@@ -63,10 +71,7 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
                  const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
         if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
@@ -79,10 +84,7 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
                      const limitr_read_opts *opts, double *out)
 {
     decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
     if (opts != NULL && opts->percent)
@@ -149,10 +151,7 @@ int limitr_resets(limitr_engine *e, const char *id, const char *ent,
                   int64_t *out)
 {
     decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL || d.lim->rule.reset == RESET_NONE)
         return nil(e, "no_reset");
     *out = limitr__next_reset(d.lim, &d.v, d.now);
@@ -171,10 +170,7 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
                      double *out)
 {
     decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
     return give(e, out, limitr__lnum_to_double(allowance_of(&d)));
@@ -185,10 +181,7 @@ static int trend(limitr_engine *e, const char *id, const char *ent,
                  double *out, int acceleration)
 {
     decision d;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return nil(e, "not_metered");
     return give(e, out,
                 round9(acceleration ? limitr__meter_acceleration(&d.v)
@@ -212,10 +205,7 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
 {
     decision d;
     double r, left;
-    int status;
-    LIMITR_ENTER(e);
-    status = target(e, id, ent, out, &d);
-    if (status != LIMITR_OK) return status;
+    READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE || d.v.rolled)
         return nil(e, "no_projection");
