@@ -296,7 +296,7 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
 {
     const lp_limit *lim = d->lim;
     lnum old = d->v.value, limit = d->limit;
-    lnum newv = old + d->requested; /* in range: read_value checked it */
+    lnum newv = d->new_value; /* old + requested, summed by read_value */
     int fits;
     if (lim->rule.has_minimum && newv < lim->rule.minimum)
         newv = lim->rule.minimum;
@@ -549,14 +549,14 @@ static int requested_of(const limitr_engine *e, decision *d, int step,
     return limitr__unit_convert(number, unit, to, &d->requested);
 }
 
-/* requested_of, and a value after the call within the range of amounts
- * (+-10^20): a call that would pass it is invalid_value, never a wrap. */
+/* requested_of, and d->new_value = value + requested within the range of
+ * amounts (+-10^20): a call that would pass it is invalid_value, never a
+ * wrap. limitr__decide starts from that sum. */
 static int read_value(const limitr_engine *e, decision *d, int step,
                       const call_value *cv)
 {
-    lnum after;
     if (requested_of(e, d, step, cv) != 0) return -1;
-    return lnum_add(d->v.value, d->requested, &after);
+    return lnum_add(d->v.value, d->requested, &d->new_value);
 }
 
 /* A denied call: what it records of elapsed time, its events, its reason.

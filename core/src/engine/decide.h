@@ -43,8 +43,9 @@ int limitr__value_ok(double value, const char *value_str);
  * -1: invalid_value. */
 int limitr__requested(const limitr_engine *e, decision *d, double value,
                       const char *value_str);
-/* Gates 7-8 on a targeted, limited decision: 1 allowed, 0 denied. Runs
- * the limit's on_exceed snippet when a call would pass the limit. */
+/* Gates 7-8 on a targeted, limited decision whose value was read
+ * (d->requested and d->new_value set): 1 allowed, 0 denied. Runs the
+ * limit's on_exceed snippet when a call would pass the limit. */
 int limitr__decide(limitr_engine *e, decision *d, int force);
 
 #endif
