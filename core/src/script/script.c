@@ -375,7 +375,7 @@ static int build_sandbox(lua_State *L)
        serves, so ("x"):rep() reaches this copy, never the original. */
     copy_library(L, "string", string_drop);
     limitr__pattern_install(L, lua_gettop(L));
-    limitr__bounds_install_string(L, -1);
+    limitr__bounds_install(L, -1, "string");
     lua_pushvalue(L, -1);
     lua_pushstring(L, "");
     lua_getmetatable(L, -1); /* the string metatable */
@@ -388,8 +388,7 @@ static int build_sandbox(lua_State *L)
     lua_setfield(L, 1, "string");
     for (k = libs; *k != NULL; k++) {
         copy_library(L, *k, no_drop);
-        if (strcmp(*k, "table") == 0) limitr__bounds_install_table(L, -1);
-        if (strcmp(*k, "utf8") == 0) limitr__bounds_install_utf8(L, -1);
+        limitr__bounds_install(L, -1, *k);
         freeze(L);
         lua_setfield(L, 1, *k);
     }

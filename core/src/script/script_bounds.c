@@ -134,38 +134,38 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction fn)
     lua_setfield(L, idx, name);
 }
 
-void limitr__bounds_install_string(lua_State *L, int idx)
-{
-    static const char *const by_length[] = {"upper", "lower", "reverse", "sub",
-                                            NULL};
-    const char *const *k;
-    idx = lua_absindex(L, idx);
-    wrap(L, idx, "rep", b_rep);
-    wrap(L, idx, "byte", b_byte);
-    for (k = by_length; *k != NULL; k++)
-        wrap(L, idx, *k, b_by_length);
-    wrap(L, idx, "char", b_by_args);
-    wrap(L, idx, "format", b_by_args);
-}
+/* Every bounded function, by library. */
+static const struct {
+    const char *lib, *name;
+    lua_CFunction fn;
+} bounded[] = {
+    {"string", "rep", b_rep},
+    {"string", "byte", b_byte},
+    {"string", "upper", b_by_length},
+    {"string", "lower", b_by_length},
+    {"string", "reverse", b_by_length},
+    {"string", "sub", b_by_length},
+    {"string", "char", b_by_args},
+    {"string", "format", b_by_args},
+    {"table", "move", b_move},
+    {"table", "concat", b_concat},
+    {"table", "unpack", b_unpack},
+    {"table", "insert", b_shift},
+    {"table", "remove", b_shift},
+    {"table", "sort", b_sort},
+    {"utf8", "len", b_utf8},
+    {"utf8", "codepoint", b_utf8},
+    {"utf8", "offset", b_utf8},
+    {"utf8", "char", b_by_args},
+};
 
-void limitr__bounds_install_table(lua_State *L, int idx)
+void limitr__bounds_install(lua_State *L, int idx, const char *lib)
 {
+    size_t i;
     idx = lua_absindex(L, idx);
-    wrap(L, idx, "move", b_move);
-    wrap(L, idx, "concat", b_concat);
-    wrap(L, idx, "unpack", b_unpack);
-    wrap(L, idx, "insert", b_shift);
-    wrap(L, idx, "remove", b_shift);
-    wrap(L, idx, "sort", b_sort);
-}
-
-void limitr__bounds_install_utf8(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    wrap(L, idx, "len", b_utf8);
-    wrap(L, idx, "codepoint", b_utf8);
-    wrap(L, idx, "offset", b_utf8);
-    wrap(L, idx, "char", b_by_args);
+    for (i = 0; i < sizeof bounded / sizeof bounded[0]; i++)
+        if (strcmp(bounded[i].lib, lib) == 0)
+            wrap(L, idx, bounded[i].name, bounded[i].fn);
 }
 
 /* ---- setmetatable without finalizers ---- */

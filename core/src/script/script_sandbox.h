@@ -13,12 +13,11 @@
  * this raises. */
 void limitr__script_charge(lua_State *L, double cost);
 
-/* Replaces, in the library table at idx, the functions that loop in C on a
- * count the caller chooses (string.rep, table.move, table.concat, ...) with
- * versions that charge that count first (docs/sandbox.md rule 12). */
-void limitr__bounds_install_string(lua_State *L, int idx);
-void limitr__bounds_install_table(lua_State *L, int idx);
-void limitr__bounds_install_utf8(lua_State *L, int idx);
+/* Replaces, in the copy at idx of library `lib`, the functions that loop
+ * in C on a count the caller chooses (string.rep, table.move,
+ * table.concat, ...) with versions that charge that count first
+ * (docs/sandbox.md rule 12). */
+void limitr__bounds_install(lua_State *L, int idx, const char *lib);
 
 /* Pushes setmetatable as snippets get it: it refuses a metatable holding
  * __gc, since Lua runs finalizers with hooks off, where no budget or
