@@ -54,27 +54,19 @@ static int limit_snippet(limitr_engine *e, decision *d)
 {
     script_result r;
     char *err = NULL;
-    const cJSON *args[1] = {NULL};
-    script_lazy snapshot;
-    int status, ok, i;
+    script_lazy snapshot = {fetch_snapshot, NULL, NULL};
+    int status, ok, i, self = e->n_evaluating == LIMITR_MAX_VALUE_DEPTH;
     /* A value snippet that reads its own limit (limitr.meter("e") in e's
        value) would evaluate itself again, without end: the inner read
        fails at once, and the snippet that made it raises (one error). */
-    for (i = 0; i < e->n_evaluating; i++)
-        if (e->evaluating[i].owner == d->owner &&
-            e->evaluating[i].ent == d->ent_name) {
-            d->status = LIMITR_SCRIPT;
-            d->reason = "self_reference";
-            return -1;
-        }
-    if (e->n_evaluating == LIMITR_MAX_VALUE_DEPTH) {
+    for (i = 0; !self && i < e->n_evaluating; i++)
+        self = e->evaluating[i].owner == d->owner &&
+               e->evaluating[i].ent == d->ent_name;
+    if (self) {
         d->status = LIMITR_SCRIPT;
         d->reason = "self_reference";
         return -1;
     }
-    snapshot.arg = 0;
-    snapshot.field = NULL;
-    snapshot.fetch = fetch_snapshot;
     snapshot.ud = e;
     snapshot.key = d->owner;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
@@ -82,9 +74,8 @@ static int limit_snippet(limitr_engine *e, decision *d)
     e->evaluating[e->n_evaluating].ent = d->ent_name;
     e->n_evaluating++;
     e->in_decision_snippet++;
-    status =
-        limitr__script_call_lazy(e->policy->vm, d->lim->value_ref, d->lim->path,
-                                 args, 1, &snapshot, 1, &r, &err);
+    status = limitr__script_call_lazy(e->policy->vm, d->lim->value_ref,
+                                      &snapshot, &r, &err);
     e->in_decision_snippet--;
     e->n_evaluating--;
     if (status != LIMITR_OK) {
@@ -148,22 +139,14 @@ static int on_exceed(limitr_engine *e, decision *d)
          limitr__lnum_to_double(over),
          NULL,
          {0}},
-        {"customer",
-         SCRIPT_FIELD_LAZY,
-         0,
-         NULL,
-         {0, NULL, fetch_snapshot, e, d->owner}},
-        {"caller",
-         SCRIPT_FIELD_LAZY,
-         0,
-         NULL,
-         {0, NULL, fetch_snapshot, e, d->caller}},
+        {"customer", SCRIPT_FIELD_LAZY, 0, NULL, {fetch_snapshot, e, d->owner}},
+        {"caller", SCRIPT_FIELD_LAZY, 0, NULL, {fetch_snapshot, e, d->caller}},
     };
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->in_decision_snippet++;
-    status = limitr__script_call_fields(e->policy->vm, d->lim->on_exceed_ref,
-                                        d->lim->path, ctx,
-                                        sizeof ctx / sizeof ctx[0], &r, &err);
+    status =
+        limitr__script_call_fields(e->policy->vm, d->lim->on_exceed_ref, ctx,
+                                   sizeof ctx / sizeof ctx[0], &r, &err);
     e->in_decision_snippet--;
     if (status != LIMITR_OK) {
         snippet_failed(e, d->lim->path, "on_exceed", err);
@@ -214,8 +197,8 @@ static lnum overhead_of(limitr_engine *e, const decision *d,
         args[0] = &n;
         args[1] = ctx;
         e->in_decision_snippet++;
-        status = limitr__script_call(e->policy->vm, cr->overhead_ref, cr->name,
-                                     args, 2, &r, &err);
+        status = limitr__script_call(e->policy->vm, cr->overhead_ref, args, 2,
+                                     &r, &err);
         e->in_decision_snippet--;
         cJSON_Delete(ctx);
         if (status == LIMITR_OK && r.type[0] == SCRIPT_NUMBER &&

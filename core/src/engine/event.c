@@ -376,8 +376,7 @@ static int call_snippet(limitr_engine *e, int ref, const char *path,
     who = cJSON_GetObjectItemCaseSensitive(who, "id");
     limitr__script_set_customer(e->policy->vm,
                                 cJSON_IsString(who) ? who->valuestring : NULL);
-    status =
-        limitr__script_call(e->policy->vm, ref, path, args, nargs, res, &err);
+    status = limitr__script_call(e->policy->vm, ref, args, nargs, res, &err);
     if (status != LIMITR_OK)
         limitr__report_error(e, path, err ? err : "out of memory");
     free(err);

@@ -177,8 +177,8 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
 }
 
 /* rate and acceleration (docs/engine.md 6.3). */
-static int trend(limitr_engine *e, const char *id, const char *ent,
-                 double *out, int acceleration)
+static int trend(limitr_engine *e, const char *id, const char *ent, double *out,
+                 int acceleration)
 {
     decision d;
     READ_TARGET(e, id, ent, out, &d);

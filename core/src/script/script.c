@@ -773,12 +773,13 @@ void limitr__script_result_free(script_result *r)
 
 /* ---- Arguments ---- */
 
+/* What a call passes: cJSON arguments, or one argument built first (a lazy
+ * table, or a table of fields). */
 typedef struct call_args {
     const cJSON *const *args;
     int nargs;
-    const script_lazy *lazy;
-    int nlazy;
-    const script_field *fields; /* or: one argument, a table of these */
+    const script_lazy *lazy;    /* or: the one argument, this lazy table */
+    const script_field *fields; /* or: the one argument, these fields */
     int nfields;
 } call_args;
 
@@ -862,26 +863,21 @@ static int lazy_pairs(lua_State *L)
     return 3;
 }
 
-/* In a protected call: the lazy tables of call_args (light userdata 1),
- * empty, with the shared metatable and their entry in the lazy map. */
-static int make_lazies(lua_State *L)
+/* In a protected call: the lazy table of call_args (light userdata 1),
+ * empty, with the shared metatable and its entry in the lazy map. */
+static int make_lazy(lua_State *L)
 {
     script *s = of(L);
     const call_args *ca = lua_touserdata(L, 1);
-    int i, map;
     lua_settop(L, 0);
-    luaL_checkstack(L, ca->nlazy + 4, "too many lazy tables");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
-    map = lua_gettop(L);
-    for (i = 0; i < ca->nlazy; i++) {
-        lua_createtable(L, 0, 0);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_pushlightuserdata(L, (void *)&ca->lazy[i]);
-        lua_rawset(L, map);
-    }
-    return ca->nlazy;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref); /* 1 */
+    lua_createtable(L, 0, 0);                           /* 2 */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+    lua_setmetatable(L, 2);
+    lua_pushvalue(L, 2);
+    lua_pushlightuserdata(L, (void *)ca->lazy);
+    lua_rawset(L, 1);
+    return 1;
 }
 
 /* Pushes a number as Lua would read it: integral values as integers. */
@@ -965,36 +961,16 @@ static int lazy_field(lua_State *L)
     return 0;
 }
 
-/* In a protected call (call_args, lazy tables...): pushes the arguments. */
+/* In a protected call (call_args): pushes the cJSON arguments. */
 static int push_args(lua_State *L)
 {
     const call_args *ca = lua_touserdata(L, 1);
-    int i, j, base = lua_gettop(L) + 1;
+    int i;
+    lua_settop(L, 0);
     luaL_checkstack(L, ca->nargs + 4, "too many arguments");
-    for (i = 0; i < ca->nargs; i++) {
-        int whole = 0;
-        for (j = 0; j < ca->nlazy; j++)
-            if (ca->lazy[j].arg == i && ca->lazy[j].field == NULL) {
-                lua_pushvalue(L, 2 + j);
-                whole = 1;
-            }
-        if (whole) continue;
+    for (i = 0; i < ca->nargs; i++)
         lua_json_push(L, ca->args[i], 0);
-        for (j = 0; j < ca->nlazy; j++)
-            if (ca->lazy[j].arg == i && lua_type(L, -1) == LUA_TTABLE) {
-                lua_pushvalue(L, 2 + j);
-                lua_setfield(L, -2, ca->lazy[j].field);
-            }
-    }
-    return lua_gettop(L) - base + 1;
-}
-
-int limitr__script_call(script *s, int ref, const char *path,
-                        const cJSON *const *args, int nargs, script_result *res,
-                        char **err)
-{
-    return limitr__script_call_lazy(s, ref, path, args, nargs, NULL, 0, res,
-                                    err);
+    return ca->nargs;
 }
 
 /* Whether every argument is a number or nil (cost functions). */
@@ -1009,39 +985,38 @@ static int scalar_args(const cJSON *const *args, int nargs)
 }
 
 /* The three entry points share this one. */
-static int script_call(script *s, int ref, const char *path,
-                       const cJSON *const *args, int nargs,
-                       const script_lazy *lazy, int nlazy,
-                       const script_field *fields, int nfields,
+static int script_call(script *s, int ref, const call_args *ca,
                        script_result *res, char **err);
 
-int limitr__script_call_lazy(script *s, int ref, const char *path,
-                             const cJSON *const *args, int nargs,
-                             const script_lazy *lazy, int nlazy,
+int limitr__script_call(script *s, int ref, const cJSON *const *args, int nargs,
+                        script_result *res, char **err)
+{
+    call_args ca = {args, nargs, NULL, NULL, 0};
+    return script_call(s, ref, &ca, res, err);
+}
+
+int limitr__script_call_lazy(script *s, int ref, const script_lazy *arg,
                              script_result *res, char **err)
 {
-    return script_call(s, ref, path, args, nargs, lazy, nlazy, NULL, 0, res,
-                       err);
+    call_args ca = {NULL, 1, arg, NULL, 0};
+    return script_call(s, ref, &ca, res, err);
 }
 
-int limitr__script_call_fields(script *s, int ref, const char *path,
-                               const script_field *fields, int nfields,
-                               script_result *res, char **err)
+int limitr__script_call_fields(script *s, int ref, const script_field *fields,
+                               int nfields, script_result *res, char **err)
 {
-    return script_call(s, ref, path, NULL, 1, NULL, 0, fields, nfields, res,
-                       err);
+    call_args ca = {NULL, 1, NULL, fields, nfields};
+    return script_call(s, ref, &ca, res, err);
 }
 
-static int script_call(script *s, int ref, const char *path,
-                       const cJSON *const *args, int nargs,
-                       const script_lazy *lazy, int nlazy,
-                       const script_field *fields, int nfields,
+static int script_call(script *s, int ref, const call_args *ca,
                        script_result *res, char **err)
 {
     lua_State *L = s->L;
-    call_args ca;
-    int status = LUA_OK, i, top = lua_gettop(L), made = 0;
-    int slots = fields != NULL ? 1 : nlazy; /* kept below the call */
+    int status = LUA_OK, i, top = lua_gettop(L), nargs = ca->nargs;
+    /* a lazy table or a table of fields is built first and kept below the
+       call, to be disarmed after it */
+    int built = ca->lazy != NULL || ca->fields != NULL;
     if (res != NULL) memset(res, 0, sizeof *res);
     *err = NULL;
     /* A snippet that calls the engine may run another snippet: the outer
@@ -1049,42 +1024,32 @@ static int script_call(script *s, int ref, const char *path,
     if (s->in_call == 0) arm(s);
     s->in_call++;
     touch(s, ref);
-    ca.args = args;
-    ca.nargs = nargs;
-    ca.lazy = lazy;
-    ca.nlazy = nlazy;
-    ca.fields = fields;
-    ca.nfields = nfields;
-    if (slots > 0) { /* kept below the call, to disarm after it */
-        lua_pushcclosure(L, fields != NULL ? make_ctx : make_lazies, 0);
-        lua_pushlightuserdata(L, &ca);
-        status = lua_pcallk(L, 1, slots, 0, 0, NULL);
-        made = status == LUA_OK;
-    }
-    if (status == LUA_OK && fields != NULL) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-        lua_pushvalue(L, top + 1);
-    } else if (status == LUA_OK && slots == 0 && scalar_args(args, nargs) &&
-               lua_checkstack(L, nargs + 1)) {
+    if (built) {
+        lua_pushcclosure(L, ca->fields != NULL ? make_ctx : make_lazy, 0);
+        lua_pushlightuserdata(L, (void *)ca);
+        status = lua_pcallk(L, 1, 1, 0, 0, NULL);
+        if (status == LUA_OK) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+            lua_pushvalue(L, top + 1);
+        }
+    } else if (scalar_args(ca->args, nargs) && lua_checkstack(L, nargs + 1)) {
         /* numbers and nils allocate nothing: no protected call needed */
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         for (i = 0; i < nargs; i++)
-            if (args[i] == NULL || cJSON_IsNull(args[i]))
+            if (ca->args[i] == NULL || cJSON_IsNull(ca->args[i]))
                 lua_pushnil(L);
             else
-                push_number(L, args[i]->valuedouble);
-    } else if (status == LUA_OK) {
+                push_number(L, ca->args[i]->valuedouble);
+    } else {
         lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
         lua_pushcclosure(L, push_args, 0);
-        lua_pushlightuserdata(L, &ca);
-        for (i = 0; i < nlazy; i++)
-            lua_pushvalue(L, top + 1 + i);
-        status = lua_pcallk(L, 1 + nlazy, nargs, 0, 0, NULL);
+        lua_pushlightuserdata(L, (void *)ca);
+        status = lua_pcallk(L, 1, nargs, 0, 0, NULL);
     }
     if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
-    for (i = 0; made && i < slots; i++) { /* they cannot answer later */
+    if (built && lua_type(L, top + 1) == LUA_TTABLE) { /* built: disarm it */
         lua_pushnil(L);
-        lua_setmetatable(L, top + 1 + i);
+        lua_setmetatable(L, top + 1);
     }
     s->in_call--;
     if (s->in_call == 0) {
@@ -1093,14 +1058,13 @@ static int script_call(script *s, int ref, const char *path,
     }
     if (status != LUA_OK) {
         int code = failure(s, status, err);
-        (void)path;
         lua_settop(L, top);
         return code;
     }
     if (res != NULL) {
         res->n = 2;
         for (i = 0; i < 2; i++) {
-            int idx = top + slots + 1 + i;
+            int idx = top + built + 1 + i;
             switch (lua_type(L, idx)) {
             case LUA_TNIL:
                 res->type[i] = SCRIPT_NIL;

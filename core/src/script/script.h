@@ -101,10 +101,10 @@ void limitr__script_unref(script *s, int ref);
 /* Calls snippet `ref` with the arguments (cJSON values, NULL pushed as
  * nil). Returns a status (LIMITR_OK, LIMITR_SCRIPT, LIMITR_BUDGET,
  * LIMITR_MEMCAP, LIMITR_NOMEM) and, on failure, *err (malloc'ed,
- * "<path>:<line>: <message>"). Results go to *res (may be NULL). */
-int limitr__script_call(script *s, int ref, const char *path,
-                        const cJSON *const *args, int nargs, script_result *res,
-                        char **err);
+ * "<path>:<line>: <message>", the path it was compiled under). Results go
+ * to *res (may be NULL). */
+int limitr__script_call(script *s, int ref, const cJSON *const *args, int nargs,
+                        script_result *res, char **err);
 
 /* A table the snippet receives empty and sees filled the first time it
  * reads it: then fetch(ud, key) builds it (a cJSON object, freed by the
@@ -112,25 +112,21 @@ int limitr__script_call(script *s, int ref, const char *path,
  * costs nothing (a customer snapshot an on_exceed snippet ignores). It
  * answers only during the call that received it. */
 typedef struct script_lazy {
-    int arg;           /* the argument (0-based) it is, or is a field of */
-    const char *field; /* NULL: the argument itself; else its field */
     cJSON *(*fetch)(void *ud, const void *key);
     void *ud;
     const void *key;
 } script_lazy;
 
-/* limitr__script_call with lazy tables (an argument given as NULL that a
- * lazy table replaces, or fields of an object argument). */
-int limitr__script_call_lazy(script *s, int ref, const char *path,
-                             const cJSON *const *args, int nargs,
-                             const script_lazy *lazy, int nlazy,
+/* Calls snippet `ref` with one argument, the lazy table `arg`, as
+ * limitr__script_call does otherwise. */
+int limitr__script_call_lazy(script *s, int ref, const script_lazy *arg,
                              script_result *res, char **err);
 
 /* A field of a table built straight in the VM, without JSON. */
 typedef enum script_field_kind {
     SCRIPT_FIELD_NUMBER,
     SCRIPT_FIELD_STRING,
-    SCRIPT_FIELD_LAZY /* a lazy table (its arg and field are not used) */
+    SCRIPT_FIELD_LAZY /* a lazy table */
 } script_field_kind;
 
 typedef struct script_field {
@@ -144,9 +140,8 @@ typedef struct script_field {
 /* Calls snippet `ref` with one argument: a table of the fields (a lazy one
  * is built the first time the snippet reads it), as limitr__script_call
  * does otherwise. */
-int limitr__script_call_fields(script *s, int ref, const char *path,
-                               const script_field *fields, int nfields,
-                               script_result *res, char **err);
+int limitr__script_call_fields(script *s, int ref, const script_field *fields,
+                               int nfields, script_result *res, char **err);
 
 /* Makes a host library (registered with limitr_lib) visible to snippets as
  * the global table `lib`, with `name` calling back into the engine. */
