@@ -339,6 +339,22 @@ static int lazy_fill(lua_State *L);
 static int lazy_field(lua_State *L);
 static int lazy_pairs(lua_State *L);
 
+/* A registry reference to a metatable whose __index builds on demand
+ * (index) and whose __pairs builds everything first; hidden from
+ * snippets, which cannot reach the builders. */
+static int lazy_metatable(lua_State *L, lua_CFunction index)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushcclosure(L, index, 0);
+    lua_setfield(L, -2, "__index");
+    lua_getglobal(L, "next");
+    lua_pushcclosure(L, lazy_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Builds the environment once, in a protected call (it allocates). */
 static int build_sandbox(lua_State *L)
 {
@@ -431,25 +447,10 @@ static int build_sandbox(lua_State *L)
     s->freezer_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_createtable(L, 0, 8);
     s->cells_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    /* Lazy tables (script.h): one metatable, and which fetch each uses. */
-    lua_createtable(L, 0, 2);
-    lua_pushcclosure(L, lazy_fill, 0);
-    lua_setfield(L, -2, "__index");
-    lua_getglobal(L, "next");
-    lua_pushcclosure(L, lazy_pairs, 1);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0); /* a snippet cannot reach lazy_fill */
-    lua_setfield(L, -2, "__metatable");
-    s->lazy_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_createtable(L, 0, 2);
-    lua_pushcclosure(L, lazy_field, 0);
-    lua_setfield(L, -2, "__index");
-    lua_getglobal(L, "next");
-    lua_pushcclosure(L, lazy_pairs, 1);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    s->field_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* Lazy tables and tables with lazy fields (script.h): a metatable
+       each, and which fetch each table uses (the lazy map). */
+    s->lazy_mt_ref = lazy_metatable(L, lazy_fill);
+    s->field_mt_ref = lazy_metatable(L, lazy_field);
     lua_createtable(L, 0, 4);
     lua_createtable(L, 0, 1);
     lua_pushstring(L, "k");
