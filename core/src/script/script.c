@@ -800,31 +800,43 @@ static int copy_fields(lua_State *L)
     return 0;
 }
 
+/* What the lazy map (script.h) holds for the table at 1, or NULL. */
+static const void *lazy_mapped(lua_State *L)
+{
+    const void *p;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, of(L)->lazy_map_ref);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    p = lua_touserdata(L, -1);
+    lua_settop(L, -3);
+    return p;
+}
+
+/* Fills the table at idx from one fetch; raises what the copy raised. */
+static void fill_from(lua_State *L, int idx, const script_lazy *lz)
+{
+    cJSON *v = lz->fetch(lz->ud, lz->key);
+    int status;
+    if (v == NULL) luaL_error(L, "out of memory");
+    idx = lua_absindex(L, idx);
+    lua_pushcclosure(L, copy_fields, 0);
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, v);
+    status = lua_pcallk(L, 2, 0, 0, 0, NULL);
+    cJSON_Delete(v);
+    if (status != LUA_OK) lua_error(L);
+}
+
 /* A lazy table's __index (t, k): fills t once from its fetch, drops the
  * metatable, then reads t[k] raw. */
 static int lazy_fill(lua_State *L)
 {
-    script *s = of(L);
     const script_lazy *lz;
-    cJSON *v;
-    int status;
     lua_settop(L, 2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
-    lua_pushvalue(L, 1);
-    lua_rawget(L, -2);
-    lz = lua_touserdata(L, -1);
-    lua_settop(L, 2);
-    if (lz == NULL) return 0;
-    v = lz->fetch(lz->ud, lz->key);
-    if (v == NULL) return luaL_error(L, "out of memory");
+    if ((lz = lazy_mapped(L)) == NULL) return 0;
     lua_pushnil(L);
     lua_setmetatable(L, 1);
-    lua_pushcclosure(L, copy_fields, 0);
-    lua_pushvalue(L, 1);
-    lua_pushlightuserdata(L, v);
-    status = lua_pcallk(L, 2, 0, 0, 0, NULL);
-    cJSON_Delete(v);
-    if (status != LUA_OK) return lua_error(L);
+    fill_from(L, 1, lz);
     lua_rawget(L, 1);
     return 1;
 }
@@ -844,12 +856,7 @@ static int lazy_pairs(lua_State *L)
             lua_pushstring(L, "");
             lua_gettable(L, 1);
         } else { /* read each lazy field */
-            const call_args *ca;
-            lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
-            lua_pushvalue(L, 1);
-            lua_rawget(L, -2);
-            ca = lua_touserdata(L, -1);
-            lua_settop(L, 1);
+            const call_args *ca = lazy_mapped(L);
             for (i = 0; ca != NULL && i < ca->nfields; i++)
                 if (ca->fields[i].kind == SCRIPT_FIELD_LAZY) {
                     lua_getfield(L, 1, ca->fields[i].name);
@@ -928,32 +935,18 @@ static int make_ctx(lua_State *L)
 /* __index (t, k) of a table with lazy fields: builds field k once. */
 static int lazy_field(lua_State *L)
 {
-    script *s = of(L);
     const call_args *ca;
     const char *k;
-    int i, status;
+    int i;
     lua_settop(L, 2);
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
     k = lua_tolstring(L, 2, NULL);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
-    lua_pushvalue(L, 1);
-    lua_rawget(L, -2);
-    ca = lua_touserdata(L, -1);
-    lua_settop(L, 2);
+    ca = lazy_mapped(L);
     for (i = 0; ca != NULL && i < ca->nfields; i++) {
         const script_field *f = &ca->fields[i];
-        cJSON *v;
         if (f->kind != SCRIPT_FIELD_LAZY || strcmp(f->name, k) != 0) continue;
-        v = f->lazy.fetch(f->lazy.ud, f->lazy.key);
-        if (v == NULL) return luaL_error(L, "out of memory");
-        lua_pushcclosure(L, copy_fields, 0);
         lua_createtable(L, 0, 16);
-        lua_pushvalue(L, -1);
-        lua_rotate(L, 3, 1); /* the table below the call */
-        lua_pushlightuserdata(L, v);
-        status = lua_pcallk(L, 2, 0, 0, 0, NULL);
-        cJSON_Delete(v);
-        if (status != LUA_OK) return lua_error(L);
+        fill_from(L, 3, &f->lazy);
         lua_pushvalue(L, 2);
         lua_pushvalue(L, 3);
         lua_rawset(L, 1); /* read once */
