@@ -4,18 +4,8 @@
 #include <stdint.h>
 
 #include "harness.h"
+#include "engine_of.h"
 #include "limitr.h"
-
-static limitr_engine *engine_of(const char *yaml)
-{
-    limitr_engine *e = NULL;
-    if (limitr_new(yaml, strlen(yaml), "yaml", NULL, &e) != LIMITR_OK) {
-        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
-        limitr_free(e);
-        return NULL;
-    }
-    return e;
-}
 
 static const char big_yaml[] =
     "policy:\n"
@@ -37,7 +27,7 @@ static const char big_yaml[] =
 TEST(meter_values_never_wrap)
 {
     static const char *const ents[] = {"hard", "soft", "seen"};
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     size_t i;
     double v;
     ASSERT(e != NULL);
@@ -66,7 +56,7 @@ TEST(meter_values_never_wrap)
 
 TEST(call_options_are_checked)
 {
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     limitr_call_opts o;
     double v;
     ASSERT(e != NULL);
@@ -98,7 +88,7 @@ TEST(call_options_are_checked)
 /* Snapshots and payloads are JSON: an ID that is not UTF-8 is refused. */
 TEST(ids_are_utf8)
 {
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     const char *snap = NULL;
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "\xff\xfe", NULL, NULL, NULL),
@@ -122,7 +112,7 @@ TEST(ids_are_utf8)
 /* The clock stays within +-8.64e15 ms; resets stay after now. */
 TEST(the_clock_never_wraps)
 {
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     int64_t t = INT64_C(8640000000000000), reset;
     int i, refused = 0;
     ASSERT(e != NULL);
@@ -149,7 +139,8 @@ TEST(the_clock_never_wraps)
                   "        d: {limit: {credit: t, value: 5, resets: true, "
                   "reset_inc: 1day}}\n"
                   "        m: {limit: {credit: t, value: 5, "
-                  "resets: true, reset_sch: 'monthly:1'}}\n");
+                  "resets: true, reset_sch: 'monthly:1'}}\n",
+                  NULL);
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_set_time(e, t - 1000), LIMITR_OK);
@@ -166,7 +157,7 @@ TEST(the_clock_never_wraps)
  * clear error; a plan's snippets still apply under an override. */
 TEST(overrides_hold_no_snippets)
 {
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     const char *json = NULL;
     double v;
     ASSERT(e != NULL);
@@ -207,7 +198,8 @@ TEST(plan_lookup_follows_levels_not_visits)
                                  "  credits: {t: {}}\n"
                                  "  plans:\n"
                                  "    free: {default: true}\n"
-                                 "    org_plan: {}\n");
+                                 "    org_plan: {}\n",
+                                 NULL);
     const char *snap = NULL;
     char id[16], refs[1600];
     size_t n = 0;
@@ -239,7 +231,8 @@ TEST(plan_lookup_follows_levels_not_visits)
                   "  credits: {t: {}}\n"
                   "  plans:\n"
                   "    free: {default: true}\n"
-                  "    org_plan: {}\n");
+                  "    org_plan: {}\n",
+                  NULL);
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "c65", "org_plan", NULL, NULL),
               LIMITR_OK);
@@ -259,7 +252,7 @@ TEST(plan_lookup_follows_levels_not_visits)
  * only (it wrote past the list it had reserved). */
 TEST(own_id_among_alt_ids)
 {
-    limitr_engine *e = engine_of(big_yaml);
+    limitr_engine *e = engine_of(big_yaml, NULL);
     const char *snap;
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "a", NULL, NULL, NULL), LIMITR_OK);
@@ -288,7 +281,8 @@ TEST(comparisons_at_the_range_ends)
                                  "      default: true\n"
                                  "      entitlements:\n"
                                  "        h: {limit: {credit: t, value: 1e20, "
-                                 "hard_trailing: true}}\n");
+                                 "hard_trailing: true}}\n",
+                                 NULL);
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "h", -1e20, NULL), LIMITR_OK);

@@ -1,6 +1,7 @@
 /* test_decide.c: customers, decisions, reads and events from C
  * (docs/engine.md sections 2, 4, 9, 10 and the seats example, 13.1). */
 #include "harness.h"
+#include "engine_of.h"
 #include "limitr.h"
 #include "recorder.h"
 
@@ -23,14 +24,7 @@ static const char policy_yaml[] =
 
 static limitr_engine *engine(void)
 {
-    limitr_engine *e = NULL;
-    if (limitr_new(policy_yaml, strlen(policy_yaml), "yaml", NULL, &e) !=
-        LIMITR_OK) {
-        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
-        limitr_free(e);
-        return NULL;
-    }
-    return e;
+    return engine_of(policy_yaml, NULL);
 }
 
 /* Records events: names in order, and the last payload. */

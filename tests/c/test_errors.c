@@ -2,6 +2,7 @@
  * the function, a reason code for programs beside a message for people, and
  * an engine whose limitr_new failed refusing every call without crashing. */
 #include "harness.h"
+#include "engine_of.h"
 #include "limitr.h"
 
 static const char policy_yaml[] =
@@ -16,14 +17,7 @@ static const char policy_yaml[] =
 
 static limitr_engine *engine(void)
 {
-    limitr_engine *e = NULL;
-    if (limitr_new(policy_yaml, strlen(policy_yaml), "yaml", NULL, &e) !=
-        LIMITR_OK) {
-        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
-        limitr_free(e);
-        return NULL;
-    }
-    return e;
+    return engine_of(policy_yaml, NULL);
 }
 
 /* The README's C snippet: a policy naming an unknown credit, then calls on

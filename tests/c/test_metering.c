@@ -2,6 +2,7 @@
  * the worked examples of section 13): modes, resets, units, the customer
  * graph, overrides, the governor, reads and explain. */
 #include "harness.h"
+#include "engine_of.h"
 #include "limitr.h"
 #include "recorder.h"
 
@@ -38,14 +39,8 @@ static const char policy_yaml[] =
 
 static limitr_engine *engine(void)
 {
-    limitr_engine *e = NULL;
-    if (limitr_new(policy_yaml, strlen(policy_yaml), "yaml", NULL, &e) !=
-        LIMITR_OK) {
-        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
-        limitr_free(e);
-        return NULL;
-    }
-    limitr_set_time(e, 1736510400000LL); /* 2025-01-10T12:00Z */
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    if (e != NULL) limitr_set_time(e, 1736510400000LL); /* 2025-01-10T12:00Z */
     return e;
 }
 

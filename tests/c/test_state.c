@@ -4,6 +4,7 @@
  * under them (a reused slot, an override, a ref). */
 #include "engine.h"
 #include "harness.h"
+#include "engine_of.h"
 
 static const char policy_yaml[] =
     "policy:\n"
@@ -39,14 +40,7 @@ static void count_unlock(void *ud)
 
 static limitr_engine *engine_with(const limitr_options *o)
 {
-    limitr_engine *e = NULL;
-    if (limitr_new(policy_yaml, strlen(policy_yaml), "yaml", o, &e) !=
-        LIMITR_OK) {
-        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
-        limitr_free(e);
-        return NULL;
-    }
-    return e;
+    return engine_of(policy_yaml, o);
 }
 
 /* A subscriber that calls back into the engine. */

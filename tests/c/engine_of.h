@@ -1,0 +1,22 @@
+/* engine_of.h: an engine for the C tests from a YAML policy, or NULL with
+ * the policy's error printed (the test then fails on its first ASSERT). */
+#ifndef LIMITR_TEST_ENGINE_OF_H
+#define LIMITR_TEST_ENGINE_OF_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "limitr.h"
+
+static limitr_engine *engine_of(const char *yaml, const limitr_options *o)
+{
+    limitr_engine *e = NULL;
+    if (limitr_new(yaml, strlen(yaml), "yaml", o, &e) != LIMITR_OK) {
+        fprintf(stderr, "policy: %s\n", limitr_last_error(e));
+        limitr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+#endif
