@@ -392,6 +392,53 @@ LIMITR_API int limitr_on(limitr_engine *engine, const char *name,
 /* Removes a subscription. LIMITR_NOT_FOUND when there is none with that id. */
 LIMITR_API int limitr_off(limitr_engine *engine, int sub_id);
 
+/* ---- Events without JSON ----
+ *
+ * For hosts that build their own tables (the Lua binding does): a payload
+ * as a flat list of items, a table's entries following it depth first.
+ * The meter events' customer snapshot is not built unless asked for. */
+
+typedef enum limitr_item_kind {
+    LIMITR_ITEM_NUMBER,
+    LIMITR_ITEM_STRING,
+    LIMITR_ITEM_TABLE,   /* its `size` entries follow, each table's entries
+                            right after it */
+    LIMITR_ITEM_JSON,    /* `text` is a JSON value (event data, the payload
+                            of an event given whole) */
+    LIMITR_ITEM_SNAPSHOT /* a customer snapshot: limitr_event_snapshot
+                            (`snapshot`) builds it */
+} limitr_item_kind;
+
+typedef struct limitr_item {
+    const char *key; /* the entry's name; NULL for the payload itself */
+    limitr_item_kind kind;
+    double number;     /* NUMBER */
+    const char *text;  /* STRING, JSON */
+    size_t size;       /* TABLE: its entries */
+    uint64_t snapshot; /* SNAPSHOT */
+} limitr_item;
+
+/* An event subscriber without JSON: items[0] is the payload (a TABLE, or
+ * JSON for events given whole), n the items in all. Every pointer is
+ * borrowed for the duration of the call. Returns as limitr_event_fn. */
+typedef const char *(*limitr_items_fn)(const char *name,
+                                       const limitr_item *items, size_t n,
+                                       void *userdata);
+
+/* limitr_on for a subscriber without JSON: same events, same order (a
+ * subscription of either kind counts in registration order), same ids for
+ * limitr_off. */
+LIMITR_API int limitr_on_items(limitr_engine *engine, const char *name,
+                               limitr_items_fn fn, void *userdata, int *sub_id);
+
+/* The customer snapshot of a SNAPSHOT item as JSON text (valid until the
+ * next call): the customer as it was when the event fired, also after a
+ * subscriber changed it. Only while the event is being delivered:
+ * LIMITR_NOT_FOUND ("snapshot_expired") once its subscribers have all
+ * returned. */
+LIMITR_API int limitr_event_snapshot(limitr_engine *engine, uint64_t snapshot,
+                                     const char **json);
+
 /* A host library function: args_json is a JSON array of the arguments;
  * *result_json may be set to a JSON value (borrowed from the callee until its
  * next call), or left NULL for no result. Return NULL on success or an error

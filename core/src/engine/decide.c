@@ -330,113 +330,120 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
 
 /* ---- Payloads ---- */
 
-/* The fields every meter event has; *meter_out is its `meter` table. */
-static cJSON *meter_payload(limitr_engine *e, const decision *d,
-                            const limitr_call_opts *opts, cJSON **meter_out)
+/* The fields every meter event has, with its `meter` table left open: the
+ * caller adds the meter's numbers, closes it, adds its own. `who` is the
+ * frame of the owner's snapshot. */
+static void meter_payload(limitr_engine *e, const decision *d,
+                          const limitr_call_opts *opts, uint64_t who,
+                          payload *p)
 {
-    const lp_policy *p = e->policy;
+    const lp_policy *pol = e->policy;
+    const lp_credit *cr = &pol->credits[d->lim->credit];
     int owner_plan = limitr__resolved_plan(e, d->owner);
-    cJSON *ev = cJSON_CreateObject(), *m;
-    if (ev == NULL) return NULL;
-    cJSON_AddItemToObject(ev, "customer",
-                          limitr__customer_snapshot(e, d->owner));
-    cJSON_AddStringToObject(ev, "entitlement", d->ent->key);
-    cJSON_AddStringToObject(
-        ev, "plan", p->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
-    cJSON_AddItemToObject(ev, "credit",
-                          limitr__credit_json(&p->credits[d->lim->credit]));
+    limitr__payload_start(p);
+    limitr__payload_snapshot(p, "customer", who);
+    limitr__payload_string(p, "entitlement", d->ent->key);
+    limitr__payload_string(
+        p, "plan", pol->plans[owner_plan >= 0 ? owner_plan : d->plan].name);
+    limitr__payload_open(p, "credit");
+    limitr__payload_string(p, "name", cr->name);
+    limitr__payload_string(p, "label", cr->label);
+    limitr__payload_string(p, "unit", cr->unit);
+    limitr__payload_string(p, "description", cr->description);
+    limitr__payload_close(p);
     if (opts != NULL && opts->event_json != NULL)
-        cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
-    m = cJSON_AddObjectToObject(ev, "meter");
-    if (m != NULL && d->lim->rule.mode != MODE_OBSERVE)
-        limitr__add_num(m, "limit", d->limit);
-    *meter_out = m;
-    return ev;
+        limitr__payload_json(p, "event_data", opts->event_json);
+    limitr__payload_open(p, "meter");
+    if (d->lim->rule.mode != MODE_OBSERVE)
+        limitr__payload_lnum(p, "limit", d->limit);
 }
 
 /* meter-changed / meter-overage / meter-reset after a commit. */
-static cJSON *committed_payload(limitr_engine *e, const decision *d,
-                                const limitr_call_opts *opts)
+static void committed_payload(limitr_engine *e, const decision *d,
+                              const limitr_call_opts *opts, uint64_t who,
+                              payload *p)
 {
-    cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
-    if (ev == NULL) return NULL;
-    if (m != NULL) {
-        limitr__add_num(m, "old", d->v.value);
-        limitr__add_num(m, "value", d->new_value);
-        limitr__add_num(m, "diff", d->requested);
-        limitr__add_num(m, "overhead", d->v.overhead + d->overhead_diff);
-        limitr__add_num(m, "overhead_diff", d->overhead_diff);
-    }
+    meter_payload(e, d, opts, who, p);
+    limitr__payload_lnum(p, "old", d->v.value);
+    limitr__payload_lnum(p, "value", d->new_value);
+    limitr__payload_lnum(p, "diff", d->requested);
+    limitr__payload_lnum(p, "overhead", d->v.overhead + d->overhead_diff);
+    limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
+    limitr__payload_close(p);
     if (d->lim->rule.mode != MODE_OBSERVE)
-        limitr__add_num(ev, "remaining", lnum_sub_sat(d->limit, d->new_value));
-    if (d->overage > 0) limitr__add_num(ev, "overage", d->overage);
-    return ev;
+        limitr__payload_lnum(p, "remaining",
+                             lnum_sub_sat(d->limit, d->new_value));
+    if (d->overage > 0) limitr__payload_lnum(p, "overage", d->overage);
 }
 
-static cJSON *limit_payload(limitr_engine *e, const decision *d,
-                            const limitr_call_opts *opts)
+static void limit_payload(limitr_engine *e, const decision *d,
+                          const limitr_call_opts *opts, uint64_t who,
+                          payload *p)
 {
-    cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m);
     lnum old = d->v.value, limit = d->limit;
-    if (ev == NULL) return NULL;
-    if (m != NULL) {
-        limitr__add_num(m, "value", old);
-        limitr__add_num(m, "diff", d->requested);
-        limitr__add_num(m, "invalid", d->new_value);
-        limitr__add_num(m, "overhead", d->v.overhead);
-        limitr__add_num(m, "overhead_diff", d->overhead_diff);
-    }
-    limitr__add_num(ev, "invalid_value", d->new_value);
-    limitr__add_num(ev, "overage", d->new_value - (old > limit ? old : limit));
-    cJSON_AddStringToObject(ev, "reason", d->reason);
-    return ev;
+    meter_payload(e, d, opts, who, p);
+    limitr__payload_lnum(p, "value", old);
+    limitr__payload_lnum(p, "diff", d->requested);
+    limitr__payload_lnum(p, "invalid", d->new_value);
+    limitr__payload_lnum(p, "overhead", d->v.overhead);
+    limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
+    limitr__payload_close(p);
+    limitr__payload_lnum(p, "invalid_value", d->new_value);
+    limitr__payload_lnum(p, "overage",
+                         d->new_value - (old > limit ? old : limit));
+    limitr__payload_string(p, "reason", d->reason);
 }
 
-static cJSON *governed_payload(limitr_engine *e, const decision *d,
-                               const limitr_call_opts *opts)
+static void governed_payload(limitr_engine *e, const decision *d,
+                             const limitr_call_opts *opts, uint64_t who,
+                             payload *p)
 {
-    cJSON *m = NULL, *ev = meter_payload(e, d, opts, &m), *g;
-    if (ev == NULL) return NULL;
-    if (m != NULL) {
-        limitr__add_num(m, "value", d->v.value);
-        limitr__add_num(m, "overhead", d->v.overhead);
-    }
-    g = cJSON_AddObjectToObject(ev, "governor");
-    if (g != NULL) {
-        limitr__add_num(g, "tokens", d->v.tokens);
-        limitr__add_num(g, "capacity", d->lim->rule.governor_capacity);
-        limitr__add_num(g, "requested", d->requested);
-    }
-    return ev;
+    meter_payload(e, d, opts, who, p);
+    limitr__payload_lnum(p, "value", d->v.value);
+    limitr__payload_lnum(p, "overhead", d->v.overhead);
+    limitr__payload_close(p);
+    limitr__payload_open(p, "governor");
+    limitr__payload_lnum(p, "tokens", d->v.tokens);
+    limitr__payload_lnum(p, "capacity", d->lim->rule.governor_capacity);
+    limitr__payload_lnum(p, "requested", d->requested);
+    limitr__payload_close(p);
 }
 
-/* meter-reset's payload, or NULL when the call did not roll the period or
- * nobody listens. */
-static cJSON *reset_payload(limitr_engine *e, const decision *d, int committed,
-                            const limitr_call_opts *opts)
+/* meter-reset's payload: the outcome's, a denied call showing the no-op. */
+static void reset_payload(limitr_engine *e, const decision *d, int committed,
+                          const limitr_call_opts *opts, uint64_t who,
+                          payload *p)
 {
-    decision shown;
-    cJSON *ev;
-    if (!d->v.rolled || !limitr__listening(e, EV_METER_RESET)) return NULL;
-    shown = *d;       /* only now: this runs on every allow */
-    if (!committed) { /* a denied call: the no-op shape */
+    decision shown = *d; /* only here: this runs on every allow */
+    if (!committed) {
         shown.requested = 0;
         shown.new_value = d->v.value;
         shown.overage = 0;
     }
-    ev = committed_payload(e, &shown, opts);
-    if (ev == NULL) return NULL;
-    limitr__add_num(ev, "previous_value", d->v.previous_value);
-    cJSON_AddNumberToObject(ev, "period_start", (double)d->v.started);
-    return ev;
+    committed_payload(e, &shown, opts, who, p);
+    limitr__payload_lnum(p, "previous_value", d->v.previous_value);
+    limitr__payload_number(p, "period_start", (double)d->v.started);
 }
 
-/* Fires a call's events. Both payloads are built first: a handler of the
- * first may delete the customer the second describes. */
-static void fire(limitr_engine *e, cJSON *reset, event_kind ev, cJSON *outcome)
+/* Fires a call's events: meter-reset when `reset`, then the outcome `ev`
+ * (-1: none). Both payloads are built first, showing the owner as it is
+ * now (one frame): a handler of the first may change or delete it. */
+static __attribute__((noinline)) void fire(limitr_engine *e, const decision *d,
+                                           int committed, int reset, int ev,
+                                           const limitr_call_opts *opts)
 {
-    if (reset != NULL) limitr__emit(e, EV_METER_RESET, reset);
-    if (outcome != NULL) limitr__emit(e, ev, outcome);
+    payload r, o;
+    uint64_t who = limitr__frame_push(e, d->owner, d->now);
+    if (reset) reset_payload(e, d, committed, opts, who, &r);
+    if (ev == EV_METER_GOVERNED)
+        governed_payload(e, d, opts, who, &o);
+    else if (ev == EV_METER_LIMIT)
+        limit_payload(e, d, opts, who, &o);
+    else if (ev >= 0)
+        committed_payload(e, d, opts, who, &o);
+    if (reset) limitr__emit_payload(e, EV_METER_RESET, &r);
+    if (ev >= 0) limitr__emit_payload(e, (event_kind)ev, &o);
+    limitr__frame_pop(e);
 }
 
 /* ---- Writing ---- */
@@ -555,12 +562,13 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     snprintf(reason, sizeof reason, "%s", d->reason);
     if (events) {
         event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
-        cJSON *reset = reset_payload(e, d, 0, opts);
-        cJSON *outcome = NULL;
-        if (limitr__listening(e, ev))
-            outcome = governed ? governed_payload(e, d, opts)
-                               : limit_payload(e, d, opts);
-        fire(e, reset, ev, outcome);
+        int reset = d->v.rolled && limitr__listening(e, EV_METER_RESET);
+        int outcome = limitr__listening(e, ev);
+        const char *kept = d->reason;
+        d->reason = reason;
+        if (reset || outcome)
+            fire(e, d, 0, reset, outcome ? (int)ev : -1, opts);
+        d->reason = kept;
     }
     if (d->reason == e->reason_buf)
         snprintf(e->reason_buf, sizeof e->reason_buf, "%s", reason);
@@ -621,11 +629,11 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {
         event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
-        cJSON *reset = reset_payload(e, &d, 1, opts), *outcome = NULL;
-        if ((d.new_value != d.v.value || d.overhead_diff != 0) &&
-            limitr__listening(e, ev))
-            outcome = committed_payload(e, &d, opts);
-        fire(e, reset, ev, outcome);
+        int reset = d.v.rolled && limitr__listening(e, EV_METER_RESET);
+        int outcome = (d.new_value != d.v.value || d.overhead_diff != 0) &&
+                      limitr__listening(e, ev);
+        if (reset || outcome)
+            fire(e, &d, 1, reset, outcome ? (int)ev : -1, opts);
     }
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }

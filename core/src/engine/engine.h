@@ -21,8 +21,9 @@ typedef struct cJSON cJSON;
 
 typedef struct subscription {
     int id;
-    int event; /* event_kind, or -1 for "*" */
-    limitr_event_fn fn;
+    int event;                /* event_kind, or -1 for "*" */
+    limitr_event_fn fn;       /* JSON text; or */
+    limitr_items_fn items_fn; /* items (NULL both: removed) */
     void *userdata;
 } subscription;
 
@@ -39,6 +40,36 @@ typedef struct host_fn {
 #ifndef LIMITR_MAX_EVENT_DEPTH
 #define LIMITR_MAX_EVENT_DEPTH 16 /* events fired from event delivery */
 #endif
+
+/* ---- Event payloads (payload.c) ---- */
+
+#define PAYLOAD_ITEMS 32 /* the largest meter event has 25 */
+#define PAYLOAD_DEPTH 3  /* payload, meter, governor */
+
+/* An event's payload: items built without allocating (meter events), or a
+ * cJSON tree (the others). Each other form is made from it once, when a
+ * listener needs it. */
+typedef struct payload {
+    limitr_item items[PAYLOAD_ITEMS];
+    size_t n;
+    size_t open[PAYLOAD_DEPTH]; /* the tables being filled */
+    int depth;
+    cJSON *json; /* the payload as cJSON (owned), or NULL */
+    char *text;  /* as JSON text (owned), or NULL */
+} payload;
+
+/* A customer in a meter event's payload, as it was when the event fired:
+ * its snapshot is built the first time a listener reads it, or before
+ * anything changes the state while the event is delivered. */
+typedef struct event_frame {
+    const customer *owner; /* NULL once the snapshot is built */
+    int64_t now;
+    uint64_t token; /* the SNAPSHOT items' */
+    cJSON *snapshot;
+} event_frame;
+
+/* Frames nest with event delivery: one per metering call that fires. */
+#define LIMITR_MAX_FRAMES (LIMITR_MAX_EVENT_DEPTH + 2)
 
 /* ---- Per-process caches of the state (cache.c) ---- */
 
@@ -96,6 +127,9 @@ struct limitr_engine {
     } evaluating[LIMITR_MAX_VALUE_DEPTH]; /* value snippets running */
     int n_evaluating;
     int subs_dirty; /* removed subscriptions wait for depth 0 */
+    event_frame frames[LIMITR_MAX_FRAMES]; /* customers of payloads */
+    size_t n_frames;
+    uint64_t next_token;
 
     host_fn *libs;
     size_t n_libs;
@@ -172,6 +206,8 @@ static inline state_hold limitr__hold(limitr_engine *e)
     state_hold limitr_hold_                                                    \
         __attribute__((cleanup(limitr__release), unused)) = limitr__hold(e)
 
+void limitr__frames_freeze(limitr_engine *e);
+
 /* Calls that change state refuse two kinds of re-entry:
  * - while a snippet runs in the middle of a decision (limit value,
  *   on_exceed, cost function): it may reach the host, and the host the
@@ -191,6 +227,7 @@ static inline state_hold limitr__hold(limitr_engine *e)
                                 (what));                                       \
         if ((e)->delivering >= LIMITR_MAX_EVENT_DEPTH)                         \
             return limitr__too_deep((e), (what));                              \
+        if ((e)->n_frames > 0) limitr__frames_freeze(e);                       \
     } while (0)
 
 /* The customer with this ID or alt ID, or NULL. */
@@ -309,6 +346,9 @@ customer *limitr__scope_owner(limitr_engine *e, customer *caller,
 /* ---- Snapshots (snapshot.c) ---- */
 
 cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c);
+/* The snapshot with the customer's meters as they are at `now`. */
+cJSON *limitr__customer_snapshot_at(limitr_engine *e, const customer *c,
+                                    int64_t now);
 /* Fires a customer event (customer-set, ...) when someone listens. */
 void limitr__emit_customer(limitr_engine *e, event_kind ev, const customer *c);
 void limitr__add_num(cJSON *obj, const char *key, lnum v);
@@ -320,7 +360,36 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 {
     return e->listeners[ev] > 0 || e->star_listeners > 0;
 }
-void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload);
+/* Delivers an event given as cJSON (consumed). */
+void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json);
+/* Delivers an event given as a payload (freed). */
+void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p);
+
+/* Building a payload's items (payload.c): start, then entries; open and
+   close nest a table. */
+void limitr__payload_start(payload *p);
+void limitr__payload_number(payload *p, const char *key, double v);
+void limitr__payload_lnum(payload *p, const char *key, lnum v);
+void limitr__payload_string(payload *p, const char *key, const char *s);
+void limitr__payload_json(payload *p, const char *key, const char *text);
+void limitr__payload_snapshot(payload *p, const char *key, uint64_t token);
+void limitr__payload_open(payload *p, const char *key);
+void limitr__payload_close(payload *p);
+/* The payload as cJSON / as JSON text, made once; NULL when memory ran
+   out. */
+const cJSON *limitr__payload_cjson(limitr_engine *e, payload *p);
+const char *limitr__payload_text(limitr_engine *e, payload *p);
+void limitr__payload_free(payload *p);
+
+/* A frame for owner's snapshot at now: its token for SNAPSHOT items. 0
+   when frames ran out, which cannot happen: metering calls nest at most
+   LIMITR_MAX_EVENT_DEPTH deep. */
+uint64_t limitr__frame_push(limitr_engine *e, const customer *owner,
+                            int64_t now);
+void limitr__frame_pop(limitr_engine *e);
+/* The snapshot of frame `token`, built if needed; NULL when the frame is
+   gone or memory ran out. */
+const cJSON *limitr__frame_snapshot(limitr_engine *e, uint64_t token);
 void limitr__events_free(limitr_engine *e);
 /* The failure of a call made past LIMITR_MAX_EVENT_DEPTH levels of event
  * delivery: fires `error` and returns LIMITR_ERROR ("event_depth"). */

@@ -12,13 +12,13 @@
 
 /* ---- Subscriptions ---- */
 
-int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
-              void *userdata, int *sub_id)
+/* limitr_on and limitr_on_items: one of fn and items_fn is set. */
+static int subscribe(limitr_engine *e, const char *name, limitr_event_fn fn,
+                     limitr_items_fn items_fn, void *userdata, int *sub_id)
 {
     int ev;
     subscription *s;
-    LIMITR_ENTER(e);
-    if (name == NULL || fn == NULL)
+    if (name == NULL || (fn == NULL && items_fn == NULL))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "on: name and fn are required");
     if (strcmp(name, "*") == 0) {
@@ -46,6 +46,7 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     s->id = e->next_sub_id++;
     s->event = ev;
     s->fn = fn;
+    s->items_fn = items_fn;
     s->userdata = userdata;
     if (ev < 0)
         e->star_listeners++;
@@ -55,13 +56,32 @@ int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
     return limitr__ok(e);
 }
 
+int limitr_on(limitr_engine *e, const char *name, limitr_event_fn fn,
+              void *userdata, int *sub_id)
+{
+    LIMITR_ENTER(e);
+    return subscribe(e, name, fn, NULL, userdata, sub_id);
+}
+
+int limitr_on_items(limitr_engine *e, const char *name, limitr_items_fn fn,
+                    void *userdata, int *sub_id)
+{
+    LIMITR_ENTER(e);
+    return subscribe(e, name, NULL, fn, userdata, sub_id);
+}
+
+static int removed(const subscription *s)
+{
+    return s->fn == NULL && s->items_fn == NULL;
+}
+
 /* Drops removed subscriptions; only between deliveries, so a delivery loop
  * walking the array by index never skips one. */
 static void compact_subs(limitr_engine *e)
 {
     size_t i, n = 0;
     for (i = 0; i < e->n_subs; i++)
-        if (e->subs[i].fn != NULL) e->subs[n++] = e->subs[i];
+        if (!removed(&e->subs[i])) e->subs[n++] = e->subs[i];
     e->n_subs = n;
     e->subs_dirty = 0;
 }
@@ -72,8 +92,9 @@ int limitr_off(limitr_engine *e, int sub_id)
     LIMITR_ENTER(e);
     for (i = 0; i < e->n_subs; i++) {
         subscription *s = &e->subs[i];
-        if (s->id != sub_id || s->fn == NULL) continue;
+        if (s->id != sub_id || removed(s)) continue;
         s->fn = NULL;
+        s->items_fn = NULL;
         if (s->event < 0)
             e->star_listeners--;
         else if (s->event < EV_COUNT)
@@ -298,15 +319,15 @@ int limitr__too_deep(limitr_engine *e, const char *what)
 void limitr__report_error(limitr_engine *e, const char *path,
                           const char *message)
 {
-    cJSON *payload;
+    cJSON *json;
     /* A failure while delivering `error` is dropped (docs/engine.md 10.3). */
     if (e->reporting_error || !limitr__listening(e, EV_ERROR)) return;
-    payload = cJSON_CreateObject();
-    if (payload == NULL) return;
-    cJSON_AddStringToObject(payload, "message", message);
-    cJSON_AddStringToObject(payload, "path", path);
+    json = cJSON_CreateObject();
+    if (json == NULL) return;
+    cJSON_AddStringToObject(json, "message", message);
+    cJSON_AddStringToObject(json, "path", path);
     e->reporting_error++;
-    limitr__emit(e, EV_ERROR, payload);
+    limitr__emit(e, EV_ERROR, json);
     e->reporting_error--;
 }
 
@@ -328,13 +349,14 @@ static void call_app(limitr_engine *e, const char *fn_name, const char *args)
 }
 
 /* Calls App.<name, - as _> and App.event_handler with the payload text. */
-static void deliver_app(limitr_engine *e, int kind, const char *text)
+static void deliver_app(limitr_engine *e, int kind, payload *p)
 {
-    const char *name = kind_name(e, kind);
-    size_t tlen = strlen(text), nlen = strlen(name), i;
+    const char *name = kind_name(e, kind), *text;
+    size_t tlen, nlen = strlen(name), i;
     char fn_name[80];
     char *args;
-    if (e->n_libs == 0) return;
+    if ((text = limitr__payload_text(e, p)) == NULL) return;
+    tlen = strlen(text);
     if ((args = malloc(tlen + nlen + 8)) == NULL) return;
     for (i = 0; name[i] != '\0' && i + 1 < sizeof fn_name; i++)
         fn_name[i] = name[i] == '-' ? '_' : name[i];
@@ -347,7 +369,26 @@ static void deliver_app(limitr_engine *e, int kind, const char *text)
     free(args);
 }
 
-static void deliver_subs(limitr_engine *e, int kind, const char *text, int star)
+/* Calls one subscriber with the payload in the form it takes. */
+static const char *call_sub(limitr_engine *e, const subscription *s,
+                            const char *name, payload *p)
+{
+    const char *text;
+    if (s->items_fn != NULL && p->n > 0)
+        return s->items_fn(name, p->items, p->n, s->userdata);
+    if ((text = limitr__payload_text(e, p)) == NULL)
+        return NULL;           /* out of memory: the event is lost */
+    if (s->items_fn != NULL) { /* an event given whole, as JSON */
+        limitr_item whole;
+        memset(&whole, 0, sizeof whole);
+        whole.kind = LIMITR_ITEM_JSON;
+        whole.text = text;
+        return s->items_fn(name, &whole, 1, s->userdata);
+    }
+    return s->fn(name, text, s->userdata);
+}
+
+static void deliver_subs(limitr_engine *e, int kind, payload *p, int star)
 {
     size_t i;
     char path[96];
@@ -356,8 +397,8 @@ static void deliver_subs(limitr_engine *e, int kind, const char *text, int star)
         /* Copy out: a callback may subscribe and move the array. */
         subscription s = e->subs[i];
         const char *failure;
-        if (s.fn == NULL || (star ? s.event != -1 : s.event != kind)) continue;
-        failure = s.fn(name, text, s.userdata);
+        if (removed(&s) || (star ? s.event != -1 : s.event != kind)) continue;
+        failure = call_sub(e, &s, name, p);
         if (failure != NULL) {
             snprintf(path, sizeof path, "on:%s", star ? "*" : name);
             limitr__report_error(e, path, failure);
@@ -367,10 +408,10 @@ static void deliver_subs(limitr_engine *e, int kind, const char *text, int star)
 
 /* Calls snippet ref of the policy's VM with args; failures fire error. */
 static int call_snippet(limitr_engine *e, int ref, const char *path,
-                        const cJSON *const *args, int nargs,
-                        const cJSON *payload, script_result *res)
+                        const cJSON *const *args, int nargs, const cJSON *event,
+                        script_result *res)
 {
-    const cJSON *who = cJSON_GetObjectItemCaseSensitive(payload, "customer");
+    const cJSON *who = cJSON_GetObjectItemCaseSensitive(event, "customer");
     char *err = NULL;
     int status;
     who = cJSON_GetObjectItemCaseSensitive(who, "id");
@@ -384,25 +425,21 @@ static int call_snippet(limitr_engine *e, int ref, const char *path,
 }
 
 /* Steps 2-4 of docs/engine.md 10.3: handler, App functions, subscribers. */
-static void deliver(limitr_engine *e, int kind, const cJSON *payload)
+static void deliver(limitr_engine *e, int kind, payload *p)
 {
-    const lp_policy *p = e->policy;
-    int ref = kind < EV_COUNT ? p->handler_refs[kind]
-                              : p->notifications[kind - EV_COUNT].handler_ref;
-    char *text;
+    const lp_policy *pol = e->policy;
+    int ref = kind < EV_COUNT ? pol->handler_refs[kind]
+                              : pol->notifications[kind - EV_COUNT].handler_ref;
+    const cJSON *json;
     e->delivering++;
-    if (ref > 0) {
+    if (ref > 0 && (json = limitr__payload_cjson(e, p)) != NULL) {
         char path[96];
         snprintf(path, sizeof path, "handlers.%s", kind_name(e, kind));
-        call_snippet(e, ref, path, &payload, 1, payload, NULL);
+        call_snippet(e, ref, path, &json, 1, json, NULL);
     }
-    text = cJSON_PrintUnformatted(payload);
-    if (text != NULL) {
-        deliver_app(e, kind, text);
-        deliver_subs(e, kind, text, 0);
-        deliver_subs(e, kind, text, 1);
-        free(text);
-    }
+    if (e->n_libs > 0) deliver_app(e, kind, p);
+    deliver_subs(e, kind, p, 0);
+    deliver_subs(e, kind, p, 1);
     e->delivering--;
     if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
 }
@@ -417,12 +454,13 @@ static int notified_event(event_kind ev)
 
 /* Step 1: each notification whose matches(type, event) is true fires
  * fire(event, name), or re-emits the event under its name. */
-static void notify(limitr_engine *e, event_kind ev, const cJSON *payload)
+static void notify(limitr_engine *e, event_kind ev, payload *p)
 {
-    const lp_policy *p = e->policy;
+    const lp_policy *pol = e->policy;
+    const cJSON *json = limitr__payload_cjson(e, p);
     size_t i;
-    for (i = 0; i < p->n_notifications; i++) {
-        const lp_notification *n = &p->notifications[i];
+    for (i = 0; json != NULL && i < pol->n_notifications; i++) {
+        const lp_notification *n = &pol->notifications[i];
         cJSON *type = cJSON_CreateString(limitr__event_names[ev]);
         cJSON *name = cJSON_CreateString(n->name);
         const cJSON *args[2];
@@ -436,33 +474,43 @@ static void notify(limitr_engine *e, event_kind ev, const cJSON *payload)
         }
         snprintf(path, sizeof path, "notifications.%s.matches", n->name);
         args[0] = type;
-        args[1] = payload;
-        if (call_snippet(e, n->matches_ref, path, args, 2, payload, &r) ==
+        args[1] = json;
+        if (call_snippet(e, n->matches_ref, path, args, 2, json, &r) ==
             LIMITR_OK) {
             matched = r.type[0] == SCRIPT_BOOLEAN && r.boolean[0];
             limitr__script_result_free(&r);
         }
         if (matched && n->fire_ref > 0) {
             snprintf(path, sizeof path, "notifications.%s.fire", n->name);
-            args[0] = payload;
+            args[0] = json;
             args[1] = name;
-            call_snippet(e, n->fire_ref, path, args, 2, payload, NULL);
+            call_snippet(e, n->fire_ref, path, args, 2, json, NULL);
         } else if (matched) {
-            deliver(e, EV_COUNT + (int)i, payload);
+            deliver(e, EV_COUNT + (int)i, p);
         }
         cJSON_Delete(type);
         cJSON_Delete(name);
     }
 }
 
-void limitr__emit(limitr_engine *e, event_kind ev, cJSON *payload)
+void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
 {
-    if (payload == NULL) return; /* out of memory: the event is lost */
     if (e->policy->n_notifications > 0 && notified_event(ev)) {
         e->delivering++;
-        notify(e, ev, payload);
+        notify(e, ev, p);
         e->delivering--;
     }
-    deliver(e, ev, payload);
-    cJSON_Delete(payload);
+    deliver(e, ev, p);
+    limitr__payload_free(p);
+}
+
+void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json)
+{
+    payload p;
+    if (json == NULL) return; /* out of memory: the event is lost */
+    p.n = 0;                  /* no items: the other forms come from json */
+    p.depth = 0;
+    p.json = json;
+    p.text = NULL;
+    limitr__emit_payload(e, ev, &p);
 }

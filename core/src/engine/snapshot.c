@@ -69,10 +69,9 @@ static void meter_info(limitr_engine *e, const customer *c, int plan,
     out->started = v.started;
 }
 
-static cJSON *meters_json(limitr_engine *e, const customer *c)
+static cJSON *meters_json(limitr_engine *e, const customer *c, int64_t now)
 {
     int plan = limitr__resolved_plan(e, c);
-    int64_t now = limitr__now(e);
     cJSON *meters = cJSON_CreateObject();
     size_t i;
     for (i = 0; meters != NULL && i < c->n_meters; i++) {
@@ -95,6 +94,12 @@ static cJSON *meters_json(limitr_engine *e, const customer *c)
 
 cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c)
 {
+    return limitr__customer_snapshot_at(e, c, limitr__now(e));
+}
+
+cJSON *limitr__customer_snapshot_at(limitr_engine *e, const customer *c,
+                                    int64_t now)
+{
     cJSON *s = cJSON_CreateObject();
     int plan = limitr__resolved_plan(e, c);
     if (s == NULL) return NULL;
@@ -110,7 +115,7 @@ cJSON *limitr__customer_snapshot(limitr_engine *e, const customer *c)
     if (c->metadata_json != NULL)
         cJSON_AddItemToObject(s, "metadata", cJSON_Parse(c->metadata_json));
     cJSON_AddItemToObject(s, "overrides", limitr__overrides_json(e, c));
-    cJSON_AddItemToObject(s, "meters", meters_json(e, c));
+    cJSON_AddItemToObject(s, "meters", meters_json(e, c, now));
     return s;
 }
 

@@ -1,0 +1,205 @@
+/* payload.c: event payloads (docs/engine.md 10.1). A meter event's payload
+ * is a list of items built on the stack, without allocating; its customer
+ * is a frame whose snapshot is built only when a listener reads it. The
+ * cJSON tree and the JSON text that snippets, App functions and C
+ * subscribers receive are made from the items once, on first need. */
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+
+/* ---- Building items ---- */
+
+static limitr_item *add(payload *p, const char *key, limitr_item_kind kind)
+{
+    limitr_item *it;
+    /* The shapes are fixed (decide.c): PAYLOAD_ITEMS holds the largest. */
+    if (p->n == PAYLOAD_ITEMS) return NULL;
+    it = &p->items[p->n++];
+    it->key = key;
+    it->kind = kind;
+    it->size = 0;
+    if (p->depth > 0) p->items[p->open[p->depth - 1]].size++;
+    return it;
+}
+
+void limitr__payload_start(payload *p)
+{
+    p->n = 0;
+    p->depth = 0;
+    p->json = NULL;
+    p->text = NULL;
+    limitr__payload_open(p, NULL);
+}
+
+void limitr__payload_open(payload *p, const char *key)
+{
+    if (p->depth == PAYLOAD_DEPTH || add(p, key, LIMITR_ITEM_TABLE) == NULL)
+        return;
+    p->open[p->depth++] = p->n - 1;
+}
+
+void limitr__payload_close(payload *p)
+{
+    if (p->depth > 0) p->depth--;
+}
+
+void limitr__payload_number(payload *p, const char *key, double v)
+{
+    limitr_item *it = add(p, key, LIMITR_ITEM_NUMBER);
+    if (it != NULL) it->number = v;
+}
+
+void limitr__payload_lnum(payload *p, const char *key, lnum v)
+{
+    limitr__payload_number(p, key, limitr__lnum_to_double(v));
+}
+
+void limitr__payload_string(payload *p, const char *key, const char *s)
+{
+    limitr_item *it = s != NULL ? add(p, key, LIMITR_ITEM_STRING) : NULL;
+    if (it != NULL) it->text = s; /* NULL: absent, as in JSON */
+}
+
+void limitr__payload_json(payload *p, const char *key, const char *text)
+{
+    limitr_item *it = add(p, key, LIMITR_ITEM_JSON);
+    if (it != NULL) it->text = text;
+}
+
+void limitr__payload_snapshot(payload *p, const char *key, uint64_t token)
+{
+    limitr_item *it = add(p, key, LIMITR_ITEM_SNAPSHOT);
+    if (it != NULL) it->snapshot = token;
+}
+
+/* ---- Other forms ---- */
+
+/* The value of items[*i] (a table with its entries), *i moved past it. */
+static cJSON *item_json(limitr_engine *e, const limitr_item *items, size_t *i)
+{
+    const limitr_item *it = &items[(*i)++];
+    const cJSON *snap;
+    cJSON *obj;
+    size_t k;
+    switch (it->kind) {
+    case LIMITR_ITEM_NUMBER:
+        return cJSON_CreateNumber(it->number);
+    case LIMITR_ITEM_STRING:
+        return cJSON_CreateString(it->text);
+    case LIMITR_ITEM_JSON:
+        return cJSON_Parse(it->text);
+    case LIMITR_ITEM_SNAPSHOT: /* the frame keeps it: referenced */
+        snap = limitr__frame_snapshot(e, it->snapshot);
+        return snap != NULL ? cJSON_CreateObjectReference(snap->child) : NULL;
+    case LIMITR_ITEM_TABLE:
+        break;
+    }
+    obj = cJSON_CreateObject();
+    for (k = 0; k < it->size; k++) {
+        const char *key = items[*i].key;
+        cJSON *v = item_json(e, items, i);
+        if (obj != NULL && v != NULL)
+            cJSON_AddItemToObject(obj, key, v);
+        else
+            cJSON_Delete(v);
+    }
+    return obj;
+}
+
+const cJSON *limitr__payload_cjson(limitr_engine *e, payload *p)
+{
+    size_t i = 0;
+    if (p->json == NULL && p->n > 0) p->json = item_json(e, p->items, &i);
+    return p->json;
+}
+
+const char *limitr__payload_text(limitr_engine *e, payload *p)
+{
+    const cJSON *json;
+    if (p->text == NULL && (json = limitr__payload_cjson(e, p)) != NULL)
+        p->text = cJSON_PrintUnformatted(json);
+    return p->text;
+}
+
+void limitr__payload_free(payload *p)
+{
+    cJSON_Delete(p->json);
+    free(p->text);
+    p->json = NULL;
+    p->text = NULL;
+}
+
+/* ---- Frames ---- */
+
+uint64_t limitr__frame_push(limitr_engine *e, const customer *owner,
+                            int64_t now)
+{
+    event_frame *f;
+    if (e->n_frames == LIMITR_MAX_FRAMES) return 0;
+    f = &e->frames[e->n_frames++];
+    f->owner = owner;
+    f->now = now;
+    f->token = ++e->next_token;
+    f->snapshot = NULL;
+    return f->token;
+}
+
+void limitr__frame_pop(limitr_engine *e)
+{
+    event_frame *f = &e->frames[--e->n_frames];
+    cJSON_Delete(f->snapshot);
+}
+
+static void build(limitr_engine *e, event_frame *f)
+{
+    if (f->owner == NULL) return;
+    f->snapshot = limitr__customer_snapshot_at(e, f->owner, f->now);
+    f->owner = NULL; /* may be gone after the next change */
+}
+
+const cJSON *limitr__frame_snapshot(limitr_engine *e, uint64_t token)
+{
+    size_t i;
+    for (i = e->n_frames; i-- > 0;) {
+        if (e->frames[i].token != token) continue;
+        build(e, &e->frames[i]);
+        return e->frames[i].snapshot;
+    }
+    return NULL;
+}
+
+/* The state is about to change (LIMITR_REFUSE_REENTRY): every payload
+ * being delivered keeps its customer as it was. */
+void limitr__frames_freeze(limitr_engine *e)
+{
+    size_t i;
+    for (i = 0; i < e->n_frames; i++)
+        build(e, &e->frames[i]);
+}
+
+int limitr_event_snapshot(limitr_engine *e, uint64_t token, const char **json)
+{
+    const cJSON *snap;
+    char *text;
+    size_t i;
+    LIMITR_ENTER(e);
+    if (json == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "event_snapshot: json is required");
+    for (i = 0; i < e->n_frames && e->frames[i].token != token; i++)
+        ;
+    if (token == 0 || i == e->n_frames)
+        return limitr__fail(e, LIMITR_NOT_FOUND, "snapshot_expired",
+                            "event_snapshot: the event's customer snapshot "
+                            "can be read only while the event is delivered "
+                            "(read it in the subscriber to keep it)");
+    if ((snap = limitr__frame_snapshot(e, token)) == NULL ||
+        (text = cJSON_PrintUnformatted(snap)) == NULL)
+        return limitr__nomem(e);
+    free(e->result);
+    e->result = text;
+    *json = text;
+    return limitr__ok(e);
+}
