@@ -4,6 +4,7 @@
  * wrong argument type) raises; every other outcome is one of two shapes
  * (see "Answers" below and the README's Lua section). */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,8 @@
 #define LIMITR_LUA_API
 #endif
 
+#define KEY_SLOTS 64 /* payload keys kept as Lua strings (push_key: 2^6) */
+
 /* A Lua function registered as an event subscriber or a host function. */
 typedef struct lua_callback {
     struct engine_box *box;
@@ -54,6 +57,10 @@ typedef struct engine_box {
     int live;     /* callbacks the engine may still call */
     int released; /* released callbacks not freed yet (one was running) */
     lua_callback *callbacks;
+    int lazy_mt_ref;   /* metatable of lazy snapshots, or LUA_NOREF */
+    int lazy_cell_ref; /* {[1] = box} (upvalue 1 of its metamethods) */
+    int keys_ref;      /* payload keys as Lua strings, by slot */
+    const char *key_ptrs[KEY_SLOTS]; /* the item key each slot holds */
 } engine_box;
 
 /* ---- Engine handle ---- */
@@ -150,6 +157,8 @@ static void leave(engine_box *b)
     if (--b->busy == 0 && b->released > 0) sweep_callbacks(b);
 }
 
+static void forget_payload_state(lua_State *L, engine_box *b);
+
 static int l_engine_close(lua_State *L)
 {
     engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
@@ -160,6 +169,7 @@ static int l_engine_close(lua_State *L)
         limitr_free(b->e);
         b->e = NULL;
         free_callbacks(L, b);
+        forget_payload_state(L, b);
     }
     return 0;
 }
@@ -319,6 +329,7 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
     memset(b, 0, sizeof *b);
     b->magic = &engine_magic;
     b->e = e;
+    b->lazy_mt_ref = b->lazy_cell_ref = b->keys_ref = LUA_NOREF;
     luaL_setmetatable(L, ENGINE_MT);
     return 1;
 }
@@ -973,35 +984,416 @@ static const char *callback_failed(lua_callback *cb, lua_State *L)
     return cb->error != NULL ? cb->error : "out of memory";
 }
 
-/* Runs inside lua_pcall: (fn, payload text as light userdata, name). The
+/* ---- Event payloads ----
+ *
+ * A payload arrives as items (limitr.h) and is pushed as plain tables. Its
+ * customer snapshot is built only if the subscriber reads it: under Lua
+ * 5.2+ the subscriber gets an empty table that fills itself at its first
+ * read, write or pairs() (a "lazy snapshot"), from the engine's copy of the
+ * customer as it was when the event fired. That copy lives while the event
+ * is delivered: a lazy snapshot first read after its subscriber returned
+ * raises. LuaJIT has no __pairs, so there the snapshot is pushed whole. */
+
+/* The engine's snapshot `token` as a table, or raises. */
+static void push_event_snapshot(lua_State *L, limitr_engine *e,
+                                lua_Number token)
+{
+    const char *json;
+    if (limitr_event_snapshot(e, (uint64_t)token, &json) != LIMITR_OK)
+        luaL_error(L, "event payload: %s", limitr_last_error(e));
+    push_result_text(L, json);
+}
+
+#if LUA_VERSION_NUM >= 502
+/* A lazy table holds what fills it under this key (a light userdata: no
+ * Lua code can make it) until it is filled: a snapshot token (number) or a
+ * payload's blob (userdata). Upvalue 1 of the metamethods: the box's cell,
+ * {[1] = the box as light userdata} until close(). */
+static const char token_key = 0;
+
+/* A payload's items copied into one userdata, their texts after them;
+ * `filled` marks the payload's entries already set in its table. */
+typedef struct item_blob {
+    size_t n;
+    uint32_t filled;      /* bit k: entry k of items[0] */
+    limitr_item items[1]; /* n of them */
+} item_blob;
+
+static void push_item(lua_State *L, engine_box *b, int keys,
+                      const limitr_item *items, size_t *i);
+static void push_keys(lua_State *L, engine_box *b);
+static void push_key(lua_State *L, engine_box *b, int keys, const char *key);
+
+/* The box, or raises once close() ran (upvalue 1: the cell). */
+static engine_box *lazy_box(lua_State *L)
+{
+    engine_box *b;
+    lua_rawgeti(L, lua_upvalueindex(1), 1);
+    b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (b == NULL || b->e == NULL)
+        luaL_error(L, "event payload: the engine is closed");
+    return b;
+}
+
+/* Pushes what fills lazy table t (nil once it is filled). */
+static void lazy_source(lua_State *L, int t)
+{
+    lua_pushlightuserdata(L, (void *)&token_key);
+    lua_rawget(L, t);
+}
+
+/* t is filled: a plain table from now on. */
+static void lazy_done(lua_State *L, int t)
+{
+    lua_pushlightuserdata(L, (void *)&token_key);
+    lua_pushnil(L);
+    lua_rawset(L, t);
+    lua_pushnil(L);
+    lua_setmetatable(L, t);
+}
+
+/* The entry of items[0] named key: its index in blob->items, and its rank
+ * k; 0 when there is none. */
+static size_t blob_entry(const item_blob *blob, const char *key, int *rank)
+{
+    size_t i = 1, k, left;
+    for (k = 0; k < blob->items[0].size && k < 32; k++) {
+        if (strcmp(blob->items[i].key, key) == 0) {
+            *rank = (int)k;
+            return i;
+        }
+        /* skip the entry with everything nested in it */
+        for (left = 1; left > 0; i++, left--)
+            if (blob->items[i].kind == LIMITR_ITEM_TABLE)
+                left += blob->items[i].size;
+    }
+    return 0;
+}
+
+/* Sets entry `rank` (at items index i) of the blob at index bi into t. */
+static void blob_fill_entry(lua_State *L, engine_box *b, int t, int bi,
+                            size_t i, int rank)
+{
+    item_blob *blob = lua_touserdata(L, bi);
+    int keys;
+    luaL_checkstack(L, 6, "event payload");
+    blob->filled |= (uint32_t)1 << rank;
+    push_keys(L, b);
+    keys = lua_gettop(L);
+    push_key(L, b, keys, blob->items[i].key);
+    push_item(L, b, keys, blob->items, &i);
+    lua_rawset(L, t);
+    lua_pop(L, 1);
+}
+
+/* Fills all of lazy table t (source at index si) and makes it plain. */
+static void lazy_fill_all(lua_State *L, engine_box *b, int t, int si)
+{
+    if (lua_type(L, si) == LUA_TUSERDATA) {
+        item_blob *blob = lua_touserdata(L, si);
+        size_t i = 1, k, left;
+        for (k = 0; k < blob->items[0].size && k < 32; k++) {
+            size_t at = i;
+            for (left = 1; left > 0; i++, left--)
+                if (blob->items[i].kind == LIMITR_ITEM_TABLE)
+                    left += blob->items[i].size;
+            if (!(blob->filled & ((uint32_t)1 << k)))
+                blob_fill_entry(L, b, t, si, at, (int)k);
+        }
+    } else {
+        push_event_snapshot(L, b->e, lua_tonumber(L, si));
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, t);
+        }
+        lua_pop(L, 1);
+    }
+    lazy_done(L, t);
+}
+
+/* __index(t, k): a payload builds entry k alone; a snapshot fills whole. */
+static int lazy_index(lua_State *L)
+{
+    engine_box *b = lazy_box(L);
+    lua_settop(L, 2);
+    lazy_source(L, 1);             /* 3 */
+    if (lua_isnil(L, 3)) return 1; /* filled: nothing else to give */
+    if (lua_type(L, 3) == LUA_TUSERDATA) {
+        const char *key =
+            lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+        item_blob *blob = lua_touserdata(L, 3);
+        int rank;
+        size_t i = key != NULL ? blob_entry(blob, key, &rank) : 0;
+        if (i == 0 || (blob->filled & ((uint32_t)1 << rank))) {
+            lua_pushnil(L);
+            return 1;
+        }
+        blob_fill_entry(L, b, 1, 3, i, rank);
+    } else {
+        lazy_fill_all(L, b, 1, 3);
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+/* __newindex(t, k, v): a payload entry written before it was read is the
+ * writer's from then on; a snapshot fills whole first. */
+static int lazy_newindex(lua_State *L)
+{
+    engine_box *b = lazy_box(L);
+    lua_settop(L, 3);
+    lazy_source(L, 1); /* 4 */
+    if (lua_type(L, 4) == LUA_TUSERDATA) {
+        item_blob *blob = lua_touserdata(L, 4);
+        int rank;
+        if (lua_type(L, 2) == LUA_TSTRING &&
+            blob_entry(blob, lua_tostring(L, 2), &rank) != 0)
+            blob->filled |= (uint32_t)1 << rank;
+    } else if (!lua_isnil(L, 4)) {
+        lazy_fill_all(L, b, 1, 4);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+/* next() for the filled table (the global one may be gone). */
+static int lazy_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int lazy_pairs(lua_State *L)
+{
+    engine_box *b = lazy_box(L);
+    lua_settop(L, 1);
+    lazy_source(L, 1);
+    if (!lua_isnil(L, 2)) lazy_fill_all(L, b, 1, 2);
+    lua_pushcfunction(L, lazy_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Makes the box's metatable of lazy snapshots and its cell. */
+static void make_lazy_mt(lua_State *L, engine_box *b)
+{
+    static const luaL_Reg methods[] = {{"__index", lazy_index},
+                                       {"__newindex", lazy_newindex},
+                                       {"__pairs", lazy_pairs},
+                                       {NULL, NULL}};
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, 1, 0); /* the cell */
+    lua_pushlightuserdata(L, b);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, -1);
+    b->lazy_cell_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    luaL_setfuncs(L, methods, 1);
+    b->lazy_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* An empty-looking table that fills itself from the value on top (popped)
+ * when first used; next() alone sees that value. */
+static void push_lazy(lua_State *L, engine_box *b, int fields)
+{
+    if (b->lazy_mt_ref == LUA_NOREF) make_lazy_mt(L, b);
+    lua_createtable(L, 0, fields + 1);
+    lua_pushlightuserdata(L, (void *)&token_key);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_remove(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->lazy_mt_ref);
+    lua_setmetatable(L, -2);
+}
+
+/* A lazy snapshot of the engine's snapshot `token`, its `id` (when known)
+ * set at once: the field most read, and one that never changes. */
+static void push_lazy_snapshot(lua_State *L, engine_box *b, lua_Number token,
+                               const char *id)
+{
+    lua_pushnumber(L, token);
+    push_lazy(L, b, id != NULL);
+    if (id != NULL) { /* raw: the table has its metatable already */
+        lua_pushliteral(L, "id");
+        lua_pushstring(L, id);
+        lua_rawset(L, -3);
+    }
+}
+
+static int has_text(const limitr_item *it)
+{
+    return it->kind != LIMITR_ITEM_NUMBER && it->kind != LIMITR_ITEM_TABLE &&
+           it->text != NULL;
+}
+
+/* A lazy payload: the items (a TABLE first) copied into a blob, built into
+ * tables only when the subscriber reads the payload. */
+static void push_lazy_payload(lua_State *L, engine_box *b,
+                              const limitr_item *items, size_t n)
+{
+    size_t i, bytes = offsetof(item_blob, items) + n * sizeof *items;
+    item_blob *blob;
+    char *text;
+    for (i = 0; i < n; i++)
+        if (has_text(&items[i])) bytes += strlen(items[i].text) + 1;
+    blob = lua_newuserdatauv(L, bytes, 0);
+    blob->n = n;
+    blob->filled = 0;
+    memcpy(blob->items, items, n * sizeof *items);
+    text = (char *)&blob->items[n];
+    for (i = 0; i < n; i++) {
+        limitr_item *it = &blob->items[i];
+        if (has_text(it)) {
+            size_t len = strlen(it->text) + 1;
+            memcpy(text, it->text, len);
+            it->text = text;
+            text += len;
+        }
+    }
+    push_lazy(L, b, 0);
+}
+#endif
+
+/* At close(): lazy snapshots still around raise instead of reading the
+ * freed engine, and the key slots go. */
+static void forget_payload_state(lua_State *L, engine_box *b)
+{
+#if LUA_VERSION_NUM >= 502
+    if (b->lazy_mt_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, b->lazy_cell_ref);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, 1);
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, b->lazy_mt_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, b->lazy_cell_ref);
+        b->lazy_mt_ref = b->lazy_cell_ref = LUA_NOREF;
+    }
+#endif
+    luaL_unref(L, LUA_REGISTRYINDEX, b->keys_ref);
+    b->keys_ref = LUA_NOREF;
+}
+
+/* Pushes an item's key (static: limitr.h) from the box's key slots, where
+ * the table at keys holds it as a Lua string: no strcmp, no hashing of the
+ * text once a key is known. */
+static void push_key(lua_State *L, engine_box *b, int keys, const char *key)
+{
+    size_t slot =
+        (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15u) >> 58);
+    lua_rawgeti(L, keys, (lua_Integer)slot + 1);
+    if (b->key_ptrs[slot] == key) return;
+    lua_pop(L, 1);
+    lua_pushstring(L, key);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, keys, (lua_Integer)slot + 1);
+    b->key_ptrs[slot] = key;
+}
+
+/* Pushes items[*i] (a table with its entries) and moves *i past it; keys
+ * is the index of the box's key table. */
+static void push_item(lua_State *L, engine_box *b, int keys,
+                      const limitr_item *items, size_t *i)
+{
+    const limitr_item *it = &items[(*i)++];
+    size_t k;
+    switch (it->kind) {
+    case LIMITR_ITEM_NUMBER:
+        push_number(L, it->number);
+        return;
+    case LIMITR_ITEM_STRING:
+        lua_pushstring(L, it->text);
+        return;
+    case LIMITR_ITEM_JSON:
+        push_json_text(L, it->text);
+        return;
+    case LIMITR_ITEM_SNAPSHOT:
+#if LUA_VERSION_NUM >= 502
+        push_lazy_snapshot(L, b, (lua_Number)it->snapshot, it->text);
+#else
+        push_event_snapshot(L, b->e, (lua_Number)it->snapshot);
+#endif
+        return;
+    case LIMITR_ITEM_TABLE:
+        break;
+    }
+    luaL_checkstack(L, 4, "event payload");
+    lua_createtable(L, 0, (int)it->size);
+    for (k = 0; k < it->size; k++) {
+        push_key(L, b, keys, items[*i].key);
+        push_item(L, b, keys, items, i);
+        lua_rawset(L, -3);
+    }
+}
+
+/* Pushes the box's key table (push_key), made at first use. */
+static void push_keys(lua_State *L, engine_box *b)
+{
+    if (b->keys_ref == LUA_NOREF) {
+        lua_createtable(L, KEY_SLOTS, 0);
+        b->keys_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        memset(b->key_ptrs, 0, sizeof b->key_ptrs);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->keys_ref);
+}
+
+/* What a subscriber call receives, on the C stack of the trampoline. */
+typedef struct event_call {
+    lua_callback *cb;
+    const char *name;
+    const limitr_item *items;
+    size_t n;
+} event_call;
+
+/* Runs inside lua_pcall: (fn, event_call as light userdata). The
  * trampolines only push values that cannot raise, so no Lua error ever
  * unwinds through the engine's C frames. */
 static int call_subscriber(lua_State *L)
 {
-    const char *payload = lua_touserdata(L, 2);
-    const char *name = lua_touserdata(L, 3);
-    lua_pushstring(L, name);
-    lua_replace(L, 3);
-    push_json_text(L, payload);
-    lua_replace(L, 2);
+    const event_call *ev = lua_touserdata(L, 2);
+    engine_box *b = ev->cb->box;
+    size_t i = 0;
+    lua_settop(L, 1);
+#if LUA_VERSION_NUM >= 502
+    if (ev->items[0].kind == LIMITR_ITEM_TABLE) {
+        push_lazy_payload(L, b, ev->items, ev->n);
+    } else
+#endif
+    {
+        push_keys(L, b); /* 2 */
+        push_item(L, b, 2, ev->items, &i);
+        lua_remove(L, 2);
+    }
+    lua_pushstring(L, ev->name);
     lua_call(L, 2, 0);
     return 0;
 }
 
-static const char *on_trampoline(const char *name, const char *payload,
-                                 void *userdata)
+static const char *on_trampoline(const char *name, const limitr_item *items,
+                                 size_t n, void *userdata)
 {
     lua_callback *cb = userdata;
     lua_State *L = cb->box->L;
     const char *failure = NULL;
+    event_call ev;
     if (cb->fn_ref == LUA_NOREF) return NULL; /* released: not called */
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
+    ev.cb = cb;
+    ev.name = name;
+    ev.items = items;
+    ev.n = n;
     lua_pushcfunction(L, call_subscriber);
     lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
-    lua_pushlightuserdata(L, (void *)payload);
-    lua_pushlightuserdata(L, (void *)name);
+    lua_pushlightuserdata(L, &ev);
     cb->running++; /* off() inside it must not free cb under us */
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) failure = callback_failed(cb, L);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) failure = callback_failed(cb, L);
     cb->running--;
     return failure;
 }
@@ -1014,7 +1406,7 @@ static int l_engine_on(lua_State *L)
     int id, status;
     luaL_checktype(L, 3, LUA_TFUNCTION);
     cb = new_callback(L, b, 3);
-    status = limitr_on(b->e, name, on_trampoline, cb, &id);
+    status = limitr_on_items(b->e, name, on_trampoline, cb, &id);
     if (status != LIMITR_OK) { /* the engine kept nothing */
         release_callback(L, b, cb);
         return push_fail(L, b->e);

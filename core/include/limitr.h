@@ -405,15 +405,16 @@ typedef enum limitr_item_kind {
                             right after it */
     LIMITR_ITEM_JSON,    /* `text` is a JSON value (event data, the payload
                             of an event given whole) */
-    LIMITR_ITEM_SNAPSHOT /* a customer snapshot: limitr_event_snapshot
-                            (`snapshot`) builds it */
+    LIMITR_ITEM_SNAPSHOT /* a customer snapshot: `text` is its ID;
+                            limitr_event_snapshot(`snapshot`) builds it */
 } limitr_item_kind;
 
 typedef struct limitr_item {
-    const char *key; /* the entry's name; NULL for the payload itself */
+    const char *key; /* the entry's name, static (a host may cache it by
+                        address); NULL for the payload itself */
     limitr_item_kind kind;
     double number;     /* NUMBER */
-    const char *text;  /* STRING, JSON */
+    const char *text;  /* STRING, JSON; SNAPSHOT: the customer's ID */
     size_t size;       /* TABLE: its entries */
     uint64_t snapshot; /* SNAPSHOT */
 } limitr_item;

@@ -238,7 +238,7 @@ describe("events", function()
         local e = engine()
         local seen = {}
         e:create_customer("c", "free")
-        e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = ev } end)
+        e:on("*", function(ev, name) seen[#seen + 1] = { name = name, ev = H.keep(ev) } end)
         assert.is_true(e:increment("c", "seats", { event = { request = "r1" } }))
         assert.are.same({ "meter-changed" }, { seen[1].name })
         local ev = seen[1].ev

@@ -19,12 +19,21 @@ function H.engine(policy, time, ...)
     return e
 end
 
+--- The payload ev with its customer snapshot read: a meter event's
+-- `customer` is built on first read, and only while the event is delivered
+-- (docs/engine.md 10.1), so a subscriber that keeps a payload for later reads
+-- it first.
+function H.keep(ev)
+    if type(ev.customer) == "table" then local _ = ev.customer.meters end
+    return ev
+end
+
 --- Records the events of e as {name = ..., ev = payload}, in order; with
 -- `only`, the events whose name matches that pattern.
 function H.recorder(e, only)
     local seen = {}
     e:on("*", function(ev, name)
-        if not only or name:match(only) then seen[#seen + 1] = { name = name, ev = ev } end
+        if not only or name:match(only) then seen[#seen + 1] = { name = name, ev = H.keep(ev) } end
     end)
     return seen
 end

@@ -75,7 +75,7 @@ describe("snippets", function()
     it("calls on_exceed only past the limit; its reason reaches the event and explain", function()
         local e = engine()
         local limits = {}
-        e:on("meter-limit", function(ev) limits[#limits + 1] = ev end)
+        e:on("meter-limit", function(ev) limits[#limits + 1] = H.keep(ev) end)
         e:create_customer("a", "pro")
         assert.is_true(e:allow("a", "chat", 100))        -- within: no snippet
         assert.is_true(e:allow("a", "chat", 50))         -- overage 50: allowed
@@ -90,7 +90,7 @@ describe("snippets", function()
     it("lets on_exceed allow hard overage from customer metadata", function()
         local e = engine()
         local overages = {}
-        e:on("meter-overage", function(ev) overages[#overages + 1] = ev end)
+        e:on("meter-overage", function(ev) overages[#overages + 1] = H.keep(ev) end)
         e:lib("App", "bill", function() end)
         e:create_customer("plain", "pro")
         e:create_customer("trusted", "pro", { metadata = { overage_ok = true } })
@@ -244,7 +244,7 @@ policy:
     it("computes the overhead with the cost function, or units * overhead_cost", function()
         local e = H.engine(POLICY2)
         local changed = {}
-        e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
+        e:on("meter-changed", function(ev) changed[#changed + 1] = H.keep(ev) end)
         e:create_customer("a", "p")
         assert.is_true(e:allow("a", "chat", 1200, { event = { model = "sonnet", input = 1000, output = 200 } }))
         assert.are.equal(0.006, changed[1].meter.overhead_diff)
@@ -259,7 +259,7 @@ policy:
     it("falls back to units * overhead_cost and fires error when the cost function fails", function()
         local e = H.engine(POLICY2)
         local errors, changed = H.errors(e), {}
-        e:on("meter-changed", function(ev) changed[#changed + 1] = ev end)
+        e:on("meter-changed", function(ev) changed[#changed + 1] = H.keep(ev) end)
         e:create_customer("a", "p")
         assert.is_true(e:allow("a", "other", 4))
         assert.are.equal(2, changed[1].meter.overhead_diff)

@@ -341,7 +341,7 @@ static void meter_payload(limitr_engine *e, const decision *d,
     const lp_credit *cr = &pol->credits[d->lim->credit];
     int owner_plan = limitr__resolved_plan(e, d->owner);
     limitr__payload_start(p);
-    limitr__payload_snapshot(p, "customer", who);
+    limitr__payload_snapshot(e, p, "customer", who);
     limitr__payload_string(p, "entitlement", d->ent->key);
     limitr__payload_string(
         p, "plan", pol->plans[owner_plan >= 0 ? owner_plan : d->plan].name);

@@ -66,6 +66,8 @@ typedef struct event_frame {
     int64_t now;
     uint64_t token; /* the SNAPSHOT items' */
     cJSON *snapshot;
+    char *id; /* the owner's ID, kept: id_buf or malloc'ed */
+    char id_buf[48];
 } event_frame;
 
 /* Frames nest with event delivery: one per metering call that fires. */
@@ -372,7 +374,9 @@ void limitr__payload_number(payload *p, const char *key, double v);
 void limitr__payload_lnum(payload *p, const char *key, lnum v);
 void limitr__payload_string(payload *p, const char *key, const char *s);
 void limitr__payload_json(payload *p, const char *key, const char *text);
-void limitr__payload_snapshot(payload *p, const char *key, uint64_t token);
+/* The customer of frame `token` (limitr__frame_push). */
+void limitr__payload_snapshot(limitr_engine *e, payload *p, const char *key,
+                              uint64_t token);
 void limitr__payload_open(payload *p, const char *key);
 void limitr__payload_close(payload *p);
 /* The payload as cJSON / as JSON text, made once; NULL when memory ran

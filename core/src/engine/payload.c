@@ -4,6 +4,7 @@
  * cJSON tree and the JSON text that snippets, App functions and C
  * subscribers receive are made from the items once, on first need. */
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -19,7 +20,10 @@ static limitr_item *add(payload *p, const char *key, limitr_item_kind kind)
     it = &p->items[p->n++];
     it->key = key;
     it->kind = kind;
+    it->number = 0;
+    it->text = NULL;
     it->size = 0;
+    it->snapshot = 0;
     if (p->depth > 0) p->items[p->open[p->depth - 1]].size++;
     return it;
 }
@@ -68,10 +72,16 @@ void limitr__payload_json(payload *p, const char *key, const char *text)
     if (it != NULL) it->text = text;
 }
 
-void limitr__payload_snapshot(payload *p, const char *key, uint64_t token)
+void limitr__payload_snapshot(limitr_engine *e, payload *p, const char *key,
+                              uint64_t token)
 {
     limitr_item *it = add(p, key, LIMITR_ITEM_SNAPSHOT);
-    if (it != NULL) it->snapshot = token;
+    size_t i;
+    if (it == NULL) return;
+    it->snapshot = token;
+    it->text = NULL;
+    for (i = e->n_frames; i-- > 0;)
+        if (e->frames[i].token == token) it->text = e->frames[i].id;
 }
 
 /* ---- Other forms ---- */
@@ -137,8 +147,14 @@ uint64_t limitr__frame_push(limitr_engine *e, const customer *owner,
                             int64_t now)
 {
     event_frame *f;
+    size_t len = strlen(owner->id) + 1;
     if (e->n_frames == LIMITR_MAX_FRAMES) return 0;
-    f = &e->frames[e->n_frames++];
+    f = &e->frames[e->n_frames];
+    /* The ID outlives a nested change that deletes the customer. */
+    f->id = len <= sizeof f->id_buf ? f->id_buf : malloc(len);
+    if (f->id == NULL) return 0;
+    memcpy(f->id, owner->id, len);
+    e->n_frames++;
     f->owner = owner;
     f->now = now;
     f->token = ++e->next_token;
@@ -150,6 +166,7 @@ void limitr__frame_pop(limitr_engine *e)
 {
     event_frame *f = &e->frames[--e->n_frames];
     cJSON_Delete(f->snapshot);
+    if (f->id != f->id_buf) free(f->id);
 }
 
 static void build(limitr_engine *e, event_frame *f)
