@@ -92,6 +92,8 @@ static const struct {
     {"same_plan", "the customer is already on this plan"},
     {"no_override", "the customer has no override for this entitlement"},
     {"no_subscription", "no subscription has this id"},
+    {"snapshot_expired", "an event's customer snapshot can be read only "
+                         "while the event is delivered"},
     {"unknown_lib", "no host function of that name"},
     {"observe", "not defined for an observe limit"},
     {"no_reset", "the limit does not reset"},

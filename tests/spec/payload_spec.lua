@@ -1,0 +1,143 @@
+-- payload_spec.lua: what a host subscriber receives (docs/engine.md 10.1):
+-- plain tables built without JSON, each entry when first read; the
+-- customer snapshot as it was when the event fired, read during delivery.
+local limitr = require "limitr"
+local H = require "helpers"
+
+local POLICY = [[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: t, value: 10}}
+]]
+
+local function engine()
+    local e = assert(limitr.new(POLICY))
+    assert(e:create_customer("c"))
+    return e
+end
+
+describe("a subscriber's payload", function()
+    it("keeps the values of its event after the subscriber returned", function()
+        local e = engine()
+        local kept = {}
+        e:on("meter-changed", function(ev) kept[#kept + 1] = ev end)
+        assert.is_true(e:allow("c", "chat", 3))
+        assert.is_true(e:allow("c", "chat", 4))
+        assert.are.same({ limit = 10, old = 0, value = 3, diff = 3, overhead = 0, overhead_diff = 0 },
+            kept[1].meter)
+        assert.are.equal(7, kept[1].remaining)
+        assert.are.equal("chat", kept[1].entitlement)
+        assert.are.equal("t", kept[1].credit.name)
+        assert.are.equal(7, kept[2].meter.value)
+        assert.are.equal("c", kept[1].customer.id) -- the ID is always there
+    end)
+
+    it("iterates with pairs like a plain table", function()
+        local e = engine()
+        local keys = {}
+        e:on("meter-changed", function(ev)
+            for k in pairs(ev) do keys[#keys + 1] = k end
+        end)
+        assert.is_true(e:allow("c", "chat", 1, { event = { r = 1 } }))
+        table.sort(keys)
+        assert.are.same({ "credit", "customer", "entitlement", "event_data", "meter", "plan", "remaining" }, keys)
+    end)
+
+    it("keeps what the subscriber wrote before reading", function()
+        local e = engine()
+        local ev_kept
+        e:on("meter-changed", function(ev)
+            ev.entitlement = "mine"
+            ev.extra = 1
+            ev_kept = ev
+        end)
+        assert.is_true(e:allow("c", "chat", 1))
+        local n = 0
+        for _ in pairs(ev_kept) do n = n + 1 end
+        assert.are.equal("mine", ev_kept.entitlement)
+        assert.are.equal(1, ev_kept.extra)
+        assert.are.equal(7, n) -- six of the payload, one of the subscriber's
+        assert.are.equal(1, ev_kept.meter.value)
+    end)
+
+    it("shows the customer as it was when the event fired", function()
+        local e = engine()
+        local values = {}
+        e:on("meter-changed", function(ev)
+            if #values == 0 then
+                values[1] = "outer"
+                assert(e:allow("c", "chat", 5)) -- changes c before the read
+            end
+            values[#values + 1] = ev.customer.meters.chat.value
+        end)
+        assert.is_true(e:allow("c", "chat", 2))
+        -- the nested event read 7, then the outer one still 2
+        assert.are.same({ "outer", 7, 2 }, values)
+    end)
+
+    it("keeps the customer of a payload whose customer a subscriber deleted", function()
+        local e = engine()
+        local snapshot
+        e:on("meter-changed", function() assert(e:delete_customer("c")) end)
+        e:on("meter-changed", function(ev) snapshot = H.keep(ev).customer end)
+        assert.is_true(e:allow("c", "chat", 2))
+        assert.are.equal(2, snapshot.meters.chat.value)
+        assert.is_nil(e:customer("c"))
+    end)
+
+    it("is a copy: writes reach neither the engine nor the next payload", function()
+        local e = engine()
+        local seen = {}
+        e:on("meter-changed", function(ev)
+            seen[#seen + 1] = ev.customer.meters.chat.value
+            ev.customer.meters.chat.value = 1000
+            ev.meter.value = 1000
+        end)
+        assert.is_true(e:allow("c", "chat", 1))
+        assert.is_true(e:allow("c", "chat", 1))
+        assert.are.same({ 1, 2 }, seen)
+        assert.are.equal(2, e:value("c", "chat"))
+    end)
+
+    if jit then
+        it("carries the whole customer under LuaJIT (no __pairs to fill it later)", function()
+            local e = engine()
+            local kept
+            e:on("meter-changed", function(ev) kept = kept or ev end)
+            assert.is_true(e:allow("c", "chat", 3))
+            assert.is_true(e:allow("c", "chat", 1))
+            assert.are.equal(3, kept.customer.meters.chat.value)
+        end)
+    else
+        it("gives the customer snapshot only while the event is delivered", function()
+            local e = engine()
+            local kept
+            e:on("meter-changed", function(ev) kept = ev end)
+            assert.is_true(e:allow("c", "chat", 3))
+            assert.are.equal("c", kept.customer.id)
+            local ok, err = pcall(function() return kept.customer.meters end)
+            assert.is_false(ok)
+            assert.matches("only while the event is delivered", err)
+            -- read during delivery, it is kept
+            local held
+            e:on("meter-changed", function(ev) held = H.keep(ev) end)
+            assert.is_true(e:allow("c", "chat", 1))
+            assert.are.equal(4, held.customer.meters.chat.value)
+        end)
+
+        it("raises, never reads a closed engine, for a payload kept past close()", function()
+            local e = engine()
+            local kept
+            e:on("meter-changed", function(ev) kept = ev end)
+            assert.is_true(e:allow("c", "chat", 3))
+            e:close()
+            local ok, err = pcall(function() return kept.meter end)
+            assert.is_false(ok)
+            assert.matches("engine is closed", err)
+        end)
+    end
+end)
