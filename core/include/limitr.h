@@ -43,10 +43,10 @@ extern "C" {
  *   allow, check, increment and decrement return it.
  * - LIMITR_NOT_FOUND: something named does not exist ("unknown_customer",
  *   "unknown_entitlement", "unknown_plan", "no_plan", "no_scope_customer",
- *   "unknown_alt_id", "no_override", "no_subscription", "snapshot_expired"; a
- *   file that cannot be
- *   opened); for a read, also a value that is not defined ("observe",
- *   "not_metered", "no_reset", "no_projection", "needs_customer").
+ *   "unknown_alt_id", "no_override", "no_subscription", "snapshot_expired";
+ *   a file that cannot be opened); for a read, also a value that is not
+ *   defined ("observe", "not_metered", "no_reset", "no_projection",
+ *   "needs_customer").
  * - LIMITR_INVALID: a bad argument or document ("invalid_value",
  *   "invalid_argument", "invalid_policy", "alt_id_in_use", "same_plan",
  *   "no_policy": the engine of a failed limitr_new).
