@@ -108,12 +108,18 @@ static int from_fraction_fast(double d, lnum *out)
         1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     double a = fabs(d), m;
-    int e, k;
+    int e, k, e2;
+    uint64_t bits;
     int64_t digits;
     lnum v;
     if (!(a >= 1e-8 && a < 1e15)) return -1;
-    /* e ~ floor(log10(a)); one off only makes the checks below fail */
-    for (e = 14; e > -8 && a * p10[8] < p10[e + 8]; e--)
+    /* e ~ floor(log10(a)); one off only makes the checks below fail. The
+       binary exponent gives a start at most 2 above it (log10(2) < 0.302). */
+    memcpy(&bits, &a, sizeof bits);
+    e2 = (int)((bits >> 52) & 0x7ff) - 1022; /* a = f 2^e2, f in [0.5, 1) */
+    e = (int)((e2 - 1) * 0.30103) + 1;
+    if (e > 14) e = 14;
+    for (; e > -8 && a * p10[8] < p10[e + 8]; e--)
         ;
     k = 14 - e; /* 0 .. 22: every 10^k is exact */
     if (k < 0 || k > 22) return -1;
