@@ -141,3 +141,29 @@ describe("a subscriber's payload", function()
         end)
     end
 end)
+
+describe("a policy handler's event", function()
+    local HANDLED = POLICY .. [[
+  handlers:
+    meter-changed: |
+      function(event)
+        local keys = 0
+        for _ in pairs(event) do keys = keys + 1 end
+        App.got(event.meter.value, event.event_data and event.event_data.r,
+          event.customer.id, event.customer.meters.chat.value, keys, event.credit.name)
+        event.meter.value = -1 -- a copy: the host's subscriber sees the event's
+      end
+]]
+
+    it("is built without JSON, with the same fields as a subscriber's", function()
+        local e = assert(limitr.new(HANDLED))
+        assert(e:create_customer("c"))
+        local got, seen = {}, {}
+        e:lib("App", "got", function(...) got[#got + 1] = { ... } end)
+        e:on("meter-changed", function(ev) seen[#seen + 1] = ev.meter.value end)
+        assert.is_true(e:allow("c", "chat", 3, { event = { r = "x" } }))
+        assert.is_true(e:allow("c", "chat", 1))
+        assert.are.same({ { 3, "x", "c", 3, 7, "t" }, { 4, nil, "c", 4, 6, "t" } }, got)
+        assert.are.same({ 3, 4 }, seen)
+    end)
+end)

@@ -1,6 +1,7 @@
 /* event.c: event names, subscriptions (limitr_on/off), host library
  * functions (limitr_lib) and delivery. Payloads are built by the caller only
  * when limitr__listening says someone listens. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,64 @@ static int call_snippet(limitr_engine *e, int ref, const char *path,
     return status;
 }
 
+/* A payload customer's snapshot, for a handler that reads it. */
+static cJSON *frame_fetch(void *ud, const void *key)
+{
+    const cJSON *snap = limitr__frame_snapshot(ud, (uint64_t)(uintptr_t)key);
+    return snap != NULL ? cJSON_Duplicate(snap, 1) : NULL;
+}
+
+/* Calls policy handler ref with the payload's items as its argument, built
+ * straight in the VM (the customer only if the handler reads it). */
+static void call_handler_items(limitr_engine *e, int ref, const char *path,
+                               const payload *p)
+{
+    script_field fields[PAYLOAD_ITEMS];
+    cJSON *parsed[PAYLOAD_ITEMS];
+    const char *id = NULL;
+    char *err = NULL;
+    size_t i, n_parsed = 0;
+    for (i = 1; i < p->n; i++) {
+        const limitr_item *it = &p->items[i];
+        script_field *f = &fields[i - 1];
+        memset(f, 0, sizeof *f);
+        f->name = it->key;
+        switch (it->kind) {
+        case LIMITR_ITEM_NUMBER:
+            f->kind = SCRIPT_FIELD_NUMBER;
+            f->number = it->number;
+            break;
+        case LIMITR_ITEM_STRING:
+            f->kind = SCRIPT_FIELD_STRING;
+            f->string = it->text;
+            break;
+        case LIMITR_ITEM_TABLE:
+            f->kind = SCRIPT_FIELD_TABLE;
+            f->size = (int)it->size;
+            break;
+        case LIMITR_ITEM_JSON:
+            f->kind = SCRIPT_FIELD_JSON;
+            f->json = parsed[n_parsed++] = cJSON_Parse(it->text);
+            break;
+        case LIMITR_ITEM_SNAPSHOT:
+            f->kind = SCRIPT_FIELD_LAZY;
+            f->lazy.fetch = frame_fetch;
+            f->lazy.ud = e;
+            f->lazy.key = (const void *)(uintptr_t)it->snapshot;
+            id = it->text;
+            break;
+        }
+    }
+    limitr__script_set_customer(e->policy->vm, id);
+    if (limitr__script_call_fields(e->policy->vm, ref, fields,
+                                   (int)p->items[0].size, NULL,
+                                   &err) != LIMITR_OK)
+        limitr__report_error(e, path, err ? err : "out of memory");
+    free(err);
+    for (i = 0; i < n_parsed; i++)
+        cJSON_Delete(parsed[i]);
+}
+
 /* Steps 2-4 of docs/engine.md 10.3: handler, App functions, subscribers. */
 static void deliver(limitr_engine *e, int kind, payload *p)
 {
@@ -432,10 +491,13 @@ static void deliver(limitr_engine *e, int kind, payload *p)
                               : pol->notifications[kind - EV_COUNT].handler_ref;
     const cJSON *json;
     e->delivering++;
-    if (ref > 0 && (json = limitr__payload_cjson(e, p)) != NULL) {
+    if (ref > 0) {
         char path[96];
         snprintf(path, sizeof path, "handlers.%s", kind_name(e, kind));
-        call_snippet(e, ref, path, &json, 1, json, NULL);
+        if (p->n > 0)
+            call_handler_items(e, ref, path, p);
+        else if ((json = limitr__payload_cjson(e, p)) != NULL)
+            call_snippet(e, ref, path, &json, 1, json, NULL);
     }
     if (e->n_libs > 0) deliver_app(e, kind, p);
     deliver_subs(e, kind, p, 0);

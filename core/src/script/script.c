@@ -338,6 +338,7 @@ static void copy_library(lua_State *L, const char *name,
 static int lazy_fill(lua_State *L);
 static int lazy_field(lua_State *L);
 static int lazy_pairs(lua_State *L);
+static int skip_field(const struct script_field *fields, int i);
 
 /* A registry reference to a metatable whose __index builds on demand
  * (index) and whose __pairs builds everything first; hidden from
@@ -857,7 +858,9 @@ static int lazy_pairs(lua_State *L)
             lua_gettable(L, 1);
         } else { /* read each lazy field */
             const call_args *ca = lazy_mapped(L);
-            for (i = 0; ca != NULL && i < ca->nfields; i++)
+            int n;
+            for (i = 0, n = 0; ca != NULL && n < ca->nfields;
+                 i = skip_field(ca->fields, i), n++)
                 if (ca->fields[i].kind == SCRIPT_FIELD_LAZY) {
                     lua_getfield(L, 1, ca->fields[i].name);
                     lua_settop(L, 1);
@@ -898,6 +901,48 @@ static void push_number(lua_State *L, double d)
         lua_pushnumber(L, d);
 }
 
+/* The index of the field after field i and everything nested in it. */
+static int skip_field(const script_field *fields, int i)
+{
+    int left = 1;
+    for (; left > 0; i++, left--)
+        if (fields[i].kind == SCRIPT_FIELD_TABLE) left += fields[i].size;
+    return i;
+}
+
+/* Pushes field *i (a table with its fields) and moves *i past it; a lazy
+ * field is left out (0 returned), the others pushed (1). */
+static int push_field(lua_State *L, const script_field *fields, int *i)
+{
+    const script_field *f = &fields[(*i)++];
+    int k;
+    switch (f->kind) {
+    case SCRIPT_FIELD_NUMBER:
+        push_number(L, f->number);
+        return 1;
+    case SCRIPT_FIELD_STRING:
+        lua_pushstring(L, f->string);
+        return 1;
+    case SCRIPT_FIELD_JSON:
+        if (f->json == NULL)
+            lua_pushnil(L);
+        else
+            lua_json_push(L, f->json, 0);
+        return 1;
+    case SCRIPT_FIELD_LAZY:
+        return 0;
+    case SCRIPT_FIELD_TABLE:
+        break;
+    }
+    luaL_checkstack(L, 4, "table of fields");
+    lua_createtable(L, 0, f->size);
+    for (k = 0; k < f->size; k++) {
+        const char *name = fields[*i].name;
+        if (push_field(L, fields, i)) lua_setfield(L, -2, name);
+    }
+    return 1;
+}
+
 /* In a protected call (call_args): the one argument of
  * limitr__script_call_fields, a table of the fields. Lazy fields are not
  * there: the table's metatable builds one the first time it is read. */
@@ -905,20 +950,15 @@ static int make_ctx(lua_State *L)
 {
     script *s = of(L);
     const call_args *ca = lua_touserdata(L, 1);
-    int i, lazy = 0;
+    int i = 0, k, lazy = 0;
     lua_settop(L, 0);
     lua_createtable(L, 0, ca->nfields);
-    for (i = 0; i < ca->nfields; i++) {
-        const script_field *f = &ca->fields[i];
-        if (f->kind == SCRIPT_FIELD_NUMBER)
-            push_number(L, f->number);
-        else if (f->kind == SCRIPT_FIELD_STRING)
-            lua_pushstring(L, f->string);
-        else {
+    for (k = 0; k < ca->nfields; k++) {
+        const char *name = ca->fields[i].name;
+        if (push_field(L, ca->fields, &i))
+            lua_setfield(L, 1, name);
+        else
             lazy = 1;
-            continue;
-        }
-        lua_setfield(L, 1, f->name);
     }
     if (lazy) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
@@ -937,12 +977,13 @@ static int lazy_field(lua_State *L)
 {
     const call_args *ca;
     const char *k;
-    int i;
+    int i, n;
     lua_settop(L, 2);
     if (lua_type(L, 2) != LUA_TSTRING) return 0;
     k = lua_tolstring(L, 2, NULL);
     ca = lazy_mapped(L);
-    for (i = 0; ca != NULL && i < ca->nfields; i++) {
+    for (i = 0, n = 0; ca != NULL && n < ca->nfields;
+         i = skip_field(ca->fields, i), n++) {
         const script_field *f = &ca->fields[i];
         if (f->kind != SCRIPT_FIELD_LAZY || strcmp(f->name, k) != 0) continue;
         lua_createtable(L, 0, 16);

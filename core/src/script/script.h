@@ -126,7 +126,9 @@ int limitr__script_call_lazy(script *s, int ref, const script_lazy *arg,
 typedef enum script_field_kind {
     SCRIPT_FIELD_NUMBER,
     SCRIPT_FIELD_STRING,
-    SCRIPT_FIELD_LAZY /* a lazy table */
+    SCRIPT_FIELD_LAZY,  /* a lazy table (at the top level only) */
+    SCRIPT_FIELD_TABLE, /* a table of the `size` fields that follow */
+    SCRIPT_FIELD_JSON   /* `json`, a cJSON value (NULL: nil) */
 } script_field_kind;
 
 typedef struct script_field {
@@ -135,11 +137,14 @@ typedef struct script_field {
     double number;      /* SCRIPT_FIELD_NUMBER */
     const char *string; /* SCRIPT_FIELD_STRING */
     script_lazy lazy;   /* SCRIPT_FIELD_LAZY */
+    int size;           /* SCRIPT_FIELD_TABLE */
+    const cJSON *json;  /* SCRIPT_FIELD_JSON */
 } script_field;
 
-/* Calls snippet `ref` with one argument: a table of the fields (a lazy one
- * is built the first time the snippet reads it), as limitr__script_call
- * does otherwise. */
+/* Calls snippet `ref` with one argument: a table of the fields, nfields at
+ * its top level (a table field's own fields follow it; a lazy one is built
+ * the first time the snippet reads it), as limitr__script_call does
+ * otherwise. */
 int limitr__script_call_fields(script *s, int ref, const script_field *fields,
                                int nfields, script_result *res, char **err);
 
