@@ -483,6 +483,7 @@ static int push_result_text(lua_State *L, const char *text)
 }
 
 static int build_snapshot(lua_State *L);
+static int build_event_snapshot(lua_State *L);
 
 /* The snapshot of customer id (or alt ID), or nil, err, code. */
 static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
@@ -494,41 +495,36 @@ static int push_snapshot(lua_State *L, limitr_engine *e, const char *id)
     return lua_gettop(L) - top;
 }
 
-/* In a protected call, the collector stopped: (engine, id). */
-static int build_snapshot(lua_State *L)
+/* Pushes the snapshot table of info (limitr_customer_view's), its meters
+ * read from the engine; or nil, err, code. */
+static int push_customer_info(lua_State *L, limitr_engine *e,
+                              const limitr_customer_info *info)
 {
-    limitr_engine *e = lua_touserdata(L, 1);
-    const char *id = lua_touserdata(L, 2);
-    limitr_customer_info info;
     limitr_meter_info m;
-    size_t i, n_meters;
-    int top;
-    lua_settop(L, 0);
-    top = lua_gettop(L);
-    if (limitr_customer_view(e, id, &info) != LIMITR_OK) return push_fail(L, e);
+    size_t i, n_meters = info->n_meters;
+    int top = lua_gettop(L);
     luaL_checkstack(L, 8, "snapshot");
     lua_createtable(L, 0, 16);
-    set_string(L, "id", info.id);
-    set_string(L, "plan", info.plan);
-    set_string(L, "own_plan", info.own_plan);
-    set_string(L, "type", info.type);
-    set_string(L, "label", info.label);
-    set_number(L, "created", (double)info.created);
-    set_strings(L, "refs", info.refs, info.n_refs);
-    set_strings(L, "alt_ids", info.alt_ids, info.n_alt_ids);
-    if (info.metadata_json != NULL) {
-        push_json_text(L, info.metadata_json);
+    set_string(L, "id", info->id);
+    set_string(L, "plan", info->plan);
+    set_string(L, "own_plan", info->own_plan);
+    set_string(L, "type", info->type);
+    set_string(L, "label", info->label);
+    set_number(L, "created", (double)info->created);
+    set_strings(L, "refs", info->refs, info->n_refs);
+    set_strings(L, "alt_ids", info->alt_ids, info->n_alt_ids);
+    if (info->metadata_json != NULL) {
+        push_json_text(L, info->metadata_json);
         lua_setfield(L, -2, "metadata");
     }
-    if (info.overrides_json != NULL)
-        push_json_text(L, info.overrides_json);
+    if (info->overrides_json != NULL)
+        push_json_text(L, info->overrides_json);
     else
         lua_createtable(L, 0, 0);
     lua_setfield(L, -2, "overrides");
-    n_meters = info.n_meters;
     lua_createtable(L, 0, (int)n_meters);
     for (i = 0; i < n_meters; i++) {
-        if (limitr_customer_meter_at(e, id, i, &m) != LIMITR_OK) {
+        if (limitr_customer_meter_at(e, info->id, i, &m) != LIMITR_OK) {
             lua_settop(L, top);
             return push_fail(L, e);
         }
@@ -544,6 +540,36 @@ static int build_snapshot(lua_State *L)
         lua_setfield(L, -2, m.entitlement);
     }
     lua_setfield(L, -2, "meters");
+    return 1;
+}
+
+/* In a protected call, the collector stopped: (engine, id). */
+static int build_snapshot(lua_State *L)
+{
+    limitr_engine *e = lua_touserdata(L, 1);
+    const char *id = lua_touserdata(L, 2);
+    limitr_customer_info info;
+    lua_settop(L, 0);
+    if (limitr_customer_view(e, id, &info) != LIMITR_OK) return push_fail(L, e);
+    return push_customer_info(L, e, &info);
+}
+
+/* In a protected call, the collector stopped: (engine, &token). An event's
+ * customer: read straight from the engine when nothing moved since the
+ * event, else from the engine's copy as JSON; raises once it expired. */
+static int build_event_snapshot(lua_State *L)
+{
+    limitr_engine *e = lua_touserdata(L, 1);
+    uint64_t token = *(const uint64_t *)lua_touserdata(L, 2);
+    limitr_customer_info info;
+    const char *json;
+    lua_settop(L, 0);
+    if (limitr_event_customer_view(e, token, &info) == LIMITR_OK)
+        return push_customer_info(L, e, &info);
+    if (strcmp(limitr_last_reason(e), "snapshot_moved") != 0 ||
+        limitr_event_snapshot(e, token, &json) != LIMITR_OK)
+        return luaL_error(L, "event payload: %s", limitr_last_error(e));
+    json_text_push(L, json, strlen(json));
     return 1;
 }
 
@@ -998,10 +1024,10 @@ static const char *callback_failed(lua_callback *cb, lua_State *L)
 static void push_event_snapshot(lua_State *L, limitr_engine *e,
                                 lua_Number token)
 {
-    const char *json;
-    if (limitr_event_snapshot(e, (uint64_t)token, &json) != LIMITR_OK)
-        luaL_error(L, "event payload: %s", limitr_last_error(e));
-    push_result_text(L, json);
+    uint64_t t = (uint64_t)token;
+    lua_pushlightuserdata(L, e);
+    lua_pushlightuserdata(L, &t);
+    gc_stopped_call(L, build_event_snapshot, 2);
 }
 
 #if LUA_VERSION_NUM >= 502

@@ -441,6 +441,16 @@ LIMITR_API int limitr_on_items(limitr_engine *engine, const char *name,
 LIMITR_API int limitr_event_snapshot(limitr_engine *engine, uint64_t snapshot,
                                      const char **json);
 
+/* The customer of a SNAPSHOT item without JSON, when nothing moved since
+ * the event (neither the state nor the clock's millisecond): *out as
+ * limitr_customer_view fills it, and limitr_customer_meter_at (out->id)
+ * gives its meters, until the next call that changes anything. Otherwise
+ * LIMITR_NOT_FOUND: "snapshot_moved" (use limitr_event_snapshot), or
+ * "snapshot_expired". */
+LIMITR_API int limitr_event_customer_view(limitr_engine *engine,
+                                          uint64_t snapshot,
+                                          limitr_customer_info *out);
+
 /* A host library function: args_json is a JSON array of the arguments;
  * *result_json may be set to a JSON value (borrowed from the callee until its
  * next call), or left NULL for no result. Return NULL on success or an error

@@ -184,6 +184,58 @@ TEST(long_ids_in_frames)
     limitr_free(e);
 }
 
+typedef struct view_seen {
+    limitr_engine *e;
+    int live, moved;        /* limitr_event_customer_view's answers */
+    char value_before[512]; /* the snapshot after the nested change */
+} view_seen;
+
+/* Reads the customer without JSON, then changes it and asks again. */
+static const char *on_view(const char *name, const limitr_item *items, size_t n,
+                           void *ud)
+{
+    view_seen *v = ud;
+    limitr_customer_info info;
+    uint64_t token = 0;
+    const char *json;
+    size_t i;
+    (void)name;
+    for (i = 0; i < n; i++)
+        if (items[i].kind == LIMITR_ITEM_SNAPSHOT) token = items[i].snapshot;
+    if (v->live != 0) return NULL; /* the nested event */
+    v->live = limitr_event_customer_view(v->e, token, &info) == LIMITR_OK &&
+              strcmp(info.id, "c") == 0 && info.n_meters == 1;
+    limitr_advance(v->e, 1); /* the clock moves: the snapshot is kept */
+    v->moved =
+        limitr_event_customer_view(v->e, token, &info) == LIMITR_NOT_FOUND &&
+        strcmp(limitr_last_reason(v->e), "snapshot_moved") == 0;
+    if (limitr_event_snapshot(v->e, token, &json) == LIMITR_OK)
+        snprintf(v->value_before, sizeof v->value_before, "%s", json);
+    return NULL;
+}
+
+TEST(customer_view_while_nothing_moved)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    view_seen v;
+    limitr_customer_info info;
+    memset(&v, 0, sizeof v);
+    v.e = e;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_set_time(e, 1000), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on_items(e, "meter-changed", on_view, &v, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "chat", 2, NULL), LIMITR_OK);
+    ASSERT_EQ(v.live, 1);
+    ASSERT_EQ(v.moved, 1);
+    ASSERT_CONTAINS(v.value_before, "\"started\":1000}");
+    ASSERT_EQ(limitr_event_customer_view(e, 1, &info), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "snapshot_expired");
+    ASSERT_EQ(limitr_event_customer_view(e, 1, NULL), LIMITR_INVALID);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(items_say_what_json_says);
@@ -191,5 +243,6 @@ int main(void)
     RUN(snapshot_outlives_a_nested_delete);
     RUN(other_events_come_whole_as_json);
     RUN(long_ids_in_frames);
+    RUN(customer_view_while_nothing_moved);
     return harness_failures != 0;
 }

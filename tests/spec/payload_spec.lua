@@ -79,6 +79,28 @@ describe("a subscriber's payload", function()
         assert.are.same({ "outer", 7, 2 }, values)
     end)
 
+    it("shows the customer at the event's time when a subscriber moves the clock", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        daily: {limit: {credit: t, value: 10, resets: true, reset_inc: 1day}}
+]]))
+        e:set_time(1000)
+        assert(e:create_customer("c"))
+        local value
+        e:on("meter-changed", function(ev)
+            e:advance(86400000) -- a new period for the meter
+            value = ev.customer.meters.daily.value
+        end)
+        assert.is_true(e:allow("c", "daily", 4))
+        assert.are.equal(4, value)
+        assert.are.equal(0, e:value("c", "daily"))
+    end)
+
     it("keeps the customer of a payload whose customer a subscriber deleted", function()
         local e = engine()
         local snapshot

@@ -94,6 +94,8 @@ static const struct {
     {"no_subscription", "no subscription has this id"},
     {"snapshot_expired", "an event's customer snapshot can be read only "
                          "while the event is delivered"},
+    {"snapshot_moved", "the customer or the clock moved since the event: "
+                       "read its snapshot with limitr_event_snapshot"},
     {"unknown_lib", "no host function of that name"},
     {"observe", "not defined for an observe limit"},
     {"no_reset", "the limit does not reset"},

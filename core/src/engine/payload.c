@@ -196,22 +196,48 @@ void limitr__frames_freeze(limitr_engine *e)
         build(e, &e->frames[i]);
 }
 
+/* The live frame of token, or NULL. */
+static event_frame *frame_of(limitr_engine *e, uint64_t token)
+{
+    size_t i;
+    for (i = 0; token != 0 && i < e->n_frames; i++)
+        if (e->frames[i].token == token) return &e->frames[i];
+    return NULL;
+}
+
+static int expired(limitr_engine *e)
+{
+    return limitr__fail(e, LIMITR_NOT_FOUND, "snapshot_expired",
+                        "event_snapshot: the event's customer snapshot can "
+                        "be read only while the event is delivered (read it "
+                        "in the subscriber to keep it)");
+}
+
+int limitr_event_customer_view(limitr_engine *e, uint64_t token,
+                               limitr_customer_info *out)
+{
+    const event_frame *f;
+    LIMITR_ENTER(e);
+    if (out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "event_customer_view: out is required");
+    if ((f = frame_of(e, token)) == NULL) return expired(e);
+    /* Unchanged since the event, and read in its millisecond: the
+       customer as it is now is the snapshot. */
+    if (f->owner == NULL || limitr__now(e) != f->now)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "snapshot_moved");
+    return limitr_customer_view(e, f->owner->id, out);
+}
+
 int limitr_event_snapshot(limitr_engine *e, uint64_t token, const char **json)
 {
     const cJSON *snap;
     char *text;
-    size_t i;
     LIMITR_ENTER(e);
     if (json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "event_snapshot: json is required");
-    for (i = 0; i < e->n_frames && e->frames[i].token != token; i++)
-        ;
-    if (token == 0 || i == e->n_frames)
-        return limitr__fail(e, LIMITR_NOT_FOUND, "snapshot_expired",
-                            "event_snapshot: the event's customer snapshot "
-                            "can be read only while the event is delivered "
-                            "(read it in the subscriber to keep it)");
+    if (frame_of(e, token) == NULL) return expired(e);
     if ((snap = limitr__frame_snapshot(e, token)) == NULL ||
         (text = cJSON_PrintUnformatted(snap)) == NULL)
         return limitr__nomem(e);
