@@ -370,39 +370,4 @@ static void json_text_push(lua_State *L, const char *text, size_t len)
     lua_pushnil(L);
 }
 
-/* Pushes the elements of the JSON list `text` as separate values; their
- * count, or -1 (nothing pushed) when it is not a JSON list. */
-static int json_text_push_list(lua_State *L, const char *text, size_t len)
-{
-    int top = lua_gettop(L), n = 0;
-    json_text t;
-    t.p = text;
-    t.end = text + len;
-    jt_space(&t);
-    if (t.p >= t.end || *t.p != '[') return -1;
-    t.p++;
-    jt_space(&t);
-    if (t.p < t.end && *t.p == ']') {
-        t.p++;
-    } else {
-        for (;;) {
-            if (jt_value(L, &t, 0) != 0) goto bad; /* each a root */
-            n++;
-            jt_space(&t);
-            if (t.p < t.end && *t.p == ',') {
-                t.p++;
-                continue;
-            }
-            if (t.p >= t.end || *t.p != ']') goto bad;
-            t.p++;
-            break;
-        }
-    }
-    jt_space(&t);
-    if (t.p == t.end) return n;
-bad:
-    lua_settop(L, top);
-    return -1;
-}
-
 #endif

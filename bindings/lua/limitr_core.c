@@ -15,12 +15,14 @@
 #include "compat.h"
 #include "json_text.h"
 #include "limitr.h"
-/* lua_json.h is shared with the engine's own VM: only lua_json_from (Lua
-   to JSON) is used here, JSON text comes in through json_text.h. */
+/* lua_json.h and lua_items.h are shared with the engine's own VM: only
+   lua_json_from (Lua to JSON) and lua_items_from (a host function's result)
+   are used here; JSON text comes in through json_text.h. */
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
+#include "lua_items.h"
 #include "lua_json.h"
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
@@ -39,13 +41,14 @@
 /* A Lua function registered as an event subscriber or a host function. */
 typedef struct lua_callback {
     struct engine_box *box;
-    int fn_ref;    /* registry reference of the function; LUA_NOREF once
-                      released */
-    int sub_id;    /* on(): the subscription's id; 0 for lib() */
-    char *lib_key; /* lib(): "lib.name", to release the one it replaces */
-    int running;   /* calls of it in progress (events nest) */
-    char *error;   /* last failure message (malloc'ed) */
-    char *result;  /* last JSON result of a host function */
+    int fn_ref;       /* registry reference of the function; LUA_NOREF once
+                         released */
+    int sub_id;       /* on(): the subscription's id; 0 for lib() */
+    char *lib_key;    /* lib(): "lib.name", to release the one it replaces */
+    int running;      /* calls of it in progress (events nest) */
+    char *error;      /* last failure message (malloc'ed) */
+    lua_items result; /* a host function's last result, as items; the
+                         value stays in the box's results table */
     struct lua_callback *next;
 } lua_callback;
 
@@ -60,6 +63,7 @@ typedef struct engine_box {
     int lazy_mt_ref;   /* metatable of lazy snapshots, or LUA_NOREF */
     int lazy_cell_ref; /* {[1] = box} (upvalue 1 of its metamethods) */
     int keys_ref;      /* payload keys as Lua strings, by slot */
+    int results_ref;   /* {[callback] = its last result}, or LUA_NOREF */
     const char *key_ptrs[KEY_SLOTS]; /* the item key each slot holds */
 } engine_box;
 
@@ -100,7 +104,7 @@ static void free_callback(lua_callback *cb)
 {
     free(cb->lib_key);
     free(cb->error);
-    free(cb->result);
+    free(cb->result.items);
     free(cb);
 }
 
@@ -126,6 +130,13 @@ static void release_callback(lua_State *L, engine_box *b, lua_callback *cb)
     if (cb->fn_ref == LUA_NOREF) return;
     luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
     cb->fn_ref = LUA_NOREF;
+    if (b->results_ref != LUA_NOREF && cb->running == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, b->results_ref);
+        lua_pushlightuserdata(L, cb);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
     b->live--;
     b->released++;
     sweep_callbacks(b);
@@ -330,6 +341,7 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
     b->magic = &engine_magic;
     b->e = e;
     b->lazy_mt_ref = b->lazy_cell_ref = b->keys_ref = LUA_NOREF;
+    b->results_ref = LUA_NOREF;
     luaL_setmetatable(L, ENGINE_MT);
     return 1;
 }
@@ -1050,6 +1062,14 @@ static void push_item(lua_State *L, engine_box *b, int keys,
 static void push_keys(lua_State *L, engine_box *b);
 static void push_key(lua_State *L, engine_box *b, int keys, const char *key);
 
+/* The entries that follow an item (a table's or a list's). */
+static size_t entries(const limitr_item *it)
+{
+    return it->kind == LIMITR_ITEM_TABLE || it->kind == LIMITR_ITEM_ARRAY
+               ? it->size
+               : 0;
+}
+
 /* The box, or raises once close() ran (upvalue 1: the cell). */
 static engine_box *lazy_box(lua_State *L)
 {
@@ -1091,8 +1111,7 @@ static size_t blob_entry(const item_blob *blob, const char *key, int *rank)
         }
         /* skip the entry with everything nested in it */
         for (left = 1; left > 0; i++, left--)
-            if (blob->items[i].kind == LIMITR_ITEM_TABLE)
-                left += blob->items[i].size;
+            left += entries(&blob->items[i]);
     }
     return 0;
 }
@@ -1122,8 +1141,7 @@ static void lazy_fill_all(lua_State *L, engine_box *b, int t, int si)
         for (k = 0; k < blob->items[0].size && k < 32; k++) {
             size_t at = i;
             for (left = 1; left > 0; i++, left--)
-                if (blob->items[i].kind == LIMITR_ITEM_TABLE)
-                    left += blob->items[i].size;
+                left += entries(&blob->items[i]);
             if (!(blob->filled & ((uint32_t)1 << k)))
                 blob_fill_entry(L, b, t, si, at, (int)k);
         }
@@ -1256,7 +1274,8 @@ static void push_lazy_snapshot(lua_State *L, engine_box *b, lua_Number token,
 
 static int has_text(const limitr_item *it)
 {
-    return it->kind != LIMITR_ITEM_NUMBER && it->kind != LIMITR_ITEM_TABLE &&
+    return (it->kind == LIMITR_ITEM_STRING || it->kind == LIMITR_ITEM_JSON ||
+            it->kind == LIMITR_ITEM_SNAPSHOT) &&
            it->text != NULL;
 }
 
@@ -1304,7 +1323,8 @@ static void forget_payload_state(lua_State *L, engine_box *b)
     }
 #endif
     luaL_unref(L, LUA_REGISTRYINDEX, b->keys_ref);
-    b->keys_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, b->results_ref);
+    b->keys_ref = b->results_ref = LUA_NOREF;
 }
 
 /* Pushes an item's key (static: limitr.h) from the box's key slots, where
@@ -1346,6 +1366,20 @@ static void push_item(lua_State *L, engine_box *b, int keys,
 #else
         push_event_snapshot(L, b->e, (lua_Number)it->snapshot);
 #endif
+        return;
+    case LIMITR_ITEM_BOOLEAN:
+        lua_pushboolean(L, it->number != 0);
+        return;
+    case LIMITR_ITEM_NULL:
+        lua_pushnil(L);
+        return;
+    case LIMITR_ITEM_ARRAY:
+        luaL_checkstack(L, 4, "value nested too deeply");
+        lua_createtable(L, (int)it->size, 0);
+        for (k = 0; k < it->size; k++) {
+            push_item(L, b, keys, items, i);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
         return;
     case LIMITR_ITEM_TABLE:
         break;
@@ -1461,41 +1495,72 @@ static int l_engine_off(lua_State *L)
     return push_true(L);
 }
 
-/* Runs inside lua_pcall: (fn, args text, callback) as light userdata.
- * Calls fn with the decoded arguments and keeps its first result as JSON. */
+/* A host function call, on the C stack of its trampoline. */
+typedef struct host_call {
+    lua_callback *cb;
+    const limitr_item *args; /* an ARRAY of the arguments first */
+    size_t n;
+} host_call;
+
+/* Runs inside lua_pcall: (fn, host_call as light userdata). Calls fn with
+ * the arguments, plain tables (an App function's payload too, but for its
+ * customer, read when first used as a subscriber's is) and keeps its first
+ * result as items, the value held in the box's results table. */
 static int call_host_fn(lua_State *L)
 {
-    const char *args = lua_touserdata(L, 2);
-    lua_callback *cb = lua_touserdata(L, 3);
-    int nargs;
+    const host_call *hc = lua_touserdata(L, 2);
+    lua_callback *cb = hc->cb;
+    engine_box *b = cb->box;
+    const char *err = "out of memory";
+    size_t i = 1, k, nargs = hc->args[0].size;
     lua_settop(L, 1);
-    nargs = json_text_push_list(L, args, strlen(args));
-    if (nargs < 0) return luaL_error(L, "bad arguments from the engine");
-    lua_call(L, nargs, 1);
-    free(cb->result);
-    cb->result = NULL;
-    if (!lua_isnil(L, -1)) cb->result = to_json_text(L, -1, "result");
+    luaL_checkstack(L, (int)nargs + 8, "too many arguments");
+    push_keys(L, b); /* 2 */
+    for (k = 0; k < nargs; k++)
+        push_item(L, b, 2, hc->args, &i);
+    lua_remove(L, 2);
+    lua_call(L, (int)nargs, 1);
+    cb->result.n = 0;
+    if (b->results_ref == LUA_NOREF) {
+        lua_createtable(L, 0, 1);
+        b->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->results_ref);
+    lua_pushlightuserdata(L, cb);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3); /* the value its items point into stays alive */
+    lua_pop(L, 1);
+    if (!lua_isnil(L, -1) &&
+        lua_items_from(L, -1, NULL, 0, &cb->result, &err) != 0)
+        return luaL_error(L, "result: %s", err);
     return 0;
 }
 
-static const char *lib_trampoline(const char *args, const char **result,
+static const char *lib_trampoline(const limitr_item *args, size_t n,
+                                  const limitr_item **result, size_t *n_result,
                                   void *userdata)
 {
     lua_callback *cb = userdata;
     lua_State *L = cb->box->L;
     const char *failure = NULL;
+    host_call hc;
     *result = NULL;
+    *n_result = 0;
     if (cb->fn_ref == LUA_NOREF) return "host function was replaced";
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
+    hc.cb = cb;
+    hc.args = args;
+    hc.n = n;
     lua_pushcfunction(L, call_host_fn);
     lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
-    lua_pushlightuserdata(L, (void *)args);
-    lua_pushlightuserdata(L, cb);
+    lua_pushlightuserdata(L, &hc);
     cb->running++;
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK)
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
         failure = callback_failed(cb, L);
-    else
-        *result = cb->result;
+    } else if (cb->result.n > 0) {
+        *result = cb->result.items;
+        *n_result = cb->result.n;
+    }
     cb->running--;
     return failure;
 }
@@ -1536,7 +1601,7 @@ static int l_engine_lib(lua_State *L)
     key[lib_len] = '.';
     memcpy(key + lib_len + 1, name, name_len + 1);
     cb->lib_key = key;
-    if (limitr_lib(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK) {
+    if (limitr_lib_items(b->e, lib, name, lib_trampoline, cb) != LIMITR_OK) {
         release_callback(L, b, cb); /* a failed limitr_lib keeps nothing */
         return push_fail(L, b->e);
     }

@@ -402,12 +402,15 @@ LIMITR_API int limitr_off(limitr_engine *engine, int sub_id);
 typedef enum limitr_item_kind {
     LIMITR_ITEM_NUMBER,
     LIMITR_ITEM_STRING,
-    LIMITR_ITEM_TABLE,   /* its `size` entries follow, each table's entries
-                            right after it */
-    LIMITR_ITEM_JSON,    /* `text` is a JSON value (event data, the payload
-                            of an event given whole) */
-    LIMITR_ITEM_SNAPSHOT /* a customer snapshot: `text` is its ID;
+    LIMITR_ITEM_TABLE,    /* its `size` entries follow, each table's entries
+                             right after it */
+    LIMITR_ITEM_JSON,     /* `text` is a JSON value (event data, the payload
+                             of an event given whole) */
+    LIMITR_ITEM_SNAPSHOT, /* a customer snapshot: `text` is its ID;
                             limitr_event_snapshot(`snapshot`) builds it */
+    LIMITR_ITEM_ARRAY,    /* as TABLE, its entries without keys, in order */
+    LIMITR_ITEM_BOOLEAN,  /* `number` 0 or 1 */
+    LIMITR_ITEM_NULL      /* nil */
 } limitr_item_kind;
 
 typedef struct limitr_item {
@@ -457,6 +460,21 @@ LIMITR_API int limitr_event_customer_view(limitr_engine *engine,
  * message, as limitr_event_fn. */
 typedef const char *(*limitr_lib_fn)(const char *args_json,
                                      const char **result_json, void *userdata);
+
+/* A host library function without JSON: args[0] is an ARRAY of the
+ * arguments (their items follow it); *result may be set to the items of one
+ * value (borrowed from the callee until its next call; no JSON or SNAPSHOT
+ * items), or left NULL for no result. App functions receive the payload
+ * items (SNAPSHOT included) as limitr_items_fn does. Returns as
+ * limitr_lib_fn. */
+typedef const char *(*limitr_lib_items_fn)(const limitr_item *args, size_t n,
+                                           const limitr_item **result,
+                                           size_t *n_result, void *userdata);
+
+/* limitr_lib for a function without JSON. */
+LIMITR_API int limitr_lib_items(limitr_engine *engine, const char *lib,
+                                const char *name, limitr_lib_items_fn fn,
+                                void *userdata);
 
 /* Registers lib.name (registering it again replaces it); fn NULL removes
  * it (LIMITR_NOT_FOUND "unknown_lib" when there is none; a snippet calling

@@ -40,4 +40,19 @@ function _M.load(path, opts)
     return core.load(path, opts)
 end
 
+--- Fills every part of an event payload that is built when first read (a
+-- subscriber's payload and its customer, docs/engine.md 10.1), so that code
+-- reading tables raw (next, lua-cjson's encode) sees them whole. Call it
+-- while the event is delivered. Returns v; other values pass unchanged.
+function _M.plain(v)
+    local seen = {}
+    local function fill(t, depth)
+        if type(t) ~= "table" or seen[t] or depth > 32 then return end
+        seen[t] = true
+        for _, x in pairs(t) do fill(x, depth + 1) end
+    end
+    fill(v, 0)
+    return v
+end
+
 return _M

@@ -189,3 +189,21 @@ describe("a policy handler's event", function()
         assert.are.same({ 3, 4 }, seen)
     end)
 end)
+
+describe("limitr.plain", function()
+    it("fills a payload so that next() and raw readers see all of it", function()
+        local e = engine()
+        local kept
+        e:on("meter-changed", function(ev) kept = limitr.plain(ev) end)
+        assert.is_true(e:allow("c", "chat", 2))
+        local keys = {}
+        local k = next(kept)
+        while k ~= nil do keys[#keys + 1] = k k = next(kept, k) end
+        table.sort(keys)
+        assert.are.same({ "credit", "customer", "entitlement", "meter", "plan", "remaining" }, keys)
+        assert.are.equal(2, rawget(rawget(rawget(kept.customer, "meters"), "chat"), "value"))
+        assert.are.equal(5, limitr.plain(5))
+        local cyclic = {} cyclic.self = cyclic
+        assert.are.equal(cyclic, limitr.plain(cyclic))
+    end)
+end)

@@ -30,7 +30,8 @@ typedef struct subscription {
 typedef struct host_fn {
     char *lib;
     char *name;
-    limitr_lib_fn fn;
+    limitr_lib_fn fn;             /* JSON; or */
+    limitr_lib_items_fn items_fn; /* items */
     void *userdata;
 } host_fn;
 
@@ -40,6 +41,23 @@ typedef struct host_fn {
 #ifndef LIMITR_MAX_EVENT_DEPTH
 #define LIMITR_MAX_EVENT_DEPTH 16 /* events fired from event delivery */
 #endif
+
+/* ---- Item lists (items.c) ---- */
+
+/* A growable list of items (the engine's: the results of JSON hosts). */
+typedef struct item_list {
+    limitr_item *items;
+    size_t n, cap;
+} item_list;
+
+/* items[*i] (with its entries) as cJSON, *i moved past it; NULL when
+   memory ran out. A SNAPSHOT item references its frame's snapshot. */
+cJSON *limitr__items_cjson(limitr_engine *e, const limitr_item *items,
+                           size_t *i);
+/* json as items into list (replacing its items), strings borrowed from
+   json. 0, or -1: out of memory. The depth is json's: cJSON_Parse bounds
+   it. */
+int limitr__items_of_json(const cJSON *json, item_list *list);
 
 /* ---- Event payloads (payload.c) ---- */
 
@@ -135,6 +153,8 @@ struct limitr_engine {
 
     host_fn *libs;
     size_t n_libs;
+    cJSON *lib_result;   /* a JSON host function's last result, and */
+    item_list lib_items; /* it as items, for the snippet that called */
 };
 
 /* ---- Errors and results (engine.c) ---- */

@@ -155,23 +155,54 @@ static int64_t host_now(void *ud)
     return limitr__now(ud);
 }
 
+/* A host function for a snippet: items straight through, or through JSON
+ * for a JSON host (its result then kept as items until the next call). */
 static int host_call(void *ud, const char *lib, const char *name,
-                     const char *args_json, char **result, char **failure)
+                     const limitr_item *args, size_t n_args,
+                     const limitr_item **result, size_t *n_result,
+                     char **failure)
 {
     limitr_engine *e = ud;
     const host_fn *h = find_lib(e, lib, name);
     const char *out = NULL, *fail;
-    *result = *failure = NULL;
+    char *text;
+    size_t i = 0;
+    cJSON *json;
+    *result = NULL;
+    *n_result = 0;
+    *failure = NULL;
     if (h == NULL) {
         *failure = strdup("no such host function");
         return -1;
     }
-    fail = h->fn(args_json, &out, h->userdata);
+    if (h->items_fn != NULL) {
+        fail = h->items_fn(args, n_args, result, n_result, h->userdata);
+    } else {
+        json = limitr__items_cjson(e, args, &i);
+        text = json != NULL ? cJSON_PrintUnformatted(json) : NULL;
+        cJSON_Delete(json);
+        if (text == NULL) return -1;
+        fail = h->fn(text, &out, h->userdata);
+        free(text);
+        if (fail == NULL && out != NULL) {
+            cJSON_Delete(e->lib_result);
+            e->lib_result = cJSON_Parse(out);
+            if (e->lib_result == NULL) {
+                *failure = strdup("the host function's result is not JSON");
+                return -1;
+            }
+            if (limitr__items_of_json(e->lib_result, &e->lib_items) != 0)
+                return -1;
+            *result = e->lib_items.items;
+            *n_result = e->lib_items.n;
+        }
+    }
     if (fail != NULL) {
         *failure = strdup(fail);
+        *result = NULL;
+        *n_result = 0;
         return -1;
     }
-    if (out != NULL && (*result = strdup(out)) == NULL) return -1;
     return 0;
 }
 
@@ -202,18 +233,19 @@ void limitr__bind_script(limitr_engine *e)
     limitr__script_bind(e->policy->vm, &host);
 }
 
-int limitr_lib(limitr_engine *e, const char *lib, const char *name,
-               limitr_lib_fn fn, void *userdata)
+/* limitr_lib and limitr_lib_items: fn or items_fn, or neither to remove. */
+static int register_lib(limitr_engine *e, const char *lib, const char *name,
+                        limitr_lib_fn fn, limitr_lib_items_fn items_fn,
+                        void *userdata)
 {
     size_t i;
     host_fn *grown;
-    LIMITR_ENTER(e);
     if (!is_identifier(lib) || !is_identifier(name))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "lib: library and function names must be "
                             "identifiers (letters, digits, _), got '%s.%s'",
                             lib ? lib : "(null)", name ? name : "(null)");
-    if (fn == NULL) { /* removes lib.name */
+    if (fn == NULL && items_fn == NULL) { /* removes lib.name */
         for (i = 0; i < e->n_libs; i++)
             if (strcmp(e->libs[i].lib, lib) == 0 &&
                 strcmp(e->libs[i].name, name) == 0)
@@ -234,6 +266,7 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         if (strcmp(e->libs[i].lib, lib) == 0 &&
             strcmp(e->libs[i].name, name) == 0) {
             e->libs[i].fn = fn;
+            e->libs[i].items_fn = items_fn;
             e->libs[i].userdata = userdata;
             return limitr__ok(e);
         }
@@ -265,10 +298,25 @@ int limitr_lib(limitr_engine *e, const char *lib, const char *name,
         }
     }
     grown->fn = fn;
+    grown->items_fn = items_fn;
     grown->userdata = userdata;
     e->n_libs++;
     count_app_fn(e, app_fn_event(lib, name), 1);
     return limitr__ok(e);
+}
+
+int limitr_lib(limitr_engine *e, const char *lib, const char *name,
+               limitr_lib_fn fn, void *userdata)
+{
+    LIMITR_ENTER(e);
+    return register_lib(e, lib, name, fn, NULL, userdata);
+}
+
+int limitr_lib_items(limitr_engine *e, const char *lib, const char *name,
+                     limitr_lib_items_fn fn, void *userdata)
+{
+    LIMITR_ENTER(e);
+    return register_lib(e, lib, name, NULL, fn, userdata);
 }
 
 static const host_fn *find_lib(const limitr_engine *e, const char *lib,
@@ -291,6 +339,11 @@ void limitr__events_free(limitr_engine *e)
     }
     free(e->libs);
     free(e->subs);
+    cJSON_Delete(e->lib_result);
+    free(e->lib_items.items);
+    e->lib_result = NULL;
+    e->lib_items.items = NULL;
+    e->lib_items.n = e->lib_items.cap = 0;
     e->libs = NULL;
     e->subs = NULL;
     e->n_libs = e->n_subs = e->cap_subs = 0;
@@ -332,42 +385,72 @@ void limitr__report_error(limitr_engine *e, const char *path,
     e->reporting_error--;
 }
 
-static void call_app(limitr_engine *e, const char *fn_name, const char *args)
+/* Calls App.<fn_name> with the payload: args_json ("[payload]" or
+ * "[name, payload]") for a JSON host, else the items of the same list. */
+static void call_app(limitr_engine *e, const char *fn_name, const char *name,
+                     payload *p)
 {
     const host_fn *h = find_lib(e, "App", fn_name);
     limitr_lib_fn fn;
+    limitr_lib_items_fn items_fn;
     void *ud;
-    const char *result = NULL, *failure;
+    const char *result = NULL, *failure = NULL, *text;
     char path[96];
     if (h == NULL) return;
     fn = h->fn; /* the call may register more functions and move the array */
+    items_fn = h->items_fn;
     ud = h->userdata;
-    failure = fn(args, &result, ud);
+    if (items_fn != NULL) {
+        limitr_item args[PAYLOAD_ITEMS + 2];
+        const limitr_item *res;
+        size_t n = 0, n_res;
+        memset(args, 0, 2 * sizeof args[0]);
+        args[n].kind = LIMITR_ITEM_ARRAY;
+        args[n++].size = name != NULL ? 2 : 1;
+        if (name != NULL) {
+            args[n].kind = LIMITR_ITEM_STRING;
+            args[n++].text = name;
+        }
+        if (p->n > 0) {
+            memcpy(&args[n], p->items, p->n * sizeof *args);
+            n += p->n;
+        } else if ((text = limitr__payload_text(e, p)) != NULL) {
+            memset(&args[n], 0, sizeof args[n]);
+            args[n].kind = LIMITR_ITEM_JSON;
+            args[n++].text = text;
+        } else {
+            return; /* out of memory: the event is lost */
+        }
+        failure = items_fn(args, n, &res, &n_res, ud);
+    } else if ((text = limitr__payload_text(e, p)) != NULL) {
+        size_t tlen = strlen(text) + (name ? strlen(name) : 0) + 8;
+        char *args = malloc(tlen);
+        if (args == NULL) return;
+        if (name != NULL)
+            snprintf(args, tlen, "[\"%s\",%s]", name, text);
+        else
+            snprintf(args, tlen, "[%s]", text);
+        failure = fn(args, &result, ud);
+        free(args);
+    }
     if (failure != NULL) {
         snprintf(path, sizeof path, "lib:App.%s", fn_name);
         limitr__report_error(e, path, failure);
     }
 }
 
-/* Calls App.<name, - as _> and App.event_handler with the payload text. */
+/* Calls App.<name, - as _> and App.event_handler with the payload. */
 static void deliver_app(limitr_engine *e, int kind, payload *p)
 {
-    const char *name = kind_name(e, kind), *text;
-    size_t tlen, nlen = strlen(name), i;
+    const char *name = kind_name(e, kind);
     char fn_name[80];
-    char *args;
-    if ((text = limitr__payload_text(e, p)) == NULL) return;
-    tlen = strlen(text);
-    if ((args = malloc(tlen + nlen + 8)) == NULL) return;
+    size_t i;
     for (i = 0; name[i] != '\0' && i + 1 < sizeof fn_name; i++)
         fn_name[i] = name[i] == '-' ? '_' : name[i];
     fn_name[i] = '\0';
-    snprintf(args, tlen + nlen + 8, "[%s]", text);
-    call_app(e, fn_name, args);
-    if (kind == EV_CUSTOMER_REMOVED) call_app(e, "customer_removing", args);
-    snprintf(args, tlen + nlen + 8, "[\"%s\",%s]", name, text);
-    call_app(e, "event_handler", args);
-    free(args);
+    call_app(e, fn_name, NULL, p);
+    if (kind == EV_CUSTOMER_REMOVED) call_app(e, "customer_removing", NULL, p);
+    call_app(e, "event_handler", name, p);
 }
 
 /* Calls one subscriber with the payload in the form it takes. */
@@ -463,6 +546,11 @@ static void call_handler_items(limitr_engine *e, int ref, const char *path,
         case LIMITR_ITEM_JSON:
             f->kind = SCRIPT_FIELD_JSON;
             f->json = parsed[n_parsed++] = cJSON_Parse(it->text);
+            break;
+        case LIMITR_ITEM_ARRAY: /* payloads hold none of these three */
+        case LIMITR_ITEM_BOOLEAN:
+        case LIMITR_ITEM_NULL:
+            f->kind = SCRIPT_FIELD_JSON; /* nil */
             break;
         case LIMITR_ITEM_SNAPSHOT:
             f->kind = SCRIPT_FIELD_LAZY;

@@ -86,42 +86,11 @@ void limitr__payload_snapshot(limitr_engine *e, payload *p, const char *key,
 
 /* ---- Other forms ---- */
 
-/* The value of items[*i] (a table with its entries), *i moved past it. */
-static cJSON *item_json(limitr_engine *e, const limitr_item *items, size_t *i)
-{
-    const limitr_item *it = &items[(*i)++];
-    const cJSON *snap;
-    cJSON *obj;
-    size_t k;
-    switch (it->kind) {
-    case LIMITR_ITEM_NUMBER:
-        return cJSON_CreateNumber(it->number);
-    case LIMITR_ITEM_STRING:
-        return cJSON_CreateString(it->text);
-    case LIMITR_ITEM_JSON:
-        return cJSON_Parse(it->text);
-    case LIMITR_ITEM_SNAPSHOT: /* the frame keeps it: referenced */
-        snap = limitr__frame_snapshot(e, it->snapshot);
-        return snap != NULL ? cJSON_CreateObjectReference(snap->child) : NULL;
-    case LIMITR_ITEM_TABLE:
-        break;
-    }
-    obj = cJSON_CreateObject();
-    for (k = 0; k < it->size; k++) {
-        const char *key = items[*i].key;
-        cJSON *v = item_json(e, items, i);
-        if (obj != NULL && v != NULL)
-            cJSON_AddItemToObject(obj, key, v);
-        else
-            cJSON_Delete(v);
-    }
-    return obj;
-}
-
 const cJSON *limitr__payload_cjson(limitr_engine *e, payload *p)
 {
     size_t i = 0;
-    if (p->json == NULL && p->n > 0) p->json = item_json(e, p->items, &i);
+    if (p->json == NULL && p->n > 0)
+        p->json = limitr__items_cjson(e, p->items, &i);
     return p->json;
 }
 

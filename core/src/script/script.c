@@ -14,7 +14,16 @@
 #include "script_pattern.h"
 #include "script_sandbox.h"
 /* After script_api.h: the copy is compiled against the private VM's API. */
+/* Shared with the host binding: each side uses part of them. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
+#include "lua_items.h"
 #include "lua_json.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 struct script {
     lua_State *L;
@@ -195,46 +204,42 @@ static int safe_xpcall(lua_State *L)
 
 /* ---- Host libraries and the limitr helper table ---- */
 
-/* lib.name(...): arguments and results cross by copy as JSON. */
+/* lib.name(...): arguments and results cross by copy, as items. */
 static int call_host(lua_State *L)
 {
     script *s = of(L);
     const char *lib = lua_tolstring(L, lua_upvalueindex(1), NULL);
     const char *name = lua_tolstring(L, lua_upvalueindex(2), NULL);
     int n = lua_gettop(L), i;
-    cJSON *args = cJSON_CreateArray(), *result = NULL;
+    lua_items args = {NULL, 0, 0};
+    const limitr_item *result = NULL;
+    size_t n_result = 0, at = 0;
     const char *err = "out of memory";
-    char *text, *failure = NULL, *result_json = NULL;
-    if (args == NULL) return luaL_error(L, "out of memory");
+    char *failure = NULL;
+    if (lua_items_add(&args, NULL, LIMITR_ITEM_ARRAY) == NULL)
+        return luaL_error(L, "out of memory");
     for (i = 1; i <= n; i++) {
-        cJSON *a = lua_json_from(L, i, 0, &err);
-        if (a == NULL) {
-            cJSON_Delete(args);
+        if (lua_items_from(L, i, NULL, 0, &args, &err) != 0) {
+            free(args.items);
             return luaL_error(L, "%s.%s: argument %d: %s", lib, name, i, err);
         }
-        cJSON_AddItemToArray(args, a);
+        args.items[0].size++;
     }
-    text = cJSON_PrintUnformatted(args);
-    cJSON_Delete(args);
-    if (text == NULL) return luaL_error(L, "out of memory");
     if (s->host.call == NULL) {
-        free(text);
+        free(args.items);
         return luaL_error(L, "%s.%s: no host", lib, name);
     }
-    if (s->host.call(s->host.ud, lib, name, text, &result_json, &failure) !=
-        0) {
-        free(text);
+    if (s->host.call(s->host.ud, lib, name, args.items, args.n, &result,
+                     &n_result, &failure) != 0) {
+        free(args.items);
         lua_pushfstring(L, "%s.%s: %s", lib, name,
                         failure ? failure : "out of memory");
         free(failure);
         return lua_error(L);
     }
-    free(text);
-    if (result_json == NULL) return 0;
-    result = cJSON_Parse(result_json);
-    free(result_json);
-    lua_json_push(L, result, 0);
-    cJSON_Delete(result);
+    free(args.items);
+    if (result == NULL || n_result == 0) return 0;
+    lua_items_push(L, result, &at);
     return 1;
 }
 

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limitr.h"
+
 typedef struct cJSON cJSON;
 typedef struct script script;
 
@@ -67,11 +69,13 @@ typedef struct script_host {
     void *ud;
     /* The host clock, ms since the epoch (limitr.now()). */
     int64_t (*now)(void *ud);
-    /* lib.name(...) with a JSON array of the arguments: 0 with *result
-     * (malloc'ed JSON text, or NULL: no result), or -1 with *failure
-     * (malloc'ed message, or NULL: out of memory). */
+    /* lib.name(...) with the arguments as items (an ARRAY first): 0 with
+     * *result (the items of one value, borrowed until the host's next
+     * call; NULL: no result), or -1 with *failure (malloc'ed message, or
+     * NULL: out of memory). */
     int (*call)(void *ud, const char *lib, const char *name,
-                const char *args_json, char **result, char **failure);
+                const limitr_item *args, size_t n_args,
+                const limitr_item **result, size_t *n_result, char **failure);
     /* limitr.meter(ent) / limitr.value(ent) for customer: 0 with *out, -1
      * when the customer has no such meter (nil), or -2 with *why (static
      * text) when the read is an error the snippet must raise. */
