@@ -140,7 +140,7 @@ static int jt_string(lua_State *L, json_text *t)
     luaL_buffinit(L, &b);
     luaL_addlstring(&b, s, (size_t)(q - s));
     while (*q != '"') {
-        unsigned u, lo;
+        unsigned u = 0, lo = 0; /* checked by the first pass */
         if (*q != '\\') {
             const char *run = q;
             while (*q != '"' && *q != '\\')
