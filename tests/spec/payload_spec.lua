@@ -207,3 +207,43 @@ describe("limitr.plain", function()
         assert.are.equal(cyclic, limitr.plain(cyclic))
     end)
 end)
+
+describe("a snippet's customer", function()
+    it("has its id at once and the rest when read", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: t, value: 100}}
+        x:
+          limit:
+            credit: t
+            value: |
+              function(customer)
+                local n = 0
+                for k in pairs(customer) do n = n + 1 end
+                return #customer.id * 1000 + customer.meters.chat.value * 10 + n
+              end
+        y:
+          limit:
+            credit: t
+            mode: soft
+            value: 0
+            on_exceed: |
+              function(ctx)
+                return ctx.customer.id == "cc" and ctx.caller.id == "cc"
+                  and ctx.customer.meters.chat.value == 7
+              end
+]]))
+        assert(e:create_customer("cc"))
+        assert.is_true(e:allow("cc", "chat", 7))
+        -- id of 2 bytes, chat 7, and the snapshot's fields
+        local n = 0
+        for _ in pairs(e:customer("cc")) do n = n + 1 end
+        assert.are.equal(2000 + 70 + n, e:limit("cc", "x"))
+        assert.is_true(e:allow("cc", "y", 1))
+    end)
+end)

@@ -54,7 +54,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
 {
     script_result r;
     char *err = NULL;
-    script_lazy snapshot = {fetch_snapshot, NULL, NULL};
+    script_lazy snapshot = {fetch_snapshot, NULL, NULL, NULL};
     int status, ok, i, self = e->n_evaluating == LIMITR_MAX_VALUE_DEPTH;
     /* A value snippet that reads its own limit (limitr.meter("e") in e's
        value) would evaluate itself again, without end: the inner read
@@ -69,6 +69,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
     }
     snapshot.ud = e;
     snapshot.key = d->owner;
+    snapshot.id = d->owner->id;
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->evaluating[e->n_evaluating].owner = d->owner;
     e->evaluating[e->n_evaluating].ent = d->ent_name;

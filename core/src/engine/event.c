@@ -557,7 +557,7 @@ static void call_handler_items(limitr_engine *e, int ref, const char *path,
             f->lazy.fetch = frame_fetch;
             f->lazy.ud = e;
             f->lazy.key = (const void *)(uintptr_t)it->snapshot;
-            id = it->text;
+            f->lazy.id = id = it->text;
             break;
         }
     }

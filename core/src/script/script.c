@@ -879,20 +879,31 @@ static int lazy_pairs(lua_State *L)
     return 3;
 }
 
-/* In a protected call: the lazy table of call_args (light userdata 1),
- * empty, with the shared metatable and its entry in the lazy map. */
-static int make_lazy(lua_State *L)
+/* Pushes a whole lazy table for lz: empty but for its id, the shared
+ * metatable, and its entry in the lazy map. */
+static void push_lazy(lua_State *L, const script_lazy *lz)
 {
     script *s = of(L);
+    lua_createtable(L, 0, lz->id != NULL);
+    if (lz->id != NULL) {
+        lua_pushstring(L, lz->id);
+        lua_setfield(L, -2, "id");
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+    lua_setmetatable(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref);
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, (void *)lz);
+    lua_rawset(L, -3);
+    lua_settop(L, -2);
+}
+
+/* In a protected call: the lazy table of call_args (light userdata 1). */
+static int make_lazy(lua_State *L)
+{
     const call_args *ca = lua_touserdata(L, 1);
     lua_settop(L, 0);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_map_ref); /* 1 */
-    lua_createtable(L, 0, 0);                           /* 2 */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
-    lua_setmetatable(L, 2);
-    lua_pushvalue(L, 2);
-    lua_pushlightuserdata(L, (void *)ca->lazy);
-    lua_rawset(L, 1);
+    push_lazy(L, ca->lazy);
     return 1;
 }
 
@@ -991,11 +1002,10 @@ static int lazy_field(lua_State *L)
          i = skip_field(ca->fields, i), n++) {
         const script_field *f = &ca->fields[i];
         if (f->kind != SCRIPT_FIELD_LAZY || strcmp(f->name, k) != 0) continue;
-        lua_createtable(L, 0, 16);
-        fill_from(L, 3, &f->lazy);
+        push_lazy(L, &f->lazy); /* filled when read beyond its id */
         lua_pushvalue(L, 2);
         lua_pushvalue(L, 3);
-        lua_rawset(L, 1); /* read once */
+        lua_rawset(L, 1); /* made once */
         return 1;
     }
     return 0;

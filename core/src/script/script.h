@@ -119,6 +119,8 @@ typedef struct script_lazy {
     cJSON *(*fetch)(void *ud, const void *key);
     void *ud;
     const void *key;
+    const char *id; /* set at once as the table's `id` (NULL: none): the
+                       field most read costs no fetch */
 } script_lazy;
 
 /* Calls snippet `ref` with one argument, the lazy table `arg`, as
