@@ -129,6 +129,30 @@ describe("sandbox: budgets", function()
             "snippet memory limit exceeded")
     end)
 
+    it("counts the time of host calls against the deadline", function()
+        local policy = [[
+policy:
+  credits: {c: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        e: {limit: {credit: c, value: "function(customer) for i = 1, 10 do App.slow() end return 1 end"}}
+]]
+        local e = assert(limitr.new(policy))
+        local message
+        e:on("error", function(ev) message = ev.message end)
+        e:lib("App", "slow", function()
+            local t0 = os.clock()
+            while os.clock() - t0 < 0.03 do end -- 30 ms of host work
+        end)
+        e:create_customer("x")
+        local t0 = os.clock()
+        assert.is_nil(e:limit("x", "e"))
+        assert.are.equal("snippet deadline exceeded", message)
+        assert.is_true(os.clock() - t0 < 0.2) -- 4 calls or so, not 10
+    end)
+
     it("bounds pattern matching work", function()
         fails("return string.find(('a'):rep(5000), ('a*'):rep(30) .. 'b') and 1 or 0",
             "pattern too complex")

@@ -32,7 +32,7 @@ struct script {
     size_t mem_used;
     int mem_exceeded; /* the allocator refused: LIMITR_MEMCAP */
     long instructions_left;
-    int64_t deadline_ns;
+    int64_t deadline_ns; /* 0: the call's clock has not started yet */
     int killed; /* budget or deadline spent: sticky until the call ends */
     long pattern_left;
     int in_call;      /* nesting depth of snippet calls */
@@ -41,6 +41,7 @@ struct script {
     int policy_ref;   /* the policy globals (the `lua` chunk's environment) */
     int env_ref;      /* the read-only view snippets see (0: not made yet) */
     int freezer_ref;  /* script_freeze.c's freezer */
+    int chunk_cells;  /* the chunk's functions have cells ([0] below) */
     int cells_ref;    /* upvalue cells to restore: [0] the chunk's, [ref] a
                          snippet's (script_freeze.c) */
     int lazy_mt_ref;  /* the metatable of lazy tables */
@@ -102,13 +103,28 @@ static int64_t monotonic_ns(void)
  * error handler can run on (Redis's sticky kill, docs/sandbox.md rule 10). */
 static int kill_call(lua_State *L, script *s);
 
+/* Whether the call's deadline has passed. Its clock starts at the first
+ * check: the first hook (at most HOOK_EVERY instructions in), budget charge
+ * or host call, whichever comes first, so that a snippet that ends before
+ * any reads no clock at all; what runs before that start is bounded by
+ * HOOK_EVERY instructions. */
+static int past_deadline(script *s)
+{
+    int64_t now = monotonic_ns();
+    if (s->deadline_ns == 0) {
+        s->deadline_ns = now + s->limits.milliseconds * 1000000LL;
+        return 0;
+    }
+    return now >= s->deadline_ns;
+}
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     script *s = of(L);
     (void)ar;
     if (!s->killed) {
         s->instructions_left -= HOOK_EVERY;
-        if (s->instructions_left > 0 && monotonic_ns() < s->deadline_ns) return;
+        if (s->instructions_left > 0 && !past_deadline(s)) return;
     }
     kill_call(L, s);
 }
@@ -135,7 +151,7 @@ void limitr__script_charge(lua_State *L, double cost)
         kill_call(L, s);
     }
     s->instructions_left -= (long)cost;
-    if (monotonic_ns() >= s->deadline_ns) kill_call(L, s);
+    if (past_deadline(s)) kill_call(L, s);
 }
 
 long *limitr__pattern_budget(lua_State *L)
@@ -216,6 +232,7 @@ static int call_host(lua_State *L)
     size_t n_result = 0, at = 0;
     const char *err = "out of memory";
     char *failure = NULL;
+    if (past_deadline(s)) kill_call(L, s); /* the host's time counts */
     if (lua_items_add(&args, NULL, LIMITR_ITEM_ARRAY) == NULL)
         return luaL_error(L, "out of memory");
     for (i = 1; i <= n; i++) {
@@ -257,6 +274,7 @@ static int read_meter(lua_State *L, script *s, const char *ent, script_meter *m)
     const char *why = NULL;
     int r;
     if (s->host.meter == NULL || s->customer == NULL) return -1;
+    if (past_deadline(s)) kill_call(L, s); /* the read's time counts */
     r = s->host.meter(s->host.ud, s->customer, ent, m, &why);
     if (r == -2) return luaL_error(L, "%s", why);
     return r;
@@ -525,7 +543,7 @@ void limitr__script_set_customer(script *s, const char *id)
 static void arm(script *s)
 {
     s->instructions_left = s->limits.instructions;
-    s->deadline_ns = monotonic_ns() + s->limits.milliseconds * 1000000LL;
+    s->deadline_ns = 0; /* started by the first check (past_deadline) */
     s->pattern_left = s->limits.pattern_steps;
     s->killed = 0;
     s->mem_exceeded = 0;
@@ -571,10 +589,13 @@ static int make_env(lua_State *L)
     lua_getfield(L, 1, "root");
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->policy_ref);
     lua_pushvalue(L, 2);
-    lua_callk(L, 2, 1, 0, NULL); /* 3: ENV */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
-    lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, 0);
+    lua_callk(L, 2, 1, 0, NULL);            /* 3: ENV */
+    if (lua_rawgeti(L, 2, 1) != LUA_TNIL) { /* kept only when not empty */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
+        lua_pushvalue(L, 2);
+        lua_rawseti(L, -2, 0);
+        s->chunk_cells = 1;
+    }
     lua_settop(L, 3);
     s->env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
@@ -602,6 +623,7 @@ static int walk_snippet(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 4);
     lua_callk(L, 2, 0, 0, NULL);
+    if (lua_rawgeti(L, 4, 1) == LUA_TNIL) return 0; /* no cells */
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->cells_ref);
     lua_pushvalue(L, 4);
     lua_rawseti(L, -2, lua_tointegerx(L, 2, NULL));
@@ -622,8 +644,11 @@ static void restore_after_call(script *s)
             lua_settop(L, -2);
         }
     } else {
-        if (lua_rawgeti(L, -1, 0) == LUA_TTABLE) limitr__restore_cells(L, -1);
-        lua_settop(L, -2);
+        if (s->chunk_cells) {
+            if (lua_rawgeti(L, -1, 0) == LUA_TTABLE)
+                limitr__restore_cells(L, -1);
+            lua_settop(L, -2);
+        }
         for (i = 0; i < s->n_touched; i++) {
             if (lua_rawgeti(L, -1, s->touched[i]) == LUA_TTABLE)
                 limitr__restore_cells(L, -1);

@@ -146,12 +146,16 @@ void limitr__push_freezer(lua_State *L)
 
 void limitr__restore_cells(lua_State *L, int cells_idx)
 {
-    lua_Integer i, n;
+    lua_Integer i;
     cells_idx = lua_absindex(L, cells_idx);
-    n = (lua_Integer)lua_rawlen(L, cells_idx);
-    for (i = 1; i + 2 <= n; i += 3) {
+    /* Up to the first hole, not lua_rawlen: the list may live in the
+       table's hash part, where finding its length is a search. */
+    for (i = 1;; i += 3) {
         int index, same;
-        lua_rawgeti(L, cells_idx, i + 1);
+        if (lua_rawgeti(L, cells_idx, i + 1) == LUA_TNIL) {
+            lua_settop(L, -2);
+            break;
+        }
         index = (int)lua_tointegerx(L, -1, NULL);
         lua_settop(L, -2);
         lua_rawgeti(L, cells_idx, i);     /* f */
