@@ -48,7 +48,6 @@ end
 
 local e = assert(limitr.new(POLICY))
 e:create_customer("c")
-e:lib("App", "quota", function(id) return 1e15 end)
 local plain = best_of(e, "plain")
 local cases = {
     { "soft limit, on_exceed runs each call", "exceed", 12, 6 },
@@ -60,6 +59,9 @@ local extras = {
 }
 print(format("Lua policy logic (%d calls per run, best of %d, os.clock; %s)",
     N, RUNS, jit and jit.version or _VERSION))
+if jit then -- issue 9's targets are Lua 5.4's; the plain allow here is the FFI's
+    print("Lua   (LuaJIT: printed beside Lua 5.4's targets; its plain allow is the FFI path)")
+end
 print(format("Lua   plain allow:                           %8.1f ns", plain))
 local function report(name, t, must, goal)
     local r = t / plain
@@ -67,10 +69,13 @@ local function report(name, t, must, goal)
         name, t, r, must, goal, r <= must and "ok" or "MISSED"))
 end
 for _, c in ipairs(cases) do report(c[1], best_of(e, c[2]), c[3], c[4]) end
+-- (A host function, as a subscriber, takes LuaJIT's allow off the FFI.)
+e:lib("App", "quota", function(id) return 1e15 end)
 for _, c in ipairs(extras) do
     local t = best_of(e, c[2])
     print(format("Lua   %-40s %8.1f ns | ratio %6.1f (no target)", c[1], t, t / plain))
 end
+e:lib("App", "quota", nil)
 local seen = 0
 local sub = e:on("meter-changed", function(ev) seen = seen + 1 end)
 report("one on(\"meter-changed\") subscriber", best_of(e, "watched"), 12, 6)
