@@ -92,9 +92,57 @@ TEST(customer_creation_and_decisions)
     }
 }
 
+typedef struct snapshots {
+    limitr_engine *e;
+    int had, gone; /* events whose customer snapshot could be read, not */
+} snapshots;
+
+static const char *count_snapshots(const char *name, const limitr_item *items,
+                                   size_t n, void *ud)
+{
+    snapshots *s = ud;
+    const char *json;
+    size_t i;
+    (void)name;
+    for (i = 0; i < n; i++) {
+        if (items[i].kind != LIMITR_ITEM_SNAPSHOT) continue;
+        if (limitr_event_snapshot(s->e, items[i].snapshot, &json) == LIMITR_OK)
+            s->had++;
+        else if (strcmp(limitr_last_reason(s->e), "snapshot_expired") == 0)
+            s->gone++;
+    }
+    return NULL;
+}
+
+/* A customer ID too long for a frame's own buffer is copied into an
+ * allocation; when that fails, the event still fires, its snapshot is
+ * simply gone, and nothing breaks. */
+TEST(event_frame_of_a_long_id)
+{
+    failing f = {-1, 0};
+    limitr_allocator a = {failing_realloc, &f};
+    limitr_options o = {&a, 0, 0, 0, 0};
+    const char *id = "a-customer-id-longer-than-the-48-bytes-of-a-frame-buffer";
+    snapshots s = {NULL, 0, 0};
+    ASSERT_EQ(limitr_new(policy, strlen(policy), NULL, &o, &s.e), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(s.e, id, NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on_items(s.e, "meter-changed", count_snapshots, &s, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(s.e, id, "seats", 1, NULL), LIMITR_OK); /* meter */
+    f.countdown = 0; /* the frame's copy of the ID fails */
+    ASSERT_EQ(limitr_allow(s.e, id, "seats", 1, NULL), LIMITR_OK);
+    f.countdown = -1;
+    ASSERT_EQ(limitr_allow(s.e, id, "seats", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(s.had, 2);
+    ASSERT_EQ(s.gone, 1);
+    limitr_free(s.e);
+    ASSERT_EQ(f.live, 0);
+}
+
 int main(void)
 {
     RUN(engine_creation);
     RUN(customer_creation_and_decisions);
+    RUN(event_frame_of_a_long_id);
     return HARNESS_EXIT();
 }

@@ -133,10 +133,10 @@ static int on_exceed(limitr_engine *e, decision *d)
          .number = limitr__lnum_to_double(over)},
         {.name = "customer",
          .kind = SCRIPT_FIELD_LAZY,
-         .lazy = {fetch_snapshot, e, d->owner}},
+         .lazy = {fetch_snapshot, e, d->owner, d->owner->id}},
         {.name = "caller",
          .kind = SCRIPT_FIELD_LAZY,
-         .lazy = {fetch_snapshot, e, d->caller}},
+         .lazy = {fetch_snapshot, e, d->caller, d->caller->id}},
     };
     limitr__script_set_customer(e->policy->vm, d->owner->id);
     e->in_decision_snippet++;
@@ -439,7 +439,7 @@ static __attribute__((noinline)) void fire(limitr_engine *e, const decision *d,
         committed_payload(e, d, opts, who, &o);
     if (reset) limitr__emit_payload(e, EV_METER_RESET, &r);
     if (ev >= 0) limitr__emit_payload(e, (event_kind)ev, &o);
-    limitr__frame_pop(e);
+    if (who != 0) limitr__frame_pop(e); /* 0: none was pushed (memory) */
 }
 
 /* ---- Writing ---- */

@@ -84,7 +84,8 @@ typedef struct event_frame {
     int64_t now;
     uint64_t token; /* the SNAPSHOT items' */
     cJSON *snapshot;
-    char *id; /* the owner's ID, kept: id_buf or malloc'ed */
+    char *id;      /* the owner's ID, kept: id_buf or allocated */
+    size_t id_len; /* bytes of id, its NUL included */
     char id_buf[48];
 } event_frame;
 
@@ -405,9 +406,10 @@ const cJSON *limitr__payload_cjson(limitr_engine *e, payload *p);
 const char *limitr__payload_text(limitr_engine *e, payload *p);
 void limitr__payload_free(payload *p);
 
-/* A frame for owner's snapshot at now: its token for SNAPSHOT items. 0
-   when frames ran out, which cannot happen: metering calls nest at most
-   LIMITR_MAX_EVENT_DEPTH deep. */
+/* A frame for owner's snapshot at now: its token for SNAPSHOT items; 0
+   when none was pushed (memory for a long ID ran out; frames cannot run
+   out: metering calls nest at most LIMITR_MAX_EVENT_DEPTH deep), and the
+   listeners then find the snapshot gone. Pop only what was pushed. */
 uint64_t limitr__frame_push(limitr_engine *e, const customer *owner,
                             int64_t now);
 void limitr__frame_pop(limitr_engine *e);

@@ -120,8 +120,11 @@ uint64_t limitr__frame_push(limitr_engine *e, const customer *owner,
     if (e->n_frames == LIMITR_MAX_FRAMES) return 0;
     f = &e->frames[e->n_frames];
     /* The ID outlives a nested change that deletes the customer. */
-    f->id = len <= sizeof f->id_buf ? f->id_buf : malloc(len);
+    f->id = len <= sizeof f->id_buf
+                ? f->id_buf
+                : e->alloc.realloc(e->alloc.ud, NULL, 0, len);
     if (f->id == NULL) return 0;
+    f->id_len = len;
     memcpy(f->id, owner->id, len);
     e->n_frames++;
     f->owner = owner;
@@ -135,7 +138,7 @@ void limitr__frame_pop(limitr_engine *e)
 {
     event_frame *f = &e->frames[--e->n_frames];
     cJSON_Delete(f->snapshot);
-    if (f->id != f->id_buf) free(f->id);
+    if (f->id != f->id_buf) e->alloc.realloc(e->alloc.ud, f->id, f->id_len, 0);
 }
 
 static void build(limitr_engine *e, event_frame *f)
