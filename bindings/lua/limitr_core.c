@@ -17,7 +17,10 @@
 #include "limitr.h"
 /* lua_json.h and lua_items.h are shared with the engine's own VM: only
    lua_json_from (Lua to JSON) and lua_items_from (a host function's result)
-   are used here; JSON text comes in through json_text.h. */
+   are used here; JSON text comes in through json_text.h. Both read tables
+   raw, so they fill a lazy payload first. */
+static void fill_lazy_for_copy(lua_State *L, int idx);
+#define LIMITR_LUA_FILL(L, idx) fill_lazy_for_copy(L, idx)
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -130,6 +133,9 @@ static void release_callback(lua_State *L, engine_box *b, lua_callback *cb)
     if (cb->fn_ref == LUA_NOREF) return;
     luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
     cb->fn_ref = LUA_NOREF;
+    /* Its last result goes too, unless it is running: the engine reads
+       that result after it returns (then the value stays until close(), or
+       until a callback at the same address replaces it). */
     if (b->results_ref != LUA_NOREF && cb->running == 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, b->results_ref);
         lua_pushlightuserdata(L, cb);
@@ -576,8 +582,11 @@ static int build_event_snapshot(lua_State *L)
     limitr_customer_info info;
     const char *json;
     lua_settop(L, 0);
-    if (limitr_event_customer_view(e, token, &info) == LIMITR_OK)
-        return push_customer_info(L, e, &info);
+    if (limitr_event_customer_view(e, token, &info) == LIMITR_OK) {
+        if (push_customer_info(L, e, &info) != 1) /* nil, err, code */
+            return luaL_error(L, "event payload: %s", lua_tostring(L, -2));
+        return 1;
+    }
     if (strcmp(limitr_last_reason(e), "snapshot_moved") != 0 ||
         limitr_event_snapshot(e, token, &json) != LIMITR_OK)
         return luaL_error(L, "event payload: %s", limitr_last_error(e));
@@ -1148,7 +1157,13 @@ static void lazy_fill_all(lua_State *L, engine_box *b, int t, int si)
     } else {
         push_event_snapshot(L, b->e, lua_tonumber(L, si));
         lua_pushnil(L);
-        while (lua_next(L, -2) != 0) {
+        while (lua_next(L, -2) != 0) { /* what the subscriber wrote stays */
+            lua_pushvalue(L, -2);
+            if (lua_rawget(L, t) != LUA_TNIL) {
+                lua_pop(L, 2);
+                continue;
+            }
+            lua_pop(L, 1);
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
             lua_rawset(L, t);
@@ -1307,6 +1322,28 @@ static void push_lazy_payload(lua_State *L, engine_box *b,
 }
 #endif
 
+/* Fills the table at idx if it is a lazy one (it holds token_key), as
+ * pairs() does: for the copies that read tables raw. */
+static void fill_lazy_for_copy(lua_State *L, int idx)
+{
+#if LUA_VERSION_NUM >= 502
+    idx = lua_absindex(L, idx);
+    lua_pushlightuserdata(L, (void *)&token_key);
+    if (lua_rawget(L, idx) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    if (luaL_getmetafield(L, idx, "__pairs") == LUA_TNIL) return;
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 3);
+    lua_pop(L, 3);
+#else
+    (void)L;
+    (void)idx;
+#endif
+}
+
 /* At close(): lazy snapshots still around raise instead of reading the
  * freed engine, and the key slots go. */
 static void forget_payload_state(lua_State *L, engine_box *b)
@@ -1332,6 +1369,10 @@ static void forget_payload_state(lua_State *L, engine_box *b)
  * text once a key is known. */
 static void push_key(lua_State *L, engine_box *b, int keys, const char *key)
 {
+    if (keys == 0) { /* keys that are not static (a snippet's tables) */
+        lua_pushstring(L, key);
+        return;
+    }
     size_t slot =
         (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15u) >> 58);
     lua_rawgeti(L, keys, (lua_Integer)slot + 1);
@@ -1344,7 +1385,8 @@ static void push_key(lua_State *L, engine_box *b, int keys, const char *key)
 }
 
 /* Pushes items[*i] (a table with its entries) and moves *i past it; keys
- * is the index of the box's key table. */
+ * is the index of the box's key table, or 0 for keys that are not static
+ * (push_key). */
 static void push_item(lua_State *L, engine_box *b, int keys,
                       const limitr_item *items, size_t *i)
 {
@@ -1515,10 +1557,10 @@ static int call_host_fn(lua_State *L)
     size_t i = 1, k, nargs = hc->args[0].size;
     lua_settop(L, 1);
     luaL_checkstack(L, (int)nargs + 8, "too many arguments");
-    push_keys(L, b); /* 2 */
+    /* A snippet's table keys live in its VM, not at static addresses: no
+       key slots (0). */
     for (k = 0; k < nargs; k++)
-        push_item(L, b, 2, hc->args, &i);
-    lua_remove(L, 2);
+        push_item(L, b, 0, hc->args, &i);
     lua_call(L, (int)nargs, 1);
     cb->result.n = 0;
     if (b->results_ref == LUA_NOREF) {

@@ -414,8 +414,10 @@ typedef enum limitr_item_kind {
 } limitr_item_kind;
 
 typedef struct limitr_item {
-    const char *key; /* the entry's name, static (a host may cache it by
-                        address); NULL for the payload itself */
+    const char *key; /* the entry's name; NULL for the payload itself and
+                        a list's entries. In event payloads a static string
+                        (a host may cache it by address); in a host
+                        function's arguments borrowed for the call */
     limitr_item_kind kind;
     double number;     /* NUMBER */
     const char *text;  /* STRING, JSON; SNAPSHOT: the customer's ID */

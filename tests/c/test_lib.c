@@ -154,10 +154,75 @@ TEST(app_functions_get_the_payload_items)
     limitr_free(e);
 }
 
+/* Malformed results, one per call. */
+static const limitr_item short_table[] = {
+    {"", LIMITR_ITEM_TABLE, 0, NULL, 2, 0},
+    {"n", LIMITR_ITEM_NUMBER, 5, NULL, 0, 0},
+};
+static const limitr_item keyless[] = {
+    {"", LIMITR_ITEM_TABLE, 0, NULL, 1, 0},
+    {NULL, LIMITR_ITEM_NUMBER, 5, NULL, 0, 0},
+};
+static const limitr_item json_result[] = {
+    {"", LIMITR_ITEM_JSON, 0, "{}", 0, 0},
+};
+static const limitr_item leftover[] = {
+    {"", LIMITR_ITEM_NUMBER, 5, NULL, 0, 0},
+    {"", LIMITR_ITEM_NUMBER, 6, NULL, 0, 0},
+};
+static const struct {
+    const limitr_item *items;
+    size_t n;
+    const char *why;
+} bad_results[] = {
+    {short_table, 2, "more entries than items follow"},
+    {keyless, 2, "a table entry without a key"},
+    {json_result, 1, "only numbers, strings"},
+    {leftover, 2, "items left over"},
+};
+
+static const char *bad_f(const limitr_item *args, size_t n,
+                         const limitr_item **result, size_t *n_result, void *ud)
+{
+    const int *which = ud;
+    (void)args;
+    (void)n;
+    *result = bad_results[*which].items;
+    *n_result = bad_results[*which].n;
+    return NULL;
+}
+
+static const char *last_error(const char *name, const char *payload, void *ud)
+{
+    (void)name;
+    snprintf(ud, 256, "%s", payload);
+    return NULL;
+}
+
+TEST(malformed_results_fail_the_call)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    char error[256];
+    double limit;
+    int which;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", last_error, error, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_lib_items(e, "App", "f", bad_f, &which), LIMITR_OK);
+    for (which = 0; which < 4; which++) {
+        error[0] = '\0';
+        ASSERT_EQ(limitr_limit(e, "c", "x", &limit), LIMITR_SCRIPT);
+        ASSERT_CONTAINS(error, "App.f: result: ");
+        ASSERT_CONTAINS(error, bad_results[which].why);
+    }
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(json_host_gets_json_and_answers_json);
     RUN(items_host_gets_items_and_answers_items);
     RUN(app_functions_get_the_payload_items);
+    RUN(malformed_results_fail_the_call);
     return harness_failures != 0;
 }

@@ -78,3 +78,87 @@ describe("a host function", function()
         assert.are.same({ { 3, "c", 3 }, { "meter-changed", "y" } }, seen)
     end)
 end)
+
+describe("a host function's arguments", function()
+    it("keep their keys when the snippet's strings come and go", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        x: {limit: {credit: t, value: 100}}
+  handlers:
+    meter-changed: |
+      function(event)
+        for i = 1, 3000 do
+          local junk = {}
+          for j = 1, 10 do junk[j] = "pad" .. i .. "_" .. j end
+          App.f({["k" .. i] = i})
+        end
+      end
+]]))
+        assert(e:create_customer("c"))
+        local bad, calls = 0, 0
+        e:lib("App", "f", function(t)
+            for k, v in pairs(t) do
+                calls = calls + 1
+                if k ~= "k" .. v then bad = bad + 1 end
+            end
+        end)
+        assert.is_true(e:allow("c", "x", 1))
+        assert.are.equal(3000, calls)
+        assert.are.equal(0, bad)
+    end)
+
+    it("carry a handler's whole event, its customer included", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        x: {limit: {credit: t, value: 100}}
+  handlers:
+    meter-changed: "function(event) App.f(event, event.customer) end"
+]]))
+        assert(e:create_customer("c"))
+        local got
+        e:lib("App", "f", function(ev, customer) got = { ev, customer } end)
+        assert.is_true(e:allow("c", "x", 4))
+        assert.are.equal(4, got[1].meter.value)
+        assert.are.equal(4, got[1].customer.meters.x.value)
+        assert.are.equal("p", got[2].plan)
+        assert.are.equal(4, got[2].meters.x.value)
+    end)
+end)
+
+describe("a subscriber's payload handed back to the engine", function()
+    it("crosses whole, as the event data of another call", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        x: {limit: {credit: t, value: 100}}
+        y: {limit: {credit: t, value: 100}}
+]]))
+        assert(e:create_customer("c"))
+        local data
+        e:on("meter-changed", function(ev)
+            if ev.entitlement == "x" then
+                assert(e:allow("c", "y", 1, { event = ev }))
+            else
+                data = ev.event_data
+            end
+        end)
+        assert.is_true(e:allow("c", "x", 2))
+        assert.are.equal("x", data.entitlement)
+        assert.are.equal(2, data.meter.value)
+        assert.are.equal(2, data.customer.meters.x.value)
+    end)
+end)

@@ -247,3 +247,65 @@ policy:
         assert.is_true(e:allow("cc", "y", 1))
     end)
 end)
+
+describe("a snippet that keeps a snapshot past its call", function()
+    it("gets a clear error, never a read of a finished call", function()
+        local e = assert(limitr.new([[
+policy:
+  lua: |
+    local keep
+    function stash(c) keep = c end
+    function peek() return keep and keep.plan end
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        x: {limit: {credit: t, value: 100}}
+        a: {limit: {credit: t, value: 100}}
+  handlers:
+    meter-changed: |
+      function(event)
+        if event.entitlement == "a" then
+          stash(event.customer)
+        else
+          App.go()
+          App.show(peek())
+        end
+      end
+]]))
+        assert(e:create_customer("c"))
+        local shown, errors = "not called", H.errors(e)
+        e:lib("App", "go", function() assert(e:allow("c", "a", 1)) end)
+        e:lib("App", "show", function(v) shown = v end)
+        assert.is_true(e:allow("c", "x", 1))
+        assert.are.equal("not called", shown)
+        assert.are.equal("handlers.meter-changed", errors[1].path)
+        assert.matches("can be read only during the call that received it", errors[1].message)
+    end)
+end)
+
+describe("a write to a snapshot's id before the rest is read", function()
+    it("stays, in a subscriber's payload and in a snippet's customer", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: t, value: 100}}
+        x: {limit: {credit: t, value: "function(c) c.id = 'four' local _ = c.meters return #c.id end"}}
+]]))
+        assert(e:create_customer("c"))
+        local id, plan
+        e:on("meter-changed", function(ev)
+            ev.customer.id = "mine"
+            plan = ev.customer.plan
+            id = ev.customer.id
+        end)
+        assert.is_true(e:allow("c", "chat", 1))
+        assert.are.same({ "mine", "p" }, { id, plan })
+        assert.are.equal(4, e:limit("c", "x"))
+    end)
+end)

@@ -58,6 +58,9 @@ cJSON *limitr__items_cjson(limitr_engine *e, const limitr_item *items,
    json. 0, or -1: out of memory. The depth is json's: cJSON_Parse bounds
    it. */
 int limitr__items_of_json(const cJSON *json, item_list *list);
+#define LIMITR_MAX_ITEM_DEPTH 32 /* a host function's result */
+/* What is wrong with items as one value (a C host's result), or NULL. */
+const char *limitr__items_check(const limitr_item *items, size_t n);
 
 /* ---- Event payloads (payload.c) ---- */
 

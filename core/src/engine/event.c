@@ -177,6 +177,14 @@ static int host_call(void *ud, const char *lib, const char *name,
     }
     if (h->items_fn != NULL) {
         fail = h->items_fn(args, n_args, result, n_result, h->userdata);
+        if (fail == NULL && *result != NULL &&
+            (fail = limitr__items_check(*result, *n_result)) != NULL) {
+            *failure = malloc(strlen(fail) + 16);
+            if (*failure != NULL) sprintf(*failure, "result: %s", fail);
+            *result = NULL;
+            *n_result = 0;
+            return -1;
+        }
     } else {
         json = limitr__items_cjson(e, args, &i);
         text = json != NULL ? cJSON_PrintUnformatted(json) : NULL;

@@ -93,3 +93,46 @@ int limitr__items_of_json(const cJSON *json, item_list *list)
     list->n = 0;
     return append(list, NULL, json);
 }
+
+/* Checks the value at items[*i] (depth levels down): NULL, or what is
+ * wrong. */
+static const char *check_value(const limitr_item *items, size_t n, size_t *i,
+                               int depth)
+{
+    const limitr_item *it;
+    size_t k;
+    if (*i >= n) return "a table or list has more entries than items follow";
+    if (depth > LIMITR_MAX_ITEM_DEPTH) return "nested more than 32 deep";
+    it = &items[(*i)++];
+    switch (it->kind) {
+    case LIMITR_ITEM_NUMBER:
+    case LIMITR_ITEM_BOOLEAN:
+    case LIMITR_ITEM_NULL:
+        return NULL;
+    case LIMITR_ITEM_STRING:
+        return it->text != NULL ? NULL : "a string item without text";
+    case LIMITR_ITEM_TABLE:
+    case LIMITR_ITEM_ARRAY:
+        for (k = 0; k < it->size; k++) {
+            const char *why;
+            if (it->kind == LIMITR_ITEM_TABLE && *i < n &&
+                items[*i].key == NULL)
+                return "a table entry without a key";
+            if ((why = check_value(items, n, i, depth + 1)) != NULL) return why;
+        }
+        return NULL;
+    case LIMITR_ITEM_JSON:
+    case LIMITR_ITEM_SNAPSHOT:
+        break;
+    }
+    return "a result holds only numbers, strings, booleans, nil, tables and "
+           "lists";
+}
+
+const char *limitr__items_check(const limitr_item *items, size_t n)
+{
+    size_t i = 0;
+    const char *why = check_value(items, n, &i, 0);
+    if (why == NULL && i != n) why = "items left over after the value";
+    return why;
+}

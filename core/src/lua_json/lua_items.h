@@ -20,6 +20,12 @@
 #endif
 #define LUA_ITEMS_MAX 1000000 /* items in one list */
 
+/* A table the copy reads raw may be one of the side's lazy tables (built
+ * when first read): the side defines LIMITR_LUA_FILL to fill it first. */
+#ifndef LIMITR_LUA_FILL
+#define LIMITR_LUA_FILL(L, idx) ((void)0)
+#endif
+
 /* A growable list of items (free items with free()). */
 typedef struct lua_items {
     limitr_item *items;
@@ -91,6 +97,7 @@ static int lua_items_from(lua_State *L, int idx, const char *key, int depth,
         break;
     }
     case LUA_TTABLE:
+        LIMITR_LUA_FILL(L, idx);
         if (!lua_checkstack(L, 4)) {
             *err = "value nested too deeply";
             return -1;

@@ -16,6 +16,12 @@
 
 #define LUA_JSON_MAX_DEPTH 32 /* of values copied between VMs */
 
+/* A table the copy reads raw may be one of the side's lazy tables (built
+ * when first read): the side defines LIMITR_LUA_FILL to fill it first. */
+#ifndef LIMITR_LUA_FILL
+#define LIMITR_LUA_FILL(L, idx) ((void)0)
+#endif
+
 /* Pushes item (NULL: nil). Whole numbers within 2^53 come as integers. */
 static void lua_json_push(lua_State *L, const cJSON *item, int depth)
 {
@@ -89,8 +95,10 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         return cJSON_CreateString(s);
     }
     case LUA_TTABLE: {
-        lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0, i;
+        lua_Integer n, count = 0, i;
         cJSON *out;
+        LIMITR_LUA_FILL(L, idx);
+        n = (lua_Integer)lua_rawlen(L, idx);
         if (!lua_checkstack(L, 4)) {
             *err = "value nested too deeply";
             return NULL;

@@ -14,7 +14,10 @@
 #include "script_pattern.h"
 #include "script_sandbox.h"
 /* After script_api.h: the copy is compiled against the private VM's API. */
-/* Shared with the host binding: each side uses part of them. */
+/* Shared with the host binding: each side uses part of them. Copies out of
+ * the VM fill lazy tables first (they read raw). */
+static void fill_lazy_table(lua_State *L, int idx);
+#define LIMITR_LUA_FILL(L, idx) fill_lazy_table(L, idx)
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -47,7 +50,10 @@ struct script {
     int lazy_mt_ref;  /* the metatable of lazy tables */
     int field_mt_ref; /* the metatable of tables with lazy fields */
     int lazy_map_ref; /* lazy table -> its script_lazy (weak keys) */
-    char *customer;   /* limitr.meter/value's customer during a call */
+    int lazies_ref;   /* the lazy tables made by the calls in progress */
+    int n_lazies;
+    int dead_mt_ref; /* what a call's lazy tables get when it returns */
+    char *customer;  /* limitr.meter/value's customer during a call */
 };
 
 #define HOOK_EVERY 1000 /* instructions between budget checks */
@@ -366,6 +372,14 @@ static int skip_field(const struct script_field *fields, int i);
 /* A registry reference to a metatable whose __index builds on demand
  * (index) and whose __pairs builds everything first; hidden from
  * snippets, which cannot reach the builders. */
+/* A lazy table read after the call it was made for returned: what would
+ * fill it is gone (it pointed into that call). */
+static int dead_lazy(lua_State *L)
+{
+    return luaL_error(L, "a snapshot given to a snippet can be read only "
+                         "during the call that received it");
+}
+
 static int lazy_metatable(lua_State *L, lua_CFunction index)
 {
     lua_createtable(L, 0, 3);
@@ -481,6 +495,18 @@ static int build_sandbox(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     s->lazy_map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 16, 0);
+    s->lazies_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_createtable(L, 0, 4);
+    lua_pushcclosure(L, dead_lazy, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcclosure(L, dead_lazy, 0);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcclosure(L, dead_lazy, 0);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    s->dead_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     /* Nothing else is reachable from a snippet; the real globals (with
        load, require, string.dump...) stay behind, unreferenced by it. */
@@ -825,6 +851,12 @@ static int copy_fields(lua_State *L)
          child = child->next) {
         if (child->string == NULL) continue;
         lua_pushstring(L, child->string);
+        if (lua_rawget(L, 1) != LUA_TNIL) { /* the snippet's write stays */
+            lua_settop(L, -2);
+            continue;
+        }
+        lua_settop(L, -2);
+        lua_pushstring(L, child->string);
         lua_json_push(L, child, 1);
         lua_rawset(L, 1);
     }
@@ -872,36 +904,111 @@ static int lazy_fill(lua_State *L)
     return 1;
 }
 
+/* Builds what the table at 1 has not built yet, if it is a lazy table
+ * (filled whole) or has lazy fields (each read once). */
+static void build_lazy(lua_State *L)
+{
+    script *s = of(L);
+    int i, whole;
+    if (!lua_getmetatable(L, 1)) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+    whole = lua_rawequal(L, -1, -2);
+    lua_settop(L, -3);
+    if (whole) { /* a whole lazy table: any missing key fills it */
+        lua_pushstring(L, "");
+        lua_gettable(L, 1);
+        lua_settop(L, -2);
+    } else { /* read each lazy field */
+        const call_args *ca = lazy_mapped(L);
+        int n;
+        for (i = 0, n = 0; ca != NULL && n < ca->nfields;
+             i = skip_field(ca->fields, i), n++)
+            if (ca->fields[i].kind == SCRIPT_FIELD_LAZY) {
+                lua_getfield(L, 1, ca->fields[i].name);
+                lua_settop(L, -2);
+            }
+    }
+}
+
 /* __pairs of lazy tables and of tables with lazy fields: builds what is
  * not built yet (reading each lazy field), then iterates raw. */
 static int lazy_pairs(lua_State *L)
 {
-    script *s = of(L);
-    int i, whole;
     lua_settop(L, 1);
-    if (lua_getmetatable(L, 1)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
-        whole = lua_rawequal(L, -1, -2);
-        lua_settop(L, 1);
-        if (whole) { /* a whole lazy table: any read fills it */
-            lua_pushstring(L, "");
-            lua_gettable(L, 1);
-        } else { /* read each lazy field */
-            const call_args *ca = lazy_mapped(L);
-            int n;
-            for (i = 0, n = 0; ca != NULL && n < ca->nfields;
-                 i = skip_field(ca->fields, i), n++)
-                if (ca->fields[i].kind == SCRIPT_FIELD_LAZY) {
-                    lua_getfield(L, 1, ca->fields[i].name);
-                    lua_settop(L, 1);
-                }
-        }
-    }
-    lua_settop(L, 1);
+    build_lazy(L);
     lua_pushvalue(L, lua_upvalueindex(1)); /* next */
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
+}
+
+/* build_lazy as a C function: (the table). */
+static int build_lazy_call(lua_State *L)
+{
+    lua_settop(L, 1);
+    build_lazy(L);
+    return 0;
+}
+
+/* Fills the table at idx if it is one of the lazy tables (either kind),
+ * as pairs() does. A table of the snippet's own is left alone (its
+ * metamethods are never run by a copy: docs/sandbox.md rule 16). */
+static void fill_lazy_table(lua_State *L, int idx)
+{
+    script *s = of(L);
+    int ours;
+    idx = lua_absindex(L, idx);
+    if (!lua_getmetatable(L, idx)) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+    ours = lua_rawequal(L, -1, -2);
+    lua_settop(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
+    ours = ours || lua_rawequal(L, -1, -2);
+    lua_settop(L, -3);
+    if (!ours) return;
+    lua_pushcclosure(L, build_lazy_call, 0);
+    lua_pushvalue(L, idx);
+    lua_callk(L, 1, 0, 0, NULL);
+}
+
+/* Records the lazy table on top as made by the call in progress: it is
+ * killed when that call returns (kill_lazies). */
+static void remember_lazy(lua_State *L)
+{
+    script *s = of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazies_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)s->n_lazies + 1);
+    s->n_lazies++;
+    lua_settop(L, -2);
+}
+
+/* The lazy tables made since `mark` still lazy get the dead metatable:
+ * each one's fetch points into a call that has returned. */
+static void kill_lazies(script *s, int mark)
+{
+    lua_State *L = s->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazies_ref);
+    for (; s->n_lazies > mark; s->n_lazies--) {
+        lua_rawgeti(L, -1, s->n_lazies);
+        if (lua_getmetatable(L, -1)) {
+            int lazy;
+            lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+            lazy = lua_rawequal(L, -1, -2);
+            lua_settop(L, -2);
+            lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
+            lazy = lazy || lua_rawequal(L, -1, -2);
+            lua_settop(L, -3);
+            if (lazy) {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, s->dead_mt_ref);
+                lua_setmetatable(L, -2);
+            }
+        }
+        lua_settop(L, -2);
+        lua_pushnil(L);
+        lua_rawseti(L, -2, s->n_lazies);
+    }
+    lua_settop(L, -2);
 }
 
 /* Pushes a whole lazy table for lz: empty but for its id, the shared
@@ -921,6 +1028,7 @@ static void push_lazy(lua_State *L, const script_lazy *lz)
     lua_pushlightuserdata(L, (void *)lz);
     lua_rawset(L, -3);
     lua_settop(L, -2);
+    remember_lazy(L);
 }
 
 /* In a protected call: the lazy table of call_args (light userdata 1). */
@@ -1009,6 +1117,7 @@ static int make_ctx(lua_State *L)
         lua_settop(L, 1);
         lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
         lua_setmetatable(L, 1);
+        remember_lazy(L);
     }
     return 1;
 }
@@ -1089,6 +1198,7 @@ static int script_call(script *s, int ref, const call_args *ca,
 {
     lua_State *L = s->L;
     int status = LUA_OK, i, top = lua_gettop(L), nargs = ca->nargs;
+    int mark = s->n_lazies;
     /* a lazy table or a table of fields is built first and kept below the
        call, to be disarmed after it */
     int built = ca->lazy != NULL || ca->fields != NULL;
@@ -1122,10 +1232,7 @@ static int script_call(script *s, int ref, const call_args *ca,
         status = lua_pcallk(L, 1, nargs, 0, 0, NULL);
     }
     if (status == LUA_OK) status = lua_pcallk(L, nargs, 2, 0, 0, NULL);
-    if (built && lua_type(L, top + 1) == LUA_TTABLE) { /* built: disarm it */
-        lua_pushnil(L);
-        lua_setmetatable(L, top + 1);
-    }
+    kill_lazies(s, mark); /* the tables made for this call */
     s->in_call--;
     if (s->in_call == 0) {
         disarm(s);
