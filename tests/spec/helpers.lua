@@ -64,6 +64,18 @@ function H.fails(code, ...)
     return err
 end
 
+--- A policy of one default plan `p` on the credit `t`: `entitlements` is
+-- the YAML of its entitlements and `rest` (optional) more top-level
+-- sections (`lua`, `handlers`, ...), both written without indentation.
+function H.plan_policy(entitlements, rest)
+    local function indent(text, by)
+        return (text:gsub("[^\n]+", function(l) return by .. l end))
+    end
+    return "policy:\n  credits: {t: {}}\n  plans:\n    p:\n      default: true\n" ..
+        "      entitlements:\n" .. indent(entitlements, "        ") ..
+        (rest and ("\n" .. indent(rest, "  ")) or "") .. "\n"
+end
+
 --- A policy with one entitlement `e` whose limit is the YAML flow text
 -- `limit`, on the credits `credits` (default {t: {}}). The limit is on line
 -- 7, after "          limit: ", for the "at 7:<col>" of load errors.

@@ -5,23 +5,17 @@ local H = require "helpers"
 
 -- A value snippet that hands its arguments to App.f and returns what the
 -- result says, so that every crossing is seen from the engine.
-local POLICY = [[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        x:
-          limit:
-            credit: t
-            value: |
-              function(customer)
-                local r = App.f(1, "two", true, nil, {3, 4, {five = 5}}, {a = {b = false}}, {})
-                if type(r) ~= "table" then return r end
-                return r.n + #r.list + (r.nested.deep[2] or 0) + (r.flag and 1000 or 0)
-              end
-]]
+local POLICY = H.plan_policy([[
+x:
+  limit:
+    credit: t
+    value: |
+      function(customer)
+        local r = App.f(1, "two", true, nil, {3, 4, {five = 5}}, {a = {b = false}}, {})
+        if type(r) ~= "table" then return r end
+        return r.n + #r.list + (r.nested.deep[2] or 0) + (r.flag and 1000 or 0)
+      end
+]])
 
 describe("a host function", function()
     it("receives copies of the arguments and returns a copy of its result", function()
@@ -67,7 +61,7 @@ describe("a host function", function()
     end)
 
     it("gets an App event's payload as a table, its customer read during the call", function()
-        local e = assert(limitr.new((POLICY:gsub("        x:.*", "        y: {limit: {credit: t, value: 10}}\n"))))
+        local e = assert(limitr.new(H.plan_policy("y: {limit: {credit: t, value: 10}}")))
         assert(e:create_customer("c"))
         local seen = {}
         e:lib("App", "meter_changed", function(ev)
@@ -81,24 +75,19 @@ end)
 
 describe("a host function's arguments", function()
     it("keep their keys when the snippet's strings come and go", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        x: {limit: {credit: t, value: 100}}
-  handlers:
-    meter-changed: |
-      function(event)
-        for i = 1, 3000 do
-          local junk = {}
-          for j = 1, 10 do junk[j] = "pad" .. i .. "_" .. j end
-          App.f({["k" .. i] = i})
-        end
+        local e = assert(limitr.new(H.plan_policy([[
+x: {limit: {credit: t, value: 100}}
+]], [[
+handlers:
+  meter-changed: |
+    function(event)
+      for i = 1, 3000 do
+        local junk = {}
+        for j = 1, 10 do junk[j] = "pad" .. i .. "_" .. j end
+        App.f({["k" .. i] = i})
       end
-]]))
+    end
+]])))
         assert(e:create_customer("c"))
         local bad, calls = 0, 0
         e:lib("App", "f", function(t)
@@ -113,17 +102,12 @@ policy:
     end)
 
     it("carry a handler's whole event, its customer included", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        x: {limit: {credit: t, value: 100}}
-  handlers:
-    meter-changed: "function(event) App.f(event, event.customer) end"
-]]))
+        local e = assert(limitr.new(H.plan_policy([[
+x: {limit: {credit: t, value: 100}}
+]], [[
+handlers:
+  meter-changed: "function(event) App.f(event, event.customer) end"
+]])))
         assert(e:create_customer("c"))
         local got
         e:lib("App", "f", function(ev, customer) got = { ev, customer } end)
@@ -137,16 +121,10 @@ end)
 
 describe("a subscriber's payload handed back to the engine", function()
     it("crosses whole, as the event data of another call", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        x: {limit: {credit: t, value: 100}}
-        y: {limit: {credit: t, value: 100}}
-]]))
+        local e = assert(limitr.new(H.plan_policy([[
+x: {limit: {credit: t, value: 100}}
+y: {limit: {credit: t, value: 100}}
+]])))
         assert(e:create_customer("c"))
         local data
         e:on("meter-changed", function(ev)

@@ -4,15 +4,8 @@
 local limitr = require "limitr"
 local H = require "helpers"
 
-local POLICY = [[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        chat: {limit: {credit: t, value: 10}}
-]]
+local CHAT = "chat: {limit: {credit: t, value: 10}}"
+local POLICY = H.plan_policy(CHAT)
 
 local function engine()
     local e = assert(limitr.new(POLICY))
@@ -80,15 +73,9 @@ describe("a subscriber's payload", function()
     end)
 
     it("shows the customer at the event's time when a subscriber moves the clock", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        daily: {limit: {credit: t, value: 10, resets: true, reset_inc: 1day}}
-]]))
+        local e = assert(limitr.new(H.plan_policy([[
+daily: {limit: {credit: t, value: 10, resets: true, reset_inc: 1day}}
+]])))
         e:set_time(1000)
         assert(e:create_customer("c"))
         local value
@@ -165,17 +152,17 @@ policy:
 end)
 
 describe("a policy handler's event", function()
-    local HANDLED = POLICY .. [[
-  handlers:
-    meter-changed: |
-      function(event)
-        local keys = 0
-        for _ in pairs(event) do keys = keys + 1 end
-        App.got(event.meter.value, event.event_data and event.event_data.r,
-          event.customer.id, event.customer.meters.chat.value, keys, event.credit.name)
-        event.meter.value = -1 -- a copy: the host's subscriber sees the event's
-      end
-]]
+    local HANDLED = H.plan_policy(CHAT, [[
+handlers:
+  meter-changed: |
+    function(event)
+      local keys = 0
+      for _ in pairs(event) do keys = keys + 1 end
+      App.got(event.meter.value, event.event_data and event.event_data.r,
+        event.customer.id, event.customer.meters.chat.value, keys, event.credit.name)
+      event.meter.value = -1 -- a copy: the host's subscriber sees the event's
+    end
+]])
 
     it("is built without JSON, with the same fields as a subscriber's", function()
         local e = assert(limitr.new(HANDLED))
@@ -210,34 +197,28 @@ end)
 
 describe("a snippet's customer", function()
     it("has its id at once and the rest when read", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        chat: {limit: {credit: t, value: 100}}
-        x:
-          limit:
-            credit: t
-            value: |
-              function(customer)
-                local n = 0
-                for k in pairs(customer) do n = n + 1 end
-                return #customer.id * 1000 + customer.meters.chat.value * 10 + n
-              end
-        y:
-          limit:
-            credit: t
-            mode: soft
-            value: 0
-            on_exceed: |
-              function(ctx)
-                return ctx.customer.id == "cc" and ctx.caller.id == "cc"
-                  and ctx.customer.meters.chat.value == 7
-              end
-]]))
+        local e = assert(limitr.new(H.plan_policy([[
+chat: {limit: {credit: t, value: 100}}
+x:
+  limit:
+    credit: t
+    value: |
+      function(customer)
+        local n = 0
+        for k in pairs(customer) do n = n + 1 end
+        return #customer.id * 1000 + customer.meters.chat.value * 10 + n
+      end
+y:
+  limit:
+    credit: t
+    mode: soft
+    value: 0
+    on_exceed: |
+      function(ctx)
+        return ctx.customer.id == "cc" and ctx.caller.id == "cc"
+          and ctx.customer.meters.chat.value == 7
+      end
+]])))
         assert(e:create_customer("cc"))
         assert.is_true(e:allow("cc", "chat", 7))
         -- id of 2 bytes, chat 7, and the snapshot's fields
@@ -287,16 +268,10 @@ end)
 
 describe("a write to a snapshot's id before the rest is read", function()
     it("stays, in a subscriber's payload and in a snippet's customer", function()
-        local e = assert(limitr.new([[
-policy:
-  credits: {t: {}}
-  plans:
-    p:
-      default: true
-      entitlements:
-        chat: {limit: {credit: t, value: 100}}
-        x: {limit: {credit: t, value: "function(c) c.id = 'four' local _ = c.meters return #c.id end"}}
-]]))
+        local e = assert(limitr.new(H.plan_policy([[
+chat: {limit: {credit: t, value: 100}}
+x: {limit: {credit: t, value: "function(c) c.id = 'four' local _ = c.meters return #c.id end"}}
+]])))
         assert(e:create_customer("c"))
         local id, plan
         e:on("meter-changed", function(ev)
