@@ -1061,9 +1061,8 @@ static const char token_key = 0;
 /* A payload's items copied into one userdata, their texts after them;
  * `filled` marks the payload's entries already set in its table. */
 typedef struct item_blob {
-    size_t n;
     uint32_t filled;      /* bit k: entry k of items[0] */
-    limitr_item items[1]; /* n of them */
+    limitr_item items[1]; /* items[0] and its entries */
 } item_blob;
 
 static void push_item(lua_State *L, engine_box *b, int keys,
@@ -1305,7 +1304,6 @@ static void push_lazy_payload(lua_State *L, engine_box *b,
     for (i = 0; i < n; i++)
         if (has_text(&items[i])) bytes += strlen(items[i].text) + 1;
     blob = lua_newuserdatauv(L, bytes, 0);
-    blob->n = n;
     blob->filled = 0;
     memcpy(blob->items, items, n * sizeof *items);
     text = (char *)&blob->items[n];
