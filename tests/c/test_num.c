@@ -120,6 +120,47 @@ TEST(fractions_without_printf_agree)
     ASSERT_EQ(mismatches, 0);
 }
 
+/* a op b as text ("fails" when out of range). */
+static const char *op(int (*f)(lnum, lnum, lnum *), const char *a,
+                      const char *b, char *buf)
+{
+    lnum r;
+    if (f(parse(a), parse(b), &r) != 0) return "fails";
+    return limitr__lnum_format(r, buf);
+}
+
+TEST(products_and_quotients_are_exact_to_18_decimals)
+{
+    char buf[64];
+    ASSERT_STR(op(limitr__lnum_mul, "1.5", "2", buf), "3");
+    ASSERT_STR(op(limitr__lnum_mul, "0.1", "0.2", buf), "0.02");
+    ASSERT_STR(op(limitr__lnum_mul, "-1.5", "2", buf), "-3");
+    ASSERT_STR(op(limitr__lnum_mul, "10", "1.14", buf), "11.4");
+    ASSERT_STR(op(limitr__lnum_mul, "10000000000", "10000000000", buf),
+               "100000000000000000000");
+    ASSERT_STR(op(limitr__lnum_mul, "100000000000000000000", "1.000001", buf),
+               "fails");
+    ASSERT_STR(op(limitr__lnum_mul, "0.000000000000000003", "0.5", buf),
+               "0.000000000000000002"); /* 1.5e-18, half away from zero */
+    ASSERT_STR(op(limitr__lnum_mul, "-0.000000000000000003", "0.5", buf),
+               "-0.000000000000000002");
+    ASSERT_STR(op(limitr__lnum_mul, "0.000000000000000001", "0.4", buf), "0");
+    ASSERT_STR(op(limitr__lnum_div, "1", "1.14", buf), "0.877192982456140351");
+    ASSERT_STR(op(limitr__lnum_div, "1", "3", buf), "0.333333333333333333");
+    ASSERT_STR(op(limitr__lnum_div, "2", "3", buf), "0.666666666666666667");
+    ASSERT_STR(op(limitr__lnum_div, "-2", "3", buf), "-0.666666666666666667");
+    ASSERT_STR(op(limitr__lnum_div, "0.0015", "0.0000375", buf), "40");
+    ASSERT_STR(op(limitr__lnum_div, "1", "0", buf), "fails");
+    ASSERT_STR(op(limitr__lnum_div, "100000000000000000000", "0.5", buf),
+               "fails");
+    ASSERT_STR(op(limitr__lnum_div, "100000000000000000000",
+                  "0.000000000000000001", buf),
+               "fails");
+    ASSERT_STR(op(limitr__lnum_div, "100000000000000000000",
+                  "100000000000000000000", buf),
+               "1");
+}
+
 int main(void)
 {
     RUN(million_small_additions_are_exact);
@@ -128,5 +169,6 @@ int main(void)
     RUN(compare_at_nine_decimals);
     RUN(outgoing_numbers_round_to_nine_decimals);
     RUN(fractions_without_printf_agree);
+    RUN(products_and_quotients_are_exact_to_18_decimals);
     return HARNESS_EXIT();
 }

@@ -187,3 +187,93 @@ char *limitr__lnum_format(lnum v, char *buf)
     buf[len] = '\0';
     return buf;
 }
+
+/* ---- Products and quotients ----
+ *
+ * A product of two amounts needs up to 2 x 127 bits before it is scaled
+ * back, so both go through 256-bit magnitudes: four 64-bit limbs, least
+ * significant first. */
+
+typedef unsigned __int128 u128;
+typedef struct u256 {
+    uint64_t w[4];
+} u256;
+
+static u256 mul_u128(u128 a, u128 b)
+{
+    uint64_t a0 = (uint64_t)a, a1 = (uint64_t)(a >> 64);
+    uint64_t b0 = (uint64_t)b, b1 = (uint64_t)(b >> 64);
+    u128 p00 = (u128)a0 * b0, p01 = (u128)a0 * b1, p10 = (u128)a1 * b0,
+         p11 = (u128)a1 * b1, mid;
+    u256 r;
+    r.w[0] = (uint64_t)p00;
+    mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10;
+    r.w[1] = (uint64_t)mid;
+    mid = (mid >> 64) + (p01 >> 64) + (p10 >> 64) + (uint64_t)p11;
+    r.w[2] = (uint64_t)mid;
+    r.w[3] = (uint64_t)((mid >> 64) + (p11 >> 64));
+    return r;
+}
+
+/* n / d for a divisor of 64 bits; *rem the remainder. */
+static u256 div_u64(u256 n, uint64_t d, uint64_t *rem)
+{
+    u256 q;
+    u128 r = 0;
+    int i;
+    for (i = 3; i >= 0; i--) {
+        u128 cur = (r << 64) | n.w[i];
+        q.w[i] = (uint64_t)(cur / d);
+        r = cur % d;
+    }
+    *rem = (uint64_t)r;
+    return q;
+}
+
+/* n / d for a divisor below 2^127, bit by bit (the remainder stays below
+ * d, so twice it fits in 128 bits); *rem the remainder. */
+static u256 div_u128(u256 n, u128 d, u128 *rem)
+{
+    u256 q = {{0, 0, 0, 0}};
+    u128 r = 0;
+    int i;
+    for (i = 255; i >= 0; i--) {
+        r = (r << 1) | ((n.w[i / 64] >> (i % 64)) & 1);
+        if (r >= d) {
+            r -= d;
+            q.w[i / 64] |= (uint64_t)1 << (i % 64);
+        }
+    }
+    *rem = r;
+    return q;
+}
+
+/* q (+1 when round_up) with sign `neg` as an amount within +-LNUM_MAX. */
+static int to_amount(u256 q, int round_up, int neg, lnum *out)
+{
+    u128 m;
+    if (q.w[2] != 0 || q.w[3] != 0) return -1;
+    m = ((u128)q.w[1] << 64) | q.w[0];
+    if (round_up) m++;
+    if (m > (u128)LNUM_MAX) return -1;
+    *out = neg ? -(lnum)m : (lnum)m;
+    return 0;
+}
+
+int limitr__lnum_mul(lnum a, lnum b, lnum *out)
+{
+    uint64_t rem;
+    u256 q = div_u64(mul_u128((u128)lnum_abs(a), (u128)lnum_abs(b)),
+                     (uint64_t)LNUM_SCALE, &rem);
+    return to_amount(q, rem >= (uint64_t)LNUM_SCALE / 2, (a < 0) != (b < 0),
+                     out);
+}
+
+int limitr__lnum_div(lnum a, lnum b, lnum *out)
+{
+    u128 rem, d = (u128)lnum_abs(b);
+    u256 q;
+    if (b == 0) return -1;
+    q = div_u128(mul_u128((u128)lnum_abs(a), (u128)LNUM_SCALE), d, &rem);
+    return to_amount(q, rem >= d - rem, (a < 0) != (b < 0), out);
+}

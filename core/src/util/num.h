@@ -90,6 +90,12 @@ static inline int lnum_le9(lnum a, lnum b)
     return limitr__lnum_round9(a) <= limitr__lnum_round9(b);
 }
 
+/* a * b and a / b at the full resolution (1e-18), rounded half away from
+ * zero: 0 and *out, or -1 when the result passes +-LNUM_MAX (or b is 0).
+ * For money (prices, exchange), never on the allow() path. */
+int limitr__lnum_mul(lnum a, lnum b, lnum *out);
+int limitr__lnum_div(lnum a, lnum b, lnum *out);
+
 /* Decimal text of v with up to 18 decimals, trailing zeros dropped, into buf
  * (at least 48 bytes). Returns buf. */
 char *limitr__lnum_format(lnum v, char *buf);
