@@ -909,6 +909,21 @@ static int l_engine_resets(lua_State *L)
     return 1;
 }
 
+/* credit_exchange(from, to, value = 1): a number, or nil, err, code. */
+static int l_engine_credit_exchange(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *from = check_string(L, 2), *to = check_string(L, 3);
+    double value = luaL_optnumber(L, 4, 1), out;
+    int status;
+    enter(b);
+    status = limitr_credit_exchange(b->e, from, to, value, &out);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    push_number(L, out);
+    return 1;
+}
+
 /* ---- Customer graph and overrides ---- */
 
 static int l_engine_set_customer_refs(lua_State *L)
@@ -1743,6 +1758,7 @@ static const luaL_Reg engine_methods[] = {
     {"delete_alt_customer_id", l_engine_delete_alt_customer_id},
     {"create_customer_override", l_engine_create_customer_override},
     {"remove_customer_override", l_engine_remove_customer_override},
+    {"credit_exchange", l_engine_credit_exchange},
     {"on", l_engine_on},
     {"off", l_engine_off},
     {"lib", l_engine_lib},

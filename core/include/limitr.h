@@ -43,7 +43,8 @@ extern "C" {
  *   allow, check, increment and decrement return it.
  * - LIMITR_NOT_FOUND: something named does not exist ("unknown_customer",
  *   "unknown_entitlement", "unknown_plan", "no_plan", "no_scope_customer",
- *   "unknown_alt_id", "no_override", "no_subscription", "snapshot_expired";
+ *   "unknown_alt_id", "no_override", "no_subscription", "snapshot_expired",
+ *   "unknown_currency", "no_exchange";
  *   a file that cannot be opened); for a read, also a value that is not
  *   defined ("observe", "not_metered", "no_reset", "no_projection",
  *   "needs_customer").
@@ -370,6 +371,17 @@ LIMITR_API int limitr_projected_exhaustion(limitr_engine *engine,
  * flag, and when gates 1-3 fail. */
 LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
                              const char *ent, int64_t *out);
+
+/* ---- Money (docs/economy.md) ---- */
+
+/* What `value` units of `from` (a currency, an exchange pair or a priced
+ * credit) are worth in `to`, through runes: value itself when from == to.
+ * LIMITR_NOT_FOUND "unknown_currency" for a name that reaches no runes,
+ * "no_exchange" when one unit of `to` is worth nothing; LIMITR_INVALID
+ * "invalid_value" for a value that is not finite or passes 1e20. */
+LIMITR_API int limitr_credit_exchange(limitr_engine *engine, const char *from,
+                                      const char *to, double value,
+                                      double *out);
 
 /* ---- Events ---- */
 

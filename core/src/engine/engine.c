@@ -94,6 +94,10 @@ static const struct {
     {"no_subscription", "no subscription has this id"},
     {"snapshot_expired", "an event's customer snapshot can be read only "
                          "while the event is delivered"},
+    {"unknown_currency", "neither rune, an exchange pair nor a priced "
+                         "credit"},
+    {"no_exchange", "one unit of it is worth nothing: nothing converts "
+                    "into it"},
     {"snapshot_moved", "the customer or the clock moved since the event: "
                        "read its snapshot with limitr_event_snapshot"},
     {"unknown_lib", "no host function of that name"},

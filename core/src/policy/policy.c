@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "exchange.h"
 #include "units.h"
 
 /* ---- Field tables ---- */
@@ -15,7 +16,7 @@ static const field root_fields[] = {
     {"version", FIELD_OK},
     {"credits", FIELD_OK},
     {"plans", FIELD_OK},
-    {"exchange", FIELD_LATER},
+    {"exchange", FIELD_OK},
     {"lua", FIELD_OK},
     {"handlers", FIELD_OK},
     {"notifications", FIELD_OK},
@@ -33,7 +34,7 @@ static const field credit_fields[] = {
     {"label", FIELD_OK},       {"unit", FIELD_OK},
     {"description", FIELD_OK}, {"resets", FIELD_OK},
     {"metadata", FIELD_OK},    {"units", FIELD_OK},
-    {"price", FIELD_LATER},    {"pricing_model", FIELD_LATER},
+    {"price", FIELD_OK},       {"pricing_model", FIELD_OK},
     {"tiers", FIELD_LATER},    {"overhead_cost", FIELD_OK},
     {"overhead", FIELD_OK},    {"stof_units", FIELD_UPSTREAM},
 };
@@ -125,6 +126,39 @@ static void read_overhead(compiler *cc, const doc_node *n, const char *path,
     }
 }
 
+/* price and pricing_model: the flat model (the tier models come with
+ * `tiers`, not supported yet). */
+static void read_pricing(compiler *cc, const doc_node *n, const char *path,
+                         lp_credit *cr)
+{
+    const doc_node *v;
+    char *fpath;
+    if ((v = limitr__get(n, "pricing_model")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "pricing_model")) != NULL) {
+        if (limitr__expect(cc, v, fpath, DOC_STRING, "string") &&
+            strcmp(v->text, "flat") != 0) {
+            if (strcmp(v->text, "tiered") == 0 ||
+                strcmp(v->text, "volume") == 0 ||
+                strcmp(v->text, "stairstep") == 0)
+                ERR(cc, fpath, v,
+                    "'%s' is not supported yet by this version of limitr "
+                    "(flat is)",
+                    v->text);
+            else
+                ERR(cc, fpath, v,
+                    "unknown pricing model '%s' (flat, tiered, volume or "
+                    "stairstep)",
+                    v->text);
+        }
+        free(fpath);
+    }
+    if ((v = limitr__get(n, "price")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "price")) != NULL) {
+        limitr__price_compile(cc, v, fpath, &cr->price);
+        free(fpath);
+    }
+}
+
 static void compile_credits(compiler *cc, const doc_node *credits)
 {
     lp_policy *p = cc->p;
@@ -166,6 +200,7 @@ static void compile_credits(compiler *cc, const doc_node *credits)
         cr->units = -1;
         read_units(cc, n, path, cr);
         read_overhead(cc, n, path, cr);
+        read_pricing(cc, n, path, cr);
         p->n_credits++;
         free(path);
     }
@@ -444,6 +479,9 @@ static void compile_root(compiler *cc, const doc_node *root)
     /* The shared chunk runs before any snippet is compiled. */
     if ((n = limitr__get(policy, "lua")) != NULL) limitr__read_chunk(cc, n);
     if ((n = limitr__get(policy, "credits")) != NULL) compile_credits(cc, n);
+    if ((n = limitr__get(policy, "exchange")) != NULL)
+        limitr__exchange_compile(cc, n);
+    limitr__exchange_finish(cc, policy);
     if ((n = limitr__get(policy, "plans")) != NULL) compile_plans(cc, n);
     if ((n = limitr__get(policy, "notifications")) != NULL)
         compile_notifications(cc, n);
@@ -517,6 +555,7 @@ void limitr__policy_free(lp_policy *p)
 {
     size_t i, j;
     if (p == NULL) return;
+    limitr__exchange_free(p);
     for (i = 0; i < p->n_credits; i++) {
         free(p->credits[i].name);
         free(p->credits[i].label);

@@ -14,6 +14,17 @@
 #include "limitr.h"
 #include "script.h"
 
+/* What one unit of a credit costs the customer (docs/economy.md 2): the
+ * flat model. */
+typedef struct lp_price {
+    int set;        /* the credit is priced */
+    lnum amount;    /* as written, in `currency` */
+    lnum runes;     /* amount in runes (converted at load) */
+    char *currency; /* "rune" by default */
+    char *id;       /* the host's id for it, or NULL */
+    char *suffix;   /* "/month" by default (labels only) */
+} lp_price;
+
 typedef struct lp_credit {
     char *name;
     char *label;
@@ -22,7 +33,22 @@ typedef struct lp_credit {
     int units;          /* unit index (units.h) the values are kept in, or -1 */
     lnum overhead_cost; /* what one unit costs the provider, runes */
     int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
+    lp_price price;
 } lp_credit;
+
+/* An exchange pair: one unit of `name` is `value` units of `currency`. */
+typedef struct lp_pair {
+    char *name;
+    lnum value;
+    char *currency;
+} lp_pair;
+
+/* exchange.grant_strategy */
+typedef enum grant_strategy {
+    GRANTS_EXPIRES_FIRST,
+    GRANTS_CHEAPEST_FIRST,
+    GRANTS_VALUABLE_FIRST
+} grant_strategy;
 
 /* A limit, as compiled from a policy: its rule (every field resolved,
  * every amount in the credit's units), its credit and its snippets. */
@@ -79,6 +105,9 @@ typedef struct lp_policy {
     size_t *ent_name_lens;
     size_t n_ent_names;
     int default_plan; /* index, or -1 */
+    lp_pair *pairs;   /* exchange pairs, document order */
+    size_t n_pairs;
+    grant_strategy grant_strategy;
 } lp_policy;
 
 /* Compiles a document into a policy. On failure returns NULL and sets *err
@@ -91,6 +120,25 @@ void limitr__policy_free(lp_policy *p);
 int limitr__policy_find_plan(const lp_policy *p, const char *name);
 /* The index of the notification named name, or -1. */
 int limitr__notification_find(const lp_policy *p, const char *name);
+
+/* ---- Exchange (exchange.c, docs/economy.md 3) ---- */
+
+/* Where a currency or credit name leads on its way to runes. */
+typedef enum exchange_status {
+    EXCHANGE_OK,
+    EXCHANGE_UNKNOWN, /* neither a pair, nor a priced credit, nor rune */
+    EXCHANGE_CYCLE
+} exchange_status;
+
+/* Follows name's pairs: *factor (units of the end per unit of name) and
+ * *credit, the priced credit the chain ends at (-1: it ends at runes). */
+exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
+                                         lnum *factor, int *credit);
+/* v units of name in runes; 0, or -1 (does not resolve, or out of range). */
+int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out);
+/* r runes in units of name; 0, or -1 (does not resolve, worth nothing per
+ * unit, or out of range). */
+int limitr__from_runes(const lp_policy *p, const char *name, lnum r, lnum *out);
 
 /* The plan's entitlement named key (len bytes), or NULL. */
 static inline const lp_entitlement *

@@ -1,0 +1,54 @@
+/* exchange_api.c: credit_exchange (docs/economy.md 3), what a value in one
+ * currency or credit is worth in another, through runes. */
+#include <string.h>
+
+#include "engine.h"
+
+/* Why name does not convert, as the call's error. */
+static int unresolved(limitr_engine *e, const char *name)
+{
+    lnum f;
+    int credit;
+    if (limitr__exchange_resolve(e->policy, name, &f, &credit) != EXCHANGE_OK)
+        return limitr__fail(e, LIMITR_NOT_FOUND, "unknown_currency",
+                            "credit_exchange: '%s' is neither rune, an "
+                            "exchange pair nor a priced credit",
+                            name);
+    return limitr__fail(e, LIMITR_INVALID, "invalid_value",
+                        "credit_exchange: the value in runes passes 1e20");
+}
+
+int limitr_credit_exchange(limitr_engine *e, const char *from, const char *to,
+                           double value, double *out)
+{
+    lnum v, runes, r;
+    LIMITR_ENTER(e);
+    if (from == NULL || to == NULL || out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "credit_exchange: from, to and out are required");
+    if (limitr__lnum_from_double(value, &v) != 0)
+        return limitr__fail(e, LIMITR_INVALID, "invalid_value",
+                            "credit_exchange: value must be a finite number "
+                            "within +-1e20");
+    if (strcmp(from, to) == 0) {
+        *out = limitr__lnum_to_double(v);
+        return limitr__ok(e);
+    }
+    if (limitr__to_runes(e->policy, from, v, &runes) != 0)
+        return unresolved(e, from);
+    if (limitr__from_runes(e->policy, to, runes, &r) != 0) {
+        lnum f;
+        int credit;
+        if (limitr__exchange_resolve(e->policy, to, &f, &credit) ==
+                EXCHANGE_OK &&
+            (f == 0 ||
+             (credit >= 0 && e->policy->credits[credit].price.runes == 0)))
+            return limitr__fail(e, LIMITR_NOT_FOUND, "no_exchange",
+                                "credit_exchange: one unit of '%s' is worth "
+                                "nothing, so no value converts into it",
+                                to);
+        return unresolved(e, to);
+    }
+    *out = limitr__lnum_to_double(r);
+    return limitr__ok(e);
+}

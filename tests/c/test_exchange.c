@@ -1,0 +1,168 @@
+/* test_exchange.c: credits as money (docs/economy.md 2-3): flat prices,
+ * exchange pairs, credit_exchange, and what the loader refuses. */
+#include "engine_of.h"
+#include "harness.h"
+
+static const char policy_yaml[] =
+    "policy:\n"
+    "  exchange:\n"
+    "    grant_strategy: cheapest_first\n"
+    "    euro: {value: 1.14, currency: usd}\n"
+    "    abstract: {value: 1, currency: rune}\n"
+    "    ai_tokens: {value: 1.25, currency: abstract}\n"
+    "    ai_input_token: {value: 0.000006, currency: ai_tokens}\n"
+    "    ai_output_token: {value: 0.00003, currency: ai_tokens}\n"
+    "    mb_storage: {value: 0.00003, currency: abstract}\n"
+    "    partner: {value: 0.5, currency: seat}\n"
+    "    nothing: {value: 0, currency: rune}\n"
+    "  credits:\n"
+    "    seat: {price: {amount: 12, id: price_123}}\n"
+    "    eu_seat: {price: {amount: 10, currency: euro}}\n"
+    "    gift: {price: {amount: 0}}\n"
+    "    plain: {}\n"
+    "  plans: {p: {default: true, entitlements: {s: {limit: {credit: seat, "
+    "value: 5}}}}}\n";
+
+static double exchange(limitr_engine *e, const char *from, const char *to,
+                       double v)
+{
+    double out = -1;
+    if (limitr_credit_exchange(e, from, to, v, &out) != LIMITR_OK) return -1;
+    return out;
+}
+
+TEST(the_spec_examples)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    ASSERT(e != NULL);
+    ASSERT_NUM(exchange(e, "abstract", "ai_input_token", 1), 133333.333333333);
+    ASSERT_NUM(exchange(e, "abstract", "ai_output_token", 1), 26666.666666667);
+    ASSERT_NUM(exchange(e, "mb_storage", "ai_output_token", 50), 40);
+    ASSERT_NUM(exchange(e, "euro", "rune", 10), 11.4);
+    ASSERT_NUM(exchange(e, "usd", "rune", 3), 3); /* built in */
+    ASSERT_NUM(exchange(e, "rune", "usd", 3), 3);
+    ASSERT_NUM(exchange(e, "seat", "rune", 2), 24);      /* a priced credit */
+    ASSERT_NUM(exchange(e, "eu_seat", "rune", 2), 22.8); /* price in euro */
+    ASSERT_NUM(exchange(e, "rune", "seat", 30), 2.5);
+    ASSERT_NUM(exchange(e, "partner", "rune", 1), 6); /* pair to a credit */
+    ASSERT_NUM(exchange(e, "seat", "euro", 1), 10.526315789);
+    ASSERT_NUM(exchange(e, "plain", "plain", 7), 7); /* same: the value */
+    ASSERT_NUM(exchange(e, "euro", "rune", -10), -11.4);
+    limitr_free(e);
+}
+
+TEST(what_does_not_convert)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    double out;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_credit_exchange(e, "plain", "rune", 1, &out),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_currency");
+    ASSERT_CONTAINS(limitr_last_error(e), "'plain' is neither rune");
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "dollars", 1, &out),
+              LIMITR_NOT_FOUND);
+    ASSERT_CONTAINS(limitr_last_error(e), "'dollars'");
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "gift", 1, &out),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "no_exchange");
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "nothing", 1, &out),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "no_exchange");
+    ASSERT_NUM(exchange(e, "gift", "rune", 5), 0); /* worth nothing */
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "seat", 1.0 / 0.0, &out),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
+    ASSERT_EQ(limitr_credit_exchange(e, "ai_input_token", "rune", 1e20, &out),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "ai_input_token", 1e20, &out),
+              LIMITR_INVALID); /* 1.3e25 tokens: past the range */
+    ASSERT_EQ(limitr_credit_exchange(e, NULL, "rune", 1, &out), LIMITR_INVALID);
+    limitr_free(e);
+}
+
+static const char *load_error(const char *text)
+{
+    static char buf[4096];
+    limitr_engine *e = NULL;
+    int status = limitr_new(text, strlen(text), "yaml", NULL, &e);
+    snprintf(buf, sizeof buf, "%s",
+             status == LIMITR_OK ? "" : limitr_last_error(e));
+    limitr_free(e);
+    return buf;
+}
+
+TEST(the_loader_refuses_what_cannot_be_money)
+{
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {value: 1, "
+                               "currency: b}\n    b: {value: 2, currency: "
+                               "a}\n"),
+                    "exchange.a: pair 'a' does not reach runes: its exchange "
+                    "pairs form a cycle at 3:5");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {currency: "
+                               "nowhere}\n"),
+                    "exchange.a: pair 'a' does not reach runes (no exchange "
+                    "pair leads from it to runes or to a priced credit)");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {value: -1}\n"),
+                    "exchange.a.value: must not be negative, got -1");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {currency: "
+                               "''}\n"),
+                    "exchange.a.currency: must not be empty");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    rune: {value: "
+                               "2}\n"),
+                    "exchange.rune: 'rune' is the base currency");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    grant_strategy: "
+                               "cheapest_frist\n"),
+                    "exchange.grant_strategy: must be expires_first, "
+                    "cheapest_first or valuable_first (did you mean "
+                    "'cheapest_first'?)");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {valeu: 1}\n"),
+                    "exchange.a: unknown field 'valeu' (did you mean "
+                    "'value'?)");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
+                               "{amount: -2}}\n"),
+                    "credits.c.price.amount: must not be negative, got -2");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
+                               "{amount: 2, currency: yen}}\n"),
+                    "credits.c: price.currency 'yen' does not reach runes");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    a: {price: "
+                               "{amount: 2}}\n    c: {price: {amount: 2, "
+                               "currency: a}}\n"),
+                    "credits.c: price.currency 'a' is a credit");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
+                               "{amount: 2, cost: 1}}\n"),
+                    "credits.c.price: unknown field 'cost'");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered}\n"),
+                    "credits.c.pricing_model: 'tiered' is not supported yet "
+                    "by this version of limitr (flat is)");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tierd}\n"),
+                    "credits.c.pricing_model: unknown pricing model 'tierd'");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {tiers: []}\n"),
+                    "credits.c.tiers: not supported yet");
+    ASSERT_STR(load_error("policy:\n  exchange:\n    usd: {value: 2, "
+                          "currency: rune}\n    a: {}\n  credits:\n    c: "
+                          "{pricing_model: flat, price: {amount: 1, "
+                          "currency: usd, suffix: /year}}\n"),
+               "");
+}
+
+TEST(usd_may_be_redefined)
+{
+    limitr_engine *e = engine_of("policy:\n  exchange:\n    usd: {value: 2, "
+                                 "currency: rune}\n    a: {value: 3}\n",
+                                 NULL);
+    ASSERT(e != NULL);
+    ASSERT_NUM(exchange(e, "a", "rune", 1), 6); /* a -> usd (default) -> 2 */
+    limitr_free(e);
+}
+
+int main(void)
+{
+    RUN(the_spec_examples);
+    RUN(what_does_not_convert);
+    RUN(the_loader_refuses_what_cannot_be_money);
+    RUN(usd_may_be_redefined);
+    return harness_failures != 0;
+}
