@@ -20,6 +20,10 @@ static const char policy_yaml[] =
     "    eu_seat: {price: {amount: 10, currency: euro}}\n"
     "    gift: {price: {amount: 0}}\n"
     "    plain: {}\n"
+    "    tiered_tok:\n"
+    "      pricing_model: tiered\n"
+    "      tiers: [{price: {amount: 0.005}}, {up_to: 100, price: {amount: "
+    "0.01}}]\n"
     "  plans: {p: {default: true, entitlements: {s: {limit: {credit: seat, "
     "value: 5}}}}}\n";
 
@@ -48,6 +52,9 @@ TEST(the_spec_examples)
     ASSERT_NUM(exchange(e, "seat", "euro", 1), 10.526315789);
     ASSERT_NUM(exchange(e, "plain", "plain", 7), 7); /* same: the value */
     ASSERT_NUM(exchange(e, "euro", "rune", -10), -11.4);
+    /* a tier credit, from position 0; its tiers written out of order */
+    ASSERT_NUM(exchange(e, "usd", "tiered_tok", 1.5), 200);
+    ASSERT_NUM(exchange(e, "tiered_tok", "rune", 200), 1.5);
     limitr_free(e);
 }
 
@@ -134,13 +141,44 @@ TEST(the_loader_refuses_what_cannot_be_money)
                     "credits.c.price: unknown field 'cost'");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "tiered}\n"),
-                    "credits.c.pricing_model: 'tiered' is not supported yet "
-                    "by this version of limitr (flat is)");
+                    "credits.c: the tiered pricing model needs tiers");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "tierd}\n"),
-                    "credits.c.pricing_model: unknown pricing model 'tierd'");
+                    "credits.c.pricing_model: unknown pricing model 'tierd' "
+                    "(flat, tiered, volume or stairstep) (did you mean "
+                    "'tiered'?)");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {tiers: []}\n"),
-                    "credits.c.tiers: not supported yet");
+                    "credits.c.tiers: tiers need a tier pricing_model");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "volume, price: {amount: 1}, tiers: [{price: "
+                               "{amount: 1}}]}\n"),
+                    "credits.c.price: price is for the flat model");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered, tiers: [{up_to: 10, price: {amount: "
+                               "1}}]}\n"),
+                    "credits.c.tiers: exactly one tier has no up_to (the open "
+                    "top band), got 0");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered, tiers: [{price: {amount: 1}}, {price: "
+                               "{amount: 2}}]}\n"),
+                    "got 2");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered, tiers: [{up_to: 5, price: {amount: "
+                               "1}}, {up_to: 5, price: {amount: 2}}, {price: "
+                               "{amount: 3}}]}\n"),
+                    "credits.c.tiers: two tiers have up_to 5");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered, tiers: [{up_to: 0, price: {amount: "
+                               "1}}, {price: {amount: 3}}]}\n"),
+                    "credits.c.tiers.1.up_to: must be greater than 0, got 0");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "tiered, tiers: [{up_to: 3}, {price: {amount: "
+                               "3}}]}\n"),
+                    "credits.c.tiers.1: a tier needs a price");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
+                               "stairstep, tiers: [{price: {amount: 3, "
+                               "currency: yen}}]}\n"),
+                    "credits.c: price.currency 'yen' does not reach runes");
     ASSERT_STR(load_error("policy:\n  exchange:\n    usd: {value: 2, "
                           "currency: rune}\n    a: {}\n  credits:\n    c: "
                           "{pricing_model: flat, price: {amount: 1, "

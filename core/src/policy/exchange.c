@@ -34,7 +34,8 @@ static int priced_credit(const lp_policy *p, const char *name)
 {
     size_t i;
     for (i = 0; i < p->n_credits; i++)
-        if (p->credits[i].price.set && strcmp(p->credits[i].name, name) == 0)
+        if (lp_credit_priced(&p->credits[i]) &&
+            strcmp(p->credits[i].name, name) == 0)
             return (int)i;
     return -1;
 }
@@ -82,21 +83,21 @@ int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out)
         *out = units;
         return 0;
     }
-    return limitr__lnum_mul(units, p->credits[credit].price.runes, out);
+    return limitr__price_of(&p->credits[credit], units, 0, out);
 }
 
 int limitr__from_runes(const lp_policy *p, const char *name, lnum r, lnum *out)
 {
-    lnum f, per_unit;
+    lnum f, units;
     int credit;
-    if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK)
+    if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK || f == 0)
         return -1;
-    /* One unit of name is worth f units of the end, each worth per_unit
-       runes (1 for runes themselves). */
-    per_unit = credit < 0 ? LNUM_SCALE : p->credits[credit].price.runes;
-    if (limitr__lnum_mul(f, per_unit, &per_unit) != 0 || per_unit == 0)
+    /* r runes are `units` of the chain's end, each end unit 1/f of name. */
+    if (credit < 0)
+        units = r;
+    else if (limitr__quantity_for(&p->credits[credit], r, 0, &units) != 0)
         return -1;
-    return limitr__lnum_div(r, per_unit, out);
+    return limitr__lnum_div(units, f, out);
 }
 
 /* ---- Compiling ---- */
@@ -215,6 +216,46 @@ static void report(compiler *cc, const char *path, int line, int col,
                      what, name);
 }
 
+/* A price of credit i (its own, or a tier's) converted to runes; its
+ * currency must reach runes through pairs alone (limitr's rule: a price is
+ * never in another credit's price). */
+static void price_to_runes(compiler *cc, lp_policy *p, const doc_node *credits,
+                           size_t i, lp_price *price)
+{
+    const doc_pair *cp;
+    const doc_node *pn = NULL;
+    exchange_status st;
+    lnum f;
+    int credit, line = 0, col = 0;
+    char *path;
+    if (!price->set || price->currency == NULL) return;
+    st = limitr__exchange_resolve(p, price->currency, &f, &credit);
+    if (st == EXCHANGE_OK && credit < 0 &&
+        limitr__lnum_mul(price->amount, f, &price->runes) == 0)
+        return;
+    cp = credits != NULL ? limitr__doc_get(credits, p->credits[i].name) : NULL;
+    if (cp != NULL && cp->value->type == DOC_MAP)
+        pn = limitr__get(cp->value,
+                         price == &p->credits[i].price ? "price" : "tiers");
+    if (pn != NULL) {
+        line = pn->line;
+        col = pn->col;
+    }
+    path = limitr__child_path(cc, "credits", p->credits[i].name);
+    if (path == NULL) return;
+    if (st == EXCHANGE_OK && credit >= 0)
+        limitr__verr(&cc->errs, path, line, col,
+                     "price.currency '%s' is a credit: a price is in a "
+                     "currency that reaches runes through exchange pairs",
+                     price->currency);
+    else if (st == EXCHANGE_OK)
+        limitr__verr(&cc->errs, path, line, col,
+                     "price: the amount in runes passes 1e20");
+    else
+        report(cc, path, line, col, "price.currency", price->currency, st);
+    free(path);
+}
+
 void limitr__exchange_finish(compiler *cc, const doc_node *policy)
 {
     lp_policy *p = cc->p;
@@ -228,32 +269,11 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
        price's currency reaches runes through pairs alone (limitr's rule: a
        price in another credit would price one credit in another's price). */
     for (i = 0; i < p->n_credits; i++) {
-        lp_price *price = &p->credits[i].price;
-        const doc_pair *cp;
-        const doc_node *pn;
-        char *path;
-        if (!price->set || price->currency == NULL) continue;
-        cp = credits != NULL ? limitr__doc_get(credits, p->credits[i].name)
-                             : NULL;
-        pn = cp != NULL ? limitr__get(cp->value, "price") : NULL;
-        st = limitr__exchange_resolve(p, price->currency, &f, &credit);
-        if (st == EXCHANGE_OK && credit < 0 &&
-            limitr__lnum_mul(price->amount, f, &price->runes) == 0)
-            continue;
-        path = limitr__child_path(cc, "credits", p->credits[i].name);
-        if (path == NULL) return;
-        if (st == EXCHANGE_OK && credit >= 0)
-            limitr__verr(&cc->errs, path, pn ? pn->line : 0, pn ? pn->col : 0,
-                         "price.currency '%s' is a credit: a price is in a "
-                         "currency that reaches runes through exchange pairs",
-                         price->currency);
-        else if (st == EXCHANGE_OK)
-            limitr__verr(&cc->errs, path, pn ? pn->line : 0, pn ? pn->col : 0,
-                         "price: the amount in runes passes 1e20");
-        else
-            report(cc, path, pn ? pn->line : 0, pn ? pn->col : 0,
-                   "price.currency", price->currency, st);
-        free(path);
+        size_t t;
+        for (t = 0; t <= p->credits[i].n_tiers; t++)
+            price_to_runes(cc, p, credits, i,
+                           t == 0 ? &p->credits[i].price
+                                  : &p->credits[i].tiers[t - 1].price);
     }
     for (i = 0; i < p->n_pairs; i++) {
         const doc_pair *pair = limitr__doc_get(exchange, p->pairs[i].name);
@@ -277,8 +297,14 @@ void limitr__exchange_free(lp_policy *p)
     }
     free(p->pairs);
     for (i = 0; i < p->n_credits; i++) {
-        free(p->credits[i].price.currency);
-        free(p->credits[i].price.id);
-        free(p->credits[i].price.suffix);
+        size_t t;
+        for (t = 0; t <= p->credits[i].n_tiers; t++) {
+            lp_price *price = t == 0 ? &p->credits[i].price
+                                     : &p->credits[i].tiers[t - 1].price;
+            free(price->currency);
+            free(price->id);
+            free(price->suffix);
+        }
+        free(p->credits[i].tiers);
     }
 }

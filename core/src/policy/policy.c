@@ -35,7 +35,7 @@ static const field credit_fields[] = {
     {"description", FIELD_OK}, {"resets", FIELD_OK},
     {"metadata", FIELD_OK},    {"units", FIELD_OK},
     {"price", FIELD_OK},       {"pricing_model", FIELD_OK},
-    {"tiers", FIELD_LATER},    {"overhead_cost", FIELD_OK},
+    {"tiers", FIELD_OK},       {"overhead_cost", FIELD_OK},
     {"overhead", FIELD_OK},    {"stof_units", FIELD_UPSTREAM},
 };
 
@@ -126,36 +126,130 @@ static void read_overhead(compiler *cc, const doc_node *n, const char *path,
     }
 }
 
-/* price and pricing_model: the flat model (the tier models come with
- * `tiers`, not supported yet). */
+static const field tier_fields[] = {
+    {"up_to", FIELD_OK},
+    {"price", FIELD_OK},
+};
+
+/* One entry of `tiers` at path into *tier. */
+static void read_tier(compiler *cc, const doc_node *n, const char *path,
+                      lp_tier *tier)
+{
+    const doc_node *v;
+    char *fpath, num[48];
+    if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) return;
+    limitr__check_fields(cc, n, path, tier_fields, N_FIELDS(tier_fields));
+    tier->open = 1;
+    if ((v = limitr__get(n, "up_to")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "up_to")) != NULL) {
+        tier->open = 0;
+        if (limitr__read_amount(cc, v, fpath, -1, &tier->up_to) &&
+            tier->up_to <= 0)
+            ERR(cc, fpath, v, "must be greater than 0, got %s",
+                limitr__lnum_format(tier->up_to, num));
+        free(fpath);
+    }
+    if ((fpath = limitr__child_path(cc, path, "price")) == NULL) return;
+    if ((v = limitr__get(n, "price")) != NULL)
+        limitr__price_compile(cc, v, fpath, &tier->price);
+    else
+        ERR(cc, path, n, "a tier needs a price");
+    free(fpath);
+}
+
+static int tier_order(const void *a, const void *b)
+{
+    const lp_tier *x = a, *y = b;
+    if (x->open != y->open) return x->open - y->open; /* the open one last */
+    return x->up_to < y->up_to ? -1 : x->up_to > y->up_to;
+}
+
+/* tiers: read, then sorted by up_to with the open band last; exactly one
+ * open band and no up_to twice (docs/policy.md 8). */
+static void read_tiers(compiler *cc, const doc_node *v, const char *path,
+                       lp_credit *cr)
+{
+    size_t i, open = 0;
+    char *tpath, idx[32];
+    if (!limitr__expect(cc, v, path, DOC_LIST, "list")) return;
+    if (v->count == 0) {
+        ERR(cc, path, v, "a tier pricing model needs at least one tier");
+        return;
+    }
+    if ((cr->tiers = calloc(v->count, sizeof *cr->tiers)) == NULL) {
+        cc->nomem = 1;
+        return;
+    }
+    cr->n_tiers = v->count;
+    for (i = 0; i < v->count; i++) {
+        snprintf(idx, sizeof idx, "%zu", i + 1);
+        if ((tpath = limitr__child_path(cc, path, idx)) == NULL) return;
+        read_tier(cc, v->items[i], tpath, &cr->tiers[i]);
+        open += cr->tiers[i].open;
+        free(tpath);
+    }
+    qsort(cr->tiers, cr->n_tiers, sizeof *cr->tiers, tier_order);
+    if (open != 1)
+        ERR(cc, path, v,
+            "exactly one tier has no up_to (the open top band), got %zu", open);
+    for (i = 0; i + 1 < cr->n_tiers; i++)
+        if (!cr->tiers[i].open && !cr->tiers[i + 1].open &&
+            cr->tiers[i].up_to == cr->tiers[i + 1].up_to) {
+            char num[48];
+            ERR(cc, path, v, "two tiers have up_to %s",
+                limitr__lnum_format(cr->tiers[i].up_to, num));
+        }
+}
+
+/* price, pricing_model and tiers (docs/economy.md 2): the flat model
+ * prices with `price`, the tier models with `tiers`. */
 static void read_pricing(compiler *cc, const doc_node *n, const char *path,
                          lp_credit *cr)
 {
-    const doc_node *v;
-    char *fpath;
+    static const char *const models[] = {"flat", "tiered", "volume",
+                                         "stairstep"};
+    const doc_node *v, *price, *tiers;
+    char *fpath, buf[96];
+    size_t k;
     if ((v = limitr__get(n, "pricing_model")) != NULL &&
         (fpath = limitr__child_path(cc, path, "pricing_model")) != NULL) {
-        if (limitr__expect(cc, v, fpath, DOC_STRING, "string") &&
-            strcmp(v->text, "flat") != 0) {
-            if (strcmp(v->text, "tiered") == 0 ||
-                strcmp(v->text, "volume") == 0 ||
-                strcmp(v->text, "stairstep") == 0)
-                ERR(cc, fpath, v,
-                    "'%s' is not supported yet by this version of limitr "
-                    "(flat is)",
-                    v->text);
+        if (limitr__expect(cc, v, fpath, DOC_STRING, "string")) {
+            for (k = 0; k < 4 && strcmp(v->text, models[k]) != 0; k++)
+                ;
+            if (k < 4)
+                cr->model = (pricing_model)k;
             else
                 ERR(cc, fpath, v,
                     "unknown pricing model '%s' (flat, tiered, volume or "
-                    "stairstep)",
-                    v->text);
+                    "stairstep)%s",
+                    v->text, limitr__hint(buf, sizeof buf, v->text, models, 4));
         }
         free(fpath);
     }
-    if ((v = limitr__get(n, "price")) != NULL &&
+    price = limitr__get(n, "price");
+    tiers = limitr__get(n, "tiers");
+    if (price != NULL &&
         (fpath = limitr__child_path(cc, path, "price")) != NULL) {
-        limitr__price_compile(cc, v, fpath, &cr->price);
+        if (cr->model != PRICING_FLAT)
+            ERR(cc, fpath, price,
+                "price is for the flat model: the %s model prices each band "
+                "in tiers",
+                models[cr->model]);
+        else
+            limitr__price_compile(cc, price, fpath, &cr->price);
         free(fpath);
+    }
+    if (tiers != NULL &&
+        (fpath = limitr__child_path(cc, path, "tiers")) != NULL) {
+        if (cr->model == PRICING_FLAT)
+            ERR(cc, fpath, tiers,
+                "tiers need a tier pricing_model (tiered, volume or "
+                "stairstep)");
+        else
+            read_tiers(cc, tiers, fpath, cr);
+        free(fpath);
+    } else if (cr->model != PRICING_FLAT) {
+        ERR(cc, path, v, "the %s pricing model needs tiers", models[cr->model]);
     }
 }
 

@@ -25,6 +25,21 @@ typedef struct lp_price {
     char *suffix;   /* "/month" by default (labels only) */
 } lp_price;
 
+/* A pricing model (docs/economy.md 7). */
+typedef enum pricing_model {
+    PRICING_FLAT,
+    PRICING_TIERED,
+    PRICING_VOLUME,
+    PRICING_STAIRSTEP
+} pricing_model;
+
+/* A band of a tier model: (the previous tier's up_to, up_to]. */
+typedef struct lp_tier {
+    int open;   /* the unbounded top band (last) */
+    lnum up_to; /* billable units, > 0 (not for the open band) */
+    lp_price price;
+} lp_tier;
+
 typedef struct lp_credit {
     char *name;
     char *label;
@@ -33,8 +48,30 @@ typedef struct lp_credit {
     int units;          /* unit index (units.h) the values are kept in, or -1 */
     lnum overhead_cost; /* what one unit costs the provider, runes */
     int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
-    lp_price price;
+    pricing_model model;
+    lp_price price; /* the flat model's */
+    lp_tier *tiers; /* the other models': sorted, the open band last */
+    size_t n_tiers;
 } lp_credit;
+
+/* Whether the credit has a price (flat with a price, or tiers). */
+static inline int lp_credit_priced(const lp_credit *cr)
+{
+    return cr->model == PRICING_FLAT ? cr->price.set : cr->n_tiers > 0;
+}
+
+/* ---- Pricing (pricing.c, docs/economy.md 7) ---- */
+
+/* What q units cost in runes starting at billable position `offset`
+ * (negative: inside the included amount): t(offset + q) - t(offset). 0,
+ * or -1 past the range of amounts. */
+int limitr__price_of(const lp_credit *cr, lnum q, lnum offset, lnum *out);
+/* How many units `runes` buy from position `offset`, never entering a band
+ * whose entry it cannot afford; 1e15 for an unlimited band (a free or a
+ * stairstep top band). 0, or -1: a unit is free to begin with and nothing
+ * bounds it (a zero flat price), or past the range. */
+int limitr__quantity_for(const lp_credit *cr, lnum runes, lnum offset,
+                         lnum *out);
 
 /* An exchange pair: one unit of `name` is `value` units of `currency`. */
 typedef struct lp_pair {
