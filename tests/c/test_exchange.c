@@ -3,6 +3,8 @@
 #include "engine_of.h"
 #include "harness.h"
 
+#include <stdlib.h>
+
 static const char policy_yaml[] =
     "policy:\n"
     "  exchange:\n"
@@ -108,8 +110,8 @@ TEST(the_loader_refuses_what_cannot_be_money)
                     "pairs form a cycle at 3:5");
     ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {currency: "
                                "nowhere}\n"),
-                    "exchange.a: pair 'a' does not reach runes (no exchange "
-                    "pair leads from it to runes or to a priced credit)");
+                    "exchange.a: pair 'a' does not reach runes: 'nowhere' is "
+                    "neither an exchange pair, a priced credit nor rune");
     ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {value: -1}\n"),
                     "exchange.a.value: must not be negative, got -1");
     ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {currency: "
@@ -131,11 +133,31 @@ TEST(the_loader_refuses_what_cannot_be_money)
                     "credits.c.price.amount: must not be negative, got -2");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
                                "{amount: 2, currency: yen}}\n"),
-                    "credits.c: price.currency 'yen' does not reach runes");
-    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    a: {price: "
-                               "{amount: 2}}\n    c: {price: {amount: 2, "
-                               "currency: a}}\n"),
-                    "credits.c: price.currency 'a' is a credit");
+                    "credits.c.price.currency: currency 'yen' does not reach "
+                    "runes: 'yen' is neither");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    via: {currency: "
+                               "a}\n  credits:\n    a: {price: {amount: "
+                               "2}}\n    c: {price: {amount: 2, currency: "
+                               "via}}\n"),
+                    "credits.c.price.currency: 'via' leads to credit 'a': a "
+                    "price is in a currency that reaches runes through "
+                    "exchange pairs");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    big: {value: "
+                               "1e20}\n    huge: {value: 10, currency: "
+                               "big}\n"),
+                    "exchange.huge: pair 'huge' is worth more than 1e20 runes "
+                    "per unit");
+    ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {value: \"1.14 "
+                               "MB\"}\n  credits:\n    c: {overhead_cost: "
+                               "\"2 s\", price: {amount: \"12 s\"}}\n"),
+                    "exchange.a.value: expected a plain number, got '1.14 MB' "
+                    "(money has no units)");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {overhead_cost: "
+                               "\"2 s\"}\n"),
+                    "credits.c.overhead_cost: expected a plain number");
+    ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
+                               "{amount: \"12 s\"}}\n"),
+                    "credits.c.price.amount: expected a plain number");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {price: "
                                "{amount: 2, cost: 1}}\n"),
                     "credits.c.price: unknown field 'cost'");
@@ -178,12 +200,41 @@ TEST(the_loader_refuses_what_cannot_be_money)
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "stairstep, tiers: [{price: {amount: 3, "
                                "currency: yen}}]}\n"),
-                    "credits.c: price.currency 'yen' does not reach runes");
+                    "credits.c.tiers.1.price.currency: currency 'yen' does "
+                    "not reach runes");
+    ASSERT_STR(load_error("policy:\n  exchange:\n    grant_strategy: ~\n"), "");
     ASSERT_STR(load_error("policy:\n  exchange:\n    usd: {value: 2, "
                           "currency: rune}\n    a: {}\n  credits:\n    c: "
                           "{pricing_model: flat, price: {amount: 1, "
                           "currency: usd, suffix: /year}}\n"),
                "");
+}
+
+/* A chain whose partial products pass 1e20 while the whole does not. */
+TEST(long_chains_resolve_once_and_exactly)
+{
+    char *text = malloc(20000 * 40 + 100);
+    limitr_engine *e;
+    size_t len = 0;
+    int i;
+    e = engine_of("policy:\n  exchange:\n    a: {value: 1e15, currency: b}\n"
+                  "    b: {value: 1e15, currency: c}\n"
+                  "    c: {value: 0.000000000001, currency: rune}\n",
+                  NULL);
+    ASSERT(e != NULL);
+    ASSERT_NUM(exchange(e, "a", "rune", 1), 1e18);
+    limitr_free(e);
+    /* 20,000 pairs in one chain: resolved once each, not per pair */
+    ASSERT(text != NULL);
+    len += (size_t)sprintf(text, "policy:\n  exchange:\n");
+    for (i = 0; i < 20000; i++)
+        len +=
+            (size_t)sprintf(text + len, "    p%d: {value: 1, currency: %s%d}\n",
+                            i, i + 1 < 20000 ? "p" : "rune", i + 1);
+    text[len] = '\0';
+    /* the last pair names "rune20000": no such name */
+    ASSERT_CONTAINS(load_error(text), "'rune20000' is neither");
+    free(text);
 }
 
 TEST(usd_may_be_redefined)
@@ -201,6 +252,7 @@ int main(void)
     RUN(the_spec_examples);
     RUN(what_does_not_convert);
     RUN(the_loader_refuses_what_cannot_be_money);
+    RUN(long_chains_resolve_once_and_exactly);
     RUN(usd_may_be_redefined);
     return harness_failures != 0;
 }

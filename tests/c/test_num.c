@@ -159,6 +159,10 @@ TEST(products_and_quotients_are_exact_to_18_decimals)
     ASSERT_STR(op(limitr__lnum_div, "100000000000000000000",
                   "100000000000000000000", buf),
                "1");
+    /* a raw quotient of 2^128 - 1 that rounds up must fail, not wrap to 0 */
+    ASSERT_STR(op(limitr__lnum_mul, "4.00000000000000001",
+                  "85070591730234615653.167172532355513731", buf),
+               "fails");
 }
 
 int main(void)

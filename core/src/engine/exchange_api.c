@@ -4,18 +4,27 @@
 
 #include "engine.h"
 
-/* Why name does not convert, as the call's error. */
-static int unresolved(limitr_engine *e, const char *name)
+/* Why name (a side of the exchange) does not convert. */
+static int unresolved(limitr_engine *e, const char *name, int to_side)
 {
     lnum f;
     int credit;
-    if (limitr__exchange_resolve(e->policy, name, &f, &credit) != EXCHANGE_OK)
+    exchange_status st = limitr__exchange_resolve(e->policy, name, &f, &credit);
+    if (st != EXCHANGE_OK)
         return limitr__fail(e, LIMITR_NOT_FOUND, "unknown_currency",
                             "credit_exchange: '%s' is neither rune, an "
                             "exchange pair nor a priced credit",
                             name);
+    if (to_side && (f == 0 || (credit >= 0 &&
+                               limitr__quantity_for(&e->policy->credits[credit],
+                                                    LNUM_SCALE, 0, &f) != 0)))
+        return limitr__fail(e, LIMITR_NOT_FOUND, "no_exchange",
+                            "credit_exchange: one unit of '%s' is worth "
+                            "nothing, so no value converts into it",
+                            name);
     return limitr__fail(e, LIMITR_INVALID, "invalid_value",
-                        "credit_exchange: the value in runes passes 1e20");
+                        "credit_exchange: the value in %s passes 1e20",
+                        to_side ? name : "runes");
 }
 
 int limitr_credit_exchange(limitr_engine *e, const char *from, const char *to,
@@ -35,20 +44,9 @@ int limitr_credit_exchange(limitr_engine *e, const char *from, const char *to,
         return limitr__ok(e);
     }
     if (limitr__to_runes(e->policy, from, v, &runes) != 0)
-        return unresolved(e, from);
-    if (limitr__from_runes(e->policy, to, runes, &r) != 0) {
-        lnum f;
-        int credit;
-        if (limitr__exchange_resolve(e->policy, to, &f, &credit) ==
-                EXCHANGE_OK &&
-            (f == 0 ||
-             (credit >= 0 && e->policy->credits[credit].price.runes == 0)))
-            return limitr__fail(e, LIMITR_NOT_FOUND, "no_exchange",
-                                "credit_exchange: one unit of '%s' is worth "
-                                "nothing, so no value converts into it",
-                                to);
-        return unresolved(e, to);
-    }
+        return unresolved(e, from, 0);
+    if (limitr__from_runes(e->policy, to, runes, &r) != 0)
+        return unresolved(e, to, 1);
     *out = limitr__lnum_to_double(r);
     return limitr__ok(e);
 }

@@ -183,6 +183,13 @@ int limitr__read_amount(compiler *cc, const doc_node *n, const char *path,
         *out = number;
         return 1;
     }
+    if (credit == AMOUNT_PLAIN) {
+        ERR(cc, path, n,
+            "expected a plain number, got '%s' (money has no "
+            "units)",
+            n->text);
+        return 0;
+    }
     if (credit < 0) return 0; /* the unknown credit is reported already */
     cr = &cc->p->credits[credit];
     to = cr->units;

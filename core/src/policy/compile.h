@@ -58,8 +58,10 @@ int limitr__read_bool(compiler *cc, const doc_node *map, const char *path,
                       const char *key, int dflt);
 
 /* A credit-valued amount (docs/policy.md 11 rule 2): a number in the credit's
- * units, or a unit string converted into them. credit < 0: unknown credit
- * (already reported), units are then not checked. 1 and *out, or 0. */
+ * units, or a unit string converted into them. credit -1: unknown credit
+ * (already reported), units are then not checked; AMOUNT_PLAIN: a plain
+ * number (money, rates), where a unit is an error. 1 and *out, or 0. */
+#define AMOUNT_PLAIN (-2)
 int limitr__read_amount(compiler *cc, const doc_node *n, const char *path,
                         int credit, lnum *out);
 /* A duration (docs/policy.md 11 rule 4): a plain number of ms (an integer) or a

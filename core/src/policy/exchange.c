@@ -2,6 +2,7 @@
  * price, the `exchange` section's pairs, and the way from any currency or
  * credit to runes. Compiled and checked with the policy; read by the
  * engine's conversions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,19 @@ static const field price_fields[] = {
 
 /* ---- Resolution ---- */
 
-static const lp_pair *find_pair(const lp_policy *p, const char *name)
+static int by_name(const void *a, const void *b)
 {
-    size_t i;
-    for (i = 0; i < p->n_pairs; i++)
-        if (strcmp(p->pairs[i].name, name) == 0) return &p->pairs[i];
-    return NULL;
+    return strcmp(((const lp_pair *)a)->name, ((const lp_pair *)b)->name);
+}
+
+/* The pair named name (pairs are sorted at load), or NULL. */
+static lp_pair *find_pair(const lp_policy *p, const char *name)
+{
+    lp_pair key;
+    key.name = (char *)name;
+    return p->n_pairs == 0
+               ? NULL
+               : bsearch(&key, p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
 }
 
 static int priced_credit(const lp_policy *p, const char *name)
@@ -40,36 +48,87 @@ static int priced_credit(const lp_policy *p, const char *name)
     return -1;
 }
 
+/* A name that is not a pair: rune, the built-in usd, a priced credit. */
+static exchange_status ends_at(const lp_policy *p, const char *name,
+                               int *credit)
+{
+    *credit = -1;
+    if (strcmp(name, "rune") == 0 || strcmp(name, "usd") == 0)
+        return EXCHANGE_OK;
+    return (*credit = priced_credit(p, name)) >= 0 ? EXCHANGE_OK
+                                                   : EXCHANGE_UNKNOWN;
+}
+
 exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
                                          lnum *factor, int *credit)
 {
-    lnum f = LNUM_SCALE; /* 1 */
-    size_t steps;
-    /* More steps than pairs means one was seen twice: a cycle. */
-    for (steps = 0; steps <= p->n_pairs + 1; steps++) {
-        const lp_pair *pair;
-        if (strcmp(name, "rune") == 0) {
-            *factor = f;
-            *credit = -1;
-            return EXCHANGE_OK;
-        }
-        if ((pair = find_pair(p, name)) != NULL) {
-            if (limitr__lnum_mul(f, pair->value, &f) != 0)
-                return EXCHANGE_UNKNOWN; /* beyond the range of amounts */
-            name = pair->currency;
-            continue;
-        }
-        if (strcmp(name, "usd") == 0) { /* built in: 1 usd = 1 rune */
-            name = "rune";
-            continue;
-        }
-        if ((*credit = priced_credit(p, name)) >= 0) {
-            *factor = f;
-            return EXCHANGE_OK;
-        }
-        return EXCHANGE_UNKNOWN;
+    const lp_pair *pair = find_pair(p, name);
+    if (pair == NULL) {
+        *factor = LNUM_SCALE; /* 1 */
+        return ends_at(p, name, credit);
     }
-    return EXCHANGE_CYCLE;
+    *factor = pair->factor;
+    *credit = pair->end_credit;
+    return pair->status;
+}
+
+/* Resolves every pair once, in time linear in the pairs: follows a chain
+ * until it meets rune, a priced credit, a resolved pair, a dead end or
+ * itself (a cycle), then sets each pair on it from its end backwards: a
+ * factor is the product of the values from there on, so an intermediate
+ * product never passes the range when the whole does not. */
+static void resolve_pairs(lp_policy *p)
+{
+    size_t i, n, *chain = malloc((p->n_pairs + 1) * sizeof *chain);
+    for (i = 0; i < p->n_pairs; i++)
+        p->pairs[i].status = EXCHANGE_PENDING;
+    for (i = 0; chain != NULL && i < p->n_pairs; i++) {
+        exchange_status st;
+        lnum factor = LNUM_SCALE;
+        int credit = -1;
+        const char *dead_end = NULL;
+        lp_pair *next;
+        if (p->pairs[i].status != EXCHANGE_PENDING) continue;
+        n = 0;
+        chain[n++] = i;
+        p->pairs[i].status = EXCHANGE_VISITING;
+        for (;;) {
+            const char *to = p->pairs[chain[n - 1]].currency;
+            next = find_pair(p, to);
+            if (next == NULL) {
+                st = ends_at(p, to, &credit);
+                if (st != EXCHANGE_OK) dead_end = to;
+                break;
+            }
+            if (next->status == EXCHANGE_VISITING) {
+                st = EXCHANGE_CYCLE;
+                break;
+            }
+            if (next->status != EXCHANGE_PENDING) { /* resolved before */
+                st = next->status;
+                factor = next->factor;
+                credit = next->end_credit;
+                dead_end = next->dead_end;
+                break;
+            }
+            next->status = EXCHANGE_VISITING;
+            chain[n++] = (size_t)(next - p->pairs);
+        }
+        while (n-- > 0) {
+            lp_pair *pair = &p->pairs[chain[n]];
+            if (st == EXCHANGE_OK &&
+                limitr__lnum_mul(pair->value, factor, &factor) != 0)
+                st = EXCHANGE_RANGE;
+            pair->status = st;
+            pair->factor = factor;
+            pair->end_credit = credit;
+            pair->dead_end = dead_end;
+        }
+    }
+    if (chain == NULL) /* out of memory: nothing resolves */
+        for (i = 0; i < p->n_pairs; i++)
+            p->pairs[i].status = EXCHANGE_UNKNOWN;
+    free(chain);
 }
 
 int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out)
@@ -123,7 +182,7 @@ static void read_pair(compiler *cc, const doc_pair *pair, const char *path)
     out->value = LNUM_SCALE;
     if ((v = limitr__get(n, "value")) != NULL &&
         (fpath = limitr__child_path(cc, path, "value")) != NULL) {
-        if (limitr__read_amount(cc, v, fpath, -1, &out->value) &&
+        if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN, &out->value) &&
             out->value < 0)
             ERR(cc, fpath, v, "must not be negative, got %s",
                 limitr__lnum_format(out->value, num));
@@ -157,6 +216,10 @@ void limitr__exchange_compile(compiler *cc, const doc_node *exchange)
         if (path == NULL) return;
         if (strcmp(pair->key, "grant_strategy") == 0) {
             const doc_node *v = pair->value;
+            if (v->type == DOC_NULL) { /* null: the default */
+                free(path);
+                continue;
+            }
             for (k = 0; v->type == DOC_STRING && k < 3; k++)
                 if (strcmp(v->text, strategies[k]) == 0) break;
             if (v->type == DOC_STRING && k < 3)
@@ -189,7 +252,7 @@ void limitr__price_compile(compiler *cc, const doc_node *n, const char *path,
     price->set = 1;
     if ((v = limitr__get(n, "amount")) != NULL &&
         (fpath = limitr__child_path(cc, path, "amount")) != NULL) {
-        if (limitr__read_amount(cc, v, fpath, -1, &price->amount) &&
+        if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN, &price->amount) &&
             price->amount < 0)
             ERR(cc, fpath, v, "must not be negative, got %s",
                 limitr__lnum_format(price->amount, num));
@@ -200,60 +263,75 @@ void limitr__price_compile(compiler *cc, const doc_node *n, const char *path,
     limitr__read_string(cc, n, path, "suffix", "/month", &price->suffix);
 }
 
-/* Names the end of a chain that does not reach runes. */
+/* Why `name` (the `what` at path) does not reach runes. */
 static void report(compiler *cc, const char *path, int line, int col,
-                   const char *what, const char *name, exchange_status st)
+                   const char *what, const char *name)
 {
+    const lp_policy *p = cc->p;
+    const lp_pair *pair = find_pair(p, name);
+    exchange_status st = pair != NULL ? pair->status : EXCHANGE_UNKNOWN;
+    const char *dead = pair != NULL ? pair->dead_end : name;
     if (st == EXCHANGE_CYCLE)
         limitr__verr(&cc->errs, path, line, col,
                      "%s '%s' does not reach runes: its exchange pairs form "
                      "a cycle",
                      what, name);
+    else if (st == EXCHANGE_RANGE)
+        limitr__verr(&cc->errs, path, line, col,
+                     "%s '%s' is worth more than 1e20 runes per unit", what,
+                     name);
     else
         limitr__verr(&cc->errs, path, line, col,
-                     "%s '%s' does not reach runes (no exchange pair leads "
-                     "from it to runes or to a priced credit)",
-                     what, name);
+                     "%s '%s' does not reach runes: '%s' is neither an "
+                     "exchange pair, a priced credit nor rune",
+                     what, name, dead != NULL ? dead : name);
 }
 
-/* A price of credit i (its own, or a tier's) converted to runes; its
- * currency must reach runes through pairs alone (limitr's rule: a price is
- * never in another credit's price). */
-static void price_to_runes(compiler *cc, lp_policy *p, const doc_node *credits,
-                           size_t i, lp_price *price)
+/* A price (at path; node its mapping) converted to runes. Its currency
+ * must reach runes through pairs alone (limitr's rule: a price is never in
+ * another credit's price). */
+static void price_to_runes(compiler *cc, const char *path, const doc_node *node,
+                           lp_price *price)
 {
-    const doc_pair *cp;
-    const doc_node *pn = NULL;
-    exchange_status st;
+    const doc_node *cur = node != NULL && node->type == DOC_MAP
+                              ? limitr__get(node, "currency")
+                              : NULL;
+    const doc_node *at = cur != NULL ? cur : node;
+    int line = at != NULL ? at->line : 0, col = at != NULL ? at->col : 0;
+    char *cpath;
     lnum f;
-    int credit, line = 0, col = 0;
-    char *path;
+    int credit;
+    exchange_status st;
     if (!price->set || price->currency == NULL) return;
-    st = limitr__exchange_resolve(p, price->currency, &f, &credit);
+    st = limitr__exchange_resolve(cc->p, price->currency, &f, &credit);
     if (st == EXCHANGE_OK && credit < 0 &&
         limitr__lnum_mul(price->amount, f, &price->runes) == 0)
         return;
-    cp = credits != NULL ? limitr__doc_get(credits, p->credits[i].name) : NULL;
-    if (cp != NULL && cp->value->type == DOC_MAP)
-        pn = limitr__get(cp->value,
-                         price == &p->credits[i].price ? "price" : "tiers");
-    if (pn != NULL) {
-        line = pn->line;
-        col = pn->col;
-    }
-    path = limitr__child_path(cc, "credits", p->credits[i].name);
-    if (path == NULL) return;
+    if ((cpath = limitr__child_path(cc, path, "currency")) == NULL) return;
     if (st == EXCHANGE_OK && credit >= 0)
-        limitr__verr(&cc->errs, path, line, col,
-                     "price.currency '%s' is a credit: a price is in a "
-                     "currency that reaches runes through exchange pairs",
-                     price->currency);
+        limitr__verr(&cc->errs, cpath, line, col,
+                     "'%s' leads to credit '%s': a price is in a currency "
+                     "that reaches runes through exchange pairs",
+                     price->currency, cc->p->credits[credit].name);
     else if (st == EXCHANGE_OK)
-        limitr__verr(&cc->errs, path, line, col,
-                     "price: the amount in runes passes 1e20");
+        limitr__verr(&cc->errs, cpath, line, col,
+                     "the amount in runes passes 1e20");
     else
-        report(cc, path, line, col, "price.currency", price->currency, st);
-    free(path);
+        report(cc, cpath, line, col, "currency", price->currency);
+    free(cpath);
+}
+
+/* "<credit>.tiers.<n>.price", each part a path step. */
+static char *tier_price_path(compiler *cc, const char *credit, const char *n)
+{
+    char *tiers = limitr__child_path(cc, credit, "tiers"), *tier, *price;
+    if (tiers == NULL) return NULL;
+    tier = limitr__child_path(cc, tiers, n);
+    free(tiers);
+    if (tier == NULL) return NULL;
+    price = limitr__child_path(cc, tier, "price");
+    free(tier);
+    return price;
 }
 
 void limitr__exchange_finish(compiler *cc, const doc_node *policy)
@@ -261,30 +339,53 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
     lp_policy *p = cc->p;
     const doc_node *exchange = limitr__get(policy, "exchange");
     const doc_node *credits = limitr__get(policy, "credits");
-    size_t i;
-    lnum f;
-    int credit;
-    exchange_status st;
-    /* Prices first: chains that end at a priced credit need its runes. A
-       price's currency reaches runes through pairs alone (limitr's rule: a
-       price in another credit would price one credit in another's price). */
-    for (i = 0; i < p->n_credits; i++) {
-        size_t t;
-        for (t = 0; t <= p->credits[i].n_tiers; t++)
-            price_to_runes(cc, p, credits, i,
-                           t == 0 ? &p->credits[i].price
-                                  : &p->credits[i].tiers[t - 1].price);
-    }
+    size_t i, t;
+    if (p->n_pairs > 1) qsort(p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
+    resolve_pairs(p);
     for (i = 0; i < p->n_pairs; i++) {
         const doc_pair *pair = limitr__doc_get(exchange, p->pairs[i].name);
         char *path;
-        st = limitr__exchange_resolve(p, p->pairs[i].name, &f, &credit);
-        if (st == EXCHANGE_OK) continue;
-        path = limitr__child_path(cc, "exchange", p->pairs[i].name);
-        if (path == NULL) return;
+        if (p->pairs[i].status == EXCHANGE_OK) continue;
+        if ((path = limitr__child_path(cc, "exchange", p->pairs[i].name)) ==
+            NULL)
+            return;
         report(cc, path, pair ? pair->key_line : 0, pair ? pair->key_col : 0,
-               "pair", p->pairs[i].name, st);
+               "pair", p->pairs[i].name);
         free(path);
+    }
+    for (i = 0; i < p->n_credits; i++) {
+        lp_credit *cr = &p->credits[i];
+        const doc_pair *cp = credits != NULL && credits->type == DOC_MAP
+                                 ? limitr__doc_get(credits, cr->name)
+                                 : NULL;
+        const doc_node *cn =
+            cp != NULL && cp->value->type == DOC_MAP ? cp->value : NULL;
+        const doc_node *tiers = cn != NULL ? limitr__get(cn, "tiers") : NULL;
+        char *cpath = limitr__child_path(cc, "credits", cr->name), *path;
+        char idx[48];
+        if (cpath == NULL) return;
+        if ((path = limitr__child_path(cc, cpath, "price")) != NULL) {
+            price_to_runes(cc, path,
+                           cn != NULL ? limitr__get(cn, "price") : NULL,
+                           &cr->price);
+            free(path);
+        }
+        for (t = 0; t < cr->n_tiers; t++) {
+            size_t at = cr->tiers[t].doc_index;
+            const doc_node *tn =
+                tiers != NULL && tiers->type == DOC_LIST && at < tiers->count
+                    ? tiers->items[at]
+                    : NULL;
+            snprintf(idx, sizeof idx, "%zu", at + 1);
+            if ((path = tier_price_path(cc, cpath, idx)) == NULL) break;
+            price_to_runes(cc, path,
+                           tn != NULL && tn->type == DOC_MAP
+                               ? limitr__get(tn, "price")
+                               : NULL,
+                           &cr->tiers[t].price);
+            free(path);
+        }
+        free(cpath);
     }
 }
 

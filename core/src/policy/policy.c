@@ -113,7 +113,8 @@ static void read_overhead(compiler *cc, const doc_node *n, const char *path,
     if ((v = limitr__get(n, "overhead_cost")) != NULL &&
         (fpath = limitr__child_path(cc, path, "overhead_cost")) != NULL) {
         char num[48];
-        if (limitr__read_amount(cc, v, fpath, -1, &cr->overhead_cost) &&
+        if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN,
+                                &cr->overhead_cost) &&
             cr->overhead_cost < 0)
             ERR(cc, fpath, v, "must not be negative, got %s",
                 limitr__lnum_format(cr->overhead_cost, num));
@@ -133,7 +134,7 @@ static const field tier_fields[] = {
 
 /* One entry of `tiers` at path into *tier. */
 static void read_tier(compiler *cc, const doc_node *n, const char *path,
-                      lp_tier *tier)
+                      int credit, lp_tier *tier)
 {
     const doc_node *v;
     char *fpath, num[48];
@@ -143,7 +144,7 @@ static void read_tier(compiler *cc, const doc_node *n, const char *path,
     if ((v = limitr__get(n, "up_to")) != NULL &&
         (fpath = limitr__child_path(cc, path, "up_to")) != NULL) {
         tier->open = 0;
-        if (limitr__read_amount(cc, v, fpath, -1, &tier->up_to) &&
+        if (limitr__read_amount(cc, v, fpath, credit, &tier->up_to) &&
             tier->up_to <= 0)
             ERR(cc, fpath, v, "must be greater than 0, got %s",
                 limitr__lnum_format(tier->up_to, num));
@@ -184,7 +185,9 @@ static void read_tiers(compiler *cc, const doc_node *v, const char *path,
     for (i = 0; i < v->count; i++) {
         snprintf(idx, sizeof idx, "%zu", i + 1);
         if ((tpath = limitr__child_path(cc, path, idx)) == NULL) return;
-        read_tier(cc, v->items[i], tpath, &cr->tiers[i]);
+        cr->tiers[i].doc_index = i;
+        read_tier(cc, v->items[i], tpath, (int)(cr - cc->p->credits),
+                  &cr->tiers[i]);
         open += cr->tiers[i].open;
         free(tpath);
     }

@@ -35,8 +35,9 @@ typedef enum pricing_model {
 
 /* A band of a tier model: (the previous tier's up_to, up_to]. */
 typedef struct lp_tier {
-    int open;   /* the unbounded top band (last) */
-    lnum up_to; /* billable units, > 0 (not for the open band) */
+    int open;         /* the unbounded top band (last) */
+    size_t doc_index; /* its place in the document's list */
+    lnum up_to;       /* billable units, > 0 (not for the open band) */
     lp_price price;
 } lp_tier;
 
@@ -73,11 +74,26 @@ int limitr__price_of(const lp_credit *cr, lnum q, lnum offset, lnum *out);
 int limitr__quantity_for(const lp_credit *cr, lnum runes, lnum offset,
                          lnum *out);
 
-/* An exchange pair: one unit of `name` is `value` units of `currency`. */
+/* Where a currency or credit name leads on its way to runes. */
+typedef enum exchange_status {
+    EXCHANGE_OK,
+    EXCHANGE_UNKNOWN, /* neither a pair, nor a priced credit, nor rune */
+    EXCHANGE_CYCLE,
+    EXCHANGE_RANGE,   /* worth more than 1e20 of the end per unit */
+    EXCHANGE_PENDING, /* (while the loader resolves: not yet, */
+    EXCHANGE_VISITING /* on the chain being followed) */
+} exchange_status;
+
+/* An exchange pair: one unit of `name` is `value` units of `currency`;
+ * resolved once at load (exchange.c). */
 typedef struct lp_pair {
     char *name;
     lnum value;
     char *currency;
+    exchange_status status;
+    lnum factor;          /* units of the end per unit of name */
+    int end_credit;       /* the priced credit the chain ends at, or -1 */
+    const char *dead_end; /* UNKNOWN: the name that leads nowhere */
 } lp_pair;
 
 /* exchange.grant_strategy */
@@ -142,7 +158,7 @@ typedef struct lp_policy {
     size_t *ent_name_lens;
     size_t n_ent_names;
     int default_plan; /* index, or -1 */
-    lp_pair *pairs;   /* exchange pairs, document order */
+    lp_pair *pairs;   /* exchange pairs, sorted by name */
     size_t n_pairs;
     grant_strategy grant_strategy;
 } lp_policy;
@@ -159,13 +175,6 @@ int limitr__policy_find_plan(const lp_policy *p, const char *name);
 int limitr__notification_find(const lp_policy *p, const char *name);
 
 /* ---- Exchange (exchange.c, docs/economy.md 3) ---- */
-
-/* Where a currency or credit name leads on its way to runes. */
-typedef enum exchange_status {
-    EXCHANGE_OK,
-    EXCHANGE_UNKNOWN, /* neither a pair, nor a priced credit, nor rune */
-    EXCHANGE_CYCLE
-} exchange_status;
 
 /* Follows name's pairs: *factor (units of the end per unit of name) and
  * *credit, the priced credit the chain ends at (-1: it ends at runes). */

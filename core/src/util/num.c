@@ -254,26 +254,32 @@ static int to_amount(u256 q, int round_up, int neg, lnum *out)
     u128 m;
     if (q.w[2] != 0 || q.w[3] != 0) return -1;
     m = ((u128)q.w[1] << 64) | q.w[0];
+    if (m > (u128)LNUM_MAX - (round_up != 0)) return -1; /* no wrap at +1 */
     if (round_up) m++;
-    if (m > (u128)LNUM_MAX) return -1;
     *out = neg ? -(lnum)m : (lnum)m;
     return 0;
+}
+
+/* |v| as unsigned: defined for every value, the most negative included. */
+static u128 magnitude(lnum v)
+{
+    return v < 0 ? (u128)0 - (u128)v : (u128)v;
 }
 
 int limitr__lnum_mul(lnum a, lnum b, lnum *out)
 {
     uint64_t rem;
-    u256 q = div_u64(mul_u128((u128)lnum_abs(a), (u128)lnum_abs(b)),
-                     (uint64_t)LNUM_SCALE, &rem);
+    u256 q = div_u64(mul_u128(magnitude(a), magnitude(b)), (uint64_t)LNUM_SCALE,
+                     &rem);
     return to_amount(q, rem >= (uint64_t)LNUM_SCALE / 2, (a < 0) != (b < 0),
                      out);
 }
 
 int limitr__lnum_div(lnum a, lnum b, lnum *out)
 {
-    u128 rem, d = (u128)lnum_abs(b);
+    u128 rem, d = magnitude(b);
     u256 q;
-    if (b == 0) return -1;
-    q = div_u128(mul_u128((u128)lnum_abs(a), (u128)LNUM_SCALE), d, &rem);
+    if (b == 0 || d >> 127) return -1; /* div_u128 wants d below 2^127 */
+    q = div_u128(mul_u128(magnitude(a), (u128)LNUM_SCALE), d, &rem);
     return to_amount(q, rem >= d - rem, (a < 0) != (b < 0), out);
 }
