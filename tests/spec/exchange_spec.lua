@@ -53,3 +53,46 @@ policy:
         assert.matches("exchange.a: pair 'a' does not reach runes: its exchange pairs form a cycle", err)
     end)
 end)
+
+describe("prices in meter events", function()
+    local PRICED = [[
+policy:
+  credits:
+    tok:
+      pricing_model: tiered
+      tiers: [{up_to: 10, price: {amount: 1}}, {price: {amount: 0.5}}]
+    cent: {price: {amount: 0.01}}
+    plain: {}
+  plans:
+    p:
+      default: true
+      entitlements:
+        t: {limit: {credit: tok, value: 0, mode: soft}}
+        c: {limit: {credit: cent, value: 100, mode: soft}}
+        h: {limit: {credit: cent, value: 100}}
+        u: {limit: {credit: plain, value: 0, mode: soft}}
+]]
+
+    it("carry each call's worth at list price, from the billable position", function()
+        local e = assert(limitr.new(PRICED))
+        assert(e:create_customer("c"))
+        local diffs = {}
+        e:on("*", function(ev, name)
+            if ev.meter then diffs[#diffs + 1] = { name, ev.entitlement, ev.meter.price_diff, ev.overage_price } end
+        end)
+        assert.is_true(e:allow("c", "t", 8))
+        assert.is_true(e:allow("c", "t", 4))
+        assert.is_true(e:allow("c", "t", -6))
+        assert.is_true(e:allow("c", "c", 150))       -- 50 past the limit
+        assert.is_false((e:allow("c", "h", 120)))    -- denied: its worth still shown
+        assert.is_true(e:allow("c", "u", 5))         -- unpriced: no price
+        assert.are.same({
+            { "meter-overage", "t", 8, 8 },
+            { "meter-overage", "t", 3, 3 },
+            { "meter-changed", "t", -5, nil },
+            { "meter-overage", "c", 0.5, 0.5 },
+            { "meter-limit", "h", 0.2, nil },
+            { "meter-overage", "u", nil, nil },
+        }, diffs)
+    end)
+end)

@@ -354,6 +354,28 @@ static void meter_payload(limitr_engine *e, const decision *d,
         limitr__payload_lnum(p, "limit", d->limit);
 }
 
+/* The owner's billable position at value: units past the limit (all of
+ * them for an observe limit), 0 inside it. */
+static lnum billable(const decision *d, lnum value)
+{
+    lnum limit = d->lim->rule.mode == MODE_OBSERVE ? 0 : d->limit;
+    return value > limit ? value - limit : 0;
+}
+
+/* meter.price_diff: what the call is worth at list price, priced from the
+ * owner's billable position (docs/economy.md 7); absent for an unpriced
+ * credit, or a worth past the range. */
+static void price_diff(limitr_engine *e, const decision *d, lnum new_value,
+                       payload *p)
+{
+    const lp_credit *cr = &e->policy->credits[d->lim->credit];
+    lnum from, worth;
+    if (!lp_credit_priced(cr)) return;
+    from = billable(d, d->v.value);
+    if (limitr__price_of(cr, billable(d, new_value) - from, from, &worth) == 0)
+        limitr__payload_lnum(p, "price_diff", worth);
+}
+
 /* meter-changed / meter-overage / meter-reset after a commit. */
 static void committed_payload(limitr_engine *e, const decision *d,
                               const limitr_call_opts *opts, uint64_t who,
@@ -365,11 +387,21 @@ static void committed_payload(limitr_engine *e, const decision *d,
     limitr__payload_lnum(p, "diff", d->requested);
     limitr__payload_lnum(p, "overhead", d->v.overhead + d->overhead_diff);
     limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
+    price_diff(e, d, d->new_value, p);
     limitr__payload_close(p);
     if (d->lim->rule.mode != MODE_OBSERVE)
         limitr__payload_lnum(p, "remaining",
                              lnum_sub_sat(d->limit, d->new_value));
-    if (d->overage > 0) limitr__payload_lnum(p, "overage", d->overage);
+    if (d->overage > 0) {
+        const lp_credit *cr = &e->policy->credits[d->lim->credit];
+        lnum price;
+        limitr__payload_lnum(p, "overage", d->overage);
+        /* what to bill for it (no grants yet cover any of it) */
+        if (lp_credit_priced(cr) &&
+            limitr__price_of(cr, d->overage, billable(d, d->v.value), &price) ==
+                0)
+            limitr__payload_lnum(p, "overage_price", price);
+    }
 }
 
 static void limit_payload(limitr_engine *e, const decision *d,
@@ -383,6 +415,7 @@ static void limit_payload(limitr_engine *e, const decision *d,
     limitr__payload_lnum(p, "invalid", d->new_value);
     limitr__payload_lnum(p, "overhead", d->v.overhead);
     limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
+    price_diff(e, d, d->new_value, p);
     limitr__payload_close(p);
     limitr__payload_lnum(p, "invalid_value", d->new_value);
     limitr__payload_lnum(p, "overage",
