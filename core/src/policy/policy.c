@@ -44,7 +44,7 @@ static const field plan_fields[] = {
     {"default", FIELD_OK},         {"hidden", FIELD_OK},
     {"entitlements", FIELD_OK},    {"metadata", FIELD_OK},
     {"period", FIELD_LATER},       {"subscription", FIELD_LATER},
-    {"trial_period", FIELD_LATER}, {"extends", FIELD_LATER},
+    {"trial_period", FIELD_LATER}, {"extends", FIELD_OK},
     {"topups", FIELD_LATER},
 };
 
@@ -345,55 +345,192 @@ static void read_scope(compiler *cc, const doc_node *n, const char *path,
     free(fpath);
 }
 
-static void compile_entitlements(compiler *cc, const doc_node *ents,
-                                 const char *path, lp_plan *plan)
+/* One entitlement of a plan after `extends`: its document entry and the
+ * plan that declares it (the plan itself, or an ancestor). */
+typedef struct ent_entry {
+    const doc_pair *pair;
+    const char *plan;
+} ent_entry;
+
+typedef struct ent_list {
+    ent_entry *items;
+    size_t n, cap;
+} ent_list;
+
+static int is_false(const doc_node *n)
+{
+    return n->type == DOC_BOOL && !n->boolean;
+}
+
+/* Adds plan `name`'s entitlements to *list over what it inherits: the
+ * parent's first (through its own `extends`), then each of its entries
+ * replacing an inherited one whole, or removing it (`false`). 0, or -1
+ * when the chain is broken (an unknown plan, a cycle: at most as many
+ * steps as plans), reported by the plan that names it. */
+static int collect_ents(compiler *cc, const doc_node *plans, const char *name,
+                        size_t depth, ent_list *list)
+{
+    const doc_pair *pp = limitr__doc_get(plans, name);
+    const doc_node *n, *ext, *ents;
+    size_t i, k;
+    if (pp == NULL || depth > plans->count) return -1;
+    n = pp->value;
+    if (n->type != DOC_MAP) return 0;
+    ext = limitr__get(n, "extends");
+    if (ext != NULL && (ext->type != DOC_STRING ||
+                        collect_ents(cc, plans, ext->text, depth + 1, list)))
+        return -1;
+    ents = limitr__get(n, "entitlements");
+    for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
+        const doc_pair *e = &ents->pairs[i];
+        for (k = 0; k < list->n; k++)
+            if (strcmp(list->items[k].pair->key, e->key) == 0) break;
+        if (is_false(e->value)) { /* removes the inherited one */
+            if (k < list->n) list->items[k] = list->items[--list->n];
+            continue;
+        }
+        if (k == list->n) {
+            if (list->n == list->cap) {
+                size_t cap = list->cap ? list->cap * 2 : 8;
+                ent_entry *grown = realloc(list->items, cap * sizeof *grown);
+                if (grown == NULL) {
+                    cc->nomem = 1;
+                    return -1;
+                }
+                list->items = grown;
+                list->cap = cap;
+            }
+            list->n++;
+        }
+        list->items[k].pair = e;
+        list->items[k].plan = pp->key;
+    }
+    return 0;
+}
+
+/* Compiles entitlement entry `pair` at epath into plan's next slot. */
+static void compile_entitlement(compiler *cc, const doc_pair *pair,
+                                const char *epath, lp_plan *plan)
+{
+    const doc_node *n = pair->value, *limit;
+    lp_entitlement *ent = &plan->ents[plan->n_ents];
+    if (!valid_key(cc, pair, epath, "entitlement")) return;
+    if (!entry_fields(cc, n, epath, entitlement_fields,
+                      N_FIELDS(entitlement_fields)))
+        return;
+    ent->name = intern_entitlement(cc, pair->key);
+    limitr__read_string(cc, n, epath, "description", "", &ent->description);
+    limitr__read_bool(cc, n, epath, "hidden", 0);
+    read_scope(cc, n, epath, ent);
+    limit = limitr__get(n, "limit");
+    if (limit != NULL) {
+        char *lpath = limitr__child_path(cc, epath, "limit");
+        if (lpath != NULL) {
+            ent->has_limit = 1;
+            limitr__limit_defaults(&ent->limit);
+            limitr__limit_compile(cc, limit, lpath, &ent->limit, 0, NULL);
+            ent->limit.path = lpath; /* freed with the policy */
+        }
+    }
+    plan->n_ents++;
+}
+
+/* A plan's entitlements, inherited ones included. An inherited entry is
+ * compiled under the path of the plan that declares it (where runtime
+ * snippet errors point), quietly: that plan reports its problems. */
+static void compile_entitlements(compiler *cc, const ent_list *list,
+                                 const char *plan_name, lp_plan *plan)
 {
     size_t i;
-    if (!limitr__expect(cc, ents, path, DOC_MAP, "mapping")) return;
-    plan->ents = calloc(ents->count ? ents->count : 1, sizeof *plan->ents);
+    plan->ents = calloc(list->n ? list->n : 1, sizeof *plan->ents);
     if (plan->ents == NULL) {
         cc->nomem = 1;
         return;
     }
-    for (i = 0; i < ents->count; i++) {
-        const doc_pair *pair = &ents->pairs[i];
-        const doc_node *n = pair->value, *limit;
-        lp_entitlement *ent = &plan->ents[plan->n_ents];
-        char *epath = limitr__child_path(cc, path, pair->key);
+    for (i = 0; i < list->n; i++) {
+        const ent_entry *it = &list->items[i];
+        int inherited = strcmp(it->plan, plan_name) != 0;
+        char *ppath = limitr__child_path(cc, "plans", it->plan), *epath;
+        char *ents =
+            ppath ? limitr__child_path(cc, ppath, "entitlements") : NULL;
+        verrors mine = cc->errs;
+        free(ppath);
+        if (ents == NULL) return;
+        epath = limitr__child_path(cc, ents, it->pair->key);
+        free(ents);
         if (epath == NULL) return;
-        if (!valid_key(cc, pair, epath, "entitlement")) {
-            free(epath);
-            continue;
+        if (inherited) memset(&cc->errs, 0, sizeof cc->errs);
+        compile_entitlement(cc, it->pair, epath, plan);
+        if (inherited) {
+            if (cc->errs.nomem) mine.nomem = 1;
+            limitr__verr_free(&cc->errs);
+            cc->errs = mine;
         }
-        if (n->type == DOC_BOOL && !n->boolean) {
-            ERR(cc, epath, n,
-                "'false' removes an inherited entitlement and "
-                "needs 'extends', which is not supported yet");
-            free(epath);
-            continue;
-        }
-        if (!entry_fields(cc, n, epath, entitlement_fields,
-                          N_FIELDS(entitlement_fields))) {
-            free(epath);
-            continue;
-        }
-        ent->name = intern_entitlement(cc, pair->key);
-        limitr__read_string(cc, n, epath, "description", "", &ent->description);
-        limitr__read_bool(cc, n, epath, "hidden", 0);
-        read_scope(cc, n, epath, ent);
-        limit = limitr__get(n, "limit");
-        if (limit != NULL) {
-            char *lpath = limitr__child_path(cc, epath, "limit");
-            if (lpath != NULL) {
-                ent->has_limit = 1;
-                limitr__limit_defaults(&ent->limit);
-                limitr__limit_compile(cc, limit, lpath, &ent->limit, 0, NULL);
-                ent->limit.path = lpath; /* freed with the policy */
-            }
-        }
-        plan->n_ents++;
         free(epath);
     }
+}
+
+/* The plan's own `false` entries: only under `extends`, and each removes
+ * an entitlement the parent has. */
+static void check_removals(compiler *cc, const doc_node *plans,
+                           const doc_node *n, const char *path)
+{
+    const doc_node *ents = limitr__get(n, "entitlements");
+    const doc_node *ext = limitr__get(n, "extends");
+    ent_list parent = {NULL, 0, 0};
+    size_t i, k;
+    int have_parent = ext != NULL && ext->type == DOC_STRING &&
+                      collect_ents(cc, plans, ext->text, 1, &parent) == 0;
+    for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
+        const doc_pair *e = &ents->pairs[i];
+        char *epath;
+        if (!is_false(e->value)) continue;
+        for (k = 0; k < parent.n; k++)
+            if (strcmp(parent.items[k].pair->key, e->key) == 0) break;
+        if (ext != NULL && (!have_parent || k < parent.n)) continue;
+        epath = limitr__child_path(cc, path, "entitlements");
+        if (epath != NULL) {
+            char *fpath = limitr__child_path(cc, epath, e->key);
+            if (fpath != NULL)
+                ERR(cc, fpath, e->value,
+                    ext == NULL ? "'false' removes an inherited entitlement: "
+                                  "only in a plan that extends another"
+                                : "'false' removes an inherited entitlement, "
+                                  "but the parent plan has none of this name");
+            free(fpath);
+        }
+        free(epath);
+    }
+    free(parent.items);
+}
+
+/* `extends` of plan `pair`: the parent exists and the chain ends. */
+static void check_extends(compiler *cc, const doc_node *plans,
+                          const doc_pair *pair, const char *path)
+{
+    const doc_node *ext = limitr__get(pair->value, "extends");
+    const char *name = pair->key;
+    size_t steps;
+    char *xpath;
+    if (ext == NULL) return;
+    if ((xpath = limitr__child_path(cc, path, "extends")) == NULL) return;
+    if (limitr__expect(cc, ext, xpath, DOC_STRING, "string")) {
+        for (steps = 0; name != NULL && steps <= plans->count; steps++) {
+            const doc_pair *pp = limitr__doc_get(plans, name);
+            const doc_node *next;
+            if (pp == NULL) {
+                ERR(cc, xpath, ext, "unknown plan '%s'", name);
+                break;
+            }
+            next = pp->value->type == DOC_MAP
+                       ? limitr__get(pp->value, "extends")
+                       : NULL;
+            name = next != NULL && next->type == DOC_STRING ? next->text : NULL;
+        }
+        if (name != NULL && steps > plans->count)
+            ERR(cc, xpath, ext, "plans extend each other in a cycle");
+    }
+    free(xpath);
 }
 
 static void compile_plans(compiler *cc, const doc_node *plans)
@@ -440,8 +577,17 @@ static void compile_plans(compiler *cc, const doc_node *plans)
         }
         if ((ents = limitr__get(n, "entitlements")) != NULL) {
             char *epath = limitr__child_path(cc, path, "entitlements");
-            if (epath != NULL) compile_entitlements(cc, ents, epath, plan);
+            if (epath != NULL)
+                limitr__expect(cc, ents, epath, DOC_MAP, "mapping");
             free(epath);
+        }
+        check_extends(cc, plans, pair, path);
+        {
+            ent_list list = {NULL, 0, 0};
+            if (collect_ents(cc, plans, pair->key, 0, &list) == 0)
+                compile_entitlements(cc, &list, pair->key, plan);
+            check_removals(cc, plans, n, path);
+            free(list.items);
         }
         p->n_plans++;
         free(path);
