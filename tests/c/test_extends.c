@@ -3,6 +3,8 @@
 #include "engine_of.h"
 #include "harness.h"
 
+#include <stdlib.h>
+
 static const char policy_yaml[] =
     "policy:\n"
     "  credits: {t: {}}\n"
@@ -93,10 +95,43 @@ TEST(an_inherited_problem_is_reported_once_where_written)
                "-1 at 6:39");
 }
 
+/* n plans, each extending the next; the last one has x. */
+static char *chain(int n)
+{
+    char *text = malloc((size_t)n * 64 + 200);
+    size_t len = 0;
+    int i;
+    if (text == NULL) return NULL;
+    len += (size_t)sprintf(text, "policy:\n  credits: {t: {}}\n  plans:\n");
+    for (i = 0; i + 1 < n; i++)
+        len +=
+            (size_t)sprintf(text + len, "    p%d: {extends: p%d}\n", i, i + 1);
+    sprintf(text + len,
+            "    p%d: {entitlements: {x: {limit: {credit: t, value: 7}}}}\n",
+            n - 1);
+    return text;
+}
+
+TEST(chains_are_bounded)
+{
+    char *ok = chain(30), *deep = chain(40);
+    limitr_engine *e;
+    ASSERT(ok != NULL && deep != NULL);
+    e = engine_of(ok, NULL);
+    ASSERT(e != NULL);
+    ASSERT_NUM(limit_of(e, "p0", "x"), 7); /* 29 plans up */
+    limitr_free(e);
+    ASSERT_CONTAINS(load_error(deep), "plans.p0.extends: plans extend each "
+                                      "other more than 32 deep");
+    free(ok);
+    free(deep);
+}
+
 int main(void)
 {
     RUN(children_inherit_replace_and_remove);
     RUN(broken_chains_and_removals_are_errors);
     RUN(an_inherited_problem_is_reported_once_where_written);
+    RUN(chains_are_bounded);
     return harness_failures != 0;
 }

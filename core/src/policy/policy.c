@@ -362,18 +362,22 @@ static int is_false(const doc_node *n)
     return n->type == DOC_BOOL && !n->boolean;
 }
 
+/* How many plans deep `extends` may go: a bound on the work (each plan
+ * walks its chain) and on the recursion of collect_ents. */
+#define MAX_EXTENDS_DEPTH 32
+
 /* Adds plan `name`'s entitlements to *list over what it inherits: the
  * parent's first (through its own `extends`), then each of its entries
  * replacing an inherited one whole, or removing it (`false`). 0, or -1
- * when the chain is broken (an unknown plan, a cycle: at most as many
- * steps as plans), reported by the plan that names it. */
+ * when the chain is broken (an unknown plan, a cycle, deeper than
+ * MAX_EXTENDS_DEPTH), reported by the plan that names it. */
 static int collect_ents(compiler *cc, const doc_node *plans, const char *name,
                         size_t depth, ent_list *list)
 {
     const doc_pair *pp = limitr__doc_get(plans, name);
     const doc_node *n, *ext, *ents;
     size_t i, k;
-    if (pp == NULL || depth > plans->count) return -1;
+    if (pp == NULL || depth > MAX_EXTENDS_DEPTH) return -1;
     n = pp->value;
     if (n->type != DOC_MAP) return 0;
     ext = limitr__get(n, "extends");
@@ -511,24 +515,33 @@ static void check_extends(compiler *cc, const doc_node *plans,
     const doc_node *ext = limitr__get(pair->value, "extends");
     const char *name = pair->key;
     size_t steps;
+    int cycle = 0;
     char *xpath;
     if (ext == NULL) return;
     if ((xpath = limitr__child_path(cc, path, "extends")) == NULL) return;
     if (limitr__expect(cc, ext, xpath, DOC_STRING, "string")) {
-        for (steps = 0; name != NULL && steps <= plans->count; steps++) {
+        for (steps = 0; name != NULL && !cycle && steps <= MAX_EXTENDS_DEPTH;
+             steps++) {
             const doc_pair *pp = limitr__doc_get(plans, name);
             const doc_node *next;
             if (pp == NULL) {
                 ERR(cc, xpath, ext, "unknown plan '%s'", name);
+                name = NULL; /* reported */
                 break;
             }
             next = pp->value->type == DOC_MAP
                        ? limitr__get(pp->value, "extends")
                        : NULL;
             name = next != NULL && next->type == DOC_STRING ? next->text : NULL;
+            cycle = name != NULL && strcmp(name, pair->key) == 0;
         }
-        if (name != NULL && steps > plans->count)
+        if (name != NULL && cycle)
             ERR(cc, xpath, ext, "plans extend each other in a cycle");
+        else if (name != NULL)
+            ERR(cc, xpath, ext,
+                "plans extend each other more than %d deep (or lead into a "
+                "cycle)",
+                MAX_EXTENDS_DEPTH);
     }
     free(xpath);
 }
