@@ -112,6 +112,35 @@ static char *chain(int n)
     return text;
 }
 
+TEST(a_broken_chain_hides_no_other_problem)
+{
+    const char *err =
+        load_error("policy:\n  credits: {t: {}}\n  plans:\n    a: {extends: "
+                   "nosuch, entitlements: {x: {limit: {credit: zzz}}}}\n    "
+                   "b: {extends: a}\n");
+    ASSERT_CONTAINS(err, "plans.a.extends: unknown plan 'nosuch'");
+    ASSERT_CONTAINS(err, "plans.a.entitlements.x.limit.credit: unknown "
+                         "credit 'zzz'");
+    ASSERT(strstr(err, "plans.b.extends") == NULL); /* said once, by a */
+}
+
+TEST(inherited_entitlements_are_bounded_in_all)
+{
+    char *text = malloc(400 * 60 + 300 * 40 + 200);
+    size_t len = 0;
+    int i;
+    ASSERT(text != NULL);
+    len += (size_t)sprintf(text, "policy:\n  plans:\n    base:\n      "
+                                 "entitlements:\n");
+    for (i = 0; i < 400; i++)
+        len += (size_t)sprintf(text + len, "        e%d: {}\n", i);
+    for (i = 0; i < 300; i++)
+        len += (size_t)sprintf(text + len, "    p%d: {extends: base}\n", i);
+    ASSERT_CONTAINS(load_error(text), "the plans hold more than 100000 "
+                                      "entitlements in all");
+    free(text);
+}
+
 TEST(chains_are_bounded)
 {
     char *ok = chain(30), *deep = chain(40);
@@ -132,6 +161,8 @@ int main(void)
     RUN(children_inherit_replace_and_remove);
     RUN(broken_chains_and_removals_are_errors);
     RUN(an_inherited_problem_is_reported_once_where_written);
+    RUN(a_broken_chain_hides_no_other_problem);
+    RUN(inherited_entitlements_are_bounded_in_all);
     RUN(chains_are_bounded);
     return harness_failures != 0;
 }

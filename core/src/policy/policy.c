@@ -365,35 +365,67 @@ static int is_false(const doc_node *n)
 /* How many plans deep `extends` may go: a bound on the work (each plan
  * walks its chain) and on the recursion of collect_ents. */
 #define MAX_EXTENDS_DEPTH 32
+/* How many entitlements all plans may hold, inherited ones counted (each
+ * is compiled in every plan that has it). */
+#define MAX_PLAN_ENTITLEMENTS 100000
 
-/* Adds plan `name`'s entitlements to *list over what it inherits: the
- * parent's first (through its own `extends`), then each of its entries
- * replacing an inherited one whole, or removing it (`false`). 0, or -1
- * when the chain is broken (an unknown plan, a cycle, deeper than
- * MAX_EXTENDS_DEPTH), reported by the plan that names it. */
-static int collect_ents(compiler *cc, const doc_node *plans, const char *name,
-                        size_t depth, ent_list *list)
+/* The plans by name, for `extends` (sorted once: no scan per lookup). */
+typedef struct plan_index {
+    const doc_pair **by_name;
+    size_t n;
+} plan_index;
+
+static int by_key(const void *a, const void *b)
 {
-    const doc_pair *pp = limitr__doc_get(plans, name);
+    return strcmp((*(const doc_pair *const *)a)->key,
+                  (*(const doc_pair *const *)b)->key);
+}
+
+static const doc_pair *find_plan(const plan_index *ix, const char *name)
+{
+    doc_pair key;
+    const doc_pair *kp = &key, **found;
+    if (ix->n == 0) return NULL;
+    key.key = (char *)name;
+    found = bsearch(&kp, ix->by_name, ix->n, sizeof *ix->by_name, by_key);
+    return found != NULL ? *found : NULL;
+}
+
+/* Adds plan pp's entitlements to *list over what it inherits: the
+ * parent's first (through its own `extends`, unless `own_only`), then each
+ * of its entries replacing an inherited one whole, or removing it
+ * (`false`, keeping the order of the rest). 0, or -1 when the chain is
+ * broken (an unknown plan, a cycle, deeper than MAX_EXTENDS_DEPTH),
+ * reported by the plan whose own `extends` is wrong. */
+static int collect_ents(compiler *cc, const plan_index *ix, const doc_pair *pp,
+                        size_t depth, int own_only, ent_list *list)
+{
     const doc_node *n, *ext, *ents;
-    size_t i, k;
+    size_t i, k, inherited;
     if (pp == NULL || depth > MAX_EXTENDS_DEPTH) return -1;
     n = pp->value;
     if (n->type != DOC_MAP) return 0;
     ext = limitr__get(n, "extends");
-    if (ext != NULL && (ext->type != DOC_STRING ||
-                        collect_ents(cc, plans, ext->text, depth + 1, list)))
+    if (!own_only && ext != NULL &&
+        (ext->type != DOC_STRING ||
+         collect_ents(cc, ix, find_plan(ix, ext->text), depth + 1, 0, list)))
         return -1;
+    inherited = list->n; /* a plan's own keys are distinct: search these */
     ents = limitr__get(n, "entitlements");
     for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
         const doc_pair *e = &ents->pairs[i];
-        for (k = 0; k < list->n; k++)
+        for (k = 0; k < inherited; k++)
             if (strcmp(list->items[k].pair->key, e->key) == 0) break;
         if (is_false(e->value)) { /* removes the inherited one */
-            if (k < list->n) list->items[k] = list->items[--list->n];
+            if (k < inherited) {
+                memmove(&list->items[k], &list->items[k + 1],
+                        (list->n - k - 1) * sizeof *list->items);
+                list->n--;
+                inherited--;
+            }
             continue;
         }
-        if (k == list->n) {
+        if (k == inherited) {
             if (list->n == list->cap) {
                 size_t cap = list->cap ? list->cap * 2 : 8;
                 ent_entry *grown = realloc(list->items, cap * sizeof *grown);
@@ -404,7 +436,7 @@ static int collect_ents(compiler *cc, const doc_node *plans, const char *name,
                 list->items = grown;
                 list->cap = cap;
             }
-            list->n++;
+            k = list->n++;
         }
         list->items[k].pair = e;
         list->items[k].plan = pp->key;
@@ -476,15 +508,16 @@ static void compile_entitlements(compiler *cc, const ent_list *list,
 
 /* The plan's own `false` entries: only under `extends`, and each removes
  * an entitlement the parent has. */
-static void check_removals(compiler *cc, const doc_node *plans,
+static void check_removals(compiler *cc, const plan_index *ix,
                            const doc_node *n, const char *path)
 {
     const doc_node *ents = limitr__get(n, "entitlements");
     const doc_node *ext = limitr__get(n, "extends");
     ent_list parent = {NULL, 0, 0};
     size_t i, k;
-    int have_parent = ext != NULL && ext->type == DOC_STRING &&
-                      collect_ents(cc, plans, ext->text, 1, &parent) == 0;
+    int have_parent =
+        ext != NULL && ext->type == DOC_STRING &&
+        collect_ents(cc, ix, find_plan(ix, ext->text), 1, 0, &parent) == 0;
     for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
         const doc_pair *e = &ents->pairs[i];
         char *epath;
@@ -509,7 +542,7 @@ static void check_removals(compiler *cc, const doc_node *plans,
 }
 
 /* `extends` of plan `pair`: the parent exists and the chain ends. */
-static void check_extends(compiler *cc, const doc_node *plans,
+static void check_extends(compiler *cc, const plan_index *ix,
                           const doc_pair *pair, const char *path)
 {
     const doc_node *ext = limitr__get(pair->value, "extends");
@@ -522,11 +555,11 @@ static void check_extends(compiler *cc, const doc_node *plans,
     if (limitr__expect(cc, ext, xpath, DOC_STRING, "string")) {
         for (steps = 0; name != NULL && !cycle && steps <= MAX_EXTENDS_DEPTH;
              steps++) {
-            const doc_pair *pp = limitr__doc_get(plans, name);
+            const doc_pair *pp = find_plan(ix, name);
             const doc_node *next;
-            if (pp == NULL) {
-                ERR(cc, xpath, ext, "unknown plan '%s'", name);
-                name = NULL; /* reported */
+            if (pp == NULL) { /* said by the plan whose extends names it */
+                if (steps == 1) ERR(cc, xpath, ext, "unknown plan '%s'", name);
+                name = NULL;
                 break;
             }
             next = pp->value->type == DOC_MAP
@@ -549,11 +582,23 @@ static void check_extends(compiler *cc, const doc_node *plans,
 static void compile_plans(compiler *cc, const doc_node *plans)
 {
     lp_policy *p = cc->p;
-    size_t i;
+    plan_index ix = {NULL, 0};
+    size_t i, total = 0;
+    int too_many = 0;
     if (!limitr__expect(cc, plans, "plans", DOC_MAP, "mapping")) return;
+    ix.by_name = malloc((plans->count ? plans->count : 1) * sizeof *ix.by_name);
+    if (ix.by_name == NULL) {
+        cc->nomem = 1;
+        return;
+    }
+    for (i = 0; i < plans->count; i++)
+        ix.by_name[i] = &plans->pairs[i];
+    ix.n = plans->count;
+    qsort(ix.by_name, ix.n, sizeof *ix.by_name, by_key);
     p->plans = calloc(plans->count ? plans->count : 1, sizeof *p->plans);
     if (p->plans == NULL) {
         cc->nomem = 1;
+        free(ix.by_name);
         return;
     }
     for (i = 0; i < plans->count; i++) {
@@ -561,7 +606,7 @@ static void compile_plans(compiler *cc, const doc_node *plans)
         const doc_node *n = pair->value, *ents;
         lp_plan *plan = &p->plans[p->n_plans];
         char *path = limitr__child_path(cc, "plans", pair->key);
-        if (path == NULL) return;
+        if (path == NULL) break;
         if (!valid_key(cc, pair, path, "plan")) {
             free(path);
             continue;
@@ -594,17 +639,32 @@ static void compile_plans(compiler *cc, const doc_node *plans)
                 limitr__expect(cc, ents, epath, DOC_MAP, "mapping");
             free(epath);
         }
-        check_extends(cc, plans, pair, path);
+        check_extends(cc, &ix, pair, path);
         {
             ent_list list = {NULL, 0, 0};
-            if (collect_ents(cc, plans, pair->key, 0, &list) == 0)
+            /* a broken chain: the plan's own entries still get checked */
+            if (collect_ents(cc, &ix, pair, 0, 0, &list) != 0) {
+                list.n = 0;
+                collect_ents(cc, &ix, pair, 0, 1, &list);
+            }
+            total += list.n;
+            if (total > MAX_PLAN_ENTITLEMENTS) {
+                if (!too_many)
+                    ERR(cc, path, n,
+                        "the plans hold more than %d entitlements in all "
+                        "(inherited ones counted)",
+                        MAX_PLAN_ENTITLEMENTS);
+                too_many = 1;
+            } else {
                 compile_entitlements(cc, &list, pair->key, plan);
-            check_removals(cc, plans, n, path);
+            }
+            check_removals(cc, &ix, n, path);
             free(list.items);
         }
         p->n_plans++;
         free(path);
     }
+    free(ix.by_name);
 }
 
 /* policy.notifications: name -> {matches, fire}. */
