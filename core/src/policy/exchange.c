@@ -38,14 +38,55 @@ static lp_pair *find_pair(const lp_policy *p, const char *name)
                : bsearch(&key, p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
 }
 
+/* The priced credit named name (through the sorted index), or -1. */
 static int priced_credit(const lp_policy *p, const char *name)
 {
-    size_t i;
-    for (i = 0; i < p->n_credits; i++)
-        if (lp_credit_priced(&p->credits[i]) &&
-            strcmp(p->credits[i].name, name) == 0)
-            return (int)i;
+    size_t lo = 0, hi = p->credits_by_name != NULL ? p->n_credits : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, i = p->credits_by_name[mid];
+        int c = strcmp(p->credits[i].name, name);
+        if (c == 0) return lp_credit_priced(&p->credits[i]) ? (int)i : -1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
+}
+
+/* Builds p->credits_by_name (NULL when memory runs out: no credit is then
+ * found priced, and the loader reports it as out of memory). */
+typedef struct named {
+    const char *name;
+    size_t index;
+} named;
+
+static int by_named(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+static void index_credits(compiler *cc, lp_policy *p)
+{
+    named *tmp = malloc((p->n_credits ? p->n_credits : 1) * sizeof *tmp);
+    size_t i;
+    p->credits_by_name =
+        malloc((p->n_credits ? p->n_credits : 1) * sizeof *p->credits_by_name);
+    if (tmp == NULL || p->credits_by_name == NULL) {
+        free(tmp);
+        free(p->credits_by_name);
+        p->credits_by_name = NULL;
+        cc->nomem = 1;
+        return;
+    }
+    for (i = 0; i < p->n_credits; i++) {
+        tmp[i].name = p->credits[i].name;
+        tmp[i].index = i;
+    }
+    qsort(tmp, p->n_credits, sizeof *tmp, by_named);
+    for (i = 0; i < p->n_credits; i++)
+        p->credits_by_name[i] = tmp[i].index;
+    free(tmp);
 }
 
 /* A name that is not a pair: rune, the built-in usd, a priced credit. */
@@ -162,7 +203,8 @@ int limitr__from_runes(const lp_policy *p, const char *name, lnum r, lnum *out)
 /* ---- Compiling ---- */
 
 /* One `exchange` pair <name>: {value, currency}. */
-static void read_pair(compiler *cc, const doc_pair *pair, const char *path)
+static void read_pair(compiler *cc, const doc_pair *pair, size_t doc_index,
+                      const char *path)
 {
     lp_policy *p = cc->p;
     const doc_node *n = pair->value, *v;
@@ -195,6 +237,7 @@ static void read_pair(compiler *cc, const doc_pair *pair, const char *path)
         free(fpath);
     }
     out->name = limitr__xstrdup(cc, pair->key);
+    out->doc_index = doc_index;
     p->n_pairs++;
 }
 
@@ -236,7 +279,7 @@ void limitr__exchange_compile(compiler *cc, const doc_node *exchange)
                          "invalid currency name '%s' (use A-Z a-z 0-9 _ -)",
                          pair->key);
         } else {
-            read_pair(cc, pair, path);
+            read_pair(cc, pair, i, path);
         }
         free(path);
     }
@@ -340,12 +383,17 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
     const doc_node *exchange = limitr__get(policy, "exchange");
     const doc_node *credits = limitr__get(policy, "credits");
     size_t i, t;
+    index_credits(cc, p);
     if (p->n_pairs > 1) qsort(p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
     resolve_pairs(p);
     for (i = 0; i < p->n_pairs; i++) {
-        const doc_pair *pair = limitr__doc_get(exchange, p->pairs[i].name);
+        const doc_pair *pair;
         char *path;
         if (p->pairs[i].status == EXCHANGE_OK) continue;
+        pair = exchange != NULL && exchange->type == DOC_MAP &&
+                       p->pairs[i].doc_index < exchange->count
+                   ? &exchange->pairs[p->pairs[i].doc_index]
+                   : NULL;
         if ((path = limitr__child_path(cc, "exchange", p->pairs[i].name)) ==
             NULL)
             return;
@@ -355,8 +403,9 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
     }
     for (i = 0; i < p->n_credits; i++) {
         lp_credit *cr = &p->credits[i];
-        const doc_pair *cp = credits != NULL && credits->type == DOC_MAP
-                                 ? limitr__doc_get(credits, cr->name)
+        const doc_pair *cp = credits != NULL && credits->type == DOC_MAP &&
+                                     cr->doc_index < credits->count
+                                 ? &credits->pairs[cr->doc_index]
                                  : NULL;
         const doc_node *cn =
             cp != NULL && cp->value->type == DOC_MAP ? cp->value : NULL;
@@ -397,6 +446,7 @@ void limitr__exchange_free(lp_policy *p)
         free(p->pairs[i].currency);
     }
     free(p->pairs);
+    free(p->credits_by_name);
     for (i = 0; i < p->n_credits; i++) {
         size_t t;
         for (t = 0; t <= p->credits[i].n_tiers; t++) {

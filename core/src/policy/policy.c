@@ -290,6 +290,7 @@ static void compile_credits(compiler *cc, const doc_node *credits)
             continue;
         }
         cr->name = limitr__xstrdup(cc, pair->key);
+        cr->doc_index = i;
         limitr__read_string(cc, n, path, "label", "Credit", &cr->label);
         limitr__read_string(cc, n, path, "unit", "credit", &cr->unit);
         limitr__read_string(cc, n, path, "description", "", &cr->description);

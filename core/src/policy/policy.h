@@ -50,7 +50,8 @@ typedef struct lp_credit {
     lnum overhead_cost; /* what one unit costs the provider, runes */
     int overhead_ref;   /* cost function(units, ctx) -> runes, or 0 */
     pricing_model model;
-    lp_price price; /* the flat model's */
+    size_t doc_index; /* its place in the document's credits */
+    lp_price price;   /* the flat model's */
     lp_tier *tiers; /* the other models': sorted, the open band last */
     size_t n_tiers;
 } lp_credit;
@@ -94,6 +95,7 @@ typedef struct lp_pair {
     lnum factor;          /* units of the end per unit of name */
     int end_credit;       /* the priced credit the chain ends at, or -1 */
     const char *dead_end; /* UNKNOWN: the name that leads nowhere */
+    size_t doc_index;     /* its place in the document's exchange */
 } lp_pair;
 
 /* exchange.grant_strategy */
@@ -159,6 +161,7 @@ typedef struct lp_policy {
     size_t n_ent_names;
     int default_plan; /* index, or -1 */
     lp_pair *pairs;   /* exchange pairs, sorted by name */
+    size_t *credits_by_name; /* credit indexes, sorted by name */
     size_t n_pairs;
     grant_strategy grant_strategy;
 } lp_policy;
