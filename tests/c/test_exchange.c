@@ -22,6 +22,9 @@ static const char policy_yaml[] =
     "    eu_seat: {price: {amount: 10, currency: euro}}\n"
     "    gift: {price: {amount: 0}}\n"
     "    plain: {}\n"
+    "    free_start:\n"
+    "      pricing_model: tiered\n"
+    "      tiers: [{up_to: 10, price: {amount: 0}}, {price: {amount: 1}}]\n"
     "    tiered_tok:\n"
     "      pricing_model: tiered\n"
     "      tiers: [{price: {amount: 0.005}}, {up_to: 100, price: {amount: "
@@ -77,6 +80,9 @@ TEST(what_does_not_convert)
     ASSERT_STR(limitr_last_reason(e), "no_exchange");
     ASSERT_EQ(limitr_credit_exchange(e, "rune", "nothing", 1, &out),
               LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "no_exchange");
+    ASSERT_EQ(limitr_credit_exchange(e, "rune", "free_start", -1, &out),
+              LIMITR_NOT_FOUND); /* its first band is free: no refund */
     ASSERT_STR(limitr_last_reason(e), "no_exchange");
     ASSERT_NUM(exchange(e, "gift", "rune", 5), 0); /* worth nothing */
     ASSERT_EQ(limitr_credit_exchange(e, "rune", "seat", 1.0 / 0.0, &out),

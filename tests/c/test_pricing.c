@@ -71,6 +71,8 @@ TEST(tiered)
     ASSERT_STR(quantity(&cr, "6.5", "0", b), "2000");
     ASSERT_STR(quantity(&cr, "0.1", "-5", b), "10");
     ASSERT_STR(quantity(&cr, "-0.05", "100", b), "-5");
+    t[0].price.runes = 0; /* a free first band: a refund buys nothing */
+    ASSERT_STR(quantity(&cr, "-0.05", "100", b), "fails");
 }
 
 TEST(volume)
@@ -104,8 +106,9 @@ TEST(stairstep)
     ASSERT_STR(quantity(&cr, "15", "100", b), "900");
     ASSERT_STR(quantity(&cr, "10", "100", b), "0");
     ASSERT_STR(quantity(&cr, "45", "100", b), "1000000000000000"); /* top */
-    ASSERT_STR(quantity(&cr, "4", "0", b), "0");  /* band 1's fee is 5 */
-    ASSERT_STR(quantity(&cr, "4", "-7", b), "7"); /* included: free */
+    ASSERT_STR(quantity(&cr, "4", "0", b), "0");    /* band 1's fee is 5 */
+    ASSERT_STR(quantity(&cr, "4", "-7", b), "7");   /* included: free */
+    ASSERT_STR(quantity(&cr, "-5", "100", b), "0"); /* fees buy no refund */
 }
 
 TEST(flat)

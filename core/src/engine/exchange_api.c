@@ -4,10 +4,12 @@
 
 #include "engine.h"
 
-/* Why name (a side of the exchange) does not convert. */
-static int unresolved(limitr_engine *e, const char *name, int to_side)
+/* Why name (a side of the exchange) does not convert; runes is what
+ * reached the `to` side. */
+static int unresolved(limitr_engine *e, const char *name, int to_side,
+                      lnum runes)
 {
-    lnum f;
+    lnum f, q;
     int credit;
     exchange_status st = limitr__exchange_resolve(e->policy, name, &f, &credit);
     if (st != EXCHANGE_OK)
@@ -17,10 +19,10 @@ static int unresolved(limitr_engine *e, const char *name, int to_side)
                             name);
     if (to_side && (f == 0 || (credit >= 0 &&
                                limitr__quantity_for(&e->policy->credits[credit],
-                                                    LNUM_SCALE, 0, &f) != 0)))
+                                                    runes, 0, &q) != 0)))
         return limitr__fail(e, LIMITR_NOT_FOUND, "no_exchange",
-                            "credit_exchange: one unit of '%s' is worth "
-                            "nothing, so no value converts into it",
+                            "credit_exchange: no amount of '%s' is worth "
+                            "that (a unit of it is worth nothing there)",
                             name);
     return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                         "credit_exchange: the value in %s passes 1e20",
@@ -44,9 +46,9 @@ int limitr_credit_exchange(limitr_engine *e, const char *from, const char *to,
         return limitr__ok(e);
     }
     if (limitr__to_runes(e->policy, from, v, &runes) != 0)
-        return unresolved(e, from, 0);
+        return unresolved(e, from, 0, 0);
     if (limitr__from_runes(e->policy, to, runes, &r) != 0)
-        return unresolved(e, to, 1);
+        return unresolved(e, to, 1, runes);
     *out = limitr__lnum_to_double(r);
     return limitr__ok(e);
 }

@@ -52,7 +52,7 @@ typedef struct lp_credit {
     pricing_model model;
     size_t doc_index; /* its place in the document's credits */
     lp_price price;   /* the flat model's */
-    lp_tier *tiers; /* the other models': sorted, the open band last */
+    lp_tier *tiers;   /* the other models': sorted, the open band last */
     size_t n_tiers;
 } lp_credit;
 
@@ -159,8 +159,8 @@ typedef struct lp_policy {
     char **ent_names; /* every entitlement name of any plan, interned */
     size_t *ent_name_lens;
     size_t n_ent_names;
-    int default_plan; /* index, or -1 */
-    lp_pair *pairs;   /* exchange pairs, sorted by name */
+    int default_plan;        /* index, or -1 */
+    lp_pair *pairs;          /* exchange pairs, sorted by name */
     size_t *credits_by_name; /* credit indexes, sorted by name */
     size_t n_pairs;
     grant_strategy grant_strategy;

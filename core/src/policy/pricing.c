@@ -171,6 +171,7 @@ int limitr__quantity_for(const lp_credit *cr, lnum runes, lnum offset,
     if (cr->model == PRICING_FLAT && cr->price.runes == 0) return -1;
     if (runes < 0) { /* a refund: back down at the first band's rate */
         lnum per = rate(cr, 0);
+        if (cr->model == PRICING_STAIRSTEP) return *out = 0, 0; /* fees */
         if (per == 0 || limitr__lnum_div(runes, per, out) != 0) return -1;
         return 0;
     }
