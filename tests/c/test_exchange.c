@@ -96,17 +96,6 @@ TEST(what_does_not_convert)
     limitr_free(e);
 }
 
-static const char *load_error(const char *text)
-{
-    static char buf[4096];
-    limitr_engine *e = NULL;
-    int status = limitr_new(text, strlen(text), "yaml", NULL, &e);
-    snprintf(buf, sizeof buf, "%s",
-             status == LIMITR_OK ? "" : limitr_last_error(e));
-    limitr_free(e);
-    return buf;
-}
-
 TEST(the_loader_refuses_what_cannot_be_money)
 {
     ASSERT_CONTAINS(load_error("policy:\n  exchange:\n    a: {value: 1, "

@@ -51,17 +51,6 @@ TEST(children_inherit_replace_and_remove)
     limitr_free(e);
 }
 
-static const char *load_error(const char *text)
-{
-    static char buf[4096];
-    limitr_engine *e = NULL;
-    int status = limitr_new(text, strlen(text), "yaml", NULL, &e);
-    snprintf(buf, sizeof buf, "%s",
-             status == LIMITR_OK ? "" : limitr_last_error(e));
-    limitr_free(e);
-    return buf;
-}
-
 TEST(broken_chains_and_removals_are_errors)
 {
     ASSERT_STR(load_error("policy:\n  plans:\n    a: {extends: b}\n"),

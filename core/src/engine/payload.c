@@ -12,6 +12,15 @@
 
 /* ---- Building items ---- */
 
+/* The live frame of token, or NULL. */
+static event_frame *frame_of(limitr_engine *e, uint64_t token)
+{
+    size_t i;
+    for (i = 0; token != 0 && i < e->n_frames; i++)
+        if (e->frames[i].token == token) return &e->frames[i];
+    return NULL;
+}
+
 static limitr_item *add(payload *p, const char *key, limitr_item_kind kind)
 {
     limitr_item *it;
@@ -76,12 +85,10 @@ void limitr__payload_snapshot(limitr_engine *e, payload *p, const char *key,
                               uint64_t token)
 {
     limitr_item *it = add(p, key, LIMITR_ITEM_SNAPSHOT);
-    size_t i;
+    const event_frame *f = frame_of(e, token);
     if (it == NULL) return;
     it->snapshot = token;
-    it->text = NULL;
-    for (i = e->n_frames; i-- > 0;)
-        if (e->frames[i].token == token) it->text = e->frames[i].id;
+    it->text = f != NULL ? f->id : NULL;
 }
 
 /* ---- Other forms ---- */
@@ -150,13 +157,10 @@ static void build(limitr_engine *e, event_frame *f)
 
 const cJSON *limitr__frame_snapshot(limitr_engine *e, uint64_t token)
 {
-    size_t i;
-    for (i = e->n_frames; i-- > 0;) {
-        if (e->frames[i].token != token) continue;
-        build(e, &e->frames[i]);
-        return e->frames[i].snapshot;
-    }
-    return NULL;
+    event_frame *f = frame_of(e, token);
+    if (f == NULL) return NULL;
+    build(e, f);
+    return f->snapshot;
 }
 
 /* The state is about to change (LIMITR_REFUSE_REENTRY): every payload
@@ -166,15 +170,6 @@ void limitr__frames_freeze(limitr_engine *e)
     size_t i;
     for (i = 0; i < e->n_frames; i++)
         build(e, &e->frames[i]);
-}
-
-/* The live frame of token, or NULL. */
-static event_frame *frame_of(limitr_engine *e, uint64_t token)
-{
-    size_t i;
-    for (i = 0; token != 0 && i < e->n_frames; i++)
-        if (e->frames[i].token == token) return &e->frames[i];
-    return NULL;
 }
 
 static int expired(limitr_engine *e)
