@@ -904,6 +904,21 @@ static int lazy_fill(lua_State *L)
     return 1;
 }
 
+/* Whether the table at (absolute) idx is still lazy: its metatable is
+ * that of lazy tables or of tables with lazy fields. */
+static int is_lazy(lua_State *L, const script *s, int idx)
+{
+    int lazy;
+    if (!lua_getmetatable(L, idx)) return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
+    lazy = lua_rawequal(L, -1, -2);
+    lua_settop(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
+    lazy = lazy || lua_rawequal(L, -1, -2);
+    lua_settop(L, -3);
+    return lazy;
+}
+
 /* Builds what the table at 1 has not built yet, if it is a lazy table
  * (filled whole) or has lazy fields (each read once). */
 static void build_lazy(lua_State *L)
@@ -955,17 +970,8 @@ static int build_lazy_call(lua_State *L)
  * metamethods are never run by a copy: docs/sandbox.md rule 16). */
 static void fill_lazy_table(lua_State *L, int idx)
 {
-    script *s = of(L);
-    int ours;
     idx = lua_absindex(L, idx);
-    if (!lua_getmetatable(L, idx)) return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
-    ours = lua_rawequal(L, -1, -2);
-    lua_settop(L, -2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
-    ours = ours || lua_rawequal(L, -1, -2);
-    lua_settop(L, -3);
-    if (!ours) return;
+    if (!is_lazy(L, of(L), idx)) return;
     lua_pushcclosure(L, build_lazy_call, 0);
     lua_pushvalue(L, idx);
     lua_callk(L, 1, 0, 0, NULL);
@@ -991,18 +997,9 @@ static void kill_lazies(script *s, int mark)
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazies_ref);
     for (; s->n_lazies > mark; s->n_lazies--) {
         lua_rawgeti(L, -1, s->n_lazies);
-        if (lua_getmetatable(L, -1)) {
-            int lazy;
-            lua_rawgeti(L, LUA_REGISTRYINDEX, s->lazy_mt_ref);
-            lazy = lua_rawequal(L, -1, -2);
-            lua_settop(L, -2);
-            lua_rawgeti(L, LUA_REGISTRYINDEX, s->field_mt_ref);
-            lazy = lazy || lua_rawequal(L, -1, -2);
-            lua_settop(L, -3);
-            if (lazy) {
-                lua_rawgeti(L, LUA_REGISTRYINDEX, s->dead_mt_ref);
-                lua_setmetatable(L, -2);
-            }
+        if (is_lazy(L, s, lua_gettop(L))) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, s->dead_mt_ref);
+            lua_setmetatable(L, -2);
         }
         lua_settop(L, -2);
         lua_pushnil(L);
