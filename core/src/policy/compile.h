@@ -79,6 +79,21 @@ int limitr__read_snippet(compiler *cc, const doc_node *n, const char *path);
 /* Runs the policy's `lua` chunk n. 0, or -1 after reporting. */
 int limitr__read_chunk(compiler *cc, const doc_node *n);
 
+/* A credit name (at fpath) into *credit: 1, or 0 reported (*credit -1
+ * for an unknown name). */
+int limitr__read_credit(compiler *cc, const doc_node *v, const char *fpath,
+                        int *credit);
+/* An amount with its range: min_kind 0 = any, 1 = >= 0, 2 = > 0. 1 and
+ * *out, or 0 reported. */
+int limitr__read_ranged(compiler *cc, const doc_node *v, const char *fpath,
+                        int credit, int min_kind, lnum *out);
+/* resets / reset_inc / reset_sch of map n (docs/policy.md 6 rule 1) over
+ * the period on entry: `resets: true` alone means 30 days, or keeps a
+ * period already there. */
+void limitr__read_resets(compiler *cc, const doc_node *n, const char *path,
+                         reset_kind *reset, int64_t *reset_inc,
+                         lp_schedule *sch);
+
 /* limit.c: compiles the limit mapping n at path into *lim, which holds the
  * defaults (a policy limit) or the current limit (an override) on entry.
  * is_override: `credit` is optional and `expires` is allowed. */

@@ -53,15 +53,15 @@ static const doc_node *field_at(compiler *cc, const doc_node *n,
     return *fpath != NULL ? v : NULL;
 }
 
-static void read_credit(compiler *cc, const doc_node *v, const char *fpath,
-                        lp_limit *lim)
+int limitr__read_credit(compiler *cc, const doc_node *v, const char *fpath,
+                        int *credit)
 {
     const lp_policy *p = cc->p;
     const char *cands[256];
     size_t i, nc = p->n_credits < 256 ? p->n_credits : 256;
     char buf[96];
     int found = -1;
-    if (!limitr__expect(cc, v, fpath, DOC_STRING, "string")) return;
+    if (!limitr__expect(cc, v, fpath, DOC_STRING, "string")) return 0;
     for (i = 0; i < p->n_credits; i++)
         if (strcmp(p->credits[i].name, v->text) == 0) found = (int)i;
     if (found < 0) {
@@ -69,10 +69,11 @@ static void read_credit(compiler *cc, const doc_node *v, const char *fpath,
             cands[i] = p->credits[i].name;
         ERR(cc, fpath, v, "unknown credit '%s'%s", v->text,
             limitr__hint(buf, sizeof buf, v->text, cands, nc));
-        lim->credit = -1;
-        return;
+        *credit = -1;
+        return 0;
     }
-    lim->credit = found;
+    *credit = found;
+    return 1;
 }
 
 static void read_mode(compiler *cc, const doc_node *v, const char *fpath,
@@ -93,8 +94,8 @@ static void read_mode(compiler *cc, const doc_node *v, const char *fpath,
 }
 
 /* An amount field with its range rule: min_kind 0 = any, 1 = >= 0, 2 = > 0. */
-static int read_ranged(compiler *cc, const doc_node *v, const char *fpath,
-                       int credit, int min_kind, lnum *out)
+int limitr__read_ranged(compiler *cc, const doc_node *v, const char *fpath,
+                        int credit, int min_kind, lnum *out)
 {
     char num[48];
     lnum x;
@@ -113,18 +114,71 @@ static int read_ranged(compiler *cc, const doc_node *v, const char *fpath,
     return 1;
 }
 
+void limitr__read_resets(compiler *cc, const doc_node *n, const char *path,
+                         reset_kind *reset, int64_t *reset_inc,
+                         lp_schedule *sch)
+{
+    const doc_node *inc_node, *sch_node, *resets_node;
+    char *fpath;
+    int64_t ms;
+    int resets = limitr__read_bool(cc, n, path, "resets", *reset != RESET_NONE);
+    resets_node = limitr__get(n, "resets");
+    inc_node = limitr__get(n, "reset_inc");
+    sch_node = limitr__get(n, "reset_sch");
+    if (inc_node != NULL && sch_node != NULL) {
+        ERR(cc, path, sch_node,
+            "reset_inc and reset_sch are mutually exclusive");
+    } else if (!resets && (inc_node != NULL || sch_node != NULL)) {
+        ERR(cc, path, inc_node ? inc_node : sch_node,
+            "%s is set but resets is not true",
+            inc_node ? "reset_inc" : "reset_sch");
+    } else if (!resets) {
+        *reset = RESET_NONE;
+    } else if (sch_node != NULL) {
+        char err[200];
+        fpath = limitr__child_path(cc, path, "reset_sch");
+        if (fpath != NULL &&
+            limitr__expect(cc, sch_node, fpath, DOC_STRING, "string")) {
+            if (limitr__schedule_parse(sch_node->text, sch, err, sizeof err) ==
+                0)
+                *reset = RESET_SCHEDULE;
+            else
+                ERR(cc, fpath, sch_node, "%s", err);
+        }
+        free(fpath);
+    } else if (inc_node != NULL) {
+        fpath = limitr__child_path(cc, path, "reset_inc");
+        if (fpath != NULL && limitr__read_duration(cc, inc_node, fpath, &ms)) {
+            if (ms <= 0) {
+                ERR(cc, fpath, inc_node, "must be greater than 0, got %lld",
+                    (long long)ms);
+            } else {
+                *reset = RESET_INTERVAL;
+                *reset_inc = ms;
+            }
+        }
+        free(fpath);
+    } else if (*reset == RESET_NONE || resets_node != NULL) {
+        /* resets: true alone means 30 days (as upstream); in an override
+           that leaves an inherited period as it is. */
+        if (*reset == RESET_NONE) {
+            *reset = RESET_INTERVAL;
+            *reset_inc = THIRTY_DAYS_MS;
+        }
+    }
+}
+
 void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
                            lp_limit *lim, int is_override, int64_t *expires)
 {
-    const doc_node *v, *inc_node, *sch_node, *resets_node;
+    const doc_node *v;
     char *fpath;
-    int64_t ms;
     if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) return;
     limitr__check_fields(cc, n, path, limit_fields,
                          N_FIELDS(limit_fields) - (is_override ? 0 : 1));
 
     if ((v = field_at(cc, n, path, "credit", &fpath)) != NULL)
-        read_credit(cc, v, fpath, lim);
+        limitr__read_credit(cc, v, fpath, &lim->credit);
     else if (!is_override)
         ERR(cc, path, n, "missing required field 'credit'");
     free(fpath);
@@ -137,8 +191,8 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
             (v->type == DOC_STRING && limitr__looks_like_snippet(v->text))) {
             lim->value_ref = limitr__read_snippet(cc, v, fpath);
             lim->rule.value = 0;
-        } else if (read_ranged(cc, v, fpath, lim->credit, 1,
-                               &lim->rule.value)) {
+        } else if (limitr__read_ranged(cc, v, fpath, lim->credit, 1,
+                                       &lim->rule.value)) {
             lim->value_ref = 0;
         }
     }
@@ -147,10 +201,10 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         lim->on_exceed_ref = limitr__read_snippet(cc, v, fpath);
     free(fpath);
     if ((v = field_at(cc, n, path, "increment", &fpath)) != NULL)
-        read_ranged(cc, v, fpath, lim->credit, 2, &lim->rule.increment);
+        limitr__read_ranged(cc, v, fpath, lim->credit, 2, &lim->rule.increment);
     free(fpath);
     if ((v = field_at(cc, n, path, "minimum", &fpath)) != NULL &&
-        read_ranged(cc, v, fpath, lim->credit, 0, &lim->rule.minimum))
+        limitr__read_ranged(cc, v, fpath, lim->credit, 0, &lim->rule.minimum))
         lim->rule.has_minimum = 1;
     free(fpath);
     lim->rule.hard_trailing = limitr__read_bool(cc, n, path, "hard_trailing",
@@ -159,61 +213,15 @@ void limitr__limit_compile(compiler *cc, const doc_node *n, const char *path,
         limitr__read_bool(cc, n, path, "grants_apply", lim->rule.grants_apply);
 
     /* Periods (rule 1). */
-    resets_node = limitr__get(n, "resets");
-    {
-        int resets = limitr__read_bool(cc, n, path, "resets",
-                                       lim->rule.reset != RESET_NONE);
-        inc_node = limitr__get(n, "reset_inc");
-        sch_node = limitr__get(n, "reset_sch");
-        if (inc_node != NULL && sch_node != NULL) {
-            ERR(cc, path, sch_node,
-                "reset_inc and reset_sch are mutually exclusive");
-        } else if (!resets && (inc_node != NULL || sch_node != NULL)) {
-            ERR(cc, path, inc_node ? inc_node : sch_node,
-                "%s is set but resets is not true",
-                inc_node ? "reset_inc" : "reset_sch");
-        } else if (!resets) {
-            lim->rule.reset = RESET_NONE;
-        } else if (sch_node != NULL) {
-            char err[200];
-            fpath = limitr__child_path(cc, path, "reset_sch");
-            if (fpath != NULL &&
-                limitr__expect(cc, sch_node, fpath, DOC_STRING, "string")) {
-                if (limitr__schedule_parse(sch_node->text, &lim->rule.sch, err,
-                                           sizeof err) == 0)
-                    lim->rule.reset = RESET_SCHEDULE;
-                else
-                    ERR(cc, fpath, sch_node, "%s", err);
-            }
-            free(fpath);
-        } else if (inc_node != NULL) {
-            fpath = limitr__child_path(cc, path, "reset_inc");
-            if (fpath != NULL &&
-                limitr__read_duration(cc, inc_node, fpath, &ms)) {
-                if (ms <= 0) {
-                    ERR(cc, fpath, inc_node, "must be greater than 0, got %lld",
-                        (long long)ms);
-                } else {
-                    lim->rule.reset = RESET_INTERVAL;
-                    lim->rule.reset_inc = ms;
-                }
-            }
-            free(fpath);
-        } else if (lim->rule.reset == RESET_NONE || resets_node != NULL) {
-            /* resets: true alone means 30 days (as upstream); in an override
-               that leaves an inherited period as it is. */
-            if (lim->rule.reset == RESET_NONE) {
-                lim->rule.reset = RESET_INTERVAL;
-                lim->rule.reset_inc = THIRTY_DAYS_MS;
-            }
-        }
-    }
+    limitr__read_resets(cc, n, path, &lim->rule.reset, &lim->rule.reset_inc,
+                        &lim->rule.sch);
 
     /* Governor (rule 2). */
     lim->rule.governor =
         limitr__read_bool(cc, n, path, "governor_enabled", lim->rule.governor);
     if ((v = field_at(cc, n, path, "governor_capacity", &fpath)) != NULL)
-        read_ranged(cc, v, fpath, lim->credit, 2, &lim->rule.governor_capacity);
+        limitr__read_ranged(cc, v, fpath, lim->credit, 2,
+                            &lim->rule.governor_capacity);
     free(fpath);
     if ((v = field_at(cc, n, path, "governor_refill_rate", &fpath)) != NULL) {
         double rate;
