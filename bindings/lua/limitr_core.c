@@ -540,6 +540,18 @@ static int push_customer_info(lua_State *L, limitr_engine *e,
     else
         lua_createtable(L, 0, 0);
     lua_setfield(L, -2, "overrides");
+    /* after the overrides: this read reuses the engine's result buffer */
+    if (info->n_grants > 0) {
+        const char *grants;
+        if (limitr_customer_grants(e, info->id, &grants) != LIMITR_OK) {
+            lua_settop(L, top);
+            return push_fail(L, e);
+        }
+        push_json_text(L, grants);
+    } else {
+        lua_createtable(L, 0, 0);
+    }
+    lua_setfield(L, -2, "grants");
     lua_createtable(L, 0, (int)n_meters);
     for (i = 0; i < n_meters; i++) {
         if (limitr_customer_meter_at(e, info->id, i, &m) != LIMITR_OK) {
@@ -918,6 +930,91 @@ static int l_engine_credit_exchange(lua_State *L)
     int status;
     enter(b);
     status = limitr_credit_exchange(b->e, from, to, value, &out);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    push_number(L, out);
+    return 1;
+}
+
+/* ---- Grants and top-ups ---- */
+
+static int l_engine_apply_customer_topup(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *topup = check_string(L, 3);
+    int status;
+    enter(b);
+    status = limitr_apply_customer_topup(b->e, id, topup);
+    leave(b);
+    return push_done(L, b->e, status);
+}
+
+/* ensure_included_topups(id, {event = true}) */
+static int l_engine_ensure_included_topups(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2);
+    int status, events = 1;
+    check_opts_table(L, 3);
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "event");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isboolean(L, -1))
+                return luaL_error(L, "ensure_included_topups: opts.event must "
+                                     "be a boolean");
+            events = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    enter(b);
+    status = limitr_ensure_included_topups(b->e, id, events);
+    leave(b);
+    return push_done(L, b->e, status);
+}
+
+static int l_engine_add_customer_grant(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *json = NULL;
+    char *fields;
+    int status;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    fields = to_json_text(L, 3, "add_customer_grant");
+    if (fields[0] == '[') { /* an empty table encodes as an empty object */
+        free(fields);
+        fields = strdup("{}");
+        if (fields == NULL) return luaL_error(L, "out of memory");
+    }
+    enter(b);
+    status = limitr_add_customer_grant(b->e, id, fields, &json);
+    leave(b);
+    free(fields);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (json == NULL) /* an event handler removed it again */
+        return push_fail_text(L, "the grant was removed by an event handler",
+                              "unknown_grant");
+    return push_result_text(L, json);
+}
+
+static int l_engine_remove_customer_grant(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *grant = check_string(L, 3);
+    int status;
+    enter(b);
+    status = limitr_remove_customer_grant(b->e, id, grant);
+    leave(b);
+    return push_done(L, b->e, status);
+}
+
+static int l_engine_credit_remaining(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *credit = check_string(L, 3);
+    double out;
+    int status;
+    enter(b);
+    status = limitr_credit_remaining(b->e, id, credit, &out);
     leave(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     push_number(L, out);
@@ -1759,6 +1856,11 @@ static const luaL_Reg engine_methods[] = {
     {"create_customer_override", l_engine_create_customer_override},
     {"remove_customer_override", l_engine_remove_customer_override},
     {"credit_exchange", l_engine_credit_exchange},
+    {"apply_customer_topup", l_engine_apply_customer_topup},
+    {"ensure_included_topups", l_engine_ensure_included_topups},
+    {"add_customer_grant", l_engine_add_customer_grant},
+    {"remove_customer_grant", l_engine_remove_customer_grant},
+    {"credit_remaining", l_engine_credit_remaining},
     {"on", l_engine_on},
     {"off", l_engine_off},
     {"lib", l_engine_lib},

@@ -188,6 +188,7 @@ typedef struct limitr_customer_info {
     const char *metadata_json;  /* the stored metadata as JSON; NULL: none */
     const char *overrides_json; /* {<ent>: override}; NULL: no overrides */
     size_t n_meters;            /* for limitr_customer_meter_at */
+    size_t n_grants;            /* > 0: limitr_customer_grants reads them */
 } limitr_customer_info;
 
 /* One meter of a customer, in its current period, as in the snapshot. */
@@ -373,6 +374,51 @@ LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
                              const char *ent, int64_t *out);
 
 /* ---- Money (docs/economy.md) ---- */
+
+/* ---- Grants and top-ups (docs/economy.md 4-5) ---- */
+
+/* The customer's grants as a JSON array, as in its snapshot (borrowed
+ * until the next call). LIMITR_NOT_FOUND "unknown_customer". */
+LIMITR_API int limitr_customer_grants(limitr_engine *engine, const char *id,
+                                      const char **grants_json);
+
+/* Grants the customer the top-up `topup` of its resolved plan (call it
+ * after the host's payment succeeded): a new grant each call; fires
+ * customer-topup-granted. LIMITR_NOT_FOUND "unknown_customer", "no_plan",
+ * "unknown_topup"; LIMITR_INVALID "too_many_grants" past 256 grants. */
+LIMITR_API int limitr_apply_customer_topup(limitr_engine *engine,
+                                           const char *id, const char *topup);
+
+/* Reconciles the customer's top-up grants with its plan: grants of top-ups
+ * the plan no longer has (or no longer includes for its type) go, the
+ * others follow their top-up's fields, included top-ups not yet given are
+ * granted. One customer-set when something changed and `events`. */
+LIMITR_API int limitr_ensure_included_topups(limitr_engine *engine,
+                                             const char *id, int events);
+
+/* A grant made by the host: fields_json is an object with `credit` (a
+ * credit, or a currency such as "usd"), `value`, and optionally `id`,
+ * `expires_on` (ms) and the refill fields of a top-up (resets, reset_inc,
+ * reset_sch, reset_mode, rollover_min, rollover_max, rollover_pct,
+ * max_balance, reset_catchup_cap). grant_json: NULL, or receives the grant
+ * (borrowed until the next call). Fires customer-set. LIMITR_INVALID with
+ * every problem under the path `grant`. */
+LIMITR_API int limitr_add_customer_grant(limitr_engine *engine, const char *id,
+                                         const char *fields_json,
+                                         const char **grant_json);
+
+/* Removes a grant; fires customer-set. LIMITR_NOT_FOUND "unknown_customer"
+ * or "unknown_grant". */
+LIMITR_API int limitr_remove_customer_grant(limitr_engine *engine,
+                                            const char *id,
+                                            const char *grant_id);
+
+/* What the customer's grants are worth in `credit` (a credit or a
+ * currency): balances in it unit for unit, the others through the
+ * exchange; 0 without grants. Rounded to 9 decimals. LIMITR_NOT_FOUND
+ * "unknown_customer" or "unknown_currency". */
+LIMITR_API int limitr_credit_remaining(limitr_engine *engine, const char *id,
+                                       const char *credit, double *out);
 
 /* What `value` units of `from` (a currency, an exchange pair or a priced
  * credit) are worth in `to`, through runes: value itself when from == to.

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "grants.h"
 #include "names.h"
 
 #ifndef LIMITR_DEFAULT_MAX_ID
@@ -244,6 +245,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     char *own_copy, *type, *label, *metadata;
     strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
     int alts_grown = 0, refs_given, new_plan = -1;
+    int grants_changed, grants_failed = 0;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "create_customer");
     if (id == NULL || !valid_id(id))
@@ -347,7 +349,15 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     limitr__state_changed(&e->st);
     if (created != NULL)
         ensure_owned_meters(e, c, c->created); /* room was reserved */
+    /* included top-ups, before the one customer-set (docs/economy.md 4) */
+    if (limitr__grants_reconcile(e, c, limitr__now(e), &grants_changed) != 0)
+        grants_failed = 1;
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    if (grants_failed) /* the customer is made; its top-ups wait */
+        return limitr__fail(e, LIMITR_NOMEM, NULL,
+                            "create_customer: out of memory granting the "
+                            "included top-ups (ensure_included_topups "
+                            "grants them later)");
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */
         if (c == NULL)
@@ -516,6 +526,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     int64_t earliest, now;
     char *own;
     const lp_plan *np;
+    int grants_changed, grants_failed;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "set_customer_plan");
     if (id == NULL || plan == NULL)
@@ -554,6 +565,10 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
         else if (overwrite_meters)
             limitr__meter_restart(m, now);
     }
+    /* The new plan's included top-ups (limitr's choice: at once); those of
+       the old plan's that the new one lacks go. */
+    limitr__included_clear(c);
+    grants_failed = limitr__grants_reconcile(e, c, now, &grants_changed);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);
     if (c != NULL && limitr__listening(e, EV_CUSTOMER_PLAN_CHANGED)) {
@@ -568,5 +583,10 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
             limitr__emit(e, EV_CUSTOMER_PLAN_CHANGED, ev);
         }
     }
+    if (grants_failed)
+        return limitr__fail(e, LIMITR_NOMEM, NULL,
+                            "set_customer_plan: out of memory granting the "
+                            "included top-ups (ensure_included_topups "
+                            "grants them later)");
     return limitr__ok(e);
 }

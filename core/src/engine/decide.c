@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "decide.h"
+#include "grants.h"
 #include "names.h"
 #include "units.h"
 
@@ -269,6 +270,35 @@ static int below(lnum a, lnum b) /* a < b at 1e-9 */
     return !lnum_le9(b, a);
 }
 
+/* The owner's billable position at value: units past the limit (all of
+ * them for an observe limit), 0 inside it. */
+static lnum billable(const decision *d, lnum value)
+{
+    lnum limit = d->lim->rule.mode == MODE_OBSERVE ? 0 : d->limit;
+    return value > limit ? value - limit : 0;
+}
+
+/* What the owner's grants cover of `over`, the part of the call past the
+ * limit (docs/economy.md 5.3), without drawing: a writing call first gives
+ * the owner the included top-ups its plan owes (the reconciliation of
+ * ensure_included_topups), so that a grant whose top-up left the plan is
+ * never drawn. */
+static lnum grants_cover(limitr_engine *e, decision *d, lnum over)
+{
+    customer *o = d->owner;
+    if (!d->lim->rule.grants_apply) return 0;
+    if (d->commit) {
+        int plan = limitr__resolved_plan(e, o), changed;
+        if ((o->n_grants > 0 ||
+             (plan >= 0 && e->policy->plans[plan].has_included)) &&
+            limitr__grants_reconcile(e, o, d->now, &changed) != 0)
+            return 0; /* out of memory: what is there still pays */
+    }
+    if (o->n_grants == 0) return 0;
+    return limitr__grants_cover(e, o, d->lim->credit, over,
+                                billable(d, d->v.value), d->now, 0);
+}
+
 /* Decides d (gates 1-4 passed, a limit). Sets gate, reason, new_value and
  * overage. Returns 1 when allowed. */
 int limitr__decide(limitr_engine *e, decision *d, int force)
@@ -276,11 +306,13 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     const lp_limit *lim = d->lim;
     lnum old = d->v.value, limit = d->limit;
     lnum newv = d->new_value; /* old + requested, summed by read_value */
+    lnum over, cover;
     int fits;
     if (lim->rule.has_minimum && newv < lim->rule.minimum)
         newv = lim->rule.minimum;
     d->new_value = newv;
     d->overage = 0;
+    d->grant_cover = 0;
     /* Gate 7: the governor, for increases on hard limits. */
     if (lim->rule.governor && d->requested > 0 && !force &&
         !lnum_le9(d->requested, d->v.tokens)) {
@@ -297,6 +329,14 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits) return d->gate = "none", 1;
+    /* Grants pay first: a call they cover whole fits (a hard limit runs
+       past its value, a soft one bills nothing). */
+    over = newv - (old > limit ? old : limit);
+    cover = grants_cover(e, d, over);
+    if (cover > 0 && lnum_le9(over, cover)) {
+        d->grant_cover = cover;
+        return d->gate = "none", 1;
+    }
     /* Custom overage logic, for a call the mode would deny or bill. */
     if (lim->on_exceed_ref > 0 && !force) {
         int verdict = on_exceed(e, d);
@@ -306,7 +346,8 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
             return 0;
         }
         if (verdict == 1) {
-            d->overage = newv - (old > limit ? old : limit);
+            d->grant_cover = cover;
+            d->overage = over - cover;
             d->gate = "none";
             return 1;
         }
@@ -317,9 +358,10 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
         d->reason = "limit";
         return 0;
     }
-    /* Soft, or forced past a hard limit: the part past the limit is
-       overage (no grants yet, so all of it is uncovered). */
-    d->overage = newv - (old > limit ? old : limit);
+    /* Soft, or forced past a hard limit: what grants leave of the part past
+       the limit is overage. */
+    d->grant_cover = cover;
+    d->overage = over - cover;
     d->gate = "none";
     return 1;
 }
@@ -354,14 +396,6 @@ static void meter_payload(limitr_engine *e, const decision *d,
         limitr__payload_lnum(p, "limit", d->limit);
 }
 
-/* The owner's billable position at value: units past the limit (all of
- * them for an observe limit), 0 inside it. */
-static lnum billable(const decision *d, lnum value)
-{
-    lnum limit = d->lim->rule.mode == MODE_OBSERVE ? 0 : d->limit;
-    return value > limit ? value - limit : 0;
-}
-
 /* meter.price_diff: what the call is worth at list price, priced from the
  * owner's billable position (docs/economy.md 7); absent for an unpriced
  * credit, or a worth past the range. */
@@ -392,14 +426,16 @@ static void committed_payload(limitr_engine *e, const decision *d,
     if (d->lim->rule.mode != MODE_OBSERVE)
         limitr__payload_lnum(p, "remaining",
                              lnum_sub_sat(d->limit, d->new_value));
+    if (d->overage > 0 || d->grant_cover > 0)
+        limitr__payload_lnum(p, "overage", d->overage);
+    if (d->grant_cover > 0)
+        limitr__payload_lnum(p, "grant_value_applied", d->grant_cover);
     if (d->overage > 0) {
         const lp_credit *cr = &e->policy->credits[d->lim->credit];
-        lnum price;
-        limitr__payload_lnum(p, "overage", d->overage);
-        /* what to bill for it (no grants yet cover any of it) */
+        lnum price, from = billable(d, d->v.value) + d->grant_cover;
+        /* what to bill for it: priced after the part grants paid */
         if (lp_credit_priced(cr) &&
-            limitr__price_of(cr, d->overage, billable(d, d->v.value), &price) ==
-                0)
+            limitr__price_of(cr, d->overage, from, &price) == 0)
             limitr__payload_lnum(p, "overage_price", price);
     }
 }
@@ -448,6 +484,7 @@ static void reset_payload(limitr_engine *e, const decision *d, int committed,
         shown.requested = 0;
         shown.new_value = d->v.value;
         shown.overage = 0;
+        shown.grant_cover = 0;
     }
     committed_payload(e, &shown, opts, who, p);
     limitr__payload_lnum(p, "previous_value", d->v.previous_value);
@@ -627,6 +664,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (commit) remove_expired_override(e, &d);
 
+    d.commit = commit;
     allowed = limitr__decide(e, &d, force);
     d.overhead_diff = 0;
     if (!allowed) return denied(e, &d, commit, events, opts);
@@ -652,6 +690,10 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     m->overhead = overhead;
     if (d.lim->rule.governor && d.requested > 0 && !force)
         m->tokens -= d.requested;
+    if (d.grant_cover > 0)
+        d.grant_cover =
+            limitr__grants_cover(e, d.owner, d.lim->credit, d.grant_cover,
+                                 billable(&d, d.v.value), d.now, 1);
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
                        0);
     if (events && (d.v.rolled || e->star_listeners > 0 ||

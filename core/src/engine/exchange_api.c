@@ -45,9 +45,9 @@ int limitr_credit_exchange(limitr_engine *e, const char *from, const char *to,
         *out = limitr__lnum_to_double(v);
         return limitr__ok(e);
     }
-    if (limitr__to_runes(e->policy, from, v, &runes) != 0)
+    if (limitr__to_runes(e->policy, from, v, 0, &runes) != 0)
         return unresolved(e, from, 0, 0);
-    if (limitr__from_runes(e->policy, to, runes, &r) != 0)
+    if (limitr__from_runes(e->policy, to, runes, 0, &r) != 0)
         return unresolved(e, to, 1, runes);
     *out = limitr__lnum_to_double(r);
     return limitr__ok(e);

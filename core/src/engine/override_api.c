@@ -60,35 +60,6 @@ const lp_limit *limitr__override_limit(const limitr_engine *e,
 
 /* ---- JSON ---- */
 
-static const char *const weekdays[] = {"mon", "tue", "wed", "thu",
-                                       "fri", "sat", "sun"};
-
-/* The reset_sch text of a compiled schedule. */
-static void schedule_text(const lp_schedule *s, char *buf, size_t size)
-{
-    switch (s->kind) {
-    case SCH_MONTHLY:
-        snprintf(buf, size, "monthly:%d", s->day);
-        break;
-    case SCH_MONTHLY_LAST:
-        snprintf(buf, size, "monthly:last");
-        break;
-    case SCH_WEEKLY:
-        snprintf(buf, size, "weekly:%s", weekdays[s->weekday % 7]);
-        break;
-    case SCH_NTH_WEEKDAY:
-        snprintf(buf, size, "nth_weekday:%d:%s", s->n,
-                 weekdays[s->weekday % 7]);
-        break;
-    case SCH_YEARLY:
-        snprintf(buf, size, "yearly:%d-%d", s->month, s->day);
-        break;
-    case SCH_QUARTERLY:
-        snprintf(buf, size, "quarterly:%d", s->day);
-        break;
-    }
-}
-
 cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim)
 {
     const limit_rule *r = &lim->rule;
@@ -106,7 +77,7 @@ cJSON *limitr__limit_json(const limitr_engine *e, const lp_limit *lim)
     if (r->reset == RESET_INTERVAL)
         cJSON_AddNumberToObject(j, "reset_inc", (double)r->reset_inc);
     if (r->reset == RESET_SCHEDULE) {
-        schedule_text(&r->sch, buf, sizeof buf);
+        limitr__schedule_format(&r->sch, buf, sizeof buf);
         cJSON_AddStringToObject(j, "reset_sch", buf);
     }
     cJSON_AddBoolToObject(j, "governor_enabled", r->governor);

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "grants.h"
 
 void limitr__add_num(cJSON *obj, const char *key, lnum v)
 {
@@ -116,6 +117,7 @@ cJSON *limitr__customer_snapshot_at(limitr_engine *e, const customer *c,
         cJSON_AddItemToObject(s, "metadata", cJSON_Parse(c->metadata_json));
     cJSON_AddItemToObject(s, "overrides", limitr__overrides_json(e, c));
     cJSON_AddItemToObject(s, "meters", meters_json(e, c, now));
+    cJSON_AddItemToObject(s, "grants", limitr__grants_json(e, c, now));
     return s;
 }
 
@@ -153,6 +155,7 @@ int limitr_customer_view(limitr_engine *e, const char *id,
     out->metadata_json = c->metadata_json;
     out->overrides_json = NULL;
     out->n_meters = c->n_meters;
+    out->n_grants = c->n_grants;
     if (c->n_overrides > 0)
         return limitr__set_result(e, limitr__overrides_json(e, c),
                                   &out->overrides_json);

@@ -12,6 +12,7 @@
     X(CUSTOMER_SET, "customer-set")                                            \
     X(CUSTOMER_REMOVED, "customer-removed")                                    \
     X(CUSTOMER_PLAN_CHANGED, "customer-plan-changed")                          \
+    X(CUSTOMER_TOPUP_GRANTED, "customer-topup-granted")                        \
     X(ERROR, "error")
 
 typedef enum event_kind {

@@ -38,20 +38,26 @@ static lp_pair *find_pair(const lp_policy *p, const char *name)
                : bsearch(&key, p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
 }
 
-/* The priced credit named name (through the sorted index), or -1. */
-static int priced_credit(const lp_policy *p, const char *name)
+int limitr__credit_find(const lp_policy *p, const char *name)
 {
     size_t lo = 0, hi = p->credits_by_name != NULL ? p->n_credits : 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2, i = p->credits_by_name[mid];
         int c = strcmp(p->credits[i].name, name);
-        if (c == 0) return lp_credit_priced(&p->credits[i]) ? (int)i : -1;
+        if (c == 0) return (int)i;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     return -1;
+}
+
+/* The priced credit named name, or -1. */
+static int priced_credit(const lp_policy *p, const char *name)
+{
+    int i = limitr__credit_find(p, name);
+    return i >= 0 && lp_credit_priced(&p->credits[i]) ? i : -1;
 }
 
 /* Builds p->credits_by_name (NULL when memory runs out: no credit is then
@@ -172,9 +178,10 @@ static void resolve_pairs(lp_policy *p)
     free(chain);
 }
 
-int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out)
+int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum offset,
+                     lnum *out)
 {
-    lnum f, units;
+    lnum f, units, at = 0;
     int credit;
     if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK ||
         limitr__lnum_mul(v, f, &units) != 0)
@@ -183,19 +190,22 @@ int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out)
         *out = units;
         return 0;
     }
-    return limitr__price_of(&p->credits[credit], units, 0, out);
+    if (offset != 0 && limitr__lnum_mul(offset, f, &at) != 0) return -1;
+    return limitr__price_of(&p->credits[credit], units, at, out);
 }
 
-int limitr__from_runes(const lp_policy *p, const char *name, lnum r, lnum *out)
+int limitr__from_runes(const lp_policy *p, const char *name, lnum r,
+                       lnum offset, lnum *out)
 {
-    lnum f, units;
+    lnum f, units, at = 0;
     int credit;
     if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK || f == 0)
         return -1;
     /* r runes are `units` of the chain's end, each end unit 1/f of name. */
     if (credit < 0)
         units = r;
-    else if (limitr__quantity_for(&p->credits[credit], r, 0, &units) != 0)
+    else if ((offset != 0 && limitr__lnum_mul(offset, f, &at) != 0) ||
+             limitr__quantity_for(&p->credits[credit], r, at, &units) != 0)
         return -1;
     return limitr__lnum_div(units, f, out);
 }
@@ -306,6 +316,13 @@ void limitr__price_compile(compiler *cc, const doc_node *n, const char *path,
     limitr__read_string(cc, n, path, "suffix", "/month", &price->suffix);
 }
 
+void limitr__price_free(lp_price *price)
+{
+    free(price->currency);
+    free(price->id);
+    free(price->suffix);
+}
+
 /* Why `name` (the `what` at path) does not reach runes. */
 static void report(compiler *cc, const char *path, int line, int col,
                    const char *what, const char *name)
@@ -333,8 +350,8 @@ static void report(compiler *cc, const char *path, int line, int col,
 /* A price (at path; node its mapping) converted to runes. Its currency
  * must reach runes through pairs alone (limitr's rule: a price is never in
  * another credit's price). */
-static void price_to_runes(compiler *cc, const char *path, const doc_node *node,
-                           lp_price *price)
+void limitr__price_to_runes(compiler *cc, const char *path,
+                            const doc_node *node, lp_price *price)
 {
     const doc_node *cur = node != NULL && node->type == DOC_MAP
                               ? limitr__get(node, "currency")
@@ -414,9 +431,9 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
         char idx[48];
         if (cpath == NULL) return;
         if ((path = limitr__child_path(cc, cpath, "price")) != NULL) {
-            price_to_runes(cc, path,
-                           cn != NULL ? limitr__get(cn, "price") : NULL,
-                           &cr->price);
+            limitr__price_to_runes(cc, path,
+                                   cn != NULL ? limitr__get(cn, "price") : NULL,
+                                   &cr->price);
             free(path);
         }
         for (t = 0; t < cr->n_tiers; t++) {
@@ -427,11 +444,11 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
                     : NULL;
             snprintf(idx, sizeof idx, "%zu", at + 1);
             if ((path = tier_price_path(cc, cpath, idx)) == NULL) break;
-            price_to_runes(cc, path,
-                           tn != NULL && tn->type == DOC_MAP
-                               ? limitr__get(tn, "price")
-                               : NULL,
-                           &cr->tiers[t].price);
+            limitr__price_to_runes(cc, path,
+                                   tn != NULL && tn->type == DOC_MAP
+                                       ? limitr__get(tn, "price")
+                                       : NULL,
+                                   &cr->tiers[t].price);
             free(path);
         }
         free(cpath);
@@ -450,11 +467,8 @@ void limitr__exchange_free(lp_policy *p)
     for (i = 0; i < p->n_credits; i++) {
         size_t t;
         for (t = 0; t <= p->credits[i].n_tiers; t++) {
-            lp_price *price = t == 0 ? &p->credits[i].price
-                                     : &p->credits[i].tiers[t - 1].price;
-            free(price->currency);
-            free(price->id);
-            free(price->suffix);
+            limitr__price_free(t == 0 ? &p->credits[i].price
+                                      : &p->credits[i].tiers[t - 1].price);
         }
         free(p->credits[i].tiers);
     }

@@ -8,6 +8,7 @@
 
 #include "compile.h"
 #include "exchange.h"
+#include "topup.h"
 #include "units.h"
 
 /* ---- Field tables ---- */
@@ -45,7 +46,7 @@ static const field plan_fields[] = {
     {"entitlements", FIELD_OK},    {"metadata", FIELD_OK},
     {"period", FIELD_LATER},       {"subscription", FIELD_LATER},
     {"trial_period", FIELD_LATER}, {"extends", FIELD_OK},
-    {"topups", FIELD_LATER},
+    {"topups", FIELD_OK},
 };
 
 static const field entitlement_fields[] = {
@@ -399,7 +400,8 @@ static const doc_pair *find_plan(const plan_index *ix, const char *name)
  * broken (an unknown plan, a cycle, deeper than MAX_EXTENDS_DEPTH),
  * reported by the plan whose own `extends` is wrong. */
 static int collect_ents(compiler *cc, const plan_index *ix, const doc_pair *pp,
-                        size_t depth, int own_only, ent_list *list)
+                        size_t depth, int own_only, const char *section,
+                        ent_list *list)
 {
     const doc_node *n, *ext, *ents;
     size_t i, k, inherited;
@@ -409,10 +411,11 @@ static int collect_ents(compiler *cc, const plan_index *ix, const doc_pair *pp,
     ext = limitr__get(n, "extends");
     if (!own_only && ext != NULL &&
         (ext->type != DOC_STRING ||
-         collect_ents(cc, ix, find_plan(ix, ext->text), depth + 1, 0, list)))
+         collect_ents(cc, ix, find_plan(ix, ext->text), depth + 1, 0, section,
+                      list)))
         return -1;
     inherited = list->n; /* a plan's own keys are distinct: search these */
-    ents = limitr__get(n, "entitlements");
+    ents = limitr__get(n, section);
     for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
         const doc_pair *e = &ents->pairs[i];
         for (k = 0; k < inherited; k++)
@@ -510,15 +513,16 @@ static void compile_entitlements(compiler *cc, const ent_list *list,
 /* The plan's own `false` entries: only under `extends`, and each removes
  * an entitlement the parent has. */
 static void check_removals(compiler *cc, const plan_index *ix,
-                           const doc_node *n, const char *path)
+                           const doc_node *n, const char *path,
+                           const char *section, const char *noun)
 {
-    const doc_node *ents = limitr__get(n, "entitlements");
+    const doc_node *ents = limitr__get(n, section);
     const doc_node *ext = limitr__get(n, "extends");
     ent_list parent = {NULL, 0, 0};
     size_t i, k;
-    int have_parent =
-        ext != NULL && ext->type == DOC_STRING &&
-        collect_ents(cc, ix, find_plan(ix, ext->text), 1, 0, &parent) == 0;
+    int have_parent = ext != NULL && ext->type == DOC_STRING &&
+                      collect_ents(cc, ix, find_plan(ix, ext->text), 1, 0,
+                                   section, &parent) == 0;
     for (i = 0; ents != NULL && ents->type == DOC_MAP && i < ents->count; i++) {
         const doc_pair *e = &ents->pairs[i];
         char *epath;
@@ -526,15 +530,19 @@ static void check_removals(compiler *cc, const plan_index *ix,
         for (k = 0; k < parent.n; k++)
             if (strcmp(parent.items[k].pair->key, e->key) == 0) break;
         if (ext != NULL && (!have_parent || k < parent.n)) continue;
-        epath = limitr__child_path(cc, path, "entitlements");
+        epath = limitr__child_path(cc, path, section);
         if (epath != NULL) {
             char *fpath = limitr__child_path(cc, epath, e->key);
-            if (fpath != NULL)
+            if (fpath != NULL && ext == NULL)
                 ERR(cc, fpath, e->value,
-                    ext == NULL ? "'false' removes an inherited entitlement: "
-                                  "only in a plan that extends another"
-                                : "'false' removes an inherited entitlement, "
-                                  "but the parent plan has none of this name");
+                    "'false' removes an inherited %s: only in a plan that "
+                    "extends another",
+                    noun);
+            else if (fpath != NULL)
+                ERR(cc, fpath, e->value,
+                    "'false' removes an inherited %s, but the parent plan "
+                    "has none of this name",
+                    noun);
             free(fpath);
         }
         free(epath);
@@ -580,11 +588,75 @@ static void check_extends(compiler *cc, const plan_index *ix,
     free(xpath);
 }
 
+/* A plan's top-ups, inherited ones included (as entitlements: replaced
+ * whole by name, removed with `false`); each compiled quietly under the
+ * plan that declares it, where its problems are reported. */
+static void compile_topups(compiler *cc, const plan_index *ix,
+                           const doc_pair *pair, const char *path,
+                           lp_plan *plan, size_t *total)
+{
+    const doc_node *own = limitr__get(pair->value, "topups");
+    ent_list list = {NULL, 0, 0};
+    size_t i;
+    char *tpath;
+    if (own != NULL && (tpath = limitr__child_path(cc, path, "topups"))) {
+        limitr__expect(cc, own, tpath, DOC_MAP, "mapping");
+        free(tpath);
+    }
+    if (collect_ents(cc, ix, pair, 0, 0, "topups", &list) != 0) {
+        list.n = 0;
+        collect_ents(cc, ix, pair, 0, 1, "topups", &list);
+    }
+    check_removals(cc, ix, pair->value, path, "topups", "top-up");
+    *total += list.n;
+    if (*total > MAX_PLAN_ENTITLEMENTS) {
+        if (list.n > 0)
+            ERR(cc, path, pair->value,
+                "the plans hold more than %d top-ups in all (inherited ones "
+                "counted)",
+                MAX_PLAN_ENTITLEMENTS);
+        free(list.items);
+        return;
+    }
+    plan->topups = calloc(list.n ? list.n : 1, sizeof *plan->topups);
+    if (plan->topups == NULL) {
+        cc->nomem = 1;
+        free(list.items);
+        return;
+    }
+    for (i = 0; i < list.n; i++) {
+        const ent_entry *it = &list.items[i];
+        int inherited = strcmp(it->plan, pair->key) != 0;
+        char *ppath = limitr__child_path(cc, "plans", it->plan), *epath;
+        char *tops = ppath ? limitr__child_path(cc, ppath, "topups") : NULL;
+        verrors mine = cc->errs;
+        lp_topup *t = &plan->topups[plan->n_topups++];
+        free(ppath);
+        if (tops == NULL) break;
+        epath = limitr__child_path(cc, tops, it->pair->key);
+        free(tops);
+        if (epath == NULL) break;
+        if (inherited) memset(&cc->errs, 0, sizeof cc->errs);
+        if (valid_key(cc, it->pair, epath, "top-up"))
+            limitr__topup_compile(cc, it->pair->value, epath, it->pair->key, t);
+        else
+            limitr__grant_rule_none(&t->rule);
+        if (inherited) {
+            if (cc->errs.nomem) mine.nomem = 1;
+            limitr__verr_free(&cc->errs);
+            cc->errs = mine;
+        }
+        plan->has_included |= t->included;
+        free(epath);
+    }
+    free(list.items);
+}
+
 static void compile_plans(compiler *cc, const doc_node *plans)
 {
     lp_policy *p = cc->p;
     plan_index ix = {NULL, 0};
-    size_t i, total = 0;
+    size_t i, total = 0, total_topups = 0;
     int too_many = 0;
     if (!limitr__expect(cc, plans, "plans", DOC_MAP, "mapping")) return;
     ix.by_name = malloc((plans->count ? plans->count : 1) * sizeof *ix.by_name);
@@ -644,9 +716,9 @@ static void compile_plans(compiler *cc, const doc_node *plans)
         {
             ent_list list = {NULL, 0, 0};
             /* a broken chain: the plan's own entries still get checked */
-            if (collect_ents(cc, &ix, pair, 0, 0, &list) != 0) {
+            if (collect_ents(cc, &ix, pair, 0, 0, "entitlements", &list) != 0) {
                 list.n = 0;
-                collect_ents(cc, &ix, pair, 0, 1, &list);
+                collect_ents(cc, &ix, pair, 0, 1, "entitlements", &list);
             }
             total += list.n;
             if (total > MAX_PLAN_ENTITLEMENTS) {
@@ -659,9 +731,10 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             } else {
                 compile_entitlements(cc, &list, pair->key, plan);
             }
-            check_removals(cc, &ix, n, path);
+            check_removals(cc, &ix, n, path, "entitlements", "entitlement");
             free(list.items);
         }
+        compile_topups(cc, &ix, pair, path, plan, &total_topups);
         p->n_plans++;
         free(path);
     }
@@ -891,6 +964,9 @@ void limitr__policy_free(lp_policy *p)
             free((char *)plan->ents[j].limit.path);
         }
         free(plan->ents);
+        for (j = 0; j < plan->n_topups; j++)
+            limitr__topup_free(&plan->topups[j]);
+        free(plan->topups);
     }
     free(p->plans);
     for (i = 0; i < p->n_ent_names; i++)
@@ -903,6 +979,16 @@ void limitr__policy_free(lp_policy *p)
     free(p->notifications);
     limitr__script_close(p->vm); /* after the limits that referenced it */
     free(p);
+}
+
+const lp_topup *limitr__plan_topup(const lp_plan *plan, const char *name)
+{
+    size_t i;
+    for (i = 0; i < plan->n_topups; i++)
+        if (plan->topups[i].name != NULL &&
+            strcmp(plan->topups[i].name, name) == 0)
+            return &plan->topups[i];
+    return NULL;
 }
 
 int limitr__policy_find_plan(const lp_policy *p, const char *name)

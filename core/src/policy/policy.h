@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "events.h"
+#include "grant_rule.h"
 #include "hash.h"
 #include "limit_rule.h"
 #include "num.h"
@@ -125,6 +126,24 @@ typedef struct lp_entitlement {
     lp_limit limit;
 } lp_entitlement;
 
+/* A plan's top-up (docs/economy.md 4): a package of credit the plan sells,
+ * or grants by itself when `included`. */
+typedef struct lp_topup {
+    char *name;
+    int credit;     /* index into policy->credits */
+    lnum value;     /* what it grants, in the credit's units */
+    lp_price price; /* what it costs (for the host's checkout) */
+    char *description;
+    int included;
+    char **scopes; /* included_scopes: customer types; none = all */
+    size_t n_scopes;
+    grant_rule rule;
+    int64_t expires_after; /* ms after the grant is made; 0: never */
+} lp_topup;
+
+/* Whether an included top-up applies to a customer of this type. */
+int limitr__topup_included_for(const lp_topup *t, const char *type);
+
 typedef struct lp_plan {
     char *name;
     char *label;
@@ -133,7 +152,13 @@ typedef struct lp_plan {
     int hidden;
     lp_entitlement *ents; /* document order */
     size_t n_ents;
+    lp_topup *topups; /* document order, inherited ones included */
+    size_t n_topups;
+    int has_included; /* some top-up is included */
 } lp_plan;
+
+/* The plan's top-up named name, or NULL. */
+const lp_topup *limitr__plan_topup(const lp_plan *plan, const char *name);
 
 /* policy.notifications.<name> (docs/policy.md section 9). */
 typedef struct lp_notification {
@@ -179,15 +204,21 @@ int limitr__notification_find(const lp_policy *p, const char *name);
 
 /* ---- Exchange (exchange.c, docs/economy.md 3) ---- */
 
+/* The credit named name (a sorted lookup), or -1. */
+int limitr__credit_find(const lp_policy *p, const char *name);
 /* Follows name's pairs: *factor (units of the end per unit of name) and
  * *credit, the priced credit the chain ends at (-1: it ends at runes). */
 exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
                                          lnum *factor, int *credit);
-/* v units of name in runes; 0, or -1 (does not resolve, or out of range). */
-int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum *out);
-/* r runes in units of name; 0, or -1 (does not resolve, worth nothing per
- * unit, or out of range). */
-int limitr__from_runes(const lp_policy *p, const char *name, lnum r, lnum *out);
+/* v units of name in runes, from position `offset` (units of name: where
+ * a tier-priced chain end starts pricing); 0, or -1 (does not resolve, or
+ * out of range). */
+int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum offset,
+                     lnum *out);
+/* r runes in units of name from position `offset`; 0, or -1 (does not
+ * resolve, worth nothing per unit, or out of range). */
+int limitr__from_runes(const lp_policy *p, const char *name, lnum r,
+                       lnum offset, lnum *out);
 
 /* The plan's entitlement named key (len bytes), or NULL. */
 static inline const lp_entitlement *

@@ -86,6 +86,10 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__strlist_free(st, &c->alt_ids);
     limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
     limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *c->overrides);
+    while (c->n_grants > 0)
+        limitr__grant_remove_at(st, c, c->n_grants - 1);
+    limitr__st_free(st, c->grants, c->cap_grants * sizeof *c->grants);
+    limitr__st_free(st, c->included, c->cap_included * sizeof *c->included);
     slot_release(st, c->slot);
     limitr__st_free(st, c, sizeof *c);
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "grant_rule.h"
 #include "hash.h"
 #include "limit_rule.h"
 #include "num.h"
@@ -78,6 +79,27 @@ typedef struct override {
     int64_t expires;
 } override;
 
+/* A balance of credit on a customer (docs/economy.md 5): from a top-up, or
+ * made by the host. */
+typedef struct grant {
+    char *id; /* unique on the customer */
+    size_t id_len;
+    int credit;          /* interned name: a credit, or a currency */
+    int topup;           /* interned top-up name, or -1: made by the host */
+    int64_t created_on;  /* when it was made */
+    int64_t granted_on;  /* its last refill: creation or the latest reset */
+    int64_t last_reset;  /* the period boundary its refills count from */
+    lnum starting_value; /* the refill */
+    lnum value;          /* the balance, in the credit's units */
+    int has_expires;
+    int64_t expires_on;
+    grant_rule rule;
+} grant;
+
+/* The most grants a customer holds: a bound on the work of a draw and of
+ * every read that sums them. */
+#define MAX_CUSTOMER_GRANTS 256
+
 typedef struct customer {
     char *id;
     size_t id_len;
@@ -94,6 +116,13 @@ typedef struct customer {
     size_t n_meters, cap_meters;
     override *overrides;
     size_t n_overrides, cap_overrides;
+    grant *grants; /* in the order they were made */
+    size_t n_grants, cap_grants;
+    uint64_t grant_seq; /* numbers the ids it generates */
+    /* included top-ups received on a plan, as interned "<plan>.<topup>":
+       one drained to nothing is not granted again on that plan */
+    int *included;
+    size_t n_included, cap_included;
 } customer;
 
 /* ID -> customer; keys point into the customer (its id or an alt id). */
@@ -246,5 +275,19 @@ override *limitr__override_find(const customer *c, int ent);
  * changed. */
 int limitr__override_put(state *st, customer *c, const override *ov);
 void limitr__override_remove(state *st, customer *c, override *ov);
+
+/* ---- Grants (grant.c) ---- */
+
+grant *limitr__grant_find(const customer *c, const char *id);
+/* Room for one more grant and its id (so that the add cannot fail); -1:
+ * out of memory. */
+int limitr__grant_reserve(state *st, customer *c);
+/* Adds g (its id copied); -1: out of memory, nothing changed. */
+int limitr__grant_add(state *st, customer *c, const grant *g);
+void limitr__grant_remove_at(state *st, customer *c, size_t i);
+/* Whether c received the included top-up `key` ("<plan>.<topup>"). */
+int limitr__included_has(const customer *c, int key);
+int limitr__included_add(state *st, customer *c, int key);
+void limitr__included_clear(customer *c);
 
 #endif

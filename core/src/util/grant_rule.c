@@ -28,7 +28,7 @@ int64_t limitr__grant_boundaries(const grant_rule *r, int64_t last, int64_t now,
     if (r->reset != RESET_SCHEDULE) return 0;
     /* Calendar boundaries are counted one by one, up to `most`; the latest
        is the period start of now, however many were counted. */
-    while (k < most) {
+    while (k < most && k < GRANT_MAX_RESET_STEPS) {
         int64_t next = limitr__schedule_next(&r->sch, at);
         if (next > now || next <= at) break;
         at = next;

@@ -460,3 +460,31 @@ int limitr__schedule_parse(const char *text, lp_schedule *out, char *err,
     if (out != NULL) *out = sch;
     return 0;
 }
+
+static const char *const weekday_names[] = {"mon", "tue", "wed", "thu",
+                                            "fri", "sat", "sun"};
+
+void limitr__schedule_format(const lp_schedule *s, char *buf, size_t size)
+{
+    switch (s->kind) {
+    case SCH_MONTHLY:
+        snprintf(buf, size, "monthly:%d", s->day);
+        break;
+    case SCH_MONTHLY_LAST:
+        snprintf(buf, size, "monthly:last");
+        break;
+    case SCH_WEEKLY:
+        snprintf(buf, size, "weekly:%s", weekday_names[s->weekday % 7]);
+        break;
+    case SCH_NTH_WEEKDAY:
+        snprintf(buf, size, "nth_weekday:%d:%s", s->n,
+                 weekday_names[s->weekday % 7]);
+        break;
+    case SCH_YEARLY:
+        snprintf(buf, size, "yearly:%d-%d", s->month, s->day);
+        break;
+    case SCH_QUARTERLY:
+        snprintf(buf, size, "quarterly:%d", s->day);
+        break;
+    }
+}

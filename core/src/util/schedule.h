@@ -54,4 +54,7 @@ int64_t limitr__schedule_next(const lp_schedule *s, int64_t t);
  * returns A. Exact for every int64 input. Thread-safe. */
 int64_t limitr__interval_start(int64_t anchor, int64_t inc, int64_t t);
 
+/* The reset_sch text of a parsed schedule ("monthly:15") into buf. */
+void limitr__schedule_format(const lp_schedule *s, char *buf, size_t size);
+
 #endif

@@ -1,0 +1,398 @@
+/* grants.c: grants at work (docs/economy.md 4-5). A grant is read as it is
+ * now (expiry and due resets applied in the view); only calls that write
+ * store that. Every loop here is over one customer's grants, at most
+ * MAX_CUSTOMER_GRANTS, or over one plan's top-ups. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "grants.h"
+
+int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
+                      int64_t *steps, int64_t *latest)
+{
+    int64_t most;
+    *balance = g->value;
+    *steps = 0;
+    *latest = g->last_reset;
+    if (g->has_expires && now > g->expires_on) return 0;
+    if (g->rule.reset == RESET_NONE) return 1;
+    most = g->rule.catchup_cap < 0 ? INT64_MAX : g->rule.catchup_cap;
+    *steps =
+        limitr__grant_boundaries(&g->rule, g->last_reset, now, most, latest);
+    if (*steps > 0)
+        *balance =
+            limitr__grant_reset(&g->rule, g->value, g->starting_value, *steps);
+    return 1;
+}
+
+/* The top-up of g in c's plan, or NULL (host-made, or gone). */
+static const lp_topup *topup_of(limitr_engine *e, const customer *c,
+                                const grant *g, int *plan)
+{
+    *plan = limitr__resolved_plan(e, c);
+    if (g->topup < 0 || *plan < 0) return NULL;
+    return limitr__plan_topup(&e->policy->plans[*plan],
+                              limitr__state_name(&e->st, g->topup));
+}
+
+int limitr__grant_usable(limitr_engine *e, const customer *c, const grant *g)
+{
+    int plan;
+    const lp_topup *t;
+    if (g->topup < 0) return 1;
+    t = topup_of(e, c, g, &plan);
+    return t != NULL &&
+           (!t->included || limitr__topup_included_for(t, c->type));
+}
+
+void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now)
+{
+    size_t i = c->n_grants;
+    (void)e;
+    while (i-- > 0) {
+        grant *g = &c->grants[i];
+        lnum bal;
+        int64_t steps, latest;
+        if (!limitr__grant_now(g, now, &bal, &steps, &latest)) {
+            limitr__grant_remove_at(&e->st, c, i);
+            continue;
+        }
+        if (steps > 0) {
+            g->value = bal;
+            g->last_reset = g->granted_on = latest;
+        }
+    }
+}
+
+/* ---- Making grants ---- */
+
+/* The interned "<plan>.<topup>" that records an included top-up given. */
+static int included_key(limitr_engine *e, int plan, const lp_topup *t)
+{
+    char key[512];
+    int n = snprintf(key, sizeof key, "%s.%s", e->policy->plans[plan].name,
+                     t->name);
+    if (n < 0 || (size_t)n >= sizeof key) return -1;
+    return limitr__state_intern(&e->st, key, (size_t)n);
+}
+
+/* g's fields from its top-up t (what step 3 of the reconciliation keeps
+ * current); its balance and dates stay. */
+static void follow_topup(limitr_engine *e, grant *g, const lp_topup *t)
+{
+    g->credit = e->credit_names[t->credit];
+    g->starting_value = t->value;
+    g->rule = t->rule;
+    g->has_expires = t->expires_after > 0;
+    g->expires_on = g->has_expires ? g->created_on + t->expires_after : 0;
+}
+
+int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
+                        int64_t now, int *full)
+{
+    grant g;
+    char id[320];
+    int n, topup;
+    *full = c->n_grants >= MAX_CUSTOMER_GRANTS;
+    if (*full) return -1;
+    topup = limitr__state_intern(&e->st, t->name, strlen(t->name));
+    if (topup < 0) return -1;
+    n = snprintf(id, sizeof id, "%s-%llu", t->name,
+                 (unsigned long long)c->grant_seq + 1);
+    memset(&g, 0, sizeof g);
+    g.id = id;
+    g.id_len = (size_t)n;
+    g.topup = topup;
+    g.created_on = g.granted_on = g.last_reset = now;
+    follow_topup(e, &g, t);
+    g.value = t->value;
+    if (limitr__grant_add(&e->st, c, &g) != 0) return -1;
+    c->grant_seq++;
+    return 0;
+}
+
+static int same_rule(const grant_rule *a, const grant_rule *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
+                             int *changed)
+{
+    int plan = limitr__resolved_plan(e, c), full;
+    const lp_plan *p = plan >= 0 ? &e->policy->plans[plan] : NULL;
+    size_t i = c->n_grants;
+    *changed = 0;
+    /* 1-3: top-up grants follow the plan, or leave with their top-up */
+    while (i-- > 0) {
+        grant *g = &c->grants[i];
+        const lp_topup *t;
+        grant before;
+        if (g->topup < 0) continue;
+        t = p != NULL
+                ? limitr__plan_topup(p, limitr__state_name(&e->st, g->topup))
+                : NULL;
+        if (t == NULL ||
+            (t->included && !limitr__topup_included_for(t, c->type))) {
+            limitr__grant_remove_at(&e->st, c, i);
+            *changed = 1;
+            continue;
+        }
+        before = *g;
+        follow_topup(e, g, t);
+        if (before.credit != g->credit ||
+            before.starting_value != g->starting_value ||
+            !same_rule(&before.rule, &g->rule) ||
+            before.has_expires != g->has_expires ||
+            before.expires_on != g->expires_on)
+            *changed = 1;
+    }
+    /* 4: each included top-up not yet given on this plan */
+    for (i = 0; p != NULL && p->has_included && i < p->n_topups; i++) {
+        const lp_topup *t = &p->topups[i];
+        int key, topup;
+        size_t k;
+        if (t->name == NULL || t->credit < 0 ||
+            !limitr__topup_included_for(t, c->type))
+            continue;
+        if ((key = included_key(e, plan, t)) < 0) return -1;
+        if (limitr__included_has(c, key)) continue;
+        topup = limitr__state_name_find(&e->st, t->name, strlen(t->name));
+        for (k = 0; topup >= 0 && k < c->n_grants; k++)
+            if (c->grants[k].topup == topup) break;
+        if (topup < 0 || k == c->n_grants) {
+            if (limitr__grant_reserve(&e->st, c) != 0 ||
+                limitr__included_add(&e->st, c, key) != 0)
+                return -1;
+            if (limitr__grant_topup(e, c, t, now, &full) != 0) {
+                c->n_included--;    /* not given after all */
+                if (full) continue; /* no room: given when there is */
+                return -1;
+            }
+            *changed = 1;
+        } else if (limitr__included_add(&e->st, c, key) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- Drawing ---- */
+
+typedef struct candidate {
+    size_t i;        /* index in c->grants */
+    lnum balance;    /* now */
+    lnum unit_runes; /* what a unit of its credit is worth */
+    int exact;       /* in the limit's own credit */
+} candidate;
+
+/* The draw order (docs/economy.md 5.4): the exact credit first; then the
+ * strategy; then the oldest; then the id. */
+static int before(const customer *c, const candidate *a, const candidate *b,
+                  grant_strategy s)
+{
+    const grant *ga = &c->grants[a->i], *gb = &c->grants[b->i];
+    size_t n;
+    int cmp;
+    if (a->exact != b->exact) return a->exact;
+    if (s == GRANTS_EXPIRES_FIRST && ga->has_expires != gb->has_expires)
+        return ga->has_expires;
+    if (s == GRANTS_EXPIRES_FIRST && ga->has_expires &&
+        ga->expires_on != gb->expires_on)
+        return ga->expires_on < gb->expires_on;
+    if (s != GRANTS_EXPIRES_FIRST && a->unit_runes != b->unit_runes)
+        return s == GRANTS_CHEAPEST_FIRST ? a->unit_runes < b->unit_runes
+                                          : a->unit_runes > b->unit_runes;
+    if (ga->created_on != gb->created_on)
+        return ga->created_on < gb->created_on;
+    n = ga->id_len < gb->id_len ? ga->id_len : gb->id_len;
+    cmp = memcmp(ga->id, gb->id, n);
+    return cmp != 0 ? cmp < 0 : ga->id_len < gb->id_len;
+}
+
+/* c's grants that may pay for the policy credit `credit`, in draw order;
+ * returns how many. */
+static size_t candidates(limitr_engine *e, const customer *c, int credit,
+                         int64_t now, candidate *out)
+{
+    const lp_policy *p = e->policy;
+    const char *name = p->credits[credit].name;
+    lnum f;
+    int end;
+    int convertible =
+        limitr__exchange_resolve(p, name, &f, &end) == EXCHANGE_OK;
+    size_t i, n = 0, k;
+    for (i = 0; i < c->n_grants; i++) {
+        const grant *g = &c->grants[i];
+        candidate cd;
+        int64_t steps, latest;
+        if (!limitr__grant_now(g, now, &cd.balance, &steps, &latest) ||
+            cd.balance <= 0 || !limitr__grant_usable(e, c, g))
+            continue;
+        cd.i = i;
+        cd.exact = g->credit == e->credit_names[credit];
+        cd.unit_runes = 0;
+        if (!cd.exact &&
+            (!convertible ||
+             limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
+                              LNUM_SCALE, 0, &cd.unit_runes) != 0))
+            continue; /* unconvertible: ignored for this limit */
+        /* insertion sort: at most MAX_CUSTOMER_GRANTS */
+        for (k = n; k > 0 && before(c, &cd, &out[k - 1], p->grant_strategy);
+             k--)
+            out[k] = out[k - 1];
+        out[k] = cd;
+        n++;
+    }
+    return n;
+}
+
+lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
+                          lnum overage, lnum pos, int64_t now, int write)
+{
+    const lp_policy *p = e->policy;
+    const char *lname = p->credits[credit].name;
+    candidate cands[MAX_CUSTOMER_GRANTS];
+    size_t drained[MAX_CUSTOMER_GRANTS], n_drained = 0, n, k;
+    lnum uncovered = overage, covered = 0;
+    if (c->n_grants == 0 || overage <= 0) return 0;
+    if (write) limitr__grants_refresh(e, c, now);
+    n = candidates(e, c, credit, now, cands);
+    for (k = 0; k < n && !lnum_le9(uncovered, 0); k++) {
+        candidate *cd = &cands[k];
+        grant *g = &c->grants[cd->i];
+        const char *gname = limitr__state_name(&e->st, g->credit);
+        lnum need = uncovered, runes, worth = cd->balance, part;
+        if (!cd->exact &&
+            (limitr__to_runes(p, lname, uncovered, pos, &runes) != 0 ||
+             limitr__from_runes(p, gname, runes, 0, &need) != 0))
+            continue;
+        if (need < 0) need = 0;
+        if (need < cd->balance) { /* this grant covers the rest */
+            if (write) g->value = cd->balance - need;
+            covered += uncovered;
+            uncovered = 0;
+            break;
+        }
+        /* the whole balance, worth `worth` units of the limit's credit */
+        if (!cd->exact &&
+            (limitr__to_runes(p, gname, cd->balance, 0, &runes) != 0 ||
+             limitr__from_runes(p, lname, runes, pos, &worth) != 0))
+            continue;
+        part = worth < uncovered ? worth : uncovered;
+        if (part < 0) part = 0;
+        covered += part;
+        uncovered -= part;
+        pos += part;
+        if (write) {
+            g->value = 0;
+            if (g->rule.reset == RESET_NONE) drained[n_drained++] = cd->i;
+        }
+    }
+    /* drained grants that never refill go, highest index first */
+    while (n_drained > 0) {
+        size_t hi = 0, j;
+        for (j = 1; j < n_drained; j++)
+            if (drained[j] > drained[hi]) hi = j;
+        limitr__grant_remove_at(&e->st, c, drained[hi]);
+        drained[hi] = drained[--n_drained];
+    }
+    return covered;
+}
+
+lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
+                          lnum pos, int64_t now)
+{
+    const lp_policy *p = e->policy;
+    lnum exact = 0, runes = 0, converted = 0, at, total;
+    size_t i;
+    int name_id = limitr__state_name_find(&e->st, name, strlen(name));
+    for (i = 0; i < c->n_grants; i++) {
+        const grant *g = &c->grants[i];
+        lnum bal, r;
+        int64_t steps, latest;
+        if (!limitr__grant_now(g, now, &bal, &steps, &latest) || bal <= 0 ||
+            !limitr__grant_usable(e, c, g))
+            continue;
+        if (g->credit == name_id) {
+            if (lnum_add(exact, bal, &exact) != 0) exact = LNUM_MAX;
+        } else if (limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
+                                    bal, 0, &r) == 0 &&
+                   lnum_add(runes, r, &runes) != 0) {
+            runes = LNUM_MAX;
+        }
+    }
+    if (runes > 0 && (lnum_add(pos, exact, &at) != 0 ||
+                      limitr__from_runes(p, name, runes, at, &converted) != 0))
+        converted = 0;
+    return lnum_add(exact, converted, &total) == 0 ? total : LNUM_MAX;
+}
+
+/* ---- JSON ---- */
+
+cJSON *limitr__grant_json(limitr_engine *e, const grant *g, int64_t now)
+{
+    cJSON *j = cJSON_CreateObject();
+    lnum bal;
+    int64_t steps, latest;
+    char buf[48];
+    const grant_rule *r = &g->rule;
+    if (j == NULL) return NULL;
+    limitr__grant_now(g, now, &bal, &steps, &latest);
+    cJSON_AddStringToObject(j, "id", g->id);
+    cJSON_AddStringToObject(j, "credit", limitr__state_name(&e->st, g->credit));
+    if (g->topup >= 0)
+        cJSON_AddStringToObject(j, "topup",
+                                limitr__state_name(&e->st, g->topup));
+    cJSON_AddNumberToObject(j, "created_on", (double)g->created_on);
+    cJSON_AddNumberToObject(j, "granted_on",
+                            (double)(steps > 0 ? latest : g->granted_on));
+    limitr__add_num(j, "starting_value", g->starting_value);
+    limitr__add_num(j, "value", bal);
+    if (g->has_expires)
+        cJSON_AddNumberToObject(j, "expires_on", (double)g->expires_on);
+    cJSON_AddBoolToObject(j, "resets", r->reset != RESET_NONE);
+    if (r->reset == RESET_INTERVAL)
+        cJSON_AddNumberToObject(j, "reset_inc", (double)r->reset_inc);
+    if (r->reset == RESET_SCHEDULE) {
+        limitr__schedule_format(&r->sch, buf, sizeof buf);
+        cJSON_AddStringToObject(j, "reset_sch", buf);
+    }
+    if (r->reset != RESET_NONE) {
+        cJSON_AddStringToObject(j, "reset_mode",
+                                limitr__grant_reset_mode_names[r->mode]);
+        cJSON_AddNumberToObject(j, "last_reset", (double)latest);
+    }
+    if (r->has_rollover_min)
+        limitr__add_num(j, "rollover_min", r->rollover_min);
+    if (r->has_rollover_max)
+        limitr__add_num(j, "rollover_max", r->rollover_max);
+    if (r->has_rollover_pct)
+        limitr__add_num(j, "rollover_pct", r->rollover_pct);
+    if (r->has_max_balance) limitr__add_num(j, "max_balance", r->max_balance);
+    if (r->catchup_cap >= 0)
+        cJSON_AddNumberToObject(j, "reset_catchup_cap", (double)r->catchup_cap);
+    return j;
+}
+
+cJSON *limitr__grants_json(limitr_engine *e, const customer *c, int64_t now)
+{
+    cJSON *all = cJSON_CreateArray();
+    size_t i;
+    for (i = 0; all != NULL && i < c->n_grants; i++) {
+        lnum bal;
+        int64_t steps, latest;
+        cJSON *one;
+        if (!limitr__grant_now(&c->grants[i], now, &bal, &steps, &latest))
+            continue; /* expired: gone for every reader */
+        if ((one = limitr__grant_json(e, &c->grants[i], now)) == NULL ||
+            !cJSON_AddItemToArray(all, one)) {
+            cJSON_Delete(one);
+            cJSON_Delete(all);
+            return NULL;
+        }
+    }
+    return all;
+}

@@ -1,0 +1,49 @@
+/* grants.h: grants at work (grants.c, docs/economy.md 4-5): what a grant
+ * holds now, how grants cover a call past its limit, the included top-ups
+ * a plan gives, and what reads see of them. */
+#ifndef LIMITR_GRANTS_H
+#define LIMITR_GRANTS_H
+
+#include "engine.h"
+
+/* g as it is at now: 0 when it has expired, else 1 with its balance after
+ * the resets due (steps of them, the latest boundary in *latest). */
+int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
+                      int64_t *steps, int64_t *latest);
+
+/* Whether g may pay for c now: made by the host, or its top-up is still in
+ * c's plan (and, when included, still for c's type). */
+int limitr__grant_usable(limitr_engine *e, const customer *c, const grant *g);
+
+/* Writes what time did to c's grants: expired ones removed, due resets
+ * applied (calls that write only, docs/economy.md 5.1). */
+void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now);
+
+/* ensure_included_topups' reconciliation (docs/economy.md 4, steps 1-4) at
+ * now; *changed when something moved. 0, or -1: out of memory (nothing
+ * half made: each step is whole). */
+int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
+                             int *changed);
+
+/* Units of the policy credit `credit` that c's grants cover of `overage`
+ * starting at billable position `pos`, in draw order (docs/economy.md
+ * 5.4); with `write`, drawn (balances lowered, drained ones removed). */
+lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
+                          lnum overage, lnum pos, int64_t now, int write);
+
+/* What all of c's usable grants are worth in `name` (a credit or a
+ * currency) from position pos: exact balances unit for unit, the others
+ * pooled in runes and converted after them (docs/economy.md 5.4, reads). */
+lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
+                          lnum pos, int64_t now);
+
+/* Adds a grant of top-up t (plan plan_name) to c at now. 0, or -1: out of
+ * memory, or c holds MAX_CUSTOMER_GRANTS already (*full set). */
+int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
+                        int64_t now, int *full);
+
+/* c's grants as a JSON array (snapshots, the API). */
+cJSON *limitr__grants_json(limitr_engine *e, const customer *c, int64_t now);
+cJSON *limitr__grant_json(limitr_engine *e, const grant *g, int64_t now);
+
+#endif

@@ -1,0 +1,78 @@
+/* grant.c: a customer's grants (docs/economy.md 5) and the included
+ * top-ups it received, in the state's memory. */
+#include <string.h>
+
+#include "state.h"
+
+grant *limitr__grant_find(const customer *c, const char *id)
+{
+    size_t i, len = strlen(id);
+    for (i = 0; i < c->n_grants; i++)
+        if (c->grants[i].id_len == len && memcmp(c->grants[i].id, id, len) == 0)
+            return &c->grants[i];
+    return NULL;
+}
+
+int limitr__grant_reserve(state *st, customer *c)
+{
+    size_t cap;
+    grant *grown;
+    if (c->n_grants < c->cap_grants) return 0;
+    cap = c->cap_grants ? c->cap_grants * 2 : 2;
+    grown = limitr__st_alloc(st, cap * sizeof *grown);
+    if (grown == NULL) return -1;
+    if (c->n_grants) memcpy(grown, c->grants, c->n_grants * sizeof *grown);
+    limitr__st_free(st, c->grants, c->cap_grants * sizeof *grown);
+    c->grants = grown;
+    c->cap_grants = cap;
+    return 0;
+}
+
+int limitr__grant_add(state *st, customer *c, const grant *g)
+{
+    char *id;
+    if (limitr__grant_reserve(st, c) != 0) return -1;
+    if ((id = limitr__st_strdup(st, g->id, g->id_len)) == NULL) return -1;
+    c->grants[c->n_grants] = *g;
+    c->grants[c->n_grants].id = id;
+    c->n_grants++;
+    return 0;
+}
+
+void limitr__grant_remove_at(state *st, customer *c, size_t i)
+{
+    limitr__st_free(st, c->grants[i].id, c->grants[i].id_len + 1);
+    memmove(&c->grants[i], &c->grants[i + 1],
+            (c->n_grants - i - 1) * sizeof *c->grants);
+    c->n_grants--;
+}
+
+int limitr__included_has(const customer *c, int key)
+{
+    size_t i;
+    for (i = 0; i < c->n_included; i++)
+        if (c->included[i] == key) return 1;
+    return 0;
+}
+
+int limitr__included_add(state *st, customer *c, int key)
+{
+    if (limitr__included_has(c, key)) return 0;
+    if (c->n_included == c->cap_included) {
+        size_t cap = c->cap_included ? c->cap_included * 2 : 4;
+        int *grown = limitr__st_alloc(st, cap * sizeof *grown);
+        if (grown == NULL) return -1;
+        if (c->n_included)
+            memcpy(grown, c->included, c->n_included * sizeof *grown);
+        limitr__st_free(st, c->included, c->cap_included * sizeof *grown);
+        c->included = grown;
+        c->cap_included = cap;
+    }
+    c->included[c->n_included++] = key;
+    return 0;
+}
+
+void limitr__included_clear(customer *c)
+{
+    c->n_included = 0;
+}
