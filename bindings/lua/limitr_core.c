@@ -805,7 +805,7 @@ static void push_number(lua_State *L, double out)
         lua_pushnumber(L, out);
 }
 
-/* opts = {percent, smoothed} of a read. */
+/* opts = {percent, smoothed, grants = true} of a read. */
 static const limitr_read_opts *read_opts(lua_State *L, int idx,
                                          limitr_read_opts *o)
 {
@@ -815,7 +815,11 @@ static const limitr_read_opts *read_opts(lua_State *L, int idx,
     o->percent = lua_toboolean(L, -1);
     lua_getfield(L, idx, "smoothed");
     o->smoothed = lua_toboolean(L, -1);
-    lua_pop(L, 2);
+    lua_getfield(L, idx, "grants");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "opts.grants must be a boolean");
+    o->no_grants = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 3);
     return o;
 }
 
@@ -837,7 +841,7 @@ static int push_read(lua_State *L, int what)
     engine_box *b = check_box(L);
     limitr_engine *e = b->e;
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    limitr_read_opts ro = {0, 0};
+    limitr_read_opts ro = {0, 0, 0};
     const limitr_read_opts *opts = read_opts(L, 4, &ro);
     double out = 0;
     int status;
@@ -850,7 +854,7 @@ static int push_read(lua_State *L, int what)
         status = limitr_remaining(e, id, ent, opts, &out);
         break;
     case READ_LIMIT:
-        status = limitr_limit(e, id, ent, &out);
+        status = limitr_limit_opts(e, id, ent, opts, &out);
         break;
     case READ_COST:
         status = limitr_cost(e, id, ent, &out);

@@ -333,8 +333,9 @@ LIMITR_API int limitr_decrement(limitr_engine *engine, const char *id,
 
 /* Options of a read; NULL means none. */
 typedef struct limitr_read_opts {
-    int percent;  /* value and remaining as a percentage of the limit */
-    int smoothed; /* projected_exhaustion: use the smoothed rate */
+    int percent;   /* value and remaining as a percentage of the limit */
+    int smoothed;  /* projected_exhaustion: use the smoothed rate */
+    int no_grants; /* value, remaining, limit: leave grants out */
 } limitr_read_opts;
 
 /* Reads of a customer's entitlement in the current period (docs/engine.md
@@ -354,6 +355,10 @@ LIMITR_API int limitr_remaining(limitr_engine *engine, const char *id,
                                 double *out);
 LIMITR_API int limitr_limit(limitr_engine *engine, const char *id,
                             const char *ent, double *out);
+/* limit with read options: grants count unless opts->no_grants. */
+LIMITR_API int limitr_limit_opts(limitr_engine *engine, const char *id,
+                                 const char *ent, const limitr_read_opts *opts,
+                                 double *out);
 LIMITR_API int limitr_cost(limitr_engine *engine, const char *id,
                            const char *ent, double *out);
 LIMITR_API int limitr_allowance(limitr_engine *engine, const char *id,

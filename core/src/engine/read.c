@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "decide.h"
+#include "grants.h"
 
 /* Gates 1-4 for a read. LIMITR_OK, LIMITR_NOT_FOUND with the reason, or
  * LIMITR_INVALID for a missing argument (out is checked once the gates
@@ -59,12 +60,39 @@ static lnum remaining_of(const decision *d)
     return lnum_sub_sat(d->limit, d->v.value);
 }
 
-static double percent_remaining(const decision *d)
+/* What the owner's grants add to the limit, in its credit from the
+ * billable position (docs/economy.md 5.4 reads); 0 under grants_apply:
+ * false or opts->no_grants. Reads never consume. */
+static lnum grants_of(limitr_engine *e, const decision *d,
+                      const limitr_read_opts *opts)
 {
-    lnum r = remaining_of(d);
-    double limit = limitr__lnum_to_double(d->limit);
-    if (limit == 0) return 0;
-    return limitr__lnum_to_double(r > 0 ? r : 0) / limit * 100;
+    lnum pos = d->v.value > d->limit ? d->v.value - d->limit : 0;
+    if ((opts != NULL && opts->no_grants) || !d->lim->rule.grants_apply ||
+        d->owner->n_grants == 0)
+        return 0;
+    return limitr__grants_worth(
+        e, d->owner, e->policy->credits[d->lim->credit].name, pos, d->now);
+}
+
+/* Remaining with grants g: max(value, limit) + g - value when g > 0. */
+static lnum remaining_with(const decision *d, lnum g)
+{
+    lnum top = d->v.value > d->limit ? d->v.value : d->limit, sum;
+    if (g <= 0) return remaining_of(d);
+    if (lnum_add(top, g, &sum) != 0) sum = LNUM_MAX;
+    return lnum_sub_sat(sum, d->v.value);
+}
+
+/* Remaining as a percentage of the room: the limit plus the grants, and
+ * what grants already paid this period (max(value, limit) + grants), so
+ * that value and remaining percentages add up to 100. */
+static double percent_remaining(const decision *d, lnum g)
+{
+    lnum r = remaining_with(d, g);
+    lnum top = g > 0 && d->v.value > d->limit ? d->v.value : d->limit;
+    double base = limitr__lnum_to_double(top) + limitr__lnum_to_double(g);
+    if (base == 0) return 0;
+    return limitr__lnum_to_double(r > 0 ? r : 0) / base * 100;
 }
 
 int limitr_value(limitr_engine *e, const char *id, const char *ent,
@@ -75,7 +103,8 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
         if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
-        return give(e, out, 100 - percent_remaining(&d));
+        return give(e, out,
+                    100 - percent_remaining(&d, grants_of(e, &d, opts)));
     }
     return give(e, out, limitr__lnum_to_double(d.v.value));
 }
@@ -88,8 +117,10 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
     if (opts != NULL && opts->percent)
-        return give(e, out, percent_remaining(&d));
-    return give(e, out, limitr__lnum_to_double(remaining_of(&d)));
+        return give(e, out, percent_remaining(&d, grants_of(e, &d, opts)));
+    return give(e, out,
+                limitr__lnum_to_double(limitr__lnum_round9(
+                    remaining_with(&d, grants_of(e, &d, opts)))));
 }
 
 /* The plan named id, for the reads that also take a plan name. */
@@ -103,7 +134,7 @@ static const lp_entitlement *plan_entitlement(limitr_engine *e,
 
 /* limit and cost: a customer's, else a plan's. */
 static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
-                         int cost, double *out)
+                         int cost, const limitr_read_opts *opts, double *out)
 {
     decision d;
     const lp_limit *lim;
@@ -117,6 +148,9 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     if (status == LIMITR_OK) {
         lim = d.lim;
         value = d.limit;
+        if (lim != NULL && !cost && lim->rule.mode != MODE_OBSERVE &&
+            lnum_add(value, grants_of(e, &d, opts), &value) != 0)
+            value = LNUM_MAX;
     } else if (limitr__customer_lookup(e, id) == NULL) {
         const lp_entitlement *pe = plan_entitlement(e, id, ent);
         if (pe == NULL) /* a plan without it, or neither plan nor customer */
@@ -134,17 +168,23 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     if (lim == NULL) return nil(e, "not_metered");
     if (cost) return give(e, out, limitr__lnum_to_double(lim->rule.increment));
     if (lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
-    return give(e, out, limitr__lnum_to_double(value));
+    return give(e, out, limitr__lnum_to_double(limitr__lnum_round9(value)));
 }
 
 int limitr_limit(limitr_engine *e, const char *id, const char *ent, double *out)
 {
-    return limit_or_cost(e, id, ent, 0, out);
+    return limit_or_cost(e, id, ent, 0, NULL, out);
+}
+
+int limitr_limit_opts(limitr_engine *e, const char *id, const char *ent,
+                      const limitr_read_opts *opts, double *out)
+{
+    return limit_or_cost(e, id, ent, 0, opts, out);
 }
 
 int limitr_cost(limitr_engine *e, const char *id, const char *ent, double *out)
 {
-    return limit_or_cost(e, id, ent, 1, out);
+    return limit_or_cost(e, id, ent, 1, NULL, out);
 }
 
 int limitr_resets(limitr_engine *e, const char *id, const char *ent,
