@@ -15,6 +15,26 @@ describe("examples/ai_tokens.lua", function()
     end)
 end)
 
+describe("examples/credits_burndown.lua", function()
+    it("spends prepaid credits across features, with a top-up and an expiry", function()
+        assert.are.equal(table.concat({
+            "created (10 included)        10.0000 credits left",
+            "  ai_input    1000000 units,  1000000 paid by grants",
+            "  ai_output    100000 units,   100000 paid by grants",
+            "  storage         300 units,      300 paid by grants",
+            "after a day of work           1.0000 credits left",
+            "  ai_output  denied: 100000 more than the credits cover",
+            "  bought boost: 5 more credits, valid 30 days",
+            "after buying a boost          6.0000 credits left",
+            "  ai_output    100000 units,   100000 paid by grants",
+            "after the retry               4.0000 credits left",
+            "next month (10 + boost's 3)  13.0000 credits left",
+            "  grant monthly-1  credit: 10 left",
+            "",
+        }, "\n"), run("examples/credits_burndown.lua"))
+    end)
+end)
+
 describe("examples/openresty/handler.lua", function()
     local H = require "helpers"
     local json = require "dkjson"
