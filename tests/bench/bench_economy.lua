@@ -1,0 +1,54 @@
+-- bench_economy.lua: what the credits economy costs an allow from Lua, as a
+-- ratio to the plain allow of the same run (issue 10, "Speed"): an allow
+-- drawn from a grant (its soft limit exhausted), and a plain allow on a
+-- customer that holds grants it does not need. Lua 5.4 or LuaJIT.
+local limitr = require "limitr"
+
+local N = tonumber(arg and arg[1]) or 200000 -- calls per timed run
+local RUNS = 5                               -- best of
+
+local clock, format, print = os.clock, string.format, print
+
+local POLICY = [[
+policy:
+  credits:
+    tok: {}
+  plans:
+    p:
+      default: true
+      entitlements:
+        plain: {limit: {credit: tok, value: 1e15}}
+        drawn: {limit: {credit: tok, value: 0, mode: soft}}
+]]
+
+local function best_of(e, id, ent)
+    local best
+    local allow = e.allow
+    for _ = 1, RUNS do
+        collectgarbage()
+        local t0 = clock()
+        for _ = 1, N do
+            if not allow(e, id, ent, 1) then error(ent .. ": denied") end
+        end
+        local t = (clock() - t0) * 1e9 / N
+        if not best or t < best then best = t end
+    end
+    return best
+end
+
+local e = assert(limitr.new(POLICY))
+e:create_customer("c")
+e:create_customer("g")
+assert(e:add_customer_grant("g", { credit = "tok", value = 1e15 }))
+local plain = best_of(e, "c", "plain")
+print(format("Lua economy (%d calls per run, best of %d, os.clock; %s)",
+    N, RUNS, jit and jit.version or _VERSION))
+print(format("Lua   plain allow (no grants):               %8.1f ns", plain))
+local function report(name, t, must, goal)
+    local r = t / plain
+    print(format("Lua   %-40s %8.1f ns | ratio %6.2f (must <= %.1f, goal <= %.1f) %s",
+        name, t, r, must, goal, r <= must and "ok" or "MISSED"))
+end
+report("allow drawn from a grant (soft limit 0)", best_of(e, "g", "drawn"), 1.5, 1.2)
+report("plain allow, customer holding a grant", best_of(e, "g", "plain"), 1.5, 1.2)
+assert(e:credit_remaining("g", "tok") < 1e15)
