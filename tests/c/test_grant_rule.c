@@ -84,6 +84,14 @@ TEST(rollover_floor_and_all)
     r.rollover_pct = num("0.1");
     ASSERT_STR(fmt(limitr__grant_reset(&r, num("5"), num("10"), 1), b), "15");
     ASSERT_STR(fmt(limitr__grant_reset(&r, num("50"), num("10"), 1), b), "30");
+    /* carrying everything with only a floor: every step counts, at once */
+    r.has_rollover_pct = 0;
+    ASSERT_STR(fmt(limitr__grant_reset(&r, num("50"), num("1"), 60001), b),
+               "60051");
+    r.has_rollover_pct = 1;
+    r.rollover_pct = num("1");
+    ASSERT_STR(fmt(limitr__grant_reset(&r, num("50"), num("1"), 60001), b),
+               "60051");
     /* a geometric rollover reaches its fixed point and stops there */
     r.has_rollover_min = 0;
     r.rollover_pct = num("0.5");

@@ -327,6 +327,19 @@ describe("host-made grants", function()
         H.fails("unknown_grant", e:remove_customer_grant("b", "gift"))
     end)
 
+    it("never share an id with a top-up's grant", function()
+        local e = H.engine(INCLUDED, 0, "u1", "p")
+        assert.are.equal("pack-1", e:customer("u1").grants[1].id)
+        assert(e:add_customer_grant("u1", { credit = "token", value = 1, id = "extra-2" }))
+        assert(e:apply_customer_topup("u1", "extra"))
+        local ids = {}
+        for _, g in ipairs(e:customer("u1").grants) do
+            assert.is_nil(ids[g.id], g.id)
+            ids[g.id] = true
+        end
+        assert.is_true(ids["extra-3"])
+    end)
+
     it("refuse bad fields, naming each, and change nothing", function()
         local e = H.engine(EXCHANGED, 0, "b", "base")
         local err = H.fails("invalid_argument", e:add_customer_grant("b",

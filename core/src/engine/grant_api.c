@@ -244,7 +244,10 @@ int limitr_add_customer_grant(limitr_engine *e, const char *id,
     c = limitr__customer_lookup(e, id);
     {
         grant *stored = c != NULL ? limitr__grant_find(c, idbuf) : NULL;
-        if (stored == NULL) return limitr__ok(e); /* a handler removed it */
+        if (stored == NULL) { /* a handler removed it */
+            if (grant_out != NULL) *grant_out = NULL;
+            return limitr__ok(e);
+        }
         return limitr__set_result(
             e, limitr__grant_json(e, stored, limitr__now(e)), grant_out);
     }

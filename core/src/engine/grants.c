@@ -99,8 +99,10 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     if (*full) return -1;
     topup = limitr__state_intern(&e->st, t->name, strlen(t->name));
     if (topup < 0) return -1;
-    n = snprintf(id, sizeof id, "%s-%llu", t->name,
-                 (unsigned long long)c->grant_seq + 1);
+    do { /* <topup>-<n>, skipping ids the host took */
+        n = snprintf(id, sizeof id, "%s-%llu", t->name,
+                     (unsigned long long)++c->grant_seq);
+    } while (limitr__grant_find(c, id) != NULL);
     memset(&g, 0, sizeof g);
     g.id = id;
     g.id_len = (size_t)n;
@@ -108,9 +110,7 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     g.created_on = g.granted_on = g.last_reset = now;
     follow_topup(e, &g, t);
     g.value = t->value;
-    if (limitr__grant_add(&e->st, c, &g) != 0) return -1;
-    c->grant_seq++;
-    return 0;
+    return limitr__grant_add(&e->st, c, &g);
 }
 
 static int same_rule(const grant_rule *a, const grant_rule *b)

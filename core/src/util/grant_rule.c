@@ -81,10 +81,10 @@ lnum limitr__grant_reset(const grant_rule *r, lnum b, lnum v, int64_t steps)
     default:
         break;
     }
-    /* Rollover carrying everything, with no ceiling on the carry: the same
-       as add. */
-    if (!r->has_rollover_pct && !r->has_rollover_max && !r->has_rollover_min &&
-        !r->has_max_balance) {
+    /* Rollover carrying everything (a floor adds nothing to it), with no
+       ceiling: the same as add, in one step. */
+    if ((!r->has_rollover_pct || r->rollover_pct == LNUM_SCALE) &&
+        !r->has_rollover_max && !r->has_max_balance) {
         if (limitr__lnum_mul(v, lnum_from_int(steps), &total) != 0)
             total = LNUM_MAX;
         return add_sat(b < 0 ? 0 : b, total);
