@@ -180,6 +180,18 @@ describe("grant resets", function()
         assert.are.equal(270, e2:credit_remaining("c", "t"))
     end)
 
+    it("move their period on with a catch-up cap of 0, refilling nothing", function()
+        local e = H.engine(RESETTING, 0, "c", "p")
+        assert(e:remove_customer_grant("c", e:customer("c").grants[1].id))
+        assert(e:add_customer_grant("c", { id = "z", credit = "t", value = 10, resets = true,
+            reset_inc = "1day", reset_mode = "add", reset_catchup_cap = 0 }))
+        assert.is_true(e:allow("c", "e", 4))
+        e:set_time(3 * DAY + 5)
+        local g = e:customer("c").grants[1]
+        assert.are.equal(6, g.value)
+        assert.are.equal(3 * DAY, g.last_reset)
+    end)
+
     it("expire after expires_after", function()
         local e = H.engine(RESETTING, 0, "c", "p")
         assert(e:remove_customer_grant("c", e:customer("c").grants[1].id))
@@ -300,6 +312,43 @@ policy:
         assert.are.equal(30, e:credit_remaining("acme", "t"))
     end)
 
+    it("owed through refs: check and reads agree with allow, and a denial grants nothing", function()
+        local e = H.engine([[
+policy:
+  credits: {token: {}}
+  plans:
+    p:
+      entitlements: {chat: {limit: {credit: token, value: 0}}}
+      topups: {pack: {credit: token, value: 100, included: true}}
+    q:
+      entitlements: {chat: {limit: {credit: token, value: 0}}}
+      topups: {qpack: {credit: token, value: 100, included: true}}
+]], 0)
+        assert(e:create_customer("acme", "p", { type = "org" }))
+        assert(e:create_customer("bob", nil, { refs = { "acme" } }))
+        assert(e:set_customer_plan("acme", "q")) -- bob now owes qpack
+        assert.are.equal("pack-1", e:customer("bob").grants[1].id) -- kept until written
+        assert.are.equal(100, e:credit_remaining("bob", "token"))
+        assert.are.equal(100, e:limit("bob", "chat"))
+        assert.is_true(e:check("bob", "chat", 100))
+        assert.is_false(e:check("bob", "chat", 101))
+        assert.are.same({ false, "limit" }, { e:allow("bob", "chat", 101) })
+        assert.are.equal("pack-1", e:customer("bob").grants[1].id) -- the denial wrote nothing
+        assert.is_true(e:allow("bob", "chat", 10))
+        local grants = e:customer("bob").grants
+        assert.are.equal(1, #grants)
+        assert.are.equal("qpack", grants[1].topup)
+        assert.are.equal(90, grants[1].value)
+    end)
+
+    it("a plan including more than 32 top-ups is refused", function()
+        local lines = {}
+        for i = 1, 33 do lines[i] = ("        t%d: {credit: t, value: 1, included: true}"):format(i) end
+        local _, err = limitr.new("policy:\n  credits: {t: {}}\n  plans:\n    p:\n      topups:\n" ..
+            table.concat(lines, "\n") .. "\n")
+        assert.is_truthy(err:find("plans.p: the plan includes 33 top-ups", 1, true), err)
+    end)
+
     it("ensure_included_topups grants what is owed, once", function()
         local e = H.engine(INCLUDED, 0, "u1", "p")
         local seen = H.recorder(e, "customer%-set")
@@ -355,6 +404,16 @@ describe("host-made grants", function()
         assert.are.equal(1, #e:customer("b").grants - 1) -- the included one and x
         H.fails("unknown_currency", e:credit_remaining("b", "nope"))
         assert.has_error(function() e:add_customer_grant("b", "usd") end)
+    end)
+
+    it("of nothing that never refills go at the next write", function()
+        local e = H.engine(EXCHANGED, 0, "b", "base")
+        assert(e:add_customer_grant("b", { credit = "usd", value = 0, id = "empty" }))
+        assert.are.equal(2, #e:customer("b").grants)
+        assert(e:add_customer_grant("b", { credit = "usd", value = 1, id = "one" }))
+        local ids = {}
+        for _, g in ipairs(e:customer("b").grants) do ids[#ids + 1] = g.id end
+        assert.are.same({ "monthly-1", "one" }, ids)
     end)
 
     it("stop at 256 per customer", function()

@@ -279,23 +279,13 @@ static lnum billable(const decision *d, lnum value)
 }
 
 /* What the owner's grants cover of `over`, the part of the call past the
- * limit (docs/economy.md 5.3), without drawing: a writing call first gives
- * the owner the included top-ups its plan owes (the reconciliation of
- * ensure_included_topups), so that a grant whose top-up left the plan is
- * never drawn. */
+ * limit (docs/economy.md 5.3), without drawing (the included top-ups the
+ * owner is owed count as the grants the commit will make of them). */
 static lnum grants_cover(limitr_engine *e, decision *d, lnum over)
 {
-    customer *o = d->owner;
-    if (!d->lim->rule.grants_apply) return 0;
-    if (d->commit) {
-        int plan = limitr__resolved_plan(e, o), changed;
-        if ((o->n_grants > 0 ||
-             (plan >= 0 && e->policy->plans[plan].has_included)) &&
-            limitr__grants_reconcile(e, o, d->now, &changed) != 0)
-            return 0; /* out of memory: what is there still pays */
-    }
-    if (o->n_grants == 0) return 0;
-    return limitr__grants_cover(e, o, d->lim->credit, over,
+    if (!d->lim->rule.grants_apply || !limitr__grants_any(e, d->owner))
+        return 0;
+    return limitr__grants_cover(e, d->owner, d->lim->credit, over,
                                 billable(d, d->v.value), d->now, 0);
 }
 
@@ -664,7 +654,6 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (commit) remove_expired_override(e, &d);
 
-    d.commit = commit;
     allowed = limitr__decide(e, &d, force);
     d.overhead_diff = 0;
     if (!allowed) return denied(e, &d, commit, events, opts);
@@ -690,10 +679,14 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     m->overhead = overhead;
     if (d.lim->rule.governor && d.requested > 0 && !force)
         m->tokens -= d.requested;
-    if (d.grant_cover > 0)
-        d.grant_cover =
+    if (d.grant_cover > 0) { /* drawn as decided; what could not be (no
+                                room for an owed grant) is overage */
+        lnum drawn =
             limitr__grants_cover(e, d.owner, d.lim->credit, d.grant_cover,
                                  billable(&d, d.v.value), d.now, 1);
+        if (drawn < d.grant_cover) d.overage += d.grant_cover - drawn;
+        d.grant_cover = drawn;
+    }
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
                        0);
     if (events && (d.v.rolled || e->star_listeners > 0 ||

@@ -27,7 +27,6 @@ typedef struct decision {
     int status;         /* with it: LIMITR_NOT_FOUND (gates 1-3), the
                            failed value snippet's, or LIMITR_DENIED */
     lnum new_value;     /* after the call, raised to the minimum */
-    int commit;         /* an allow (writes), not a check */
     lnum overage;       /* past the limit and not covered by grants */
     lnum grant_cover;   /* past the limit and covered by grants */
     lnum overhead_diff; /* this call's provider cost, runes */

@@ -12,18 +12,21 @@
 int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
                       int64_t *steps, int64_t *latest)
 {
-    int64_t most;
+    int64_t cap = g->rule.catchup_cap, k, applied;
     *balance = g->value;
     *steps = 0;
     *latest = g->last_reset;
     if (g->has_expires && now > g->expires_on) return 0;
     if (g->rule.reset == RESET_NONE) return 1;
-    most = g->rule.catchup_cap < 0 ? INT64_MAX : g->rule.catchup_cap;
-    *steps =
-        limitr__grant_boundaries(&g->rule, g->last_reset, now, most, latest);
-    if (*steps > 0)
+    /* counted even with a catch-up cap of 0: last_reset still moves on */
+    k = limitr__grant_boundaries(&g->rule, g->last_reset, now,
+                                 cap < 0 ? INT64_MAX : (cap > 0 ? cap : 1),
+                                 latest);
+    applied = cap >= 0 && cap < k ? cap : k;
+    if (applied > 0)
         *balance =
-            limitr__grant_reset(&g->rule, g->value, g->starting_value, *steps);
+            limitr__grant_reset(&g->rule, g->value, g->starting_value, applied);
+    *steps = k;
     return 1;
 }
 
@@ -55,8 +58,9 @@ void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now)
         grant *g = &c->grants[i];
         lnum bal;
         int64_t steps, latest;
-        if (!limitr__grant_now(g, now, &bal, &steps, &latest)) {
-            limitr__grant_remove_at(&e->st, c, i);
+        if (!limitr__grant_now(g, now, &bal, &steps, &latest) ||
+            (g->rule.reset == RESET_NONE && bal <= 0)) {
+            limitr__grant_remove_at(&e->st, c, i); /* expired, or spent */
             continue;
         }
         if (steps > 0) {
@@ -68,14 +72,34 @@ void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now)
 
 /* ---- Making grants ---- */
 
-/* The interned "<plan>.<topup>" that records an included top-up given. */
-static int included_key(limitr_engine *e, int plan, const lp_topup *t)
+/* "<plan>.<topup>", the name that records an included top-up given, into
+ * key; its length, or -1 when it does not fit. */
+static int included_name(limitr_engine *e, int plan, const lp_topup *t,
+                         char *key, size_t size)
+{
+    int n = snprintf(key, size, "%s.%s", e->policy->plans[plan].name, t->name);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+/* Whether c is owed the included top-up t of its plan: for its type, not
+ * received on this plan, and no grant of it held (step 4 of the
+ * reconciliation). Writes nothing. */
+static int owes(limitr_engine *e, const customer *c, int plan,
+                const lp_topup *t)
 {
     char key[512];
-    int n = snprintf(key, sizeof key, "%s.%s", e->policy->plans[plan].name,
-                     t->name);
-    if (n < 0 || (size_t)n >= sizeof key) return -1;
-    return limitr__state_intern(&e->st, key, (size_t)n);
+    int n, name, topup;
+    size_t k;
+    if (t->name == NULL || t->credit < 0 ||
+        !limitr__topup_included_for(t, c->type))
+        return 0;
+    if ((n = included_name(e, plan, t, key, sizeof key)) < 0) return 0;
+    name = limitr__state_name_find(&e->st, key, (size_t)n);
+    if (name >= 0 && limitr__included_has(c, name)) return 0;
+    topup = limitr__state_name_find(&e->st, t->name, strlen(t->name));
+    for (k = 0; topup >= 0 && k < c->n_grants; k++)
+        if (c->grants[k].topup == topup) return 0;
+    return 1;
 }
 
 /* g's fields from its top-up t (what step 3 of the reconciliation keeps
@@ -125,6 +149,8 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
     const lp_plan *p = plan >= 0 ? &e->policy->plans[plan] : NULL;
     size_t i = c->n_grants;
     *changed = 0;
+    while (i > 0 && c->grants[i - 1].topup < 0) /* host-made: not its work */
+        i--;
     /* 1-3: top-up grants follow the plan, or leave with their top-up */
     while (i-- > 0) {
         grant *g = &c->grants[i];
@@ -152,29 +178,20 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
     /* 4: each included top-up not yet given on this plan */
     for (i = 0; p != NULL && p->has_included && i < p->n_topups; i++) {
         const lp_topup *t = &p->topups[i];
-        int key, topup;
-        size_t k;
-        if (t->name == NULL || t->credit < 0 ||
-            !limitr__topup_included_for(t, c->type))
-            continue;
-        if ((key = included_key(e, plan, t)) < 0) return -1;
-        if (limitr__included_has(c, key)) continue;
-        topup = limitr__state_name_find(&e->st, t->name, strlen(t->name));
-        for (k = 0; topup >= 0 && k < c->n_grants; k++)
-            if (c->grants[k].topup == topup) break;
-        if (topup < 0 || k == c->n_grants) {
-            if (limitr__grant_reserve(&e->st, c) != 0 ||
-                limitr__included_add(&e->st, c, key) != 0)
-                return -1;
-            if (limitr__grant_topup(e, c, t, now, &full) != 0) {
-                c->n_included--;    /* not given after all */
-                if (full) continue; /* no room: given when there is */
-                return -1;
-            }
-            *changed = 1;
-        } else if (limitr__included_add(&e->st, c, key) != 0) {
+        char key[512];
+        int n, name;
+        if (!owes(e, c, plan, t)) continue;
+        if ((n = included_name(e, plan, t, key, sizeof key)) < 0 ||
+            (name = limitr__state_intern(&e->st, key, (size_t)n)) < 0 ||
+            limitr__grant_reserve(&e->st, c) != 0 ||
+            limitr__included_add(&e->st, c, name) != 0)
+            return -1;
+        if (limitr__grant_topup(e, c, t, now, &full) != 0) {
+            c->n_included--;    /* not given after all */
+            if (full) continue; /* no room: given when there is */
             return -1;
         }
+        *changed = 1;
     }
     return 0;
 }
@@ -182,7 +199,8 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
 /* ---- Drawing ---- */
 
 typedef struct candidate {
-    size_t i;        /* index in c->grants */
+    const grant *g;  /* in c->grants, or one owed (not stored yet) */
+    size_t i;        /* its index in c->grants; SIZE_MAX: owed */
     lnum balance;    /* now */
     lnum unit_runes; /* what a unit of its credit is worth */
     int exact;       /* in the limit's own credit */
@@ -190,10 +208,9 @@ typedef struct candidate {
 
 /* The draw order (docs/economy.md 5.4): the exact credit first; then the
  * strategy; then the oldest; then the id. */
-static int before(const customer *c, const candidate *a, const candidate *b,
-                  grant_strategy s)
+static int before(const candidate *a, const candidate *b, grant_strategy s)
 {
-    const grant *ga = &c->grants[a->i], *gb = &c->grants[b->i];
+    const grant *ga = a->g, *gb = b->g;
     size_t n;
     int cmp;
     if (a->exact != b->exact) return a->exact;
@@ -212,40 +229,78 @@ static int before(const customer *c, const candidate *a, const candidate *b,
     return cmp != 0 ? cmp < 0 : ga->id_len < gb->id_len;
 }
 
-/* c's grants that may pay for the policy credit `credit`, in draw order;
- * returns how many. */
-static size_t candidates(limitr_engine *e, const customer *c, int credit,
-                         int64_t now, candidate *out)
+/* The included top-ups c is owed (owes()), as the grants the next writing
+ * call will make of them, into out; how many. A plan includes at most
+ * MAX_INCLUDED_TOPUPS (checked at load). */
+static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
 {
-    const lp_policy *p = e->policy;
-    const char *name = p->credits[credit].name;
-    lnum f;
-    int end;
-    int convertible =
-        limitr__exchange_resolve(p, name, &f, &end) == EXCHANGE_OK;
-    size_t i, n = 0, k;
-    for (i = 0; i < c->n_grants; i++) {
-        const grant *g = &c->grants[i];
-        candidate cd;
-        int64_t steps, latest;
-        if (!limitr__grant_now(g, now, &cd.balance, &steps, &latest) ||
-            cd.balance <= 0 || !limitr__grant_usable(e, c, g))
-            continue;
-        cd.i = i;
-        cd.exact = g->credit == e->credit_names[credit];
-        cd.unit_runes = 0;
-        if (!cd.exact &&
-            (!convertible ||
-             limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
-                              LNUM_SCALE, 0, &cd.unit_runes) != 0))
-            continue; /* unconvertible: ignored for this limit */
-        /* insertion sort: at most MAX_CUSTOMER_GRANTS */
-        for (k = n; k > 0 && before(c, &cd, &out[k - 1], p->grant_strategy);
-             k--)
-            out[k] = out[k - 1];
-        out[k] = cd;
+    int plan = limitr__resolved_plan(e, c);
+    const lp_plan *p = plan >= 0 ? &e->policy->plans[plan] : NULL;
+    size_t i, n = 0;
+    for (i = 0;
+         p != NULL && p->has_included && i < p->n_topups &&
+         n < MAX_INCLUDED_TOPUPS && c->n_grants + n < MAX_CUSTOMER_GRANTS;
+         i++) {
+        const lp_topup *t = &p->topups[i];
+        grant *g = &out[n];
+        if (!owes(e, c, plan, t)) continue;
+        memset(g, 0, sizeof *g);
+        g->id = t->name; /* what orders it among equals; never stored */
+        g->id_len = strlen(t->name);
+        g->topup = -1; /* usable by construction */
+        g->created_on = g->granted_on = g->last_reset = now;
+        follow_topup(e, g, t);
+        g->value = t->value;
         n++;
     }
+    return n;
+}
+
+/* Adds g to the draw order in out[0..*n) if it may pay for the policy
+ * credit `credit` (`convertible`: that credit reaches runes). */
+static void consider(limitr_engine *e, const customer *c, int credit,
+                     int convertible, const grant *g, size_t i, int64_t now,
+                     candidate *out, size_t *n)
+{
+    const lp_policy *p = e->policy;
+    candidate cd;
+    int64_t steps, latest;
+    size_t k;
+    if (!limitr__grant_now(g, now, &cd.balance, &steps, &latest) ||
+        cd.balance <= 0 || !limitr__grant_usable(e, c, g))
+        return;
+    cd.g = g;
+    cd.i = i;
+    cd.exact = g->credit == e->credit_names[credit];
+    cd.unit_runes = 0;
+    if (!cd.exact && (!convertible ||
+                      limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
+                                       LNUM_SCALE, 0, &cd.unit_runes) != 0))
+        return; /* unconvertible: ignored for this limit */
+    /* insertion sort: at most MAX_CUSTOMER_GRANTS */
+    for (k = *n; k > 0 && before(&cd, &out[k - 1], p->grant_strategy); k--)
+        out[k] = out[k - 1];
+    out[k] = cd;
+    (*n)++;
+}
+
+/* c's grants (and, in a view, the ones it is owed) that may pay for the
+ * policy credit `credit`, in draw order; returns how many. */
+static size_t candidates(limitr_engine *e, const customer *c, int credit,
+                         int64_t now, const grant *owed_grants, size_t n_owed,
+                         candidate *out)
+{
+    const lp_policy *p = e->policy;
+    lnum f;
+    int end;
+    int convertible = limitr__exchange_resolve(p, p->credits[credit].name, &f,
+                                               &end) == EXCHANGE_OK;
+    size_t i, n = 0;
+    for (i = 0; i < c->n_grants; i++)
+        consider(e, c, credit, convertible, &c->grants[i], i, now, out, &n);
+    for (i = 0; i < n_owed; i++)
+        consider(e, c, credit, convertible, &owed_grants[i], SIZE_MAX, now, out,
+                 &n);
     return n;
 }
 
@@ -255,15 +310,24 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     const lp_policy *p = e->policy;
     const char *lname = p->credits[credit].name;
     candidate cands[MAX_CUSTOMER_GRANTS];
-    size_t drained[MAX_CUSTOMER_GRANTS], n_drained = 0, n, k;
+    grant owed_grants[MAX_INCLUDED_TOPUPS];
+    size_t drained[MAX_CUSTOMER_GRANTS], n_drained = 0, n, k, n_owed = 0;
     lnum uncovered = overage, covered = 0;
-    if (c->n_grants == 0 || overage <= 0) return 0;
-    if (write) limitr__grants_refresh(e, c, now);
-    n = candidates(e, c, credit, now, cands);
+    int changed;
+    if (overage <= 0) return 0;
+    if (write) { /* what the view counted as owed is granted now */
+        if (limitr__grants_reconcile(e, c, now, &changed) != 0) return 0;
+        limitr__grants_refresh(e, c, now);
+    } else {
+        n_owed = owed(e, c, now, owed_grants);
+    }
+    if (c->n_grants == 0 && n_owed == 0) return 0;
+    n = candidates(e, c, credit, now, owed_grants, n_owed, cands);
     for (k = 0; k < n && !lnum_le9(uncovered, 0); k++) {
         candidate *cd = &cands[k];
-        grant *g = &c->grants[cd->i];
-        const char *gname = limitr__state_name(&e->st, g->credit);
+        grant *g =
+            write ? &c->grants[cd->i] : NULL; /* only drawn when written */
+        const char *gname = limitr__state_name(&e->st, cd->g->credit);
         lnum need = uncovered, runes, worth = cd->balance, part;
         if (!cd->exact &&
             (limitr__to_runes(p, lname, uncovered, pos, &runes) != 0 ||
@@ -302,32 +366,50 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     return covered;
 }
 
+/* Adds what g holds now to the exact sum (its credit is name_id) or to
+ * the runes pooled from the others. */
+static void add_worth(limitr_engine *e, const customer *c, const grant *g,
+                      int name_id, int64_t now, lnum *exact, lnum *runes)
+{
+    lnum bal, r;
+    int64_t steps, latest;
+    if (!limitr__grant_now(g, now, &bal, &steps, &latest) || bal <= 0 ||
+        !limitr__grant_usable(e, c, g))
+        return;
+    if (g->credit == name_id) {
+        if (lnum_add(*exact, bal, exact) != 0) *exact = LNUM_MAX;
+    } else if (limitr__to_runes(e->policy,
+                                limitr__state_name(&e->st, g->credit), bal, 0,
+                                &r) == 0 &&
+               lnum_add(*runes, r, runes) != 0) {
+        *runes = LNUM_MAX;
+    }
+}
+
 lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
                           lnum pos, int64_t now)
 {
-    const lp_policy *p = e->policy;
+    grant owed_grants[MAX_INCLUDED_TOPUPS];
     lnum exact = 0, runes = 0, converted = 0, at, total;
-    size_t i;
+    size_t i, n_owed = owed(e, c, now, owed_grants);
     int name_id = limitr__state_name_find(&e->st, name, strlen(name));
-    for (i = 0; i < c->n_grants; i++) {
-        const grant *g = &c->grants[i];
-        lnum bal, r;
-        int64_t steps, latest;
-        if (!limitr__grant_now(g, now, &bal, &steps, &latest) || bal <= 0 ||
-            !limitr__grant_usable(e, c, g))
-            continue;
-        if (g->credit == name_id) {
-            if (lnum_add(exact, bal, &exact) != 0) exact = LNUM_MAX;
-        } else if (limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
-                                    bal, 0, &r) == 0 &&
-                   lnum_add(runes, r, &runes) != 0) {
-            runes = LNUM_MAX;
-        }
-    }
-    if (runes > 0 && (lnum_add(pos, exact, &at) != 0 ||
-                      limitr__from_runes(p, name, runes, at, &converted) != 0))
+    for (i = 0; i < c->n_grants; i++)
+        add_worth(e, c, &c->grants[i], name_id, now, &exact, &runes);
+    for (i = 0; i < n_owed; i++)
+        add_worth(e, c, &owed_grants[i], name_id, now, &exact, &runes);
+    if (runes > 0 &&
+        (lnum_add(pos, exact, &at) != 0 ||
+         limitr__from_runes(e->policy, name, runes, at, &converted) != 0))
         converted = 0;
     return lnum_add(exact, converted, &total) == 0 ? total : LNUM_MAX;
+}
+
+int limitr__grants_any(limitr_engine *e, const customer *c)
+{
+    int plan;
+    if (c->n_grants > 0) return 1;
+    plan = limitr__resolved_plan(e, c);
+    return plan >= 0 && e->policy->plans[plan].has_included;
 }
 
 /* ---- JSON ---- */

@@ -27,7 +27,10 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
 
 /* Units of the policy credit `credit` that c's grants cover of `overage`
  * starting at billable position `pos`, in draw order (docs/economy.md
- * 5.4); with `write`, drawn (balances lowered, drained ones removed). */
+ * 5.4). Without `write` nothing changes, and the included top-ups c is owed
+ * count as the grants they will be; with `write` those are granted first
+ * (the reconciliation of ensure_included_topups), then the grants are drawn
+ * (balances lowered, drained ones removed). */
 lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
                           lnum overage, lnum pos, int64_t now, int write);
 
@@ -36,6 +39,10 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
  * pooled in runes and converted after them (docs/economy.md 5.4, reads). */
 lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
                           lnum pos, int64_t now);
+
+/* Whether c holds grants, or its plan includes top-ups: whether a call
+ * past a limit looks at grants at all. */
+int limitr__grants_any(limitr_engine *e, const customer *c);
 
 /* Adds a grant of top-up t (plan plan_name) to c at now. 0, or -1: out of
  * memory, or c holds MAX_CUSTOMER_GRANTS already (*full set). */

@@ -302,7 +302,6 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
         d.gate = "value";
         d.reason = "invalid_value";
     } else if (targeted) {
-        d.commit = 0;
         allowed = limitr__decide(e, &d, 0);
     }
     cJSON_AddBoolToObject(x, "allowed", allowed);

@@ -597,7 +597,7 @@ static void compile_topups(compiler *cc, const plan_index *ix,
 {
     const doc_node *own = limitr__get(pair->value, "topups");
     ent_list list = {NULL, 0, 0};
-    size_t i;
+    size_t i, n_included = 0;
     char *tpath;
     if (own != NULL && (tpath = limitr__child_path(cc, path, "topups"))) {
         limitr__expect(cc, own, tpath, DOC_MAP, "mapping");
@@ -647,9 +647,15 @@ static void compile_topups(compiler *cc, const plan_index *ix,
             cc->errs = mine;
         }
         plan->has_included |= t->included;
+        n_included += (size_t)t->included;
         free(epath);
     }
     free(list.items);
+    if (n_included > MAX_INCLUDED_TOPUPS)
+        ERR(cc, path, pair->value,
+            "the plan includes %zu top-ups (inherited ones counted); at most "
+            "%d",
+            n_included, MAX_INCLUDED_TOPUPS);
 }
 
 static void compile_plans(compiler *cc, const doc_node *plans)

@@ -144,6 +144,10 @@ typedef struct lp_topup {
 /* Whether an included top-up applies to a customer of this type. */
 int limitr__topup_included_for(const lp_topup *t, const char *type);
 
+/* The most top-ups one plan includes: a bound on what a read or a
+ * decision counts of those a customer is owed (checked at load). */
+#define MAX_INCLUDED_TOPUPS 32
+
 typedef struct lp_plan {
     char *name;
     char *label;
