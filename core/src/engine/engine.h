@@ -119,6 +119,41 @@ typedef struct customer_cache {
     period_cache periods[CACHED_PERIODS];
 } customer_cache;
 
+/* ---- A grant draw, decided and then committed (grants.c) ---- */
+
+/* One grant's balance after a draw. */
+typedef struct draw_step {
+    size_t i; /* index in the customer's grants; SIZE_MAX: an owed one */
+    lnum value;
+} draw_step;
+
+/* A grant that may pay for a draw, in draw order (grants.c). */
+typedef struct draw_candidate {
+    const grant *g;  /* in the customer's grants, or an owed one */
+    size_t i;        /* its index in the customer's grants; SIZE_MAX: owed */
+    lnum balance;    /* now */
+    lnum unit_runes; /* what a unit of its credit is worth */
+    int exact;       /* in the limit's own credit */
+} draw_candidate;
+
+/* The draw an allow decided, kept so that its commit writes it without
+ * working it out again; valid for the same customer, credit, amounts,
+ * time and state. */
+typedef struct draw_plan {
+    int valid;
+    const customer *c;
+    int credit;
+    lnum overage, pos, covered;
+    int64_t now;
+    uint64_t epoch;
+    size_t n_grants, n_owed;
+    size_t n;
+    draw_step steps[MAX_CUSTOMER_GRANTS];
+    /* scratch of a draw (kept here, off the stack) */
+    draw_candidate cands[MAX_CUSTOMER_GRANTS];
+    grant owed[MAX_INCLUDED_TOPUPS];
+} draw_plan;
+
 /* ---- Engine ---- */
 
 struct limitr_engine {
@@ -154,6 +189,8 @@ struct limitr_engine {
     event_frame frames[LIMITR_MAX_FRAMES]; /* customers of payloads */
     size_t n_frames;
     uint64_t next_token;
+
+    draw_plan draw; /* the last grant draw decided */
 
     host_fn *libs;
     size_t n_libs;

@@ -50,24 +50,37 @@ int limitr__grant_usable(limitr_engine *e, const customer *c, const grant *g)
            (!t->included || limitr__topup_included_for(t, c->type));
 }
 
-void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now)
+/* Stores the resets due in c's grants (indexes unchanged). */
+static void resets_in_place(customer *c, int64_t now)
 {
-    size_t i = c->n_grants;
-    (void)e;
-    while (i-- > 0) {
+    size_t i;
+    for (i = 0; i < c->n_grants; i++) {
         grant *g = &c->grants[i];
         lnum bal;
         int64_t steps, latest;
-        if (!limitr__grant_now(g, now, &bal, &steps, &latest) ||
-            (g->rule.reset == RESET_NONE && bal <= 0)) {
-            limitr__grant_remove_at(&e->st, c, i); /* expired, or spent */
-            continue;
-        }
-        if (steps > 0) {
+        if (limitr__grant_now(g, now, &bal, &steps, &latest) && steps > 0) {
             g->value = bal;
             g->last_reset = g->granted_on = latest;
         }
     }
+}
+
+/* Removes c's expired grants and those spent that never refill. */
+static void remove_spent(limitr_engine *e, customer *c, int64_t now)
+{
+    size_t i = c->n_grants;
+    while (i-- > 0) {
+        const grant *g = &c->grants[i];
+        if ((g->has_expires && now > g->expires_on) ||
+            (g->rule.reset == RESET_NONE && g->value <= 0))
+            limitr__grant_remove_at(&e->st, c, i);
+    }
+}
+
+void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now)
+{
+    resets_in_place(c, now);
+    remove_spent(e, c, now);
 }
 
 /* ---- Making grants ---- */
@@ -198,13 +211,7 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
 
 /* ---- Drawing ---- */
 
-typedef struct candidate {
-    const grant *g;  /* in c->grants, or one owed (not stored yet) */
-    size_t i;        /* its index in c->grants; SIZE_MAX: owed */
-    lnum balance;    /* now */
-    lnum unit_runes; /* what a unit of its credit is worth */
-    int exact;       /* in the limit's own credit */
-} candidate;
+typedef draw_candidate candidate;
 
 /* The draw order (docs/economy.md 5.4): the exact credit first; then the
  * strategy; then the oldest; then the id. */
@@ -257,30 +264,42 @@ static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
 }
 
 /* Adds g to the draw order in out[0..*n) if it may pay for the policy
- * credit `credit` (`convertible`: that credit reaches runes). */
+ * credit `credit`. *convertible: whether that credit reaches runes, -1
+ * until a grant in another credit asks (most draws never do). */
 static void consider(limitr_engine *e, const customer *c, int credit,
-                     int convertible, const grant *g, size_t i, int64_t now,
+                     int *convertible, const grant *g, size_t i, int64_t now,
                      candidate *out, size_t *n)
 {
     const lp_policy *p = e->policy;
-    candidate cd;
+    candidate *cd = &out[*n]; /* filled in place: no copy when it is last */
     int64_t steps, latest;
     size_t k;
-    if (!limitr__grant_now(g, now, &cd.balance, &steps, &latest) ||
-        cd.balance <= 0 || !limitr__grant_usable(e, c, g))
+    if (!limitr__grant_now(g, now, &cd->balance, &steps, &latest) ||
+        cd->balance <= 0 || !limitr__grant_usable(e, c, g))
         return;
-    cd.g = g;
-    cd.i = i;
-    cd.exact = g->credit == e->credit_names[credit];
-    cd.unit_runes = 0;
-    if (!cd.exact && (!convertible ||
-                      limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
-                                       LNUM_SCALE, 0, &cd.unit_runes) != 0))
-        return; /* unconvertible: ignored for this limit */
+    cd->g = g;
+    cd->i = i;
+    cd->exact = g->credit == e->credit_names[credit];
+    cd->unit_runes = 0;
+    if (!cd->exact) {
+        if (*convertible < 0) {
+            lnum f;
+            int end;
+            *convertible = limitr__exchange_resolve(p, p->credits[credit].name,
+                                                    &f, &end) == EXCHANGE_OK;
+        }
+        if (!*convertible ||
+            limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
+                             LNUM_SCALE, 0, &cd->unit_runes) != 0)
+            return; /* unconvertible: ignored for this limit */
+    }
     /* insertion sort: at most MAX_CUSTOMER_GRANTS */
-    for (k = *n; k > 0 && before(&cd, &out[k - 1], p->grant_strategy); k--)
+    for (k = *n; k > 0 && before(&out[k], &out[k - 1], p->grant_strategy);
+         k--) {
+        candidate t = out[k];
         out[k] = out[k - 1];
-    out[k] = cd;
+        out[k - 1] = t;
+    }
     (*n)++;
 }
 
@@ -290,54 +309,46 @@ static size_t candidates(limitr_engine *e, const customer *c, int credit,
                          int64_t now, const grant *owed_grants, size_t n_owed,
                          candidate *out)
 {
-    const lp_policy *p = e->policy;
-    lnum f;
-    int end;
-    int convertible = limitr__exchange_resolve(p, p->credits[credit].name, &f,
-                                               &end) == EXCHANGE_OK;
+    int convertible = -1;
     size_t i, n = 0;
     for (i = 0; i < c->n_grants; i++)
-        consider(e, c, credit, convertible, &c->grants[i], i, now, out, &n);
+        consider(e, c, credit, &convertible, &c->grants[i], i, now, out, &n);
     for (i = 0; i < n_owed; i++)
-        consider(e, c, credit, convertible, &owed_grants[i], SIZE_MAX, now, out,
-                 &n);
+        consider(e, c, credit, &convertible, &owed_grants[i], SIZE_MAX, now,
+                 out, &n);
     return n;
 }
 
-lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
-                          lnum overage, lnum pos, int64_t now, int write)
+/* Works out the draw of `overage` (docs/economy.md 5.4) over c's grants
+ * and the owed ones into *plan (the balances after it); nothing changes.
+ * Returns what it covers. */
+static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
+                      lnum overage, lnum pos, int64_t now,
+                      const grant *owed_grants, size_t n_owed, draw_plan *plan)
 {
     const lp_policy *p = e->policy;
     const char *lname = p->credits[credit].name;
-    candidate cands[MAX_CUSTOMER_GRANTS];
-    grant owed_grants[MAX_INCLUDED_TOPUPS];
-    size_t drained[MAX_CUSTOMER_GRANTS], n_drained = 0, n, k, n_owed = 0;
+    candidate *cands = plan->cands;
+    size_t n, k;
     lnum uncovered = overage, covered = 0;
-    int changed;
-    if (overage <= 0) return 0;
-    if (write) { /* what the view counted as owed is granted now */
-        if (limitr__grants_reconcile(e, c, now, &changed) != 0) return 0;
-        limitr__grants_refresh(e, c, now);
-    } else {
-        n_owed = owed(e, c, now, owed_grants);
-    }
+    plan->n = 0;
     if (c->n_grants == 0 && n_owed == 0) return 0;
     n = candidates(e, c, credit, now, owed_grants, n_owed, cands);
     for (k = 0; k < n && !lnum_le9(uncovered, 0); k++) {
-        candidate *cd = &cands[k];
-        grant *g =
-            write ? &c->grants[cd->i] : NULL; /* only drawn when written */
+        const candidate *cd = &cands[k];
         const char *gname = limitr__state_name(&e->st, cd->g->credit);
         lnum need = uncovered, runes, worth = cd->balance, part;
+        draw_step *step = &plan->steps[plan->n];
         if (!cd->exact &&
             (limitr__to_runes(p, lname, uncovered, pos, &runes) != 0 ||
              limitr__from_runes(p, gname, runes, 0, &need) != 0))
             continue;
         if (need < 0) need = 0;
+        step->i = cd->i;
         if (need < cd->balance) { /* this grant covers the rest */
-            if (write) g->value = cd->balance - need;
+            step->value = cd->balance - need;
+            plan->n++;
             covered += uncovered;
-            uncovered = 0;
             break;
         }
         /* the whole balance, worth `worth` units of the limit's credit */
@@ -347,22 +358,101 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
             continue;
         part = worth < uncovered ? worth : uncovered;
         if (part < 0) part = 0;
+        step->value = 0;
+        plan->n++;
         covered += part;
         uncovered -= part;
         pos += part;
-        if (write) {
-            g->value = 0;
-            if (g->rule.reset == RESET_NONE) drained[n_drained++] = cd->i;
+    }
+    return covered;
+}
+
+/* Writes a plan's balances (made on c's grants as they are now). */
+static void apply_draw(customer *c, const draw_plan *plan)
+{
+    size_t k;
+    for (k = 0; k < plan->n; k++)
+        c->grants[plan->steps[k].i].value = plan->steps[k].value;
+}
+
+/* Whether the reconciliation has anything to look at: top-up grants, or
+ * a plan that includes top-ups. */
+static int has_topup_work(limitr_engine *e, const customer *c)
+{
+    int plan = limitr__resolved_plan(e, c);
+    size_t i;
+    if (plan >= 0 && e->policy->plans[plan].has_included) return 1;
+    for (i = 0; i < c->n_grants; i++)
+        if (c->grants[i].topup >= 0) return 1;
+    return 0;
+}
+
+lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
+                          lnum overage, lnum pos, int64_t now, int write)
+{
+    draw_plan *plan = &e->draw;
+    grant *owed_grants = plan->owed;
+    lnum covered;
+    int changed;
+    if (overage <= 0) return 0;
+    if (!write) { /* decide: the plan is kept for the commit */
+        size_t n_owed = owed(e, c, now, owed_grants);
+        covered = plan_draw(e, c, credit, overage, pos, now, owed_grants,
+                            n_owed, plan);
+        plan->valid = 1;
+        plan->c = c;
+        plan->credit = credit;
+        plan->overage = overage;
+        plan->pos = pos;
+        plan->covered = covered;
+        plan->now = now;
+        plan->epoch = e->st.d->epoch;
+        plan->n_grants = c->n_grants;
+        plan->n_owed = n_owed;
+        return covered;
+    }
+    if (plan->valid && plan->c == c && plan->credit == credit &&
+        plan->overage == overage && plan->pos == pos && plan->now == now &&
+        plan->epoch == e->st.d->epoch && plan->n_grants == c->n_grants &&
+        plan->n_owed == 0) {
+        /* the decided draw, on the grants it was made on: only the grants
+           drawn are written (with the resets their balances counted) */
+        size_t k, drained[MAX_CUSTOMER_GRANTS], n_drained = 0;
+        for (k = 0; k < plan->n; k++) {
+            grant *g = &c->grants[plan->steps[k].i];
+            lnum bal;
+            int64_t steps, latest;
+            if (limitr__grant_now(g, now, &bal, &steps, &latest) && steps > 0)
+                g->last_reset = g->granted_on = latest;
+            g->value = plan->steps[k].value;
+            if (g->value <= 0 && g->rule.reset == RESET_NONE)
+                drained[n_drained++] = plan->steps[k].i;
         }
+        while (n_drained > 0) { /* highest index first */
+            size_t hi = 0, j;
+            for (j = 1; j < n_drained; j++)
+                if (drained[j] > drained[hi]) hi = j;
+            limitr__grant_remove_at(&e->st, c, drained[hi]);
+            drained[hi] = drained[--n_drained];
+        }
+        plan->valid = 0;
+        if (has_topup_work(e, c) &&
+            limitr__grants_reconcile(e, c, now, &changed) != 0)
+            return 0;
+        return plan->covered;
+    } else {
+        /* what the view counted as owed is granted first */
+        if (limitr__grants_reconcile(e, c, now, &changed) != 0) {
+            plan->valid = 0;
+            return 0;
+        }
+        resets_in_place(c, now);
+        remove_spent(e, c, now);
+        covered = plan_draw(e, c, credit, overage, pos, now, NULL, 0, plan);
+        apply_draw(c, plan);
     }
-    /* drained grants that never refill go, highest index first */
-    while (n_drained > 0) {
-        size_t hi = 0, j;
-        for (j = 1; j < n_drained; j++)
-            if (drained[j] > drained[hi]) hi = j;
-        limitr__grant_remove_at(&e->st, c, drained[hi]);
-        drained[hi] = drained[--n_drained];
-    }
+    plan->valid = 0;
+    remove_spent(e, c, now);
     return covered;
 }
 
