@@ -86,6 +86,9 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__strlist_free(st, &c->alt_ids);
     limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
     limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *c->overrides);
+    while (c->n_caps > 0)
+        limitr__cap_remove_at(st, c, c->n_caps - 1);
+    limitr__st_free(st, c->caps, c->cap_caps * sizeof *c->caps);
     while (c->n_grants > 0)
         limitr__grant_remove_at(st, c, c->n_grants - 1);
     limitr__st_free(st, c->grants, c->cap_grants * sizeof *c->grants);

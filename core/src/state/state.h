@@ -100,6 +100,31 @@ typedef struct grant {
  * every read that sums them. */
 #define MAX_CUSTOMER_GRANTS 256
 
+/* A spend cap on a customer (docs/economy.md 6): a ceiling across calls,
+ * entitlements and credits. */
+typedef struct spend_cap {
+    char *id; /* unique on the customer */
+    size_t id_len;
+    int credit;       /* interned: "rune", a credit, or a currency */
+    lnum value;       /* the ceiling, in the cap's credit */
+    lnum meter_value; /* what counted this period */
+    int exchangeable, overage_only, ignore_grants, observe_only;
+    int overhead_cost, follow_decrements, hard_trailing, shared, events;
+    strlist shared_with; /* caller types a shared cap applies to; none: all */
+    strlist scope;       /* entitlement names; none: all */
+    reset_kind reset;
+    int64_t reset_inc;
+    lp_schedule sch;
+    int64_t created_on, started;
+    int has_last_reset;
+    int64_t last_reset;
+    int has_expires;
+    int64_t expires_on;
+} spend_cap;
+
+/* The most caps a customer holds: a bound on what a call looks at. */
+#define MAX_CUSTOMER_CAPS 64
+
 typedef struct customer {
     char *id;
     size_t id_len;
@@ -119,6 +144,9 @@ typedef struct customer {
     grant *grants; /* in the order they were made */
     size_t n_grants, cap_grants;
     uint64_t grant_seq; /* numbers the ids it generates */
+    spend_cap *caps;    /* in the order they were added */
+    size_t n_caps, cap_caps;
+    uint64_t cap_seq; /* numbers the ids it generates */
     /* included top-ups received on a plan, as interned "<plan>.<topup>":
        one drained to nothing is not granted again on that plan */
     int *included;
@@ -157,6 +185,7 @@ typedef struct state_data {
     uint32_t *free_slots;
     size_t n_free_slots, cap_free_slots;
     uint32_t next_slot; /* slots ever handed out */
+    size_t n_caps;      /* caps on all customers: 0 spares calls a look */
     int64_t clock;      /* set by set_time/advance */
     int clock_is_set;   /* 0: the system clock */
 } state_data;
@@ -275,6 +304,14 @@ override *limitr__override_find(const customer *c, int ent);
  * changed. */
 int limitr__override_put(state *st, customer *c, const override *ov);
 void limitr__override_remove(state *st, customer *c, override *ov);
+
+/* ---- Caps (cap.c) ---- */
+
+spend_cap *limitr__cap_find(const customer *c, const char *id);
+/* Adds k, taking its id and lists (copied); -1: out of memory, nothing
+ * changed. */
+int limitr__cap_add(state *st, customer *c, const spend_cap *k);
+void limitr__cap_remove_at(state *st, customer *c, size_t i);
 
 /* ---- Grants (grant.c) ---- */
 
