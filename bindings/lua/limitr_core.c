@@ -552,6 +552,17 @@ static int push_customer_info(lua_State *L, limitr_engine *e,
         lua_createtable(L, 0, 0);
     }
     lua_setfield(L, -2, "grants");
+    if (info->n_caps > 0) {
+        const char *caps;
+        if (limitr_customer_caps(e, info->id, &caps) != LIMITR_OK) {
+            lua_settop(L, top);
+            return push_fail(L, e);
+        }
+        push_json_text(L, caps);
+    } else {
+        lua_createtable(L, 0, 0);
+    }
+    lua_setfield(L, -2, "caps");
     lua_createtable(L, 0, (int)n_meters);
     for (i = 0; i < n_meters; i++) {
         if (limitr_customer_meter_at(e, info->id, i, &m) != LIMITR_OK) {
@@ -1023,6 +1034,93 @@ static int l_engine_credit_remaining(lua_State *L)
     if (status != LIMITR_OK) return push_fail(L, b->e);
     push_number(L, out);
     return 1;
+}
+
+/* ---- Spend caps ---- */
+
+/* The `events` option of reset/remove (default true). */
+static int events_opt(lua_State *L, int idx, const char *what)
+{
+    int on = 1;
+    check_opts_table(L, idx);
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "events");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isboolean(L, -1))
+                return luaL_error(L, "%s: opts.events must be a boolean", what);
+            on = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    return on;
+}
+
+/* add_customer_cap(id, value, opts): the cap's table, or nil, err, code. */
+static int l_engine_add_customer_cap(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *json = NULL;
+    char *fields;
+    int status, t = lua_type(L, 3);
+    if (t != LUA_TNUMBER && t != LUA_TSTRING)
+        return luaL_typeerror(L, 3, "number or unit string");
+    check_opts_table(L, 4);
+    lua_newtable(L); /* the options with value, as one object */
+    if (lua_istable(L, 4)) {
+        lua_pushnil(L);
+        while (lua_next(L, 4) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+    }
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "value");
+    fields = to_json_text(L, lua_gettop(L), "add_customer_cap");
+    lua_pop(L, 1);
+    enter(b);
+    status = limitr_add_customer_cap(b->e, id, fields, &json);
+    leave(b);
+    free(fields);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (json == NULL)
+        return push_fail_text(L, "the cap was removed by an event handler",
+                              "unknown_cap");
+    return push_result_text(L, json);
+}
+
+static int l_engine_customer_cap(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *cap = check_string(L, 3), *json;
+    int status;
+    enter(b);
+    status = limitr_customer_cap(b->e, id, cap, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
+static int l_engine_reset_customer_cap(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *cap = check_string(L, 3);
+    int events = events_opt(L, 4, "reset_customer_cap"), status;
+    enter(b);
+    status = limitr_reset_customer_cap(b->e, id, cap, events);
+    leave(b);
+    return push_done(L, b->e, status);
+}
+
+static int l_engine_remove_customer_cap(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *cap = check_string(L, 3);
+    int events = events_opt(L, 4, "remove_customer_cap"), status;
+    enter(b);
+    status = limitr_remove_customer_cap(b->e, id, cap, events);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 /* ---- Customer graph and overrides ---- */
@@ -1865,6 +1963,10 @@ static const luaL_Reg engine_methods[] = {
     {"add_customer_grant", l_engine_add_customer_grant},
     {"remove_customer_grant", l_engine_remove_customer_grant},
     {"credit_remaining", l_engine_credit_remaining},
+    {"add_customer_cap", l_engine_add_customer_cap},
+    {"customer_cap", l_engine_customer_cap},
+    {"reset_customer_cap", l_engine_reset_customer_cap},
+    {"remove_customer_cap", l_engine_remove_customer_cap},
     {"on", l_engine_on},
     {"off", l_engine_off},
     {"lib", l_engine_lib},

@@ -189,6 +189,7 @@ typedef struct limitr_customer_info {
     const char *overrides_json; /* {<ent>: override}; NULL: no overrides */
     size_t n_meters;            /* for limitr_customer_meter_at */
     size_t n_grants;            /* > 0: limitr_customer_grants reads them */
+    size_t n_caps;              /* > 0: limitr_customer_caps reads them */
 } limitr_customer_info;
 
 /* One meter of a customer, in its current period, as in the snapshot. */
@@ -380,6 +381,31 @@ LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
 
 /* ---- Money (docs/economy.md) ---- */
 
+/* ---- Spend caps (docs/economy.md 6) ---- */
+
+/* A spend cap on a customer: cap_json is an object with `value` (the
+ * ceiling, a number or a unit string in the cap credit's units) and the
+ * options of docs/engine.md 16 (id, credit = "rune", exchangeable,
+ * overage_only, ignore_grants, observe_only, overhead_cost,
+ * follow_decrements, hard_trailing, shared, shared_with, scope, resets,
+ * reset_inc, reset_sch, expires_on, events = true). cap_out: NULL, or the
+ * cap's snapshot (borrowed). Fires customer-cap-added and customer-set.
+ * LIMITR_INVALID with every problem under the path `cap`. */
+LIMITR_API int limitr_add_customer_cap(limitr_engine *engine, const char *id,
+                                       const char *cap_json,
+                                       const char **cap_out);
+/* The cap's snapshot; LIMITR_NOT_FOUND "unknown_customer", "unknown_cap". */
+LIMITR_API int limitr_customer_cap(limitr_engine *engine, const char *id,
+                                   const char *cap_id, const char **cap_out);
+/* Zeroes the cap's meter now; fires customer-cap-reset then customer-set
+ * when `events`. */
+LIMITR_API int limitr_reset_customer_cap(limitr_engine *engine, const char *id,
+                                         const char *cap_id, int events);
+/* Removes the cap; fires customer-cap-removed then customer-set when
+ * `events`. */
+LIMITR_API int limitr_remove_customer_cap(limitr_engine *engine, const char *id,
+                                          const char *cap_id, int events);
+
 /* ---- Grants and top-ups (docs/economy.md 4-5) ---- */
 
 /* The customer's grants as a JSON array, as in its snapshot (borrowed
@@ -417,6 +443,10 @@ LIMITR_API int limitr_add_customer_grant(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_remove_customer_grant(limitr_engine *engine,
                                             const char *id,
                                             const char *grant_id);
+
+/* The customer's caps as a JSON array, as in its snapshot (borrowed). */
+LIMITR_API int limitr_customer_caps(limitr_engine *engine, const char *id,
+                                    const char **caps_json);
 
 /* What the customer's grants are worth in `credit` (a credit or a
  * currency): balances in it unit for unit, the others through the

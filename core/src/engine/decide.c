@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "caps.h"
 #include "decide.h"
 #include "grants.h"
 #include "names.h"
@@ -233,6 +234,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->requested = 0;
     d->requested_is_double = 0;
     d->reason = NULL;
+    d->cap_holder = NULL;
     d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;
@@ -303,6 +305,10 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     d->new_value = newv;
     d->overage = 0;
     d->grant_cover = 0;
+    /* Gates 5-6: spend caps, for increases (none in the state: no look) */
+    if (e->st.d->n_caps > 0 && d->requested > 0 && !force &&
+        !limitr__caps_gate(e, d))
+        return 0;
     /* Gate 7: the governor, for increases on hard limits. */
     if (lim->rule.governor && d->requested > 0 && !force &&
         !lnum_le9(d->requested, d->v.tokens)) {
@@ -616,7 +622,9 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
     snprintf(reason, sizeof reason, "%s", d->reason);
-    if (events) {
+    if (events && d->cap_holder != NULL && strcmp(d->gate, "cap") == 0) {
+        limitr__caps_denied(e, d, opts); /* the cap's, not the meter's */
+    } else if (events) {
         event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
         int reset = d->v.rolled && limitr__listening(e, EV_METER_RESET);
         int outcome = limitr__listening(e, ev);
@@ -643,6 +651,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     int force = opts != NULL && opts->force, allowed;
     lnum overhead;
     meter *m;
+    cap_events *caps = NULL;
     if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (limitr__target(e, id, id_len, ent, ent_len, &d) != 0)
@@ -689,6 +698,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     }
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
                        0);
+    if (e->st.d->n_caps > 0) caps = limitr__caps_commit(e, &d, events);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {
@@ -699,6 +709,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         if (reset || outcome)
             fire(e, &d, 1, reset, outcome ? (int)ev : -1, opts);
     }
+    limitr__cap_events_fire(e, caps); /* built before any was delivered */
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }
 

@@ -29,6 +29,8 @@ typedef struct decision {
     lnum new_value;     /* after the call, raised to the minimum */
     lnum overage;       /* past the limit and not covered by grants */
     lnum grant_cover;   /* past the limit and covered by grants */
+    const customer *cap_holder; /* the cap that denied (gate "cap") */
+    size_t cap_index;
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
 

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "caps.h"
 #include "grants.h"
 
 void limitr__add_num(cJSON *obj, const char *key, lnum v)
@@ -118,6 +119,7 @@ cJSON *limitr__customer_snapshot_at(limitr_engine *e, const customer *c,
     cJSON_AddItemToObject(s, "overrides", limitr__overrides_json(e, c));
     cJSON_AddItemToObject(s, "meters", meters_json(e, c, now));
     cJSON_AddItemToObject(s, "grants", limitr__grants_json(e, c, now));
+    cJSON_AddItemToObject(s, "caps", limitr__caps_json(e, c, now));
     return s;
 }
 
@@ -156,6 +158,7 @@ int limitr_customer_view(limitr_engine *e, const char *id,
     out->overrides_json = NULL;
     out->n_meters = c->n_meters;
     out->n_grants = c->n_grants;
+    out->n_caps = c->n_caps;
     if (c->n_overrides > 0)
         return limitr__set_result(e, limitr__overrides_json(e, c),
                                   &out->overrides_json);

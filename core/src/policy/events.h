@@ -13,6 +13,11 @@
     X(CUSTOMER_REMOVED, "customer-removed")                                    \
     X(CUSTOMER_PLAN_CHANGED, "customer-plan-changed")                          \
     X(CUSTOMER_TOPUP_GRANTED, "customer-topup-granted")                        \
+    X(CAP_LIMIT, "cap-limit")                                                  \
+    X(CAP_THRESHOLD_CROSSED, "cap-threshold-crossed")                          \
+    X(CUSTOMER_CAP_ADDED, "customer-cap-added")                                \
+    X(CUSTOMER_CAP_RESET, "customer-cap-reset")                                \
+    X(CUSTOMER_CAP_REMOVED, "customer-cap-removed")                            \
     X(ERROR, "error")
 
 typedef enum event_kind {

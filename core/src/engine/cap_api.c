@@ -1,0 +1,316 @@
+/* cap_api.c: the calls on spend caps (docs/economy.md 6.1):
+ * add_customer_cap, customer_cap, reset_customer_cap, remove_customer_cap. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "caps.h"
+#include "compile.h"
+#include "names.h"
+
+static const field cap_fields[] = {
+    {"value", FIELD_OK},
+    {"id", FIELD_OK},
+    {"credit", FIELD_OK},
+    {"exchangeable", FIELD_OK},
+    {"overage_only", FIELD_OK},
+    {"ignore_grants", FIELD_OK},
+    {"observe_only", FIELD_OK},
+    {"overhead_cost", FIELD_OK},
+    {"follow_decrements", FIELD_OK},
+    {"hard_trailing", FIELD_OK},
+    {"shared", FIELD_OK},
+    {"shared_with", FIELD_OK},
+    {"scope", FIELD_OK},
+    {"resets", FIELD_OK},
+    {"reset_inc", FIELD_OK},
+    {"reset_sch", FIELD_OK},
+    {"expires_on", FIELD_OK},
+    {"events", FIELD_OK},
+};
+
+/* A list of strings at key into *out (borrowed from the document: the
+ * state copies it). */
+static void read_names(compiler *cc, const doc_node *root, const char *key,
+                       strlist *out, char **slots, size_t room)
+{
+    const doc_node *v = limitr__get(root, key);
+    char path[64];
+    size_t i;
+    snprintf(path, sizeof path, "cap.%s", key);
+    out->items = slots;
+    out->n = out->cap = 0;
+    if (v == NULL || !limitr__expect(cc, v, path, DOC_LIST, "list")) return;
+    if (v->count > room) {
+        ERR(cc, path, v, "at most %zu names", room);
+        return;
+    }
+    for (i = 0; i < v->count; i++)
+        if (limitr__expect(cc, v->items[i], path, DOC_STRING, "string"))
+            slots[out->n++] = v->items[i]->text;
+}
+
+#define MAX_CAP_NAMES 64
+
+int limitr_add_customer_cap(limitr_engine *e, const char *id,
+                            const char *cap_json, const char **cap_out)
+{
+    compiler cc;
+    doc_node *root;
+    const doc_node *v;
+    char *err = NULL, idbuf[128] = "";
+    char *with_slots[MAX_CAP_NAMES], *scope_slots[MAX_CAP_NAMES];
+    customer *c;
+    spend_cap k;
+    int credit = AMOUNT_PLAIN, status = LIMITR_OK, found, is_currency;
+    const char *cname = "rune";
+    lnum f;
+    int end;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "add_customer_cap");
+    if (id == NULL || cap_json == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "add_customer_cap: id and the cap are required");
+    if ((c = limitr__customer_lookup(e, id)) == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    root = limitr__doc_parse(cap_json, strlen(cap_json), "json", &err);
+    if (root == NULL) {
+        status = err ? limitr__fail(e, LIMITR_INVALID, NULL,
+                                    "add_customer_cap: %s", err)
+                     : limitr__nomem(e);
+        free(err);
+        return status;
+    }
+    memset(&cc, 0, sizeof cc);
+    cc.p = e->policy;
+    cc.no_snippets = 1;
+    memset(&k, 0, sizeof k);
+    k.created_on = k.started = limitr__now(e);
+    if (limitr__expect(&cc, root, "cap", DOC_MAP, "mapping")) {
+        limitr__check_fields(&cc, root, "cap", cap_fields,
+                             N_FIELDS(cap_fields));
+        if ((v = limitr__get(root, "credit")) != NULL &&
+            limitr__expect(&cc, v, "cap.credit", DOC_STRING, "string"))
+            cname = v->text;
+        found = limitr__credit_find(e->policy, cname);
+        is_currency = found < 0 &&
+                      (strcmp(cname, "rune") == 0 ||
+                       limitr__exchange_resolve(e->policy, cname, &f, &end) ==
+                           EXCHANGE_OK);
+        if (found >= 0)
+            credit = found;
+        else if (!is_currency)
+            ERR(&cc, "cap.credit", v != NULL ? v : root,
+                "'%s' is neither rune, a credit nor a currency of the "
+                "exchange",
+                cname);
+        k.exchangeable =
+            limitr__read_bool(&cc, root, "cap", "exchangeable", found < 0);
+        if (found >= 0 && k.exchangeable &&
+            e->policy->credits[found].model == PRICING_STAIRSTEP)
+            ERR(&cc, "cap.exchangeable", root,
+                "a cap in the stairstep-priced credit '%s' counts only its "
+                "own units (exchangeable: false)",
+                cname);
+        if ((v = limitr__get(root, "value")) == NULL)
+            limitr__verr(&cc.errs, "cap", 0, 0,
+                         "missing required field 'value'");
+        else
+            limitr__read_ranged(&cc, v, "cap.value", credit, 0, &k.value);
+        if ((v = limitr__get(root, "id")) != NULL &&
+            limitr__expect(&cc, v, "cap.id", DOC_STRING, "string")) {
+            if (v->text[0] == '\0' || strlen(v->text) >= sizeof idbuf ||
+                !limitr__utf8_valid(v->text, strlen(v->text)))
+                ERR(&cc, "cap.id", v, "must be 1 to %zu bytes of UTF-8",
+                    sizeof idbuf - 1);
+            else if (limitr__cap_find(c, v->text) != NULL)
+                ERR(&cc, "cap.id", v, "the customer has a cap '%s'", v->text);
+            else
+                snprintf(idbuf, sizeof idbuf, "%s", v->text);
+        }
+        k.overage_only = limitr__read_bool(&cc, root, "cap", "overage_only", 0);
+        k.ignore_grants =
+            limitr__read_bool(&cc, root, "cap", "ignore_grants", 0);
+        k.observe_only = limitr__read_bool(&cc, root, "cap", "observe_only", 0);
+        k.overhead_cost =
+            limitr__read_bool(&cc, root, "cap", "overhead_cost", 0);
+        k.follow_decrements =
+            limitr__read_bool(&cc, root, "cap", "follow_decrements", 0);
+        k.hard_trailing =
+            limitr__read_bool(&cc, root, "cap", "hard_trailing", 0);
+        k.shared = limitr__read_bool(&cc, root, "cap", "shared", 0);
+        k.events = limitr__read_bool(&cc, root, "cap", "events", 1);
+        read_names(&cc, root, "shared_with", &k.shared_with, with_slots,
+                   MAX_CAP_NAMES);
+        read_names(&cc, root, "scope", &k.scope, scope_slots, MAX_CAP_NAMES);
+        limitr__read_resets(&cc, root, "cap", &k.reset, &k.reset_inc, &k.sch);
+        if ((v = limitr__get(root, "expires_on")) != NULL) {
+            int64_t at;
+            if (limitr__read_duration(&cc, v, "cap.expires_on", &at)) {
+                k.has_expires = 1;
+                k.expires_on = at;
+            }
+        }
+    }
+    if (cc.errs.n == 0 && c->n_caps >= MAX_CUSTOMER_CAPS)
+        limitr__verr(&cc.errs, "cap", 0, 0,
+                     "customer '%s' holds %d caps already (the most)", id,
+                     MAX_CUSTOMER_CAPS);
+    if (!cc.nomem && !cc.errs.nomem && cc.errs.n == 0) {
+        k.credit = limitr__state_intern(&e->st, cname, strlen(cname));
+        if (idbuf[0] == '\0') /* generated: cap-<n>, skipping taken ones */
+            do {
+                snprintf(idbuf, sizeof idbuf, "cap-%llu",
+                         (unsigned long long)++c->cap_seq);
+            } while (limitr__cap_find(c, idbuf) != NULL);
+        k.id = idbuf;
+        k.id_len = strlen(idbuf);
+        if (k.credit < 0 || limitr__cap_add(&e->st, c, &k) != 0) cc.nomem = 1;
+    }
+    limitr__doc_free(root);
+    if (cc.nomem || cc.errs.nomem) {
+        limitr__verr_free(&cc.errs);
+        return limitr__nomem(e);
+    }
+    if (cc.errs.n > 0) {
+        char *text = limitr__verr_join(&cc.errs);
+        status = text ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
+                      : limitr__nomem(e);
+        free(text);
+        return status;
+    }
+    limitr__verr_free(&cc.errs);
+    if (k.events && limitr__listening(e, EV_CUSTOMER_CAP_ADDED)) {
+        cJSON *ev = cJSON_CreateObject();
+        if (ev != NULL) {
+            cJSON_AddItemToObject(ev, "customer",
+                                  limitr__customer_snapshot(e, c));
+            cJSON_AddItemToObject(ev, "cap",
+                                  limitr__cap_json(e,
+                                                   limitr__cap_find(c, idbuf),
+                                                   limitr__now(e)));
+        }
+        limitr__emit(e, EV_CUSTOMER_CAP_ADDED, ev);
+    }
+    if (k.events && (c = limitr__customer_lookup(e, id)) != NULL)
+        limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    c = limitr__customer_lookup(e, id);
+    {
+        spend_cap *stored = c != NULL ? limitr__cap_find(c, idbuf) : NULL;
+        if (stored == NULL) { /* a handler removed it */
+            if (cap_out != NULL) *cap_out = NULL;
+            return limitr__ok(e);
+        }
+        return limitr__set_result(
+            e, limitr__cap_json(e, stored, limitr__now(e)), cap_out);
+    }
+}
+
+int limitr_customer_cap(limitr_engine *e, const char *id, const char *cap_id,
+                        const char **cap_out)
+{
+    customer *c;
+    spend_cap *k;
+    LIMITR_ENTER(e);
+    if (id == NULL || cap_id == NULL || cap_out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "customer_cap: id, cap id and out are required");
+    if ((c = limitr__customer_lookup(e, id)) == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    k = limitr__cap_find(c, cap_id);
+    if (k == NULL || (k->has_expires && limitr__now(e) >= k->expires_on))
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_cap");
+    return limitr__set_result(e, limitr__cap_json(e, k, limitr__now(e)),
+                              cap_out);
+}
+
+/* The cap cap_id of customer id for reset / remove, or a reason set. */
+static spend_cap *cap_for(limitr_engine *e, const char *call, const char *id,
+                          const char *cap_id, customer **c, int *status)
+{
+    spend_cap *k;
+    if (id == NULL || cap_id == NULL) {
+        *status = limitr__fail(e, LIMITR_INVALID, NULL,
+                               "%s: id and cap id are required", call);
+        return NULL;
+    }
+    if ((*c = limitr__customer_lookup(e, id)) == NULL) {
+        *status = limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+        return NULL;
+    }
+    if ((k = limitr__cap_find(*c, cap_id)) == NULL)
+        *status = limitr__reason(e, LIMITR_NOT_FOUND, "unknown_cap");
+    return k;
+}
+
+int limitr_reset_customer_cap(limitr_engine *e, const char *id,
+                              const char *cap_id, int events)
+{
+    customer *c;
+    spend_cap *k;
+    int status = LIMITR_OK;
+    int64_t now;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "reset_customer_cap");
+    if ((k = cap_for(e, "reset_customer_cap", id, cap_id, &c, &status)) == NULL)
+        return status;
+    now = limitr__now(e);
+    k->meter_value = 0;
+    k->started = now;
+    k->has_last_reset = k->reset == RESET_SCHEDULE;
+    k->last_reset = k->has_last_reset ? now : 0;
+    if (events && limitr__listening(e, EV_CUSTOMER_CAP_RESET)) {
+        cJSON *ev = cJSON_CreateObject();
+        if (ev != NULL) {
+            cJSON_AddItemToObject(ev, "customer",
+                                  limitr__customer_snapshot(e, c));
+            cJSON_AddItemToObject(ev, "cap", limitr__cap_json(e, k, now));
+        }
+        limitr__emit(e, EV_CUSTOMER_CAP_RESET, ev);
+    }
+    if (events && (c = limitr__customer_lookup(e, id)) != NULL)
+        limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    return limitr__ok(e);
+}
+
+int limitr_remove_customer_cap(limitr_engine *e, const char *id,
+                               const char *cap_id, int events)
+{
+    customer *c;
+    spend_cap *k;
+    int status = LIMITR_OK;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "remove_customer_cap");
+    if ((k = cap_for(e, "remove_customer_cap", id, cap_id, &c, &status)) ==
+        NULL)
+        return status;
+    limitr__cap_remove_at(&e->st, c, (size_t)(k - c->caps));
+    if (events && limitr__listening(e, EV_CUSTOMER_CAP_REMOVED)) {
+        cJSON *ev = cJSON_CreateObject();
+        if (ev != NULL) {
+            cJSON_AddItemToObject(ev, "customer",
+                                  limitr__customer_snapshot(e, c));
+            cJSON_AddStringToObject(ev, "id", cap_id);
+        }
+        limitr__emit(e, EV_CUSTOMER_CAP_REMOVED, ev);
+    }
+    if (events && (c = limitr__customer_lookup(e, id)) != NULL)
+        limitr__emit_customer(e, EV_CUSTOMER_SET, c);
+    return limitr__ok(e);
+}
+
+int limitr_customer_caps(limitr_engine *e, const char *id,
+                         const char **caps_json)
+{
+    const customer *c;
+    LIMITR_ENTER(e);
+    if (id == NULL || caps_json == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "customer_caps: id and out are required");
+    if ((c = limitr__customer_lookup(e, id)) == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    return limitr__set_result(e, limitr__caps_json(e, c, limitr__now(e)),
+                              caps_json);
+}
