@@ -1,0 +1,103 @@
+/* test_caps.c: spend caps from C (docs/economy.md 6): the shared org cap
+ * example, its events, the calls and bad caps. */
+#include <stdlib.h>
+
+#include "engine_of.h"
+#include "harness.h"
+#include "recorder.h"
+
+static const char policy_yaml[] =
+    "policy:\n"
+    "  credits:\n"
+    "    token: {price: {amount: 0.1}}\n"
+    "  plans:\n"
+    "    p:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        chat: {limit: {credit: token, value: 0, mode: soft}}\n";
+
+static double cap_used(limitr_engine *e, const char *id, const char *cap)
+{
+    const char *json = NULL;
+    const char *at;
+    if (limitr_customer_cap(e, id, cap, &json) != LIMITR_OK) return -1;
+    at = strstr(json, "\"meter_value\":");
+    return at != NULL ? atof(at + 14) : -1;
+}
+
+TEST(a_shared_org_cap_stops_a_user_two_refs_below)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    recorder r = {{0}, {0}, 0};
+    const char *json = NULL;
+    ASSERT(e != NULL);
+    ASSERT_EQ(
+        limitr_create_customer(e, "acme", NULL, "{\"type\": \"org\"}", NULL),
+        LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(
+            e, "eng", NULL, "{\"type\": \"team\", \"refs\": [\"acme\"]}", NULL),
+        LIMITR_OK);
+    ASSERT_EQ(
+        limitr_create_customer(e, "alice", NULL, "{\"refs\": [\"eng\"]}", NULL),
+        LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_cap(
+                  e, "acme",
+                  "{\"value\": 1, \"id\": \"org_budget\", \"shared\": true}",
+                  &json),
+              LIMITR_OK);
+    ASSERT_CONTAINS(json, "\"remaining\":1");
+    ASSERT_EQ(limitr_allow(e, "alice", "chat", 9, NULL), LIMITR_OK);
+    ASSERT_NUM(cap_used(e, "acme", "org_budget"), 0.9);
+    limitr_on(e, "cap-limit", record, &r, NULL);
+    ASSERT_EQ(limitr_allow(e, "alice", "chat", 2, NULL), LIMITR_DENIED);
+    ASSERT_STR(limitr_last_reason(e), "cap");
+    ASSERT_EQ(r.count, 1);
+    ASSERT_CONTAINS(r.last, "\"price_diff\":0.2");
+    ASSERT_CONTAINS(r.last, "\"id\":\"org_budget\"");
+    ASSERT_EQ(limitr_check(e, "alice", "chat", 1), LIMITR_OK);
+    ASSERT_EQ(limitr_check(e, "alice", "chat", 2), LIMITR_DENIED);
+    limitr_on(e, "cap-threshold-crossed", record, &r, NULL);
+    ASSERT_EQ(limitr_allow(e, "alice", "chat", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(r.count, 2);
+    ASSERT_CONTAINS(r.names, "cap-threshold-crossed");
+    ASSERT_EQ(limitr_reset_customer_cap(e, "acme", "org_budget", 1), LIMITR_OK);
+    ASSERT_NUM(cap_used(e, "acme", "org_budget"), 0);
+    ASSERT_EQ(limitr_remove_customer_cap(e, "acme", "org_budget", 1),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_remove_customer_cap(e, "acme", "org_budget", 1),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_cap");
+    ASSERT_EQ(limitr_customer_caps(e, "acme", &json), LIMITR_OK);
+    ASSERT_STR(json, "[]");
+    limitr_free(e);
+}
+
+TEST(bad_caps_change_nothing)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    const char *json = NULL;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_cap(
+                  e, "c", "{\"credit\": \"nope\", \"oops\": 1}", NULL),
+              LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "cap.credit");
+    ASSERT_CONTAINS(limitr_last_error(e), "'value'");
+    ASSERT_CONTAINS(limitr_last_error(e), "oops");
+    ASSERT_EQ(limitr_add_customer_cap(e, "c", "[]", NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_add_customer_cap(e, "c", "{", NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_add_customer_cap(e, "ghost", "{\"value\": 1}", NULL),
+              LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_customer_caps(e, "c", &json), LIMITR_OK);
+    ASSERT_STR(json, "[]");
+    ASSERT_EQ(limitr_customer_cap(e, "c", "x", &json), LIMITR_NOT_FOUND);
+    limitr_free(e);
+}
+
+int main(void)
+{
+    RUN(a_shared_org_cap_stops_a_user_two_refs_below);
+    RUN(bad_caps_change_nothing);
+    return harness_failures != 0;
+}
