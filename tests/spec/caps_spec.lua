@@ -278,6 +278,35 @@ policy:
     end)
 end)
 
+describe("cap events and policy logic", function()
+    it("notifications and handlers see cap-limit and cap-threshold-crossed", function()
+        local e = H.engine(ORG .. [[
+  notifications:
+    budget_gone:
+      matches: "function(type, event) return type == 'cap-threshold-crossed' end"
+  handlers:
+    budget_gone: "function(event) App.tell('gone', event.cap.id) end"
+    cap-limit: "function(event) App.tell('denied', event.caller.id) end"
+]], 0, "c", "p")
+        local told = {}
+        e:lib("App", "tell", function(what, who) told[#told + 1] = what .. ":" .. who end)
+        assert(e:add_customer_cap("c", 1, { id = "r" }))
+        assert.is_true(e:allow("c", "chat", 10))
+        assert.are.same({ false, "cap" }, { e:allow("c", "chat", 1) })
+        assert.are.same({ "gone:r", "denied:c" }, told)
+    end)
+
+    it("a handler deleting a holder while cap events are delivered breaks nothing", function()
+        local e = org()
+        e:on("customer-set", function(ev) if ev.id == "acme" then e:delete_customer("acme") end end)
+        local crossed = H.recorder(e, "^cap%-threshold")
+        assert.is_true(e:allow("alice", "chat", 10))
+        assert.are.equal(1, #crossed)
+        assert.is_nil(e:customer("acme"))
+        assert.is_true(e:allow("alice", "chat", 10)) -- the cap went with acme
+    end)
+end)
+
 describe("bad caps", function()
     it("are refused whole, every problem named", function()
         local e = H.engine(ORG, 0, "c", "p")

@@ -306,10 +306,11 @@ int limitr_new(const char *text, size_t len, const char *format,
         limitr__bind_script(e);
         for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
             if (e->policy->handler_refs[ev] > 0) e->listeners[ev]++;
-        if (e->policy->n_notifications > 0) { /* they see meter events */
+        if (e->policy->n_notifications > 0) { /* they see a call's events */
             static const event_kind seen[] = {
-                EV_METER_CHANGED, EV_METER_OVERAGE, EV_METER_LIMIT,
-                EV_METER_GOVERNED, EV_METER_RESET};
+                EV_METER_CHANGED,        EV_METER_OVERAGE, EV_METER_LIMIT,
+                EV_METER_GOVERNED,       EV_METER_RESET,   EV_CAP_LIMIT,
+                EV_CAP_THRESHOLD_CROSSED};
             size_t i;
             for (i = 0; i < sizeof seen / sizeof seen[0]; i++)
                 e->listeners[seen[i]]++;

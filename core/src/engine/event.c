@@ -602,12 +602,14 @@ static void deliver(limitr_engine *e, int kind, payload *p)
     if (e->delivering == 0 && e->subs_dirty) compact_subs(e);
 }
 
-/* Notifications see the meter events (docs/policy.md section 9). */
+/* Notifications see the meter events and the cap events of a call
+ * (docs/policy.md section 9). */
 static int notified_event(event_kind ev)
 {
     return ev == EV_METER_CHANGED || ev == EV_METER_OVERAGE ||
            ev == EV_METER_LIMIT || ev == EV_METER_GOVERNED ||
-           ev == EV_METER_RESET;
+           ev == EV_METER_RESET || ev == EV_CAP_LIMIT ||
+           ev == EV_CAP_THRESHOLD_CROSSED;
 }
 
 /* Step 1: each notification whose matches(type, event) is true fires
