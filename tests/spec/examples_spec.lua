@@ -35,6 +35,35 @@ describe("examples/credits_burndown.lua", function()
     end)
 end)
 
+describe("examples/spend_caps.lua", function()
+    it("holds an org budget shared by teams and users", function()
+        assert.are.equal(table.concat({
+            "ana   chat    100000 -> allowed",
+            "ben   images      20 -> allowed",
+            "  ben   denied by ben's ben_budget (0.80 of 1.00 runes used)",
+            "ben   images      10 -> cap",
+            "  research's team_budget reached 3.00 runes (call by ana)",
+            "ana   images      30 -> allowed",
+            "  ana   denied by research's team_budget (3.00 of 3.00 runes used)",
+            "ana   chat      1000 -> cap",
+            "  acme's heads_up reached 4.50 runes (call by carl)",
+            "carl  chat    150000 -> allowed",
+            "  carl  denied by acme's org_budget (4.50 of 5.00 runes used)",
+            "carl  images      20 -> cap",
+            "  org_budget  4.50 of 5.00 runes",
+            "  team_budget 3.00 of 3.00 runes",
+            "  ben_budget  0.80 of 1.00 runes",
+            "research's budget reset",
+            "  acme's org_budget reached 5.00 runes (call by ana)",
+            "ana   chat     50000 -> allowed",
+            "  org_budget  5.00 of 5.00 runes",
+            "  team_budget 0.50 of 3.00 runes",
+            "  ben_budget  0.80 of 1.00 runes",
+            "",
+        }, "\n"), run("examples/spend_caps.lua"))
+    end)
+end)
+
 describe("examples/openresty/handler.lua", function()
     local H = require "helpers"
     local json = require "dkjson"
