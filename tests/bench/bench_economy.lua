@@ -1,7 +1,9 @@
 -- bench_economy.lua: what the credits economy costs an allow from Lua, as a
 -- ratio to the plain allow of the same run (issue 10, "Speed"): an allow
--- drawn from a grant (its soft limit exhausted), and a plain allow on a
--- customer that holds grants it does not need. Lua 5.4 or LuaJIT.
+-- drawn from a grant (its soft limit exhausted), an allow under a user's
+-- own cap and its org's shared cap two refs up, an allow of a tier-priced
+-- credit, and a plain allow on a customer that holds grants it does not
+-- need. Lua 5.4 or LuaJIT.
 local limitr = require "limitr"
 
 local N = tonumber(arg and arg[1]) or 200000 -- calls per timed run
@@ -13,12 +15,18 @@ local POLICY = [[
 policy:
   credits:
     tok: {}
+    priced: {price: {amount: 0.000001}}
+    tiered:
+      pricing_model: tiered
+      tiers: [{up_to: 1000, price: {amount: 0.01}}, {price: {amount: 0.001}}]
   plans:
     p:
       default: true
       entitlements:
         plain: {limit: {credit: tok, value: 1e15}}
         drawn: {limit: {credit: tok, value: 0, mode: soft}}
+        capped: {limit: {credit: priced, value: 1e15}}
+        tiers: {limit: {credit: tiered, value: 0, mode: soft}}
 ]]
 
 local function best_of(e, id, ent)
@@ -40,6 +48,11 @@ local e = assert(limitr.new(POLICY))
 e:create_customer("c")
 e:create_customer("g")
 assert(e:add_customer_grant("g", { credit = "tok", value = 1e15 }))
+assert(e:create_customer("org", nil, { type = "org" }))
+assert(e:create_customer("team", nil, { type = "team", refs = { "org" } }))
+assert(e:create_customer("user", nil, { refs = { "team" } }))
+assert(e:add_customer_cap("org", 1e12, { shared = true }))
+assert(e:add_customer_cap("user", 1e12))
 local plain = best_of(e, "c", "plain")
 print(format("Lua economy (%d calls per run, best of %d, os.clock; %s)",
     N, RUNS, jit and jit.version or _VERSION))
@@ -50,5 +63,7 @@ local function report(name, t, must, goal)
         name, t, r, must, goal, r <= must and "ok" or "MISSED"))
 end
 report("allow drawn from a grant (soft limit 0)", best_of(e, "g", "drawn"), 1.5, 1.2)
+report("allow under own + org shared cap (2 refs)", best_of(e, "user", "capped"), 1.5, 1.2)
+report("allow of a tier-priced credit", best_of(e, "c", "tiers"), 1.5, 1.2)
 report("plain allow, customer holding a grant", best_of(e, "g", "plain"), 1.5, 1.2)
 assert(e:credit_remaining("g", "tok") < 1e15)

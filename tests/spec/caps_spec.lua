@@ -307,6 +307,93 @@ describe("cap events and policy logic", function()
     end)
 end)
 
+describe("caps at the edges", function()
+    it("a cap denial after a roll-over still fires meter-reset", function()
+        local e = H.engine([[
+policy:
+  credits: {token: {price: {amount: 0.1}}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 1000, resets: true, reset_inc: 100}}
+]], 0, "c", "p")
+        assert(e:add_customer_cap("c", 1, { id = "r" }))
+        assert.is_true(e:allow("c", "chat", 5))
+        e:set_time(150)
+        local seen = H.recorder(e)
+        assert.are.same({ false, "cap" }, { e:allow("c", "chat", 100) })
+        assert.are.same({ "meter-reset", "cap-limit" }, H.names(seen))
+    end)
+
+    it("an amount past the range of amounts is denied, never skipped", function()
+        local e = H.engine([[
+policy:
+  credits: {token: {price: {amount: 1000000}}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 0, mode: soft}}
+]], 0, "c", "p")
+        assert(e:add_customer_cap("c", 1, { id = "r" }))
+        assert.are.same({ false, "cap" }, { e:allow("c", "chat", 1e15) })
+        assert.is_false(e:check("c", "chat", 1e15))
+        assert.are.equal(0, used(e, "c", "r"))
+        assert.is_true(e:allow("c", "chat", 1e15, { force = true }))
+        assert.is_true(used(e, "c", "r") >= 1e19) -- forced: it fills the cap
+    end)
+
+    it("an overhead cap sees opts.overhead at the gate, and a 0-unit call's overhead", function()
+        local e = H.engine(ORG, 0, "c", "p")
+        assert(e:add_customer_cap("c", 1, { id = "cost", overhead_cost = true }))
+        assert(e:add_customer_cap("c", 100, { id = "over", overhead_cost = true, overage_only = true }))
+        assert.are.same({ false, "cap" }, { e:allow("c", "chat", 1, { overhead = 50 }) })
+        assert.are.equal(0, used(e, "c", "cost"))
+        assert.is_true(e:allow("c", "chat", 0, { overhead = 0.75 }))
+        assert.are.equal(0.75, used(e, "c", "cost"))
+        assert.are.equal(0, used(e, "c", "over"))
+    end)
+
+    it("a caller with many refs pays nothing for a cap elsewhere", function()
+        local e = H.engine(ORG, 0)
+        local refs = {}
+        for i = 1, 300 do
+            assert(e:create_customer("r" .. i))
+            refs[i] = "r" .. i
+        end
+        assert(e:create_customer("many", nil, { refs = refs }))
+        assert(e:create_customer("other"))
+        assert(e:add_customer_cap("other", 1, { shared = true }))
+        assert.is_true(e:allow("many", "chat", 100))
+        assert(e:add_customer_cap("r300", 1, { shared = true, id = "deep" }))
+        assert.are.same({ false, "cap" }, { e:allow("many", "chat", 11) })
+        assert.is_true(e:allow("many", "chat", 10))
+        assert.are.equal(1, used(e, "r300", "deep"))
+    end)
+
+    it("prices the part grants left on tiers from after what they paid", function()
+        local e = H.engine(TIERS:format("tiered", BANDS, 0), 0, "c", "p")
+        assert(e:add_customer_grant("c", { credit = "tok", value = 100 }))
+        assert(e:add_customer_cap("c", 100, { id = "ig", ignore_grants = true }))
+        assert(e:add_customer_cap("c", 100, { id = "ov", ignore_grants = true, overage_only = true }))
+        local seen = H.recorder(e, "^meter")
+        assert.is_true(e:allow("c", "e", 200))
+        assert.are.equal(0.5, seen[1].ev.overage_price)
+        assert.are.same({ 0.5, 0.5 }, { used(e, "c", "ig"), used(e, "c", "ov") })
+    end)
+
+    it("expired caps go at the next write, their ids free again", function()
+        local e = H.engine(ORG, 0, "c", "p")
+        assert(e:add_customer_cap("c", 1, { id = "daily", expires_on = 100 }))
+        e:set_time(100)
+        H.fails("unknown_cap", e:remove_customer_cap("c", "daily"))
+        assert(e:add_customer_cap("c", 2, { id = "daily" }))
+        assert.are.equal(2, e:customer_cap("c", "daily").value)
+        H.fails("invalid_argument", e:add_customer_cap("c", -1))
+    end)
+end)
+
 describe("bad caps", function()
     it("are refused whole, every problem named", function()
         local e = H.engine(ORG, 0, "c", "p")

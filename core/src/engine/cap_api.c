@@ -75,6 +75,7 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
                             "add_customer_cap: id and the cap are required");
     if ((c = limitr__customer_lookup(e, id)) == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
+    limitr__caps_remove_expired(e, c, limitr__now(e)); /* their ids are free */
     root = limitr__doc_parse(cap_json, strlen(cap_json), "json", &err);
     if (root == NULL) {
         status = err ? limitr__fail(e, LIMITR_INVALID, NULL,
@@ -118,7 +119,7 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
             limitr__verr(&cc.errs, "cap", 0, 0,
                          "missing required field 'value'");
         else
-            limitr__read_ranged(&cc, v, "cap.value", credit, 0, &k.value);
+            limitr__read_ranged(&cc, v, "cap.value", credit, 1, &k.value);
         if ((v = limitr__get(root, "id")) != NULL &&
             limitr__expect(&cc, v, "cap.id", DOC_STRING, "string")) {
             if (v->text[0] == '\0' || strlen(v->text) >= sizeof idbuf ||
@@ -240,6 +241,7 @@ static spend_cap *cap_for(limitr_engine *e, const char *call, const char *id,
         *status = limitr__reason(e, LIMITR_NOT_FOUND, "unknown_customer");
         return NULL;
     }
+    limitr__caps_remove_expired(e, *c, limitr__now(e));
     if ((k = limitr__cap_find(*c, cap_id)) == NULL)
         *status = limitr__reason(e, LIMITR_NOT_FOUND, "unknown_cap");
     return k;

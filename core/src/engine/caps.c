@@ -11,12 +11,6 @@
 #include "caps.h"
 #include "grants.h"
 
-/* One cap a call meets. */
-typedef struct cap_ref {
-    customer *holder;
-    size_t i; /* in holder->caps */
-} cap_ref;
-
 /* ---- A cap now ---- */
 
 /* Where k's period stands at now: the meter value and, when a reset is
@@ -86,46 +80,93 @@ static int cap_applies(limitr_engine *e, const spend_cap *k, const char *ent,
     return k->exchangeable || k->credit == e->credit_names[credit];
 }
 
-/* The caps d's call meets, into out (at most MAX_CALL_CAPS): the caller's
- * own, then breadth first through its refs (each customer once) the shared
- * ones. The number, or -1 past the bound. */
-static int collect(limitr_engine *e, const decision *d, cap_ref *out)
+/* Grows *items (each `size` bytes) to hold `need`; -1: out of memory. */
+static int grow(void **items, size_t *cap, size_t need, size_t size)
 {
-    customer *queue[MAX_CALL_CAPS];
-    size_t head = 0, tail = 0, n = 0, i, j;
+    size_t n = *cap ? *cap : 16;
+    void *grown;
+    if (need <= *cap) return 0;
+    while (n < need)
+        n *= 2;
+    if ((grown = realloc(*items, n * size)) == NULL) return -1;
+    *items = grown;
+    *cap = n;
+    return 0;
+}
+
+/* Marks c seen in this walk; 0 when it was already, -1 out of memory. */
+static int first_visit(cap_walk *w, const customer *c)
+{
+    size_t i;
+    if (c->slot >= w->seen_cap) {
+        size_t old = w->seen_cap;
+        if (grow((void **)&w->seen, &w->seen_cap, (size_t)c->slot + 1,
+                 sizeof *w->seen) != 0)
+            return -1;
+        for (i = old; i < w->seen_cap; i++)
+            w->seen[i] = 0;
+    }
+    if (w->seen[c->slot] == w->mark) return 0;
+    w->seen[c->slot] = w->mark;
+    return 1;
+}
+
+/* The caps d's call meets, into e->walk.refs: the caller's own, then
+ * breadth first through its refs (each customer once, cycles skipped) the
+ * shared ones, skipped when no shared cap exists. The work is bounded by
+ * the customers reachable, each visited once. The number, or -1: out of
+ * memory. */
+static long collect(limitr_engine *e, const decision *d)
+{
+    cap_walk *w = &e->walk;
+    size_t head = 0, tail = 0, n = 0, i;
     const char *ent = d->ent->key;
-    int credit = d->lim->credit;
-    queue[tail++] = d->caller;
+    int credit = d->lim->credit, shared = e->st.d->n_shared_caps > 0;
+    if (grow((void **)&w->queue, &w->queue_cap, 1, sizeof *w->queue) != 0)
+        return -1;
+    if (++w->mark == 0) { /* wrapped: forget every mark */
+        for (i = 0; i < w->seen_cap; i++)
+            w->seen[i] = 0;
+        w->mark = 1;
+    }
+    if (first_visit(w, d->caller) < 0) return -1;
+    w->queue[tail++] = d->caller;
     while (head < tail) {
-        customer *c = queue[head];
+        customer *c = w->queue[head];
         for (i = 0; i < c->n_caps; i++) {
             if (!cap_applies(e, &c->caps[i], ent, credit, d->caller->type,
                              head > 0, d->now))
                 continue;
-            if (n == MAX_CALL_CAPS) return -1;
-            out[n].holder = c;
-            out[n].i = i;
+            if (grow((void **)&w->refs, &w->refs_cap, n + 1, sizeof *w->refs) !=
+                0)
+                return -1;
+            w->refs[n].holder = c;
+            w->refs[n].i = i;
             n++;
         }
         head++;
-        for (i = 0; i < c->refs.n; i++) {
+        for (i = 0; shared && i < c->refs.n; i++) {
             customer *r = limitr__customer_lookup(e, c->refs.items[i]);
-            int seen = 0;
+            int first;
             if (r == NULL) continue;
-            for (j = 0; j < tail && !seen; j++)
-                seen = queue[j] == r;
-            if (seen) continue;
-            if (tail == MAX_CALL_CAPS) return -1;
-            queue[tail++] = r;
+            if ((first = first_visit(w, r)) <= 0) {
+                if (first < 0) return -1;
+                continue;
+            }
+            if (grow((void **)&w->queue, &w->queue_cap, tail + 1,
+                     sizeof *w->queue) != 0)
+                return -1;
+            w->queue[tail++] = r;
         }
     }
-    return (int)n;
+    return (long)n;
 }
 
 /* ---- What a call consumes (docs/economy.md 6.3) ---- */
 
 /* The units a call counts: v its value, o its units past the limit, g
- * those grants covered; with the position they start from. */
+ * those grants covered (the first of the overage); with the positions
+ * they start from. */
 typedef struct call_units {
     lnum v, o, g;
     lnum position;      /* meter - limit before the call */
@@ -146,86 +187,143 @@ static void units_of(const decision *d, lnum o, lnum g, lnum overhead,
     u->overhead = overhead;
 }
 
-/* What the call consumes of k, in k's credit: 0 and *out, or -1 when k
- * cannot count it (no conversion: the cap does not apply). */
+enum { CONSUMED_OK = 0, CONSUMED_SKIP = -1, CONSUMED_RANGE = -2 };
+
+/* What `units` of the limit's credit from `from` are worth in runes. */
+static int runes_of(limitr_engine *e, const decision *d, lnum units, lnum from,
+                    lnum *out)
+{
+    return limitr__to_runes(e->policy, e->policy->credits[d->lim->credit].name,
+                            units, from, out);
+}
+
+/* What the call consumes of k, in k's credit: CONSUMED_OK and *out;
+ * CONSUMED_SKIP when k cannot count it (no conversion: the cap does not
+ * apply); CONSUMED_RANGE when the amount passes the range of amounts (the
+ * gate denies, the commit fills the cap). */
 static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
                     const call_units *u, lnum *out)
 {
     const lp_policy *p = e->policy;
-    const char *lname = p->credits[d->lim->credit].name;
     const char *kname = limitr__state_name(&e->st, k->credit);
-    lnum units = k->overage_only ? u->o : u->v, from, runes;
-    from = k->overage_only ? u->over_position : u->position;
-    if (k->ignore_grants) units -= u->g;
-    if (k->overage_only && units < 0) units = 0;
-    if (k->overhead_cost) {
-        /* the call's overhead for the units counted, not their price */
-        if (u->v == 0 || units == u->v)
+    int own = k->credit == e->credit_names[d->lim->credit];
+    lnum units, runes, part, f;
+    int end;
+    if (u->v == 0 && (!k->overhead_cost || k->overage_only || k->ignore_grants))
+        return CONSUMED_SKIP; /* 0 units move only plain overhead caps */
+    if (!own && !k->overhead_cost &&
+        limitr__exchange_resolve(p, p->credits[d->lim->credit].name, &f,
+                                 &end) != EXCHANGE_OK)
+        return CONSUMED_SKIP;
+    if (strcmp(kname, "rune") != 0 && !own &&
+        (limitr__exchange_resolve(p, kname, &f, &end) != EXCHANGE_OK || f == 0))
+        return CONSUMED_SKIP;
+    if (k->overage_only) {
+        /* the overage grants left, priced from after what they paid */
+        units = k->ignore_grants ? u->o - u->g : u->o;
+        if (units < 0) units = 0;
+        if (k->overhead_cost) {
+            runes = 0;
+            if (units != 0 && (limitr__lnum_mul(u->overhead, units, &runes) ||
+                               limitr__lnum_div(runes, u->v, &runes)))
+                return CONSUMED_RANGE;
+        } else if (own) {
+            *out = units;
+            return CONSUMED_OK;
+        } else if (runes_of(e, d, units,
+                            u->over_position + (k->ignore_grants ? u->g : 0),
+                            &runes) != 0) {
+            return CONSUMED_RANGE;
+        }
+    } else {
+        units = k->ignore_grants ? u->v - u->g : u->v;
+        if (k->overhead_cost) {
             runes = u->overhead;
-        else if (limitr__lnum_mul(u->overhead, units, &runes) != 0 ||
-                 limitr__lnum_div(runes, u->v, &runes) != 0)
-            return -1;
-    } else if (k->credit == e->credit_names[d->lim->credit]) {
-        *out = units; /* its own credit: unit for unit */
-        return 0;
-    } else if (limitr__to_runes(p, lname, units, from, &runes) != 0) {
-        return -1;
+            if (units != u->v &&
+                (limitr__lnum_mul(u->overhead, units, &runes) ||
+                 limitr__lnum_div(runes, u->v, &runes)))
+                return CONSUMED_RANGE;
+        } else if (own) {
+            *out = units;
+            return CONSUMED_OK;
+        } else {
+            /* the call's worth from its position, less the part grants
+               paid (the first of its overage) */
+            if (runes_of(e, d, u->v, u->position, &runes) != 0)
+                return CONSUMED_RANGE;
+            if (k->ignore_grants && u->g != 0) {
+                if (runes_of(e, d, u->g, u->over_position, &part) != 0)
+                    return CONSUMED_RANGE;
+                runes -= part;
+            }
+        }
     }
     if (strcmp(kname, "rune") == 0) {
         *out = runes;
-        return 0;
+        return CONSUMED_OK;
     }
-    return limitr__from_runes(p, kname, runes, 0, out);
+    if (runes == 0) {
+        *out = 0;
+        return CONSUMED_OK;
+    }
+    return limitr__from_runes(p, kname, runes, 0, out) == 0 ? CONSUMED_OK
+                                                            : CONSUMED_RANGE;
 }
 
 /* ---- The gate ---- */
 
 int limitr__caps_gate(limitr_engine *e, decision *d)
 {
-    cap_ref refs[MAX_CALL_CAPS];
+    cap_walk *w = &e->walk;
     call_units u;
     lnum old = d->v.value, limit = d->limit, o = 0, g = 0, overhead = 0;
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
-    int n, i, ignore = 0;
-    if (d->caller->n_caps == 0 && d->caller->refs.n == 0) return 1;
-    if ((n = collect(e, d, refs)) < 0) { /* never a cap skipped */
+    long n, i;
+    int ignore = 0;
+    if (d->caller->n_caps == 0 &&
+        (d->caller->refs.n == 0 || e->st.d->n_shared_caps == 0))
+        return 1;
+    if ((n = collect(e, d)) < 0) {
         d->gate = "cap";
-        d->reason = "too_many_caps";
-        d->cap_holder = NULL;
+        d->reason = "out_of_memory"; /* never a cap skipped */
         return 0;
     }
     if (n == 0) return 1;
     if (d->lim->rule.mode != MODE_OBSERVE && d->new_value > limit)
         o = d->new_value - (old > limit ? old : limit);
     for (i = 0; i < n; i++)
-        ignore |= refs[i].holder->caps[refs[i].i].ignore_grants;
+        ignore |= w->refs[i].holder->caps[w->refs[i].i].ignore_grants;
     /* the part grants will cover, for caps that leave it out (gate 6) */
     if (ignore && o > 0 && d->lim->rule.grants_apply &&
         limitr__grants_any(e, d->owner))
         g = limitr__grants_cover(e, d->owner, d->lim->credit, o,
-                                 o > 0 ? (old > limit ? old - limit : 0) : 0,
-                                 d->now, 0);
-    /* the gate prices overhead at the credit's rate (the cost function
-       runs at commit) */
-    if (cr->overhead_cost != 0 &&
-        limitr__lnum_mul(d->requested, cr->overhead_cost, &overhead) != 0)
-        overhead = 0;
+                                 old > limit ? old - limit : 0, d->now, 0);
+    /* overhead: opts.overhead, else the credit's rate (a cost function
+       runs only at commit) */
+    if (d->opts != NULL && d->opts->has_overhead)
+        limitr__lnum_from_double(d->opts->overhead, &overhead);
+    else if (cr->overhead_cost != 0 &&
+             limitr__lnum_mul(d->requested, cr->overhead_cost, &overhead) != 0)
+        overhead = LNUM_MAX;
     units_of(d, o, g, overhead, &u);
     for (i = 0; i < n; i++) {
-        const spend_cap *k = &refs[i].holder->caps[refs[i].i];
+        const spend_cap *k = &w->refs[i].holder->caps[w->refs[i].i];
         lnum amount, used = limitr__cap_meter_now(k, d->now), total;
-        int room;
-        if (k->observe_only || consumed(e, d, k, &u, &amount) != 0) continue;
+        int room, status;
+        if (k->observe_only) continue;
+        status = consumed(e, d, k, &u, &amount);
+        if (status == CONSUMED_SKIP) continue;
         if (k->hard_trailing)
             room = !lnum_le9(k->value, used);
         else
-            room = lnum_add(used, amount, &total) == 0 &&
+            room = status == CONSUMED_OK &&
+                   lnum_add(used, amount, &total) == 0 &&
                    lnum_le9(total, k->value);
         if (!room) {
             d->gate = "cap";
             d->reason = "cap";
-            d->cap_holder = refs[i].holder;
-            d->cap_index = refs[i].i;
+            d->cap_holder = w->refs[i].holder;
+            d->cap_index = w->refs[i].i;
             return 0;
         }
     }
@@ -313,16 +411,17 @@ static cJSON *cap_event(limitr_engine *e, const decision *d,
     return ev;
 }
 
-void limitr__caps_denied(limitr_engine *e, const decision *d,
-                         const limitr_call_opts *opts)
+cJSON *limitr__caps_denied_event(limitr_engine *e, const decision *d,
+                                 const limitr_call_opts *opts)
 {
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
     const spend_cap *k = &d->cap_holder->caps[d->cap_index];
     cJSON *ev, *mt;
     lnum worth, from;
     int plan;
-    if (!limitr__listening(e, EV_CAP_LIMIT)) return;
-    if ((ev = cap_event(e, d, d->cap_holder)) == NULL) return;
+    if (d->cap_holder == NULL || !limitr__listening(e, EV_CAP_LIMIT))
+        return NULL;
+    if ((ev = cap_event(e, d, d->cap_holder)) == NULL) return NULL;
     plan = limitr__resolved_plan(e, d->owner);
     cJSON_AddStringToObject(ev, "plan",
                             e->policy->plans[plan >= 0 ? plan : d->plan].name);
@@ -344,36 +443,51 @@ void limitr__caps_denied(limitr_engine *e, const decision *d,
     }
     if (opts != NULL && opts->event_json != NULL)
         cJSON_AddItemToObject(ev, "event_data", cJSON_Parse(opts->event_json));
-    limitr__emit(e, EV_CAP_LIMIT, ev);
+    return ev;
 }
 
 /* ---- The commit ---- */
 
+void limitr__caps_remove_expired(limitr_engine *e, customer *c, int64_t now)
+{
+    size_t i = c->n_caps;
+    while (i-- > 0)
+        if (cap_expired(&c->caps[i], now)) limitr__cap_remove_at(&e->st, c, i);
+}
+
 cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
 {
-    cap_ref refs[MAX_CALL_CAPS];
-    const customer *moved[MAX_CALL_CAPS];
+    cap_walk *w = &e->walk;
     cJSON **events = NULL;
     int *kinds = NULL;
-    cap_events *out;
-    size_t n_moved = 0, n_events = 0, m;
+    const customer **who = NULL;
+    cap_events *out = NULL;
+    size_t n_events = 0, m;
     call_units u;
-    int n, i;
-    if (e->st.d->n_caps == 0 || d->requested == 0) return NULL;
-    if ((n = collect(e, d, refs)) <= 0) return NULL;
-    if ((out = calloc(1, sizeof *out + 2 * (size_t)n *
-                                           (sizeof *events + sizeof *kinds))) ==
-        NULL)
-        return NULL; /* out of memory: the caps still move, unannounced */
-    events = (cJSON **)(out + 1);
-    kinds = (int *)(events + 2 * n);
+    long n, i;
+    if (d->requested == 0 && d->overhead_diff == 0) return NULL;
+    limitr__caps_remove_expired(e, d->caller, d->now);
+    if ((n = collect(e, d)) <= 0) return NULL;
     units_of(d, d->overage + d->grant_cover, d->grant_cover, d->overhead_diff,
              &u);
+    if (events_on &&
+        (out = calloc(1, sizeof *out + 2 * (size_t)n *
+                                           (sizeof *events + sizeof *who +
+                                            sizeof *kinds))) != NULL) {
+        events = (cJSON **)(out + 1);
+        who = (const customer **)(events + 2 * n);
+        kinds = (int *)(who + 2 * n);
+    }
     for (i = 0; i < n; i++) {
-        spend_cap *k = &refs[i].holder->caps[refs[i].i];
+        customer *holder = w->refs[i].holder;
+        spend_cap *k = &holder->caps[w->refs[i].i];
         lnum amount, before, after;
+        int status;
         cap_persist(k, d->now);
-        if (consumed(e, d, k, &u, &amount) != 0 || amount == 0) continue;
+        status = consumed(e, d, k, &u, &amount);
+        if (status == CONSUMED_SKIP) continue;
+        if (status == CONSUMED_RANGE) amount = LNUM_MAX; /* fills it */
+        if (amount == 0) continue;
         /* a decrease moves only caps that follow decrements (a volume
            band's negative marginal on an increase always applies) */
         if (amount < 0 && d->requested < 0 && !k->follow_decrements) continue;
@@ -381,29 +495,39 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
         if (lnum_add(before, amount, &after) != 0)
             after = amount > 0 ? LNUM_MAX : -LNUM_MAX;
         k->meter_value = after < 0 ? 0 : after;
-        if (refs[i].holder != d->owner) {
-            for (m = 0; m < n_moved && moved[m] != refs[i].holder; m++)
+        if (out == NULL) continue;
+        /* one customer-set per holder other than the meter owner, its
+           snapshot taken once every cap moved */
+        if (holder != d->owner && limitr__listening(e, EV_CUSTOMER_SET)) {
+            for (m = 0; m < n_events &&
+                        !(kinds[m] == EV_CUSTOMER_SET && who[m] == holder);
+                 m++)
                 ;
-            if (m == n_moved) moved[n_moved++] = refs[i].holder;
+            if (m == n_events) {
+                kinds[n_events] = EV_CUSTOMER_SET;
+                who[n_events] = holder;
+                events[n_events++] = NULL;
+            }
         }
         /* crossing: from below the ceiling to at or above it */
-        if (events_on && !lnum_le9(k->value, before) &&
-            lnum_le9(k->value, k->meter_value) &&
+        if (!lnum_le9(k->value, before) && lnum_le9(k->value, k->meter_value) &&
             limitr__listening(e, EV_CAP_THRESHOLD_CROSSED)) {
-            cJSON *ev = cap_event(e, d, refs[i].holder);
+            cJSON *ev = cap_event(e, d, holder);
             if (ev != NULL) {
                 cJSON_AddItemToObject(ev, "cap",
                                       limitr__cap_json(e, k, d->now));
                 kinds[n_events] = EV_CAP_THRESHOLD_CROSSED;
+                who[n_events] = holder;
                 events[n_events++] = ev;
             }
         }
     }
-    for (m = 0; events_on && m < n_moved; m++)
-        if (limitr__listening(e, EV_CUSTOMER_SET)) {
-            kinds[n_events] = EV_CUSTOMER_SET;
-            events[n_events++] = limitr__customer_snapshot(e, moved[m]);
-        }
+    if (out == NULL) return NULL;
+    /* every payload is built before the first handler runs: one may change
+       or delete any of these customers */
+    for (m = 0; m < n_events; m++)
+        if (kinds[m] == EV_CUSTOMER_SET)
+            events[m] = limitr__customer_snapshot(e, who[m]);
     out->n = n_events;
     out->events = events;
     out->kinds = kinds;

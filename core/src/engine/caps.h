@@ -5,17 +5,17 @@
 
 #include "decide.h"
 
-/* The most caps one call looks at (the caller's, then the shared ones up
- * its refs): more is an error, never a cap skipped. */
-#define MAX_CALL_CAPS 256
-
 /* k's meter value as it is at now (resets due applied in the view). */
 lnum limitr__cap_meter_now(const spend_cap *k, int64_t now);
 
 /* Gates 5-6 for d (a positive value, not forced): 1 when every applicable
  * cap has room; 0 denied (d->gate "cap", reason "cap" with the denying cap
- * kept for the event, or "too_many_caps" past MAX_CALL_CAPS). */
+ * kept for the event; "out_of_memory" when the walk up the refs could not
+ * be made: never a cap skipped). */
 int limitr__caps_gate(limitr_engine *e, decision *d);
+
+/* Removes c's expired caps (calls that write only). */
+void limitr__caps_remove_expired(limitr_engine *e, customer *c, int64_t now);
 
 /* The events a commit owes, built before any is delivered. */
 typedef struct cap_events {
@@ -32,9 +32,10 @@ typedef struct cap_events {
 cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events);
 void limitr__cap_events_fire(limitr_engine *e, cap_events *ce);
 
-/* Fires cap-limit for a call the gate denied. */
-void limitr__caps_denied(limitr_engine *e, const decision *d,
-                         const limitr_call_opts *opts);
+/* The cap-limit payload of a call the gate denied, or NULL (nobody
+ * listens, no cap denied, out of memory). */
+cJSON *limitr__caps_denied_event(limitr_engine *e, const decision *d,
+                                 const limitr_call_opts *opts);
 
 /* A cap as its snapshot (options, created_on, started, meter_value,
  * last_reset, remaining) at now. */

@@ -234,6 +234,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->requested = 0;
     d->requested_is_double = 0;
     d->reason = NULL;
+    d->opts = NULL;
     d->cap_holder = NULL;
     d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
@@ -622,8 +623,13 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
     snprintf(reason, sizeof reason, "%s", d->reason);
-    if (events && d->cap_holder != NULL && strcmp(d->gate, "cap") == 0) {
-        limitr__caps_denied(e, d, opts); /* the cap's, not the meter's */
+    if (events && strcmp(d->gate, "cap") == 0) {
+        /* the cap's event, not the meter's; built before the roll-over's
+           handlers run (they may change the holder) */
+        cJSON *ev = limitr__caps_denied_event(e, d, opts);
+        if (d->v.rolled && limitr__listening(e, EV_METER_RESET))
+            fire(e, d, 0, 1, -1, opts);
+        if (ev != NULL) limitr__emit(e, EV_CAP_LIMIT, ev);
     } else if (events) {
         event_kind ev = governed ? EV_METER_GOVERNED : EV_METER_LIMIT;
         int reset = d->v.rolled && limitr__listening(e, EV_METER_RESET);
@@ -661,6 +667,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
                                   : limitr__deny(e, "not_metered");
     if (read_value(e, &d, step, cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    d.opts = opts;
     if (commit) remove_expired_override(e, &d);
 
     allowed = limitr__decide(e, &d, force);

@@ -23,13 +23,14 @@ typedef struct decision {
     double requested_double;
     /* outcome */
     const char *gate; /* customer, entitlement, scope, governor, limit, none */
-    const char *reason; /* denial reason, or NULL */
-    int status;         /* with it: LIMITR_NOT_FOUND (gates 1-3), the
-                           failed value snippet's, or LIMITR_DENIED */
-    lnum new_value;     /* after the call, raised to the minimum */
-    lnum overage;       /* past the limit and not covered by grants */
-    lnum grant_cover;   /* past the limit and covered by grants */
-    const customer *cap_holder; /* the cap that denied (gate "cap") */
+    const char *reason;           /* denial reason, or NULL */
+    int status;                   /* with it: LIMITR_NOT_FOUND (gates 1-3), the
+                                     failed value snippet's, or LIMITR_DENIED */
+    lnum new_value;               /* after the call, raised to the minimum */
+    lnum overage;                 /* past the limit and not covered by grants */
+    lnum grant_cover;             /* past the limit and covered by grants */
+    const limitr_call_opts *opts; /* the call's options, or NULL */
+    const customer *cap_holder;   /* the cap that denied (gate "cap") */
     size_t cap_index;
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;

@@ -394,6 +394,9 @@ void limitr_free(limitr_engine *e)
     limitr__state_close(&e->st);
     free(e->ent_names);
     free(e->credit_names);
+    free(e->walk.queue);
+    free(e->walk.seen);
+    free(e->walk.refs);
     free(e->caches);
     free(e->message);
     free(e->result);

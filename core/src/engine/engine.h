@@ -154,6 +154,25 @@ typedef struct draw_plan {
     grant owed[MAX_INCLUDED_TOPUPS];
 } draw_plan;
 
+/* ---- The caps a call meets (caps.c) ---- */
+
+typedef struct cap_ref {
+    customer *holder;
+    size_t i; /* in holder->caps */
+} cap_ref;
+
+/* Scratch of the walk up a caller's refs: grown as needed, never freed
+ * until the engine is (no allocation once warm). */
+typedef struct cap_walk {
+    customer **queue;
+    size_t queue_cap;
+    uint32_t *seen; /* by customer slot: == mark when seen this walk */
+    size_t seen_cap;
+    uint32_t mark;
+    cap_ref *refs;
+    size_t refs_cap;
+} cap_walk;
+
 /* ---- Engine ---- */
 
 struct limitr_engine {
@@ -191,6 +210,7 @@ struct limitr_engine {
     uint64_t next_token;
 
     draw_plan draw; /* the last grant draw decided */
+    cap_walk walk;  /* the caps of a call */
 
     host_fn *libs;
     size_t n_libs;

@@ -52,12 +52,14 @@ int limitr__cap_add(state *st, customer *c, const spend_cap *k)
     }
     c->caps[c->n_caps++] = stored;
     st->d->n_caps++;
+    if (stored.shared) st->d->n_shared_caps++;
     return 0;
 }
 
 void limitr__cap_remove_at(state *st, customer *c, size_t i)
 {
     spend_cap *k = &c->caps[i];
+    if (k->shared) st->d->n_shared_caps--;
     limitr__st_free(st, k->id, k->id_len + 1);
     limitr__strlist_free(st, &k->shared_with);
     limitr__strlist_free(st, &k->scope);

@@ -184,10 +184,11 @@ typedef struct state_data {
     uint64_t epoch; /* starts at 1; 0 marks a cache never filled */
     uint32_t *free_slots;
     size_t n_free_slots, cap_free_slots;
-    uint32_t next_slot; /* slots ever handed out */
-    size_t n_caps;      /* caps on all customers: 0 spares calls a look */
-    int64_t clock;      /* set by set_time/advance */
-    int clock_is_set;   /* 0: the system clock */
+    uint32_t next_slot;   /* slots ever handed out */
+    size_t n_caps;        /* caps on all customers: 0 spares calls a look */
+    size_t n_shared_caps; /* shared ones: 0 spares calls the walk up refs */
+    int64_t clock;        /* set by set_time/advance */
+    int clock_is_set;     /* 0: the system clock */
 } state_data;
 
 /* One process's handle on a state: its home (function pointers, which are

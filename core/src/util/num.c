@@ -216,17 +216,31 @@ static u256 mul_u128(u128 a, u128 b)
 }
 
 /* n / d for a divisor of 64 bits; *rem the remainder. */
+/* (hi * 2^64 + lo) / d for hi < d (the quotient fits 64 bits), *r the
+ * remainder: one instruction on x86-64, where a u128 division would be a
+ * library call. */
+static uint64_t div_128_64(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *r)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t q, rem;
+    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi), "r"(d));
+    *r = rem;
+    return q;
+#else
+    u128 cur = ((u128)hi << 64) | lo;
+    *r = (uint64_t)(cur % d);
+    return (uint64_t)(cur / d);
+#endif
+}
+
 static u256 div_u64(u256 n, uint64_t d, uint64_t *rem)
 {
     u256 q;
-    u128 r = 0;
+    uint64_t r = 0;
     int i;
-    for (i = 3; i >= 0; i--) {
-        u128 cur = (r << 64) | n.w[i];
-        q.w[i] = (uint64_t)(cur / d);
-        r = cur % d;
-    }
-    *rem = (uint64_t)r;
+    for (i = 3; i >= 0; i--)
+        q.w[i] = div_128_64(r, n.w[i], d, &r);
+    *rem = r;
     return q;
 }
 
@@ -266,9 +280,36 @@ static u128 magnitude(lnum v)
     return v < 0 ? (u128)0 - (u128)v : (u128)v;
 }
 
+/* a * k for a whole k (|k| <= 2^63), checked against the range. */
+static int mul_whole(lnum a, lnum k, lnum *out)
+{
+    u128 m = magnitude(a), mk = magnitude(k);
+    if (mk != 0 && m > (u128)LNUM_MAX / mk) return -1;
+    m *= mk;
+    *out = (a < 0) != (k < 0) ? -(lnum)m : (lnum)m;
+    return 0;
+}
+
+/* Whether v is a whole number below 2^63 units, and which (64-bit
+ * arithmetic only: most operands are, a price times 1 unit, a factor 1). */
+static int whole_of(lnum v, lnum *k)
+{
+    u128 m = magnitude(v);
+    uint64_t w;
+    if (m >> 64) return 0;
+    w = (uint64_t)m;
+    if (w % (uint64_t)LNUM_SCALE != 0) return 0;
+    *k = (lnum)(w / (uint64_t)LNUM_SCALE);
+    if (v < 0) *k = -*k;
+    return 1;
+}
+
 int limitr__lnum_mul(lnum a, lnum b, lnum *out)
 {
     uint64_t rem;
+    lnum k;
+    if (whole_of(b, &k)) return mul_whole(a, k, out);
+    if (whole_of(a, &k)) return mul_whole(b, k, out);
     u256 q = div_u64(mul_u128(magnitude(a), magnitude(b)), (uint64_t)LNUM_SCALE,
                      &rem);
     return to_amount(q, rem >= (uint64_t)LNUM_SCALE / 2, (a < 0) != (b < 0),
