@@ -193,8 +193,7 @@ enum { CONSUMED_OK = 0, CONSUMED_SKIP = -1, CONSUMED_RANGE = -2 };
 static int runes_of(limitr_engine *e, const decision *d, lnum units, lnum from,
                     lnum *out)
 {
-    return limitr__to_runes(e->policy, e->policy->credits[d->lim->credit].name,
-                            units, from, out);
+    return limitr__credit_to_runes(e->policy, d->lim->credit, units, from, out);
 }
 
 /* What the call consumes of k, in k's credit: CONSUMED_OK and *out;
@@ -207,15 +206,14 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
     const lp_policy *p = e->policy;
     const char *kname = limitr__state_name(&e->st, k->credit);
     int own = k->credit == e->credit_names[d->lim->credit];
+    int rune = k->credit == e->rune_name;
     lnum units, runes, part, f;
     int end;
     if (u->v == 0 && (!k->overhead_cost || k->overage_only || k->ignore_grants))
         return CONSUMED_SKIP; /* 0 units move only plain overhead caps */
-    if (!own && !k->overhead_cost &&
-        limitr__exchange_resolve(p, p->credits[d->lim->credit].name, &f,
-                                 &end) != EXCHANGE_OK)
+    if (!own && !k->overhead_cost && !p->credits[d->lim->credit].reaches_runes)
         return CONSUMED_SKIP;
-    if (strcmp(kname, "rune") != 0 && !own &&
+    if (!rune && !own &&
         (limitr__exchange_resolve(p, kname, &f, &end) != EXCHANGE_OK || f == 0))
         return CONSUMED_SKIP;
     if (k->overage_only) {
@@ -258,7 +256,7 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
             }
         }
     }
-    if (strcmp(kname, "rune") == 0) {
+    if (rune) {
         *out = runes;
         return CONSUMED_OK;
     }

@@ -256,7 +256,8 @@ static int intern_policy_names(limitr_engine *e)
         if ((e->credit_names[i] = limitr__state_intern(
                  &e->st, p->credits[i].name, strlen(p->credits[i].name))) < 0)
             return -1;
-    return 0;
+    e->rune_name = limitr__state_intern(&e->st, "rune", 4);
+    return e->rune_name < 0 ? -1 : 0;
 }
 
 int limitr_new(const char *text, size_t len, const char *format,

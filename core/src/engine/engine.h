@@ -181,6 +181,7 @@ struct limitr_engine {
     limitr_allocator alloc; /* the engine struct's and the heap state's */
     int *ent_names;         /* policy ent_names[i] -> the state's name */
     int *credit_names;      /* policy credits[i] -> the state's name */
+    int rune_name;          /* the state's name of "rune" */
     customer_cache *caches; /* by customer slot */
     size_t n_caches;
     int holding; /* nesting depth of calls holding the state */

@@ -282,12 +282,7 @@ static void consider(limitr_engine *e, const customer *c, int credit,
     cd->exact = g->credit == e->credit_names[credit];
     cd->unit_runes = 0;
     if (!cd->exact) {
-        if (*convertible < 0) {
-            lnum f;
-            int end;
-            *convertible = limitr__exchange_resolve(p, p->credits[credit].name,
-                                                    &f, &end) == EXCHANGE_OK;
-        }
+        if (*convertible < 0) *convertible = p->credits[credit].reaches_runes;
         if (!*convertible ||
             limitr__to_runes(p, limitr__state_name(&e->st, g->credit),
                              LNUM_SCALE, 0, &cd->unit_runes) != 0)

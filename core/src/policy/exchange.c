@@ -178,20 +178,37 @@ static void resolve_pairs(lp_policy *p)
     free(chain);
 }
 
-int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum offset,
-                     lnum *out)
+/* v units along a chain of factor f ending at `credit` (-1: runes) in
+ * runes, from position offset. */
+static int chain_to_runes(const lp_policy *p, lnum f, int credit, lnum v,
+                          lnum offset, lnum *out)
 {
-    lnum f, units, at = 0;
-    int credit;
-    if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK ||
-        limitr__lnum_mul(v, f, &units) != 0)
-        return -1;
+    lnum units, at = 0;
+    if (limitr__lnum_mul(v, f, &units) != 0) return -1;
     if (credit < 0) {
         *out = units;
         return 0;
     }
     if (offset != 0 && limitr__lnum_mul(offset, f, &at) != 0) return -1;
     return limitr__price_of(&p->credits[credit], units, at, out);
+}
+
+int limitr__credit_to_runes(const lp_policy *p, int credit, lnum v, lnum offset,
+                            lnum *out)
+{
+    const lp_credit *cr = &p->credits[credit];
+    if (!cr->reaches_runes) return -1;
+    return chain_to_runes(p, cr->runes_factor, cr->runes_end, v, offset, out);
+}
+
+int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum offset,
+                     lnum *out)
+{
+    lnum f;
+    int credit;
+    if (limitr__exchange_resolve(p, name, &f, &credit) != EXCHANGE_OK)
+        return -1;
+    return chain_to_runes(p, f, credit, v, offset, out);
 }
 
 int limitr__from_runes(const lp_policy *p, const char *name, lnum r,
@@ -403,6 +420,12 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
     index_credits(cc, p);
     if (p->n_pairs > 1) qsort(p->pairs, p->n_pairs, sizeof *p->pairs, by_name);
     resolve_pairs(p);
+    for (i = 0; i < p->n_credits; i++) { /* each credit's way, once */
+        lp_credit *cr = &p->credits[i];
+        cr->reaches_runes =
+            limitr__exchange_resolve(p, cr->name, &cr->runes_factor,
+                                     &cr->runes_end) == EXCHANGE_OK;
+    }
     for (i = 0; i < p->n_pairs; i++) {
         const doc_pair *pair;
         char *path;

@@ -55,6 +55,10 @@ typedef struct lp_credit {
     lp_price price;   /* the flat model's */
     lp_tier *tiers;   /* the other models': sorted, the open band last */
     size_t n_tiers;
+    /* its way to runes, resolved once at load (limitr__exchange_resolve) */
+    int reaches_runes;
+    lnum runes_factor;
+    int runes_end; /* the priced credit the chain ends at, or -1 */
 } lp_credit;
 
 /* Whether the credit has a price (flat with a price, or tiers). */
@@ -214,6 +218,10 @@ int limitr__credit_find(const lp_policy *p, const char *name);
  * *credit, the priced credit the chain ends at (-1: it ends at runes). */
 exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
                                          lnum *factor, int *credit);
+/* limitr__to_runes for the policy credit `credit`, through its way to
+ * runes resolved at load (no lookup by name). */
+int limitr__credit_to_runes(const lp_policy *p, int credit, lnum v, lnum offset,
+                            lnum *out);
 /* v units of name in runes, from position `offset` (units of name: where
  * a tier-priced chain end starts pricing); 0, or -1 (does not resolve, or
  * out of range). */

@@ -74,6 +74,8 @@ static int total(const lp_credit *cr, lnum n, lnum *out)
 int limitr__price_of(const lp_credit *cr, lnum q, lnum offset, lnum *out)
 {
     lnum end, a, b;
+    if (cr->model == PRICING_FLAT) /* linear: the same from any position */
+        return limitr__lnum_mul(q, rate(cr, 0), out);
     if (lnum_add(offset, q, &end) != 0 || total(cr, end, &b) != 0 ||
         total(cr, offset, &a) != 0)
         return -1;

@@ -215,7 +215,6 @@ static u256 mul_u128(u128 a, u128 b)
     return r;
 }
 
-/* n / d for a divisor of 64 bits; *rem the remainder. */
 /* (hi * 2^64 + lo) / d for hi < d (the quotient fits 64 bits), *r the
  * remainder: one instruction on x86-64, where a u128 division would be a
  * library call. */
@@ -238,8 +237,8 @@ static u256 div_u64(u256 n, uint64_t d, uint64_t *rem)
     u256 q;
     uint64_t r = 0;
     int i;
-    for (i = 3; i >= 0; i--)
-        q.w[i] = div_128_64(r, n.w[i], d, &r);
+    for (i = 3; i >= 0; i--) /* leading zero words divide to nothing */
+        q.w[i] = r == 0 && n.w[i] == 0 ? 0 : div_128_64(r, n.w[i], d, &r);
     *rem = r;
     return q;
 }
@@ -284,8 +283,20 @@ static u128 magnitude(lnum v)
 static int mul_whole(lnum a, lnum k, lnum *out)
 {
     u128 m = magnitude(a), mk = magnitude(k);
-    if (mk != 0 && m > (u128)LNUM_MAX / mk) return -1;
-    m *= mk;
+    /* |a| < 2^127 and |k| < 2^63: the product is below 2^64 * 2^64 when
+       the high half of |a| is zero, else checked with 64-bit parts */
+    if (m >> 64) {
+        if (mk > 1 && (uint64_t)(m >> 64) > UINT64_MAX / (uint64_t)mk)
+            return -1;
+        {
+            u128 hi = (m >> 64) * mk, lo = (u128)(uint64_t)m * mk;
+            if (hi >> 64 || (hi << 64) > ~(u128)0 - lo) return -1;
+            m = (hi << 64) + lo;
+        }
+    } else {
+        m *= mk; /* both below 2^64 */
+    }
+    if (m > (u128)LNUM_MAX) return -1;
     *out = (a < 0) != (k < 0) ? -(lnum)m : (lnum)m;
     return 0;
 }
