@@ -116,7 +116,25 @@ static int first_visit(cap_walk *w, const customer *c)
  * shared ones, skipped when no shared cap exists. The work is bounded by
  * the customers reachable, each visited once. The number, or -1: out of
  * memory. */
+static long walk(limitr_engine *e, const decision *d);
+
+/* collect, or what it found for the same call when nothing changed since
+ * (the gate's walk, reused by the commit). */
 static long collect(limitr_engine *e, const decision *d)
+{
+    cap_walk *w = &e->walk;
+    if (w->n >= 0 && w->caller == d->caller && w->ent == d->ent->key &&
+        w->epoch == e->st.d->epoch && w->now == d->now)
+        return w->n;
+    w->n = walk(e, d);
+    w->caller = d->caller;
+    w->ent = d->ent->key;
+    w->epoch = e->st.d->epoch;
+    w->now = d->now;
+    return w->n;
+}
+
+static long walk(limitr_engine *e, const decision *d)
 {
     cap_walk *w = &e->walk;
     size_t head = 0, tail = 0, n = 0, i;
@@ -142,6 +160,7 @@ static long collect(limitr_engine *e, const decision *d)
                 return -1;
             w->refs[n].holder = c;
             w->refs[n].i = i;
+            w->refs[n].has_amount = 0;
             n++;
         }
         head++;
@@ -304,13 +323,20 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
              limitr__lnum_mul(d->requested, cr->overhead_cost, &overhead) != 0)
         overhead = LNUM_MAX;
     units_of(d, o, g, overhead, &u);
+    d->caps_gate = ++w->gate;
     for (i = 0; i < n; i++) {
-        const spend_cap *k = &w->refs[i].holder->caps[w->refs[i].i];
+        cap_ref *ref = &w->refs[i];
+        const spend_cap *k = &ref->holder->caps[ref->i];
         lnum amount, used = limitr__cap_meter_now(k, d->now), total;
         int room, status;
-        if (k->observe_only) continue;
         status = consumed(e, d, k, &u, &amount);
-        if (status == CONSUMED_SKIP) continue;
+        /* what the commit will count, unless it depends on what only the
+           commit knows (overhead, grants drawn, overage) */
+        ref->has_amount =
+            !k->overhead_cost && !k->ignore_grants && !k->overage_only;
+        ref->status = status;
+        ref->amount = amount;
+        if (k->observe_only || status == CONSUMED_SKIP) continue;
         if (k->hard_trailing)
             room = !lnum_le9(k->value, used);
         else
@@ -468,6 +494,8 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
     if ((n = collect(e, d)) <= 0) return NULL;
     units_of(d, d->overage + d->grant_cover, d->grant_cover, d->overhead_diff,
              &u);
+    events_on = events_on && (limitr__listening(e, EV_CUSTOMER_SET) ||
+                              limitr__listening(e, EV_CAP_THRESHOLD_CROSSED));
     if (events_on &&
         (out = calloc(1, sizeof *out + 2 * (size_t)n *
                                            (sizeof *events + sizeof *who +
@@ -482,7 +510,12 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
         lnum amount, before, after;
         int status;
         cap_persist(k, d->now);
-        status = consumed(e, d, k, &u, &amount);
+        if (w->refs[i].has_amount && d->caps_gate == w->gate) {
+            status = w->refs[i].status; /* this call's gate counted it */
+            amount = w->refs[i].amount;
+        } else {
+            status = consumed(e, d, k, &u, &amount);
+        }
         if (status == CONSUMED_SKIP) continue;
         if (status == CONSUMED_RANGE) amount = LNUM_MAX; /* fills it */
         if (amount == 0) continue;

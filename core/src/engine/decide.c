@@ -236,6 +236,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->reason = NULL;
     d->opts = NULL;
     d->cap_holder = NULL;
+    d->caps_gate = 0;
     d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;

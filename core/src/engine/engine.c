@@ -226,6 +226,7 @@ static limitr_engine *engine_create(const limitr_options *opts)
     memset(e, 0, sizeof *e);
     e->alloc = alloc;
     e->next_sub_id = 1;
+    e->walk.n = -1; /* no walk kept */
     e->code = "";
     /* The heap home, through the engine's allocator. */
     home.realloc = alloc.realloc;

@@ -158,7 +158,10 @@ typedef struct draw_plan {
 
 typedef struct cap_ref {
     customer *holder;
-    size_t i; /* in holder->caps */
+    size_t i;       /* in holder->caps */
+    int has_amount; /* the gate's amount holds for the commit too */
+    int status;     /* consumed()'s */
+    lnum amount;
 } cap_ref;
 
 /* Scratch of the walk up a caller's refs: grown as needed, never freed
@@ -171,6 +174,14 @@ typedef struct cap_walk {
     uint32_t mark;
     cap_ref *refs;
     size_t refs_cap;
+    /* what refs holds: the caps of this call, kept from the gate for the
+       commit while the state has not changed */
+    long n;
+    const customer *caller;
+    const char *ent;
+    uint64_t epoch;
+    int64_t now;
+    uint64_t gate; /* counts gates: which one computed the amounts */
 } cap_walk;
 
 /* ---- Engine ---- */

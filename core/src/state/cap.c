@@ -52,6 +52,7 @@ int limitr__cap_add(state *st, customer *c, const spend_cap *k)
     }
     c->caps[c->n_caps++] = stored;
     st->d->n_caps++;
+    limitr__state_changed(st); /* a call's caps moved */
     if (stored.shared) st->d->n_shared_caps++;
     return 0;
 }
@@ -66,4 +67,5 @@ void limitr__cap_remove_at(state *st, customer *c, size_t i)
     memmove(&c->caps[i], &c->caps[i + 1], (c->n_caps - i - 1) * sizeof *k);
     c->n_caps--;
     st->d->n_caps--;
+    limitr__state_changed(st);
 }
