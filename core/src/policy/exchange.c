@@ -183,13 +183,15 @@ static void resolve_pairs(lp_policy *p)
 static int chain_to_runes(const lp_policy *p, lnum f, int credit, lnum v,
                           lnum offset, lnum *out)
 {
-    lnum units, at = 0;
-    if (limitr__lnum_mul(v, f, &units) != 0) return -1;
+    lnum units = v, at = offset;
+    /* a factor of 1 (a priced credit without pairs) changes nothing */
+    if (f != LNUM_SCALE && (limitr__lnum_mul(v, f, &units) != 0 ||
+                            limitr__lnum_mul(offset, f, &at) != 0))
+        return -1;
     if (credit < 0) {
         *out = units;
         return 0;
     }
-    if (offset != 0 && limitr__lnum_mul(offset, f, &at) != 0) return -1;
     return limitr__price_of(&p->credits[credit], units, at, out);
 }
 
