@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "caps.h"
 #include "compile.h"
+#include "caps.h"
 #include "names.h"
 
 static const field cap_fields[] = {
@@ -33,41 +33,111 @@ static const field cap_fields[] = {
 
 /* A list of strings at key into *out (borrowed from the document: the
  * state copies it). */
-static void read_names(compiler *cc, const doc_node *root, const char *key,
-                       strlist *out, char **slots, size_t room)
+static void read_names(compiler *cc, const doc_node *root, const char *path,
+                       const char *key, strlist *out, char **slots)
 {
     const doc_node *v = limitr__get(root, key);
-    char path[64];
+    char fpath[160];
     size_t i;
-    snprintf(path, sizeof path, "cap.%s", key);
+    snprintf(fpath, sizeof fpath, "%s.%s", path, key);
     out->items = slots;
     out->n = out->cap = 0;
-    if (v == NULL || !limitr__expect(cc, v, path, DOC_LIST, "list")) return;
-    if (v->count > room) {
-        ERR(cc, path, v, "at most %zu names", room);
+    if (v == NULL || !limitr__expect(cc, v, fpath, DOC_LIST, "list")) return;
+    if (v->count > MAX_CAP_NAMES) {
+        ERR(cc, fpath, v, "at most %d names", MAX_CAP_NAMES);
         return;
     }
     for (i = 0; i < v->count; i++)
-        if (limitr__expect(cc, v->items[i], path, DOC_STRING, "string"))
+        if (limitr__expect(cc, v->items[i], fpath, DOC_STRING, "string"))
             slots[out->n++] = v->items[i]->text;
 }
 
-#define MAX_CAP_NAMES 64
+void limitr__cap_compile(limitr_engine *e, compiler *cc, const doc_node *root,
+                         const char *path, const customer *c, cap_fields_buf *b,
+                         spend_cap *k)
+{
+    const doc_node *v;
+    char fpath[160];
+    int credit = AMOUNT_PLAIN, found, is_currency;
+    lnum f;
+    int end;
+    memset(k, 0, sizeof *k);
+    b->id[0] = '\0';
+    b->credit = "rune";
+    k->created_on = k->started = limitr__now(e);
+#define FIELD(name) (snprintf(fpath, sizeof fpath, "%s.%s", path, name), fpath)
+    if (!limitr__expect(cc, root, path, DOC_MAP, "mapping")) return;
+    limitr__check_fields(cc, root, path, cap_fields, N_FIELDS(cap_fields));
+    if ((v = limitr__get(root, "credit")) != NULL &&
+        limitr__expect(cc, v, FIELD("credit"), DOC_STRING, "string"))
+        b->credit = v->text;
+    found = limitr__credit_find(e->policy, b->credit);
+    is_currency = found < 0 &&
+                  (strcmp(b->credit, "rune") == 0 ||
+                   limitr__exchange_resolve(e->policy, b->credit, &f, &end) ==
+                       EXCHANGE_OK);
+    if (found >= 0)
+        credit = found;
+    else if (!is_currency)
+        ERR(cc, FIELD("credit"), v != NULL ? v : root,
+            "'%s' is neither rune, a credit nor a currency of the exchange",
+            b->credit);
+    k->exchangeable =
+        limitr__read_bool(cc, root, path, "exchangeable", found < 0);
+    if (found >= 0 && k->exchangeable &&
+        e->policy->credits[found].model == PRICING_STAIRSTEP)
+        ERR(cc, FIELD("exchangeable"), root,
+            "a cap in the stairstep-priced credit '%s' counts only its own "
+            "units (exchangeable: false)",
+            b->credit);
+    if ((v = limitr__get(root, "value")) == NULL)
+        limitr__verr(&cc->errs, path, root->line, root->col,
+                     "missing required field 'value'");
+    else
+        limitr__read_ranged(cc, v, FIELD("value"), credit, 1, &k->value);
+    if ((v = limitr__get(root, "id")) != NULL &&
+        limitr__expect(cc, v, FIELD("id"), DOC_STRING, "string")) {
+        if (v->text[0] == '\0' || strlen(v->text) >= sizeof b->id ||
+            !limitr__utf8_valid(v->text, strlen(v->text)))
+            ERR(cc, FIELD("id"), v, "must be 1 to %zu bytes of UTF-8",
+                sizeof b->id - 1);
+        else if (c != NULL && limitr__cap_find(c, v->text) != NULL)
+            ERR(cc, FIELD("id"), v, "the customer has a cap '%s'", v->text);
+        else
+            snprintf(b->id, sizeof b->id, "%s", v->text);
+    }
+    k->overage_only = limitr__read_bool(cc, root, path, "overage_only", 0);
+    k->ignore_grants = limitr__read_bool(cc, root, path, "ignore_grants", 0);
+    k->observe_only = limitr__read_bool(cc, root, path, "observe_only", 0);
+    k->overhead_cost = limitr__read_bool(cc, root, path, "overhead_cost", 0);
+    k->follow_decrements =
+        limitr__read_bool(cc, root, path, "follow_decrements", 0);
+    k->hard_trailing = limitr__read_bool(cc, root, path, "hard_trailing", 0);
+    k->shared = limitr__read_bool(cc, root, path, "shared", 0);
+    k->events = limitr__read_bool(cc, root, path, "events", 1);
+    read_names(cc, root, path, "shared_with", &k->shared_with, b->with);
+    read_names(cc, root, path, "scope", &k->scope, b->scope);
+    limitr__read_resets(cc, root, path, &k->reset, &k->reset_inc, &k->sch);
+    if ((v = limitr__get(root, "expires_on")) != NULL) {
+        int64_t at;
+        if (limitr__read_duration(cc, v, FIELD("expires_on"), &at)) {
+            k->has_expires = 1;
+            k->expires_on = at;
+        }
+    }
+#undef FIELD
+}
 
 int limitr_add_customer_cap(limitr_engine *e, const char *id,
                             const char *cap_json, const char **cap_out)
 {
     compiler cc;
     doc_node *root;
-    const doc_node *v;
-    char *err = NULL, idbuf[128] = "";
-    char *with_slots[MAX_CAP_NAMES], *scope_slots[MAX_CAP_NAMES];
+    char *err = NULL, idbuf[128];
+    cap_fields_buf b;
     customer *c;
     spend_cap k;
-    int credit = AMOUNT_PLAIN, status = LIMITR_OK, found, is_currency;
-    const char *cname = "rune";
-    lnum f;
-    int end;
+    int status = LIMITR_OK;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "add_customer_cap");
     if (id == NULL || cap_json == NULL)
@@ -87,80 +157,14 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
     memset(&cc, 0, sizeof cc);
     cc.p = e->policy;
     cc.no_snippets = 1;
-    memset(&k, 0, sizeof k);
-    k.created_on = k.started = limitr__now(e);
-    if (limitr__expect(&cc, root, "cap", DOC_MAP, "mapping")) {
-        limitr__check_fields(&cc, root, "cap", cap_fields,
-                             N_FIELDS(cap_fields));
-        if ((v = limitr__get(root, "credit")) != NULL &&
-            limitr__expect(&cc, v, "cap.credit", DOC_STRING, "string"))
-            cname = v->text;
-        found = limitr__credit_find(e->policy, cname);
-        is_currency = found < 0 &&
-                      (strcmp(cname, "rune") == 0 ||
-                       limitr__exchange_resolve(e->policy, cname, &f, &end) ==
-                           EXCHANGE_OK);
-        if (found >= 0)
-            credit = found;
-        else if (!is_currency)
-            ERR(&cc, "cap.credit", v != NULL ? v : root,
-                "'%s' is neither rune, a credit nor a currency of the "
-                "exchange",
-                cname);
-        k.exchangeable =
-            limitr__read_bool(&cc, root, "cap", "exchangeable", found < 0);
-        if (found >= 0 && k.exchangeable &&
-            e->policy->credits[found].model == PRICING_STAIRSTEP)
-            ERR(&cc, "cap.exchangeable", root,
-                "a cap in the stairstep-priced credit '%s' counts only its "
-                "own units (exchangeable: false)",
-                cname);
-        if ((v = limitr__get(root, "value")) == NULL)
-            limitr__verr(&cc.errs, "cap", 0, 0,
-                         "missing required field 'value'");
-        else
-            limitr__read_ranged(&cc, v, "cap.value", credit, 1, &k.value);
-        if ((v = limitr__get(root, "id")) != NULL &&
-            limitr__expect(&cc, v, "cap.id", DOC_STRING, "string")) {
-            if (v->text[0] == '\0' || strlen(v->text) >= sizeof idbuf ||
-                !limitr__utf8_valid(v->text, strlen(v->text)))
-                ERR(&cc, "cap.id", v, "must be 1 to %zu bytes of UTF-8",
-                    sizeof idbuf - 1);
-            else if (limitr__cap_find(c, v->text) != NULL)
-                ERR(&cc, "cap.id", v, "the customer has a cap '%s'", v->text);
-            else
-                snprintf(idbuf, sizeof idbuf, "%s", v->text);
-        }
-        k.overage_only = limitr__read_bool(&cc, root, "cap", "overage_only", 0);
-        k.ignore_grants =
-            limitr__read_bool(&cc, root, "cap", "ignore_grants", 0);
-        k.observe_only = limitr__read_bool(&cc, root, "cap", "observe_only", 0);
-        k.overhead_cost =
-            limitr__read_bool(&cc, root, "cap", "overhead_cost", 0);
-        k.follow_decrements =
-            limitr__read_bool(&cc, root, "cap", "follow_decrements", 0);
-        k.hard_trailing =
-            limitr__read_bool(&cc, root, "cap", "hard_trailing", 0);
-        k.shared = limitr__read_bool(&cc, root, "cap", "shared", 0);
-        k.events = limitr__read_bool(&cc, root, "cap", "events", 1);
-        read_names(&cc, root, "shared_with", &k.shared_with, with_slots,
-                   MAX_CAP_NAMES);
-        read_names(&cc, root, "scope", &k.scope, scope_slots, MAX_CAP_NAMES);
-        limitr__read_resets(&cc, root, "cap", &k.reset, &k.reset_inc, &k.sch);
-        if ((v = limitr__get(root, "expires_on")) != NULL) {
-            int64_t at;
-            if (limitr__read_duration(&cc, v, "cap.expires_on", &at)) {
-                k.has_expires = 1;
-                k.expires_on = at;
-            }
-        }
-    }
+    limitr__cap_compile(e, &cc, root, "cap", c, &b, &k);
+    snprintf(idbuf, sizeof idbuf, "%s", b.id);
     if (cc.errs.n == 0 && c->n_caps >= MAX_CUSTOMER_CAPS)
         limitr__verr(&cc.errs, "cap", 0, 0,
                      "customer '%s' holds %d caps already (the most)", id,
                      MAX_CUSTOMER_CAPS);
     if (!cc.nomem && !cc.errs.nomem && cc.errs.n == 0) {
-        k.credit = limitr__state_intern(&e->st, cname, strlen(cname));
+        k.credit = limitr__state_intern(&e->st, b.credit, strlen(b.credit));
         if (idbuf[0] == '\0') /* generated: cap-<n>, skipping taken ones */
             do {
                 snprintf(idbuf, sizeof idbuf, "cap-%llu",

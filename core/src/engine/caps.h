@@ -5,6 +5,24 @@
 
 #include "decide.h"
 
+typedef struct compiler compiler; /* compile.h */
+typedef struct doc_node doc_node; /* doc.h */
+
+#define MAX_CAP_NAMES 64 /* entries of a cap's shared_with or scope */
+
+/* Where a compiled cap's strings live until the state copies them. */
+typedef struct cap_fields_buf {
+    char id[128]; /* "" when not given */
+    const char *credit;
+    char *with[MAX_CAP_NAMES], *scope[MAX_CAP_NAMES];
+} cap_fields_buf;
+
+/* Compiles the cap mapping root (at path) into *k, its strings in *b;
+ * problems into cc. c: the holder (its ids must be new), or NULL. */
+void limitr__cap_compile(limitr_engine *e, compiler *cc, const doc_node *root,
+                         const char *path, const customer *c, cap_fields_buf *b,
+                         spend_cap *k);
+
 /* k's meter value as it is at now (resets due applied in the view). */
 lnum limitr__cap_meter_now(const spend_cap *k, int64_t now);
 
