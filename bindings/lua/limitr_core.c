@@ -657,13 +657,31 @@ static int l_engine_delete_customer(lua_State *L)
 
 /* ---- Decisions ---- */
 
-/* Reads opts = {event = table|false} into o; the JSON text is returned for
- * the caller to free. */
-static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
+/* A table at the top as JSON text, left on the stack in its place as a Lua
+ * string (alive while the call runs, freed by Lua whatever raises). */
+static const char *json_on_stack(lua_State *L, const char *what)
+{
+    char *text = to_json_text(L, lua_gettop(L), what);
+    lua_pop(L, 1);
+    lua_pushstring(L, text);
+    free(text);
+    return lua_tostring(L, -1);
+}
+
+static void read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
 {
     memset(o, 0, sizeof *o);
     check_opts_table(L, idx);
-    if (lua_isnoneornil(L, idx)) return NULL;
+    if (lua_isnoneornil(L, idx)) return;
+    lua_getfield(L, idx, "caps");
+    if (!lua_isnil(L, -1)) {
+        if (!lua_istable(L, -1))
+            luaL_error(L, "opts.caps must be a table ({rune = 0.5} or a list "
+                          "of caps)");
+        o->caps_json = json_on_stack(L, "opts.caps");
+    } else {
+        lua_pop(L, 1);
+    }
     lua_getfield(L, idx, "force");
     o->force = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -676,16 +694,12 @@ static char *read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
     }
     lua_pop(L, 1);
     lua_getfield(L, idx, "event");
-    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-        o->no_events = 1;
-    } else if (!lua_isnil(L, -1)) {
-        char *text = to_json_text(L, -1, "opts.event");
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        lua_pop(L, 1), o->no_events = 1;
+    else if (!lua_isnil(L, -1))
+        o->event_json = json_on_stack(L, "opts.event");
+    else
         lua_pop(L, 1);
-        o->event_json = text;
-        return text;
-    }
-    lua_pop(L, 1);
-    return NULL;
 }
 
 /* The value argument of allow, check and explain, read one way for all
@@ -727,13 +741,12 @@ static int l_engine_allow(lua_State *L)
     const char *id = string_arg(L, 2, &id_len);
     const char *ent = string_arg(L, 3, &ent_len);
     limitr_call_opts o, *opts = NULL;
-    char *event_json = NULL;
     int status;
     const char *text;
     double value;
     value_arg(L, 4, &value, &text);
     if (lua_gettop(L) >= 5 && !lua_isnil(L, 5)) {
-        event_json = read_call_opts(L, 5, &o);
+        read_call_opts(L, 5, &o);
         opts = &o;
     }
     enter(b);
@@ -742,7 +755,6 @@ static int l_engine_allow(lua_State *L)
     else
         status = limitr_allow_n(b->e, id, id_len, ent, ent_len, value, opts);
     leave(b);
-    free(event_json);
     if (status == LIMITR_OK) {
         lua_pushboolean(L, 1);
         return 1;
@@ -758,6 +770,14 @@ static int l_engine_check(lua_State *L)
     double value;
     int status;
     value_arg(L, 4, &value, &text);
+    if (!lua_isnoneornil(L, 5)) { /* opts: caps and overhead count */
+        limitr_call_opts o;
+        read_call_opts(L, 5, &o);
+        enter(b);
+        status = limitr_check_opts(b->e, id, ent, value, text, &o);
+        leave(b);
+        return push_decision(L, b->e, status);
+    }
     enter(b); /* a limit snippet may call a lib() function */
     status = text != NULL ? limitr_check_str(b->e, id, ent, text)
                           : limitr_check(b->e, id, ent, value);
@@ -785,14 +805,13 @@ static int step(lua_State *L, int up)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     limitr_call_opts o;
-    char *event_json = read_call_opts(L, 4, &o);
     const limitr_call_opts *po = lua_isnoneornil(L, 4) ? NULL : &o;
     int status;
+    read_call_opts(L, 4, &o);
     enter(b);
     status = up ? limitr_increment(b->e, id, ent, po)
                 : limitr_decrement(b->e, id, ent, po);
     leave(b);
-    free(event_json);
     return push_decision(L, b->e, status);
 }
 

@@ -271,6 +271,9 @@ typedef struct limitr_call_opts {
                          governor, and past a hard limit commits like soft */
     int has_overhead; /* nonzero: `overhead` is this call's actual cost */
     double overhead;  /* runes; else the credit's cost function decides */
+    /* caps for this call only (docs/engine.md 16.2): a JSON object
+       {"<credit>": ceiling} or a list of cap objects; NULL: none */
+    const char *caps_json;
 } limitr_call_opts;
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,
@@ -311,6 +314,13 @@ LIMITR_API int limitr_check(limitr_engine *engine, const char *id,
                             const char *ent, double value);
 LIMITR_API int limitr_check_str(limitr_engine *engine, const char *id,
                                 const char *ent, const char *value);
+/* limitr_check with options: value_str non-NULL is a unit string (value
+ * ignored); opts->caps_json and opts->overhead count as they would for
+ * allow (events and force do not apply: a check writes and fires nothing). */
+LIMITR_API int limitr_check_opts(limitr_engine *engine, const char *id,
+                                 const char *ent, double value,
+                                 const char *value_str,
+                                 const limitr_call_opts *opts);
 
 /* Why the decision limitr_check would make (docs/engine.md section 9), as JSON:
  * {allowed, gate, reason, limit, value, remaining, reset, retry_after}.

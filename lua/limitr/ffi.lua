@@ -10,7 +10,7 @@
 --
 -- The fast path is taken only for the plain call:
 --   allow(e, id, ent, value)  id, ent strings; value a number or nil
---   check(e, id, ent, value)  the same, id and ent without NUL bytes
+--   check(e, id, ent, value)  the same, id and ent without NUL bytes, no opts
 -- on an engine of this module instance that limitr_lua_ffi_engine (in
 -- bindings/lua/limitr_core.c) hands out: open, and with no live Lua
 -- callback (an on() subscriber not yet off(), or a lib() function not yet
@@ -116,8 +116,8 @@ local function make_methods(lib, classic)
     end
 
     local function check(...)
-        local self, id, ent, value = ...
-        if getmetatable(self) == mt and type(id) == "string" and type(ent) == "string"
+        local self, id, ent, value, opts = ...
+        if opts == nil and getmetatable(self) == mt and type(id) == "string" and type(ent) == "string"
             and (value == nil or type(value) == "number")
             and strlen(id) == #id and strlen(ent) == #ent then
             local e = engine_of(self)

@@ -266,8 +266,8 @@ TEST(no_events_option_and_event_data)
 {
     limitr_engine *e = engine();
     recorder r = {{0}, {0}, 0};
-    limitr_call_opts quiet = {NULL, 1, 0, 0, 0},
-                     data = {"{\"model\":\"x\"}", 0, 0, 0, 0};
+    limitr_call_opts quiet = {NULL, 1, 0, 0, 0, NULL},
+                     data = {"{\"model\":\"x\"}", 0, 0, 0, 0, NULL};
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", "paid", NULL, NULL);
     limitr_on(e, "*", record, &r, NULL);

@@ -79,7 +79,7 @@ TEST(observe_minimum_force)
 {
     limitr_engine *e = engine();
     recorder r = {{0}, {0}, 0};
-    limitr_call_opts force = {NULL, 0, 1, 0, 0};
+    limitr_call_opts force = {NULL, 0, 1, 0, 0, NULL};
     double v;
     ASSERT(e != NULL);
     limitr_create_customer(e, "c", NULL, NULL, NULL);

@@ -320,3 +320,104 @@ int limitr_customer_caps(limitr_engine *e, const char *id,
     return limitr__set_result(e, limitr__caps_json(e, c, limitr__now(e)),
                               caps_json);
 }
+
+/* ---- Caps passed on a call ---- */
+
+void limitr__call_caps_free(call_caps *cc)
+{
+    if (cc == NULL) return;
+    limitr__doc_free(cc->root);
+    free(cc);
+}
+
+/* The cap {<credit> = ceiling} (the mapping's pair p at path) into k. */
+static void ceiling_cap(limitr_engine *e, compiler *cc, const doc_pair *p,
+                        const char *path, cap_fields_buf *b, spend_cap *k)
+{
+    int found = limitr__credit_find(e->policy, p->key);
+    lnum f;
+    int end;
+    char fpath[160];
+    memset(k, 0, sizeof *k);
+    k->created_on = k->started = limitr__now(e);
+    k->events = 1;
+    b->credit = p->key;
+    snprintf(fpath, sizeof fpath, "%s.%s", path, p->key);
+    if (found < 0 && strcmp(p->key, "rune") != 0 &&
+        limitr__exchange_resolve(e->policy, p->key, &f, &end) != EXCHANGE_OK)
+        limitr__verr(&cc->errs, fpath, p->key_line, p->key_col,
+                     "'%s' is neither rune, a credit nor a currency of the "
+                     "exchange",
+                     p->key);
+    k->exchangeable = found < 0;
+    limitr__read_ranged(cc, p->value, fpath, found >= 0 ? found : AMOUNT_PLAIN,
+                        1, &k->value);
+    b->id[0] = '\0';
+}
+
+int limitr__call_caps_parse(limitr_engine *e, const char *json, call_caps **out)
+{
+    int status;
+    compiler comp;
+    call_caps *cc = calloc(1, sizeof *cc);
+    char *err = NULL, path[64];
+    size_t i, n;
+    *out = NULL;
+    if (cc == NULL) return limitr__nomem(e);
+    cc->root = limitr__doc_parse(json, strlen(json), "json", &err);
+    if (cc->root == NULL) {
+        status = err != NULL ? limitr__fail(e, LIMITR_INVALID, NULL,
+                                            "opts.caps: %s", err)
+                             : limitr__nomem(e);
+        free(err);
+        free(cc);
+        return status;
+    }
+    memset(&comp, 0, sizeof comp);
+    comp.p = e->policy;
+    comp.no_snippets = 1;
+    n = cc->root->type == DOC_MAP || cc->root->type == DOC_LIST
+            ? cc->root->count
+            : 0;
+    if (cc->root->type != DOC_MAP && cc->root->type != DOC_LIST)
+        limitr__verr(&comp.errs, "opts.caps", 0, 0,
+                     "a mapping of credit to ceiling, or a list of caps");
+    else if (n > MAX_CALL_SCOPED_CAPS)
+        limitr__verr(&comp.errs, "opts.caps", 0, 0, "at most %d caps on a call",
+                     MAX_CALL_SCOPED_CAPS);
+    for (i = 0; comp.errs.n == 0 && i < n; i++) {
+        spend_cap *k = &cc->caps[i];
+        cap_fields_buf *b = &cc->bufs[i];
+        if (cc->root->type == DOC_MAP) {
+            ceiling_cap(e, &comp, &cc->root->pairs[i], "opts.caps", b, k);
+        } else {
+            snprintf(path, sizeof path, "opts.caps.%zu", i + 1);
+            limitr__cap_compile(e, &comp, cc->root->items[i], path, NULL, b, k);
+        }
+        if (b->id[0] == '\0')
+            snprintf(b->id, sizeof b->id, "tmp-%s", b->credit);
+        k->id = b->id;
+        k->id_len = strlen(b->id);
+        k->shared = 0; /* a call's caps bind the call */
+        k->credit = limitr__state_intern(&e->st, b->credit, strlen(b->credit));
+        if (k->credit < 0) comp.nomem = 1;
+        cc->n++;
+    }
+    if (comp.nomem || comp.errs.nomem) {
+        limitr__verr_free(&comp.errs);
+        limitr__call_caps_free(cc);
+        return limitr__nomem(e);
+    }
+    if (comp.errs.n > 0) {
+        char *text = limitr__verr_join(&comp.errs);
+        status = text != NULL
+                     ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
+                     : limitr__nomem(e);
+        free(text);
+        limitr__call_caps_free(cc);
+        return status;
+    }
+    limitr__verr_free(&comp.errs);
+    *out = cc;
+    return LIMITR_OK;
+}

@@ -297,7 +297,7 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
     long n, i;
     int ignore = 0;
-    if (d->caller->n_caps == 0 &&
+    if (d->caller->n_caps == 0 && e->call_caps == NULL &&
         (d->caller->refs.n == 0 || e->st.d->n_shared_caps == 0))
         return 1;
     if ((n = collect(e, d)) < 0) {
@@ -305,11 +305,13 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
         d->reason = "out_of_memory"; /* never a cap skipped */
         return 0;
     }
-    if (n == 0) return 1;
+    if (n == 0 && e->call_caps == NULL) return 1;
     if (d->lim->rule.mode != MODE_OBSERVE && d->new_value > limit)
         o = d->new_value - (old > limit ? old : limit);
     for (i = 0; i < n; i++)
         ignore |= w->refs[i].holder->caps[w->refs[i].i].ignore_grants;
+    for (i = 0; e->call_caps != NULL && i < (long)e->call_caps->n; i++)
+        ignore |= e->call_caps->caps[i].ignore_grants;
     /* the part grants will cover, for caps that leave it out (gate 6) */
     if (ignore && o > 0 && d->lim->rule.grants_apply &&
         limitr__grants_any(e, d->owner))
@@ -348,6 +350,25 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
             d->reason = "cap";
             d->cap_holder = w->refs[i].holder;
             d->cap_index = w->refs[i].i;
+            return 0;
+        }
+    }
+    /* the call's own caps: from 0, for this call alone */
+    for (i = 0; e->call_caps != NULL && i < (long)e->call_caps->n; i++) {
+        const spend_cap *k = &e->call_caps->caps[i];
+        lnum amount;
+        int status;
+        if (k->observe_only || k->hard_trailing ||
+            !cap_applies(e, k, d->ent->key, d->lim->credit, d->caller->type, 0,
+                         d->now))
+            continue;
+        status = consumed(e, d, k, &u, &amount);
+        if (status == CONSUMED_SKIP) continue;
+        if (status != CONSUMED_OK || !lnum_le9(amount, k->value)) {
+            d->gate = "cap";
+            d->reason = "cap";
+            d->cap_holder = d->caller;
+            d->call_cap = (int)i;
             return 0;
         }
     }
@@ -439,12 +460,15 @@ cJSON *limitr__caps_denied_event(limitr_engine *e, const decision *d,
                                  const limitr_call_opts *opts)
 {
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
-    const spend_cap *k = &d->cap_holder->caps[d->cap_index];
+    const spend_cap *k =
+        d->call_cap >= 0 && e->call_caps != NULL
+            ? &e->call_caps->caps[d->call_cap]
+            : (d->cap_holder != NULL ? &d->cap_holder->caps[d->cap_index]
+                                     : NULL);
     cJSON *ev, *mt;
     lnum worth, from;
     int plan;
-    if (d->cap_holder == NULL || !limitr__listening(e, EV_CAP_LIMIT))
-        return NULL;
+    if (k == NULL || !limitr__listening(e, EV_CAP_LIMIT)) return NULL;
     if ((ev = cap_event(e, d, d->cap_holder)) == NULL) return NULL;
     plan = limitr__resolved_plan(e, d->owner);
     cJSON_AddStringToObject(ev, "plan",
@@ -491,18 +515,20 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
     long n, i;
     if (d->requested == 0 && d->overhead_diff == 0) return NULL;
     limitr__caps_remove_expired(e, d->caller, d->now);
-    if ((n = collect(e, d)) <= 0) return NULL;
+    if ((n = collect(e, d)) < 0) return NULL;
+    if (n == 0 && e->call_caps == NULL) return NULL;
     units_of(d, d->overage + d->grant_cover, d->grant_cover, d->overhead_diff,
              &u);
     events_on = events_on && (limitr__listening(e, EV_CUSTOMER_SET) ||
                               limitr__listening(e, EV_CAP_THRESHOLD_CROSSED));
     if (events_on &&
-        (out = calloc(1, sizeof *out + 2 * (size_t)n *
+        (out = calloc(1, sizeof *out + (2 * (size_t)n + MAX_CALL_SCOPED_CAPS) *
                                            (sizeof *events + sizeof *who +
                                             sizeof *kinds))) != NULL) {
+        size_t room = 2 * (size_t)n + MAX_CALL_SCOPED_CAPS;
         events = (cJSON **)(out + 1);
-        who = (const customer **)(events + 2 * n);
-        kinds = (int *)(who + 2 * n);
+        who = (const customer **)(events + room);
+        kinds = (int *)(who + room);
     }
     for (i = 0; i < n; i++) {
         customer *holder = w->refs[i].holder;
@@ -552,6 +578,26 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
                 events[n_events++] = ev;
             }
         }
+    }
+    /* the call's own caps move nothing that lasts: a crossing is told */
+    for (i = 0;
+         out != NULL && e->call_caps != NULL && i < (long)e->call_caps->n;
+         i++) {
+        spend_cap *k = &e->call_caps->caps[i];
+        lnum amount;
+        cJSON *ev;
+        if (!cap_applies(e, k, d->ent->key, d->lim->credit, d->caller->type, 0,
+                         d->now) ||
+            consumed(e, d, k, &u, &amount) != CONSUMED_OK || amount <= 0 ||
+            !lnum_le9(k->value, amount) ||
+            !limitr__listening(e, EV_CAP_THRESHOLD_CROSSED))
+            continue;
+        k->meter_value = amount; /* as the event shows it */
+        if ((ev = cap_event(e, d, d->caller)) == NULL) continue;
+        cJSON_AddItemToObject(ev, "cap", limitr__cap_json(e, k, d->now));
+        kinds[n_events] = EV_CAP_THRESHOLD_CROSSED;
+        who[n_events] = d->caller;
+        events[n_events++] = ev;
     }
     if (out == NULL) return NULL;
     /* every payload is built before the first handler runs: one may change

@@ -23,6 +23,22 @@ void limitr__cap_compile(limitr_engine *e, compiler *cc, const doc_node *root,
                          const char *path, const customer *c, cap_fields_buf *b,
                          spend_cap *k);
 
+/* The caps passed on one call (opts.caps, docs/economy.md 6.2): they
+ * start at 0 and vanish after the call. */
+#define MAX_CALL_SCOPED_CAPS 16
+typedef struct call_caps {
+    doc_node *root; /* the parsed option: the caps' strings live in it */
+    size_t n;
+    spend_cap caps[MAX_CALL_SCOPED_CAPS];
+    cap_fields_buf bufs[MAX_CALL_SCOPED_CAPS];
+} call_caps;
+
+/* Parses opts.caps: {<credit> = ceiling} or a list of cap tables into
+ * *out. LIMITR_OK, or the error set (LIMITR_INVALID naming the path). */
+int limitr__call_caps_parse(limitr_engine *e, const char *json,
+                            call_caps **out);
+void limitr__call_caps_free(call_caps *cc);
+
 /* k's meter value as it is at now (resets due applied in the view). */
 lnum limitr__cap_meter_now(const spend_cap *k, int64_t now);
 

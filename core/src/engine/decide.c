@@ -237,6 +237,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->opts = NULL;
     d->cap_holder = NULL;
     d->caps_gate = 0;
+    d->call_cap = -1;
     d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;
@@ -308,8 +309,8 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     d->overage = 0;
     d->grant_cover = 0;
     /* Gates 5-6: spend caps, for increases (none in the state: no look) */
-    if (e->st.d->n_caps > 0 && d->requested > 0 && !force &&
-        !limitr__caps_gate(e, d))
+    if ((e->st.d->n_caps > 0 || e->call_caps != NULL) && d->requested > 0 &&
+        !force && !limitr__caps_gate(e, d))
         return 0;
     /* Gate 7: the governor, for increases on hard limits. */
     if (lim->rule.governor && d->requested > 0 && !force &&
@@ -706,7 +707,8 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     }
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
                        0);
-    if (e->st.d->n_caps > 0) caps = limitr__caps_commit(e, &d, events);
+    if (e->st.d->n_caps > 0 || e->call_caps != NULL)
+        caps = limitr__caps_commit(e, &d, events);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {
@@ -746,6 +748,24 @@ static int check_opts(limitr_engine *e, const limitr_call_opts *opts)
     return LIMITR_OK;
 }
 
+/* A call with caps of its own (opts.caps): they live for this call only;
+ * a call nested in it (a cost function's check) keeps its own. */
+static __attribute__((noinline)) int
+with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
+               size_t ent_len, call_value *cv, int step, int commit,
+               const limitr_call_opts *opts)
+{
+    call_caps *mine, *outer;
+    int status = limitr__call_caps_parse(e, opts->caps_json, &mine);
+    if (status != LIMITR_OK) return status;
+    outer = e->call_caps;
+    e->call_caps = mine;
+    status = run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
+    e->call_caps = outer;
+    limitr__call_caps_free(mine);
+    return status;
+}
+
 static int entry(limitr_engine *e, const char *id, size_t id_len,
                  const char *ent, size_t ent_len, call_value *cv, int step,
                  int commit, const limitr_call_opts *opts)
@@ -756,6 +776,9 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
     if (opts != NULL && check_opts(e, opts) != LIMITR_OK) return LIMITR_INVALID;
+    if (opts != NULL && opts->caps_json != NULL)
+        return with_call_caps(e, id, id_len, ent, ent_len, cv, step, commit,
+                              opts);
     return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }
 
@@ -788,6 +811,14 @@ int limitr_check(limitr_engine *e, const char *id, const char *ent,
 {
     call_value cv = {value, NULL, 0, -1};
     return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
+}
+
+int limitr_check_opts(limitr_engine *e, const char *id, const char *ent,
+                      double value, const char *value_str,
+                      const limitr_call_opts *opts)
+{
+    call_value cv = {value, value_str, 0, -1};
+    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, opts);
 }
 
 int limitr_check_str(limitr_engine *e, const char *id, const char *ent,

@@ -32,6 +32,7 @@ typedef struct decision {
     const limitr_call_opts *opts; /* the call's options, or NULL */
     const customer *cap_holder;   /* the cap that denied (gate "cap") */
     uint64_t caps_gate;           /* e->walk.gate of this call's gate, or 0 */
+    int call_cap; /* the cap passed on the call that denied, or -1 */
     size_t cap_index;
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;

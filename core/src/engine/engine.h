@@ -221,8 +221,9 @@ struct limitr_engine {
     size_t n_frames;
     uint64_t next_token;
 
-    draw_plan draw; /* the last grant draw decided */
-    cap_walk walk;  /* the caps of a call */
+    draw_plan draw;              /* the last grant draw decided */
+    cap_walk walk;               /* the caps of a call */
+    struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 
     host_fn *libs;
     size_t n_libs;
