@@ -1055,6 +1055,45 @@ static int l_engine_credit_remaining(lua_State *L)
     return 1;
 }
 
+/* ---- Plans and the plan fee ---- */
+
+static int l_engine_plan(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *name = check_string(L, 2), *json;
+    int status;
+    enter(b);
+    status = limitr_plan(b->e, name, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
+static int l_engine_plan_trial_period(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *name = check_string(L, 2);
+    int64_t ms;
+    int status;
+    enter(b);
+    status = limitr_plan_trial_period(b->e, name, &ms);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    lua_pushinteger(L, (lua_Integer)ms);
+    return 1;
+}
+
+static int l_engine_ensure_plan_subscription(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2);
+    int status;
+    enter(b);
+    status = limitr_ensure_plan_subscription(b->e, id);
+    leave(b);
+    return push_decision(L, b->e, status);
+}
+
 /* ---- Spend caps ---- */
 
 /* The `events` option of reset/remove (default true). */
@@ -1982,6 +2021,9 @@ static const luaL_Reg engine_methods[] = {
     {"add_customer_grant", l_engine_add_customer_grant},
     {"remove_customer_grant", l_engine_remove_customer_grant},
     {"credit_remaining", l_engine_credit_remaining},
+    {"plan", l_engine_plan},
+    {"plan_trial_period", l_engine_plan_trial_period},
+    {"ensure_plan_subscription", l_engine_ensure_plan_subscription},
     {"add_customer_cap", l_engine_add_customer_cap},
     {"customer_cap", l_engine_customer_cap},
     {"reset_customer_cap", l_engine_reset_customer_cap},

@@ -391,6 +391,26 @@ LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
 
 /* ---- Money (docs/economy.md) ---- */
 
+/* ---- Plans at run time and the plan fee (docs/engine.md 14.14) ---- */
+
+/* The plan named name_or_id (else a customer's resolved plan) as JSON:
+ * name, label, description, default, hidden, period, subscription,
+ * trial_period, extends, entitlements, topups. LIMITR_NOT_FOUND
+ * "unknown_plan". */
+LIMITR_API int limitr_plan(limitr_engine *engine, const char *name_or_id,
+                           const char **plan_json);
+/* The plan's trial_period in ms; LIMITR_NOT_FOUND "unknown_plan" or
+ * "no_trial". */
+LIMITR_API int limitr_plan_trial_period(limitr_engine *engine,
+                                        const char *name_or_id, int64_t *ms);
+/* Meters the plan fee for the current period: the plan's subscription
+ * entitlement brought to 1 (0 while now < the customer's creation +
+ * trial_period), committing only the difference (forced, with the usual
+ * meter events, so the fee is priced by price_diff). LIMITR_DENIED
+ * "no_subscription" when the plan has no such limited entitlement. */
+LIMITR_API int limitr_ensure_plan_subscription(limitr_engine *engine,
+                                               const char *id);
+
 /* ---- Spend caps (docs/economy.md 6) ---- */
 
 /* A spend cap on a customer: cap_json is an object with `value` (the

@@ -12,7 +12,7 @@
 #include "names.h"
 #include "topup.h"
 
-static cJSON *topup_json(const limitr_engine *e, const lp_topup *t)
+cJSON *limitr__topup_json(const limitr_engine *e, const lp_topup *t)
 {
     cJSON *j = cJSON_CreateObject();
     if (j == NULL) return NULL;
@@ -75,7 +75,7 @@ int limitr_apply_customer_topup(limitr_engine *e, const char *id,
             cJSON_AddStringToObject(ev, "topup_name", t->name);
             cJSON_AddStringToObject(ev, "plan_name",
                                     e->policy->plans[plan].name);
-            cJSON_AddItemToObject(ev, "topup", topup_json(e, t));
+            cJSON_AddItemToObject(ev, "topup", limitr__topup_json(e, t));
         }
         limitr__emit(e, EV_CUSTOMER_TOPUP_GRANTED, ev);
     }

@@ -49,6 +49,9 @@ int limitr__grants_any(limitr_engine *e, const customer *c);
 int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
                         int64_t now, int *full);
 
+/* A top-up as a table (customer-topup-granted, plan reads). */
+cJSON *limitr__topup_json(const limitr_engine *e, const lp_topup *t);
+
 /* c's grants as a JSON array (snapshots, the API). */
 cJSON *limitr__grants_json(limitr_engine *e, const customer *c, int64_t now);
 cJSON *limitr__grant_json(limitr_engine *e, const grant *g, int64_t now);

@@ -41,11 +41,11 @@ static const field credit_fields[] = {
 };
 
 static const field plan_fields[] = {
-    {"label", FIELD_OK},           {"description", FIELD_OK},
-    {"default", FIELD_OK},         {"hidden", FIELD_OK},
-    {"entitlements", FIELD_OK},    {"metadata", FIELD_OK},
-    {"period", FIELD_LATER},       {"subscription", FIELD_LATER},
-    {"trial_period", FIELD_LATER}, {"extends", FIELD_OK},
+    {"label", FIELD_OK},        {"description", FIELD_OK},
+    {"default", FIELD_OK},      {"hidden", FIELD_OK},
+    {"entitlements", FIELD_OK}, {"metadata", FIELD_OK},
+    {"period", FIELD_OK},       {"subscription", FIELD_OK},
+    {"trial_period", FIELD_OK}, {"extends", FIELD_OK},
     {"topups", FIELD_OK},
 };
 
@@ -58,6 +58,10 @@ static const field entitlement_fields[] = {
     {"estimate_basis", FIELD_LATER},
     {"estimate_segment", FIELD_LATER},
 };
+
+const char *const limitr__period_names[4] = {"daily", "weekly", "monthly",
+                                             "yearly"};
+const int limitr__period_days[4] = {1, 7, 30, 365};
 
 /* ---- Sections ---- */
 
@@ -658,6 +662,63 @@ static void compile_topups(compiler *cc, const plan_index *ix,
             n_included, MAX_INCLUDED_TOPUPS);
 }
 
+/* The plan's entitlement named name (before the hot path's keys are
+ * set: by interned name). */
+static const lp_entitlement *lp_plan_entitlement_named(const lp_plan *plan,
+                                                       const lp_policy *p,
+                                                       const char *name)
+{
+    size_t i;
+    for (i = 0; i < plan->n_ents; i++)
+        if (plan->ents[i].name >= 0 &&
+            strcmp(p->ent_names[plan->ents[i].name], name) == 0)
+            return &plan->ents[i];
+    return NULL;
+}
+
+/* period, subscription, trial_period (docs/policy.md 4) and the name of
+ * the parent plan. */
+static void read_billing(compiler *cc, const doc_node *n, const char *path,
+                         lp_plan *plan)
+{
+    const doc_node *v;
+    char *fpath, buf[96];
+    int k;
+    plan->period = PERIOD_MONTHLY;
+    limitr__read_string(cc, n, path, "subscription", "subscription",
+                        &plan->subscription);
+    if ((v = limitr__get(n, "extends")) != NULL && v->type == DOC_STRING)
+        plan->extends = limitr__xstrdup(cc, v->text);
+    if ((v = limitr__get(n, "period")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "period")) != NULL) {
+        if (limitr__expect(cc, v, fpath, DOC_STRING, "string")) {
+            for (k = 0; k < 4 && strcmp(v->text, limitr__period_names[k]); k++)
+                ;
+            if (k < 4)
+                plan->period = (plan_period)k;
+            else
+                ERR(cc, fpath, v,
+                    "unknown period '%s' (yearly, monthly, weekly or "
+                    "daily)%s",
+                    v->text,
+                    limitr__hint(buf, sizeof buf, v->text, limitr__period_names,
+                                 4));
+        }
+        free(fpath);
+    }
+    if ((v = limitr__get(n, "trial_period")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "trial_period")) != NULL) {
+        if (limitr__read_duration(cc, v, fpath, &plan->trial_period)) {
+            if (plan->trial_period < 0)
+                ERR(cc, fpath, v, "must not be negative, got %lld",
+                    (long long)plan->trial_period);
+            else
+                plan->has_trial = 1;
+        }
+        free(fpath);
+    }
+}
+
 static void compile_plans(compiler *cc, const doc_node *plans)
 {
     lp_policy *p = cc->p;
@@ -719,6 +780,7 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(epath);
         }
         check_extends(cc, &ix, pair, path);
+        read_billing(cc, n, path, plan);
         {
             ent_list list = {NULL, 0, 0};
             /* a broken chain: the plan's own entries still get checked */
@@ -741,6 +803,17 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(list.items);
         }
         compile_topups(cc, &ix, pair, path, plan, &total_topups);
+        if (plan->has_trial && plan->ents != NULL &&
+            lp_plan_entitlement_named(plan, p, plan->subscription) == NULL) {
+            const doc_pair *tp = limitr__doc_get(n, "trial_period");
+            char *tpath = limitr__child_path(cc, path, "trial_period");
+            if (tpath != NULL && tp != NULL)
+                ERR(cc, tpath, tp->value,
+                    "plan has no '%s' entitlement (the subscription the "
+                    "trial delays)",
+                    plan->subscription);
+            free(tpath);
+        }
         p->n_plans++;
         free(path);
     }
@@ -973,6 +1046,8 @@ void limitr__policy_free(lp_policy *p)
         for (j = 0; j < plan->n_topups; j++)
             limitr__topup_free(&plan->topups[j]);
         free(plan->topups);
+        free(plan->subscription);
+        free(plan->extends);
     }
     free(p->plans);
     for (i = 0; i < p->n_ent_names; i++)

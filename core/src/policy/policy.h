@@ -152,6 +152,17 @@ int limitr__topup_included_for(const lp_topup *t, const char *type);
  * decision counts of those a customer is owed (checked at load). */
 #define MAX_INCLUDED_TOPUPS 32
 
+/* A plan's billing period (docs/policy.md 4): days in it, for margins. */
+typedef enum plan_period {
+    PERIOD_DAILY,
+    PERIOD_WEEKLY,
+    PERIOD_MONTHLY,
+    PERIOD_YEARLY
+} plan_period;
+
+extern const char *const limitr__period_names[4];
+extern const int limitr__period_days[4];
+
 typedef struct lp_plan {
     char *name;
     char *label;
@@ -163,6 +174,11 @@ typedef struct lp_plan {
     lp_topup *topups; /* document order, inherited ones included */
     size_t n_topups;
     int has_included; /* some top-up is included */
+    plan_period period;
+    char *subscription; /* the plan fee's entitlement name */
+    int has_trial;
+    int64_t trial_period; /* ms before the fee is charged */
+    char *extends;        /* the parent plan's name, or NULL */
 } lp_plan;
 
 /* The plan's top-up named name, or NULL. */
