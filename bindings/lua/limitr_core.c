@@ -1094,6 +1094,46 @@ static int l_engine_ensure_plan_subscription(lua_State *L)
     return push_decision(L, b->e, status);
 }
 
+static int l_engine_customer_local_margin_breakdown(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *json;
+    int status;
+    enter(b);
+    status = limitr_customer_local_margin_breakdown(b->e, id, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
+/* local_margin_breakdown(plan, usage, {scaled = true}) */
+static int l_engine_local_margin_breakdown(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *plan = check_string(L, 2), *json;
+    char *usage;
+    int status, scaled = 1;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    check_opts_table(L, 4);
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "scaled");
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isboolean(L, -1))
+                return luaL_error(L, "local_margin_breakdown: opts.scaled "
+                                     "must be a boolean");
+            scaled = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    usage = to_json_text(L, 3, "local_margin_breakdown");
+    enter(b);
+    status = limitr_local_margin_breakdown(b->e, plan, usage, scaled, &json);
+    leave(b);
+    free(usage);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
 /* ---- Spend caps ---- */
 
 /* The `events` option of reset/remove (default true). */
@@ -2022,6 +2062,9 @@ static const luaL_Reg engine_methods[] = {
     {"remove_customer_grant", l_engine_remove_customer_grant},
     {"credit_remaining", l_engine_credit_remaining},
     {"plan", l_engine_plan},
+    {"customer_local_margin_breakdown",
+     l_engine_customer_local_margin_breakdown},
+    {"local_margin_breakdown", l_engine_local_margin_breakdown},
     {"plan_trial_period", l_engine_plan_trial_period},
     {"ensure_plan_subscription", l_engine_ensure_plan_subscription},
     {"add_customer_cap", l_engine_add_customer_cap},

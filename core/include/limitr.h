@@ -411,6 +411,25 @@ LIMITR_API int limitr_plan_trial_period(limitr_engine *engine,
 LIMITR_API int limitr_ensure_plan_subscription(limitr_engine *engine,
                                                const char *id);
 
+/* ---- Margins (docs/economy.md 9) ---- */
+
+/* The customer's margins this period, as JSON {revenue, cost, margin,
+ * entitlements = {<name> = {revenue, cost, margin}}}: revenue the billable
+ * units at list price (the plan fee for the subscription entitlement),
+ * cost the recorded overhead; margin in percent to 2 places, absent when
+ * revenue is 0 (the total: -100). LIMITR_NOT_FOUND "unknown_customer",
+ * "no_plan". */
+LIMITR_API int limitr_customer_local_margin_breakdown(limitr_engine *engine,
+                                                      const char *id,
+                                                      const char **json);
+/* Margins of modeled usage on a plan: usage_json {<ent>: value | unit
+ * string | {value (or meter), limit, credit, overhead, event}}; scaled:
+ * limits of another fixed period are scaled to the plan's period. */
+LIMITR_API int limitr_local_margin_breakdown(limitr_engine *engine,
+                                             const char *plan,
+                                             const char *usage_json, int scaled,
+                                             const char **json);
+
 /* ---- Spend caps (docs/economy.md 6) ---- */
 
 /* A spend cap on a customer: cap_json is an object with `value` (the

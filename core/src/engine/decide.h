@@ -53,5 +53,10 @@ int limitr__requested(const limitr_engine *e, decision *d, double value,
  * (d->requested and d->new_value set): 1 allowed, 0 denied. Runs the
  * limit's on_exceed snippet when a call would pass the limit. */
 int limitr__decide(limitr_engine *e, decision *d, int force);
+/* A call's provider cost in runes (docs/economy.md 8): opts.overhead, else
+ * the credit's cost function(units, event data), else units *
+ * overhead_cost. Needs d->lim and d->requested. */
+lnum limitr__overhead_of(limitr_engine *e, const decision *d,
+                         const limitr_call_opts *opts);
 
 #endif
