@@ -1134,6 +1134,46 @@ static int l_engine_local_margin_breakdown(lua_State *L)
     return push_result_text(L, json);
 }
 
+/* ---- Learned estimates ---- */
+
+/* opts (a table or nil) as JSON text, or NULL. */
+static char *opts_json_text(lua_State *L, int idx, const char *what)
+{
+    check_opts_table(L, idx);
+    if (lua_isnoneornil(L, idx)) return NULL;
+    return to_json_text(L, idx, what);
+}
+
+static int l_engine_observe(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    double value = luaL_checknumber(L, 4);
+    char *opts = opts_json_text(L, 5, "observe");
+    int status;
+    enter(b);
+    status = limitr_observe(b->e, id, ent, value,
+                            opts != NULL && opts[0] == '[' ? "{}" : opts);
+    leave(b);
+    free(opts);
+    return push_decision(L, b->e, status);
+}
+
+static int l_engine_estimate(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3), *json;
+    char *opts = opts_json_text(L, 4, "estimate");
+    int status;
+    enter(b);
+    status = limitr_estimate(
+        b->e, id, ent, opts != NULL && opts[0] == '[' ? "{}" : opts, &json);
+    leave(b);
+    free(opts);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
 /* ---- Spend caps ---- */
 
 /* The `events` option of reset/remove (default true). */
@@ -2062,6 +2102,8 @@ static const luaL_Reg engine_methods[] = {
     {"remove_customer_grant", l_engine_remove_customer_grant},
     {"credit_remaining", l_engine_credit_remaining},
     {"plan", l_engine_plan},
+    {"observe", l_engine_observe},
+    {"estimate", l_engine_estimate},
     {"customer_local_margin_breakdown",
      l_engine_customer_local_margin_breakdown},
     {"local_margin_breakdown", l_engine_local_margin_breakdown},

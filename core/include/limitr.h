@@ -430,6 +430,26 @@ LIMITR_API int limitr_local_margin_breakdown(limitr_engine *engine,
                                              const char *usage_json, int scaled,
                                              const char **json);
 
+/* ---- Learned estimates (docs/economy.md 11) ---- */
+
+/* Learns one call's size (`value`, credit units) and cost on the meter
+ * owner and policy-wide, per entitlement and segment. opts_json: NULL or
+ * {overhead, basis, segment, event} (basis and segment default to the
+ * event-data fields the entitlement's estimate_basis / estimate_segment
+ * name; overhead to the credit's cost for the value). LIMITR_OK when
+ * either learned; LIMITR_DENIED "no_basis" when both need a basis. */
+LIMITR_API int limitr_observe(limitr_engine *engine, const char *id,
+                              const char *ent, double value,
+                              const char *opts_json);
+/* The estimate at a quantile as JSON {value, overhead, samples, source,
+ * scope}: the customer's own from estimate_min_samples samples on, else
+ * the policy-wide one (also for an id that is no customer). opts_json:
+ * NULL or {basis, segment, quantile = 0.9, event}. LIMITR_NOT_FOUND
+ * "no_estimate". */
+LIMITR_API int limitr_estimate(limitr_engine *engine, const char *id,
+                               const char *ent, const char *opts_json,
+                               const char **estimate_json);
+
 /* ---- Spend caps (docs/economy.md 6) ---- */
 
 /* A spend cap on a customer: cap_json is an object with `value` (the

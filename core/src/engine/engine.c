@@ -298,7 +298,7 @@ int limitr_new(const char *text, size_t len, const char *format,
         free(err);
         return status;
     }
-    if (intern_policy_names(e) != 0) {
+    if (intern_policy_names(e) != 0 || limitr__estimates_seed(e) != 0) {
         limitr__policy_free(e->policy);
         e->policy = NULL; /* a failed engine */
         return limitr__nomem(e);

@@ -448,6 +448,9 @@ cJSON *limitr__customer_snapshot_at(limitr_engine *e, const customer *c,
 /* Fires a customer event (customer-set, ...) when someone listens. */
 void limitr__emit_customer(limitr_engine *e, event_kind ev, const customer *c);
 void limitr__add_num(cJSON *obj, const char *key, lnum v);
+/* Copies the policy's seeded estimates into the state (estimate_api.c);
+ * -1: out of memory. */
+int limitr__estimates_seed(limitr_engine *e);
 cJSON *limitr__credit_json(const lp_credit *cr);
 
 /* ---- Events (event.c) ---- */

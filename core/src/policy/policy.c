@@ -21,8 +21,8 @@ static const field root_fields[] = {
     {"lua", FIELD_OK},
     {"handlers", FIELD_OK},
     {"notifications", FIELD_OK},
-    {"estimates", FIELD_LATER},
-    {"estimate_min_samples", FIELD_LATER},
+    {"estimates", FIELD_OK},
+    {"estimate_min_samples", FIELD_OK},
     {"hold_ttl", FIELD_LATER},
     {"customers", FIELD_UPSTREAM},
     {"alt_customer_ids", FIELD_UPSTREAM},
@@ -55,8 +55,8 @@ static const field entitlement_fields[] = {
     {"hidden", FIELD_OK},
     {"metadata", FIELD_OK},
     {"scope", FIELD_OK},
-    {"estimate_basis", FIELD_LATER},
-    {"estimate_segment", FIELD_LATER},
+    {"estimate_basis", FIELD_OK},
+    {"estimate_segment", FIELD_OK},
 };
 
 const char *const limitr__period_names[4] = {"daily", "weekly", "monthly",
@@ -466,6 +466,10 @@ static void compile_entitlement(compiler *cc, const doc_pair *pair,
     limitr__read_string(cc, n, epath, "description", "", &ent->description);
     limitr__read_bool(cc, n, epath, "hidden", 0);
     read_scope(cc, n, epath, ent);
+    limitr__read_string(cc, n, epath, "estimate_basis", NULL,
+                        &ent->estimate_basis);
+    limitr__read_string(cc, n, epath, "estimate_segment", NULL,
+                        &ent->estimate_segment);
     limit = limitr__get(n, "limit");
     if (limit != NULL) {
         char *lpath = limitr__child_path(cc, epath, "limit");
@@ -912,6 +916,126 @@ static void compile_handlers(compiler *cc, const doc_node *handlers)
     }
 }
 
+static const field estimate_fields[] = {
+    {"samples", FIELD_OK},      {"alpha", FIELD_OK},
+    {"per_basis", FIELD_OK},    {"value_mean", FIELD_OK},
+    {"value_var", FIELD_OK},    {"overhead_mean", FIELD_OK},
+    {"overhead_var", FIELD_OK}, {"source", FIELD_OK},
+    {"updated", FIELD_OK},
+};
+
+/* An amount field >= 0 of an estimate. */
+static void estimate_amount(compiler *cc, const doc_node *n, const char *path,
+                            const char *key, lnum *out)
+{
+    const doc_node *v = limitr__get(n, key);
+    char *fpath;
+    if (v == NULL || (fpath = limitr__child_path(cc, path, key)) == NULL)
+        return;
+    if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN, out) && *out < 0)
+        ERR(cc, fpath, v, "must not be negative");
+    free(fpath);
+}
+
+/* One seed at path (entitlement ent, segment key seg). */
+static void read_seed(compiler *cc, const doc_node *n, const char *path,
+                      const char *ent, const char *seg, lp_estimate_seed *out)
+{
+    const doc_node *v;
+    char *fpath, *k;
+    memset(out, 0, sizeof *out);
+    out->alpha = 0.1;
+    out->ent = limitr__xstrdup(cc, ent);
+    out->segment = limitr__xstrdup(cc, seg);
+    for (k = out->segment; k != NULL && *k; k++)
+        if (*k == '.' || *k == ' ') *k = '_';
+    if (!limitr__expect(cc, n, path, DOC_MAP, "mapping")) return;
+    limitr__check_fields(cc, n, path, estimate_fields,
+                         N_FIELDS(estimate_fields));
+    if ((v = limitr__get(n, "samples")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "samples")) != NULL) {
+        lnum x;
+        if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN, &x)) {
+            if (x < 0 || x % LNUM_SCALE != 0 ||
+                x > lnum_from_int(1000000000000))
+                ERR(cc, fpath, v, "must be a whole number >= 0");
+            else
+                out->samples = (int64_t)(x / LNUM_SCALE);
+        }
+        free(fpath);
+    }
+    if ((v = limitr__get(n, "alpha")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "alpha")) != NULL) {
+        if (limitr__read_double(cc, v, fpath, &out->alpha) &&
+            !(out->alpha > 0 && out->alpha <= 1))
+            ERR(cc, fpath, v, "must be in (0, 1]");
+        free(fpath);
+    }
+    out->per_basis = limitr__read_bool(cc, n, path, "per_basis", 0);
+    estimate_amount(cc, n, path, "value_mean", &out->value_mean);
+    estimate_amount(cc, n, path, "value_var", &out->value_var);
+    estimate_amount(cc, n, path, "overhead_mean", &out->overhead_mean);
+    estimate_amount(cc, n, path, "overhead_var", &out->overhead_var);
+    if ((v = limitr__get(n, "updated")) != NULL &&
+        (fpath = limitr__child_path(cc, path, "updated")) != NULL) {
+        limitr__read_duration(cc, v, fpath, &out->updated);
+        free(fpath);
+    }
+}
+
+/* policy.estimates (entitlement -> segment -> estimate) and
+ * estimate_min_samples (docs/economy.md 11). */
+static void compile_estimates(compiler *cc, const doc_node *policy)
+{
+    lp_policy *p = cc->p;
+    const doc_node *map = limitr__get(policy, "estimates"), *v;
+    size_t i, j, total = 0;
+    char *fpath;
+    p->estimate_min_samples = 5;
+    if ((v = limitr__get(policy, "estimate_min_samples")) != NULL &&
+        (fpath = limitr__child_path(cc, "", "estimate_min_samples")) != NULL) {
+        lnum x;
+        if (limitr__read_amount(cc, v, fpath, AMOUNT_PLAIN, &x)) {
+            if (x < LNUM_SCALE || x % LNUM_SCALE != 0 ||
+                x > lnum_from_int(1000000000))
+                ERR(cc, fpath, v, "must be a whole number >= 1");
+            else
+                p->estimate_min_samples = (int64_t)(x / LNUM_SCALE);
+        }
+        free(fpath);
+    }
+    if (map == NULL ||
+        !limitr__expect(cc, map, "estimates", DOC_MAP, "mapping"))
+        return;
+    for (i = 0; i < map->count; i++)
+        if (map->pairs[i].value->type == DOC_MAP)
+            total += map->pairs[i].value->count;
+    if (total > MAX_POLICY_ESTIMATES) {
+        ERR(cc, "estimates", map, "at most %d seeded estimates",
+            MAX_POLICY_ESTIMATES);
+        return;
+    }
+    if ((p->seeds = calloc(total ? total : 1, sizeof *p->seeds)) == NULL) {
+        cc->nomem = 1;
+        return;
+    }
+    for (i = 0; i < map->count; i++) {
+        const doc_pair *ep = &map->pairs[i];
+        char *epath = limitr__child_path(cc, "estimates", ep->key);
+        if (epath == NULL) return;
+        if (limitr__expect(cc, ep->value, epath, DOC_MAP, "mapping"))
+            for (j = 0; j < ep->value->count; j++) {
+                const doc_pair *sp = &ep->value->pairs[j];
+                char *spath = limitr__child_path(cc, epath, sp->key);
+                if (spath == NULL) break;
+                read_seed(cc, sp->value, spath, ep->key, sp->key,
+                          &p->seeds[p->n_seeds++]);
+                free(spath);
+            }
+        free(epath);
+    }
+}
+
 static void compile_root(compiler *cc, const doc_node *root)
 {
     const doc_node *policy, *n;
@@ -955,6 +1079,7 @@ static void compile_root(compiler *cc, const doc_node *root)
     if ((n = limitr__get(policy, "notifications")) != NULL)
         compile_notifications(cc, n);
     if ((n = limitr__get(policy, "handlers")) != NULL) compile_handlers(cc, n);
+    compile_estimates(cc, policy);
 }
 
 /* ---- Entry points ---- */
@@ -1040,6 +1165,8 @@ void limitr__policy_free(lp_policy *p)
         for (j = 0; j < plan->n_ents; j++) {
             free(plan->ents[j].description);
             free(plan->ents[j].scope);
+            free(plan->ents[j].estimate_basis);
+            free(plan->ents[j].estimate_segment);
             free((char *)plan->ents[j].limit.path);
         }
         free(plan->ents);
@@ -1050,6 +1177,11 @@ void limitr__policy_free(lp_policy *p)
         free(plan->extends);
     }
     free(p->plans);
+    for (i = 0; i < p->n_seeds; i++) {
+        free(p->seeds[i].ent);
+        free(p->seeds[i].segment);
+    }
+    free(p->seeds);
     for (i = 0; i < p->n_ent_names; i++)
         free(p->ent_names[i]);
     free(p->ent_names);

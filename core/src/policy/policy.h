@@ -125,8 +125,10 @@ typedef struct lp_entitlement {
     const char *key; /* policy->ent_names[name], for the hot-path scan */
     size_t key_len;
     char *description;
-    char *scope;   /* customer type that owns the meter, or NULL */
-    int has_limit; /* 0: a feature flag */
+    char *scope;            /* customer type that owns the meter, or NULL */
+    char *estimate_basis;   /* event-data field the size scales with */
+    char *estimate_segment; /* event-data field naming the segment */
+    int has_limit;          /* 0: a feature flag */
     lp_limit limit;
 } lp_entitlement;
 
@@ -192,6 +194,21 @@ typedef struct lp_notification {
     int handler_ref; /* policy.handlers[name], or 0 */
 } lp_notification;
 
+/* The most seeded estimates a policy holds (the state keeps at most 1024
+ * policy-wide). */
+#define MAX_POLICY_ESTIMATES 1024
+
+/* A seeded policy-wide estimate (policy.estimates.<ent>.<segment>). */
+typedef struct lp_estimate_seed {
+    char *ent;
+    char *segment; /* the key, '.' and ' ' already '_' */
+    int64_t samples;
+    double alpha;
+    int per_basis;
+    lnum value_mean, value_var, overhead_mean, overhead_var;
+    int64_t updated;
+} lp_estimate_seed;
+
 /* A compiled policy never changes after load; customer state names its
  * plans, entitlements and credits by value, never by index or pointer. */
 typedef struct lp_policy {
@@ -213,6 +230,9 @@ typedef struct lp_policy {
     size_t *credits_by_name; /* credit indexes, sorted by name */
     size_t n_pairs;
     grant_strategy grant_strategy;
+    lp_estimate_seed *seeds; /* policy.estimates */
+    size_t n_seeds;
+    int64_t estimate_min_samples;
 } lp_policy;
 
 /* Compiles a document into a policy. On failure returns NULL and sets *err

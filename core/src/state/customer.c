@@ -86,6 +86,7 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__strlist_free(st, &c->alt_ids);
     limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
     limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *c->overrides);
+    limitr__estimate_list_free(st, &c->estimates);
     while (c->n_caps > 0)
         limitr__cap_remove_at(st, c, c->n_caps - 1);
     limitr__st_free(st, c->caps, c->cap_caps * sizeof *c->caps);

@@ -63,6 +63,7 @@ void limitr__state_close(state *st)
     }
     limitr__idmap_free(st, &st->d->customers);
     limitr__idmap_free(st, &st->d->alt_ids);
+    limitr__estimate_list_free(st, &st->d->estimates);
     for (i = 0; i < st->d->names.n; i++)
         limitr__st_free(st, st->d->names.items[i], st->d->names.lens[i] + 1);
     limitr__st_free(st, st->d->names.items, st->d->names.cap * sizeof(char *));

@@ -100,6 +100,30 @@ typedef struct grant {
  * every read that sums them. */
 #define MAX_CUSTOMER_GRANTS 256
 
+/* A learned estimate of a call's size and cost (docs/economy.md 11), per
+ * entitlement and segment: policy-wide in the state, per customer on the
+ * meter owner. */
+typedef struct estimate {
+    int ent;     /* interned entitlement name */
+    int segment; /* interned segment key ("all" when none) */
+    int64_t samples;
+    double alpha;
+    int per_basis;                    /* values are per unit of basis */
+    lnum value_mean, value_var;       /* credit units */
+    lnum overhead_mean, overhead_var; /* runes */
+    int seeded;                       /* from the policy: source "cloud" */
+    int64_t updated;
+} estimate;
+
+/* The most estimates kept per customer, and policy-wide: a bound on the
+ * segments event data can create. */
+#define MAX_ESTIMATES 1024
+
+typedef struct estimate_list {
+    estimate *items;
+    size_t n, cap;
+} estimate_list;
+
 /* A spend cap on a customer (docs/economy.md 6): a ceiling across calls,
  * entitlements and credits. */
 typedef struct spend_cap {
@@ -143,8 +167,9 @@ typedef struct customer {
     size_t n_overrides, cap_overrides;
     grant *grants; /* in the order they were made */
     size_t n_grants, cap_grants;
-    uint64_t grant_seq; /* numbers the ids it generates */
-    spend_cap *caps;    /* in the order they were added */
+    uint64_t grant_seq;      /* numbers the ids it generates */
+    estimate_list estimates; /* learned on the meters it owns */
+    spend_cap *caps;         /* in the order they were added */
     size_t n_caps, cap_caps;
     uint64_t cap_seq; /* numbers the ids it generates */
     /* included top-ups received on a plan, as interned "<plan>.<topup>":
@@ -184,11 +209,12 @@ typedef struct state_data {
     uint64_t epoch; /* starts at 1; 0 marks a cache never filled */
     uint32_t *free_slots;
     size_t n_free_slots, cap_free_slots;
-    uint32_t next_slot;   /* slots ever handed out */
-    size_t n_caps;        /* caps on all customers: 0 spares calls a look */
-    size_t n_shared_caps; /* shared ones: 0 spares calls the walk up refs */
-    int64_t clock;        /* set by set_time/advance */
-    int clock_is_set;     /* 0: the system clock */
+    uint32_t next_slot;      /* slots ever handed out */
+    size_t n_caps;           /* caps on all customers: 0 spares calls a look */
+    size_t n_shared_caps;    /* shared ones: 0 spares calls the walk up refs */
+    estimate_list estimates; /* policy-wide (docs/economy.md 11) */
+    int64_t clock;           /* set by set_time/advance */
+    int clock_is_set;        /* 0: the system clock */
 } state_data;
 
 /* One process's handle on a state: its home (function pointers, which are
@@ -305,6 +331,15 @@ override *limitr__override_find(const customer *c, int ent);
  * changed. */
 int limitr__override_put(state *st, customer *c, const override *ov);
 void limitr__override_remove(state *st, customer *c, override *ov);
+
+/* ---- Estimates (estimate.c) ---- */
+
+estimate *limitr__estimate_find(const estimate_list *l, int ent, int segment);
+/* A new zeroed estimate for (ent, segment) in l; NULL: out of memory or
+ * MAX_ESTIMATES reached. */
+estimate *limitr__estimate_add(state *st, estimate_list *l, int ent,
+                               int segment);
+void limitr__estimate_list_free(state *st, estimate_list *l);
 
 /* ---- Caps (cap.c) ---- */
 

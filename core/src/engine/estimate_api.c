@@ -1,0 +1,298 @@
+/* estimate_api.c: learned estimates (docs/economy.md 11): observe() learns
+ * a call's size and cost per entitlement and segment, on the meter owner
+ * and policy-wide; estimate() predicts them at a quantile. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "decide.h"
+#include "normal.h"
+
+/* The options of observe and estimate, read from JSON. */
+typedef struct est_opts {
+    cJSON *root;
+    int has_overhead, has_basis;
+    lnum overhead, basis;
+    const char *segment; /* NULL: none */
+    double quantile;
+    const cJSON *event;
+} est_opts;
+
+/* The entitlement named ent in id's plan, else in any plan. */
+static const lp_entitlement *find_ent(limitr_engine *e, const customer *c,
+                                      const char *ent)
+{
+    int plan = c != NULL ? limitr__resolved_plan(e, c) : -1;
+    size_t i;
+    const lp_entitlement *pe;
+    if (plan >= 0 && (pe = lp_plan_entitlement(&e->policy->plans[plan], ent,
+                                               strlen(ent))) != NULL)
+        return pe;
+    for (i = 0; i < e->policy->n_plans; i++)
+        if ((pe = lp_plan_entitlement(&e->policy->plans[i], ent,
+                                      strlen(ent))) != NULL)
+            return pe;
+    return NULL;
+}
+
+static int bad(limitr_engine *e, const char *call, const char *what)
+{
+    return limitr__fail(e, LIMITR_INVALID, NULL, "%s: %s", call, what);
+}
+
+/* Reads opts (JSON object or NULL); the entitlement's estimate_basis and
+ * estimate_segment fields of opts.event fill what the options leave. */
+static int read_opts(limitr_engine *e, const char *call, const char *json,
+                     const lp_entitlement *pe, est_opts *o)
+{
+    const cJSON *v;
+    memset(o, 0, sizeof *o);
+    o->quantile = 0.9;
+    if (json == NULL) return LIMITR_OK;
+    if ((o->root = cJSON_Parse(json)) == NULL || !cJSON_IsObject(o->root))
+        return bad(e, call, "opts must be a JSON object");
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "overhead")) != NULL) {
+        if (!cJSON_IsNumber(v) ||
+            limitr__lnum_from_double(v->valuedouble, &o->overhead) != 0)
+            return bad(e, call, "opts.overhead must be a number of runes");
+        o->has_overhead = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "quantile")) != NULL) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
+            return bad(e, call, "opts.quantile must be a number in (0, 1)");
+        o->quantile = v->valuedouble;
+    }
+    o->event = cJSON_GetObjectItemCaseSensitive(o->root, "event");
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "basis")) == NULL &&
+        pe != NULL && pe->estimate_basis != NULL && cJSON_IsObject(o->event))
+        v = cJSON_GetObjectItemCaseSensitive(o->event, pe->estimate_basis);
+    if (v != NULL) {
+        if (!cJSON_IsNumber(v) ||
+            limitr__lnum_from_double(v->valuedouble, &o->basis) != 0)
+            return bad(e, call, "the basis must be a number");
+        o->has_basis = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "segment")) == NULL &&
+        pe != NULL && pe->estimate_segment != NULL && cJSON_IsObject(o->event))
+        v = cJSON_GetObjectItemCaseSensitive(o->event, pe->estimate_segment);
+    if (v != NULL) {
+        if (!cJSON_IsString(v) || strlen(v->valuestring) > 200)
+            return bad(e, call,
+                       "the segment must be a string (200 bytes at "
+                       "most)");
+        o->segment = v->valuestring;
+    }
+    return LIMITR_OK;
+}
+
+/* The interned segment key: '.' and ' ' become '_', none is "all". */
+static int segment_key(limitr_engine *e, const char *segment, int intern)
+{
+    char key[208];
+    size_t i;
+    if (segment == NULL) segment = "all";
+    for (i = 0; segment[i] != '\0' && i + 1 < sizeof key; i++)
+        key[i] = segment[i] == '.' || segment[i] == ' ' ? '_' : segment[i];
+    key[i] = '\0';
+    return intern ? limitr__state_intern(&e->st, key, i)
+                  : limitr__state_name_find(&e->st, key, i);
+}
+
+/* One observation into x (docs/economy.md 11.1): 1 learned, 0 refused (a
+ * per-basis estimate without a basis), -1 past the range of amounts. */
+static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
+{
+    lnum w, inv, one_minus, d, t;
+    int k;
+    if (x->samples == 0) x->per_basis = opts->has_basis && opts->basis > 0;
+    if (x->per_basis) {
+        if (!opts->has_basis || opts->basis <= 0) return 0;
+        if (limitr__lnum_div(v, opts->basis, &v) != 0 ||
+            limitr__lnum_div(o, opts->basis, &o) != 0)
+            return -1;
+    }
+    if (limitr__lnum_div(LNUM_SCALE, lnum_from_int(x->samples + 1), &inv) ||
+        limitr__lnum_from_double(x->alpha, &w))
+        return -1;
+    if (inv > w) w = inv;
+    one_minus = LNUM_SCALE - w;
+    for (k = 0; k < 2; k++) { /* value, then overhead */
+        lnum *mean = k == 0 ? &x->value_mean : &x->overhead_mean;
+        lnum *var = k == 0 ? &x->value_var : &x->overhead_var;
+        lnum sample = k == 0 ? v : o, m2, v2;
+        d = sample - *mean;
+        if (limitr__lnum_mul(w, d, &t) || lnum_add(*mean, t, &m2) ||
+            limitr__lnum_mul(d, d, &t) || limitr__lnum_mul(w, t, &t) ||
+            lnum_add(*var, t, &t) || limitr__lnum_mul(one_minus, t, &v2))
+            return -1;
+        *mean = m2;
+        *var = v2;
+    }
+    x->samples++;
+    x->seeded = 0;
+    x->updated = now;
+    return 1;
+}
+
+int limitr_observe(limitr_engine *e, const char *id, const char *ent,
+                   double value, const char *opts_json)
+{
+    decision d;
+    est_opts o;
+    lnum v, cost = 0;
+    estimate *mine, *wide;
+    int status, seg, ent_name, a, b;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "observe");
+    if (id == NULL || ent == NULL)
+        return bad(e, "observe", "id and entitlement are required");
+    if (limitr__lnum_from_double(value, &v) != 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0)
+        return limitr__reason(e, d.status, d.reason);
+    if (d.lim == NULL) return limitr__deny(e, "not_metered");
+    status = read_opts(e, "observe", opts_json, d.ent, &o);
+    if (status == LIMITR_OK) {
+        if (o.has_overhead) {
+            cost = o.overhead;
+        } else { /* the credit's cost for the value, with the event */
+            char *event =
+                o.event != NULL ? cJSON_PrintUnformatted(o.event) : NULL;
+            limitr_call_opts co = {event, 0, 0, 0, 0, NULL};
+            d.requested = v;
+            cost = limitr__overhead_of(e, &d, &co);
+            cJSON_free(event);
+        }
+        ent_name = d.ent_name;
+        seg = segment_key(e, o.segment, 1);
+        mine = seg < 0
+                   ? NULL
+                   : limitr__estimate_find(&d.owner->estimates, ent_name, seg);
+        if (mine == NULL && seg >= 0)
+            mine = limitr__estimate_add(&e->st, &d.owner->estimates, ent_name,
+                                        seg);
+        wide = seg < 0
+                   ? NULL
+                   : limitr__estimate_find(&e->st.d->estimates, ent_name, seg);
+        if (wide == NULL && seg >= 0)
+            wide = limitr__estimate_add(&e->st, &e->st.d->estimates, ent_name,
+                                        seg);
+        if (mine == NULL || wide == NULL) {
+            status = limitr__fail(e, LIMITR_NOMEM, "estimates_full",
+                                  "observe: out of memory, or %d estimates "
+                                  "kept already",
+                                  MAX_ESTIMATES);
+        } else {
+            a = learn(mine, v, cost, &o, d.now);
+            b = learn(wide, v, cost, &o, d.now);
+            if (a < 0 || b < 0)
+                status = limitr__reason(e, LIMITR_INVALID, "invalid_value");
+            else
+                status =
+                    a + b > 0 ? limitr__ok(e) : limitr__deny(e, "no_basis");
+        }
+    }
+    cJSON_Delete(o.root);
+    return status;
+}
+
+/* x predicted at q (docs/economy.md 11.2) into the result object. */
+static cJSON *predict(limitr_engine *e, const estimate *x, const est_opts *o,
+                      const char *scope)
+{
+    double q = o->quantile < 0.0001
+                   ? 0.0001
+                   : (o->quantile > 0.9999 ? 0.9999 : o->quantile);
+    double z = limitr__normal_quantile(q), k = 1;
+    cJSON *j;
+    int i;
+    if (x->per_basis) {
+        if (!o->has_basis) return NULL;
+        k = limitr__lnum_to_double(o->basis);
+    }
+    if ((j = cJSON_CreateObject()) == NULL) return NULL;
+    for (i = 0; i < 2; i++) {
+        lnum mean = i == 0 ? x->value_mean : x->overhead_mean;
+        lnum var = i == 0 ? x->value_var : x->overhead_var;
+        double p = limitr__lnum_to_double(mean) +
+                   z * sqrt(limitr__lnum_to_double(var));
+        lnum out;
+        if (p < 0) p = 0;
+        if (limitr__lnum_from_double(p * k, &out) != 0) out = LNUM_MAX;
+        cJSON_AddNumberToObject(
+            j, i == 0 ? "value" : "overhead",
+            limitr__lnum_to_double(limitr__lnum_round9(out)));
+    }
+    cJSON_AddNumberToObject(j, "samples", (double)x->samples);
+    cJSON_AddStringToObject(j, "source", x->seeded ? "cloud" : "local");
+    cJSON_AddStringToObject(j, "scope", scope);
+    (void)e;
+    return j;
+}
+
+int limitr_estimate(limitr_engine *e, const char *id, const char *ent,
+                    const char *opts_json, const char **json)
+{
+    const customer *c, *owner = NULL;
+    const lp_entitlement *pe;
+    const estimate *x = NULL;
+    const char *scope = "customer";
+    est_opts o;
+    int status, seg, ent_name;
+    cJSON *out = NULL;
+    LIMITR_ENTER(e);
+    if (id == NULL || ent == NULL || json == NULL)
+        return bad(e, "estimate", "id, entitlement and out are required");
+    c = limitr__customer_lookup(e, id);
+    pe = find_ent(e, c, ent);
+    status = read_opts(e, "estimate", opts_json, pe, &o);
+    if (status != LIMITR_OK) {
+        cJSON_Delete(o.root);
+        return status;
+    }
+    ent_name = limitr__state_name_find(&e->st, ent, strlen(ent));
+    seg = segment_key(e, o.segment, 0);
+    if (c != NULL && pe != NULL && ent_name >= 0 && seg >= 0) {
+        owner = limitr__scope_owner(e, (customer *)c, pe->scope);
+        if (owner != NULL)
+            x = limitr__estimate_find(&owner->estimates, ent_name, seg);
+        if (x != NULL && x->samples < e->policy->estimate_min_samples) x = NULL;
+    }
+    if (x == NULL && ent_name >= 0 && seg >= 0) {
+        x = limitr__estimate_find(&e->st.d->estimates, ent_name, seg);
+        scope = "policy";
+    }
+    if (x != NULL && x->samples > 0) out = predict(e, x, &o, scope);
+    cJSON_Delete(o.root);
+    if (out == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "no_estimate");
+    return limitr__set_result(e, out, json);
+}
+
+int limitr__estimates_seed(limitr_engine *e)
+{
+    size_t i;
+    for (i = 0; i < e->policy->n_seeds; i++) {
+        const lp_estimate_seed *s = &e->policy->seeds[i];
+        int ent = limitr__state_intern(&e->st, s->ent, strlen(s->ent));
+        int seg = limitr__state_intern(&e->st, s->segment, strlen(s->segment));
+        estimate *x;
+        if (ent < 0 || seg < 0) return -1;
+        if (limitr__estimate_find(&e->st.d->estimates, ent, seg) != NULL)
+            continue; /* learned state wins over the seed */
+        if ((x = limitr__estimate_add(&e->st, &e->st.d->estimates, ent, seg)) ==
+            NULL)
+            return -1;
+        x->samples = s->samples;
+        x->alpha = s->alpha;
+        x->per_basis = s->per_basis;
+        x->value_mean = s->value_mean;
+        x->value_var = s->value_var;
+        x->overhead_mean = s->overhead_mean;
+        x->overhead_var = s->overhead_var;
+        x->updated = s->updated;
+        x->seeded = 1;
+    }
+    return 0;
+}
