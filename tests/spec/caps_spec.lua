@@ -453,3 +453,25 @@ describe("caps passed on a call", function()
         assert.are.equal(0, e:value("c", "chat"))
     end)
 end)
+
+describe("caps passed on a call, at the edges", function()
+    it("do not bind the calls a handler makes", function()
+        local e = H.engine(ORG, 0, "c", "p")
+        assert(e:create_customer("d"))
+        local nested
+        e:on("meter-overage", function(ev)
+            if ev.customer.id == "c" then nested = { e:allow("d", "other", 30) } end
+        end)
+        assert.is_true(e:allow("c", "chat", 1, { caps = { rune = 0.5 } }))
+        assert.are.same({ true }, nested)
+        assert.are.equal(30, e:value("d", "other"))
+    end)
+
+    it("refuse the fields of standing caps", function()
+        local e = H.engine(ORG, 0, "c", "p")
+        local err = H.fails("invalid_argument", e:allow("c", "chat", 1,
+            { caps = { { value = 1, hard_trailing = true, shared = true } } }))
+        assert.is_truthy(err:find("'hard_trailing' is for standing caps", 1, true), err)
+        assert.is_truthy(err:find("'shared' is for standing caps", 1, true), err)
+    end)
+end)

@@ -96,3 +96,32 @@ policy:
         end
     end)
 end)
+
+describe("ensure_plan_subscription at the edges", function()
+    it("never refunds a fee the meter already holds", function()
+        local e = H.engine(POLICY, 14 * DAY, "c", "base")
+        assert.is_true(e:allow("c", "subscription", 3))
+        assert.is_true(e:ensure_plan_subscription("c"))
+        assert.are.equal(3, e:value("c", "subscription"))
+    end)
+
+    it("judges the trial on the meter owner of a scoped subscription", function()
+        local e = H.engine([[
+policy:
+  credits: {fee: {price: {amount: 20}}}
+  plans:
+    team:
+      default: true
+      trial_period: 10days
+      entitlements:
+        subscription: {scope: org, limit: {credit: fee, value: 0, mode: soft, resets: true}}
+]], 0)
+        assert(e:create_customer("acme", nil, { type = "org" }))
+        e:set_time(11 * DAY)
+        assert(e:create_customer("u2", nil, { refs = { "acme" } }))
+        assert.is_true(e:ensure_plan_subscription("u2")) -- acme's trial is over
+        assert.are.equal(1, e:value("acme", "subscription"))
+        assert.is_true(e:ensure_plan_subscription("u2"))
+        assert.are.equal(1, e:value("acme", "subscription"))
+    end)
+end)

@@ -330,6 +330,27 @@ void limitr__call_caps_free(call_caps *cc)
     free(cc);
 }
 
+/* Fields of a standing cap that mean nothing for one call: refused, so
+ * that nothing is silently ignored. */
+static void refuse_lasting_fields(compiler *cc, const doc_node *n,
+                                  const char *path)
+{
+    static const char *const lasting[] = {
+        "hard_trailing", "shared",    "shared_with", "resets",
+        "reset_inc",     "reset_sch", "expires_on",  "follow_decrements",
+        "events"};
+    size_t i;
+    if (n == NULL || n->type != DOC_MAP) return;
+    for (i = 0; i < sizeof lasting / sizeof lasting[0]; i++) {
+        const doc_pair *p = limitr__doc_get(n, lasting[i]);
+        if (p != NULL)
+            limitr__verr(&cc->errs, path, p->key_line, p->key_col,
+                         "'%s' is for standing caps: a cap on a call binds "
+                         "that call alone",
+                         lasting[i]);
+    }
+}
+
 /* The cap {<credit> = ceiling} (the mapping's pair p at path) into k. */
 static void ceiling_cap(limitr_engine *e, compiler *cc, const doc_pair *p,
                         const char *path, cap_fields_buf *b, spend_cap *k)
@@ -398,10 +419,17 @@ int limitr__call_caps_parse(limitr_engine *e, const char *json, call_caps **out)
             snprintf(b->id, sizeof b->id, "tmp-%s", b->credit);
         k->id = b->id;
         k->id_len = strlen(b->id);
-        k->shared = 0; /* a call's caps bind the call */
-        k->credit = limitr__state_intern(&e->st, b->credit, strlen(b->credit));
-        if (k->credit < 0) comp.nomem = 1;
+        if (cc->root->type == DOC_LIST)
+            refuse_lasting_fields(&comp, cc->root->items[i], path);
         cc->n++;
+    }
+    /* names enter the state only for caps that compiled (a read makes no
+       name of a bad one) */
+    for (i = 0; comp.errs.n == 0 && !comp.nomem && i < cc->n; i++) {
+        const char *credit = cc->bufs[i].credit;
+        cc->caps[i].credit =
+            limitr__state_intern(&e->st, credit, strlen(credit));
+        if (cc->caps[i].credit < 0) comp.nomem = 1;
     }
     if (comp.nomem || comp.errs.nomem) {
         limitr__verr_free(&comp.errs);

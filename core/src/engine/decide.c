@@ -748,15 +748,19 @@ static int check_opts(limitr_engine *e, const limitr_call_opts *opts)
     return LIMITR_OK;
 }
 
-/* A call with caps of its own (opts.caps): they live for this call only;
- * a call nested in it (a cost function's check) keeps its own. */
+/* A call with caps of its own (opts.caps), or nested in one that has
+ * them: a call's caps live for that call only. */
 static __attribute__((noinline)) int
 with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
                size_t ent_len, call_value *cv, int step, int commit,
                const limitr_call_opts *opts)
 {
-    call_caps *mine, *outer;
-    int status = limitr__call_caps_parse(e, opts->caps_json, &mine);
+    call_caps *mine = NULL, *outer;
+    int status = LIMITR_OK;
+    /* a call nested in one with caps (a handler's, a cost function's)
+       has its own caps or none */
+    if (opts != NULL && opts->caps_json != NULL)
+        status = limitr__call_caps_parse(e, opts->caps_json, &mine);
     if (status != LIMITR_OK) return status;
     outer = e->call_caps;
     e->call_caps = mine;
@@ -776,7 +780,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
     if (opts != NULL && check_opts(e, opts) != LIMITR_OK) return LIMITR_INVALID;
-    if (opts != NULL && opts->caps_json != NULL)
+    if ((opts != NULL && opts->caps_json != NULL) || e->call_caps != NULL)
         return with_call_caps(e, id, id_len, ent, ent_len, cv, step, commit,
                               opts);
     return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);

@@ -161,6 +161,21 @@ static int model_line(limitr_engine *e, const lp_plan *pl, const cJSON *item,
     credit = lim->credit;
     limit = lim->rule.value;
     if (cJSON_IsObject(item)) {
+        static const char *const keys[] = {"value",  "meter",    "limit",
+                                           "credit", "overhead", "event"};
+        const cJSON *k;
+        cJSON_ArrayForEach(k, item)
+        {
+            size_t i;
+            for (i = 0; i < 6 && strcmp(k->string, keys[i]) != 0; i++)
+                ;
+            if (i == 6)
+                return limitr__fail(e, LIMITR_INVALID, NULL,
+                                    "local_margin_breakdown: usage.%s: unknown "
+                                    "field '%s' (value, meter, limit, credit, "
+                                    "overhead, event)",
+                                    name, k->string);
+        }
         v = cJSON_GetObjectItemCaseSensitive(item, "value");
         if (v == NULL) v = cJSON_GetObjectItemCaseSensitive(item, "meter");
         if ((f = cJSON_GetObjectItemCaseSensitive(item, "credit")) != NULL) {
@@ -173,14 +188,16 @@ static int model_line(limitr_engine *e, const lp_plan *pl, const cJSON *item,
         }
         if ((f = cJSON_GetObjectItemCaseSensitive(item, "limit")) != NULL &&
             (!cJSON_IsNumber(f) ||
-             limitr__lnum_from_double(f->valuedouble, &limit) != 0))
+             limitr__lnum_from_double(f->valuedouble, &limit) != 0 ||
+             limit < 0))
             return limitr__fail(e, LIMITR_INVALID, NULL,
                                 "local_margin_breakdown: usage.%s.limit: a "
                                 "number",
                                 name);
         if ((f = cJSON_GetObjectItemCaseSensitive(item, "overhead")) != NULL) {
             if (!cJSON_IsNumber(f) ||
-                limitr__lnum_from_double(f->valuedouble, &overhead) != 0)
+                limitr__lnum_from_double(f->valuedouble, &overhead) != 0 ||
+                overhead < 0)
                 return limitr__fail(e, LIMITR_INVALID, NULL,
                                     "local_margin_breakdown: usage.%s."
                                     "overhead: a number of runes",
@@ -276,7 +293,17 @@ int limitr_local_margin_breakdown(limitr_engine *e, const char *plan_name,
     }
     cJSON_ArrayForEach(item, usage)
     {
+        const cJSON *other;
         if (item->string == NULL) continue;
+        for (other = usage->child; other != item; other = other->next)
+            if (strcmp(other->string, item->string) == 0) break;
+        if (other != item) { /* a JSON object with a key twice */
+            status = limitr__fail(e, LIMITR_INVALID, NULL,
+                                  "local_margin_breakdown: usage.%s is given "
+                                  "twice",
+                                  item->string);
+            break;
+        }
         fee_seen |= strcmp(item->string, pl->subscription) == 0;
         status = model_line(e, pl, item, item->string, scaled, &b);
         if (status != LIMITR_OK) break;

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "decide.h"
 #include "grants.h"
 
 /* The plan named name_or_id, else the resolved plan of that customer;
@@ -103,11 +104,19 @@ int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
     if (ent == NULL || !ent->has_limit)
         return limitr__deny(e, "no_subscription");
     now = limitr__now(e);
-    /* 0 during the trial (from the customer's creation), else 1 */
-    due = pl->has_trial && now - c->created < pl->trial_period ? 0 : 1;
+    {
+        /* the trial runs from the creation of the meter's owner (the
+           customer paying, for a scoped subscription) */
+        decision d;
+        if (limitr__target(e, id, strlen(id), pl->subscription,
+                           strlen(pl->subscription), &d) != 0)
+            return limitr__reason(e, d.status, d.reason);
+        due =
+            pl->has_trial && now - d.owner->created < pl->trial_period ? 0 : 1;
+    }
     status = limitr_value(e, id, pl->subscription, NULL, &held);
     if (status != LIMITR_OK) return status;
-    if (due - held == 0) return limitr__ok(e); /* already charged */
+    if (held >= due) return limitr__ok(e); /* charged: never refunded here */
     /* only the difference: repeating it is harmless; forced, so the fee
        is recorded past any limit (it is owed), with the usual events */
     {
