@@ -92,6 +92,61 @@ TEST(customer_creation_and_decisions)
     }
 }
 
+static const char economy_policy[] =
+    "policy: {credits: {tok: {price: {amount: 0.1}}}, plans: {p: {default: "
+    "true, entitlements: {chat: {limit: {credit: tok, value: 0, mode: soft}}},"
+    " topups: {pack: {credit: tok, value: 5, included: true}, more: {credit: "
+    "tok, value: 5}}}}}";
+
+/* Grants, top-ups and caps: a failed allocation is LIMITR_NOMEM with the
+ * customer's grants and caps as they were, and nothing leaks. */
+TEST(grants_and_caps)
+{
+    long n;
+    for (n = 0;; n++) {
+        failing f = {-1, 0};
+        limitr_allocator a = {failing_realloc, &f};
+        limitr_options o = {&a, 0, 0, 0, 0};
+        limitr_engine *e = NULL;
+        const char *json;
+        int s1, s2, s3, s4;
+        ASSERT_EQ(
+            limitr_new(economy_policy, strlen(economy_policy), NULL, &o, &e),
+            LIMITR_OK);
+        ASSERT_EQ(
+            limitr_create_customer(e, "org", NULL, "{\"type\":\"org\"}", NULL),
+            LIMITR_OK);
+        ASSERT_EQ(
+            limitr_create_customer(e, "c", NULL, "{\"refs\":[\"org\"]}", NULL),
+            LIMITR_OK);
+        f.countdown = n;
+        s1 = limitr_add_customer_cap(
+            e, "org",
+            "{\"value\": 100, \"shared\": true, \"scope\": [\"chat\"]}", NULL);
+        s2 = limitr_add_customer_grant(
+            e, "c", "{\"credit\": \"usd\", \"value\": 1}", NULL);
+        s3 = limitr_apply_customer_topup(e, "c", "more");
+        s4 = limitr_allow(e, "c", "chat", 30, NULL);
+        f.countdown = -1;
+        ASSERT(s1 == LIMITR_OK || s1 == LIMITR_NOMEM);
+        ASSERT(s2 == LIMITR_OK || s2 == LIMITR_NOMEM);
+        ASSERT(s3 == LIMITR_OK || s3 == LIMITR_NOMEM);
+        ASSERT(s4 == LIMITR_OK || s4 == LIMITR_NOMEM);
+        ASSERT_EQ(limitr_customer_caps(e, "org", &json), LIMITR_OK);
+        if (s1 == LIMITR_OK)
+            ASSERT_CONTAINS(json, "\"shared\":true");
+        else
+            ASSERT_STR(json, "[]"); /* nothing half added */
+        ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_OK);
+        limitr_free(e);
+        ASSERT_EQ(f.live, 0);
+        if (s1 == LIMITR_OK && s2 == LIMITR_OK && s3 == LIMITR_OK &&
+            s4 == LIMITR_OK)
+            break;
+        ASSERT(n < 200);
+    }
+}
+
 typedef struct snapshots {
     limitr_engine *e;
     int had, gone; /* events whose customer snapshot could be read, not */
@@ -143,6 +198,7 @@ int main(void)
 {
     RUN(engine_creation);
     RUN(customer_creation_and_decisions);
+    RUN(grants_and_caps);
     RUN(event_frame_of_a_long_id);
     return HARNESS_EXIT();
 }

@@ -150,9 +150,21 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     return limitr__grant_add(&e->st, c, &g);
 }
 
+/* Field by field: a struct's padding says nothing. */
 static int same_rule(const grant_rule *a, const grant_rule *b)
 {
-    return memcmp(a, b, sizeof *a) == 0;
+    return a->reset == b->reset && a->reset_inc == b->reset_inc &&
+           a->sch.kind == b->sch.kind && a->sch.n == b->sch.n &&
+           a->sch.weekday == b->sch.weekday && a->sch.month == b->sch.month &&
+           a->sch.day == b->sch.day && a->mode == b->mode &&
+           a->has_rollover_min == b->has_rollover_min &&
+           a->has_rollover_max == b->has_rollover_max &&
+           a->has_rollover_pct == b->has_rollover_pct &&
+           a->has_max_balance == b->has_max_balance &&
+           a->rollover_min == b->rollover_min &&
+           a->rollover_max == b->rollover_max &&
+           a->rollover_pct == b->rollover_pct &&
+           a->max_balance == b->max_balance && a->catchup_cap == b->catchup_cap;
 }
 
 int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
