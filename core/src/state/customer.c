@@ -87,6 +87,9 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__st_free(st, c->meters, c->cap_meters * sizeof *c->meters);
     limitr__st_free(st, c->overrides, c->cap_overrides * sizeof *c->overrides);
     limitr__estimate_list_free(st, &c->estimates);
+    while (c->n_holds > 0)
+        limitr__hold_remove_at(st, c, c->n_holds - 1);
+    limitr__st_free(st, c->holds, c->cap_holds * sizeof *c->holds);
     while (c->n_caps > 0)
         limitr__cap_remove_at(st, c, c->n_caps - 1);
     limitr__st_free(st, c->caps, c->cap_caps * sizeof *c->caps);

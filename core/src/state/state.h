@@ -91,6 +91,7 @@ typedef struct grant {
     int64_t last_reset;  /* the period boundary its refills count from */
     lnum starting_value; /* the refill */
     lnum value;          /* the balance, in the credit's units */
+    lnum held;           /* of it, set aside by reservations */
     int has_expires;
     int64_t expires_on;
     grant_rule rule;
@@ -99,6 +100,32 @@ typedef struct grant {
 /* The most grants a customer holds: a bound on the work of a draw and of
  * every read that sums them. */
 #define MAX_CUSTOMER_GRANTS 256
+
+/* Where a reservation took room (docs/economy.md 10.3): a cap (holder ID
+ * and cap ID) or a grant (grant ID on the meter owner), and how much. */
+typedef struct hold_part {
+    char *holder; /* a cap's holder; NULL: a grant of the meter owner */
+    char *id;     /* the cap's or the grant's ID */
+    lnum amount;  /* in the cap's or the grant's credit */
+} hold_part;
+
+/* A reservation on the meter owner (docs/economy.md 10). */
+typedef struct reservation {
+    uint64_t id; /* "h<id>" */
+    int ent;     /* interned entitlement name */
+    lnum value;  /* units held in the limit */
+    lnum overhead;
+    lnum tokens; /* governor tokens taken */
+    int64_t expires;
+    int has_basis;
+    lnum basis;
+    int segment; /* interned segment, or -1 */
+    hold_part *parts;
+    size_t n_parts;
+} reservation;
+
+/* The most live reservations a customer holds. */
+#define MAX_CUSTOMER_HOLDS 1024
 
 /* A learned estimate of a call's size and cost (docs/economy.md 11), per
  * entitlement and segment: policy-wide in the state, per customer on the
@@ -132,6 +159,7 @@ typedef struct spend_cap {
     int credit;       /* interned: "rune", a credit, or a currency */
     lnum value;       /* the ceiling, in the cap's credit */
     lnum meter_value; /* what counted this period */
+    lnum held;        /* room reservations hold */
     int exchangeable, overage_only, ignore_grants, observe_only;
     int overhead_cost, follow_decrements, hard_trailing, shared, events;
     strlist shared_with; /* caller types a shared cap applies to; none: all */
@@ -169,7 +197,9 @@ typedef struct customer {
     size_t n_grants, cap_grants;
     uint64_t grant_seq;      /* numbers the ids it generates */
     estimate_list estimates; /* learned on the meters it owns */
-    spend_cap *caps;         /* in the order they were added */
+    reservation *holds;      /* reservations on its meters */
+    size_t n_holds, cap_holds;
+    spend_cap *caps; /* in the order they were added */
     size_t n_caps, cap_caps;
     uint64_t cap_seq; /* numbers the ids it generates */
     /* included top-ups received on a plan, as interned "<plan>.<topup>":
@@ -210,6 +240,7 @@ typedef struct state_data {
     uint32_t *free_slots;
     size_t n_free_slots, cap_free_slots;
     uint32_t next_slot;      /* slots ever handed out */
+    uint64_t next_hold;      /* numbers reservations */
     size_t n_caps;           /* caps on all customers: 0 spares calls a look */
     size_t n_shared_caps;    /* shared ones: 0 spares calls the walk up refs */
     estimate_list estimates; /* policy-wide (docs/economy.md 11) */
@@ -340,6 +371,14 @@ estimate *limitr__estimate_find(const estimate_list *l, int ent, int segment);
 estimate *limitr__estimate_add(state *st, estimate_list *l, int ent,
                                int segment);
 void limitr__estimate_list_free(state *st, estimate_list *l);
+
+/* ---- Holds (hold.c) ---- */
+
+reservation *limitr__hold_find(const customer *c, uint64_t id);
+/* Adds h (its parts taken over); -1: out of memory, nothing changed. */
+int limitr__hold_add(state *st, customer *c, const reservation *h);
+void limitr__hold_remove_at(state *st, customer *c, size_t i);
+void limitr__hold_parts_free(state *st, hold_part *parts, size_t n);
 
 /* ---- Caps (cap.c) ---- */
 

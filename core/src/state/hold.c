@@ -1,0 +1,46 @@
+/* hold.c: a customer's reservations (docs/economy.md 10), in the state's
+ * memory. */
+#include <string.h>
+
+#include "state.h"
+
+reservation *limitr__hold_find(const customer *c, uint64_t id)
+{
+    size_t i;
+    for (i = 0; i < c->n_holds; i++)
+        if (c->holds[i].id == id) return &c->holds[i];
+    return NULL;
+}
+
+int limitr__hold_add(state *st, customer *c, const reservation *h)
+{
+    if (c->n_holds == c->cap_holds) {
+        size_t cap = c->cap_holds ? c->cap_holds * 2 : 2;
+        reservation *grown = limitr__st_alloc(st, cap * sizeof *grown);
+        if (grown == NULL) return -1;
+        if (c->n_holds) memcpy(grown, c->holds, c->n_holds * sizeof *grown);
+        limitr__st_free(st, c->holds, c->cap_holds * sizeof *grown);
+        c->holds = grown;
+        c->cap_holds = cap;
+    }
+    c->holds[c->n_holds++] = *h;
+    return 0;
+}
+
+void limitr__hold_parts_free(state *st, hold_part *parts, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        limitr__st_strfree(st, parts[i].holder);
+        limitr__st_strfree(st, parts[i].id);
+    }
+    limitr__st_free(st, parts, n * sizeof *parts);
+}
+
+void limitr__hold_remove_at(state *st, customer *c, size_t i)
+{
+    limitr__hold_parts_free(st, c->holds[i].parts, c->holds[i].n_parts);
+    memmove(&c->holds[i], &c->holds[i + 1],
+            (c->n_holds - i - 1) * sizeof *c->holds);
+    c->n_holds--;
+}
