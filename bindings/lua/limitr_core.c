@@ -5,6 +5,7 @@
  * (see "Answers" below and the README's Lua section). */
 #include <limits.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1174,6 +1175,71 @@ static int l_engine_estimate(lua_State *L)
     return push_result_text(L, json);
 }
 
+/* ---- Reservations ---- */
+
+/* reserve(id, ent, value | nil, opts): the hold's id, or nil, err, code
+ * (false, reason for a refusal). */
+static int l_engine_reserve(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    double value = lua_isnoneornil(L, 4) ? NAN : luaL_checknumber(L, 4);
+    char *opts = opts_json_text(L, 5, "reserve"), hold[32];
+    int status;
+    enter(b);
+    status = limitr_reserve(b->e, id, ent, value,
+                            opts != NULL && opts[0] == '[' ? "{}" : opts, hold,
+                            sizeof hold);
+    leave(b);
+    free(opts);
+    if (status != LIMITR_OK) return push_decision(L, b->e, status);
+    lua_pushstring(L, hold);
+    return 1;
+}
+
+static int l_engine_settle(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    const char *hold = check_string(L, 4);
+    double actual = luaL_checknumber(L, 5);
+    char *opts = opts_json_text(L, 6, "settle");
+    int status;
+    enter(b);
+    status = limitr_settle(b->e, id, ent, hold, actual,
+                           opts != NULL && opts[0] == '[' ? "{}" : opts);
+    leave(b);
+    free(opts);
+    return push_decision(L, b->e, status);
+}
+
+static int l_engine_release(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    const char *hold = check_string(L, 4);
+    int status;
+    enter(b);
+    status = limitr_release(b->e, id, ent, hold);
+    leave(b);
+    lua_pushboolean(L, status == LIMITR_OK);
+    return 1;
+}
+
+static int l_engine_held(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    double out;
+    int status;
+    enter(b);
+    status = limitr_held(b->e, id, ent, &out);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    push_number(L, out);
+    return 1;
+}
+
 /* ---- Spend caps ---- */
 
 /* The `events` option of reset/remove (default true). */
@@ -2103,6 +2169,10 @@ static const luaL_Reg engine_methods[] = {
     {"credit_remaining", l_engine_credit_remaining},
     {"plan", l_engine_plan},
     {"observe", l_engine_observe},
+    {"reserve", l_engine_reserve},
+    {"settle", l_engine_settle},
+    {"release", l_engine_release},
+    {"held", l_engine_held},
     {"estimate", l_engine_estimate},
     {"customer_local_margin_breakdown",
      l_engine_customer_local_margin_breakdown},

@@ -430,6 +430,35 @@ LIMITR_API int limitr_local_margin_breakdown(limitr_engine *engine,
                                              const char *usage_json, int scaled,
                                              const char **json);
 
+/* ---- Reservations (docs/economy.md 10) ---- */
+
+/* Holds room for a call whose size is known only afterwards: value NAN
+ * holds the estimate at opts.quantile (1 with nothing learned). opts_json:
+ * NULL or {event, basis, segment, ttl (ms), quantile, overhead}. Decides as
+ * check would, counting every live hold; the hold takes room in the limit,
+ * the caps, the grants the part past the limit needs, and the governor's
+ * tokens. hold_out receives its id ("h<n>", 24 bytes suffice). LIMITR_DENIED
+ * with the reason a check would give ("invalid_value" for value <= 0). */
+LIMITR_API int limitr_reserve(limitr_engine *engine, const char *id,
+                              const char *ent, double value,
+                              const char *opts_json, char *hold_out,
+                              size_t hold_size);
+/* Gives the hold's room back, records `actual` (forced, past limits and
+ * caps, with events), the governor taking what was used past the hold or
+ * keeping the refund, then learns it. An unknown or dead hold still
+ * records. Returns the recording's result. opts_json: NULL or {event,
+ * overhead, basis, segment}. */
+LIMITR_API int limitr_settle(limitr_engine *engine, const char *id,
+                             const char *ent, const char *hold, double actual,
+                             const char *opts_json);
+/* Gives the hold's room back and records nothing; LIMITR_NOT_FOUND
+ * "unknown_hold" for an unknown, released or dead hold. */
+LIMITR_API int limitr_release(limitr_engine *engine, const char *id,
+                              const char *ent, const char *hold);
+/* The room live holds take on the meter of (id, ent). */
+LIMITR_API int limitr_held(limitr_engine *engine, const char *id,
+                           const char *ent, double *out);
+
 /* ---- Learned estimates (docs/economy.md 11) ---- */
 
 /* Learns one call's size (`value`, credit units) and cost on the meter

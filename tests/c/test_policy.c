@@ -132,8 +132,9 @@ TEST(unknown_and_unsupported_fields)
     ASSERT_STR(limit_error("{credit: seat, on_exceed: x}"),
                "plans.p.entitlements.e.limit.on_exceed: expected a Lua "
                "function expression (function(...) ... end) at 7:44");
-    ASSERT_STR(load_error("policy:\n  hold_ttl: 1000\n", "yaml"),
-               "hold_ttl: not supported yet by this version of limitr at 2:3");
+    ASSERT_STR(load_error("policy:\n  hold_ttl: 1000\n", "yaml"), "");
+    ASSERT_STR(load_error("policy:\n  hold_ttl: -1\n", "yaml"),
+               "hold_ttl: must not be negative at 2:13");
     ASSERT_STR(limit_error("{credit: seat, mode: sotf}"),
                "plans.p.entitlements.e.limit.mode: unknown mode 'sotf' (did "
                "you mean 'soft'?) at 7:39");

@@ -329,7 +329,7 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     for (i = 0; i < n; i++) {
         cap_ref *ref = &w->refs[i];
         const spend_cap *k = &ref->holder->caps[ref->i];
-        lnum amount, used = limitr__cap_meter_now(k, d->now), total;
+        lnum amount, used = limitr__cap_meter_now(k, d->now) + k->held, total;
         int room, status;
         status = consumed(e, d, k, &u, &amount);
         /* what the commit will count, unless it depends on what only the
@@ -398,6 +398,7 @@ cJSON *limitr__cap_json(limitr_engine *e, const spend_cap *k, int64_t now)
     cJSON_AddStringToObject(j, "credit", limitr__state_name(&e->st, k->credit));
     limitr__add_num(j, "value", k->value);
     limitr__add_num(j, "meter_value", used);
+    limitr__add_num(j, "held", k->held);
     limitr__add_num(j, "remaining", k->value > used ? k->value - used : 0);
     cJSON_AddBoolToObject(j, "exchangeable", k->exchangeable);
     cJSON_AddBoolToObject(j, "overage_only", k->overage_only);
@@ -618,4 +619,42 @@ void limitr__cap_events_fire(limitr_engine *e, cap_events *ce)
     for (m = 0; m < ce->n; m++)
         limitr__emit(e, (event_kind)ce->kinds[m], ce->events[m]);
     free(ce);
+}
+
+/* ---- Reservations ---- */
+
+int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
+                      hold_part **parts, size_t *n_parts)
+{
+    cap_walk *w = &e->walk;
+    call_units u;
+    lnum o = 0;
+    long n, i;
+    if (e->st.d->n_caps == 0) return 0;
+    if ((n = collect(e, d)) <= 0) return n < 0 ? -1 : 0;
+    if (d->lim->rule.mode != MODE_OBSERVE && d->new_value > d->limit)
+        o = d->new_value - (d->v.value > d->limit ? d->v.value : d->limit);
+    units_of(d, o, 0, overhead, &u);
+    for (i = 0; i < n; i++) {
+        customer *holder = w->refs[i].holder;
+        spend_cap *k = &holder->caps[w->refs[i].i];
+        lnum amount;
+        hold_part *grown, *part;
+        if (k->observe_only || consumed(e, d, k, &u, &amount) != CONSUMED_OK ||
+            amount <= 0)
+            continue;
+        grown = limitr__st_alloc(&e->st, (*n_parts + 1) * sizeof *grown);
+        if (grown == NULL) return -1;
+        if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
+        limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
+        *parts = grown;
+        part = &grown[*n_parts];
+        part->holder = limitr__st_strdup(&e->st, holder->id, holder->id_len);
+        part->id = limitr__st_strdup(&e->st, k->id, k->id_len);
+        part->amount = amount;
+        (*n_parts)++;
+        if (part->holder == NULL || part->id == NULL) return -1;
+        if (lnum_add(k->held, amount, &k->held) != 0) k->held = LNUM_MAX;
+    }
+    return 0;
 }

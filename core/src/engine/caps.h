@@ -51,6 +51,12 @@ int limitr__caps_gate(limitr_engine *e, decision *d);
 /* Removes c's expired caps (calls that write only). */
 void limitr__caps_remove_expired(limitr_engine *e, customer *c, int64_t now);
 
+/* A reservation's room in every applicable standing cap (not observe-only)
+ * for d's value: each cap's held grows and a part naming it is appended to
+ * *parts. 0, or -1: out of memory. */
+int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
+                      hold_part **parts, size_t *n_parts);
+
 /* The events a commit owes, built before any is delivered. */
 typedef struct cap_events {
     size_t n;

@@ -264,6 +264,9 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
         return -1;
     }
     d->stored = limitr__meter_find(d->owner, d->ent_name);
+    d->held = d->owner->n_holds > 0
+                  ? limitr__held(e, d->owner, d->ent_name, d->now)
+                  : 0;
     limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
     return 0;
 }
@@ -327,6 +330,22 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
             lim->rule.hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
+    if (fits && d->held > 0 && lim->rule.mode == MODE_HARD &&
+        !lim->rule.hard_trailing) {
+        /* Room reservations hold: it can deny a call that fits alone, never
+           turn it into overage; free grant balance may cover the excess
+           (nothing drawn; docs/economy.md 10.4). */
+        lnum with, excess;
+        if (lnum_add(newv, d->held, &with) != 0) with = LNUM_MAX;
+        if (!lnum_le9(with, limit)) {
+            excess = with - limit;
+            if (!lnum_le9(excess, grants_cover(e, d, excess))) {
+                d->gate = "limit";
+                d->reason = "limit";
+                return 0;
+            }
+        }
+    }
     if (fits) return d->gate = "none", 1;
     /* Grants pay first: a call they cover whole fits (a hard limit runs
        past its value, a soft one bills nothing). */
@@ -670,7 +689,10 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     if (read_value(e, &d, step, cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     d.opts = opts;
-    if (commit) remove_expired_override(e, &d);
+    if (commit) {
+        remove_expired_override(e, &d);
+        if (d.owner->n_holds > 0) limitr__holds_prune(e, d.owner, d.now);
+    }
 
     allowed = limitr__decide(e, &d, force);
     d.overhead_diff = 0;

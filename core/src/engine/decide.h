@@ -18,6 +18,7 @@ typedef struct decision {
     int expired;               /* the owner has an expired override */
     meter *stored;             /* the owner's stored meter, or NULL */
     meter_view v;              /* the meter in the current period */
+    lnum held;                 /* what live reservations hold of it */
     lnum requested;
     int requested_is_double; /* requested_double holds the caller's value */
     double requested_double;
@@ -36,6 +37,14 @@ typedef struct decision {
     size_t cap_index;
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
+
+/* Removes owner's dead holds, their room in caps and grants given back
+ * (allow and reserve; holds.c). */
+void limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
+/* What live reservations of owner hold on entitlement ent at now
+ * (holds.c). */
+lnum limitr__held(limitr_engine *e, const customer *owner, int ent,
+                  int64_t now);
 
 /* Gates 1-4 for id / ent: fills d (with the period view when limited, and
  * the limit's value, running a `value` snippet). 0, or -1 with d->gate and

@@ -287,8 +287,8 @@ static void consider(limitr_engine *e, const customer *c, int credit,
     int64_t steps, latest;
     size_t k;
     if (!limitr__grant_now(g, now, &cd->balance, &steps, &latest) ||
-        cd->balance <= 0 || !limitr__grant_usable(e, c, g))
-        return;
+        (cd->balance -= g->held) <= 0 || !limitr__grant_usable(e, c, g))
+        return; /* what reservations set aside is not free */
     cd->g = g;
     cd->i = i;
     cd->exact = g->credit == e->credit_names[credit];
@@ -353,7 +353,7 @@ static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
         if (need < 0) need = 0;
         step->i = cd->i;
         if (need < cd->balance) { /* this grant covers the rest */
-            step->value = cd->balance - need;
+            step->value = cd->balance - need + cd->g->held;
             plan->n++;
             covered += uncovered;
             break;
@@ -365,7 +365,7 @@ static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
             continue;
         part = worth < uncovered ? worth : uncovered;
         if (part < 0) part = 0;
-        step->value = 0;
+        step->value = cd->g->held; /* what is set aside stays */
         plan->n++;
         covered += part;
         uncovered -= part;
@@ -470,8 +470,8 @@ static void add_worth(limitr_engine *e, const customer *c, const grant *g,
 {
     lnum bal, r;
     int64_t steps, latest;
-    if (!limitr__grant_now(g, now, &bal, &steps, &latest) || bal <= 0 ||
-        !limitr__grant_usable(e, c, g))
+    if (!limitr__grant_now(g, now, &bal, &steps, &latest) ||
+        (bal -= g->held) <= 0 || !limitr__grant_usable(e, c, g))
         return;
     if (g->credit == name_id) {
         if (lnum_add(*exact, bal, exact) != 0) *exact = LNUM_MAX;
@@ -574,4 +574,41 @@ cJSON *limitr__grants_json(limitr_engine *e, const customer *c, int64_t now)
         }
     }
     return all;
+}
+
+/* ---- Reservations ---- */
+
+int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
+                             lnum overage, lnum pos, int64_t now,
+                             hold_part **parts, size_t *n_parts)
+{
+    draw_plan *plan = &e->draw;
+    size_t k;
+    int changed;
+    if (overage <= 0 || (c->n_grants == 0 && !limitr__grants_any(e, c)))
+        return 0;
+    /* the included top-ups owed are granted first (a reserve writes) */
+    if (limitr__grants_reconcile(e, c, now, &changed) != 0) return -1;
+    resets_in_place(c, now);
+    plan_draw(e, c, credit, overage, pos, now, NULL, 0, plan);
+    plan->valid = 0;
+    for (k = 0; k < plan->n; k++) {
+        grant *g = &c->grants[plan->steps[k].i];
+        lnum amount = g->value - plan->steps[k].value;
+        hold_part *grown, *part;
+        if (amount <= 0) continue;
+        grown = limitr__st_alloc(&e->st, (*n_parts + 1) * sizeof *grown);
+        if (grown == NULL) return -1;
+        if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
+        limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
+        *parts = grown;
+        part = &grown[*n_parts];
+        part->holder = NULL;
+        part->id = limitr__st_strdup(&e->st, g->id, g->id_len);
+        part->amount = amount;
+        if (part->id == NULL) return -1;
+        (*n_parts)++;
+        g->held += amount;
+    }
+    return 0;
 }

@@ -49,6 +49,14 @@ int limitr__grants_any(limitr_engine *e, const customer *c);
 int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
                         int64_t now, int *full);
 
+/* Sets aside, in draw order, the grant balance that `overage` units past
+ * the limit from position pos would draw (a reservation's, docs/economy.md
+ * 10.3): each grant's held grows, and a part naming it is appended to
+ * *parts. 0, or -1: out of memory (what was set aside is in *parts). */
+int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
+                             lnum overage, lnum pos, int64_t now,
+                             hold_part **parts, size_t *n_parts);
+
 /* A top-up as a table (customer-topup-granted, plan reads). */
 cJSON *limitr__topup_json(const limitr_engine *e, const lp_topup *t);
 

@@ -77,12 +77,8 @@ void limitr__check_fields(compiler *cc, const doc_node *map, const char *path,
         }
         fpath = limitr__child_path(cc, base, pair->key);
         if (fpath == NULL) return;
-        if (f->kind == FIELD_UPSTREAM)
-            limitr__verr(&cc->errs, fpath, pair->key_line, pair->key_col,
-                         "not supported in a limitr policy");
-        else
-            limitr__verr(&cc->errs, fpath, pair->key_line, pair->key_col,
-                         "not supported yet by this version of limitr");
+        limitr__verr(&cc->errs, fpath, pair->key_line, pair->key_col,
+                     "not supported in a limitr policy"); /* upstream's */
         free(fpath);
     }
 }

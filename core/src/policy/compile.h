@@ -15,7 +15,6 @@
 /* How a field the spec names is handled by this version. */
 typedef enum field_kind {
     FIELD_OK,      /* supported */
-    FIELD_LATER,   /* in the spec, not implemented yet: refused, said so */
     FIELD_UPSTREAM /* upstream Limitr only: never in a limitr policy */
 } field_kind;
 

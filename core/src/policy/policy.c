@@ -23,7 +23,7 @@ static const field root_fields[] = {
     {"notifications", FIELD_OK},
     {"estimates", FIELD_OK},
     {"estimate_min_samples", FIELD_OK},
-    {"hold_ttl", FIELD_LATER},
+    {"hold_ttl", FIELD_OK},
     {"customers", FIELD_UPSTREAM},
     {"alt_customer_ids", FIELD_UPSTREAM},
     {"capabilities", FIELD_UPSTREAM},
@@ -992,6 +992,18 @@ static void compile_estimates(compiler *cc, const doc_node *policy)
     size_t i, j, total = 0;
     char *fpath;
     p->estimate_min_samples = 5;
+    p->hold_ttl = 600000; /* 10 minutes */
+    if ((v = limitr__get(policy, "hold_ttl")) != NULL &&
+        (fpath = limitr__child_path(cc, "", "hold_ttl")) != NULL) {
+        int64_t ms;
+        if (limitr__read_duration(cc, v, fpath, &ms)) {
+            if (ms < 0)
+                ERR(cc, fpath, v, "must not be negative");
+            else
+                p->hold_ttl = ms;
+        }
+        free(fpath);
+    }
     if ((v = limitr__get(policy, "estimate_min_samples")) != NULL &&
         (fpath = limitr__child_path(cc, "", "estimate_min_samples")) != NULL) {
         lnum x;

@@ -233,6 +233,7 @@ typedef struct lp_policy {
     lp_estimate_seed *seeds; /* policy.estimates */
     size_t n_seeds;
     int64_t estimate_min_samples;
+    int64_t hold_ttl; /* ms a reservation lives by default */
 } lp_policy;
 
 /* Compiles a document into a policy. On failure returns NULL and sets *err

@@ -1,0 +1,424 @@
+/* holds.c: reservations (docs/economy.md 10): reserve takes room in every
+ * gate a call passes (the limit, the caps, the grants, the governor),
+ * settle gives it back and records what was used, release gives it back. A
+ * hold is dead from its expiry on: it holds nothing, and allow and reserve
+ * remove it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "caps.h"
+#include "grants.h"
+
+static int live(const reservation *h, int64_t now)
+{
+    return now < h->expires;
+}
+
+lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int64_t now)
+{
+    lnum sum = 0;
+    size_t i;
+    (void)e;
+    for (i = 0; i < owner->n_holds; i++) {
+        const reservation *h = &owner->holds[i];
+        if (h->ent == ent && live(h, now) && lnum_add(sum, h->value, &sum) != 0)
+            sum = LNUM_MAX;
+    }
+    return sum;
+}
+
+/* Gives a hold's room back to its caps and grants. */
+static void give_back(limitr_engine *e, customer *owner, const reservation *h)
+{
+    size_t i;
+    for (i = 0; i < h->n_parts; i++) {
+        const hold_part *p = &h->parts[i];
+        lnum *held = NULL;
+        if (p->holder != NULL) {
+            customer *c = limitr__customer_lookup(e, p->holder);
+            spend_cap *k = c != NULL ? limitr__cap_find(c, p->id) : NULL;
+            if (k != NULL) held = &k->held;
+        } else {
+            grant *g = limitr__grant_find(owner, p->id);
+            if (g != NULL) held = &g->held;
+        }
+        if (held != NULL) *held = *held > p->amount ? *held - p->amount : 0;
+    }
+}
+
+/* The governor's tokens of (owner, ent) changed by delta (clamped to the
+ * bucket); needs the meter. */
+static void move_tokens(limitr_engine *e, const decision *d, lnum delta)
+{
+    meter *m = d->stored;
+    lnum t;
+    if (!d->lim->rule.governor || delta == 0 || m == NULL) return;
+    (void)e;
+    if (lnum_add(m->tokens, delta, &t) != 0) t = delta > 0 ? LNUM_MAX : 0;
+    if (t < 0) t = 0;
+    if (t > d->lim->rule.governor_capacity) t = d->lim->rule.governor_capacity;
+    m->tokens = t;
+}
+
+void limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now)
+{
+    size_t i = owner->n_holds;
+    while (i-- > 0)
+        if (!live(&owner->holds[i], now)) {
+            give_back(e, owner, &owner->holds[i]);
+            limitr__hold_remove_at(&e->st, owner, i);
+        }
+}
+
+/* "h<n>" -> n, or 0. */
+static uint64_t hold_number(const char *s)
+{
+    char *end;
+    unsigned long long n;
+    if (s == NULL || s[0] != 'h' || s[1] < '0' || s[1] > '9') return 0;
+    n = strtoull(s + 1, &end, 10);
+    return *end == '\0' ? (uint64_t)n : 0;
+}
+
+/* The options of reserve and settle. */
+typedef struct hold_opts {
+    cJSON *root;
+    char *event; /* JSON text, or NULL */
+    int has_overhead, has_basis, has_ttl, has_quantile;
+    lnum overhead, basis;
+    int64_t ttl;
+    double quantile;
+    const char *segment;
+} hold_opts;
+
+static int read_hold_opts(limitr_engine *e, const char *call, const char *json,
+                          hold_opts *o)
+{
+    const cJSON *v;
+    memset(o, 0, sizeof *o);
+    if (json == NULL) return LIMITR_OK;
+    if ((o->root = cJSON_Parse(json)) == NULL || !cJSON_IsObject(o->root))
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "%s: opts must be a JSON object", call);
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "overhead")) != NULL) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+            limitr__lnum_from_double(v->valuedouble, &o->overhead) != 0)
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "%s: opts.overhead must be runes >= 0", call);
+        o->has_overhead = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "basis")) != NULL) {
+        if (!cJSON_IsNumber(v) ||
+            limitr__lnum_from_double(v->valuedouble, &o->basis) != 0)
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "%s: opts.basis must be a number", call);
+        o->has_basis = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "ttl")) != NULL) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+            v->valuedouble > 8.64e15)
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "%s: opts.ttl must be ms >= 0", call);
+        o->ttl = (int64_t)v->valuedouble;
+        o->has_ttl = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "quantile")) != NULL) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1))
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "%s: opts.quantile must be in (0, 1)", call);
+        o->quantile = v->valuedouble;
+        o->has_quantile = 1;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "segment")) != NULL) {
+        if (!cJSON_IsString(v))
+            return limitr__fail(e, LIMITR_INVALID, NULL,
+                                "%s: opts.segment must be a string", call);
+        o->segment = v->valuestring;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "event")) != NULL &&
+        (o->event = cJSON_PrintUnformatted(v)) == NULL)
+        return limitr__nomem(e);
+    return LIMITR_OK;
+}
+
+static void free_hold_opts(hold_opts *o)
+{
+    cJSON_Delete(o->root);
+    cJSON_free(o->event);
+}
+
+/* The estimate options (basis, segment, quantile, event) as JSON for
+ * limitr_estimate / limitr_observe, or NULL. */
+static char *estimate_opts(const hold_opts *o, int with_quantile,
+                           const lnum *overhead)
+{
+    cJSON *j = cJSON_CreateObject();
+    char *text;
+    if (j == NULL) return NULL;
+    if (o->has_basis)
+        cJSON_AddNumberToObject(j, "basis", limitr__lnum_to_double(o->basis));
+    if (o->segment != NULL) cJSON_AddStringToObject(j, "segment", o->segment);
+    if (with_quantile)
+        cJSON_AddNumberToObject(j, "quantile",
+                                o->has_quantile ? o->quantile : 0.9);
+    if (overhead != NULL)
+        cJSON_AddNumberToObject(j, "overhead",
+                                limitr__lnum_to_double(*overhead));
+    if (o->root != NULL) {
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o->root, "event");
+        if (ev != NULL)
+            cJSON_AddItemToObject(j, "event", cJSON_Duplicate(ev, 1));
+    }
+    text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return text;
+}
+
+int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
+                   double value, const char *opts_json, char *hold_out,
+                   size_t hold_size)
+{
+    decision d;
+    hold_opts o;
+    reservation h;
+    lnum v = 0, overhead = 0, over, with_before, limit;
+    limitr_call_opts co;
+    int status, predicted = isnan(value);
+    meter *m;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "reserve");
+    if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "reserve: id, entitlement and a 24-byte out are "
+                            "required");
+    if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
+        free_hold_opts(&o);
+        return status;
+    }
+    memset(&h, 0, sizeof h);
+    h.segment = -1;
+    if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0) {
+        free_hold_opts(&o);
+        return limitr__reason(e, d.status, d.reason);
+    }
+    if (d.lim == NULL) {
+        free_hold_opts(&o);
+        return limitr__deny(e, "not_metered");
+    }
+    if (predicted) { /* the estimate at the quantile, else 1 */
+        char *eo = estimate_opts(&o, 1, NULL);
+        const char *json;
+        v = LNUM_SCALE;
+        if (eo != NULL && limitr_estimate(e, id, ent, eo, &json) == LIMITR_OK) {
+            cJSON *x = cJSON_Parse(json);
+            const cJSON *f = x ? cJSON_GetObjectItem(x, "value") : NULL;
+            const cJSON *g = x ? cJSON_GetObjectItem(x, "overhead") : NULL;
+            if (cJSON_IsNumber(f)) limitr__lnum_from_double(f->valuedouble, &v);
+            if (cJSON_IsNumber(g))
+                limitr__lnum_from_double(g->valuedouble, &overhead);
+            cJSON_Delete(x);
+        }
+        cJSON_free(eo);
+    } else if (limitr__lnum_from_double(value, &v) != 0) {
+        free_hold_opts(&o);
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    }
+    if (v <= 0) {
+        free_hold_opts(&o);
+        return limitr__deny(e, "invalid_value");
+    }
+    /* allow and reserve remove dead holds; the decision counts the live */
+    limitr__holds_prune(e, d.owner, d.now);
+    d.held = limitr__held(e, d.owner, d.ent_name, d.now);
+    d.requested = v;
+    if (lnum_add(d.v.value, v, &d.new_value) != 0) {
+        free_hold_opts(&o);
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    }
+    if (o.has_overhead) {
+        overhead = o.overhead;
+    } else if (!predicted) { /* what the call would cost */
+        limitr_call_opts cost = {o.event, 0, 0, 0, 0, NULL};
+        overhead = limitr__overhead_of(e, &d, &cost);
+    }
+    memset(&co, 0, sizeof co);
+    co.has_overhead = 1;
+    co.overhead = limitr__lnum_to_double(overhead);
+    d.opts = &co;
+    /* caps and the limit see the held room too */
+    if (!limitr__decide(e, &d, 0)) {
+        free_hold_opts(&o);
+        return limitr__deny(e, d.reason);
+    }
+    /* Room: the governor's tokens, the caps, the grants the part past the
+       limit needs (in draw order). */
+    h.id = ++e->st.d->next_hold;
+    h.ent = d.ent_name;
+    h.value = v;
+    h.overhead = overhead;
+    h.expires = d.now + (o.has_ttl ? o.ttl : e->policy->hold_ttl);
+    h.has_basis = o.has_basis;
+    h.basis = o.basis;
+    if (o.segment != NULL)
+        h.segment = limitr__state_intern(&e->st, o.segment, strlen(o.segment));
+    if ((m = d.stored) == NULL &&
+        (m = d.stored =
+             limitr__meter_add(&e->st, d.owner, d.ent_name, d.now)) == NULL) {
+        free_hold_opts(&o);
+        return limitr__nomem(e);
+    }
+    limitr__meter_apply(m, &d.v); /* the roll-over and the refill */
+    if (d.lim->rule.governor) {
+        h.tokens = v;
+        move_tokens(e, &d, -v);
+    }
+    status = limitr__caps_hold(e, &d, overhead, &h.parts, &h.n_parts);
+    limit = d.lim->rule.mode == MODE_OBSERVE ? d.v.value : d.limit;
+    with_before = d.v.value + d.held;
+    over = (with_before + v > limit ? with_before + v - limit : 0) -
+           (with_before > limit ? with_before - limit : 0);
+    if (status == 0 && over > 0 && d.lim->rule.grants_apply)
+        status = limitr__grants_set_aside(
+            e, d.owner, d.lim->credit, over,
+            with_before > limit ? with_before - limit : 0, d.now, &h.parts,
+            &h.n_parts);
+    if (status != 0 || d.owner->n_holds >= MAX_CUSTOMER_HOLDS ||
+        limitr__hold_add(&e->st, d.owner, &h) != 0) {
+        int full = d.owner->n_holds >= MAX_CUSTOMER_HOLDS;
+        give_back(e, d.owner, &h);
+        move_tokens(e, &d, h.tokens);
+        limitr__hold_parts_free(&e->st, h.parts, h.n_parts);
+        free_hold_opts(&o);
+        return full ? limitr__fail(e, LIMITR_INVALID, "too_many_holds",
+                                   "reserve: customer '%s' holds %d "
+                                   "reservations already",
+                                   id, MAX_CUSTOMER_HOLDS)
+                    : limitr__nomem(e);
+    }
+    free_hold_opts(&o);
+    snprintf(hold_out, hold_size, "h%llu", (unsigned long long)h.id);
+    return limitr__ok(e);
+}
+
+/* The hold `hold` of (owner of id, ent): its index, or -1. */
+static long hold_of(limitr_engine *e, const char *id, const char *ent,
+                    const char *hold, decision *d)
+{
+    uint64_t n = hold_number(hold);
+    size_t i;
+    if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0 ||
+        d->lim == NULL || n == 0)
+        return -1;
+    for (i = 0; i < d->owner->n_holds; i++)
+        if (d->owner->holds[i].id == n && d->owner->holds[i].ent == d->ent_name)
+            return (long)i;
+    return -1;
+}
+
+int limitr_release(limitr_engine *e, const char *id, const char *ent,
+                   const char *hold)
+{
+    decision d;
+    long i;
+    reservation *h;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "release");
+    if (id == NULL || ent == NULL || hold == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "release: id, entitlement and hold are required");
+    if ((i = hold_of(e, id, ent, hold, &d)) < 0)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_hold");
+    h = &d.owner->holds[i];
+    if (!live(h, d.now)) { /* dead: it held nothing since (limitr's choice) */
+        give_back(e, d.owner, h);
+        limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
+        return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_hold");
+    }
+    give_back(e, d.owner, h);
+    if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
+    move_tokens(e, &d, h->tokens);
+    limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
+    return limitr__ok(e);
+}
+
+int limitr_settle(limitr_engine *e, const char *id, const char *ent,
+                  const char *hold, double actual, const char *opts_json)
+{
+    decision d;
+    hold_opts o;
+    long i;
+    int status;
+    lnum a, overhead;
+    int has_overhead;
+    limitr_call_opts co;
+    char *learn;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "settle");
+    if (id == NULL || ent == NULL || hold == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "settle: id, entitlement and hold are required");
+    if (limitr__lnum_from_double(actual, &a) != 0 || a < 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    if ((status = read_hold_opts(e, "settle", opts_json, &o)) != LIMITR_OK) {
+        free_hold_opts(&o);
+        return status;
+    }
+    i = hold_of(e, id, ent, hold, &d);
+    if (i >= 0) { /* its room back where it came from */
+        reservation *h = &d.owner->holds[i];
+        int alive = live(h, d.now);
+        give_back(e, d.owner, h);
+        if (alive) {
+            if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
+            /* the governor takes what was used past what it gave, or keeps
+               the refund */
+            move_tokens(e, &d, h->tokens - a);
+        }
+        if (!o.has_basis && h->has_basis) {
+            o.has_basis = 1;
+            o.basis = h->basis;
+        }
+        if (o.segment == NULL && h->segment >= 0)
+            o.segment = limitr__state_name(&e->st, h->segment);
+        limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
+    }
+    /* record what was used, past any limit and cap */
+    memset(&co, 0, sizeof co);
+    co.event_json = o.event;
+    co.force = 1;
+    co.has_overhead = has_overhead = o.has_overhead;
+    co.overhead = limitr__lnum_to_double(o.overhead);
+    status = limitr_allow(e, id, ent, actual, &co);
+    /* then learn it (as observe would) */
+    overhead = o.overhead;
+    learn = estimate_opts(&o, 0, has_overhead ? &overhead : NULL);
+    if (status == LIMITR_OK && learn != NULL) {
+        int saved = status;
+        limitr_observe(e, id, ent, actual, learn);
+        status = saved;
+        limitr__ok(e);
+    }
+    cJSON_free(learn);
+    free_hold_opts(&o);
+    return status;
+}
+
+int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)
+{
+    decision d;
+    LIMITR_ENTER(e);
+    if (id == NULL || ent == NULL || out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "held: id, entitlement and out are required");
+    if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0)
+        return limitr__reason(e, d.status, d.reason);
+    if (d.lim == NULL)
+        return limitr__reason(e, LIMITR_NOT_FOUND, "not_metered");
+    *out = limitr__lnum_to_double(
+        limitr__lnum_round9(limitr__held(e, d.owner, d.ent_name, d.now)));
+    return limitr__ok(e);
+}

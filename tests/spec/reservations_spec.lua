@@ -1,0 +1,131 @@
+-- reservations_spec.lua: reserve / settle / release / held (docs/economy.md
+-- 10) with the spec's worked example.
+local H = require "helpers"
+
+local POLICY = [[
+policy:
+  credits:
+    token: {price: {amount: 0.1}}
+  hold_ttl: 1min
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat:
+          limit: {credit: token, value: 10, governor_enabled: true, governor_capacity: 10,
+                  governor_refill_rate: 0.000000001}
+        other: {limit: {credit: token, value: 100}}
+        soft: {limit: {credit: token, value: 0, mode: soft}}
+]]
+
+local function setup()
+    local e = H.engine(POLICY, 0, "u", "p")
+    assert(e:add_customer_cap("u", 1, { id = "budget" }))
+    return e
+end
+
+describe("a reservation of 6 on a limit of 10, settled at 3", function()
+    it("holds room in the limit, the cap and the governor, then gives back the rest", function()
+        local e = setup()
+        local h1 = assert(e:reserve("u", "chat", 6))
+        assert.are.equal(6, e:held("u", "chat"))
+        assert.are.equal(0, e:value("u", "chat"))
+        assert.are.equal(0.6, e:customer_cap("u", "budget").held)
+        assert.are.equal(4, e:allowance("u", "chat"))
+        assert.is_false(e:check("u", "chat", 5))
+        assert.is_true(e:check("u", "chat", 4))
+        assert.is_false((e:reserve("u", "chat", 5)))
+        assert.are.same({ false, "cap" }, { e:allow("u", "other", 5) }) -- 0.5 rune: 0.6 held
+        assert.is_true(e:settle("u", "chat", h1, 3))
+        assert.are.equal(3, e:value("u", "chat"))
+        assert.are.equal(0, e:held("u", "chat"))
+        assert.are.equal(0.3, e:customer_cap("u", "budget").meter_value)
+        assert.are.equal(0, e:customer_cap("u", "budget").held)
+        assert.are.equal(7, e:allowance("u", "chat"))
+        assert.are.equal(7, e:remaining("u", "chat"))
+        assert.is_false(e:release("u", "chat", h1))
+    end)
+
+    it("settles above the reservation: overage, past the cap, no tokens left", function()
+        local e = setup()
+        assert.is_true(e:allow("u", "chat", 5))
+        local h = assert(e:reserve("u", "chat", 5))
+        local seen = H.recorder(e, "^meter")
+        assert.is_true(e:settle("u", "chat", h, 8))
+        assert.are.equal(13, e:value("u", "chat"))
+        assert.are.equal("meter-overage", seen[1].name)
+        assert.are.equal(3, seen[1].ev.overage)
+        assert.are.equal(1.3, e:customer_cap("u", "budget").meter_value)
+        assert.is_true(e:allowance("u", "chat") <= 0) -- no tokens left
+        assert.are.same({ false, "cap" }, { e:allow("u", "chat", 1) })
+    end)
+end)
+
+describe("release and expiry", function()
+    it("release gives everything back and records nothing", function()
+        local e = setup()
+        local h = assert(e:reserve("u", "chat", 6))
+        assert.is_true(e:release("u", "chat", h))
+        assert.is_false(e:release("u", "chat", h))
+        assert.are.equal(0, e:held("u", "chat"))
+        assert.are.equal(0, e:customer_cap("u", "budget").held)
+        assert.are.equal(10, e:allowance("u", "chat"))
+        assert.are.equal(0, e:value("u", "chat"))
+    end)
+
+    it("a hold dies at its ttl and holds nothing from then", function()
+        local e = setup()
+        local h = assert(e:reserve("u", "chat", 6, { ttl = 1000 }))
+        e:set_time(999)
+        assert.are.equal(6, e:held("u", "chat"))
+        e:set_time(1000)
+        assert.are.equal(0, e:held("u", "chat"))
+        assert.is_true(e:check("u", "chat", 10 - 6)) -- tokens were taken at reserve
+        assert.is_false(e:release("u", "chat", h))
+        local h2 = assert(e:reserve("u", "chat", 1)) -- the policy's hold_ttl: 1 min
+        e:set_time(1000 + 59999)
+        assert.are.equal(1, e:held("u", "chat"))
+        e:set_time(1000 + 60000)
+        assert.are.equal(0, e:held("u", "chat"))
+        assert.is_true(e:settle("u", "chat", h2, 1)) -- a dead hold still records
+        assert.are.equal(1, e:value("u", "chat"))
+    end)
+end)
+
+describe("reserve without a value", function()
+    it("holds the learned estimate, or 1", function()
+        local e = setup()
+        local h = assert(e:reserve("u", "other"))
+        assert.are.equal(1, e:held("u", "other"))
+        assert(e:release("u", "other", h))
+        for _ = 1, 5 do assert(e:observe("u", "other", 4)) end
+        h = assert(e:reserve("u", "other", nil, { quantile = 0.5 }))
+        assert.are.equal(4, e:held("u", "other"))
+        assert.is_true(e:settle("u", "other", h, 2))
+        assert.are.equal(6, e:estimate("u", "other").samples)
+    end)
+
+    it("refuses what a check would", function()
+        local e = setup()
+        assert.are.same({ false, "invalid_value" }, { e:reserve("u", "chat", 0) })
+        assert.are.same({ false, "cap" }, { e:reserve("u", "chat", 11) }) -- caps first
+        assert(e:remove_customer_cap("u", "budget"))
+        assert.are.same({ false, "governor" }, { e:reserve("u", "chat", 11) })
+        assert.are.same({ false, "limit" }, { e:reserve("u", "other", 101) })
+        assert.are.same({ false, "unknown_customer" }, { e:reserve("ghost", "chat", 1) })
+        H.fails("invalid_argument", e:reserve("u", "chat", 1, { ttl = -1 }))
+    end)
+end)
+
+describe("reservations and grants", function()
+    it("set aside the grant balance the part past the limit needs", function()
+        local e = setup()
+        assert(e:remove_customer_cap("u", "budget"))
+        assert(e:add_customer_grant("u", { credit = "token", value = 10, id = "g" }))
+        local h = assert(e:reserve("u", "soft", 6))
+        assert.are.equal(4, e:credit_remaining("u", "token")) -- 6 set aside
+        assert.is_true(e:settle("u", "soft", h, 6))
+        assert.are.equal(4, e:credit_remaining("u", "token")) -- drawn
+        assert.are.equal(6, e:value("u", "soft"))
+    end)
+end)
