@@ -329,7 +329,9 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     for (i = 0; i < n; i++) {
         cap_ref *ref = &w->refs[i];
         const spend_cap *k = &ref->holder->caps[ref->i];
-        lnum amount, used = limitr__cap_meter_now(k, d->now) + k->held, total;
+        lnum amount, total,
+            used = limitr__cap_meter_now(k, d->now) +
+                   limitr__held_now(&k->held, d->now);
         int room, status;
         status = consumed(e, d, k, &u, &amount);
         /* what the commit will count, unless it depends on what only the
@@ -398,7 +400,7 @@ cJSON *limitr__cap_json(limitr_engine *e, const spend_cap *k, int64_t now)
     cJSON_AddStringToObject(j, "credit", limitr__state_name(&e->st, k->credit));
     limitr__add_num(j, "value", k->value);
     limitr__add_num(j, "meter_value", used);
-    limitr__add_num(j, "held", k->held);
+    limitr__add_num(j, "held", limitr__held_now(&k->held, now));
     limitr__add_num(j, "remaining", k->value > used ? k->value - used : 0);
     cJSON_AddBoolToObject(j, "exchangeable", k->exchangeable);
     cJSON_AddBoolToObject(j, "overage_only", k->overage_only);
@@ -624,7 +626,8 @@ void limitr__cap_events_fire(limitr_engine *e, cap_events *ce)
 /* ---- Reservations ---- */
 
 int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
-                      hold_part **parts, size_t *n_parts)
+                      uint64_t hold, int64_t expires, hold_part **parts,
+                      size_t *n_parts)
 {
     cap_walk *w = &e->walk;
     call_units u;
@@ -654,7 +657,8 @@ int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
         part->amount = amount;
         (*n_parts)++;
         if (part->holder == NULL || part->id == NULL) return -1;
-        if (lnum_add(k->held, amount, &k->held) != 0) k->held = LNUM_MAX;
+        if (limitr__held_add(&e->st, &k->held, hold, expires, amount) != 0)
+            return -1;
     }
     return 0;
 }

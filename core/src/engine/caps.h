@@ -55,7 +55,8 @@ void limitr__caps_remove_expired(limitr_engine *e, customer *c, int64_t now);
  * for d's value: each cap's held grows and a part naming it is appended to
  * *parts. 0, or -1: out of memory. */
 int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
-                      hold_part **parts, size_t *n_parts);
+                      uint64_t hold, int64_t expires, hold_part **parts,
+                      size_t *n_parts);
 
 /* The events a commit owes, built before any is delivered. */
 typedef struct cap_events {

@@ -287,7 +287,8 @@ static void consider(limitr_engine *e, const customer *c, int credit,
     int64_t steps, latest;
     size_t k;
     if (!limitr__grant_now(g, now, &cd->balance, &steps, &latest) ||
-        (cd->balance -= g->held) <= 0 || !limitr__grant_usable(e, c, g))
+        (cd->balance -= limitr__held_now(&g->held, now)) <= 0 ||
+        !limitr__grant_usable(e, c, g))
         return; /* what reservations set aside is not free */
     cd->g = g;
     cd->i = i;
@@ -353,7 +354,8 @@ static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
         if (need < 0) need = 0;
         step->i = cd->i;
         if (need < cd->balance) { /* this grant covers the rest */
-            step->value = cd->balance - need + cd->g->held;
+            step->value =
+                cd->balance - need + limitr__held_now(&cd->g->held, now);
             plan->n++;
             covered += uncovered;
             break;
@@ -365,7 +367,7 @@ static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
             continue;
         part = worth < uncovered ? worth : uncovered;
         if (part < 0) part = 0;
-        step->value = cd->g->held; /* what is set aside stays */
+        step->value = limitr__held_now(&cd->g->held, now); /* set aside */
         plan->n++;
         covered += part;
         uncovered -= part;
@@ -471,7 +473,8 @@ static void add_worth(limitr_engine *e, const customer *c, const grant *g,
     lnum bal, r;
     int64_t steps, latest;
     if (!limitr__grant_now(g, now, &bal, &steps, &latest) ||
-        (bal -= g->held) <= 0 || !limitr__grant_usable(e, c, g))
+        (bal -= limitr__held_now(&g->held, now)) <= 0 ||
+        !limitr__grant_usable(e, c, g))
         return;
     if (g->credit == name_id) {
         if (lnum_add(*exact, bal, exact) != 0) *exact = LNUM_MAX;
@@ -579,8 +582,9 @@ cJSON *limitr__grants_json(limitr_engine *e, const customer *c, int64_t now)
 /* ---- Reservations ---- */
 
 int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
-                             lnum overage, lnum pos, int64_t now,
-                             hold_part **parts, size_t *n_parts)
+                             lnum overage, lnum pos, int64_t now, uint64_t hold,
+                             int64_t expires, hold_part **parts,
+                             size_t *n_parts)
 {
     draw_plan *plan = &e->draw;
     size_t k;
@@ -608,7 +612,8 @@ int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
         part->amount = amount;
         if (part->id == NULL) return -1;
         (*n_parts)++;
-        g->held += amount;
+        if (limitr__held_add(&e->st, &g->held, hold, expires, amount) != 0)
+            return -1;
     }
     return 0;
 }

@@ -54,8 +54,9 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
  * 10.3): each grant's held grows, and a part naming it is appended to
  * *parts. 0, or -1: out of memory (what was set aside is in *parts). */
 int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
-                             lnum overage, lnum pos, int64_t now,
-                             hold_part **parts, size_t *n_parts);
+                             lnum overage, lnum pos, int64_t now, uint64_t hold,
+                             int64_t expires, hold_part **parts,
+                             size_t *n_parts);
 
 /* A top-up as a table (customer-topup-granted, plan reads). */
 cJSON *limitr__topup_json(const limitr_engine *e, const lp_topup *t);

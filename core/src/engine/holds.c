@@ -37,16 +37,14 @@ static void give_back(limitr_engine *e, customer *owner, const reservation *h)
     size_t i;
     for (i = 0; i < h->n_parts; i++) {
         const hold_part *p = &h->parts[i];
-        lnum *held = NULL;
         if (p->holder != NULL) {
             customer *c = limitr__customer_lookup(e, p->holder);
             spend_cap *k = c != NULL ? limitr__cap_find(c, p->id) : NULL;
-            if (k != NULL) held = &k->held;
+            if (k != NULL) limitr__held_drop(&k->held, h->id);
         } else {
             grant *g = limitr__grant_find(owner, p->id);
-            if (g != NULL) held = &g->held;
+            if (g != NULL) limitr__held_drop(&g->held, h->id);
         }
-        if (held != NULL) *held = *held > p->amount ? *held - p->amount : 0;
     }
 }
 
@@ -276,7 +274,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
         h.tokens = v;
         move_tokens(e, &d, -v);
     }
-    status = limitr__caps_hold(e, &d, overhead, &h.parts, &h.n_parts);
+    status = limitr__caps_hold(e, &d, overhead, h.id, h.expires, &h.parts,
+                               &h.n_parts);
     limit = d.lim->rule.mode == MODE_OBSERVE ? d.v.value : d.limit;
     with_before = d.v.value + d.held;
     over = (with_before + v > limit ? with_before + v - limit : 0) -
@@ -284,8 +283,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     if (status == 0 && over > 0 && d.lim->rule.grants_apply)
         status = limitr__grants_set_aside(
             e, d.owner, d.lim->credit, over,
-            with_before > limit ? with_before - limit : 0, d.now, &h.parts,
-            &h.n_parts);
+            with_before > limit ? with_before - limit : 0, d.now, h.id,
+            h.expires, &h.parts, &h.n_parts);
     if (status != 0 || d.owner->n_holds >= MAX_CUSTOMER_HOLDS ||
         limitr__hold_add(&e->st, d.owner, &h) != 0) {
         int full = d.owner->n_holds >= MAX_CUSTOMER_HOLDS;

@@ -61,6 +61,7 @@ void limitr__cap_remove_at(state *st, customer *c, size_t i)
 {
     spend_cap *k = &c->caps[i];
     if (k->shared) st->d->n_shared_caps--;
+    limitr__held_free(st, &k->held);
     limitr__st_free(st, k->id, k->id_len + 1);
     limitr__strlist_free(st, &k->shared_with);
     limitr__strlist_free(st, &k->scope);

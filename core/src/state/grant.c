@@ -41,6 +41,7 @@ int limitr__grant_add(state *st, customer *c, const grant *g)
 
 void limitr__grant_remove_at(state *st, customer *c, size_t i)
 {
+    limitr__held_free(st, &c->grants[i].held);
     limitr__st_free(st, c->grants[i].id, c->grants[i].id_len + 1);
     memmove(&c->grants[i], &c->grants[i + 1],
             (c->n_grants - i - 1) * sizeof *c->grants);

@@ -44,3 +44,50 @@ void limitr__hold_remove_at(state *st, customer *c, size_t i)
             (c->n_holds - i - 1) * sizeof *c->holds);
     c->n_holds--;
 }
+
+lnum limitr__held_now(const held_list *l, int64_t now)
+{
+    lnum sum = 0;
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        if (now < l->items[i].expires &&
+            lnum_add(sum, l->items[i].amount, &sum) != 0)
+            sum = LNUM_MAX;
+    return sum;
+}
+
+int limitr__held_add(state *st, held_list *l, uint64_t hold, int64_t expires,
+                     lnum amount)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 2;
+        held_room *grown = limitr__st_alloc(st, cap * sizeof *grown);
+        if (grown == NULL) return -1;
+        if (l->n) memcpy(grown, l->items, l->n * sizeof *grown);
+        limitr__st_free(st, l->items, l->cap * sizeof *grown);
+        l->items = grown;
+        l->cap = cap;
+    }
+    l->items[l->n].hold = hold;
+    l->items[l->n].expires = expires;
+    l->items[l->n].amount = amount;
+    l->n++;
+    return 0;
+}
+
+void limitr__held_drop(held_list *l, uint64_t hold)
+{
+    size_t i = l->n;
+    while (i-- > 0)
+        if (l->items[i].hold == hold) {
+            l->items[i] = l->items[l->n - 1];
+            l->n--;
+        }
+}
+
+void limitr__held_free(state *st, held_list *l)
+{
+    limitr__st_free(st, l->items, l->cap * sizeof *l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
+}

@@ -79,6 +79,19 @@ typedef struct override {
     int64_t expires;
 } override;
 
+/* Room reservations hold in a grant or a cap: one entry per hold, so that
+ * a hold that died holds nothing from its expiry on, whoever looks. */
+typedef struct held_room {
+    uint64_t hold; /* the reservation's number */
+    int64_t expires;
+    lnum amount;
+} held_room;
+
+typedef struct held_list {
+    held_room *items;
+    size_t n, cap;
+} held_list;
+
 /* A balance of credit on a customer (docs/economy.md 5): from a top-up, or
  * made by the host. */
 typedef struct grant {
@@ -91,7 +104,7 @@ typedef struct grant {
     int64_t last_reset;  /* the period boundary its refills count from */
     lnum starting_value; /* the refill */
     lnum value;          /* the balance, in the credit's units */
-    lnum held;           /* of it, set aside by reservations */
+    held_list held;      /* of it, set aside by reservations */
     int has_expires;
     int64_t expires_on;
     grant_rule rule;
@@ -159,7 +172,7 @@ typedef struct spend_cap {
     int credit;       /* interned: "rune", a credit, or a currency */
     lnum value;       /* the ceiling, in the cap's credit */
     lnum meter_value; /* what counted this period */
-    lnum held;        /* room reservations hold */
+    held_list held;   /* room reservations hold */
     int exchangeable, overage_only, ignore_grants, observe_only;
     int overhead_cost, follow_decrements, hard_trailing, shared, events;
     strlist shared_with; /* caller types a shared cap applies to; none: all */
@@ -371,6 +384,16 @@ estimate *limitr__estimate_find(const estimate_list *l, int ent, int segment);
 estimate *limitr__estimate_add(state *st, estimate_list *l, int ent,
                                int segment);
 void limitr__estimate_list_free(state *st, estimate_list *l);
+
+/* ---- Held room (hold.c) ---- */
+
+/* What live entries of l hold at now. */
+lnum limitr__held_now(const held_list *l, int64_t now);
+/* -1: out of memory, nothing changed. */
+int limitr__held_add(state *st, held_list *l, uint64_t hold, int64_t expires,
+                     lnum amount);
+void limitr__held_drop(held_list *l, uint64_t hold);
+void limitr__held_free(state *st, held_list *l);
 
 /* ---- Holds (hold.c) ---- */
 
