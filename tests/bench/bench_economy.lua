@@ -2,8 +2,8 @@
 -- ratio to the plain allow of the same run (issue 10, "Speed"): an allow
 -- drawn from a grant (its soft limit exhausted), an allow under a user's
 -- own cap and its org's shared cap two refs up, an allow of a tier-priced
--- credit, and a plain allow on a customer that holds grants it does not
--- need. Lua 5.4 or LuaJIT.
+-- credit, a plain allow on a customer that holds grants it does not need,
+-- and a reserve + settle pair. Lua 5.4 or LuaJIT.
 local limitr = require "limitr"
 
 local N = tonumber(arg and arg[1]) or 200000 -- calls per timed run
@@ -66,4 +66,20 @@ report("allow drawn from a grant (soft limit 0)", best_of(e, "g", "drawn"), 1.5,
 report("allow under own + org shared cap (2 refs)", best_of(e, "user", "capped"), 1.5, 1.2)
 report("allow of a tier-priced credit", best_of(e, "c", "tiers"), 1.5, 1.2)
 report("plain allow, customer holding a grant", best_of(e, "g", "plain"), 1.5, 1.2)
+-- A reserve + settle pair, against the plain allow (must <= 3).
+do
+    local best
+    local reserve, settle = e.reserve, e.settle
+    for _ = 1, RUNS do
+        collectgarbage()
+        local t0 = clock()
+        for _ = 1, N do
+            local h = reserve(e, "c", "plain", 2)
+            if not settle(e, "c", "plain", h, 1) then error("settle") end
+        end
+        local t = (clock() - t0) * 1e9 / N
+        if not best or t < best then best = t end
+    end
+    report("reserve + settle pair", best, 3, 2)
+end
 assert(e:credit_remaining("g", "tok") < 1e15)

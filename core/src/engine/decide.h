@@ -38,6 +38,10 @@ typedef struct decision {
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
 
+/* Learns a settled call (estimate_api.c): value v costing `cost`, on d's
+ * owner and policy-wide. LIMITR_OK, DENIED "no_basis", or an error. */
+int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
+                         int has_basis, lnum basis, const char *segment);
 /* Removes owner's dead holds, their room in caps and grants given back
  * (allow and reserve; holds.c). */
 void limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);

@@ -136,14 +136,53 @@ static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
     return 1;
 }
 
+/* Learns value v costing `cost` on d's owner and policy-wide (d targeted,
+ * a limit): LIMITR_OK, DENIED "no_basis", or an error set. */
+static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
+                      const est_opts *o)
+{
+    estimate *mine = NULL, *wide = NULL;
+    int seg = segment_key(e, o->segment, 1), a, b;
+    if (seg >= 0) {
+        mine = limitr__estimate_find(&d->owner->estimates, d->ent_name, seg);
+        if (mine == NULL)
+            mine = limitr__estimate_add(&e->st, &d->owner->estimates,
+                                        d->ent_name, seg);
+        wide = limitr__estimate_find(&e->st.d->estimates, d->ent_name, seg);
+        if (wide == NULL)
+            wide = limitr__estimate_add(&e->st, &e->st.d->estimates,
+                                        d->ent_name, seg);
+    }
+    if (mine == NULL || wide == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, "estimates_full",
+                            "observe: out of memory, or %d estimates kept "
+                            "already",
+                            MAX_ESTIMATES);
+    a = learn(mine, v, cost, o, d->now);
+    b = learn(wide, v, cost, o, d->now);
+    if (a < 0 || b < 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    return a + b > 0 ? limitr__ok(e) : limitr__deny(e, "no_basis");
+}
+
+int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
+                         int has_basis, lnum basis, const char *segment)
+{
+    est_opts o;
+    memset(&o, 0, sizeof o);
+    o.has_basis = has_basis;
+    o.basis = basis;
+    o.segment = segment;
+    return observe_on(e, d, v, cost, &o);
+}
+
 int limitr_observe(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json)
 {
     decision d;
     est_opts o;
     lnum v, cost = 0;
-    estimate *mine, *wide;
-    int status, seg, ent_name, a, b;
+    int status;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "observe");
     if (id == NULL || ent == NULL)
@@ -165,34 +204,7 @@ int limitr_observe(limitr_engine *e, const char *id, const char *ent,
             cost = limitr__overhead_of(e, &d, &co);
             cJSON_free(event);
         }
-        ent_name = d.ent_name;
-        seg = segment_key(e, o.segment, 1);
-        mine = seg < 0
-                   ? NULL
-                   : limitr__estimate_find(&d.owner->estimates, ent_name, seg);
-        if (mine == NULL && seg >= 0)
-            mine = limitr__estimate_add(&e->st, &d.owner->estimates, ent_name,
-                                        seg);
-        wide = seg < 0
-                   ? NULL
-                   : limitr__estimate_find(&e->st.d->estimates, ent_name, seg);
-        if (wide == NULL && seg >= 0)
-            wide = limitr__estimate_add(&e->st, &e->st.d->estimates, ent_name,
-                                        seg);
-        if (mine == NULL || wide == NULL) {
-            status = limitr__fail(e, LIMITR_NOMEM, "estimates_full",
-                                  "observe: out of memory, or %d estimates "
-                                  "kept already",
-                                  MAX_ESTIMATES);
-        } else {
-            a = learn(mine, v, cost, &o, d.now);
-            b = learn(wide, v, cost, &o, d.now);
-            if (a < 0 || b < 0)
-                status = limitr__reason(e, LIMITR_INVALID, "invalid_value");
-            else
-                status =
-                    a + b > 0 ? limitr__ok(e) : limitr__deny(e, "no_basis");
-        }
+        status = observe_on(e, &d, v, cost, &o);
     }
     cJSON_Delete(o.root);
     return status;

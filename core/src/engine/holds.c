@@ -351,10 +351,8 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     hold_opts o;
     long i;
     int status;
-    lnum a, overhead;
-    int has_overhead;
+    lnum a;
     limitr_call_opts co;
-    char *learn;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
     if (id == NULL || ent == NULL || hold == NULL)
@@ -389,19 +387,23 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     memset(&co, 0, sizeof co);
     co.event_json = o.event;
     co.force = 1;
-    co.has_overhead = has_overhead = o.has_overhead;
+    co.has_overhead = o.has_overhead;
     co.overhead = limitr__lnum_to_double(o.overhead);
     status = limitr_allow(e, id, ent, actual, &co);
-    /* then learn it (as observe would) */
-    overhead = o.overhead;
-    learn = estimate_opts(&o, 0, has_overhead ? &overhead : NULL);
-    if (status == LIMITR_OK && learn != NULL) {
-        int saved = status;
-        limitr_observe(e, id, ent, actual, learn);
-        status = saved;
-        limitr__ok(e);
+    /* then learn it, with the hold's basis and segment unless opts say
+       otherwise (the call's overhead as the cost function gives it) */
+    if (status == LIMITR_OK &&
+        limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0 &&
+        d.lim != NULL) {
+        lnum overhead = o.overhead;
+        if (!o.has_overhead) {
+            d.requested = a;
+            overhead = limitr__overhead_of(e, &d, &co);
+        }
+        limitr__observe_call(e, &d, a, overhead, o.has_basis, o.basis,
+                             o.segment);
+        limitr__ok(e); /* the recording's result stands */
     }
-    cJSON_free(learn);
     free_hold_opts(&o);
     return status;
 }

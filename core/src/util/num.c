@@ -306,8 +306,15 @@ static int mul_whole(lnum a, lnum k, lnum *out)
 static int whole_of(lnum v, lnum *k)
 {
     u128 m = magnitude(v);
-    uint64_t w;
-    if (m >> 64) return 0;
+    uint64_t w, r, q;
+    if (m >> 64) { /* two word divisions: a count up to 2^63 */
+        if ((uint64_t)(m >> 64) >= (uint64_t)LNUM_SCALE) return 0;
+        q = div_128_64((uint64_t)(m >> 64), (uint64_t)m, (uint64_t)LNUM_SCALE,
+                       &r);
+        if (r != 0 || q >> 63) return 0;
+        *k = v < 0 ? -(lnum)q : (lnum)q;
+        return 1;
+    }
     w = (uint64_t)m;
     if (w % (uint64_t)LNUM_SCALE != 0) return 0;
     *k = (lnum)(w / (uint64_t)LNUM_SCALE);
@@ -331,7 +338,22 @@ int limitr__lnum_div(lnum a, lnum b, lnum *out)
 {
     u128 rem, d = magnitude(b);
     u256 q;
+    lnum k;
     if (b == 0 || d >> 127) return -1; /* div_u128 wants d below 2^127 */
+    if (whole_of(b, &k) && k != 0) {
+        /* a / k: no scaling, word by word (most divisors are counts) */
+        uint64_t r64, mk = (uint64_t)(k < 0 ? -k : k);
+        u128 m = magnitude(a);
+        u256 n = {{(uint64_t)m, (uint64_t)(m >> 64), 0, 0}};
+        q = div_u64(n, mk, &r64);
+        return to_amount(q, r64 >= mk - r64, (a < 0) != (b < 0), out);
+    }
+    if ((d >> 64) == 0) { /* a divisor below 2^64: word by word too */
+        uint64_t r64;
+        q = div_u64(mul_u128(magnitude(a), (u128)LNUM_SCALE), (uint64_t)d,
+                    &r64);
+        return to_amount(q, r64 >= (uint64_t)d - r64, (a < 0) != (b < 0), out);
+    }
     q = div_u128(mul_u128(magnitude(a), (u128)LNUM_SCALE), d, &rem);
     return to_amount(q, rem >= d - rem, (a < 0) != (b < 0), out);
 }
