@@ -1184,6 +1184,9 @@ static int l_engine_reserve(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     double value = lua_isnoneornil(L, 4) ? NAN : luaL_checknumber(L, 4);
+    if (!lua_isnoneornil(L, 4) && isnan(value))
+        return luaL_argerror(L, 4,
+                             "a number, not NaN (nil holds the estimate)");
     char *opts = opts_json_text(L, 5, "reserve"), hold[32];
     int status;
     enter(b);

@@ -79,3 +79,15 @@ policy:
         end
     end)
 end)
+
+describe("estimates at the edges", function()
+    it("give no per-basis estimate for a basis <= 0, and learn all or nothing", function()
+        local e = H.engine(POLICY, 0, "a", "p")
+        assert.is_true(e:observe("a", "chat", 300, { basis = 100 }))
+        H.fails("no_estimate", e:estimate("x", "chat", { basis = -1000 }))
+        assert.is_true(e:observe("a", "plain", 1))
+        assert.are.same({ false, "invalid_value" }, { e:observe("a", "plain", 3, { overhead = 2e19 }) })
+        assert.are.equal(1, e:estimate("x", "plain", { quantile = 0.5 }).value)
+        assert.are.equal(1, e:estimate("x", "plain").samples)
+    end)
+end)

@@ -144,3 +144,69 @@ describe("a dead hold", function()
         assert.is_true(e:allow("b", "other", 3))
     end)
 end)
+
+describe("reservations at the edges", function()
+    it("count held room when a call needs grants past the limit", function()
+        local e = H.engine(POLICY, 0, "u", "p")
+        assert.is_true(e:allow("u", "other", 98))
+        assert(e:reserve("u", "other", 2))
+        assert(e:add_customer_grant("u", { credit = "token", value = 3 }))
+        assert.is_false(e:check("u", "other", 5)) -- 98 + 2 held + 5 needs 5 of grants
+        assert.is_true(e:check("u", "other", 3))
+    end)
+
+    it("count held room on a hard_trailing limit", function()
+        local e = H.engine([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        e: {limit: {credit: t, value: 10, hard_trailing: true}}
+]], 0, "u", "p")
+        assert(e:reserve("u", "e", 6))
+        assert(e:reserve("u", "e", 6)) -- 6 held < 10: this one may cross
+        assert.are.same({ false, "limit" }, { e:reserve("u", "e", 6) })
+    end)
+
+    it("a dead hold's governor tokens come back when it is removed", function()
+        local e = setup()
+        assert(e:reserve("u", "chat", 6, { ttl = 1000 }))
+        e:set_time(1000)
+        assert.is_true(e:allow("u", "chat", 1)) -- removes the dead hold
+        assert.are.equal(9, e:allowance("u", "chat"))
+    end)
+
+    it("a deleted customer's holds leave the caps of others", function()
+        local e = H.engine(POLICY, 0)
+        assert(e:create_customer("org", nil, { type = "org" }))
+        assert(e:create_customer("a", nil, { refs = { "org" } }))
+        assert(e:create_customer("b", nil, { refs = { "org" } }))
+        assert(e:add_customer_cap("org", 1, { id = "budget", shared = true }))
+        assert(e:reserve("a", "other", 8))
+        assert(e:delete_customer("a"))
+        assert.are.equal(0, e:customer_cap("org", "budget").held)
+        assert.is_true(e:allow("b", "other", 3))
+    end)
+
+    it("a settle that cannot be recorded keeps its hold", function()
+        local e = setup()
+        assert(e:remove_customer_cap("u", "budget"))
+        assert.is_true(e:allow("u", "soft", 5))
+        local h = assert(e:reserve("u", "soft", 5))
+        assert.are.same({ false, "invalid_value" }, { e:settle("u", "soft", h, 1e20) })
+        assert.are.equal(5, e:held("u", "soft"))
+        assert.is_true(e:release("u", "soft", h))
+    end)
+
+    it("refuse odd hold ids and NaN", function()
+        local e = setup()
+        local h = assert(e:reserve("u", "chat", 1))
+        assert.are.equal("h1", h)
+        assert.is_false(e:release("u", "chat", "h01"))
+        assert.is_false(e:release("u", "chat", "h"))
+        assert.has_error(function() e:reserve("u", "chat", 0 / 0) end)
+        assert.is_true(e:release("u", "chat", h))
+    end)
+end)

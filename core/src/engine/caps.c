@@ -651,11 +651,11 @@ int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
         if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
         limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
         *parts = grown;
-        part = &grown[*n_parts];
+        part = &grown[(*n_parts)++]; /* counted: the array's size */
+        part->is_cap = 1;
         part->holder = limitr__st_strdup(&e->st, holder->id, holder->id_len);
         part->id = limitr__st_strdup(&e->st, k->id, k->id_len);
         part->amount = amount;
-        (*n_parts)++;
         if (part->holder == NULL || part->id == NULL) return -1;
         if (limitr__held_add(&e->st, &k->held, hold, expires, amount) != 0)
             return -1;

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "decide.h"
 #include "engine.h"
 #include "grants.h"
 #include "names.h"
@@ -409,6 +410,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     limitr__emit_customer(e, EV_CUSTOMER_REMOVED, c);
     c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
+        limitr__holds_drop_all(e, c); /* their room in others' caps */
         unmap_alt_ids(e, c);
         limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
         limitr__customer_destroy(&e->st, c);

@@ -273,6 +273,12 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
 
 /* ---- Gates 7-8: governor and limit ---- */
 
+static lnum add_sat(lnum a, lnum b) /* a + b, at most the range */
+{
+    lnum s;
+    return lnum_add(a, b, &s) == 0 ? s : LNUM_MAX;
+}
+
 static int below(lnum a, lnum b) /* a < b at 1e-9 */
 {
     return !lnum_le9(b, a);
@@ -326,8 +332,9 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     if (newv <= old || lim->rule.mode == MODE_OBSERVE)
         return d->gate = "none", 1;
     if (lim->rule.mode == MODE_HARD)
-        fits =
-            lim->rule.hard_trailing ? below(old, limit) : lnum_le9(newv, limit);
+        fits = lim->rule.hard_trailing
+                   ? below(d->held > 0 ? add_sat(old, d->held) : old, limit)
+                   : lnum_le9(newv, limit);
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits && d->held > 0 && lim->rule.mode == MODE_HARD &&
@@ -336,7 +343,7 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
            turn it into overage; free grant balance may cover the excess
            (nothing drawn; docs/economy.md 10.4). */
         lnum with, excess;
-        if (lnum_add(newv, d->held, &with) != 0) with = LNUM_MAX;
+        with = add_sat(newv, d->held);
         if (!lnum_le9(with, limit)) {
             excess = with - limit;
             if (!lnum_le9(excess, grants_cover(e, d, excess))) {
@@ -350,10 +357,24 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     /* Grants pay first: a call they cover whole fits (a hard limit runs
        past its value, a soft one bills nothing). */
     over = newv - (old > limit ? old : limit);
-    cover = grants_cover(e, d, over);
-    if (cover > 0 && lnum_le9(over, cover)) {
-        d->grant_cover = cover;
-        return d->gate = "none", 1;
+    if (d->held > 0 && lim->rule.mode == MODE_HARD && !force) {
+        /* held room first: free grants must back the part past the limit
+           the holds leave (what they set aside is not free); the call's
+           own overage is what it draws */
+        lnum base = add_sat(old, d->held), need = add_sat(newv, d->held);
+        need -= base > limit ? base : limit;
+        cover = grants_cover(e, d, need);
+        if (cover > 0 && lnum_le9(need, cover)) {
+            d->grant_cover = over;
+            return d->gate = "none", 1;
+        }
+        cover = 0;
+    } else {
+        cover = grants_cover(e, d, over);
+        if (cover > 0 && lnum_le9(over, cover)) {
+            d->grant_cover = cover;
+            return d->gate = "none", 1;
+        }
     }
     /* Custom overage logic, for a call the mode would deny or bill. */
     if (lim->on_exceed_ref > 0 && !force) {
@@ -691,7 +712,13 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     d.opts = opts;
     if (commit) {
         remove_expired_override(e, &d);
-        if (d.owner->n_holds > 0) limitr__holds_prune(e, d.owner, d.now);
+        if (d.owner->n_holds > 0 && limitr__holds_prune(e, d.owner, d.now)) {
+            /* the view again: tokens and held room came back */
+            limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
+            d.held = limitr__held(e, d.owner, d.ent_name, d.now);
+            if (read_value(e, &d, step, cv) != 0)
+                return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        }
     }
 
     allowed = limitr__decide(e, &d, force);

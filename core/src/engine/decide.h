@@ -38,13 +38,15 @@ typedef struct decision {
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
 
+/* Gives the room of all of owner's holds back (before it is deleted). */
+void limitr__holds_drop_all(limitr_engine *e, customer *owner);
 /* Learns a settled call (estimate_api.c): value v costing `cost`, on d's
  * owner and policy-wide. LIMITR_OK, DENIED "no_basis", or an error. */
 int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
                          int has_basis, lnum basis, const char *segment);
-/* Removes owner's dead holds, their room in caps and grants given back
- * (allow and reserve; holds.c). */
-void limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
+/* Removes owner's dead holds, their room in caps, grants and the governor
+ * given back (allow and reserve; holds.c); 1 when it removed any. */
+int limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
 /* What live reservations of owner hold on entitlement ent at now
  * (holds.c). */
 lnum limitr__held(limitr_engine *e, const customer *owner, int ent,

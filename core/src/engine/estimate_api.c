@@ -104,7 +104,7 @@ static int segment_key(limitr_engine *e, const char *segment, int intern)
  * per-basis estimate without a basis), -1 past the range of amounts. */
 static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
 {
-    lnum w, inv, one_minus, d, t;
+    lnum w, inv, one_minus, d, t, next[2][2];
     int k;
     if (x->samples == 0) x->per_basis = opts->has_basis && opts->basis > 0;
     if (x->per_basis) {
@@ -118,18 +118,20 @@ static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
         return -1;
     if (inv > w) w = inv;
     one_minus = LNUM_SCALE - w;
-    for (k = 0; k < 2; k++) { /* value, then overhead */
-        lnum *mean = k == 0 ? &x->value_mean : &x->overhead_mean;
-        lnum *var = k == 0 ? &x->value_var : &x->overhead_var;
-        lnum sample = k == 0 ? v : o, m2, v2;
-        d = sample - *mean;
-        if (limitr__lnum_mul(w, d, &t) || lnum_add(*mean, t, &m2) ||
+    for (k = 0; k < 2; k++) { /* value, then overhead: written together */
+        lnum mean = k == 0 ? x->value_mean : x->overhead_mean;
+        lnum var = k == 0 ? x->value_var : x->overhead_var;
+        lnum sample = k == 0 ? v : o;
+        d = sample - mean;
+        if (limitr__lnum_mul(w, d, &t) || lnum_add(mean, t, &next[k][0]) ||
             limitr__lnum_mul(d, d, &t) || limitr__lnum_mul(w, t, &t) ||
-            lnum_add(*var, t, &t) || limitr__lnum_mul(one_minus, t, &v2))
+            lnum_add(var, t, &t) || limitr__lnum_mul(one_minus, t, &next[k][1]))
             return -1;
-        *mean = m2;
-        *var = v2;
     }
+    x->value_mean = next[0][0];
+    x->value_var = next[0][1];
+    x->overhead_mean = next[1][0];
+    x->overhead_var = next[1][1];
     x->samples++;
     x->seeded = 0;
     x->updated = now;
@@ -158,10 +160,15 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
                             "observe: out of memory, or %d estimates kept "
                             "already",
                             MAX_ESTIMATES);
-    a = learn(mine, v, cost, o, d->now);
-    b = learn(wide, v, cost, o, d->now);
-    if (a < 0 || b < 0)
-        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    { /* both learn, or neither changes */
+        estimate m2 = *mine, w2 = *wide;
+        a = learn(&m2, v, cost, o, d->now);
+        b = learn(&w2, v, cost, o, d->now);
+        if (a < 0 || b < 0)
+            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        *mine = m2;
+        *wide = w2;
+    }
     return a + b > 0 ? limitr__ok(e) : limitr__deny(e, "no_basis");
 }
 
@@ -221,7 +228,7 @@ static cJSON *predict(limitr_engine *e, const estimate *x, const est_opts *o,
     cJSON *j;
     int i;
     if (x->per_basis) {
-        if (!o->has_basis) return NULL;
+        if (!o->has_basis || o->basis <= 0) return NULL;
         k = limitr__lnum_to_double(o->basis);
     }
     if ((j = cJSON_CreateObject()) == NULL) return NULL;

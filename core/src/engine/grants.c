@@ -606,12 +606,12 @@ int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
         if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
         limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
         *parts = grown;
-        part = &grown[*n_parts];
+        part = &grown[(*n_parts)++]; /* counted: the array's size */
+        part->is_cap = 0;
         part->holder = NULL;
         part->id = limitr__st_strdup(&e->st, g->id, g->id_len);
         part->amount = amount;
         if (part->id == NULL) return -1;
-        (*n_parts)++;
         if (limitr__held_add(&e->st, &g->held, hold, expires, amount) != 0)
             return -1;
     }

@@ -37,10 +37,14 @@ static void give_back(limitr_engine *e, customer *owner, const reservation *h)
     size_t i;
     for (i = 0; i < h->n_parts; i++) {
         const hold_part *p = &h->parts[i];
-        if (p->holder != NULL) {
-            customer *c = limitr__customer_lookup(e, p->holder);
-            spend_cap *k = c != NULL ? limitr__cap_find(c, p->id) : NULL;
-            if (k != NULL) limitr__held_drop(&k->held, h->id);
+        if (p->id == NULL) continue; /* a part memory ran out for */
+        if (p->is_cap) {
+            if (p->holder == NULL) continue;
+            {
+                customer *c = limitr__customer_lookup(e, p->holder);
+                spend_cap *k = c != NULL ? limitr__cap_find(c, p->id) : NULL;
+                if (k != NULL) limitr__held_drop(&k->held, h->id);
+            }
         } else {
             grant *g = limitr__grant_find(owner, p->id);
             if (g != NULL) limitr__held_drop(&g->held, h->id);
@@ -62,14 +66,37 @@ static void move_tokens(limitr_engine *e, const decision *d, lnum delta)
     m->tokens = t;
 }
 
-void limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now)
+/* A dead or dropped hold's governor tokens back in its meter's bucket. */
+static void tokens_back(customer *owner, const reservation *h)
+{
+    meter *m;
+    lnum t;
+    if (h->tokens == 0 || (m = limitr__meter_find(owner, h->ent)) == NULL ||
+        !m->has_bucket)
+        return;
+    if (lnum_add(m->tokens, h->tokens, &t) != 0) t = h->capacity;
+    m->tokens = t > h->capacity ? h->capacity : t;
+}
+
+int limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now)
 {
     size_t i = owner->n_holds;
+    int removed = 0;
     while (i-- > 0)
-        if (!live(&owner->holds[i], now)) {
+        if (!live(&owner->holds[i], now)) { /* room back as on release */
             give_back(e, owner, &owner->holds[i]);
+            tokens_back(owner, &owner->holds[i]);
             limitr__hold_remove_at(&e->st, owner, i);
+            removed = 1;
         }
+    return removed;
+}
+
+void limitr__holds_drop_all(limitr_engine *e, customer *owner)
+{
+    size_t i;
+    for (i = 0; i < owner->n_holds; i++)
+        give_back(e, owner, &owner->holds[i]);
 }
 
 /* "h<n>" -> n, or 0. */
@@ -77,7 +104,7 @@ static uint64_t hold_number(const char *s)
 {
     char *end;
     unsigned long long n;
-    if (s == NULL || s[0] != 'h' || s[1] < '0' || s[1] > '9') return 0;
+    if (s == NULL || s[0] != 'h' || s[1] < '1' || s[1] > '9') return 0;
     n = strtoull(s + 1, &end, 10);
     return *end == '\0' ? (uint64_t)n : 0;
 }
@@ -198,7 +225,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
         return status;
     }
     memset(&h, 0, sizeof h);
-    h.segment = -1;
+    h.segment = NULL;
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0) {
         free_hold_opts(&o);
         return limitr__reason(e, d.status, d.reason);
@@ -230,7 +257,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
         return limitr__deny(e, "invalid_value");
     }
     /* allow and reserve remove dead holds; the decision counts the live */
-    limitr__holds_prune(e, d.owner, d.now);
+    if (limitr__holds_prune(e, d.owner, d.now)) /* tokens came back */
+        limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
     d.held = limitr__held(e, d.owner, d.ent_name, d.now);
     d.requested = v;
     if (lnum_add(d.v.value, v, &d.new_value) != 0) {
@@ -261,8 +289,13 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     h.expires = d.now + (o.has_ttl ? o.ttl : e->policy->hold_ttl);
     h.has_basis = o.has_basis;
     h.basis = o.basis;
-    if (o.segment != NULL)
-        h.segment = limitr__state_intern(&e->st, o.segment, strlen(o.segment));
+    h.capacity = d.lim->rule.governor_capacity;
+    if (o.segment != NULL &&
+        (h.segment = limitr__st_strdup(&e->st, o.segment, strlen(o.segment))) ==
+            NULL) {
+        free_hold_opts(&o);
+        return limitr__nomem(e);
+    }
     if ((m = d.stored) == NULL &&
         (m = d.stored =
              limitr__meter_add(&e->st, d.owner, d.ent_name, d.now)) == NULL) {
@@ -277,9 +310,12 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     status = limitr__caps_hold(e, &d, overhead, h.id, h.expires, &h.parts,
                                &h.n_parts);
     limit = d.lim->rule.mode == MODE_OBSERVE ? d.v.value : d.limit;
-    with_before = d.v.value + d.held;
-    over = (with_before + v > limit ? with_before + v - limit : 0) -
-           (with_before > limit ? with_before - limit : 0);
+    if (lnum_add(d.v.value, d.held, &with_before) != 0 ||
+        lnum_add(with_before, v, &over) != 0)
+        status = -2; /* past the range of amounts */
+    else
+        over = (over > limit ? over - limit : 0) -
+               (with_before > limit ? with_before - limit : 0);
     if (status == 0 && over > 0 && d.lim->rule.grants_apply)
         status = limitr__grants_set_aside(
             e, d.owner, d.lim->credit, over,
@@ -291,7 +327,10 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
         give_back(e, d.owner, &h);
         move_tokens(e, &d, h.tokens);
         limitr__hold_parts_free(&e->st, h.parts, h.n_parts);
+        limitr__st_strfree(&e->st, h.segment);
         free_hold_opts(&o);
+        if (status == -2)
+            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
         return full ? limitr__fail(e, LIMITR_INVALID, "too_many_holds",
                                    "reserve: customer '%s' holds %d "
                                    "reservations already",
@@ -351,7 +390,8 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     hold_opts o;
     long i;
     int status;
-    lnum a;
+    lnum a, sum;
+    char segment[208];
     limitr_call_opts co;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
@@ -365,6 +405,10 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
         return status;
     }
     i = hold_of(e, id, ent, hold, &d);
+    if (d.lim != NULL && lnum_add(d.v.value, a, &sum) != 0) {
+        free_hold_opts(&o); /* it could not be recorded: the hold stays */
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    }
     if (i >= 0) { /* its room back where it came from */
         reservation *h = &d.owner->holds[i];
         int alive = live(h, d.now);
@@ -379,8 +423,13 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
             o.has_basis = 1;
             o.basis = h->basis;
         }
-        if (o.segment == NULL && h->segment >= 0)
-            o.segment = limitr__state_name(&e->st, h->segment);
+        if (o.segment == NULL && h->segment != NULL) {
+            size_t n = strlen(h->segment);
+            if (n >= sizeof segment) n = sizeof segment - 1;
+            memcpy(segment, h->segment, n); /* the hold goes below */
+            segment[n] = '\0';
+            o.segment = segment;
+        }
         limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
     }
     /* record what was used, past any limit and cap */

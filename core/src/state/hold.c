@@ -40,6 +40,7 @@ void limitr__hold_parts_free(state *st, hold_part *parts, size_t n)
 void limitr__hold_remove_at(state *st, customer *c, size_t i)
 {
     limitr__hold_parts_free(st, c->holds[i].parts, c->holds[i].n_parts);
+    limitr__st_strfree(st, c->holds[i].segment);
     memmove(&c->holds[i], &c->holds[i + 1],
             (c->n_holds - i - 1) * sizeof *c->holds);
     c->n_holds--;

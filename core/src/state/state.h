@@ -117,7 +117,8 @@ typedef struct grant {
 /* Where a reservation took room (docs/economy.md 10.3): a cap (holder ID
  * and cap ID) or a grant (grant ID on the meter owner), and how much. */
 typedef struct hold_part {
-    char *holder; /* a cap's holder; NULL: a grant of the meter owner */
+    int is_cap;   /* a cap (else a grant of the meter owner) */
+    char *holder; /* the cap's holder */
     char *id;     /* the cap's or the grant's ID */
     lnum amount;  /* in the cap's or the grant's credit */
 } hold_part;
@@ -132,7 +133,8 @@ typedef struct reservation {
     int64_t expires;
     int has_basis;
     lnum basis;
-    int segment; /* interned segment, or -1 */
+    char *segment; /* the estimate segment to learn in, or NULL */
+    lnum capacity; /* the governor's, to give tokens back */
     hold_part *parts;
     size_t n_parts;
 } reservation;
