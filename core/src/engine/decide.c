@@ -768,7 +768,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         if (reset || outcome)
             fire(e, &d, 1, reset, outcome ? (int)ev : -1, opts);
     }
-    limitr__cap_events_fire(e, caps); /* built before any was delivered */
+    if (caps != NULL) limitr__cap_events_fire(e, caps); /* built before */
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }
 
