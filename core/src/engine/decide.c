@@ -305,45 +305,20 @@ static lnum grants_cover(limitr_engine *e, decision *d, lnum over)
 
 /* Decides d (gates 1-4 passed, a limit). Sets gate, reason, new_value and
  * overage. Returns 1 when allowed. */
-int limitr__decide(limitr_engine *e, decision *d, int force)
+/* Gate 8 past the plain case: held room, grants, on_exceed, the mode's
+ * default. Out of line: the plain allow stays small. */
+static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
+                                                 int force, int fits)
 {
     const lp_limit *lim = d->lim;
-    lnum old = d->v.value, limit = d->limit;
-    lnum newv = d->new_value; /* old + requested, summed by read_value */
+    lnum old = d->v.value, limit = d->limit, newv = d->new_value;
     lnum over, cover;
-    int fits;
-    if (lim->rule.has_minimum && newv < lim->rule.minimum)
-        newv = lim->rule.minimum;
-    d->new_value = newv;
-    d->overage = 0;
-    d->grant_cover = 0;
-    /* Gates 5-6: spend caps, for increases (none in the state: no look) */
-    if ((e->st.d->n_caps > 0 || e->call_caps != NULL) && d->requested > 0 &&
-        !force && !limitr__caps_gate(e, d))
-        return 0;
-    /* Gate 7: the governor, for increases on hard limits. */
-    if (lim->rule.governor && d->requested > 0 && !force &&
-        !lnum_le9(d->requested, d->v.tokens)) {
-        d->gate = "governor";
-        d->reason = "governor";
-        return 0;
-    }
-    /* Gate 8: the limit. A call that does not raise the value fits. */
-    if (newv <= old || lim->rule.mode == MODE_OBSERVE)
-        return d->gate = "none", 1;
-    if (lim->rule.mode == MODE_HARD)
-        fits = lim->rule.hard_trailing
-                   ? below(d->held > 0 ? add_sat(old, d->held) : old, limit)
-                   : lnum_le9(newv, limit);
-    else
-        fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits && d->held > 0 && lim->rule.mode == MODE_HARD &&
         !lim->rule.hard_trailing) {
         /* Room reservations hold: it can deny a call that fits alone, never
            turn it into overage; free grant balance may cover the excess
            (nothing drawn; docs/economy.md 10.4). */
-        lnum with, excess;
-        with = add_sat(newv, d->held);
+        lnum with = add_sat(newv, d->held), excess;
         if (!lnum_le9(with, limit)) {
             excess = with - limit;
             if (!lnum_le9(excess, grants_cover(e, d, excess))) {
@@ -403,6 +378,49 @@ int limitr__decide(limitr_engine *e, decision *d, int force)
     d->overage = over - cover;
     d->gate = "none";
     return 1;
+}
+
+/* Gates 5-8, the plain case inline: caps only when some exist, the
+ * governor, then a call that fits with no held room. */
+static inline __attribute__((always_inline)) int decide(limitr_engine *e,
+                                                        decision *d, int force)
+{
+    const lp_limit *lim = d->lim;
+    lnum old = d->v.value, limit = d->limit;
+    lnum newv = d->new_value; /* old + requested, summed by read_value */
+    int fits;
+    if (lim->rule.has_minimum && newv < lim->rule.minimum)
+        newv = lim->rule.minimum;
+    d->new_value = newv;
+    d->overage = 0;
+    d->grant_cover = 0;
+    /* Gates 5-6: spend caps, for increases (none in the state: no look) */
+    if ((e->st.d->n_caps > 0 || e->call_caps != NULL) && d->requested > 0 &&
+        !force && !limitr__caps_gate(e, d))
+        return 0;
+    /* Gate 7: the governor, for increases on hard limits. */
+    if (lim->rule.governor && d->requested > 0 && !force &&
+        !lnum_le9(d->requested, d->v.tokens)) {
+        d->gate = "governor";
+        d->reason = "governor";
+        return 0;
+    }
+    /* Gate 8: the limit. A call that does not raise the value fits. */
+    if (newv <= old || lim->rule.mode == MODE_OBSERVE)
+        return d->gate = "none", 1;
+    if (lim->rule.mode == MODE_HARD)
+        fits = lim->rule.hard_trailing
+                   ? below(d->held > 0 ? add_sat(old, d->held) : old, limit)
+                   : lnum_le9(newv, limit);
+    else
+        fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
+    if (fits && d->held == 0) return d->gate = "none", 1;
+    return decide_past(e, d, force, fits);
+}
+
+int limitr__decide(limitr_engine *e, decision *d, int force)
+{
+    return decide(e, d, force);
 }
 
 /* ---- Payloads ---- */
@@ -721,7 +739,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         }
     }
 
-    allowed = limitr__decide(e, &d, force);
+    allowed = decide(e, &d, force);
     d.overhead_diff = 0;
     if (!allowed) return denied(e, &d, commit, events, opts);
     if (!commit) return limitr__ok(e);
