@@ -665,11 +665,26 @@ static int requested_of(const limitr_engine *e, decision *d, int step,
 /* requested_of, and d->new_value = value + requested within the range of
  * amounts (+-10^20): a call that would pass it is invalid_value, never a
  * wrap. limitr__decide starts from that sum. */
-static int read_value(const limitr_engine *e, decision *d, int step,
-                      const call_value *cv)
+static inline __attribute__((always_inline)) int
+read_value(const limitr_engine *e, decision *d, int step, const call_value *cv)
 {
     if (requested_of(e, d, step, cv) != 0) return -1;
     return lnum_add(d->v.value, d->requested, &d->new_value);
+}
+
+/* What an allow removes before it decides (cold: most calls have
+ * neither): an expired override, and dead holds, whose tokens and room
+ * come back (the view is taken again). 0, or -1: invalid_value. */
+static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
+                                          int step, const call_value *cv)
+{
+    remove_expired_override(e, d);
+    if (d->owner->n_holds > 0 && limitr__holds_prune(e, d->owner, d->now)) {
+        limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
+        d->held = limitr__held(e, d->owner, d->ent_name, d->now);
+        return read_value(e, d, step, cv);
+    }
+    return 0;
 }
 
 /* A denied call: what it records of elapsed time, its events, its reason.
@@ -728,16 +743,9 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     if (read_value(e, &d, step, cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     d.opts = opts;
-    if (commit) {
-        remove_expired_override(e, &d);
-        if (d.owner->n_holds > 0 && limitr__holds_prune(e, d.owner, d.now)) {
-            /* the view again: tokens and held room came back */
-            limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
-            d.held = limitr__held(e, d.owner, d.ent_name, d.now);
-            if (read_value(e, &d, step, cv) != 0)
-                return limitr__reason(e, LIMITR_INVALID, "invalid_value");
-        }
-    }
+    if (commit && (d.expired || d.owner->n_holds > 0) &&
+        tidy(e, &d, step, cv) != 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
 
     allowed = decide(e, &d, force);
     d.overhead_diff = 0;
