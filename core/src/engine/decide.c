@@ -234,10 +234,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->requested = 0;
     d->requested_is_double = 0;
     d->reason = NULL;
-    d->opts = NULL;
-    d->cap_holder = NULL;
-    d->caps_gate = 0;
-    d->call_cap = -1;
+    d->opts = NULL; /* (cap_holder, caps_gate, call_cap: set by decide) */
     d->status = LIMITR_NOT_FOUND;
     d->gate = "customer";
     if (c == NULL) return d->reason = "unknown_customer", -1;
@@ -395,9 +392,12 @@ static inline __attribute__((always_inline)) int decide(limitr_engine *e,
     d->overage = 0;
     d->grant_cover = 0;
     /* Gates 5-6: spend caps, for increases (none in the state: no look) */
-    if ((e->st.d->n_caps > 0 || e->call_caps != NULL) && d->requested > 0 &&
-        !force && !limitr__caps_gate(e, d))
-        return 0;
+    if (e->st.d->n_caps > 0 || e->call_caps != NULL) {
+        d->caps_gate = 0;
+        d->cap_holder = NULL;
+        d->call_cap = -1;
+        if (d->requested > 0 && !force && !limitr__caps_gate(e, d)) return 0;
+    }
     /* Gate 7: the governor, for increases on hard limits. */
     if (lim->rule.governor && d->requested > 0 && !force &&
         !lnum_le9(d->requested, d->v.tokens)) {
