@@ -672,6 +672,24 @@ read_value(const limitr_engine *e, decision *d, int step, const call_value *cv)
     return lnum_add(d->v.value, d->requested, &d->new_value);
 }
 
+/* The economy's part of a commit (cold: most calls have none): the grants
+ * drawn as decided (what could not be, no room for an owed grant, is
+ * overage), then the caps moved; returns the cap events owed. */
+static __attribute__((noinline)) cap_events *
+commit_economy(limitr_engine *e, decision *d, int events)
+{
+    if (d->grant_cover > 0) {
+        lnum drawn =
+            limitr__grants_cover(e, d->owner, d->lim->credit, d->grant_cover,
+                                 billable(d, d->v.value), d->now, 1);
+        if (drawn < d->grant_cover) d->overage += d->grant_cover - drawn;
+        d->grant_cover = drawn;
+    }
+    if (e->st.d->n_caps > 0 || e->call_caps != NULL)
+        return limitr__caps_commit(e, d, events);
+    return NULL;
+}
+
 /* What an allow removes before it decides (cold: most calls have
  * neither): an expired override, and dead holds, whose tokens and room
  * come back (the view is taken again). 0, or -1: invalid_value. */
@@ -772,18 +790,10 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     m->overhead = overhead;
     if (d.lim->rule.governor && d.requested > 0 && !force)
         m->tokens -= d.requested;
-    if (d.grant_cover > 0) { /* drawn as decided; what could not be (no
-                                room for an owed grant) is overage */
-        lnum drawn =
-            limitr__grants_cover(e, d.owner, d.lim->credit, d.grant_cover,
-                                 billable(&d, d.v.value), d.now, 1);
-        if (drawn < d.grant_cover) d.overage += d.grant_cover - drawn;
-        d.grant_cover = drawn;
-    }
     limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
                        0);
-    if (e->st.d->n_caps > 0 || e->call_caps != NULL)
-        caps = limitr__caps_commit(e, &d, events);
+    if (d.grant_cover > 0 || e->st.d->n_caps > 0 || e->call_caps != NULL)
+        caps = commit_economy(e, &d, events);
     if (events && (d.v.rolled || e->star_listeners > 0 ||
                    e->listeners[EV_METER_CHANGED] > 0 ||
                    e->listeners[EV_METER_OVERAGE] > 0)) {
