@@ -175,18 +175,7 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
         if (k.credit < 0 || limitr__cap_add(&e->st, c, &k) != 0) cc.nomem = 1;
     }
     limitr__doc_free(root);
-    if (cc.nomem || cc.errs.nomem) {
-        limitr__verr_free(&cc.errs);
-        return limitr__nomem(e);
-    }
-    if (cc.errs.n > 0) {
-        char *text = limitr__verr_join(&cc.errs);
-        status = text ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
-                      : limitr__nomem(e);
-        free(text);
-        return status;
-    }
-    limitr__verr_free(&cc.errs);
+    if ((status = limitr__compile_status(e, &cc)) != LIMITR_OK) return status;
     if (k.events && limitr__listening(e, EV_CUSTOMER_CAP_ADDED)) {
         cJSON *ev = cJSON_CreateObject();
         if (ev != NULL) {
@@ -431,21 +420,10 @@ int limitr__call_caps_parse(limitr_engine *e, const char *json, call_caps **out)
             limitr__state_intern(&e->st, credit, strlen(credit));
         if (cc->caps[i].credit < 0) comp.nomem = 1;
     }
-    if (comp.nomem || comp.errs.nomem) {
-        limitr__verr_free(&comp.errs);
-        limitr__call_caps_free(cc);
-        return limitr__nomem(e);
-    }
-    if (comp.errs.n > 0) {
-        char *text = limitr__verr_join(&comp.errs);
-        status = text != NULL
-                     ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
-                     : limitr__nomem(e);
-        free(text);
+    if ((status = limitr__compile_status(e, &comp)) != LIMITR_OK) {
         limitr__call_caps_free(cc);
         return status;
     }
-    limitr__verr_free(&comp.errs);
     *out = cc;
     return LIMITR_OK;
 }

@@ -267,6 +267,11 @@ static inline int limitr__nomem(limitr_engine *e)
     return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
 }
 int limitr__set_result(limitr_engine *e, cJSON *json, const char **out);
+/* The outcome of compiling fields given at run time (fields.c): LIMITR_OK
+ * (no problem), LIMITR_NOMEM, or LIMITR_INVALID with every problem, one per
+ * line; the problem list is freed. */
+struct compiler;
+int limitr__compile_status(limitr_engine *e, struct compiler *cc);
 int64_t limitr__now(limitr_engine *e);
 
 /* ---- Entering the engine (engine.c) ---- */

@@ -197,18 +197,7 @@ static int compile_grant(limitr_engine *e, const customer *c, const char *json,
         limitr__grant_rule_compile(&cc, root, "grant", credit, &g->rule);
     }
     limitr__doc_free(root);
-    if (cc.nomem || cc.errs.nomem) {
-        limitr__verr_free(&cc.errs);
-        return limitr__nomem(e);
-    }
-    if (cc.errs.n > 0) {
-        char *text = limitr__verr_join(&cc.errs);
-        status = text ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
-                      : limitr__nomem(e);
-        free(text);
-        return status;
-    }
-    limitr__verr_free(&cc.errs);
+    if ((status = limitr__compile_status(e, &cc)) != LIMITR_OK) return status;
     return g->credit < 0 ? limitr__nomem(e) : LIMITR_OK;
 }
 

@@ -153,22 +153,12 @@ static int compile_override(limitr_engine *e, const customer *c, const char *id,
     free(path);
     free(epath);
     limitr__doc_free(root);
-    if (epath == NULL || cc.nomem || cc.errs.nomem) {
-        limitr__verr_free(&cc.errs);
-        return limitr__nomem(e);
-    }
-    if (cc.errs.n == 0 && lim.credit < 0)
+    if (epath == NULL) cc.nomem = 1;
+    if (!cc.nomem && cc.errs.n == 0 && lim.credit < 0)
         limitr__verr(&cc.errs, "overrides", 0, 0,
                      "missing required field 'credit' (the entitlement is a "
                      "feature flag)");
-    if (cc.errs.n > 0) {
-        char *text = limitr__verr_join(&cc.errs);
-        status = text ? limitr__fail(e, LIMITR_INVALID, NULL, "%s", text)
-                      : limitr__nomem(e);
-        free(text);
-        return status;
-    }
-    limitr__verr_free(&cc.errs);
+    if ((status = limitr__compile_status(e, &cc)) != LIMITR_OK) return status;
     memset(ov, 0, sizeof *ov);
     ov->ent = ent_name;
     ov->credit = e->credit_names[lim.credit];
