@@ -642,16 +642,12 @@ int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
         customer *holder = w->refs[i].holder;
         spend_cap *k = &holder->caps[w->refs[i].i];
         lnum amount;
-        hold_part *grown, *part;
+        hold_part *part;
         if (k->observe_only || consumed(e, d, k, &u, &amount) != CONSUMED_OK ||
             amount <= 0)
             continue;
-        grown = limitr__st_alloc(&e->st, (*n_parts + 1) * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
-        limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
-        *parts = grown;
-        part = &grown[(*n_parts)++]; /* counted: the array's size */
+        if ((part = limitr__hold_part_new(&e->st, parts, n_parts)) == NULL)
+            return -1;
         part->is_cap = 1;
         part->holder = limitr__st_strdup(&e->st, holder->id, holder->id_len);
         part->id = limitr__st_strdup(&e->st, k->id, k->id_len);

@@ -599,16 +599,10 @@ int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
     for (k = 0; k < plan->n; k++) {
         grant *g = &c->grants[plan->steps[k].i];
         lnum amount = g->value - plan->steps[k].value;
-        hold_part *grown, *part;
+        hold_part *part;
         if (amount <= 0) continue;
-        grown = limitr__st_alloc(&e->st, (*n_parts + 1) * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (*n_parts) memcpy(grown, *parts, *n_parts * sizeof *grown);
-        limitr__st_free(&e->st, *parts, *n_parts * sizeof *grown);
-        *parts = grown;
-        part = &grown[(*n_parts)++]; /* counted: the array's size */
-        part->is_cap = 0;
-        part->holder = NULL;
+        if ((part = limitr__hold_part_new(&e->st, parts, n_parts)) == NULL)
+            return -1;
         part->id = limitr__st_strdup(&e->st, g->id, g->id_len);
         part->amount = amount;
         if (part->id == NULL) return -1;

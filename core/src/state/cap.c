@@ -30,15 +30,9 @@ static int copy_list(state *st, const strlist *l, strlist *out)
 int limitr__cap_add(state *st, customer *c, const spend_cap *k)
 {
     spend_cap stored = *k;
-    if (c->n_caps == c->cap_caps) {
-        size_t n = c->cap_caps ? c->cap_caps * 2 : 2;
-        spend_cap *grown = limitr__st_alloc(st, n * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (c->n_caps) memcpy(grown, c->caps, c->n_caps * sizeof *grown);
-        limitr__st_free(st, c->caps, c->cap_caps * sizeof *grown);
-        c->caps = grown;
-        c->cap_caps = n;
-    }
+    if (limitr__st_grow(st, (void **)&c->caps, c->n_caps, &c->cap_caps,
+                        sizeof *c->caps, 2) != 0)
+        return -1;
     stored.id = limitr__st_strdup(st, k->id, k->id_len);
     if (stored.id == NULL) return -1;
     if (copy_list(st, &k->shared_with, &stored.shared_with) != 0) {

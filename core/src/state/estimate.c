@@ -18,15 +18,9 @@ estimate *limitr__estimate_add(state *st, estimate_list *l, int ent,
 {
     estimate *x;
     if (l->n >= MAX_ESTIMATES) return NULL;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        estimate *grown = limitr__st_alloc(st, cap * sizeof *grown);
-        if (grown == NULL) return NULL;
-        if (l->n) memcpy(grown, l->items, l->n * sizeof *grown);
-        limitr__st_free(st, l->items, l->cap * sizeof *grown);
-        l->items = grown;
-        l->cap = cap;
-    }
+    if (limitr__st_grow(st, (void **)&l->items, l->n, &l->cap, sizeof *l->items,
+                        4) != 0)
+        return NULL;
     x = &l->items[l->n++];
     memset(x, 0, sizeof *x);
     x->ent = ent;

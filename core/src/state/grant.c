@@ -15,17 +15,8 @@ grant *limitr__grant_find(const customer *c, const char *id)
 
 int limitr__grant_reserve(state *st, customer *c)
 {
-    size_t cap;
-    grant *grown;
-    if (c->n_grants < c->cap_grants) return 0;
-    cap = c->cap_grants ? c->cap_grants * 2 : 2;
-    grown = limitr__st_alloc(st, cap * sizeof *grown);
-    if (grown == NULL) return -1;
-    if (c->n_grants) memcpy(grown, c->grants, c->n_grants * sizeof *grown);
-    limitr__st_free(st, c->grants, c->cap_grants * sizeof *grown);
-    c->grants = grown;
-    c->cap_grants = cap;
-    return 0;
+    return limitr__st_grow(st, (void **)&c->grants, c->n_grants, &c->cap_grants,
+                           sizeof *c->grants, 2);
 }
 
 int limitr__grant_add(state *st, customer *c, const grant *g)
@@ -59,16 +50,9 @@ int limitr__included_has(const customer *c, int key)
 int limitr__included_add(state *st, customer *c, int key)
 {
     if (limitr__included_has(c, key)) return 0;
-    if (c->n_included == c->cap_included) {
-        size_t cap = c->cap_included ? c->cap_included * 2 : 4;
-        int *grown = limitr__st_alloc(st, cap * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (c->n_included)
-            memcpy(grown, c->included, c->n_included * sizeof *grown);
-        limitr__st_free(st, c->included, c->cap_included * sizeof *grown);
-        c->included = grown;
-        c->cap_included = cap;
-    }
+    if (limitr__st_grow(st, (void **)&c->included, c->n_included,
+                        &c->cap_included, sizeof *c->included, 4) != 0)
+        return -1;
     c->included[c->n_included++] = key;
     return 0;
 }

@@ -14,15 +14,9 @@ reservation *limitr__hold_find(const customer *c, uint64_t id)
 
 int limitr__hold_add(state *st, customer *c, const reservation *h)
 {
-    if (c->n_holds == c->cap_holds) {
-        size_t cap = c->cap_holds ? c->cap_holds * 2 : 2;
-        reservation *grown = limitr__st_alloc(st, cap * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (c->n_holds) memcpy(grown, c->holds, c->n_holds * sizeof *grown);
-        limitr__st_free(st, c->holds, c->cap_holds * sizeof *grown);
-        c->holds = grown;
-        c->cap_holds = cap;
-    }
+    if (limitr__st_grow(st, (void **)&c->holds, c->n_holds, &c->cap_holds,
+                        sizeof *c->holds, 2) != 0)
+        return -1;
     c->holds[c->n_holds++] = *h;
     return 0;
 }
@@ -60,15 +54,9 @@ lnum limitr__held_now(const held_list *l, int64_t now)
 int limitr__held_add(state *st, held_list *l, uint64_t hold, int64_t expires,
                      lnum amount)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 2;
-        held_room *grown = limitr__st_alloc(st, cap * sizeof *grown);
-        if (grown == NULL) return -1;
-        if (l->n) memcpy(grown, l->items, l->n * sizeof *grown);
-        limitr__st_free(st, l->items, l->cap * sizeof *grown);
-        l->items = grown;
-        l->cap = cap;
-    }
+    if (limitr__st_grow(st, (void **)&l->items, l->n, &l->cap, sizeof *l->items,
+                        2) != 0)
+        return -1;
     l->items[l->n].hold = hold;
     l->items[l->n].expires = expires;
     l->items[l->n].amount = amount;
@@ -91,4 +79,16 @@ void limitr__held_free(state *st, held_list *l)
     limitr__st_free(st, l->items, l->cap * sizeof *l->items);
     l->items = NULL;
     l->n = l->cap = 0;
+}
+
+hold_part *limitr__hold_part_new(state *st, hold_part **parts, size_t *n)
+{
+    /* exactly n: the array is freed by its count (hold_parts_free) */
+    hold_part *grown = limitr__st_alloc(st, (*n + 1) * sizeof *grown);
+    if (grown == NULL) return NULL;
+    if (*n) memcpy(grown, *parts, *n * sizeof *grown);
+    limitr__st_free(st, *parts, *n * sizeof *grown);
+    *parts = grown;
+    memset(&grown[*n], 0, sizeof *grown);
+    return &grown[(*n)++];
 }

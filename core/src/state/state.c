@@ -118,3 +118,18 @@ int limitr__state_intern(state *st, const char *name, size_t len)
     t->lens[t->n] = len;
     return (int)t->n++;
 }
+
+int limitr__st_grow(state *st, void **items, size_t n, size_t *cap, size_t size,
+                    size_t first)
+{
+    size_t more;
+    void *grown;
+    if (n < *cap) return 0;
+    more = *cap ? *cap * 2 : first;
+    if ((grown = limitr__st_alloc(st, more * size)) == NULL) return -1;
+    if (n) memcpy(grown, *items, n * size);
+    limitr__st_free(st, *items, *cap * size);
+    *items = grown;
+    *cap = more;
+    return 0;
+}

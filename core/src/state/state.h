@@ -284,6 +284,12 @@ void limitr__st_free(state *st, void *p, size_t size);
 char *limitr__st_strdup(state *st, const char *s, size_t len);
 void limitr__st_strfree(state *st, char *s);
 
+/* Room for one more item in the array *items (n used, *cap held, each
+ * `size` bytes), doubling from `first`: items move, nothing else changes.
+ * 0, or -1: out of memory (the array as it was). */
+int limitr__st_grow(state *st, void **items, size_t n, size_t *cap, size_t size,
+                    size_t first);
+
 /* Something the caches depend on changed. */
 static inline void limitr__state_changed(state *st)
 {
@@ -404,6 +410,9 @@ reservation *limitr__hold_find(const customer *c, uint64_t id);
 int limitr__hold_add(state *st, customer *c, const reservation *h);
 void limitr__hold_remove_at(state *st, customer *c, size_t i);
 void limitr__hold_parts_free(state *st, hold_part *parts, size_t n);
+/* A new zeroed part at the end of *parts (counted at once, so that a part
+ * whose copies then fail is still freed); NULL: out of memory. */
+hold_part *limitr__hold_part_new(state *st, hold_part **parts, size_t *n);
 
 /* ---- Caps (cap.c) ---- */
 
