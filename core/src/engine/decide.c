@@ -270,12 +270,6 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
 
 /* ---- Gates 7-8: governor and limit ---- */
 
-static lnum add_sat(lnum a, lnum b) /* a + b, at most the range */
-{
-    lnum s;
-    return lnum_add(a, b, &s) == 0 ? s : LNUM_MAX;
-}
-
 static int below(lnum a, lnum b) /* a < b at 1e-9 */
 {
     return !lnum_le9(b, a);
@@ -315,7 +309,7 @@ static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
         /* Room reservations hold: it can deny a call that fits alone, never
            turn it into overage; free grant balance may cover the excess
            (nothing drawn; docs/economy.md 10.4). */
-        lnum with = add_sat(newv, d->held), excess;
+        lnum with = lnum_add_sat(newv, d->held), excess;
         if (!lnum_le9(with, limit)) {
             excess = with - limit;
             if (!lnum_le9(excess, grants_cover(e, d, excess))) {
@@ -333,7 +327,8 @@ static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
         /* held room first: free grants must back the part past the limit
            the holds leave (what they set aside is not free); the call's
            own overage is what it draws */
-        lnum base = add_sat(old, d->held), need = add_sat(newv, d->held);
+        lnum base = lnum_add_sat(old, d->held),
+             need = lnum_add_sat(newv, d->held);
         need -= base > limit ? base : limit;
         cover = grants_cover(e, d, need);
         if (cover > 0 && lnum_le9(need, cover)) {
@@ -409,9 +404,10 @@ static inline __attribute__((always_inline)) int decide(limitr_engine *e,
     if (newv <= old || lim->rule.mode == MODE_OBSERVE)
         return d->gate = "none", 1;
     if (lim->rule.mode == MODE_HARD)
-        fits = lim->rule.hard_trailing
-                   ? below(d->held > 0 ? add_sat(old, d->held) : old, limit)
-                   : lnum_le9(newv, limit);
+        fits =
+            lim->rule.hard_trailing
+                ? below(d->held > 0 ? lnum_add_sat(old, d->held) : old, limit)
+                : lnum_le9(newv, limit);
     else
         fits = lnum_le9(newv, limit); /* soft: would it bill overage? */
     if (fits && d->held == 0) return d->gate = "none", 1;

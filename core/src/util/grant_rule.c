@@ -38,12 +38,6 @@ int64_t limitr__grant_boundaries(const grant_rule *r, int64_t last, int64_t now,
     return k;
 }
 
-static lnum add_sat(lnum a, lnum b)
-{
-    lnum s;
-    return lnum_add(a, b, &s) == 0 ? s : (b > 0 ? LNUM_MAX : -LNUM_MAX);
-}
-
 /* One rollover step: what is carried of b, then the refill. */
 static lnum rollover_step(const grant_rule *r, lnum b, lnum v)
 {
@@ -56,7 +50,7 @@ static lnum rollover_step(const grant_rule *r, lnum b, lnum v)
     /* the floor keeps only what exists (limitr's choice) */
     if (r->has_rollover_min && carry < r->rollover_min)
         carry = r->rollover_min < b ? r->rollover_min : b;
-    return add_sat(carry, v);
+    return lnum_add_sat(carry, v);
 }
 
 static lnum clamp_balance(const grant_rule *r, lnum b)
@@ -77,7 +71,7 @@ lnum limitr__grant_reset(const grant_rule *r, lnum b, lnum v, int64_t steps)
            stays there (v >= 0) */
         if (limitr__lnum_mul(v, lnum_from_int(steps), &total) != 0)
             total = LNUM_MAX;
-        return clamp_balance(r, add_sat(b, total));
+        return clamp_balance(r, lnum_add_sat(b, total));
     default:
         break;
     }
@@ -87,7 +81,7 @@ lnum limitr__grant_reset(const grant_rule *r, lnum b, lnum v, int64_t steps)
         !r->has_rollover_max && !r->has_max_balance) {
         if (limitr__lnum_mul(v, lnum_from_int(steps), &total) != 0)
             total = LNUM_MAX;
-        return add_sat(b < 0 ? 0 : b, total);
+        return lnum_add_sat(b < 0 ? 0 : b, total);
     }
     for (i = 0; i < steps && i < GRANT_MAX_RESET_STEPS; i++) {
         lnum next = clamp_balance(r, rollover_step(r, b, v));

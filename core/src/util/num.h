@@ -36,6 +36,13 @@ static inline int lnum_add(lnum a, lnum b, lnum *out)
     return 0;
 }
 
+/* a + b, saturated at +-LNUM_MAX (amounts each in range). */
+static inline lnum lnum_add_sat(lnum a, lnum b)
+{
+    lnum s;
+    return lnum_add(a, b, &s) == 0 ? s : (b > 0 ? LNUM_MAX : -LNUM_MAX);
+}
+
 /* a - b, saturated at +-LNUM_MAX: for derived reads (remaining) of amounts
  * that are each in range. */
 static inline lnum lnum_sub_sat(lnum a, lnum b)
