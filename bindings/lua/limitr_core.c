@@ -1058,6 +1058,54 @@ static int l_engine_credit_remaining(lua_State *L)
 
 /* ---- Plans and the plan fee ---- */
 
+/* ---- Reload (docs/reload.md) ---- */
+
+static int l_engine_reload(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    size_t len;
+    const char *text, *format, *json;
+    int status;
+    if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string");
+    text = lua_tolstring(L, 2, &len);
+    format = opt_string(L, 3);
+    enter(b);
+    status = limitr_reload(b->e, text, len, format, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (json == NULL) return push_true(L); /* the report ran out of memory */
+    return push_result_text(L, json);
+}
+
+static int l_engine_reload_file(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *path = check_string(L, 2), *json;
+    int status;
+    enter(b);
+    status = limitr_reload_file(b->e, path, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (json == NULL) return push_true(L); /* the report ran out of memory */
+    return push_result_text(L, json);
+}
+
+static int l_engine_fingerprint(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    lua_pushstring(L, limitr_fingerprint(b->e));
+    return 1;
+}
+
+static int l_engine_policy_text(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    size_t len;
+    const char *text = limitr_policy_text(b->e, &len);
+    lua_pushlstring(L, text, len);
+    return 1;
+}
+
 static int l_engine_plan(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -2171,6 +2219,10 @@ static const luaL_Reg engine_methods[] = {
     {"remove_customer_grant", l_engine_remove_customer_grant},
     {"credit_remaining", l_engine_credit_remaining},
     {"plan", l_engine_plan},
+    {"reload", l_engine_reload},
+    {"reload_file", l_engine_reload_file},
+    {"fingerprint", l_engine_fingerprint},
+    {"policy_text", l_engine_policy_text},
     {"observe", l_engine_observe},
     {"reserve", l_engine_reserve},
     {"settle", l_engine_settle},

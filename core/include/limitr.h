@@ -122,6 +122,36 @@ LIMITR_API int limitr_new(const char *text, size_t len, const char *format,
 LIMITR_API int limitr_load(const char *path, const limitr_options *opts,
                            limitr_engine **out);
 
+/* Replaces the engine's policy with the document text (len bytes; format
+ * as limitr_new's) while every customer, meter, grant, cap and reservation
+ * is kept (docs/reload.md): meters of entitlements the new policy lacks
+ * are dormant and come back with their values when a later policy has them
+ * again; amounts in a credit whose units change within their dimension are
+ * converted; periods follow the new rules from each meter's start.
+ * Subscriptions, host functions and the clock are kept.
+ * result_json: NULL, or receives {previous, current, warnings} (borrowed):
+ *   the fingerprints before and after, and what the new policy does not
+ *   account for ("<customer>: meters.chat: ..."), at most 100 lines.
+ * Fires policy-reloaded with the same fields. LIMITR_INVALID with every
+ * problem of a bad document ("invalid_policy"), nothing changed;
+ * LIMITR_ERROR "reload_in_delivery" while events are delivered or a
+ * snippet runs; LIMITR_NOMEM, nothing changed. */
+LIMITR_API int limitr_reload(limitr_engine *engine, const char *text,
+                             size_t len, const char *format,
+                             const char **result_json);
+/* limitr_reload with the file at path (format from the extension, as
+ * limitr_load). LIMITR_NOT_FOUND when it cannot be read. */
+LIMITR_API int limitr_reload_file(limitr_engine *engine, const char *path,
+                                  const char **result_json);
+
+/* The policy's fingerprint: "sha256:" and 64 hex digits of its canonical
+ * text (borrowed; "" for an engine without a policy). */
+LIMITR_API const char *limitr_fingerprint(limitr_engine *engine);
+/* The canonical text of the policy (docs/reload.md): one line of JSON,
+ * keys in document order; limitr_new of it gives the same fingerprint.
+ * Borrowed; *len receives its length when len is not NULL. */
+LIMITR_API const char *limitr_policy_text(limitr_engine *engine, size_t *len);
+
 /* Frees the engine and all of its state. NULL is a no-op. */
 LIMITR_API void limitr_free(limitr_engine *engine);
 

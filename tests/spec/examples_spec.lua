@@ -181,3 +181,19 @@ describe("examples/openresty/handler.lua", function()
         assert.are.equal("12345678901", encode(12345678901))
     end)
 end)
+
+describe("examples/reload.lua", function()
+    it("raises a limit live, keeps usage and refuses a broken edit", function()
+        assert.are.equal(table.concat({
+            "allow 100 -> true    (used 100 of 100)",
+            "allow   1 -> false limit  (used 100 of 100)",
+            "policy-reloaded: fingerprint changed, 0 warnings",
+            "allow  50 -> true    (used 150 of 150)",
+            "allow   1 -> false limit  (used 150 of 150)",
+            "reload refused: plans.free.entitlements.api.limit.credit: unknown credit 'requests' "
+                .. "(did you mean 'request'?) at 8:31",
+            "allow   1 -> false limit  (used 150 of 150)",
+            "",
+        }, "\n"), run("examples/reload.lua"))
+    end)
+end)

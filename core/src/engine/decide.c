@@ -260,7 +260,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
         d->gate = "limit"; /* d->status and d->reason: the snippet's */
         return -1;
     }
-    d->stored = limitr__meter_find(d->owner, d->ent_name);
+    d->stored = limitr__live_meter(e, d->owner, d->ent_name, d->lim);
     d->held = d->owner->n_holds > 0
                   ? limitr__held(e, d->owner, d->ent_name, d->now)
                   : 0;
@@ -579,7 +579,8 @@ static double requested_double(const decision *d)
 static meter *stored_meter(limitr_engine *e, decision *d)
 {
     if (d->stored == NULL)
-        d->stored = limitr__meter_add(&e->st, d->owner, d->ent_name, d->now);
+        d->stored =
+            limitr__meter_take(e, d->owner, d->ent_name, d->lim, d->now);
     return d->stored;
 }
 

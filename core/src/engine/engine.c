@@ -240,25 +240,44 @@ static limitr_engine *engine_create(const limitr_options *opts)
     return e;
 }
 
-/* The state's names of the policy's entitlements and credits; -1: out of
- * memory. */
-static int intern_policy_names(limitr_engine *e)
+int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
+                                int **ent_names, int **credit_names)
 {
-    const lp_policy *p = e->policy;
     size_t i;
-    e->ent_names = malloc((p->n_ent_names + 1) * sizeof *e->ent_names);
-    e->credit_names = malloc((p->n_credits + 1) * sizeof *e->credit_names);
-    if (e->ent_names == NULL || e->credit_names == NULL) return -1;
+    *ent_names = malloc((p->n_ent_names + 1) * sizeof **ent_names);
+    *credit_names = malloc((p->n_credits + 1) * sizeof **credit_names);
+    if (*ent_names == NULL || *credit_names == NULL) goto nomem;
     for (i = 0; i < p->n_ent_names; i++)
-        if ((e->ent_names[i] = limitr__state_intern(&e->st, p->ent_names[i],
+        if (((*ent_names)[i] = limitr__state_intern(&e->st, p->ent_names[i],
                                                     p->ent_name_lens[i])) < 0)
-            return -1;
+            goto nomem;
     for (i = 0; i < p->n_credits; i++)
-        if ((e->credit_names[i] = limitr__state_intern(
+        if (((*credit_names)[i] = limitr__state_intern(
                  &e->st, p->credits[i].name, strlen(p->credits[i].name))) < 0)
-            return -1;
-    e->rune_name = limitr__state_intern(&e->st, "rune", 4);
-    return e->rune_name < 0 ? -1 : 0;
+            goto nomem;
+    return 0;
+nomem:
+    free(*ent_names);
+    free(*credit_names);
+    *ent_names = *credit_names = NULL;
+    return -1;
+}
+
+void limitr__policy_listeners(limitr_engine *e, const lp_policy *p, int sign)
+{
+    /* Notifications see a call's events. */
+    static const event_kind seen[] = {
+        EV_METER_CHANGED,        EV_METER_OVERAGE, EV_METER_LIMIT,
+        EV_METER_GOVERNED,       EV_METER_RESET,   EV_CAP_LIMIT,
+        EV_CAP_THRESHOLD_CROSSED};
+    size_t i;
+    int ev;
+    if (p->vm == NULL) return;
+    for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
+        if (p->handler_refs[ev] > 0) e->listeners[ev] += sign;
+    if (p->n_notifications > 0)
+        for (i = 0; i < sizeof seen / sizeof seen[0]; i++)
+            e->listeners[seen[i]] += sign;
 }
 
 int limitr_new(const char *text, size_t len, const char *format,
@@ -298,30 +317,20 @@ int limitr_new(const char *text, size_t len, const char *format,
         free(err);
         return status;
     }
-    if (intern_policy_names(e) != 0 || limitr__estimates_seed(e) != 0) {
+    if (limitr__intern_policy_names(e, e->policy, &e->ent_names,
+                                    &e->credit_names) != 0 ||
+        (e->rune_name = limitr__state_intern(&e->st, "rune", 4)) < 0 ||
+        limitr__estimates_seed(e) != 0) {
         limitr__policy_free(e->policy);
         e->policy = NULL; /* a failed engine */
         return limitr__nomem(e);
     }
-    if (e->policy->vm != NULL) {
-        int ev;
-        limitr__bind_script(e);
-        for (ev = 0; ev < EV_COUNT; ev++) /* handlers listen */
-            if (e->policy->handler_refs[ev] > 0) e->listeners[ev]++;
-        if (e->policy->n_notifications > 0) { /* they see a call's events */
-            static const event_kind seen[] = {
-                EV_METER_CHANGED,        EV_METER_OVERAGE, EV_METER_LIMIT,
-                EV_METER_GOVERNED,       EV_METER_RESET,   EV_CAP_LIMIT,
-                EV_CAP_THRESHOLD_CROSSED};
-            size_t i;
-            for (i = 0; i < sizeof seen / sizeof seen[0]; i++)
-                e->listeners[seen[i]]++;
-        }
-    }
+    if (e->policy->vm != NULL) limitr__bind_script(e);
+    limitr__policy_listeners(e, e->policy, +1);
     return limitr__ok(e);
 }
 
-static const char *format_of_path(const char *path)
+const char *limitr__format_of_path(const char *path)
 {
     const char *dot = strrchr(path, '.');
     if (dot == NULL) return NULL;
@@ -330,59 +339,66 @@ static const char *format_of_path(const char *path)
     return NULL;
 }
 
-int limitr_load(const char *path, const limitr_options *opts,
-                limitr_engine **out)
+int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
+                      size_t msg_len)
 {
     FILE *f;
     char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    int status;
-    if (out == NULL) return LIMITR_INVALID;
+    size_t cap = 0, n;
+    *len = 0;
+    *text = NULL;
     if (path == NULL) {
-        *out = engine_create(opts);
-        if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_INVALID, NULL, "no path given");
+        snprintf(msg, msg_len, "no path given");
+        return LIMITR_INVALID;
     }
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        int err = errno;
-        *out = engine_create(opts);
-        if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_NOT_FOUND, NULL,
-                            "cannot open '%s': %s", path, strerror(err));
+    if ((f = fopen(path, "rb")) == NULL) {
+        snprintf(msg, msg_len, "cannot open '%s': %s", path, strerror(errno));
+        return LIMITR_NOT_FOUND;
     }
     for (;;) {
-        if (len == cap) {
+        if (*len == cap) {
             char *grown;
             /* One byte past the size limit is enough to reject it. */
             if (cap > LIMITR_DEFAULT_MAX_DOCUMENT) break;
             cap = cap ? cap * 2 : 65536;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
+            if ((grown = realloc(buf, cap)) == NULL) {
                 free(buf);
                 fclose(f);
-                *out = engine_create(opts);
-                if (*out == NULL) return LIMITR_NOMEM;
-                return limitr__fail(*out, LIMITR_NOMEM, NULL, "out of memory");
+                snprintf(msg, msg_len, "out of memory");
+                return LIMITR_NOMEM;
             }
             buf = grown;
         }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
+        n = fread(buf + *len, 1, cap - *len, f);
+        *len += n;
         if (n == 0) break;
     }
     if (ferror(f)) { /* a directory opens, then fails to read (EISDIR) */
-        int err = errno;
+        snprintf(msg, msg_len, "cannot read '%s': %s", path, strerror(errno));
         free(buf);
         fclose(f);
-        *out = engine_create(opts);
-        if (*out == NULL) return LIMITR_NOMEM;
-        return limitr__fail(*out, LIMITR_INVALID, NULL, "cannot read '%s': %s",
-                            path, strerror(err));
+        return LIMITR_INVALID;
     }
     fclose(f);
-    status = limitr_new(buf != NULL ? buf : "", len, format_of_path(path), opts,
-                        out);
+    *text = buf;
+    return LIMITR_OK;
+}
+
+int limitr_load(const char *path, const limitr_options *opts,
+                limitr_engine **out)
+{
+    char *buf, msg[512];
+    size_t len;
+    int status;
+    if (out == NULL) return LIMITR_INVALID;
+    status = limitr__read_file(path, &buf, &len, msg, sizeof msg);
+    if (status != LIMITR_OK) {
+        *out = engine_create(opts);
+        if (*out == NULL) return LIMITR_NOMEM;
+        return limitr__fail(*out, status, NULL, "%s", msg);
+    }
+    status = limitr_new(buf != NULL ? buf : "", len,
+                        limitr__format_of_path(path), opts, out);
     free(buf);
     return status;
 }

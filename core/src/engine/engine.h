@@ -274,6 +274,22 @@ struct compiler;
 int limitr__compile_status(limitr_engine *e, struct compiler *cc);
 int64_t limitr__now(limitr_engine *e);
 
+/* ---- Loading policies (engine.c) ---- */
+
+/* The state's names of p's entitlements and credits, in two malloc'ed
+ * arrays; -1: out of memory (nothing allocated). */
+int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
+                                int **ent_names, int **credit_names);
+/* Counts p's handlers and notifications as listeners (sign +1), or stops
+ * counting them (-1). */
+void limitr__policy_listeners(limitr_engine *e, const lp_policy *p, int sign);
+/* "yaml" or "json" by path's extension, or NULL (detect). */
+const char *limitr__format_of_path(const char *path);
+/* Reads a policy file: LIMITR_OK with *text (malloc'ed, may be NULL when
+ * empty) and *len; else the status, and what went wrong in msg. */
+int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
+                      size_t msg_len);
+
 /* ---- Entering the engine (engine.c) ---- */
 
 /* The state is held (its home's lock taken) by the outermost call, for as
@@ -349,6 +365,22 @@ static inline int limitr__ent_name(const limitr_engine *e, int ent)
 {
     return e->ent_names[ent];
 }
+
+/* The owner's meter of the state name ent_name as lim counts it: NULL when
+ * there is none, or when the stored one counts in another credit (dormant
+ * since a reload changed the limit's credit). */
+static inline meter *limitr__live_meter(const limitr_engine *e,
+                                        customer *owner, int ent_name,
+                                        const lp_limit *lim)
+{
+    meter *m = limitr__meter_find(owner, ent_name);
+    if (m != NULL && m->credit != e->credit_names[lim->credit]) return NULL;
+    return m;
+}
+/* The meter a commit writes: the live one, a dormant one started afresh in
+ * lim's credit at `now`, or a new one; NULL when memory ran out. */
+meter *limitr__meter_take(limitr_engine *e, customer *owner, int ent_name,
+                          const lp_limit *lim, int64_t now);
 
 /* ---- Caches (cache.c) ---- */
 

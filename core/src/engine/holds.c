@@ -297,8 +297,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
         return limitr__nomem(e);
     }
     if ((m = d.stored) == NULL &&
-        (m = d.stored =
-             limitr__meter_add(&e->st, d.owner, d.ent_name, d.now)) == NULL) {
+        (m = d.stored = limitr__meter_take(e, d.owner, d.ent_name, d.lim,
+                                           d.now)) == NULL) {
         free_hold_opts(&o);
         return limitr__nomem(e);
     }

@@ -107,6 +107,8 @@ void limitr__meter_view(limitr_engine *e, const lp_limit *lim,
             delta = room;
         if (delta > 0) v->tokens += delta;
     }
+    /* A reload may have lowered the capacity (docs/reload.md 2). */
+    if (v->tokens > r->governor_capacity) v->tokens = r->governor_capacity;
     /* The refill clock follows now, also backwards (docs/engine.md 14.11). */
     v->last_refill = now;
 }
@@ -150,4 +152,18 @@ double limitr__meter_acceleration(const meter_view *v)
     h = v->stored->history;
     if (h[2].ts == h[1].ts || h[1].ts == h[0].ts) return 0;
     return gap_rate(&h[1], &h[2]) - gap_rate(&h[0], &h[1]);
+}
+
+meter *limitr__meter_take(limitr_engine *e, customer *owner, int ent_name,
+                          const lp_limit *lim, int64_t now)
+{
+    int credit = e->credit_names[lim->credit];
+    meter *m = limitr__meter_find(owner, ent_name);
+    if (m == NULL)
+        return limitr__meter_add(&e->st, owner, ent_name, credit, now);
+    if (m->credit != credit) { /* dormant: its units meant something else */
+        m->credit = credit;
+        limitr__meter_restart(m, now);
+    }
+    return m;
 }

@@ -18,6 +18,7 @@
     X(CUSTOMER_CAP_ADDED, "customer-cap-added")                                \
     X(CUSTOMER_CAP_RESET, "customer-cap-reset")                                \
     X(CUSTOMER_CAP_REMOVED, "customer-cap-removed")                            \
+    X(POLICY_RELOADED, "policy-reloaded")                                      \
     X(ERROR, "error")
 
 typedef enum event_kind {

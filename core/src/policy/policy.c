@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canonical.h"
 #include "compile.h"
 #include "exchange.h"
 #include "topup.h"
@@ -1130,6 +1131,9 @@ lp_policy *limitr__policy_compile(const char *text, size_t len,
     cc.p->default_plan = -1;
     cc.p->limits = *limits;
     compile_root(&cc, root);
+    if (cc.errs.n == 0 &&
+        (cc.p->text = limitr__doc_canonical(root, &cc.p->text_len)) == NULL)
+        cc.nomem = 1;
     limitr__doc_free(root);
     if (cc.nomem || cc.errs.nomem) {
         limitr__verr_free(&cc.errs);
@@ -1142,6 +1146,7 @@ lp_policy *limitr__policy_compile(const char *text, size_t len,
         return NULL;
     }
     limitr__verr_free(&cc.errs);
+    limitr__fingerprint_of(cc.p->text, cc.p->text_len, cc.p->fingerprint);
     /* The hot path compares entitlement names without a hash. */
     {
         size_t i, j;
@@ -1161,6 +1166,7 @@ void limitr__policy_free(lp_policy *p)
 {
     size_t i, j;
     if (p == NULL) return;
+    free(p->text);
     limitr__exchange_free(p);
     for (i = 0; i < p->n_credits; i++) {
         free(p->credits[i].name);

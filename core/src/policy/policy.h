@@ -213,6 +213,9 @@ typedef struct lp_estimate_seed {
  * plans, entitlements and credits by value, never by index or pointer. */
 typedef struct lp_policy {
     char *version;
+    char *text; /* the canonical document (canonical.h) and its hash */
+    size_t text_len;
+    char fingerprint[72];
     lp_notification *notifications; /* document order */
     size_t n_notifications;
     script *vm;           /* the policy's Lua VM, or NULL: no snippets */

@@ -25,18 +25,21 @@ int limitr__meter_reserve(state *st, customer *c, size_t extra)
 
 void limitr__meter_restart(meter *m, int64_t started)
 {
-    int ent = m->ent;
+    int ent = m->ent, credit = m->credit;
     memset(m, 0, sizeof *m);
     m->ent = ent;
+    m->credit = credit;
     m->started = started;
 }
 
-meter *limitr__meter_add(state *st, customer *c, int ent, int64_t started)
+meter *limitr__meter_add(state *st, customer *c, int ent, int credit,
+                         int64_t started)
 {
     meter *m;
     if (limitr__meter_reserve(st, c, 1) != 0) return NULL;
     m = &c->meters[c->n_meters++];
     m->ent = ent;
+    m->credit = credit;
     limitr__meter_restart(m, started);
     return m;
 }

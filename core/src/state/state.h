@@ -54,6 +54,9 @@ typedef struct history_entry {
 
 typedef struct meter {
     int ent;         /* the entitlement's interned name */
+    int credit;      /* its credit's interned name: a meter whose limit now
+                        counts in another credit is dormant (reads as
+                        absent; the next commit starts it again) */
     int64_t started; /* start of the current period, ms */
     lnum value;      /* usage this period, credit units */
     lnum overhead;   /* provider overhead this period, runes */
@@ -368,8 +371,10 @@ static inline meter *limitr__meter_find(customer *c, int ent)
 /* Room for `extra` more meters, so that many meter_add cannot fail. */
 int limitr__meter_reserve(state *st, customer *c, size_t extra);
 /* Adds a meter (may move the customer's meters: re-find older pointers). */
-meter *limitr__meter_add(state *st, customer *c, int ent, int64_t started);
-/* A fresh meter: value 0, no history or bucket, started then. */
+meter *limitr__meter_add(state *st, customer *c, int ent, int credit,
+                         int64_t started);
+/* A fresh meter: value 0, no history or bucket, started then (its
+   entitlement and credit kept). */
 void limitr__meter_restart(meter *m, int64_t started);
 /* Records a committed change (or governed demand) in the rate history and
  * the EWMA trend (docs/engine.md 6.3). */

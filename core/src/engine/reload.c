@@ -1,0 +1,557 @@
+/* reload.c: a new policy under live customer state (docs/reload.md). The
+ * state names plans, entitlements and credits by value, so a swap is: the
+ * new policy compiled, its names interned, amounts of credits whose units
+ * changed converted, then the pointer swapped and every cache dropped (the
+ * epoch moves). What can fail happens before the swap. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+#include "units.h"
+
+/* The most warning lines a reload returns: a bound on its result whatever
+ * the number of customers. The rest are counted in a last line. */
+#define MAX_RELOAD_WARNINGS 100
+
+/* A credit of both policies whose units differ. */
+typedef struct unit_change {
+    int credit;   /* its state name */
+    int from, to; /* unit indexes (-1: none) */
+    int convert;  /* same dimension: amounts convert; else meters go dormant */
+    double factor;
+    const char *name;
+} unit_change;
+
+typedef struct warnings {
+    cJSON *list;
+    size_t n, more;
+    int nomem;
+} warnings;
+
+static void warn(warnings *w, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void warn(warnings *w, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (w->n >= MAX_RELOAD_WARNINGS) {
+        w->more++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!cJSON_AddItemToArray(w->list, cJSON_CreateString(line))) w->nomem = 1;
+    w->n++;
+}
+
+/* ---- Units ---- */
+
+static int convert(const unit_change *u, lnum *x, int write)
+{
+    lnum out;
+    if (limitr__unit_convert(*x, u->from, u->to, &out) != 0) return -1;
+    if (write) *x = out;
+    return 0;
+}
+
+/* A variance scales by the factor squared. */
+static int convert_var(const unit_change *u, lnum *x, int write)
+{
+    lnum v = *x;
+    if (convert(u, &v, 1) != 0 || convert(u, &v, 1) != 0) return -1;
+    if (write) *x = v;
+    return 0;
+}
+
+static int convert_held(const unit_change *u, held_list *l, int write)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        if (convert(u, &l->items[i].amount, write) != 0) return -1;
+    return 0;
+}
+
+static int convert_estimate(const unit_change *u, estimate *x, int write)
+{
+    return convert(u, &x->value_mean, write) != 0 ||
+                   convert_var(u, &x->value_var, write) != 0
+               ? -1
+               : 0;
+}
+
+/* Whether the old policy counts entitlement `ent` (a state name) in u's
+ * credit somewhere: its policy-wide estimates are in that credit. */
+static int counts_in(const limitr_engine *e, int ent, const unit_change *u)
+{
+    const lp_policy *p = e->policy;
+    size_t i, j;
+    for (i = 0; i < p->n_plans; i++)
+        for (j = 0; j < p->plans[i].n_ents; j++) {
+            const lp_entitlement *pe = &p->plans[i].ents[j];
+            if (pe->has_limit && e->ent_names[pe->name] == ent &&
+                e->credit_names[pe->limit.credit] == u->credit)
+                return 1;
+        }
+    return 0;
+}
+
+/* Whether a hold's part took room in cap `id` of holder. */
+static int part_in_cap(const hold_part *hp, const customer *holder,
+                       const char *id)
+{
+    return hp->is_cap && strcmp(hp->holder, holder->id) == 0 &&
+           strcmp(hp->id, id) == 0;
+}
+
+/* Whether a hold's part set aside balance of the owner's grant `id`. */
+static int part_in_grant(const hold_part *hp, const char *id)
+{
+    return !hp->is_cap && strcmp(hp->id, id) == 0;
+}
+
+/* Converts (write 0: checks) every amount of customer c in u's credit:
+ * meters and the holds on them, its estimates, overrides, grants and caps,
+ * and the parts of holds (any customer's) that took room in them. */
+static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
+                            int write)
+{
+    size_t i, j, k;
+    for (i = 0; i < c->n_meters; i++) {
+        meter *m = &c->meters[i];
+        if (m->credit != u->credit) continue;
+        if (convert(u, &m->value, write) != 0 ||
+            (m->has_bucket && convert(u, &m->tokens, write) != 0))
+            return -1;
+        if (write) {
+            for (j = 0; j < (size_t)m->n_history; j++)
+                m->history[j].delta *= u->factor;
+            m->ewma_rate *= u->factor;
+        }
+        for (j = 0; j < c->n_holds; j++) {
+            reservation *h = &c->holds[j];
+            if (h->ent != m->ent) continue;
+            if (convert(u, &h->value, write) != 0 ||
+                convert(u, &h->tokens, write) != 0 ||
+                convert(u, &h->capacity, write) != 0)
+                return -1;
+        }
+        for (j = 0; j < c->estimates.n; j++)
+            if (c->estimates.items[j].ent == m->ent &&
+                convert_estimate(u, &c->estimates.items[j], write) != 0)
+                return -1;
+    }
+    for (i = 0; i < c->n_overrides; i++) {
+        limit_rule *r = &c->overrides[i].rule;
+        if (c->overrides[i].credit != u->credit) continue;
+        if (convert(u, &r->value, write) != 0 ||
+            convert(u, &r->increment, write) != 0 ||
+            (r->has_minimum && convert(u, &r->minimum, write) != 0) ||
+            convert(u, &r->governor_capacity, write) != 0)
+            return -1;
+        if (write) r->governor_refill_rate *= u->factor;
+    }
+    for (i = 0; i < c->n_grants; i++) {
+        grant *g = &c->grants[i];
+        grant_rule *r = &g->rule;
+        if (g->credit != u->credit) continue;
+        if (convert(u, &g->value, write) != 0 ||
+            convert(u, &g->starting_value, write) != 0 ||
+            (r->has_rollover_min && convert(u, &r->rollover_min, write) != 0) ||
+            (r->has_rollover_max && convert(u, &r->rollover_max, write) != 0) ||
+            (r->has_max_balance && convert(u, &r->max_balance, write) != 0) ||
+            convert_held(u, &g->held, write) != 0)
+            return -1;
+        for (j = 0; j < c->n_holds; j++)
+            for (k = 0; k < c->holds[j].n_parts; k++) {
+                hold_part *hp = &c->holds[j].parts[k];
+                if (part_in_grant(hp, g->id) &&
+                    convert(u, &hp->amount, write) != 0)
+                    return -1;
+            }
+    }
+    for (i = 0; i < c->n_caps; i++) {
+        spend_cap *cap = &c->caps[i];
+        size_t slot;
+        if (cap->credit != u->credit) continue;
+        if (convert(u, &cap->value, write) != 0 ||
+            convert(u, &cap->meter_value, write) != 0 ||
+            convert_held(u, &cap->held, write) != 0)
+            return -1;
+        /* Holds anywhere may hold room in it. */
+        for (slot = 0; slot < e->st.d->customers.cap; slot++) {
+            customer *o = limitr__idmap_at(&e->st.d->customers, slot);
+            if (o == NULL) continue;
+            for (j = 0; j < o->n_holds; j++)
+                for (k = 0; k < o->holds[j].n_parts; k++) {
+                    hold_part *hp = &o->holds[j].parts[k];
+                    if (part_in_cap(hp, c, cap->id) &&
+                        convert(u, &hp->amount, write) != 0)
+                        return -1;
+                }
+        }
+    }
+    return 0;
+}
+
+/* Every amount of the state in u's credit (write 0: only checks that each
+ * converts within range). */
+static int convert_state(limitr_engine *e, const unit_change *u, int write)
+{
+    size_t i;
+    estimate_list *l = &e->st.d->estimates;
+    for (i = 0; i < e->st.d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&e->st.d->customers, i);
+        if (c != NULL && convert_customer(e, c, u, write) != 0) return -1;
+    }
+    for (i = 0; i < l->n; i++)
+        if (counts_in(e, l->items[i].ent, u) &&
+            convert_estimate(u, &l->items[i], write) != 0)
+            return -1;
+    return 0;
+}
+
+/* The credits of both policies whose units differ, into changes (room for
+ * np->n_credits); their count. */
+static size_t unit_changes(const limitr_engine *e, const lp_policy *np,
+                           const int *new_credit_names, unit_change *changes)
+{
+    size_t i, n = 0;
+    for (i = 0; i < np->n_credits; i++) {
+        const lp_credit *cr = &np->credits[i];
+        int old = limitr__credit_find(e->policy, cr->name);
+        unit_change *u = &changes[n];
+        lnum one;
+        if (old < 0 || e->policy->credits[old].units == cr->units) continue;
+        u->credit = new_credit_names[i];
+        u->from = e->policy->credits[old].units;
+        u->to = cr->units;
+        u->name = cr->name;
+        u->convert =
+            u->from >= 0 && u->to >= 0 &&
+            limitr__unit_dim(u->from) == limitr__unit_dim(u->to) &&
+            limitr__unit_convert(lnum_from_int(1), u->from, u->to, &one) == 0;
+        u->factor = u->convert ? limitr__lnum_to_double(one) : 1;
+        n++;
+    }
+    return n;
+}
+
+static const char *unit_name(int unit)
+{
+    return unit >= 0 ? limitr__unit_symbol(unit) : "(none)";
+}
+
+/* Meters of u's credit whose units cannot convert: dormant, so that their
+ * next commit starts them again. */
+static void units_dormant(limitr_engine *e, const unit_change *u)
+{
+    size_t i, j;
+    for (i = 0; i < e->st.d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&e->st.d->customers, i);
+        if (c == NULL) continue;
+        for (j = 0; j < c->n_meters; j++)
+            if (c->meters[j].credit == u->credit) c->meters[j].credit = -1;
+    }
+}
+
+/* ---- Estimates ---- */
+
+static int seed_equal(const lp_estimate_seed *a, const lp_estimate_seed *b)
+{
+    return strcmp(a->ent, b->ent) == 0 && strcmp(a->segment, b->segment) == 0 &&
+           a->samples == b->samples && a->alpha == b->alpha &&
+           a->per_basis == b->per_basis && a->value_mean == b->value_mean &&
+           a->value_var == b->value_var &&
+           a->overhead_mean == b->overhead_mean &&
+           a->overhead_var == b->overhead_var && a->updated == b->updated;
+}
+
+/* A seed the old policy did not have as it is now replaces its policy-wide
+ * estimate (docs/reload.md); new ones are added. */
+static int reseed(limitr_engine *e, const lp_policy *old)
+{
+    size_t i, j;
+    for (i = 0; i < e->policy->n_seeds; i++) {
+        const lp_estimate_seed *s = &e->policy->seeds[i];
+        int ent = limitr__state_name_find(&e->st, s->ent, strlen(s->ent));
+        int seg =
+            limitr__state_name_find(&e->st, s->segment, strlen(s->segment));
+        estimate *x;
+        for (j = 0; j < old->n_seeds; j++)
+            if (seed_equal(s, &old->seeds[j])) break;
+        if (j < old->n_seeds || ent < 0 || seg < 0) continue;
+        x = limitr__estimate_find(&e->st.d->estimates, ent, seg);
+        if (x != NULL) x->samples = -1; /* replaced by limitr__estimates_seed */
+    }
+    for (i = 0; i < e->st.d->estimates.n; i++) {
+        estimate_list *l = &e->st.d->estimates;
+        if (l->items[i].samples != -1) continue;
+        l->items[i] = l->items[--l->n];
+        i--;
+    }
+    return limitr__estimates_seed(e);
+}
+
+/* ---- Warnings ---- */
+
+/* Whether some limit of plan or, scoped to type, of any plan counts ent. */
+static int ent_limited(const lp_policy *p, int plan, const char *type,
+                       const char *ent, const lp_entitlement **found)
+{
+    size_t i, len = strlen(ent);
+    const lp_entitlement *pe;
+    if (plan >= 0 &&
+        (pe = lp_plan_entitlement(&p->plans[plan], ent, len)) != NULL &&
+        pe->has_limit) {
+        *found = pe;
+        return 1;
+    }
+    for (i = 0; i < p->n_plans; i++)
+        if ((pe = lp_plan_entitlement(&p->plans[i], ent, len)) != NULL &&
+            pe->has_limit && pe->scope != NULL &&
+            strcmp(pe->scope, type) == 0) {
+            *found = pe;
+            return 1;
+        }
+    return 0;
+}
+
+/* What the new policy does not account for in c's state. */
+static void warn_customer(limitr_engine *e, customer *c, warnings *w)
+{
+    const lp_policy *p = e->policy;
+    int plan;
+    size_t i;
+    if (c->own_plan[0] != '\0' && limitr__policy_find_plan(p, c->own_plan) < 0)
+        warn(w,
+             "%s: own_plan: unknown plan '%s' (it follows its refs or the "
+             "default plan)",
+             c->id, c->own_plan);
+    plan = limitr__resolved_plan(e, c);
+    for (i = 0; i < c->n_meters; i++) {
+        const meter *m = &c->meters[i];
+        const char *ent = limitr__state_name(&e->st, m->ent);
+        const lp_entitlement *pe;
+        if (!ent_limited(p, plan, c->type, ent, &pe))
+            warn(w,
+                 "%s: meters.%s: no limit of the policy counts it (dormant: "
+                 "kept, and used again when a policy has it)",
+                 c->id, ent);
+        else if (m->credit != e->credit_names[pe->limit.credit])
+            warn(w,
+                 "%s: meters.%s: its limit counts in another credit or "
+                 "unit now (dormant: its next commit starts it again)",
+                 c->id, ent);
+    }
+    for (i = 0; i < c->n_overrides; i++) {
+        const char *ent = limitr__state_name(&e->st, c->overrides[i].ent);
+        const lp_entitlement *pe;
+        if (!ent_limited(p, plan, c->type, ent, &pe))
+            warn(w,
+                 "%s: overrides.%s: not a limit of the customer's plan "
+                 "(kept, unused)",
+                 c->id, ent);
+    }
+}
+
+static void warn_state(limitr_engine *e, const unit_change *changes,
+                       size_t n_changes, warnings *w)
+{
+    size_t i;
+    for (i = 0; i < n_changes; i++)
+        warn(w,
+             changes[i].convert
+                 ? "units.%s: %s -> %s: every amount in it was converted"
+                 : "units.%s: %s -> %s: its meters are dormant (their next "
+                   "commit starts them again)",
+             changes[i].name, unit_name(changes[i].from),
+             unit_name(changes[i].to));
+    for (i = 0; i < e->st.d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&e->st.d->customers, i);
+        if (c != NULL) warn_customer(e, c, w);
+    }
+    if (w->more > 0) {
+        char line[96];
+        snprintf(line, sizeof line, "(and %zu more warnings)", w->more);
+        if (!cJSON_AddItemToArray(w->list, cJSON_CreateString(line)))
+            w->nomem = 1;
+    }
+}
+
+/* ---- The swap ---- */
+
+/* The host functions registered so far, callable from np's snippets; -1
+ * with the error set. */
+static int add_libs(limitr_engine *e, lp_policy *np)
+{
+    size_t i;
+    if (np->vm == NULL) return 0;
+    for (i = 0; i < e->n_libs; i++) {
+        char *err = NULL;
+        if (limitr__script_add_lib(np->vm, e->libs[i].lib, e->libs[i].name,
+                                   &err) != LIMITR_OK) {
+            limitr__fail(e, LIMITR_INVALID, NULL, "reload: lib %s.%s: %s",
+                         e->libs[i].lib, e->libs[i].name,
+                         err != NULL ? err : "out of memory");
+            free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int reload(limitr_engine *e, const char *text, size_t len,
+                  const char *format, const char **result_json)
+{
+    lp_policy *np, *old;
+    char *err = NULL, previous[72];
+    int *ent_names = NULL, *credit_names = NULL, status;
+    unit_change *changes = NULL;
+    size_t n_changes, i;
+    warnings w = {NULL, 0, 0, 0};
+    cJSON *result;
+    if (e->delivering > 0 || e->in_decision_snippet > 0)
+        return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",
+                            "reload during event delivery (or while a "
+                            "snippet runs): reload after the call returns");
+    if (text == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL, "reload: no text given");
+    if (format != NULL && strcmp(format, "yaml") != 0 &&
+        strcmp(format, "json") != 0)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "reload: unknown format '%s' (use \"yaml\" or "
+                            "\"json\")",
+                            format);
+    np = limitr__policy_compile(text, len, format, &e->policy->limits, &err);
+    if (np == NULL) {
+        if (err == NULL) return limitr__nomem(e);
+        status = limitr__fail(e, LIMITR_INVALID, "invalid_policy", "%s", err);
+        free(err);
+        return status;
+    }
+    changes = malloc((np->n_credits + 1) * sizeof *changes);
+    if (changes == NULL ||
+        limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0) {
+        status = limitr__nomem(e);
+        goto fail;
+    }
+    if (add_libs(e, np) != 0) {
+        status = LIMITR_INVALID;
+        goto fail;
+    }
+    n_changes = unit_changes(e, np, credit_names, changes);
+    for (i = 0; i < n_changes; i++)
+        if (changes[i].convert && convert_state(e, &changes[i], 0) != 0) {
+            status = limitr__fail(e, LIMITR_INVALID, "invalid_policy",
+                                  "credits.%s.units: %s -> %s: an amount in "
+                                  "it would be out of range",
+                                  changes[i].name, unit_name(changes[i].from),
+                                  unit_name(changes[i].to));
+            goto fail;
+        }
+    if ((w.list = cJSON_CreateArray()) == NULL) {
+        status = limitr__nomem(e);
+        goto fail;
+    }
+
+    /* Nothing fails from here on. */
+    for (i = 0; i < n_changes; i++) {
+        if (changes[i].convert)
+            convert_state(e, &changes[i], 1);
+        else
+            units_dormant(e, &changes[i]);
+    }
+    memcpy(previous, e->policy->fingerprint, sizeof previous);
+    old = e->policy;
+    limitr__policy_listeners(e, old, -1);
+    e->policy = np;
+    free(e->ent_names);
+    free(e->credit_names);
+    e->ent_names = ent_names;
+    e->credit_names = credit_names;
+    if (np->vm != NULL) limitr__bind_script(e);
+    limitr__policy_listeners(e, np, +1);
+    limitr__state_changed(&e->st); /* every cache points into the old one */
+    e->draw.valid = 0;
+    e->walk.n = -1;
+    if (reseed(e, old) != 0) warn(&w, "estimates: out of memory seeding them");
+    limitr__policy_free(old);
+    warn_state(e, changes, n_changes, &w);
+    free(changes);
+
+    result = cJSON_CreateObject();
+    if (result == NULL ||
+        !cJSON_AddStringToObject(result, "previous", previous) ||
+        !cJSON_AddStringToObject(result, "current", np->fingerprint) ||
+        !cJSON_AddItemToObject(result, "warnings", w.list) || w.nomem) {
+        if (result == NULL || cJSON_GetObjectItem(result, "warnings") == NULL)
+            cJSON_Delete(w.list);
+        cJSON_Delete(result);
+        /* The policy is swapped: only its report is lost. */
+        if (result_json != NULL) *result_json = NULL;
+        return limitr__ok(e);
+    }
+    if (limitr__listening(e, EV_POLICY_RELOADED))
+        limitr__emit(e, EV_POLICY_RELOADED, cJSON_Duplicate(result, 1));
+    if (limitr__set_result(e, result, result_json) != LIMITR_OK) {
+        if (result_json != NULL) *result_json = NULL;
+        return limitr__ok(e);
+    }
+    return LIMITR_OK;
+
+fail:
+    free(changes);
+    free(ent_names);
+    free(credit_names);
+    limitr__policy_free(np);
+    return status;
+}
+
+int limitr_reload(limitr_engine *e, const char *text, size_t len,
+                  const char *format, const char **result_json)
+{
+    LIMITR_ENTER(e);
+    if (result_json != NULL) *result_json = NULL;
+    return reload(e, text, len, format, result_json);
+}
+
+int limitr_reload_file(limitr_engine *e, const char *path,
+                       const char **result_json)
+{
+    char *text, msg[512];
+    size_t len;
+    int status;
+    LIMITR_ENTER(e);
+    if (result_json != NULL) *result_json = NULL;
+    status = limitr__read_file(path, &text, &len, msg, sizeof msg);
+    if (status != LIMITR_OK) return limitr__fail(e, status, NULL, "%s", msg);
+    status = reload(e, text != NULL ? text : "", len,
+                    limitr__format_of_path(path), result_json);
+    free(text);
+    return status;
+}
+
+const char *limitr_fingerprint(limitr_engine *e)
+{
+    if (e == NULL || e->policy == NULL) return "";
+    return e->policy->fingerprint;
+}
+
+const char *limitr_policy_text(limitr_engine *e, size_t *len)
+{
+    if (e == NULL || e->policy == NULL) {
+        if (len != NULL) *len = 0;
+        return "";
+    }
+    if (len != NULL) *len = e->policy->text_len;
+    return e->policy->text;
+}
