@@ -327,13 +327,14 @@ policy:
         assert(e:create_customer("acme", "p", { type = "org" }))
         assert(e:create_customer("bob", nil, { refs = { "acme" } }))
         assert(e:set_customer_plan("acme", "q")) -- bob now owes qpack
-        assert.are.equal("pack-1", e:customer("bob").grants[1].id) -- kept until written
+        -- generated ids are numbered engine-wide: acme's is pack-1
+        assert.are.equal("pack-2", e:customer("bob").grants[1].id) -- kept until written
         assert.are.equal(100, e:credit_remaining("bob", "token"))
         assert.are.equal(100, e:limit("bob", "chat"))
         assert.is_true(e:check("bob", "chat", 100))
         assert.is_false(e:check("bob", "chat", 101))
         assert.are.same({ false, "limit" }, { e:allow("bob", "chat", 101) })
-        assert.are.equal("pack-1", e:customer("bob").grants[1].id) -- the denial wrote nothing
+        assert.are.equal("pack-2", e:customer("bob").grants[1].id) -- the denial wrote nothing
         assert.is_true(e:allow("bob", "chat", 10))
         local grants = e:customer("bob").grants
         assert.are.equal(1, #grants)

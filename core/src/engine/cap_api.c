@@ -168,7 +168,7 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
         if (idbuf[0] == '\0') /* generated: cap-<n>, skipping taken ones */
             do {
                 snprintf(idbuf, sizeof idbuf, "cap-%llu",
-                         (unsigned long long)++c->cap_seq);
+                         (unsigned long long)++e->st.d->next_cap);
             } while (limitr__cap_find(c, idbuf) != NULL);
         k.id = idbuf;
         k.id_len = strlen(idbuf);

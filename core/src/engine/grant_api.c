@@ -223,7 +223,7 @@ int limitr_add_customer_grant(limitr_engine *e, const char *id,
     if (idbuf[0] == '\0') { /* generated: grant-<n>, skipping taken ones */
         do {
             snprintf(idbuf, sizeof idbuf, "grant-%llu",
-                     (unsigned long long)++c->grant_seq);
+                     (unsigned long long)++e->st.d->next_grant);
         } while (limitr__grant_find(c, idbuf) != NULL);
     }
     g.id = idbuf;

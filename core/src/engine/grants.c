@@ -138,7 +138,7 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     if (topup < 0) return -1;
     do { /* <topup>-<n>, skipping ids the host took */
         n = snprintf(id, sizeof id, "%s-%llu", t->name,
-                     (unsigned long long)++c->grant_seq);
+                     (unsigned long long)++e->st.d->next_grant);
     } while (limitr__grant_find(c, id) != NULL);
     memset(&g, 0, sizeof g);
     g.id = id;

@@ -213,13 +213,11 @@ typedef struct customer {
     size_t n_overrides, cap_overrides;
     grant *grants; /* in the order they were made */
     size_t n_grants, cap_grants;
-    uint64_t grant_seq;      /* numbers the ids it generates */
     estimate_list estimates; /* learned on the meters it owns */
     reservation *holds;      /* reservations on its meters */
     size_t n_holds, cap_holds;
     spend_cap *caps; /* in the order they were added */
     size_t n_caps, cap_caps;
-    uint64_t cap_seq; /* numbers the ids it generates */
     /* included top-ups received on a plan, as interned "<plan>.<topup>":
        one drained to nothing is not granted again on that plan */
     int *included;
@@ -259,6 +257,8 @@ typedef struct state_data {
     size_t n_free_slots, cap_free_slots;
     uint32_t next_slot;      /* slots ever handed out */
     uint64_t next_hold;      /* numbers reservations */
+    uint64_t next_grant;     /* numbers generated grant ids */
+    uint64_t next_cap;       /* numbers generated cap ids */
     size_t n_caps;           /* caps on all customers: 0 spares calls a look */
     size_t n_shared_caps;    /* shared ones: 0 spares calls the walk up refs */
     estimate_list estimates; /* policy-wide (docs/economy.md 11) */
