@@ -1058,6 +1058,44 @@ static int l_engine_credit_remaining(lua_State *L)
 
 /* ---- Plans and the plan fee ---- */
 
+/* ---- State documents (docs/state.md) ---- */
+
+static int l_engine_export(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *id = opt_string(L, 2), *json;
+    size_t len;
+    int status;
+    enter(b);
+    status = limitr_export(b->e, id, &json, &len);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    lua_pushlstring(L, json, len);
+    return 1;
+}
+
+static int l_engine_import(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    size_t len;
+    const char *text, *json;
+    int replace = 0, status;
+    if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string");
+    text = lua_tolstring(L, 2, &len);
+    check_opts_table(L, 3);
+    if (!lua_isnoneornil(L, 3)) {
+        lua_getfield(L, 3, "replace");
+        replace = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    enter(b);
+    status = limitr_import(b->e, text, len, replace, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (json == NULL) return push_true(L); /* the report ran out of memory */
+    return push_result_text(L, json);
+}
+
 /* ---- Reload (docs/reload.md) ---- */
 
 static int l_engine_reload(lua_State *L)
@@ -2220,6 +2258,8 @@ static const luaL_Reg engine_methods[] = {
     {"credit_remaining", l_engine_credit_remaining},
     {"plan", l_engine_plan},
     {"reload", l_engine_reload},
+    {"export", l_engine_export},
+    {"import", l_engine_import},
     {"reload_file", l_engine_reload_file},
     {"fingerprint", l_engine_fingerprint},
     {"policy_text", l_engine_policy_text},

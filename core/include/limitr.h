@@ -152,6 +152,28 @@ LIMITR_API const char *limitr_fingerprint(limitr_engine *engine);
  * Borrowed; *len receives its length when len is not NULL. */
 LIMITR_API const char *limitr_policy_text(limitr_engine *engine, size_t *len);
 
+/* ---- State documents (docs/state.md) ---- */
+
+/* The customer state as one line of JSON (every customer sorted by ID, or
+ * only customer id when id is not NULL), with the policy's fingerprint and
+ * the engine time; the same state always gives the same bytes. Writes and
+ * fires nothing. json: receives the text (borrowed); len: its length (may
+ * be NULL). LIMITR_NOT_FOUND "unknown_customer"; LIMITR_NOMEM. */
+LIMITR_API int limitr_export(limitr_engine *engine, const char *id,
+                             const char **json, size_t *len);
+
+/* Reads a state document into the engine, all or nothing: every problem
+ * is checked before anything changes, and the first one is reported as
+ * "<JSON path>: <problem>" (LIMITR_INVALID). replace: nonzero replaces
+ * every customer, the id counters and the policy-wide estimates with the
+ * document's; zero merges (no ID or alt ID of the document may exist in
+ * the engine). Fires nothing and does not move the clock.
+ * result_json: NULL, or receives {customers, warnings} (borrowed): how
+ * many customers were read, and what the running policy does not account
+ * for (another policy's state is accepted: docs/state.md). */
+LIMITR_API int limitr_import(limitr_engine *engine, const char *text,
+                             size_t len, int replace, const char **result_json);
+
 /* Frees the engine and all of its state. NULL is a no-op. */
 LIMITR_API void limitr_free(limitr_engine *engine);
 

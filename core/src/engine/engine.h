@@ -274,6 +274,30 @@ struct compiler;
 int limitr__compile_status(limitr_engine *e, struct compiler *cc);
 int64_t limitr__now(limitr_engine *e);
 
+/* ---- Warnings of reload and import (reload.c) ---- */
+
+/* The most warning lines a reload or an import returns: a bound on its
+ * result whatever the number of customers; the rest are counted in a last
+ * line. */
+#define MAX_WARNINGS 100
+
+typedef struct warning_list {
+    cJSON *list; /* a cJSON array */
+    size_t n, more;
+    int nomem;
+} warning_list;
+
+void limitr__warn(warning_list *w, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* The "(and N more warnings)" line, when some were counted only. */
+void limitr__warn_end(warning_list *w);
+/* What the policy does not account for in c's state: an unknown own plan,
+ * dormant meters, unused overrides. */
+void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w);
+
 /* ---- Loading policies (engine.c) ---- */
 
 /* The state's names of p's entitlements and credits, in two malloc'ed

@@ -13,10 +13,6 @@
 #include "engine.h"
 #include "units.h"
 
-/* The most warning lines a reload returns: a bound on its result whatever
- * the number of customers. The rest are counted in a last line. */
-#define MAX_RELOAD_WARNINGS 100
-
 /* A credit of both policies whose units differ. */
 typedef struct unit_change {
     int credit;   /* its state name */
@@ -26,23 +22,13 @@ typedef struct unit_change {
     const char *name;
 } unit_change;
 
-typedef struct warnings {
-    cJSON *list;
-    size_t n, more;
-    int nomem;
-} warnings;
+/* ---- Warnings ---- */
 
-static void warn(warnings *w, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void warn(warnings *w, const char *fmt, ...)
+void limitr__warn(warning_list *w, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
-    if (w->n >= MAX_RELOAD_WARNINGS) {
+    if (w->n >= MAX_WARNINGS) {
         w->more++;
         return;
     }
@@ -51,6 +37,14 @@ static void warn(warnings *w, const char *fmt, ...)
     va_end(ap);
     if (!cJSON_AddItemToArray(w->list, cJSON_CreateString(line))) w->nomem = 1;
     w->n++;
+}
+
+void limitr__warn_end(warning_list *w)
+{
+    char line[96];
+    if (w->more == 0) return;
+    snprintf(line, sizeof line, "(and %zu more warnings)", w->more);
+    if (!cJSON_AddItemToArray(w->list, cJSON_CreateString(line))) w->nomem = 1;
 }
 
 /* ---- Units ---- */
@@ -325,66 +319,63 @@ static int ent_limited(const lp_policy *p, int plan, const char *type,
     return 0;
 }
 
-/* What the new policy does not account for in c's state. */
-static void warn_customer(limitr_engine *e, customer *c, warnings *w)
+void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
 {
     const lp_policy *p = e->policy;
     int plan;
     size_t i;
     if (c->own_plan[0] != '\0' && limitr__policy_find_plan(p, c->own_plan) < 0)
-        warn(w,
-             "%s: own_plan: unknown plan '%s' (it follows its refs or the "
-             "default plan)",
-             c->id, c->own_plan);
+        limitr__warn(
+            w,
+            "%s: own_plan: unknown plan '%s' (it follows its refs or the "
+            "default plan)",
+            c->id, c->own_plan);
     plan = limitr__resolved_plan(e, c);
     for (i = 0; i < c->n_meters; i++) {
         const meter *m = &c->meters[i];
         const char *ent = limitr__state_name(&e->st, m->ent);
         const lp_entitlement *pe;
         if (!ent_limited(p, plan, c->type, ent, &pe))
-            warn(w,
-                 "%s: meters.%s: no limit of the policy counts it (dormant: "
-                 "kept, and used again when a policy has it)",
-                 c->id, ent);
+            limitr__warn(
+                w,
+                "%s: meters.%s: no limit of the policy counts it (dormant: "
+                "kept, and used again when a policy has it)",
+                c->id, ent);
         else if (m->credit != e->credit_names[pe->limit.credit])
-            warn(w,
-                 "%s: meters.%s: its limit counts in another credit or "
-                 "unit now (dormant: its next commit starts it again)",
-                 c->id, ent);
+            limitr__warn(w,
+                         "%s: meters.%s: its limit counts in another credit or "
+                         "unit now (dormant: its next commit starts it again)",
+                         c->id, ent);
     }
     for (i = 0; i < c->n_overrides; i++) {
         const char *ent = limitr__state_name(&e->st, c->overrides[i].ent);
         const lp_entitlement *pe;
         if (!ent_limited(p, plan, c->type, ent, &pe))
-            warn(w,
-                 "%s: overrides.%s: not a limit of the customer's plan "
-                 "(kept, unused)",
-                 c->id, ent);
+            limitr__warn(w,
+                         "%s: overrides.%s: not a limit of the customer's plan "
+                         "(kept, unused)",
+                         c->id, ent);
     }
 }
 
 static void warn_state(limitr_engine *e, const unit_change *changes,
-                       size_t n_changes, warnings *w)
+                       size_t n_changes, warning_list *w)
 {
     size_t i;
     for (i = 0; i < n_changes; i++)
-        warn(w,
-             changes[i].convert
-                 ? "units.%s: %s -> %s: every amount in it was converted"
-                 : "units.%s: %s -> %s: its meters are dormant (their next "
-                   "commit starts them again)",
-             changes[i].name, unit_name(changes[i].from),
-             unit_name(changes[i].to));
+        limitr__warn(
+            w,
+            changes[i].convert
+                ? "units.%s: %s -> %s: every amount in it was converted"
+                : "units.%s: %s -> %s: its meters are dormant (their next "
+                  "commit starts them again)",
+            changes[i].name, unit_name(changes[i].from),
+            unit_name(changes[i].to));
     for (i = 0; i < e->st.d->customers.cap; i++) {
         customer *c = limitr__idmap_at(&e->st.d->customers, i);
-        if (c != NULL) warn_customer(e, c, w);
+        if (c != NULL) limitr__warn_customer(e, c, w);
     }
-    if (w->more > 0) {
-        char line[96];
-        snprintf(line, sizeof line, "(and %zu more warnings)", w->more);
-        if (!cJSON_AddItemToArray(w->list, cJSON_CreateString(line)))
-            w->nomem = 1;
-    }
+    limitr__warn_end(w);
 }
 
 /* ---- The swap ---- */
@@ -417,7 +408,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     int *ent_names = NULL, *credit_names = NULL, status;
     unit_change *changes = NULL;
     size_t n_changes, i;
-    warnings w = {NULL, 0, 0, 0};
+    warning_list w = {NULL, 0, 0, 0};
     cJSON *result;
     if (e->delivering > 0 || e->in_decision_snippet > 0)
         return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",
@@ -483,7 +474,8 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     limitr__state_changed(&e->st); /* every cache points into the old one */
     e->draw.valid = 0;
     e->walk.n = -1;
-    if (reseed(e, old) != 0) warn(&w, "estimates: out of memory seeding them");
+    if (reseed(e, old) != 0)
+        limitr__warn(&w, "estimates: out of memory seeding them");
     limitr__policy_free(old);
     warn_state(e, changes, n_changes, &w);
     free(changes);

@@ -15,6 +15,10 @@
  * memory ran out. */
 char *limitr__doc_canonical(const doc_node *root, size_t *len);
 
+/* The node as JSON text as it was read: nulls kept, numbers as written.
+ * Malloc'ed, its length in *len; NULL when memory ran out. */
+char *limitr__doc_json(const doc_node *node, size_t *len);
+
 /* The fingerprint of canonical text: "sha256:" and 64 lowercase hex
  * digits (72 bytes with the NUL). */
 void limitr__fingerprint_of(const char *text, size_t len, char out[72]);
