@@ -147,6 +147,118 @@ TEST(grants_and_caps)
     }
 }
 
+/* An import that runs out of memory at any allocation changes nothing: the
+ * engine's export is the same before and after, and nothing leaks. */
+TEST(import_all_or_nothing)
+{
+    limitr_engine *src = NULL;
+    const char *json, *text;
+    size_t len;
+    char *doc;
+    long n;
+    int replace;
+    ASSERT_EQ(
+        limitr_new(economy_policy, strlen(economy_policy), NULL, NULL, &src),
+        LIMITR_OK);
+    limitr_set_time(src, 1774872000000LL);
+    limitr_create_customer(src, "org", NULL,
+                           "{\"type\":\"org\",\"alt_ids\":[\"o\"]}", NULL);
+    limitr_create_customer(
+        src, "c", NULL, "{\"refs\":[\"org\"],\"metadata\":{\"k\":[1]}}", NULL);
+    limitr_add_customer_cap(src, "org", "{\"value\": 100, \"shared\": true}",
+                            NULL);
+    limitr_add_customer_grant(src, "c", "{\"credit\": \"usd\", \"value\": 1}",
+                              NULL);
+    limitr_allow(src, "c", "chat", 30, NULL);
+    ASSERT_EQ(limitr_export(src, NULL, &json, &len), LIMITR_OK);
+    doc = malloc(len + 1);
+    ASSERT(doc != NULL);
+    memcpy(doc, json, len + 1);
+    for (replace = 0; replace <= 1; replace++)
+        for (n = 0;; n++) {
+            failing f = {-1, 0};
+            limitr_allocator a = {failing_realloc, &f};
+            limitr_options o = {&a, 0, 0, 0, 0};
+            limitr_engine *e = NULL;
+            char before[4096];
+            int status;
+            ASSERT_EQ(limitr_new(economy_policy, strlen(economy_policy), NULL,
+                                 &o, &e),
+                      LIMITR_OK);
+            limitr_set_time(e, 1774872000000LL);
+            limitr_create_customer(e, "other", NULL, NULL, NULL);
+            ASSERT_EQ(limitr_export(e, NULL, &text, NULL), LIMITR_OK);
+            snprintf(before, sizeof before, "%s", text);
+            f.countdown = n;
+            status = limitr_import(e, doc, len, replace, NULL);
+            f.countdown = -1;
+            ASSERT_EQ(limitr_export(e, NULL, &text, NULL), LIMITR_OK);
+            if (status == LIMITR_OK) {
+                ASSERT_CONTAINS(text, "\"id\":\"org\"");
+                ASSERT(replace == (strstr(text, "\"other\"") == NULL));
+            } else {
+                ASSERT_EQ(status, LIMITR_NOMEM);
+                ASSERT_STR(text, before);
+            }
+            limitr_free(e);
+            ASSERT_EQ(f.live, 0);
+            if (status == LIMITR_OK) break;
+            ASSERT(n < 500);
+        }
+    free(doc);
+    limitr_free(src);
+}
+
+/* A reload that runs out of memory at any allocation changes nothing. */
+TEST(reload_all_or_nothing)
+{
+    static const char next[] =
+        "policy: {credits: {tok: {units: GB, price: {amount: 0.1}}}, "
+        "estimates: {chat: {premium: {samples: 3, value_mean: 2}}}, "
+        "plans: {p: {default: true, entitlements: {chat: {limit: {credit: "
+        "tok, value: 10, mode: soft}}, more: {limit: {credit: tok, value: "
+        "1}}}}}}";
+    static const char first[] =
+        "policy: {credits: {tok: {units: MB, price: {amount: 0.1}}}, "
+        "estimates: {chat: {all: {samples: 3, value_mean: 2}}}, "
+        "plans: {p: {default: true, entitlements: {chat: {limit: {credit: "
+        "tok, value: 0, mode: soft}}}}}}";
+    long n;
+    for (n = 0;; n++) {
+        failing f = {-1, 0};
+        limitr_allocator a = {failing_realloc, &f};
+        limitr_options o = {&a, 0, 0, 0, 0};
+        limitr_engine *e = NULL;
+        const char *text;
+        char before[4096], fp[80];
+        int status;
+        double v = -1;
+        ASSERT_EQ(limitr_new(first, strlen(first), NULL, &o, &e), LIMITR_OK);
+        limitr_set_time(e, 1774872000000LL);
+        limitr_create_customer(e, "c", NULL, NULL, NULL);
+        limitr_allow(e, "c", "chat", 500, NULL);
+        ASSERT_EQ(limitr_export(e, NULL, &text, NULL), LIMITR_OK);
+        snprintf(before, sizeof before, "%s", text);
+        snprintf(fp, sizeof fp, "%s", limitr_fingerprint(e));
+        f.countdown = n;
+        status = limitr_reload(e, next, strlen(next), NULL, NULL);
+        f.countdown = -1;
+        if (status == LIMITR_OK) {
+            ASSERT_EQ(limitr_value(e, "c", "chat", NULL, &v), LIMITR_OK);
+            ASSERT_NUM(v, 0.5); /* 500 MB */
+        } else {
+            ASSERT_EQ(status, LIMITR_NOMEM);
+            ASSERT_STR(limitr_fingerprint(e), fp);
+            ASSERT_EQ(limitr_export(e, NULL, &text, NULL), LIMITR_OK);
+            ASSERT_STR(text, before);
+        }
+        limitr_free(e);
+        ASSERT_EQ(f.live, 0);
+        if (status == LIMITR_OK) break;
+        ASSERT(n < 500);
+    }
+}
+
 typedef struct snapshots {
     limitr_engine *e;
     int had, gone; /* events whose customer snapshot could be read, not */
@@ -199,6 +311,8 @@ int main(void)
     RUN(engine_creation);
     RUN(customer_creation_and_decisions);
     RUN(grants_and_caps);
+    RUN(import_all_or_nothing);
+    RUN(reload_all_or_nothing);
     RUN(event_frame_of_a_long_id);
     return HARNESS_EXIT();
 }

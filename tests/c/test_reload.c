@@ -164,8 +164,10 @@ TEST(periods_follow_the_new_rule_from_the_start)
     limitr_set_time(e, 1772366400000LL); /* 2026-03-01T12:00Z */
     limitr_create_customer(e, "f", "free", NULL, NULL);
     ASSERT_EQ(limitr_allow(e, "f", "api", 10, NULL), LIMITR_OK);
+    limitr_set_time(e, 1773100800000LL); /* 2026-03-10T00:00Z */
     ASSERT_EQ(reload(e, weekly, NULL), LIMITR_OK);
-    limitr_set_time(e, 1773964800000LL); /* 2026-03-20T00:00Z */
+    ASSERT_NUM(read_value(e, "f", "api"), 0); /* a week passed: a new one */
+    limitr_set_time(e, 1773964800000LL);      /* 2026-03-20T00:00Z */
     ASSERT_EQ(limitr_allow(e, "f", "api", 1, NULL), LIMITR_OK);
     ASSERT_NUM(read_value(e, "f", "api"), 1);
     ASSERT_EQ(limitr_customer(e, "f", &snap), LIMITR_OK);

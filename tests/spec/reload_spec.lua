@@ -126,4 +126,147 @@ policy:
         local again = assert(limitr.new(text, "json"))
         assert.equals(e:fingerprint(), again:fingerprint())
     end)
+
+    describe("review cases", function()
+        local function credit_policy(c)
+            return ([[
+policy:
+  credits: {req: {}, tok: {}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        api: {limit: {credit: %s, value: 100}}
+]]):format(c)
+        end
+
+        it("a meter whose limit now counts another credit reads as absent, snapshot too", function()
+            local e = H.engine(credit_policy("req"), T, "f", "free")
+            assert.is_true(e:allow("f", "api", 60))
+            assert(e:reload(credit_policy("tok")))
+            assert.equals(0, e:value("f", "api"))
+            local m = e:customer("f").meters.api
+            assert.equals(0, m.value)
+            assert.equals("tok", m.credit)
+            assert.equals(100, m.remaining)
+        end)
+
+        it("a reservation made in the old credit holds nothing under the new one", function()
+            local e = H.engine(credit_policy("req"), T, "f", "free")
+            assert(e:reserve("f", "api", 60))
+            assert(e:reload(credit_policy("tok")))
+            assert.equals(0, e:held("f", "api"))
+            assert.is_true(e:allow("f", "api", 50))
+            assert.is_true(e:allow("f", "api", 50))
+            assert.is_false(e:allow("f", "api", 1))
+        end)
+
+        it("subscriptions to a notification follow its name, and wait while it is gone", function()
+            local function P(notifs)
+                return credit_policy("req"):gsub("value: 100", "value: 1000")
+                    .. "  notifications:\n" .. notifs
+            end
+            local big = "    big: {matches: \"function(t, ev) return t == 'meter-changed' and "
+                .. "ev.meter.diff >= 50 end\"}\n"
+            local any = "    any: {matches: \"function(t, ev) return t == 'meter-changed' end\"}\n"
+            local e = H.engine(P(big), T, "f", "free")
+            local calls = 0
+            assert(e:on("big", function() calls = calls + 1 end))
+            assert(e:reload(P(any .. big)))
+            assert.is_true(e:allow("f", "api", 1)) -- 'any' matches, not 'big'
+            assert.equals(0, calls)
+            assert.is_true(e:allow("f", "api", 50))
+            assert.equals(1, calls)
+            assert(e:reload(P(any)))
+            assert.is_true(e:allow("f", "api", 1))
+            assert.equals(1, calls)
+            assert(e:reload(P(big)))
+            assert.is_true(e:allow("f", "api", 1))
+            assert.is_true(e:allow("f", "api", 50))
+            assert.equals(2, calls)
+        end)
+
+        it("a credit removed and added back converts from the units its amounts were kept in", function()
+            local without = policy(100)
+            local mb = policy(100, { ents = DISK_MB })
+            local gb = policy(100, { units = "GB", ents = DISK_MB }):gsub("  credits: {req: {}, tok: {}, storage: {units: GB}}",
+                "  credits: {req: {}, tok: {}, storage: {units: GB}}")
+            local e = H.engine(mb, T, "f", "free")
+            assert.is_true(e:allow("f", "disk", "500MB"))
+            assert(e:reload((without:gsub(", storage: {units: MB}", ""))))
+            assert(e:reload(gb))
+            assert.equals(0.5, e:value("f", "disk"))
+        end)
+
+        it("an override's own credit is not a credit change", function()
+            local e = H.engine(credit_policy("req"), T, "f", "free")
+            assert(e:create_customer_override("f", "api", { credit = "tok", value = 100 }))
+            assert.is_true(e:allow("f", "api", 30))
+            local r = assert(e:reload(credit_policy("req")))
+            assert.same({}, r.warnings)
+            assert.equals(30, e:value("f", "api"))
+        end)
+
+        it("a host function the new sandbox refuses is warned, not a failed reload", function()
+            local e = H.engine(credit_policy("req"), T)
+            assert(e:lib("math", "double", function(x) return 2 * x end))
+            local r = assert(e:reload(credit_policy("req") .. "  handlers:\n    meter-changed: 'function(ev) end'\n"))
+            assert.matches("^lib math.double: .*snippets cannot call it", r.warnings[1])
+        end)
+
+        it("a policy-wide estimate converts once when its units change", function()
+            local function P(u)
+                return ([[
+policy:
+  credits: {s1: {units: %s}, s2: {units: %s}}
+  estimates:
+    api:
+      all: {samples: 10, value_mean: 1000}
+  plans:
+    p1:
+      default: true
+      entitlements:
+        api: {limit: {credit: s1, value: 1000000}}
+    p2:
+      entitlements:
+        api: {limit: {credit: s2, value: 1000000}}
+]]):format(u, u)
+            end
+            local e = H.engine(P("MB"), T, "f", "p1")
+            assert.equals(1000, e:estimate("f", "api").value)
+            assert(e:reload(P("GB")))
+            assert.equals(1, e:estimate("f", "api").value)
+        end)
+
+        it("the canonical text keeps entries of defaults and numbers exactly", function()
+            local function fp(text) return assert(limitr.new(text)):fingerprint() end
+            local bare = [[
+policy:
+  credits: {req: , tok: }
+  plans:
+    free:
+      default: true
+      entitlements:
+        api: {limit: {credit: req, value: %s}}
+    pro:
+]]
+            local e = assert(limitr.new(bare:format("100")))
+            local text = e:policy_text()
+            assert.matches('"credits":{"req":{},"tok":{}}', text, 1, true)
+            assert.matches('"pro":{}', text, 1, true)
+            assert.equals(e:fingerprint(), assert(limitr.new(text, "json")):fingerprint())
+            assert.equals(fp(bare:format("100")), fp(bare:format("1e2")))
+            assert.equals(fp(bare:format("100")), fp(bare:format("100.0")))
+            assert.are_not.equal(fp(bare:format("100000000000000001")),
+                fp(bare:format("100000000000000000")))
+            assert.matches('"value":100000000000000001', assert(limitr.new(
+                bare:format("100000000000000001"))):policy_text(), 1, true)
+            assert.matches('"value":0.000001', assert(limitr.new(
+                bare:format("1e-6"))):policy_text(), 1, true)
+            assert.matches('"value":0.00000015', assert(limitr.new(
+                bare:format("1.5e-7"))):policy_text(), 1, true)
+            assert.matches('"value":1.5e-8', assert(limitr.new(
+                bare:format("0.000000015"))):policy_text(), 1, true)
+        end)
+    end)
 end)

@@ -262,7 +262,8 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     }
     d->stored = limitr__live_meter(e, d->owner, d->ent_name, d->lim);
     d->held = d->owner->n_holds > 0
-                  ? limitr__held(e, d->owner, d->ent_name, d->now)
+                  ? limitr__held(e, d->owner, d->ent_name,
+                                 e->credit_names[d->lim->credit], d->now)
                   : 0;
     limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
     return 0;
@@ -696,7 +697,8 @@ static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
     remove_expired_override(e, d);
     if (d->owner->n_holds > 0 && limitr__holds_prune(e, d->owner, d->now)) {
         limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
-        d->held = limitr__held(e, d->owner, d->ent_name, d->now);
+        d->held = limitr__held(e, d->owner, d->ent_name,
+                               e->credit_names[d->lim->credit], d->now);
         return read_value(e, d, step, cv);
     }
     return 0;

@@ -49,7 +49,7 @@ int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
 int limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
 /* What live reservations of owner hold on entitlement ent at now
  * (holds.c). */
-lnum limitr__held(limitr_engine *e, const customer *owner, int ent,
+lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int credit,
                   int64_t now);
 
 /* Gates 1-4 for id / ent: fills d (with the period view when limited, and

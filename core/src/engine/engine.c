@@ -325,6 +325,7 @@ int limitr_new(const char *text, size_t len, const char *format,
         e->policy = NULL; /* a failed engine */
         return limitr__nomem(e);
     }
+    limitr__record_units(e);
     if (e->policy->vm != NULL) limitr__bind_script(e);
     limitr__policy_listeners(e, e->policy, +1);
     return limitr__ok(e);

@@ -5,6 +5,7 @@
 #ifndef LIMITR_ENGINE_H
 #define LIMITR_ENGINE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -21,11 +22,20 @@ typedef struct cJSON cJSON;
 
 typedef struct subscription {
     int id;
-    int event;                /* event_kind, or -1 for "*" */
+    int event; /* event_kind, -1 for "*", EV_COUNT + i for notification i,
+                  SUB_DORMANT for a notification the policy lacks now */
+    char *notification;       /* the notification's name (malloc'ed), or NULL */
     limitr_event_fn fn;       /* JSON text; or */
     limitr_items_fn items_fn; /* items (NULL both: removed) */
     void *userdata;
 } subscription;
+
+#define SUB_DORMANT INT_MAX
+
+/* Points the subscriptions to notifications at p's (by name): a reload
+ * keeps them (event.c). */
+struct lp_policy;
+void limitr__subs_follow(limitr_engine *e, const struct lp_policy *p);
 
 typedef struct host_fn {
     char *lib;
@@ -298,6 +308,10 @@ void limitr__warn_end(warning_list *w);
  * dormant meters, unused overrides. */
 void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w);
 
+/* Every customer, sorted by ID bytewise (export.c): a malloc'ed array of
+ * *n, or NULL when memory ran out. */
+customer **limitr__customers_by_id(const limitr_engine *e, size_t *n);
+
 /* ---- Loading policies (engine.c) ---- */
 
 /* The state's names of p's entitlements and credits, in two malloc'ed
@@ -307,6 +321,14 @@ int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
 /* Counts p's handlers and notifications as listeners (sign +1), or stops
  * counting them (-1). */
 void limitr__policy_listeners(limitr_engine *e, const lp_policy *p, int sign);
+/* Records in the state the units the policy's credits keep amounts in. */
+static inline void limitr__record_units(limitr_engine *e)
+{
+    size_t i;
+    for (i = 0; i < e->policy->n_credits; i++)
+        limitr__state_set_units(&e->st, e->credit_names[i],
+                                e->policy->credits[i].units);
+}
 /* "yaml" or "json" by path's extension, or NULL (detect). */
 const char *limitr__format_of_path(const char *path);
 /* Reads a policy file: LIMITR_OK with *text (malloc'ed, may be NULL when
@@ -512,6 +534,8 @@ void limitr__add_num(cJSON *obj, const char *key, lnum v);
 /* Copies the policy's seeded estimates into the state (estimate_api.c);
  * -1: out of memory. */
 int limitr__estimates_seed(limitr_engine *e);
+/* x (its entitlement and segment kept) as seed s says. */
+void limitr__estimate_from_seed(estimate *x, const lp_estimate_seed *s);
 cJSON *limitr__credit_json(const lp_credit *cr);
 
 /* ---- Events (event.c) ---- */

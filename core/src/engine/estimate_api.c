@@ -303,15 +303,20 @@ int limitr__estimates_seed(limitr_engine *e)
         if ((x = limitr__estimate_add(&e->st, &e->st.d->estimates, ent, seg)) ==
             NULL)
             return -1;
-        x->samples = s->samples;
-        x->alpha = s->alpha;
-        x->per_basis = s->per_basis;
-        x->value_mean = s->value_mean;
-        x->value_var = s->value_var;
-        x->overhead_mean = s->overhead_mean;
-        x->overhead_var = s->overhead_var;
-        x->updated = s->updated;
-        x->seeded = 1;
+        limitr__estimate_from_seed(x, s);
     }
     return 0;
+}
+
+void limitr__estimate_from_seed(estimate *x, const lp_estimate_seed *s)
+{
+    x->samples = s->samples;
+    x->alpha = s->alpha;
+    x->per_basis = s->per_basis;
+    x->value_mean = s->value_mean;
+    x->value_var = s->value_var;
+    x->overhead_mean = s->overhead_mean;
+    x->overhead_var = s->overhead_var;
+    x->updated = s->updated;
+    x->seeded = 1;
 }

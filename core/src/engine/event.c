@@ -43,7 +43,11 @@ static int subscribe(limitr_engine *e, const char *name, limitr_event_fn fn,
         e->subs = grown;
         e->cap_subs = cap;
     }
-    s = &e->subs[e->n_subs++];
+    s = &e->subs[e->n_subs];
+    s->notification = NULL;
+    if (ev >= EV_COUNT && (s->notification = strdup(name)) == NULL)
+        return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+    e->n_subs++;
     s->id = e->next_sub_id++;
     s->event = ev;
     s->fn = fn;
@@ -82,9 +86,24 @@ static void compact_subs(limitr_engine *e)
 {
     size_t i, n = 0;
     for (i = 0; i < e->n_subs; i++)
-        if (!removed(&e->subs[i])) e->subs[n++] = e->subs[i];
+        if (!removed(&e->subs[i]))
+            e->subs[n++] = e->subs[i];
+        else
+            free(e->subs[i].notification);
     e->n_subs = n;
     e->subs_dirty = 0;
+}
+
+void limitr__subs_follow(limitr_engine *e, const lp_policy *p)
+{
+    size_t i;
+    for (i = 0; i < e->n_subs; i++) {
+        subscription *s = &e->subs[i];
+        int found;
+        if (s->notification == NULL) continue;
+        found = limitr__notification_find(p, s->notification);
+        s->event = found >= 0 ? EV_COUNT + found : SUB_DORMANT;
+    }
 }
 
 int limitr_off(limitr_engine *e, int sub_id)
@@ -346,6 +365,8 @@ void limitr__events_free(limitr_engine *e)
         free(e->libs[i].name);
     }
     free(e->libs);
+    for (i = 0; i < e->n_subs; i++)
+        free(e->subs[i].notification);
     free(e->subs);
     cJSON_Delete(e->lib_result);
     free(e->lib_items.items);

@@ -375,15 +375,42 @@ static void put_cap(textbuf *b, const limitr_engine *e, const spend_cap *k)
     limitr__tb_put(b, "}", 1);
 }
 
-static void put_parts(textbuf *b, const customer *c, const reservation *h,
-                      int caps)
+static int holds_room(const held_list *l, uint64_t hold)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        if (l->items[i].hold == hold) return 1;
+    return 0;
+}
+
+/* Whether the cap or grant a part names still records its room: one
+ * removed since (or replaced by another of the same ID) holds nothing of
+ * it, and the part is not written. */
+static int part_alive(const limitr_engine *e, const customer *c,
+                      const reservation *h, const hold_part *p)
+{
+    if (p->id == NULL) return 0;
+    if (p->is_cap) {
+        const customer *holder =
+            p->holder != NULL ? limitr__customer_lookup(e, p->holder) : NULL;
+        const spend_cap *k =
+            holder != NULL ? limitr__cap_find(holder, p->id) : NULL;
+        return k != NULL && holds_room(&k->held, h->id);
+    } else {
+        const grant *g = limitr__grant_find(c, p->id);
+        return g != NULL && holds_room(&g->held, h->id);
+    }
+}
+
+static void put_parts(textbuf *b, const limitr_engine *e, const customer *c,
+                      const reservation *h, int caps)
 {
     size_t i;
     int n = 0;
     limitr__tb_put(b, "[", 1);
     for (i = 0; i < h->n_parts; i++) {
         const hold_part *p = &h->parts[i];
-        if (p->is_cap != caps) continue;
+        if (p->is_cap != caps || !part_alive(e, c, h, p)) continue;
         if (n++ > 0) limitr__tb_put(b, ",", 1);
         limitr__tb_puts(b, "{\"amount\":");
         put_lnum(b, p->amount);
@@ -406,13 +433,15 @@ static void put_hold(textbuf *b, const limitr_engine *e, const customer *c,
     key(b, "capacity", &first);
     put_lnum(b, h->capacity);
     key(b, "caps", &first);
-    put_parts(b, c, h, 1);
+    put_parts(b, e, c, h, 1);
+    key(b, "credit", &first);
+    put_name(b, e, h->credit);
     key(b, "entitlement", &first);
     put_name(b, e, h->ent);
     key(b, "expires", &first);
     limitr__tb_int(b, h->expires);
     key(b, "grants", &first);
-    put_parts(b, c, h, 0);
+    put_parts(b, e, c, h, 0);
     key(b, "id", &first);
     limitr__tb_int(b, (int64_t)h->id);
     key(b, "overhead", &first);
@@ -529,6 +558,21 @@ static int by_id(const void *a, const void *b)
     return x->id_len < y->id_len ? -1 : x->id_len > y->id_len;
 }
 
+customer **limitr__customers_by_id(const limitr_engine *e, size_t *n)
+{
+    const state_data *d = e->st.d;
+    customer **list = malloc((d->customers.live + 1) * sizeof *list);
+    size_t i;
+    *n = 0;
+    if (list == NULL) return NULL;
+    for (i = 0; i < d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&d->customers, i);
+        if (c != NULL) list[(*n)++] = c;
+    }
+    qsort(list, *n, sizeof *list, by_id);
+    return list;
+}
+
 /* Marks in seen (by state name) the credits a customer's state names. */
 static void mark_credits(const customer *c, unsigned char *seen)
 {
@@ -543,7 +587,8 @@ static void mark_credits(const customer *c, unsigned char *seen)
         seen[c->caps[i].credit] = 1;
 }
 
-/* units: each policy credit the customers name -> its units or null. */
+/* units: each credit the customers name -> the units its amounts are kept
+ * in (a symbol, or null). */
 static int put_units(textbuf *b, const limitr_engine *e, customer **list,
                      size_t n)
 {
@@ -553,19 +598,19 @@ static int put_units(textbuf *b, const limitr_engine *e, customer **list,
     if (seen == NULL) return -1;
     for (i = 0; i < n; i++)
         mark_credits(list[i], seen);
-    if ((s = malloc((e->policy->n_credits + 1) * sizeof *s)) == NULL) {
+    if ((s = malloc((n_names + 1) * sizeof *s)) == NULL) {
         free(seen);
         return -1;
     }
-    for (i = 0; i < e->policy->n_credits; i++)
-        if (seen[e->credit_names[i]]) {
-            s[k].name = e->policy->credits[i].name;
+    for (i = 0; i < n_names; i++)
+        if (seen[i] && limitr__state_units(&e->st, (int)i) != UNITS_UNKNOWN) {
+            s[k].name = limitr__state_name(&e->st, (int)i);
             s[k++].index = i;
         }
     qsort(s, k, sizeof *s, by_name);
     limitr__tb_put(b, "{", 1);
     for (i = 0; i < k; i++) {
-        int units = e->policy->credits[s[i].index].units;
+        int units = limitr__state_units(&e->st, (int)s[i].index);
         if (i > 0) limitr__tb_put(b, ",", 1);
         put_str(b, s[i].name);
         limitr__tb_put(b, ":", 1);
@@ -583,16 +628,11 @@ char *limitr__state_export(limitr_engine *e, const customer *only, size_t *len)
     const state_data *d = e->st.d;
     customer **list;
     size_t n = 0, i;
-    list = malloc((d->customers.live + 1) * sizeof *list);
-    if (list == NULL) return NULL;
     if (only != NULL) {
+        if ((list = malloc(sizeof *list)) == NULL) return NULL;
         list[n++] = (customer *)only;
-    } else {
-        for (i = 0; i < d->customers.cap; i++) {
-            customer *c = limitr__idmap_at(&d->customers, i);
-            if (c != NULL) list[n++] = c;
-        }
-        qsort(list, n, sizeof *list, by_id);
+    } else if ((list = limitr__customers_by_id(e, &n)) == NULL) {
+        return NULL;
     }
     limitr__tb_puts(&b, "{\"limitr_state\":" LIMITR_STATE_VERSION_TEXT
                         ",\"policy\":");

@@ -18,14 +18,16 @@ static int live(const reservation *h, int64_t now)
     return now < h->expires;
 }
 
-lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int64_t now)
+lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int credit,
+                  int64_t now)
 {
     lnum sum = 0;
     size_t i;
     (void)e;
     for (i = 0; i < owner->n_holds; i++) {
         const reservation *h = &owner->holds[i];
-        if (h->ent == ent && live(h, now) && lnum_add(sum, h->value, &sum) != 0)
+        if (h->ent == ent && h->credit == credit && live(h, now) &&
+            lnum_add(sum, h->value, &sum) != 0)
             sum = LNUM_MAX;
     }
     return sum;
@@ -72,7 +74,7 @@ static void tokens_back(customer *owner, const reservation *h)
     meter *m;
     lnum t;
     if (h->tokens == 0 || (m = limitr__meter_find(owner, h->ent)) == NULL ||
-        !m->has_bucket)
+        !m->has_bucket || m->credit != h->credit)
         return;
     if (lnum_add(m->tokens, h->tokens, &t) != 0) t = h->capacity;
     m->tokens = t > h->capacity ? h->capacity : t;
@@ -259,7 +261,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     /* allow and reserve remove dead holds; the decision counts the live */
     if (limitr__holds_prune(e, d.owner, d.now)) /* tokens came back */
         limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
-    d.held = limitr__held(e, d.owner, d.ent_name, d.now);
+    d.held = limitr__held(e, d.owner, d.ent_name,
+                          e->credit_names[d.lim->credit], d.now);
     d.requested = v;
     if (lnum_add(d.v.value, v, &d.new_value) != 0) {
         free_hold_opts(&o);
@@ -284,6 +287,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
        limit needs (in draw order). */
     h.id = ++e->st.d->next_hold;
     h.ent = d.ent_name;
+    h.credit = e->credit_names[d.lim->credit];
     h.value = v;
     h.overhead = overhead;
     h.expires = d.now + (o.has_ttl ? o.ttl : e->policy->hold_ttl);
@@ -378,7 +382,8 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     }
     give_back(e, d.owner, h);
     if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
-    move_tokens(e, &d, h->tokens);
+    if (d.lim != NULL && h->credit == e->credit_names[d.lim->credit])
+        move_tokens(e, &d, h->tokens);
     limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
     return limitr__ok(e);
 }
@@ -417,7 +422,8 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
             if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
             /* the governor takes what was used past what it gave, or keeps
                the refund */
-            move_tokens(e, &d, h->tokens - a);
+            if (d.lim != NULL && h->credit == e->credit_names[d.lim->credit])
+                move_tokens(e, &d, h->tokens - a);
         }
         if (!o.has_basis && h->has_basis) {
             o.has_basis = 1;
@@ -468,7 +474,7 @@ int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)
         return limitr__reason(e, d.status, d.reason);
     if (d.lim == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "not_metered");
-    *out = limitr__lnum_to_double(
-        limitr__lnum_round9(limitr__held(e, d.owner, d.ent_name, d.now)));
+    *out = limitr__lnum_to_double(limitr__lnum_round9(limitr__held(
+        e, d.owner, d.ent_name, e->credit_names[d.lim->credit], d.now)));
     return limitr__ok(e);
 }

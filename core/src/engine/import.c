@@ -4,7 +4,9 @@
  * checked, and only then do the records enter the ID index; any failure
  * destroys what was staged and leaves the engine as it was. The first
  * problem in document order is reported with its JSON path. */
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,8 @@
 
 /* The clock's range (engine.c): times outside it are refused. */
 #define MAX_TIME INT64_C(8640000000000000)
-/* Bounds on what one document may hold, beyond the engine's own per
- * customer (grants, caps, holds, estimates): strings and lists. */
-#define MAX_STRING 4096
+/* A bound on a list of the document, beyond the engine's own per customer
+ * (grants, caps, holds, estimates); strings are bounded by the document. */
 #define MAX_LIST 65536
 
 /* ---- Reading with a path ---- */
@@ -215,22 +216,25 @@ static int read_lnum(reader *r, const doc_node *obj, const char *name,
     return status;
 }
 
+/* A double written as a decimal (string or number): any finite one, read
+ * as the nearest double. */
 static int read_double(reader *r, const doc_node *obj, const char *name,
                        int required, double *out)
 {
     const doc_node *n = field(r, obj, name, required);
-    lnum check;
+    char *end;
+    double v;
     int status = 0;
     if (n == NULL) return r->failed ? -1 : 1;
     push_key(r, name);
-    if ((n->type != DOC_NUMBER && n->type != DOC_STRING) ||
-        limitr__lnum_parse(n->text, n->text_len, &check) != 0)
-        status =
-            n->type == DOC_NUMBER || n->type == DOC_STRING
-                ? fail(r, "invalid decimal '%.60s'", n->text)
-                : fail(r, "expected a decimal string, got %s", type_name(n));
+    if (n->type != DOC_NUMBER && n->type != DOC_STRING)
+        status = fail(r, "expected a decimal string, got %s", type_name(n));
+    else if (n->text_len == 0 || isspace((unsigned char)n->text[0]) ||
+             (v = strtod(n->text, &end), *end != '\0') || !isfinite(v) ||
+             strpbrk(n->text, "xXnN") != NULL)
+        status = fail(r, "invalid decimal '%.60s'", n->text);
     else
-        *out = strtod(n->text, NULL);
+        *out = v;
     pop(r);
     return status;
 }
@@ -255,10 +259,6 @@ static int read_bool(reader *r, const doc_node *obj, const char *name, int dflt,
 static const char *string_of(reader *r, const doc_node *n)
 {
     if (expect(r, n, DOC_STRING, "string") != 0) return NULL;
-    if (n->text_len > MAX_STRING) {
-        fail(r, "longer than %d bytes", MAX_STRING);
-        return NULL;
-    }
     if (strlen(n->text) != n->text_len) {
         fail(r, "contains a NUL character");
         return NULL;
@@ -654,7 +654,7 @@ static int read_grant(reader *r, customer *c, const doc_node *n,
         read_lnum(r, n, "value", 1, &g.value) != 0 ||
         read_lnum(r, n, "starting_value", 0, &g.starting_value) < 0 ||
         read_period(r, n, &gr->reset, &gr->reset_inc, &gr->sch) != 0 ||
-        read_int(r, n, "reset_catchup_cap", 0, 1, INT64_MAX, &catchup) < 0)
+        read_int(r, n, "reset_catchup_cap", 0, 0, INT64_MAX, &catchup) < 0)
         return -1;
     gr->catchup_cap = catchup;
     if ((status = read_time(r, n, "expires_on", 0, &g.expires_on)) < 0)
@@ -817,8 +817,9 @@ static int read_parts(reader *r, const doc_node *h, const char *name,
 static int read_hold(reader *r, customer *c, const doc_node *n)
 {
     static const char *const known[] = {
-        "basis", "capacity", "caps",    "entitlement", "expires", "grants",
-        "id",    "overhead", "segment", "tokens",      "value",   NULL};
+        "basis",   "capacity", "caps", "credit",   "entitlement",
+        "expires", "grants",   "id",   "overhead", "segment",
+        "tokens",  "value",    NULL};
     reservation h;
     int64_t id = 0;
     const char *segment;
@@ -829,6 +830,13 @@ static int read_hold(reader *r, customer *c, const doc_node *n)
     if (read_int(r, n, "id", 1, 1, INT64_MAX, &id) != 0) return -1;
     h.id = (uint64_t)id;
     if ((h.ent = read_name(r, n, "entitlement", 1)) < 0) return -1;
+    /* absent: the credit its meter counts in */
+    h.credit = read_name(r, n, "credit", 0);
+    if (r->failed) return -1;
+    if (field(r, n, "credit", 0) == NULL) {
+        const meter *m = limitr__meter_find(c, h.ent);
+        h.credit = m != NULL ? m->credit : -1;
+    }
     if (read_lnum(r, n, "value", 1, &h.value) != 0 ||
         read_lnum(r, n, "overhead", 0, &h.overhead) < 0 ||
         read_lnum(r, n, "tokens", 0, &h.tokens) < 0 ||
@@ -1243,9 +1251,14 @@ static void units_check(reader *r, const doc_node *root, staged *s,
         const doc_node *u = p->value->pairs[i].value;
         int credit = limitr__credit_find(r->e->policy, name);
         int here, there, state_name;
-        if (credit < 0) continue; /* named by dormant state only */
-        here = r->e->policy->credits[credit].units;
         there = u->type == DOC_NULL ? -1 : limitr__unit_credit_symbol(u->text);
+        if (credit < 0) { /* named by dormant state: a reload converts */
+            int kn = limitr__state_name_find(&r->e->st, name, strlen(name));
+            if (kn >= 0 && limitr__state_units(&r->e->st, kn) == UNITS_UNKNOWN)
+                limitr__state_set_units(&r->e->st, kn, there);
+            continue;
+        }
+        here = r->e->policy->credits[credit].units;
         if (here == there) continue;
         limitr__warn(w,
                      "$.units.%s: %s in the document, %s here: its meters are "

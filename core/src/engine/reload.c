@@ -82,20 +82,20 @@ static int convert_estimate(const unit_change *u, estimate *x, int write)
                : 0;
 }
 
-/* Whether the old policy counts entitlement `ent` (a state name) in u's
- * credit somewhere: its policy-wide estimates are in that credit. */
-static int counts_in(const limitr_engine *e, int ent, const unit_change *u)
+/* The credit (state name) policy-wide estimates of entitlement `ent` are
+ * kept in: the one its first limit in the running policy counts, or -1.
+ * One credit, so that an estimate converts once whatever changes. */
+static int estimate_credit(const limitr_engine *e, int ent)
 {
     const lp_policy *p = e->policy;
     size_t i, j;
     for (i = 0; i < p->n_plans; i++)
         for (j = 0; j < p->plans[i].n_ents; j++) {
             const lp_entitlement *pe = &p->plans[i].ents[j];
-            if (pe->has_limit && e->ent_names[pe->name] == ent &&
-                e->credit_names[pe->limit.credit] == u->credit)
-                return 1;
+            if (pe->has_limit && e->ent_names[pe->name] == ent)
+                return e->credit_names[pe->limit.credit];
         }
-    return 0;
+    return -1;
 }
 
 /* Whether a hold's part took room in cap `id` of holder. */
@@ -130,18 +130,18 @@ static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
                 m->history[j].delta *= u->factor;
             m->ewma_rate *= u->factor;
         }
-        for (j = 0; j < c->n_holds; j++) {
-            reservation *h = &c->holds[j];
-            if (h->ent != m->ent) continue;
-            if (convert(u, &h->value, write) != 0 ||
-                convert(u, &h->tokens, write) != 0 ||
-                convert(u, &h->capacity, write) != 0)
-                return -1;
-        }
         for (j = 0; j < c->estimates.n; j++)
             if (c->estimates.items[j].ent == m->ent &&
                 convert_estimate(u, &c->estimates.items[j], write) != 0)
                 return -1;
+    }
+    for (i = 0; i < c->n_holds; i++) {
+        reservation *h = &c->holds[i];
+        if (h->credit != u->credit) continue;
+        if (convert(u, &h->value, write) != 0 ||
+            convert(u, &h->tokens, write) != 0 ||
+            convert(u, &h->capacity, write) != 0)
+            return -1;
     }
     for (i = 0; i < c->n_overrides; i++) {
         limit_rule *r = &c->overrides[i].rule;
@@ -196,18 +196,25 @@ static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
     return 0;
 }
 
-/* Every amount of the state in u's credit (write 0: only checks that each
- * converts within range). */
-static int convert_state(limitr_engine *e, const unit_change *u, int write)
+/* Every amount of the customers in u's credit (write 0: only checks that
+ * each converts within range). */
+static int convert_customers(limitr_engine *e, const unit_change *u, int write)
 {
     size_t i;
-    estimate_list *l = &e->st.d->estimates;
     for (i = 0; i < e->st.d->customers.cap; i++) {
         customer *c = limitr__idmap_at(&e->st.d->customers, i);
         if (c != NULL && convert_customer(e, c, u, write) != 0) return -1;
     }
+    return 0;
+}
+
+/* The policy-wide estimates of l in u's credit (write 0: checks). */
+static int convert_estimates(limitr_engine *e, const unit_change *u,
+                             estimate_list *l, int write)
+{
+    size_t i;
     for (i = 0; i < l->n; i++)
-        if (counts_in(e, l->items[i].ent, u) &&
+        if (estimate_credit(e, l->items[i].ent) == u->credit &&
             convert_estimate(u, &l->items[i], write) != 0)
             return -1;
     return 0;
@@ -221,12 +228,14 @@ static size_t unit_changes(const limitr_engine *e, const lp_policy *np,
     size_t i, n = 0;
     for (i = 0; i < np->n_credits; i++) {
         const lp_credit *cr = &np->credits[i];
-        int old = limitr__credit_find(e->policy, cr->name);
+        int kept = limitr__state_units(&e->st, new_credit_names[i]);
         unit_change *u = &changes[n];
         lnum one;
-        if (old < 0 || e->policy->credits[old].units == cr->units) continue;
+        /* the units the state's amounts are in, whichever policy set them
+           (a credit removed and added back converts from its old units) */
+        if (kept == UNITS_UNKNOWN || kept == cr->units) continue;
         u->credit = new_credit_names[i];
-        u->from = e->policy->credits[old].units;
+        u->from = kept;
         u->to = cr->units;
         u->name = cr->name;
         u->convert =
@@ -254,6 +263,8 @@ static void units_dormant(limitr_engine *e, const unit_change *u)
         if (c == NULL) continue;
         for (j = 0; j < c->n_meters; j++)
             if (c->meters[j].credit == u->credit) c->meters[j].credit = -1;
+        for (j = 0; j < c->n_holds; j++)
+            if (c->holds[j].credit == u->credit) c->holds[j].credit = -1;
     }
 }
 
@@ -269,30 +280,51 @@ static int seed_equal(const lp_estimate_seed *a, const lp_estimate_seed *b)
            a->overhead_var == b->overhead_var && a->updated == b->updated;
 }
 
-/* A seed the old policy did not have as it is now replaces its policy-wide
- * estimate (docs/reload.md); new ones are added. */
-static int reseed(limitr_engine *e, const lp_policy *old)
+/* The policy-wide estimates under np, built before the swap: a copy of
+ * the engine's with the units changes applied, in which a seed of np that
+ * the running policy lacks as it is now is added or replaces its estimate
+ * (docs/reload.md). -1: out of memory (out freed); a seed past
+ * MAX_ESTIMATES is left out, warned. */
+static int seeded_estimates(limitr_engine *e, const lp_policy *np,
+                            const unit_change *changes, size_t n_changes,
+                            estimate_list *out, warning_list *w)
 {
+    const estimate_list *here = &e->st.d->estimates;
     size_t i, j;
-    for (i = 0; i < e->policy->n_seeds; i++) {
-        const lp_estimate_seed *s = &e->policy->seeds[i];
-        int ent = limitr__state_name_find(&e->st, s->ent, strlen(s->ent));
-        int seg =
-            limitr__state_name_find(&e->st, s->segment, strlen(s->segment));
+    memset(out, 0, sizeof *out);
+    for (i = 0; i < here->n; i++) {
+        estimate *x = limitr__estimate_add(&e->st, out, here->items[i].ent,
+                                           here->items[i].segment);
+        if (x == NULL) goto nomem;
+        *x = here->items[i];
+    }
+    for (i = 0; i < n_changes; i++) /* checked to convert: cannot fail */
+        if (changes[i].convert) convert_estimates(e, &changes[i], out, 1);
+    for (i = 0; i < np->n_seeds; i++) {
+        const lp_estimate_seed *s = &np->seeds[i];
+        int ent = limitr__state_intern(&e->st, s->ent, strlen(s->ent));
+        int seg = limitr__state_intern(&e->st, s->segment, strlen(s->segment));
         estimate *x;
-        for (j = 0; j < old->n_seeds; j++)
-            if (seed_equal(s, &old->seeds[j])) break;
-        if (j < old->n_seeds || ent < 0 || seg < 0) continue;
-        x = limitr__estimate_find(&e->st.d->estimates, ent, seg);
-        if (x != NULL) x->samples = -1; /* replaced by limitr__estimates_seed */
+        if (ent < 0 || seg < 0) goto nomem;
+        for (j = 0; j < e->policy->n_seeds; j++)
+            if (seed_equal(s, &e->policy->seeds[j])) break;
+        x = limitr__estimate_find(out, ent, seg);
+        if (x != NULL && j < e->policy->n_seeds) continue; /* unchanged */
+        if (x == NULL &&
+            (x = limitr__estimate_add(&e->st, out, ent, seg)) == NULL) {
+            if (out->n < MAX_ESTIMATES) goto nomem;
+            limitr__warn(w,
+                         "estimates.%s.%s: more than %d estimates (left "
+                         "out)",
+                         s->ent, s->segment, MAX_ESTIMATES);
+            continue;
+        }
+        limitr__estimate_from_seed(x, s);
     }
-    for (i = 0; i < e->st.d->estimates.n; i++) {
-        estimate_list *l = &e->st.d->estimates;
-        if (l->items[i].samples != -1) continue;
-        l->items[i] = l->items[--l->n];
-        i--;
-    }
-    return limitr__estimates_seed(e);
+    return 0;
+nomem:
+    limitr__estimate_list_free(&e->st, out);
+    return -1;
 }
 
 /* ---- Warnings ---- */
@@ -319,11 +351,32 @@ static int ent_limited(const lp_policy *p, int plan, const char *type,
     return 0;
 }
 
+/* The next of n names (state names through name_of) after `after` in
+ * bytewise order (NULL: the first), its index or n: a sorted walk without
+ * allocating, quadratic in a customer's meters or overrides (few). */
+static size_t next_by_name(const limitr_engine *e, const int *names,
+                           size_t stride, size_t n, const char *after)
+{
+    size_t i, best = n;
+    for (i = 0; i < n; i++) {
+        const char *s = limitr__state_name(
+            &e->st, *(const int *)((const char *)names + i * stride));
+        if (after != NULL && strcmp(s, after) <= 0) continue;
+        if (best == n ||
+            strcmp(s, limitr__state_name(&e->st,
+                                         *(const int *)((const char *)names +
+                                                        best * stride))) < 0)
+            best = i;
+    }
+    return best;
+}
+
 void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
 {
     const lp_policy *p = e->policy;
     int plan;
     size_t i;
+    const char *after;
     if (c->own_plan[0] != '\0' && limitr__policy_find_plan(p, c->own_plan) < 0)
         limitr__warn(
             w,
@@ -331,25 +384,36 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
             "default plan)",
             c->id, c->own_plan);
     plan = limitr__resolved_plan(e, c);
-    for (i = 0; i < c->n_meters; i++) {
+    /* by name, so that engines of the same state warn alike */
+    for (after = NULL;
+         c->n_meters > 0 &&
+         (i = next_by_name(e, &c->meters[0].ent, sizeof *c->meters, c->n_meters,
+                           after)) < c->n_meters;) {
         const meter *m = &c->meters[i];
         const char *ent = limitr__state_name(&e->st, m->ent);
         const lp_entitlement *pe;
+        after = ent;
         if (!ent_limited(p, plan, c->type, ent, &pe))
             limitr__warn(
                 w,
                 "%s: meters.%s: no limit of the policy counts it (dormant: "
                 "kept, and used again when a policy has it)",
                 c->id, ent);
-        else if (m->credit != e->credit_names[pe->limit.credit])
+        else if (m->credit != (limitr__override_find(c, m->ent) != NULL
+                                   ? limitr__override_find(c, m->ent)->credit
+                                   : e->credit_names[pe->limit.credit]))
             limitr__warn(w,
                          "%s: meters.%s: its limit counts in another credit or "
                          "unit now (dormant: its next commit starts it again)",
                          c->id, ent);
     }
-    for (i = 0; i < c->n_overrides; i++) {
+    for (after = NULL;
+         c->n_overrides > 0 &&
+         (i = next_by_name(e, &c->overrides[0].ent, sizeof *c->overrides,
+                           c->n_overrides, after)) < c->n_overrides;) {
         const char *ent = limitr__state_name(&e->st, c->overrides[i].ent);
         const lp_entitlement *pe;
+        after = ent;
         if (!ent_limited(p, plan, c->type, ent, &pe))
             limitr__warn(w,
                          "%s: overrides.%s: not a limit of the customer's plan "
@@ -361,7 +425,8 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
 static void warn_state(limitr_engine *e, const unit_change *changes,
                        size_t n_changes, warning_list *w)
 {
-    size_t i;
+    customer **list;
+    size_t i, n;
     for (i = 0; i < n_changes; i++)
         limitr__warn(
             w,
@@ -371,31 +436,37 @@ static void warn_state(limitr_engine *e, const unit_change *changes,
                   "commit starts them again)",
             changes[i].name, unit_name(changes[i].from),
             unit_name(changes[i].to));
-    for (i = 0; i < e->st.d->customers.cap; i++) {
-        customer *c = limitr__idmap_at(&e->st.d->customers, i);
-        if (c != NULL) limitr__warn_customer(e, c, w);
+    /* by ID, so that engines of the same state warn alike */
+    if ((list = limitr__customers_by_id(e, &n)) == NULL) {
+        w->nomem = 1;
+        return;
     }
+    for (i = 0; i < n; i++)
+        limitr__warn_customer(e, list[i], w);
+    free(list);
     limitr__warn_end(w);
 }
 
 /* ---- The swap ---- */
 
-/* The host functions registered so far, callable from np's snippets; -1
- * with the error set. */
-static int add_libs(limitr_engine *e, lp_policy *np)
+/* The host functions registered so far, callable from np's snippets; one
+ * whose name np's sandbox refuses (registered while the policy had no
+ * snippets) is warned and stays callable only as an App event function.
+ * -1: out of memory. */
+static int add_libs(limitr_engine *e, lp_policy *np, warning_list *w)
 {
     size_t i;
     if (np->vm == NULL) return 0;
     for (i = 0; i < e->n_libs; i++) {
         char *err = NULL;
-        if (limitr__script_add_lib(np->vm, e->libs[i].lib, e->libs[i].name,
-                                   &err) != LIMITR_OK) {
-            limitr__fail(e, LIMITR_INVALID, NULL, "reload: lib %s.%s: %s",
-                         e->libs[i].lib, e->libs[i].name,
-                         err != NULL ? err : "out of memory");
-            free(err);
+        int status = limitr__script_add_lib(np->vm, e->libs[i].lib,
+                                            e->libs[i].name, &err);
+        if (status == LIMITR_NOMEM || (status != LIMITR_OK && err == NULL))
             return -1;
-        }
+        if (status != LIMITR_OK)
+            limitr__warn(w, "lib %s.%s: %s (snippets cannot call it)",
+                         e->libs[i].lib, e->libs[i].name, err);
+        free(err);
     }
     return 0;
 }
@@ -409,6 +480,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     unit_change *changes = NULL;
     size_t n_changes, i;
     warning_list w = {NULL, 0, 0, 0};
+    estimate_list estimates = {NULL, 0, 0};
     cJSON *result;
     if (e->delivering > 0 || e->in_decision_snippet > 0)
         return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",
@@ -430,18 +502,17 @@ static int reload(limitr_engine *e, const char *text, size_t len,
         return status;
     }
     changes = malloc((np->n_credits + 1) * sizeof *changes);
-    if (changes == NULL ||
-        limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0) {
+    if (changes == NULL || (w.list = cJSON_CreateArray()) == NULL ||
+        limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0 ||
+        add_libs(e, np, &w) != 0) {
         status = limitr__nomem(e);
-        goto fail;
-    }
-    if (add_libs(e, np) != 0) {
-        status = LIMITR_INVALID;
         goto fail;
     }
     n_changes = unit_changes(e, np, credit_names, changes);
     for (i = 0; i < n_changes; i++)
-        if (changes[i].convert && convert_state(e, &changes[i], 0) != 0) {
+        if (changes[i].convert &&
+            (convert_customers(e, &changes[i], 0) != 0 ||
+             convert_estimates(e, &changes[i], &e->st.d->estimates, 0) != 0)) {
             status = limitr__fail(e, LIMITR_INVALID, "invalid_policy",
                                   "credits.%s.units: %s -> %s: an amount in "
                                   "it would be out of range",
@@ -449,7 +520,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
                                   unit_name(changes[i].to));
             goto fail;
         }
-    if ((w.list = cJSON_CreateArray()) == NULL) {
+    if (seeded_estimates(e, np, changes, n_changes, &estimates, &w) != 0) {
         status = limitr__nomem(e);
         goto fail;
     }
@@ -457,25 +528,27 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     /* Nothing fails from here on. */
     for (i = 0; i < n_changes; i++) {
         if (changes[i].convert)
-            convert_state(e, &changes[i], 1);
+            convert_customers(e, &changes[i], 1);
         else
             units_dormant(e, &changes[i]);
     }
+    limitr__estimate_list_free(&e->st, &e->st.d->estimates);
+    e->st.d->estimates = estimates;
     memcpy(previous, e->policy->fingerprint, sizeof previous);
     old = e->policy;
     limitr__policy_listeners(e, old, -1);
     e->policy = np;
+    limitr__subs_follow(e, np);
     free(e->ent_names);
     free(e->credit_names);
     e->ent_names = ent_names;
     e->credit_names = credit_names;
+    limitr__record_units(e);
     if (np->vm != NULL) limitr__bind_script(e);
     limitr__policy_listeners(e, np, +1);
     limitr__state_changed(&e->st); /* every cache points into the old one */
     e->draw.valid = 0;
     e->walk.n = -1;
-    if (reseed(e, old) != 0)
-        limitr__warn(&w, "estimates: out of memory seeding them");
     limitr__policy_free(old);
     warn_state(e, changes, n_changes, &w);
     free(changes);
@@ -501,6 +574,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     return LIMITR_OK;
 
 fail:
+    cJSON_Delete(w.list);
     free(changes);
     free(ent_names);
     free(credit_names);

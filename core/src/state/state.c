@@ -68,6 +68,7 @@ void limitr__state_close(state *st)
         limitr__st_free(st, st->d->names.items[i], st->d->names.lens[i] + 1);
     limitr__st_free(st, st->d->names.items, st->d->names.cap * sizeof(char *));
     limitr__st_free(st, st->d->names.lens, st->d->names.cap * sizeof(size_t));
+    limitr__st_free(st, st->d->names.units, st->d->names.cap * sizeof(int));
     limitr__st_free(st, st->d->free_slots,
                     st->d->cap_free_slots * sizeof *st->d->free_slots);
     limitr__st_free(st, st->d, sizeof *st->d);
@@ -98,24 +99,30 @@ int limitr__state_intern(state *st, const char *name, size_t len)
         size_t cap = t->cap ? t->cap * 2 : 16;
         char **items = limitr__st_alloc(st, cap * sizeof *items);
         size_t *lens = limitr__st_alloc(st, cap * sizeof *lens);
-        if (items == NULL || lens == NULL) {
+        int *units = limitr__st_alloc(st, cap * sizeof *units);
+        if (items == NULL || lens == NULL || units == NULL) {
             limitr__st_free(st, items, cap * sizeof *items);
             limitr__st_free(st, lens, cap * sizeof *lens);
+            limitr__st_free(st, units, cap * sizeof *units);
             return -1;
         }
         if (t->n) {
             memcpy(items, t->items, t->n * sizeof *items);
             memcpy(lens, t->lens, t->n * sizeof *lens);
+            memcpy(units, t->units, t->n * sizeof *units);
         }
         limitr__st_free(st, t->items, t->cap * sizeof *t->items);
         limitr__st_free(st, t->lens, t->cap * sizeof *t->lens);
+        limitr__st_free(st, t->units, t->cap * sizeof *t->units);
         t->items = items;
         t->lens = lens;
+        t->units = units;
         t->cap = cap;
     }
     if ((copy = limitr__st_strdup(st, name, len)) == NULL) return -1;
     t->items[t->n] = copy;
     t->lens[t->n] = len;
+    t->units[t->n] = UNITS_UNKNOWN;
     return (int)t->n++;
 }
 

@@ -130,6 +130,8 @@ typedef struct hold_part {
 typedef struct reservation {
     uint64_t id; /* "h<id>" */
     int ent;     /* interned entitlement name */
+    int credit;  /* interned name of the credit value counts in: a hold
+                    holds nothing in a limit that counts another one now */
     lnum value;  /* units held in the limit */
     lnum overhead;
     lnum tokens; /* governor tokens taken */
@@ -243,6 +245,10 @@ typedef struct idmap {
 typedef struct name_table {
     char **items;
     size_t *lens;
+    /* for a credit's name, the units its amounts are kept in (a unit
+       index, or -1: none), as the last policy that had it said; -2: no
+       policy named it a credit. A reload converts from these. */
+    int *units;
     size_t n, cap;
 } name_table;
 
@@ -308,6 +314,15 @@ int limitr__state_name_find(const state *st, const char *name, size_t len);
 static inline const char *limitr__state_name(const state *st, int name)
 {
     return st->d->names.items[name];
+}
+#define UNITS_UNKNOWN (-2)
+static inline int limitr__state_units(const state *st, int name)
+{
+    return st->d->names.units[name];
+}
+static inline void limitr__state_set_units(state *st, int name, int units)
+{
+    st->d->names.units[name] = units;
 }
 
 /* ---- The ID index (idmap.c) ---- */
