@@ -197,3 +197,17 @@ describe("examples/reload.lua", function()
         }, "\n"), run("examples/reload.lua"))
     end)
 end)
+
+describe("examples/persistent.lua", function()
+    it("keeps usage across a restart through a state document", function()
+        assert.are.equal(table.concat({
+            "first run:  acme used 70 of 100",
+            "first run:  state saved, exiting",
+            "second run: 1 customer restored",
+            "second run: acme used 70 of 100",
+            "second run: allow 40 -> false limit",
+            "second run: allow 30 -> true (used 100)",
+            "",
+        }, "\n"), run("examples/persistent.lua"))
+    end)
+end)

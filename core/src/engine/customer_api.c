@@ -16,6 +16,22 @@
 #define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
 #endif
 
+
+/* How deep a metadata value nests (a scalar is 1), counting no deeper than
+ * one past the bound: a state document must be able to carry it
+ * (docs/state.md). */
+#define LIMITR_MAX_METADATA_DEPTH 24
+static int json_depth(const cJSON *item, int depth)
+{
+    const cJSON *child;
+    int deepest = depth + 1;
+    if (depth > LIMITR_MAX_METADATA_DEPTH) return depth;
+    for (child = item->child; child != NULL; child = child->next) {
+        int d = json_depth(child, depth + 1);
+        if (d > deepest) deepest = d;
+    }
+    return deepest;
+}
 /* A copy of a cJSON array of strings, in the state; -1 with nothing
  * allocated on failure. */
 static int strlist_from_json(state *st, const cJSON *arr, strlist *out)
@@ -113,8 +129,13 @@ static int parse_opts(limitr_engine *e, const char *json, customer_opts *o)
             else
                 o->alt_ids = item;
         } else if (strcmp(k, "metadata") == 0) {
-            if (!cJSON_IsNull(item) &&
-                (o->metadata_json = cJSON_PrintUnformatted(item)) == NULL)
+            if (json_depth(item, 0) > LIMITR_MAX_METADATA_DEPTH)
+                status = limitr__fail(e, LIMITR_INVALID, NULL,
+                                      "create_customer: metadata nests more "
+                                      "than %d levels deep",
+                                      LIMITR_MAX_METADATA_DEPTH);
+            else if (!cJSON_IsNull(item) &&
+                     (o->metadata_json = cJSON_PrintUnformatted(item)) == NULL)
                 status = limitr__nomem(e);
         } else {
             status = limitr__fail(e, LIMITR_INVALID, NULL,
