@@ -7,6 +7,7 @@
 #   <prefix>/lib/pkgconfig/limitr.pc
 #   <prefix>/lib/cmake/limitr/                    find_package(limitr)
 #   <prefix>/lib/lua/5.4/limitr/core.so           + share/lua/5.4/limitr/*.lua
+#   <prefix>/bin/limitr                           the CLI (Lua 5.4 script)
 #   <prefix>/lib/lua/5.1/limitr/core.so           + share/lua/5.1/limitr/*.lua
 #                                                 (LuaJIT, when built)
 #
@@ -159,6 +160,9 @@ if(TARGET limitr_lua)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/lua/limitr
           DESTINATION ${LIMITR_INSTALL_LUA_LMOD_DIR}
           FILES_MATCHING PATTERN "*.lua")
+  # the command-line tool (docs/cli.md), a Lua 5.4 script
+  install(PROGRAMS ${PROJECT_SOURCE_DIR}/bin/limitr
+          DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 if(TARGET limitr_luajit)
   install(TARGETS limitr_luajit
