@@ -177,6 +177,43 @@ TEST(bad_documents_name_their_first_problem)
     limitr_free(e);
 }
 
+/* Hostile documents: deep nesting and a 100 MB string are refused with
+ * their path, quickly and without changing anything. */
+TEST(hostile_documents)
+{
+    limitr_engine *e = fresh();
+    size_t big = 100u * 1024u * 1024u, i;
+    char *doc, *p;
+    ASSERT(e != NULL);
+    /* metadata 40 levels deep */
+    doc = malloc(4096);
+    ASSERT(doc != NULL);
+    p = doc + sprintf(doc, HEAD "\"customers\":[{\"id\":\"a\",\"metadata\":");
+    for (i = 0; i < 40; i++)
+        *p++ = '[';
+    for (i = 0; i < 40; i++)
+        *p++ = ']';
+    strcpy(p, "}]}");
+    ASSERT_EQ(limitr_import(e, doc, strlen(doc), 0, NULL), LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "nest");
+    free(doc);
+    /* a 100 MB customer ID */
+    doc = malloc(big + 256);
+    ASSERT(doc != NULL);
+    p = doc + sprintf(doc, HEAD "\"customers\":[{\"id\":\"");
+    memset(p, 'x', big);
+    strcpy(p + big, "\",\"colour\":1}]}");
+    ASSERT_EQ(limitr_import(e, doc, strlen(doc), 0, NULL), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e),
+               "$.customers[0].colour: unknown field 'colour'");
+    /* past the size bound */
+    ASSERT_EQ(limitr_import(e, doc, 300u * 1024u * 1024u, 0, NULL),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e), "$: the document is larger than 256 MiB");
+    free(doc);
+    limitr_free(e);
+}
+
 TEST(merge_and_replace)
 {
     limitr_engine *a = fresh(), *b = fresh();
@@ -239,6 +276,7 @@ int main(void)
     RUN(export_import_example);
     RUN(export_of_one_customer_and_unknown);
     RUN(bad_documents_name_their_first_problem);
+    RUN(hostile_documents);
     RUN(merge_and_replace);
     RUN(another_policy_warns_and_keeps_dormant_state);
     return HARNESS_EXIT();
