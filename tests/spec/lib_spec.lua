@@ -87,7 +87,7 @@ handlers:
         App.f({["k" .. i] = i})
       end
     end
-]])))
+]]), nil, { snippet_milliseconds = 10000 })) -- 3000 host calls: no time budget under load
         assert(e:create_customer("c"))
         local bad, calls = 0, 0
         e:lib("App", "f", function(t)
