@@ -70,4 +70,29 @@ describe("export and import (docs/state.md)", function()
         assert.same(e:customer("ok").metadata, b:customer("ok").metadata)
         assert.equals(e:export(), b:export())
     end)
+
+    it("converts amounts kept in other units of the same dimension (500 MB reads 0.5 GB)", function()
+        local function P(units, value)
+            return ([[
+policy:
+  credits: {storage: {units: %s}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        disk: {limit: {credit: storage, value: %s}}
+]]):format(units, value)
+        end
+        local a = H.engine(P("MB", "2GB"), T, "f", "free")
+        assert.is_true(a:allow("f", "disk", "500MB"))
+        local b = H.engine(P("GB", "2GB"), T)
+        local r = assert(b:import(a:export()))
+        assert.equals("$.units.storage: MB in the document, GB here: every amount in it was converted",
+            r.warnings[2])
+        assert.equals(0.5, b:value("f", "disk"))
+        local c = H.engine(P("s", "100"), T)
+        r = assert(c:import(a:export()))
+        assert.matches("^%$.units.storage: MB in the document, s here: its meters are dormant", r.warnings[2])
+        assert.equals(0, c:value("f", "disk"))
+    end)
 end)

@@ -16,7 +16,6 @@
 #define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
 #endif
 
-
 /* How deep a metadata value nests (a scalar is 1), counting no deeper than
  * one past the bound: a state document must be able to carry it
  * (docs/state.md). */

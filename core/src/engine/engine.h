@@ -312,6 +312,29 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w);
  * *n, or NULL when memory ran out. */
 customer **limitr__customers_by_id(const limitr_engine *e, size_t *n);
 
+/* ---- Units changes (reload.c) ---- */
+
+/* A credit whose units changed: its amounts convert (same dimension), or
+ * its meters go dormant. */
+typedef struct unit_change {
+    int credit;   /* its state name */
+    int from, to; /* unit indexes (-1: none) */
+    int convert;  /* same dimension */
+    double factor;
+    const char *name;
+} unit_change;
+
+void limitr__unit_change(unit_change *u, const char *name, int credit,
+                         int from, int to);
+/* Every amount in u's credit of the customers of list (NULL: all of the
+ * engine's), and the room their holds took in their caps and grants; write
+ * 0 only checks that each converts within range. 0, or -1. */
+int limitr__convert_units(limitr_engine *e, customer *const *list, size_t n,
+                          const unit_change *u, int write);
+/* The estimates of l whose entitlement counts in u's credit, alike. */
+int limitr__convert_estimates(limitr_engine *e, const unit_change *u,
+                              estimate_list *l, int write);
+
 /* ---- Loading policies (engine.c) ---- */
 
 /* The state's names of p's entitlements and credits, in two malloc'ed

@@ -1238,38 +1238,81 @@ static int read_header(reader *r, const doc_node *root, uint64_t seq[3],
     return r->failed ? -1 : 0;
 }
 
-/* Units the document's credits were kept in, unlike this policy's: the
- * meters in them are dormant (their next commit starts them again). */
-static void units_check(reader *r, const doc_node *root, staged *s,
-                        warning_list *w)
+/* Credits the document keeps in other units than this policy: in the same
+ * dimension every amount of the staged customers and of the document's
+ * estimates converts (checked first: one out of range fails the import);
+ * otherwise their meters are dormant (their next commit starts them
+ * again). */
+static int units_convert(reader *r, const doc_node *root, staged *s,
+                         estimate_list *file_est, warning_list *w)
 {
     const doc_pair *p = limitr__doc_get(root, "units");
     size_t i, j, k;
-    if (p == NULL || p->value->type != DOC_MAP) return;
+    if (p == NULL || p->value->type != DOC_MAP) return 0;
     for (i = 0; i < p->value->count; i++) {
         const char *name = p->value->pairs[i].key;
-        const doc_node *u = p->value->pairs[i].value;
-        int credit = limitr__credit_find(r->e->policy, name);
-        int here, there, state_name;
-        there = u->type == DOC_NULL ? -1 : limitr__unit_credit_symbol(u->text);
-        if (credit < 0) { /* named by dormant state: a reload converts */
-            int kn = limitr__state_name_find(&r->e->st, name, strlen(name));
-            if (kn >= 0 && limitr__state_units(&r->e->st, kn) == UNITS_UNKNOWN)
-                limitr__state_set_units(&r->e->st, kn, there);
+        const doc_node *node = p->value->pairs[i].value;
+        int credit = limitr__credit_find(r->e->policy, name), there;
+        unit_change u;
+        if (credit < 0) continue; /* dormant state: units_record */
+        there = node->type == DOC_NULL ? -1
+                                       : limitr__unit_credit_symbol(node->text);
+        if (there == r->e->policy->credits[credit].units) continue;
+        limitr__unit_change(&u, name, r->e->credit_names[credit], there,
+                            r->e->policy->credits[credit].units);
+        if (u.convert) {
+            if (limitr__convert_units(r->e, s->items, s->n, &u, 0) != 0 ||
+                limitr__convert_estimates(r->e, &u, file_est, 0) != 0) {
+                push_key(r, "units");
+                push_key(r, name);
+                fail(r, "%s -> %s: an amount in it would be out of range",
+                     limitr__unit_symbol(u.from), limitr__unit_symbol(u.to));
+                r->depth = 0;
+                return -1;
+            }
+            limitr__convert_units(r->e, s->items, s->n, &u, 1);
+            limitr__convert_estimates(r->e, &u, file_est, 1);
+            limitr__warn(w,
+                         "$.units.%s: %s in the document, %s here: every "
+                         "amount in it was converted",
+                         name, limitr__unit_symbol(u.from),
+                         limitr__unit_symbol(u.to));
             continue;
         }
-        here = r->e->policy->credits[credit].units;
-        if (here == there) continue;
         limitr__warn(w,
                      "$.units.%s: %s in the document, %s here: its meters are "
                      "dormant (their next commit starts them again)",
-                     name, there >= 0 ? limitr__unit_symbol(there) : "(none)",
-                     here >= 0 ? limitr__unit_symbol(here) : "(none)");
-        state_name = r->e->credit_names[credit];
-        for (j = 0; j < s->n; j++)
-            for (k = 0; k < s->items[j]->n_meters; k++)
-                if (s->items[j]->meters[k].credit == state_name)
-                    s->items[j]->meters[k].credit = -1;
+                     name, u.from >= 0 ? limitr__unit_symbol(u.from) : "(none)",
+                     u.to >= 0 ? limitr__unit_symbol(u.to) : "(none)");
+        for (j = 0; j < s->n; j++) {
+            customer *c = s->items[j];
+            for (k = 0; k < c->n_meters; k++)
+                if (c->meters[k].credit == u.credit) c->meters[k].credit = -1;
+            for (k = 0; k < c->n_holds; k++)
+                if (c->holds[k].credit == u.credit) c->holds[k].credit = -1;
+        }
+    }
+    return 0;
+}
+
+/* After the import: the units of credits the policy does not know, as the
+ * document kept them, so that a reload that brings them converts. */
+static void units_record(limitr_engine *e, const doc_node *root)
+{
+    const doc_pair *p = limitr__doc_get(root, "units");
+    size_t i;
+    if (p == NULL || p->value->type != DOC_MAP) return;
+    for (i = 0; i < p->value->count; i++) {
+        const char *name = p->value->pairs[i].key;
+        const doc_node *node = p->value->pairs[i].value;
+        int k = limitr__state_name_find(&e->st, name, strlen(name));
+        if (k < 0 || limitr__credit_find(e->policy, name) >= 0 ||
+            limitr__state_units(&e->st, k) != UNITS_UNKNOWN)
+            continue;
+        limitr__state_set_units(&e->st, k,
+                                node->type == DOC_NULL
+                                    ? -1
+                                    : limitr__unit_credit_symbol(node->text));
     }
 }
 
@@ -1429,11 +1472,12 @@ int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
     pop(&r);
     if (index_ids(&r, &s, &ids, replace) != 0 ||
         place_holds(&r, &s, &ids, &w) != 0 ||
+        units_convert(&r, root, &s, &file_est, &w) != 0 ||
         merge_estimates(&r, &file_est, replace, &merged) != 0 ||
         reserve_ids(&r, &s, replace, &fresh, &fresh_alt) != 0)
         goto fail;
-    units_check(&r, root, &s, &w);
     commit(e, &s, replace, &fresh, &fresh_alt, &merged, seq);
+    units_record(e, root);
     for (i = 0; i < s.n; i++)
         limitr__warn_customer(e, s.items[i], &w);
     limitr__warn_end(&w);

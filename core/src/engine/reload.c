@@ -14,13 +14,6 @@
 #include "units.h"
 
 /* A credit of both policies whose units differ. */
-typedef struct unit_change {
-    int credit;   /* its state name */
-    int from, to; /* unit indexes (-1: none) */
-    int convert;  /* same dimension: amounts convert; else meters go dormant */
-    double factor;
-    const char *name;
-} unit_change;
 
 /* ---- Warnings ---- */
 
@@ -116,7 +109,7 @@ static int part_in_grant(const hold_part *hp, const char *id)
  * meters and the holds on them, its estimates, overrides, grants and caps,
  * and the parts of holds (any customer's) that took room in them. */
 static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
-                            int write)
+                            customer *const *list, size_t n_list, int write)
 {
     size_t i, j, k;
     for (i = 0; i < c->n_meters; i++) {
@@ -180,9 +173,12 @@ static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
             convert(u, &cap->meter_value, write) != 0 ||
             convert_held(u, &cap->held, write) != 0)
             return -1;
-        /* Holds anywhere may hold room in it. */
-        for (slot = 0; slot < e->st.d->customers.cap; slot++) {
-            customer *o = limitr__idmap_at(&e->st.d->customers, slot);
+        /* Holds anywhere (of the list) may hold room in it. */
+        for (slot = 0; slot < (list != NULL ? n_list : e->st.d->customers.cap);
+             slot++) {
+            customer *o = list != NULL
+                              ? list[slot]
+                              : limitr__idmap_at(&e->st.d->customers, slot);
             if (o == NULL) continue;
             for (j = 0; j < o->n_holds; j++)
                 for (k = 0; k < o->holds[j].n_parts; k++) {
@@ -198,19 +194,39 @@ static int convert_customer(limitr_engine *e, customer *c, const unit_change *u,
 
 /* Every amount of the customers in u's credit (write 0: only checks that
  * each converts within range). */
-static int convert_customers(limitr_engine *e, const unit_change *u, int write)
+void limitr__unit_change(unit_change *u, const char *name, int credit, int from,
+                         int to)
+{
+    lnum one;
+    u->credit = credit;
+    u->from = from;
+    u->to = to;
+    u->name = name;
+    u->convert = from >= 0 && to >= 0 &&
+                 limitr__unit_dim(from) == limitr__unit_dim(to) &&
+                 limitr__unit_convert(lnum_from_int(1), from, to, &one) == 0;
+    u->factor = u->convert ? limitr__lnum_to_double(one) : 1;
+}
+
+int limitr__convert_units(limitr_engine *e, customer *const *list, size_t n,
+                          const unit_change *u, int write)
 {
     size_t i;
+    if (list != NULL) {
+        for (i = 0; i < n; i++)
+            if (convert_customer(e, list[i], u, list, n, write) != 0) return -1;
+        return 0;
+    }
     for (i = 0; i < e->st.d->customers.cap; i++) {
         customer *c = limitr__idmap_at(&e->st.d->customers, i);
-        if (c != NULL && convert_customer(e, c, u, write) != 0) return -1;
+        if (c != NULL && convert_customer(e, c, u, NULL, 0, write) != 0)
+            return -1;
     }
     return 0;
 }
 
-/* The policy-wide estimates of l in u's credit (write 0: checks). */
-static int convert_estimates(limitr_engine *e, const unit_change *u,
-                             estimate_list *l, int write)
+int limitr__convert_estimates(limitr_engine *e, const unit_change *u,
+                              estimate_list *l, int write)
 {
     size_t i;
     for (i = 0; i < l->n; i++)
@@ -230,19 +246,10 @@ static size_t unit_changes(const limitr_engine *e, const lp_policy *np,
         const lp_credit *cr = &np->credits[i];
         int kept = limitr__state_units(&e->st, new_credit_names[i]);
         unit_change *u = &changes[n];
-        lnum one;
         /* the units the state's amounts are in, whichever policy set them
            (a credit removed and added back converts from its old units) */
         if (kept == UNITS_UNKNOWN || kept == cr->units) continue;
-        u->credit = new_credit_names[i];
-        u->from = kept;
-        u->to = cr->units;
-        u->name = cr->name;
-        u->convert =
-            u->from >= 0 && u->to >= 0 &&
-            limitr__unit_dim(u->from) == limitr__unit_dim(u->to) &&
-            limitr__unit_convert(lnum_from_int(1), u->from, u->to, &one) == 0;
-        u->factor = u->convert ? limitr__lnum_to_double(one) : 1;
+        limitr__unit_change(u, cr->name, new_credit_names[i], kept, cr->units);
         n++;
     }
     return n;
@@ -299,7 +306,8 @@ static int seeded_estimates(limitr_engine *e, const lp_policy *np,
         *x = here->items[i];
     }
     for (i = 0; i < n_changes; i++) /* checked to convert: cannot fail */
-        if (changes[i].convert) convert_estimates(e, &changes[i], out, 1);
+        if (changes[i].convert)
+            limitr__convert_estimates(e, &changes[i], out, 1);
     for (i = 0; i < np->n_seeds; i++) {
         const lp_estimate_seed *s = &np->seeds[i];
         int ent = limitr__state_intern(&e->st, s->ent, strlen(s->ent));
@@ -511,8 +519,9 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     n_changes = unit_changes(e, np, credit_names, changes);
     for (i = 0; i < n_changes; i++)
         if (changes[i].convert &&
-            (convert_customers(e, &changes[i], 0) != 0 ||
-             convert_estimates(e, &changes[i], &e->st.d->estimates, 0) != 0)) {
+            (limitr__convert_units(e, NULL, 0, &changes[i], 0) != 0 ||
+             limitr__convert_estimates(e, &changes[i], &e->st.d->estimates,
+                                       0) != 0)) {
             status = limitr__fail(e, LIMITR_INVALID, "invalid_policy",
                                   "credits.%s.units: %s -> %s: an amount in "
                                   "it would be out of range",
@@ -528,7 +537,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     /* Nothing fails from here on. */
     for (i = 0; i < n_changes; i++) {
         if (changes[i].convert)
-            convert_customers(e, &changes[i], 1);
+            limitr__convert_units(e, NULL, 0, &changes[i], 1);
         else
             units_dormant(e, &changes[i]);
     }
