@@ -172,6 +172,33 @@ TEST(bad_documents_name_their_first_problem)
                    0,
                    "$.customers[0].meters.api.started: expected an integer, "
                    "got 1.5");
+    expect_refused(e, HEAD "\"customers\":[{\"id\":\"a\",\"alt_ids\":[\"\"]}]}",
+                   0, "$.customers[0].alt_ids[0]: must be 1 to 1024 bytes");
+    expect_refused(e,
+                   HEAD "\"customers\":[{\"id\":\"a\",\"overrides\":{\"api\":{"
+                        "\"credit\":\"req\",\"value\":\"-5\"}}}]}",
+                   0,
+                   "$.customers[0].overrides.api.value: must not be negative");
+    expect_refused(e,
+                   HEAD "\"customers\":[{\"id\":\"a\",\"meters\":{\"api\":{"
+                        "\"credit\":\"req\",\"started\":0,\"value\":\"2e19\"}}}"
+                        "]}",
+                   0,
+                   "$.customers[0].meters.api.value: 2e19 is out of range "
+                   "(+-1e19)");
+    expect_refused(e,
+                   HEAD
+                   "\"customers\":[{\"id\":\"a\",\"holds\":[{\"id\":5,"
+                   "\"entitlement\":\"api\",\"value\":\"1\",\"expires\":9}]},"
+                   "{\"id\":\"b\",\"holds\":[{\"id\":5,\"entitlement\":"
+                   "\"api\",\"value\":\"1\",\"expires\":9}]}]}",
+                   0,
+                   "$.customers[1].holds[0].id: duplicate hold id 5 (hold "
+                   "numbers are one sequence for every customer)");
+    expect_refused(
+        e, HEAD "\"seq\":{\"hold\":9007199254740993},\"customers\":[]}", 0,
+        "$.seq.hold: 9007199254740993 is out of range (0 to "
+        "9007199254740992)");
     expect_refused(e, HEAD "\"customers\":[{\"id\":\"a\",\"a\":1,\"a\":2}]}", 0,
                    "$.customers[0]: duplicate key 'a' at 1:139");
     limitr_free(e);

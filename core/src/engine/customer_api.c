@@ -12,14 +12,9 @@
 #include "grants.h"
 #include "names.h"
 
-#ifndef LIMITR_DEFAULT_MAX_ID
-#define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
-#endif
-
 /* How deep a metadata value nests (a scalar is 1), counting no deeper than
  * one past the bound: a state document must be able to carry it
  * (docs/state.md). */
-#define LIMITR_MAX_METADATA_DEPTH 24
 static int json_depth(const cJSON *item, int depth)
 {
     const cJSON *child;

@@ -45,6 +45,11 @@ typedef struct host_fn {
     void *userdata;
 } host_fn;
 
+#ifndef LIMITR_DEFAULT_MAX_ID
+#define LIMITR_DEFAULT_MAX_ID 1024 /* bytes of a customer ID or alt ID */
+#endif
+#define LIMITR_MAX_METADATA_DEPTH 24 /* levels a customer's metadata nests */
+
 #ifndef LIMITR_MAX_VALUE_DEPTH
 #define LIMITR_MAX_VALUE_DEPTH 8 /* value snippets reading other limits */
 #endif

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "decide.h"
+#include "names.h"
 #include "normal.h"
 
 /* The options of observe and estimate, read from JSON. */
@@ -78,9 +79,10 @@ static int read_opts(limitr_engine *e, const char *call, const char *json,
         pe != NULL && pe->estimate_segment != NULL && cJSON_IsObject(o->event))
         v = cJSON_GetObjectItemCaseSensitive(o->event, pe->estimate_segment);
     if (v != NULL) {
-        if (!cJSON_IsString(v) || strlen(v->valuestring) > 200)
+        if (!cJSON_IsString(v) || strlen(v->valuestring) > 200 ||
+            !limitr__utf8_valid(v->valuestring, strlen(v->valuestring)))
             return bad(e, call,
-                       "the segment must be a string (200 bytes at "
+                       "the segment must be a string of UTF-8 (200 bytes at "
                        "most)");
         o->segment = v->valuestring;
     }

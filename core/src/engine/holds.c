@@ -12,6 +12,7 @@
 
 #include "caps.h"
 #include "grants.h"
+#include "names.h"
 
 static int live(const reservation *h, int64_t now)
 {
@@ -161,9 +162,11 @@ static int read_hold_opts(limitr_engine *e, const char *call, const char *json,
         o->has_quantile = 1;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "segment")) != NULL) {
-        if (!cJSON_IsString(v))
+        if (!cJSON_IsString(v) ||
+            !limitr__utf8_valid(v->valuestring, strlen(v->valuestring)))
             return limitr__fail(e, LIMITR_INVALID, NULL,
-                                "%s: opts.segment must be a string", call);
+                                "%s: opts.segment must be a string of UTF-8",
+                                call);
         o->segment = v->valuestring;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(o->root, "event")) != NULL &&

@@ -22,9 +22,14 @@
 
 /* The clock's range (engine.c): times outside it are refused. */
 #define MAX_TIME INT64_C(8640000000000000)
-/* A bound on a list of the document, beyond the engine's own per customer
- * (grants, caps, holds, estimates); strings are bounded by the document. */
+/* Bounds on what a document may hold beyond the engine's own per customer
+ * (grants, caps, holds, estimates): lists, the parts of a hold, counters
+ * (2^53: they count up from there), and amounts (1e19, so that any two
+ * differ within the range of amounts). */
 #define MAX_LIST 65536
+#define MAX_HOLD_PARTS 512
+#define MAX_COUNT INT64_C(9007199254740992)
+#define MAX_ID_BYTES 255 /* a grant's or a cap's */
 
 /* ---- Reading with a path ---- */
 
@@ -109,6 +114,44 @@ static int fail(reader *r, const char *fmt, ...)
     va_end(ap);
     snprintf(r->err, sizeof r->err, "%s: %s", path, msg);
     return -1;
+}
+
+/* An ID of 1 to most bytes (the engine's own rule), failing at name. */
+static int bad_id(reader *r, const char *name, const char *id, size_t most)
+{
+    size_t len = strlen(id);
+    if (len >= 1 && len <= most) return 0;
+    push_key(r, name);
+    fail(r, "must be 1 to %zu bytes", most);
+    pop(r);
+    return 1;
+}
+
+static int bad_alt_ids(reader *r, const strlist *l)
+{
+    size_t i;
+    int bad = 0;
+    push_key(r, "alt_ids");
+    for (i = 0; i < l->n && !bad; i++) {
+        size_t len = strlen(l->items[i]);
+        if (len >= 1 && len <= LIMITR_DEFAULT_MAX_ID) continue;
+        push_index(r, i);
+        fail(r, "must be 1 to %d bytes", LIMITR_DEFAULT_MAX_ID);
+        pop(r);
+        bad = 1;
+    }
+    pop(r);
+    return bad;
+}
+
+/* Amounts the engine never lets go below 0. */
+static int negative(reader *r, const char *name, lnum v)
+{
+    if (v >= 0) return 0;
+    push_key(r, name);
+    fail(r, "must not be negative");
+    pop(r);
+    return 1;
 }
 
 static int nomem(reader *r)
@@ -196,9 +239,13 @@ static int read_time(reader *r, const doc_node *obj, const char *name,
 
 static int read_lnum_node(reader *r, const doc_node *n, lnum *out)
 {
+    static const lnum bound = (lnum)10000000000000000000ull * LNUM_SCALE;
     if (n->type == DOC_NUMBER || n->type == DOC_STRING) {
-        if (limitr__lnum_parse(n->text, n->text_len, out) == 0) return 0;
-        return fail(r, "invalid decimal '%.60s'", n->text);
+        if (limitr__lnum_parse(n->text, n->text_len, out) != 0)
+            return fail(r, "invalid decimal '%.60s'", n->text);
+        if (*out > bound || *out < -bound)
+            return fail(r, "%.60s is out of range (+-1e19)", n->text);
+        return 0;
     }
     return fail(r, "expected a decimal string, got %s", type_name(n));
 }
@@ -216,8 +263,8 @@ static int read_lnum(reader *r, const doc_node *obj, const char *name,
     return status;
 }
 
-/* A double written as a decimal (string or number): any finite one, read
- * as the nearest double. */
+/* A double written as a decimal (string or number): any within +-1e20
+ * (so that a units conversion keeps it finite), read as the nearest. */
 static int read_double(reader *r, const doc_node *obj, const char *name,
                        int required, double *out)
 {
@@ -231,7 +278,7 @@ static int read_double(reader *r, const doc_node *obj, const char *name,
         status = fail(r, "expected a decimal string, got %s", type_name(n));
     else if (n->text_len == 0 || isspace((unsigned char)n->text[0]) ||
              (v = strtod(n->text, &end), *end != '\0') || !isfinite(v) ||
-             strpbrk(n->text, "xXnN") != NULL)
+             strpbrk(n->text, "xXnN") != NULL || fabs(v) > 1e20)
         status = fail(r, "invalid decimal '%.60s'", n->text);
     else
         *out = v;
@@ -392,10 +439,13 @@ static int read_estimate(reader *r, const doc_node *n, estimate *x)
         read_lnum(r, n, "overhead_mean", 0, &x->overhead_mean) < 0 ||
         read_lnum(r, n, "overhead_var", 0, &x->overhead_var) < 0 ||
         read_bool(r, n, "per_basis", 0, &x->per_basis) != 0 ||
-        read_int(r, n, "samples", 0, 0, INT64_MAX, &x->samples) < 0 ||
+        read_int(r, n, "samples", 0, 0, MAX_COUNT, &x->samples) < 0 ||
         read_time(r, n, "updated", 0, &x->updated) < 0 ||
         read_lnum(r, n, "value_mean", 0, &x->value_mean) < 0 ||
         read_lnum(r, n, "value_var", 0, &x->value_var) < 0)
+        return -1;
+    if (negative(r, "value_var", x->value_var) ||
+        negative(r, "overhead_var", x->overhead_var))
         return -1;
     if (!(x->alpha > 0 && x->alpha <= 1)) {
         push_key(r, "alpha");
@@ -462,8 +512,8 @@ static int read_meter(reader *r, customer *c, const char *ent_key,
                       const doc_node *n)
 {
     static const char *const known[] = {
-        "credit",          "estimates", "ewma_rate", "governor_last_refill",
-        "governor_tokens", "history",   "holds",     "overhead",
+        "credit",          "ewma_rate", "governor_last_refill",
+        "governor_tokens", "history",   "overhead",
         "started",         "value",     NULL};
     int ent, credit = -1;
     int64_t started = 0;
@@ -499,6 +549,7 @@ static int read_meter(reader *r, customer *c, const char *ent_key,
     case -1:
         return -1;
     case 0:
+        if (negative(r, "governor_tokens", m->tokens)) return -1;
         m->has_bucket = 1;
         if (read_time(r, n, "governor_last_refill", 1, &m->last_refill) != 0)
             return -1;
@@ -591,6 +642,9 @@ static int read_override(reader *r, customer *c, const char *ent_key,
         return -1;
     }
     if (lr->increment <= 0) return fail(r, "increment must be greater than 0");
+    if (negative(r, "value", lr->value) ||
+        negative(r, "governor_capacity", lr->governor_capacity))
+        return -1;
     if (lr->governor &&
         (lr->governor_capacity <= 0 || !(lr->governor_refill_rate > 0)))
         return fail(r, "a governor needs governor_capacity and "
@@ -617,7 +671,6 @@ static int read_grant(reader *r, customer *c, const doc_node *n,
 {
     static const char *const known[] = {"created_on",
                                         "credit",
-                                        "expires_after",
                                         "expires_on",
                                         "granted_on",
                                         "id",
@@ -644,7 +697,9 @@ static int read_grant(reader *r, customer *c, const doc_node *n,
     limitr__grant_rule_none(gr);
     if (expect(r, n, DOC_MAP, "object") != 0 || known_fields(r, n, known) != 0)
         return -1;
-    if ((id = read_str(r, n, "id", 1, NULL)) == NULL) return -1;
+    if ((id = read_str(r, n, "id", 1, NULL)) == NULL ||
+        bad_id(r, "id", id, MAX_ID_BYTES))
+        return -1;
     if ((g.credit = read_name(r, n, "credit", 1)) < 0) return -1;
     g.topup = read_name(r, n, "topup", 0);
     if (r->failed) return -1;
@@ -657,6 +712,9 @@ static int read_grant(reader *r, customer *c, const doc_node *n,
         read_int(r, n, "reset_catchup_cap", 0, 0, INT64_MAX, &catchup) < 0)
         return -1;
     gr->catchup_cap = catchup;
+    if (negative(r, "value", g.value) ||
+        negative(r, "starting_value", g.starting_value))
+        return -1;
     if ((status = read_time(r, n, "expires_on", 0, &g.expires_on)) < 0)
         return -1;
     g.has_expires = status == 0;
@@ -729,7 +787,9 @@ static int read_cap(reader *r, customer *c, const doc_node *n,
     memset(&k, 0, sizeof k);
     if (expect(r, n, DOC_MAP, "object") != 0 || known_fields(r, n, known) != 0)
         return -1;
-    if ((id = read_str(r, n, "id", 1, NULL)) == NULL) return -1;
+    if ((id = read_str(r, n, "id", 1, NULL)) == NULL ||
+        bad_id(r, "id", id, MAX_ID_BYTES))
+        return -1;
     if ((k.credit = read_name(r, n, "credit", 1)) < 0) return -1;
     if (read_lnum(r, n, "value", 1, &k.value) != 0 ||
         read_lnum(r, n, "meter_value", 0, &k.meter_value) < 0 ||
@@ -746,6 +806,7 @@ static int read_cap(reader *r, customer *c, const doc_node *n,
         read_bool(r, n, "shared", 0, &k.shared) != 0 ||
         read_period(r, n, &k.reset, &k.reset_inc, &k.sch) != 0)
         return -1;
+    if (negative(r, "value", k.value)) return -1;
     if ((status = read_time(r, n, "expires_on", 0, &k.expires_on)) < 0)
         return -1;
     k.has_expires = status == 0;
@@ -785,6 +846,8 @@ static int read_parts(reader *r, const doc_node *h, const char *name,
     size_t i;
     if (l == NULL) return r->failed ? -1 : 0;
     push_key(r, name);
+    if (res->n_parts + l->count > MAX_HOLD_PARTS)
+        fail(r, "a hold has at most %d parts", MAX_HOLD_PARTS);
     for (i = 0; i < l->count && !r->failed; i++) {
         static const char *const known[] = {"amount", "customer", "id", NULL};
         const doc_node *n = l->items[i];
@@ -827,13 +890,13 @@ static int read_hold(reader *r, customer *c, const doc_node *n)
     memset(&h, 0, sizeof h);
     if (expect(r, n, DOC_MAP, "object") != 0 || known_fields(r, n, known) != 0)
         return -1;
-    if (read_int(r, n, "id", 1, 1, INT64_MAX, &id) != 0) return -1;
+    if (read_int(r, n, "id", 1, 1, MAX_COUNT, &id) != 0) return -1;
     h.id = (uint64_t)id;
     if ((h.ent = read_name(r, n, "entitlement", 1)) < 0) return -1;
-    /* absent: the credit its meter counts in */
+    /* null: dormant (-1); absent: the credit its meter counts in */
     h.credit = read_name(r, n, "credit", 0);
     if (r->failed) return -1;
-    if (field(r, n, "credit", 0) == NULL) {
+    if (limitr__doc_get(n, "credit") == NULL) {
         const meter *m = limitr__meter_find(c, h.ent);
         h.credit = m != NULL ? m->credit : -1;
     }
@@ -842,6 +905,9 @@ static int read_hold(reader *r, customer *c, const doc_node *n)
         read_lnum(r, n, "tokens", 0, &h.tokens) < 0 ||
         read_lnum(r, n, "capacity", 0, &h.capacity) < 0 ||
         read_time(r, n, "expires", 1, &h.expires) != 0)
+        return -1;
+    if (negative(r, "value", h.value) || negative(r, "tokens", h.tokens) ||
+        negative(r, "capacity", h.capacity))
         return -1;
     if ((status = read_lnum(r, n, "basis", 0, &h.basis)) < 0) return -1;
     h.has_basis = status == 0;
@@ -923,6 +989,17 @@ static int set_string(reader *r, char **slot, const char *s)
     return 0;
 }
 
+static int doc_depth(const doc_node *n)
+{
+    int deepest = 0, d;
+    size_t i;
+    for (i = 0; i < n->count; i++) {
+        d = doc_depth(n->type == DOC_MAP ? n->pairs[i].value : n->items[i]);
+        if (d > deepest) deepest = d;
+    }
+    return deepest + 1;
+}
+
 /* The metadata as the engine keeps it: cJSON's text of the value. */
 static int read_metadata(reader *r, customer *c, const doc_node *obj)
 {
@@ -931,6 +1008,12 @@ static int read_metadata(reader *r, customer *c, const doc_node *obj)
     char *text, *copy;
     size_t len;
     if (n == NULL) return r->failed ? -1 : 0;
+    if (doc_depth(n) > LIMITR_MAX_METADATA_DEPTH) { /* the parser bounds it */
+        push_key(r, "metadata");
+        fail(r, "nests more than %d levels deep", LIMITR_MAX_METADATA_DEPTH);
+        pop(r);
+        return -1;
+    }
     if ((text = limitr__doc_json(n, &len)) == NULL) return nomem(r);
     json = cJSON_ParseWithLength(text, len);
     free(text);
@@ -988,12 +1071,7 @@ static customer *read_customer(reader *r, const doc_node *n,
     if (expect(r, n, DOC_MAP, "object") != 0 || known_fields(r, n, known) != 0)
         return NULL;
     if ((id = read_str(r, n, "id", 1, NULL)) == NULL) return NULL;
-    if (*id == '\0') {
-        push_key(r, "id");
-        fail(r, "must not be empty");
-        pop(r);
-        return NULL;
-    }
+    if (bad_id(r, "id", id, LIMITR_DEFAULT_MAX_ID)) return NULL;
     if (read_time(r, n, "created", 0, &created) < 0) return NULL;
     c = limitr__customer_new(&r->e->st, id, strlen(id),
                              limitr_hash(id, strlen(id)), created);
@@ -1009,7 +1087,8 @@ static customer *read_customer(reader *r, const doc_node *n,
         set_string(r, &c->label, s) != 0 ||
         read_strlist(r, n, "refs", &c->refs) != 0 ||
         read_strlist(r, n, "alt_ids", &c->alt_ids) != 0 ||
-        read_metadata(r, c, n) != 0 || read_included(r, c, n) != 0 ||
+        bad_alt_ids(r, &c->alt_ids) || read_metadata(r, c, n) != 0 ||
+        read_included(r, c, n) != 0 ||
         read_entries(r, c, n, "meters", meter_entry) != 0 ||
         read_entries(r, c, n, "overrides", read_override) != 0 ||
         read_items(r, c, n, "grants", warnings, read_grant) != 0 ||
@@ -1085,6 +1164,78 @@ static int index_ids(reader *r, staged *s, idmap *ids, int replace)
     return 0;
 }
 
+typedef struct hold_ref {
+    uint64_t id;
+    size_t customer, hold; /* where: staged index, hold index */
+} hold_ref;
+
+static int by_hold_id(const void *a, const void *b)
+{
+    uint64_t x = ((const hold_ref *)a)->id, y = ((const hold_ref *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Hold numbers are the engine's, one sequence for every customer (caps
+ * hold room by number): unique in the document and, on a merge, new to the
+ * engine; seq.hold becomes at least the largest. */
+static int check_hold_ids(reader *r, const staged *s, int replace,
+                          uint64_t *seq_hold)
+{
+    hold_ref *refs = NULL, *here = NULL;
+    size_t n = 0, n_here = 0, i, j;
+    int status = 0;
+    for (i = 0; i < s->n; i++)
+        n += s->items[i]->n_holds;
+    if (n == 0) return 0;
+    if ((refs = malloc(n * sizeof *refs)) == NULL) return nomem(r);
+    for (n = 0, i = 0; i < s->n; i++)
+        for (j = 0; j < s->items[i]->n_holds; j++) {
+            refs[n].id = s->items[i]->holds[j].id;
+            refs[n].customer = i;
+            refs[n++].hold = j;
+        }
+    qsort(refs, n, sizeof *refs, by_hold_id);
+    if (refs[n - 1].id > *seq_hold) *seq_hold = refs[n - 1].id;
+    if (!replace) { /* the engine's, to look each up */
+        const state_data *d = r->e->st.d;
+        for (i = 0; i < d->customers.cap; i++) {
+            customer *c = limitr__idmap_at(&d->customers, i);
+            if (c != NULL) n_here += c->n_holds;
+        }
+        if (n_here > 0 && (here = malloc(n_here * sizeof *here)) == NULL) {
+            free(refs);
+            return nomem(r);
+        }
+        for (n_here = 0, i = 0; i < d->customers.cap; i++) {
+            customer *c = limitr__idmap_at(&d->customers, i);
+            for (j = 0; c != NULL && j < c->n_holds; j++)
+                here[n_here++].id = c->holds[j].id;
+        }
+        if (n_here > 0) qsort(here, n_here, sizeof *here, by_hold_id);
+    }
+    for (i = 0; i < n && status == 0; i++) {
+        int dup = i > 0 && refs[i].id == refs[i - 1].id;
+        int taken = n_here > 0 && bsearch(&refs[i], here, n_here, sizeof *here,
+                                          by_hold_id) != NULL;
+        if (!dup && !taken) continue;
+        push_key(r, "customers");
+        push_index(r, refs[i].customer);
+        push_key(r, "holds");
+        push_index(r, refs[i].hold);
+        push_key(r, "id");
+        status = dup ? fail(r,
+                            "duplicate hold id %llu (hold numbers are one "
+                            "sequence for every customer)",
+                            (unsigned long long)refs[i].id)
+                     : fail(r, "hold %llu already exists in this engine",
+                            (unsigned long long)refs[i].id);
+        r->depth = 0;
+    }
+    free(refs);
+    free(here);
+    return status;
+}
+
 /* The room each hold part names, recorded in its cap or grant (which the
  * document holds); a part whose cap or grant is not there is dropped. */
 static int place_holds(reader *r, staged *s, idmap *ids, warning_list *w)
@@ -1156,7 +1307,7 @@ static int merge_estimates(reader *r, estimate_list *file, int replace,
         if (x == NULL && (x = limitr__estimate_add(&r->e->st, out, f->ent,
                                                    f->segment)) == NULL)
             return out->n >= MAX_ESTIMATES
-                       ? fail(r, "$.estimates: more than %d estimates",
+                       ? fail(r, "more than %d policy-wide estimates",
                               MAX_ESTIMATES)
                        : nomem(r);
         else if (x->samples > 0 && !x->seeded)
@@ -1230,7 +1381,7 @@ static int read_header(reader *r, const doc_node *root, uint64_t seq[3],
         if (known_fields(r, m, seq_keys) == 0)
             for (i = 0; i < 3; i++) {
                 v = 0;
-                if (read_int(r, m, seq_keys[i], 0, 0, INT64_MAX, &v) < 0) break;
+                if (read_int(r, m, seq_keys[i], 0, 0, MAX_COUNT, &v) < 0) break;
                 seq[i] = (uint64_t)v;
             }
         pop(r);
@@ -1471,6 +1622,7 @@ int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
     }
     pop(&r);
     if (index_ids(&r, &s, &ids, replace) != 0 ||
+        check_hold_ids(&r, &s, replace, &seq[2]) != 0 ||
         place_holds(&r, &s, &ids, &w) != 0 ||
         units_convert(&r, root, &s, &file_est, &w) != 0 ||
         merge_estimates(&r, &file_est, replace, &merged) != 0 ||

@@ -422,11 +422,18 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
         const char *ent = limitr__state_name(&e->st, c->overrides[i].ent);
         const lp_entitlement *pe;
         after = ent;
+        const char *credit =
+            limitr__state_name(&e->st, c->overrides[i].credit);
         if (!ent_limited(p, plan, c->type, ent, &pe))
             limitr__warn(w,
                          "%s: overrides.%s: not a limit of the customer's plan "
                          "(kept, unused)",
                          c->id, ent);
+        else if (limitr__credit_find(p, credit) < 0)
+            limitr__warn(w,
+                         "%s: overrides.%s: unknown credit '%s' (kept, unused: "
+                         "the plan's limit applies)",
+                         c->id, ent, credit);
     }
 }
 

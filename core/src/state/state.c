@@ -1,5 +1,6 @@
 /* state.c: the state's life cycle, its memory (all of it from the home's
  * allocator) and its interned names. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,8 @@ void limitr__state_close(state *st)
     limitr__st_free(st, st->d->names.items, st->d->names.cap * sizeof(char *));
     limitr__st_free(st, st->d->names.lens, st->d->names.cap * sizeof(size_t));
     limitr__st_free(st, st->d->names.units, st->d->names.cap * sizeof(int));
+    limitr__st_free(st, st->d->names.index,
+                    st->d->names.index_cap * sizeof(int));
     limitr__st_free(st, st->d->free_slots,
                     st->d->cap_free_slots * sizeof *st->d->free_slots);
     limitr__st_free(st, st->d, sizeof *st->d);
@@ -77,16 +80,39 @@ void limitr__state_close(state *st)
 
 /* ---- Names ---- */
 
-/* Names are few (a policy's entitlements and credits) and interned only
- * when an engine starts or an override is set: a scan is enough. */
 int limitr__state_name_find(const state *st, const char *name, size_t len)
 {
+    const name_table *t = &st->d->names;
     size_t i;
-    for (i = 0; i < st->d->names.n; i++)
-        if (st->d->names.lens[i] == len &&
-            memcmp(st->d->names.items[i], name, len) == 0)
-            return (int)i;
+    if (t->index_cap == 0) return -1;
+    for (i = (size_t)limitr_hash(name, len) & (t->index_cap - 1);
+         t->index[i] != 0; i = (i + 1) & (t->index_cap - 1)) {
+        int k = t->index[i] - 1;
+        if (t->lens[k] == len && memcmp(t->items[k], name, len) == 0) return k;
+    }
     return -1;
+}
+
+/* Room in the index for one more name; -1: out of memory (unchanged). */
+static int index_reserve(state *st, name_table *t)
+{
+    size_t cap = t->index_cap ? t->index_cap : 32, i, j;
+    int *index;
+    if ((t->n + 1) * 2 <= t->index_cap) return 0;
+    while ((t->n + 1) * 2 > cap)
+        cap *= 2;
+    if ((index = limitr__st_alloc(st, cap * sizeof *index)) == NULL) return -1;
+    memset(index, 0, cap * sizeof *index);
+    for (i = 0; i < t->n; i++) {
+        for (j = (size_t)limitr_hash(t->items[i], t->lens[i]) & (cap - 1);
+             index[j] != 0; j = (j + 1) & (cap - 1))
+            ;
+        index[j] = (int)i + 1;
+    }
+    limitr__st_free(st, t->index, t->index_cap * sizeof *t->index);
+    t->index = index;
+    t->index_cap = cap;
+    return 0;
 }
 
 int limitr__state_intern(state *st, const char *name, size_t len)
@@ -94,7 +120,9 @@ int limitr__state_intern(state *st, const char *name, size_t len)
     name_table *t = &st->d->names;
     int found = limitr__state_name_find(st, name, len);
     char *copy;
+    size_t i;
     if (found >= 0) return found;
+    if (t->n >= INT_MAX - 1 || index_reserve(st, t) != 0) return -1;
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         char **items = limitr__st_alloc(st, cap * sizeof *items);
@@ -123,6 +151,10 @@ int limitr__state_intern(state *st, const char *name, size_t len)
     t->items[t->n] = copy;
     t->lens[t->n] = len;
     t->units[t->n] = UNITS_UNKNOWN;
+    for (i = (size_t)limitr_hash(name, len) & (t->index_cap - 1);
+         t->index[i] != 0; i = (i + 1) & (t->index_cap - 1))
+        ;
+    t->index[i] = (int)t->n + 1;
     return (int)t->n++;
 }
 

@@ -250,6 +250,10 @@ typedef struct name_table {
        policy named it a credit. A reload converts from these. */
     int *units;
     size_t n, cap;
+    /* an open-addressed index: name + 1 per slot, 0 empty; slot count a
+       power of two, at least twice n (estimate segments make names many) */
+    int *index;
+    size_t index_cap;
 } name_table;
 
 /* The state itself: what lives in its home and what every process that

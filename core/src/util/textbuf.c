@@ -84,7 +84,7 @@ void limitr__tb_double(textbuf *b, double x)
     char text[40], digits[24];
     int precision, exp10, n = 0, i;
     const char *p;
-    if (x == 0) {
+    if (x == 0 || !isfinite(x)) { /* callers keep doubles finite */
         limitr__tb_put(b, "0", 1);
         return;
     }
