@@ -263,7 +263,7 @@ static int read_lnum(reader *r, const doc_node *obj, const char *name,
     return status;
 }
 
-/* A double written as a decimal (string or number): any within +-1e20
+/* A double written as a decimal (string or number): any within +-1e250
  * (so that a units conversion keeps it finite), read as the nearest. */
 static int read_double(reader *r, const doc_node *obj, const char *name,
                        int required, double *out)
@@ -278,7 +278,7 @@ static int read_double(reader *r, const doc_node *obj, const char *name,
         status = fail(r, "expected a decimal string, got %s", type_name(n));
     else if (n->text_len == 0 || isspace((unsigned char)n->text[0]) ||
              (v = strtod(n->text, &end), *end != '\0') || !isfinite(v) ||
-             strpbrk(n->text, "xXnN") != NULL || fabs(v) > 1e20)
+             strpbrk(n->text, "xXnN") != NULL || fabs(v) > 1e250)
         status = fail(r, "invalid decimal '%.60s'", n->text);
     else
         *out = v;
