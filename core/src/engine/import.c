@@ -518,18 +518,17 @@ static int read_meter(reader *r, customer *c, const char *ent_key,
     int ent, credit = -1;
     int64_t started = 0;
     meter *m;
-    const doc_node *h, *credit_node;
+    const doc_node *h;
+    const doc_pair *credit_pair;
     size_t i;
     if (expect(r, n, DOC_MAP, "object") != 0 || known_fields(r, n, known) != 0)
         return -1;
     if ((ent = limitr__state_intern(&r->e->st, ent_key, strlen(ent_key))) < 0)
         return nomem(r);
     /* credit null: a meter dormant since its units changed */
-    if ((credit_node = limitr__doc_get(n, "credit") != NULL
-                           ? limitr__doc_get(n, "credit")->value
-                           : NULL) == NULL)
+    if ((credit_pair = limitr__doc_get(n, "credit")) == NULL)
         return fail(r, "missing required field 'credit'");
-    if (credit_node->type != DOC_NULL &&
+    if (credit_pair->value->type != DOC_NULL &&
         (credit = read_name(r, n, "credit", 1)) < 0)
         return -1;
     if (read_time(r, n, "started", 1, &started) != 0) return -1;
