@@ -49,13 +49,15 @@ extern "C" {
  *   defined ("observe", "not_metered", "no_reset", "no_projection",
  *   "needs_customer").
  * - LIMITR_INVALID: a bad argument or document ("invalid_value",
- *   "invalid_argument", "invalid_policy", "alt_id_in_use", "same_plan",
- *   "no_policy": the engine of a failed limitr_new).
+ *   "invalid_argument", "invalid_policy", "invalid_state" (a state
+ *   document), "alt_id_in_use", "same_plan", "no_policy": the engine of a
+ *   failed limitr_new).
  * - LIMITR_NOMEM, LIMITR_SCRIPT, LIMITR_BUDGET, LIMITR_MEMCAP: memory ran
  *   out; a policy snippet raised, overran its budget or its memory. A
  *   decision whose limit `value` snippet failed returns the snippet's status
  *   with the reason "error".
- * - LIMITR_ERROR: anything else (a call refused while a snippet runs).
+ * - LIMITR_ERROR: anything else (a call refused while a snippet runs;
+ *   "reload_in_delivery").
  * limitr_last_reason gives the condition's code, limitr_last_error a
  * message for people. (Code -7 is kept free for the durable store.) */
 #define LIMITR_STATUS_MAP(X)                                                   \
