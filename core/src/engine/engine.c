@@ -326,6 +326,7 @@ int limitr_new(const char *text, size_t len, const char *format,
         return limitr__nomem(e);
     }
     limitr__record_units(e);
+    limitr__name_limit_credits(e->policy, e->credit_names);
     if (e->policy->vm != NULL) limitr__bind_script(e);
     limitr__policy_listeners(e, e->policy, +1);
     return limitr__ok(e);

@@ -329,8 +329,8 @@ typedef struct unit_change {
     const char *name;
 } unit_change;
 
-void limitr__unit_change(unit_change *u, const char *name, int credit,
-                         int from, int to);
+void limitr__unit_change(unit_change *u, const char *name, int credit, int from,
+                         int to);
 /* Every amount in u's credit of the customers of list (NULL: all of the
  * engine's), and the room their holds took in their caps and grants; write
  * 0 only checks that each converts within range. 0, or -1. */
@@ -349,6 +349,19 @@ int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
 /* Counts p's handlers and notifications as listeners (sign +1), or stops
  * counting them (-1). */
 void limitr__policy_listeners(limitr_engine *e, const lp_policy *p, int sign);
+/* Sets each limit's credit_name (the state's name of its credit) from
+ * credit_names. */
+static inline void limitr__name_limit_credits(lp_policy *p,
+                                              const int *credit_names)
+{
+    size_t i, j;
+    for (i = 0; i < p->n_plans; i++)
+        for (j = 0; j < p->plans[i].n_ents; j++)
+            p->plans[i].ents[j].limit.credit_name =
+                p->plans[i].ents[j].has_limit
+                    ? credit_names[p->plans[i].ents[j].limit.credit]
+                    : -1;
+}
 /* Records in the state the units the policy's credits keep amounts in. */
 static inline void limitr__record_units(limitr_engine *e)
 {
@@ -443,12 +456,12 @@ static inline int limitr__ent_name(const limitr_engine *e, int ent)
 /* The owner's meter of the state name ent_name as lim counts it: NULL when
  * there is none, or when the stored one counts in another credit (dormant
  * since a reload changed the limit's credit). */
-static inline meter *limitr__live_meter(const limitr_engine *e,
-                                        customer *owner, int ent_name,
-                                        const lp_limit *lim)
+static inline meter *limitr__live_meter(const limitr_engine *e, customer *owner,
+                                        int ent_name, const lp_limit *lim)
 {
     meter *m = limitr__meter_find(owner, ent_name);
-    if (m != NULL && m->credit != e->credit_names[lim->credit]) return NULL;
+    (void)e;
+    if (m != NULL && m->credit != lim->credit_name) return NULL;
     return m;
 }
 /* The meter a commit writes: the live one, a dormant one started afresh in

@@ -34,6 +34,7 @@ static const lp_limit *override_limit(const limitr_engine *e,
 {
     buf->credit = policy_credit(e, ov->credit);
     if (buf->credit < 0) return NULL;
+    buf->credit_name = ov->credit;
     buf->rule = ov->rule;
     buf->value_ref =
         !ov->own_value && plan_lim != NULL ? plan_lim->value_ref : 0;

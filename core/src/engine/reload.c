@@ -422,8 +422,7 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
         const char *ent = limitr__state_name(&e->st, c->overrides[i].ent);
         const lp_entitlement *pe;
         after = ent;
-        const char *credit =
-            limitr__state_name(&e->st, c->overrides[i].credit);
+        const char *credit = limitr__state_name(&e->st, c->overrides[i].credit);
         if (!ent_limited(p, plan, c->type, ent, &pe))
             limitr__warn(w,
                          "%s: overrides.%s: not a limit of the customer's plan "
@@ -523,6 +522,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
         status = limitr__nomem(e);
         goto fail;
     }
+    limitr__name_limit_credits(np, credit_names);
     n_changes = unit_changes(e, np, credit_names, changes);
     for (i = 0; i < n_changes; i++)
         if (changes[i].convert &&

@@ -115,6 +115,7 @@ typedef enum grant_strategy {
 typedef struct lp_limit {
     limit_rule rule;
     int credit;        /* index into policy->credits */
+    int credit_name;   /* the state's name of it (the engine sets it) */
     int value_ref;     /* `value` as a snippet: its reference, or 0 */
     int on_exceed_ref; /* custom overage logic, or 0 */
     const char *path;  /* the limit's policy path, for snippet errors */
