@@ -224,7 +224,7 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
 {
     const lp_policy *p = e->policy;
     const char *kname = limitr__state_name(&e->st, k->credit);
-    int own = k->credit == e->credit_names[d->lim->credit];
+    int own = k->credit == d->lim->credit_name;
     int rune = k->credit == e->rune_name;
     lnum units, runes, part, f;
     int end;

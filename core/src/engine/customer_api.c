@@ -215,8 +215,7 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
         if (limitr__meter_find(c, limitr__ent_name(e, ent->name)) != NULL)
             continue;
         if (limitr__meter_add(&e->st, c, limitr__ent_name(e, ent->name),
-                              e->credit_names[ent->limit.credit],
-                              started) == NULL)
+                              ent->limit.credit_name, started) == NULL)
             return -1;
     }
     return 0;
@@ -579,7 +578,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
         m = limitr__meter_find(c, limitr__ent_name(e, ent->name));
         if (m == NULL)
             limitr__meter_add(&e->st, c, limitr__ent_name(e, ent->name),
-                              e->credit_names[ent->limit.credit],
+                              ent->limit.credit_name,
                               overwrite_meters ? now : earliest);
         else if (overwrite_meters)
             limitr__meter_restart(m, now);

@@ -260,11 +260,10 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
         d->gate = "limit"; /* d->status and d->reason: the snippet's */
         return -1;
     }
-    d->stored = limitr__live_meter(e, d->owner, d->ent_name, d->lim);
-    d->held = d->owner->n_holds > 0
-                  ? limitr__held(e, d->owner, d->ent_name,
-                                 e->credit_names[d->lim->credit], d->now)
-                  : 0;
+    d->stored = limitr__live_meter(d->owner, d->ent_name, d->lim);
+    d->held = d->owner->n_holds > 0 ? limitr__held(e, d->owner, d->ent_name,
+                                                   d->lim->credit_name, d->now)
+                                    : 0;
     limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
     return 0;
 }
@@ -697,8 +696,8 @@ static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
     remove_expired_override(e, d);
     if (d->owner->n_holds > 0 && limitr__holds_prune(e, d->owner, d->now)) {
         limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
-        d->held = limitr__held(e, d->owner, d->ent_name,
-                               e->credit_names[d->lim->credit], d->now);
+        d->held =
+            limitr__held(e, d->owner, d->ent_name, d->lim->credit_name, d->now);
         return read_value(e, d, step, cv);
     }
     return 0;

@@ -456,11 +456,10 @@ static inline int limitr__ent_name(const limitr_engine *e, int ent)
 /* The owner's meter of the state name ent_name as lim counts it: NULL when
  * there is none, or when the stored one counts in another credit (dormant
  * since a reload changed the limit's credit). */
-static inline meter *limitr__live_meter(const limitr_engine *e, customer *owner,
-                                        int ent_name, const lp_limit *lim)
+static inline meter *limitr__live_meter(customer *owner, int ent_name,
+                                        const lp_limit *lim)
 {
     meter *m = limitr__meter_find(owner, ent_name);
-    (void)e;
     if (m != NULL && m->credit != lim->credit_name) return NULL;
     return m;
 }

@@ -264,8 +264,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     /* allow and reserve remove dead holds; the decision counts the live */
     if (limitr__holds_prune(e, d.owner, d.now)) /* tokens came back */
         limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
-    d.held = limitr__held(e, d.owner, d.ent_name,
-                          e->credit_names[d.lim->credit], d.now);
+    d.held = limitr__held(e, d.owner, d.ent_name, d.lim->credit_name, d.now);
     d.requested = v;
     if (lnum_add(d.v.value, v, &d.new_value) != 0) {
         free_hold_opts(&o);
@@ -290,7 +289,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
        limit needs (in draw order). */
     h.id = ++e->st.d->next_hold;
     h.ent = d.ent_name;
-    h.credit = e->credit_names[d.lim->credit];
+    h.credit = d.lim->credit_name;
     h.value = v;
     h.overhead = overhead;
     h.expires = d.now + (o.has_ttl ? o.ttl : e->policy->hold_ttl);
@@ -385,7 +384,7 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     }
     give_back(e, d.owner, h);
     if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
-    if (d.lim != NULL && h->credit == e->credit_names[d.lim->credit])
+    if (d.lim != NULL && h->credit == d.lim->credit_name)
         move_tokens(e, &d, h->tokens);
     limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
     return limitr__ok(e);
@@ -425,7 +424,7 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
             if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
             /* the governor takes what was used past what it gave, or keeps
                the refund */
-            if (d.lim != NULL && h->credit == e->credit_names[d.lim->credit])
+            if (d.lim != NULL && h->credit == d.lim->credit_name)
                 move_tokens(e, &d, h->tokens - a);
         }
         if (!o.has_basis && h->has_basis) {
@@ -477,7 +476,7 @@ int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)
         return limitr__reason(e, d.status, d.reason);
     if (d.lim == NULL)
         return limitr__reason(e, LIMITR_NOT_FOUND, "not_metered");
-    *out = limitr__lnum_to_double(limitr__lnum_round9(limitr__held(
-        e, d.owner, d.ent_name, e->credit_names[d.lim->credit], d.now)));
+    *out = limitr__lnum_to_double(limitr__lnum_round9(
+        limitr__held(e, d.owner, d.ent_name, d.lim->credit_name, d.now)));
     return limitr__ok(e);
 }

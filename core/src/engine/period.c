@@ -157,7 +157,7 @@ double limitr__meter_acceleration(const meter_view *v)
 meter *limitr__meter_take(limitr_engine *e, customer *owner, int ent_name,
                           const lp_limit *lim, int64_t now)
 {
-    int credit = e->credit_names[lim->credit];
+    int credit = lim->credit_name;
     meter *m = limitr__meter_find(owner, ent_name);
     if (m == NULL)
         return limitr__meter_add(&e->st, owner, ent_name, credit, now);

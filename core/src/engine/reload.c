@@ -86,7 +86,7 @@ static int estimate_credit(const limitr_engine *e, int ent)
         for (j = 0; j < p->plans[i].n_ents; j++) {
             const lp_entitlement *pe = &p->plans[i].ents[j];
             if (pe->has_limit && e->ent_names[pe->name] == ent)
-                return e->credit_names[pe->limit.credit];
+                return pe->limit.credit_name;
         }
     return -1;
 }
@@ -382,6 +382,9 @@ static size_t next_by_name(const limitr_engine *e, const int *names,
 void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
 {
     const lp_policy *p = e->policy;
+    int64_t now = limitr__now(e);
+    const lp_limit *lim;
+    lp_limit buf;
     int plan;
     size_t i;
     const char *after;
@@ -407,9 +410,9 @@ void limitr__warn_customer(limitr_engine *e, customer *c, warning_list *w)
                 "%s: meters.%s: no limit of the policy counts it (dormant: "
                 "kept, and used again when a policy has it)",
                 c->id, ent);
-        else if (m->credit != (limitr__override_find(c, m->ent) != NULL
-                                   ? limitr__override_find(c, m->ent)->credit
-                                   : e->credit_names[pe->limit.credit]))
+        else if ((lim = limitr__effective_limit(e, c, m->ent, pe, now, &buf)) !=
+                     NULL &&
+                 limitr__live_meter(c, m->ent, lim) == NULL)
             limitr__warn(w,
                          "%s: meters.%s: its limit counts in another credit or "
                          "unit now (dormant: its next commit starts it again)",

@@ -57,9 +57,8 @@ static void meter_info(limitr_engine *e, const customer *c, int plan,
         return;
     }
     /* a meter of another credit is dormant: it reads as absent */
-    limitr__meter_view(e, lim, c,
-                       m->credit == e->credit_names[lim->credit] ? m : NULL,
-                       now, &v);
+    limitr__meter_view(e, lim, c, m->credit == lim->credit_name ? m : NULL, now,
+                       &v);
     out->credit = p->credits[lim->credit].name;
     out->value = limitr__lnum_to_double(v.value);
     /* A snippet limit is left out: evaluating it here could recurse (a
