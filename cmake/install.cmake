@@ -43,7 +43,7 @@ set(LIMITR_INSTALL_LUAJIT_LMOD_DIR "share/lua/5.1" CACHE STRING
 # The flag goes to every target whose objects end up in liblimitr.a: the
 # layers' object libraries (CMakeLists.txt) and limitr itself.
 set(LIMITR_ARCHIVE_TARGETS limitr)
-foreach(layer util script policy state engine)
+foreach(layer util script policy state engine store)
   list(APPEND LIMITR_ARCHIVE_TARGETS limitr_${layer})
 endforeach()
 if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
@@ -98,10 +98,11 @@ if(LIMITR_INSTALL_C)
   # What liblimitr.a needs: the libraries, and their directories when the
   # linker does not search them by itself (limitr.pc says the same).
   set(LIMITR_STATIC_LINK_LIBRARIES
-      ${YAML_LIBRARIES} ${CJSON_LIBRARIES} ${CMAKE_DL_LIBS} m pthread)
+      ${YAML_LIBRARIES} ${CJSON_LIBRARIES} ${SQLITE_LIBRARIES} ${CMAKE_DL_LIBS}
+      m pthread)
   list(REMOVE_DUPLICATES LIMITR_STATIC_LINK_LIBRARIES)
   set(LIMITR_STATIC_LINK_DIRECTORIES)
-  foreach(dir IN LISTS YAML_LIBRARY_DIRS CJSON_LIBRARY_DIRS)
+  foreach(dir IN LISTS YAML_LIBRARY_DIRS CJSON_LIBRARY_DIRS SQLITE_LIBRARY_DIRS)
     if(NOT dir IN_LIST CMAKE_C_IMPLICIT_LINK_DIRECTORIES)
       list(APPEND LIMITR_STATIC_LINK_DIRECTORIES "${dir}")
     endif()

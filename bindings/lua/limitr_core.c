@@ -177,6 +177,30 @@ static void leave(engine_box *b)
 
 static void forget_payload_state(lua_State *L, engine_box *b);
 
+static int push_fail(lua_State *L, limitr_engine *e);
+static int push_true(lua_State *L);
+static int push_done(lua_State *L, limitr_engine *e, int status);
+
+/* The engine's end: freed with its callbacks (a store writes what is
+ * pending; what it cannot is lost, as in a crash). */
+static void engine_gone(lua_State *L, engine_box *b)
+{
+    limitr_free(b->e);
+    b->e = NULL;
+    free_callbacks(L, b);
+    forget_payload_state(L, b);
+}
+
+static int l_engine_gc(lua_State *L)
+{
+    engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
+    if (b->e != NULL) engine_gone(L, b);
+    return 0;
+}
+
+/* e:close(): a store is checkpointed and closed first (nil, err, code
+ * leaves the engine open); then the engine is freed. true, and true
+ * again. */
 static int l_engine_close(lua_State *L)
 {
     engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
@@ -184,12 +208,20 @@ static int l_engine_close(lua_State *L)
         return luaL_error(L, "cannot close the engine from inside one of "
                              "its callbacks");
     if (b->e != NULL) {
-        limitr_free(b->e);
-        b->e = NULL;
-        free_callbacks(L, b);
-        forget_payload_state(L, b);
+        if (limitr_close(b->e) != LIMITR_OK) return push_fail(L, b->e);
+        engine_gone(L, b);
     }
-    return 0;
+    return push_true(L);
+}
+
+static int l_engine_checkpoint(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    int status;
+    enter(b);
+    status = limitr_checkpoint(b->e);
+    leave(b);
+    return push_done(L, b->e, status);
 }
 
 static int l_engine_tostring(lua_State *L)
@@ -423,6 +455,129 @@ static int l_load(lua_State *L)
     const limitr_options *opts = engine_opts(L, 2, &o);
     int status = limitr_load(path, opts, &e);
     return push_new_engine(L, e, status);
+}
+
+/* limitr.open's options beside the engine's: store, durability, batch_ms,
+ * readonly, log (true, false, or {max_rows, max_age}), snapshot_ms. They
+ * are taken out of a copy of the table, so that engine_opts sees the
+ * rest. */
+static double store_number(lua_State *L, int idx, const char *key, double lo,
+                           double hi)
+{
+    double v;
+    lua_getfield(L, idx, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= lo) ||
+        !(lua_tonumber(L, -1) <= hi))
+        luaL_error(L, "open: option '%s' must be a number from %.0f to %.0f",
+                   key, lo, hi);
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void store_opts(lua_State *L, int idx, limitr_store_options *so)
+{
+    static const char *const keys[] = {"store",    "durability", "batch_ms",
+                                       "readonly", "log",        "snapshot_ms",
+                                       NULL};
+    int i;
+    memset(so, 0, sizeof *so);
+    if (lua_isnoneornil(L, idx)) {
+        lua_pushnil(L); /* the path's slot */
+        return;
+    }
+    lua_getfield(L, idx, "store");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "open: option 'store' must be a path (string)");
+    so->path = lua_tostring(L, -1); /* stays on the stack: kept alive */
+    lua_getfield(L, idx, "durability");
+    if (!lua_isnil(L, -1)) {
+        const char *d = lua_tostring(L, -1);
+        if (lua_type(L, -1) != LUA_TSTRING ||
+            (strcmp(d, "sync") != 0 && strcmp(d, "batch") != 0))
+            luaL_error(L, "open: option 'durability' must be \"sync\" or "
+                          "\"batch\"");
+        so->durability = strcmp(d, "batch") == 0 ? LIMITR_DURABILITY_BATCH
+                                                 : LIMITR_DURABILITY_SYNC;
+    }
+    lua_pop(L, 1);
+    so->batch_ms = (long)store_number(L, idx, "batch_ms", 1, 60000);
+    so->snapshot_ms = (long)store_number(L, idx, "snapshot_ms", 1, 1e15);
+    lua_getfield(L, idx, "readonly");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "open: option 'readonly' must be a boolean");
+    so->readonly = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "log");
+    if (lua_isboolean(L, -1)) {
+        so->no_log = !lua_toboolean(L, -1);
+    } else if (lua_istable(L, -1)) {
+        int t = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, t) != 0) {
+            const char *k =
+                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(k, "max_rows") != 0 && strcmp(k, "max_age") != 0)
+                luaL_error(L,
+                           "open: unknown log option '%s' (max_rows, "
+                           "max_age)",
+                           k);
+            lua_pop(L, 1);
+        }
+        so->log_max_rows = (long)store_number(L, t, "max_rows", 1, 1e15);
+        so->log_max_age_ms = (int64_t)store_number(L, t, "max_age", 1, 1e15);
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "open: option 'log' must be true, false or {max_rows, "
+                      "max_age}");
+    }
+    lua_pop(L, 1);
+    for (i = 0; keys[i] != NULL; i++) { /* engine_opts sees the rest */
+        lua_pushnil(L);
+        lua_setfield(L, idx, keys[i]);
+    }
+}
+
+/* core.open(text or nil, format, opts) -> engine, info | nil, err, code */
+static int l_open(lua_State *L)
+{
+    size_t len = 0;
+    const char *text = NULL, *format, *info = NULL;
+    limitr_engine *e = NULL;
+    limitr_options o;
+    limitr_store_options so;
+    const limitr_options *opts;
+    int status, n;
+    if (!lua_isnoneornil(L, 1)) {
+        if (lua_type(L, 1) != LUA_TSTRING)
+            luaL_typeerror(L, 1, "string or nil");
+        text = lua_tolstring(L, 1, &len);
+    }
+    format = opt_string(L, 2);
+    check_opts_table(L, 3);
+    if (!lua_isnoneornil(L, 3)) { /* a copy: the caller's table stays */
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, 3) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+        lua_replace(L, 3);
+    }
+    store_opts(L, 3, &so);
+    opts = engine_opts(L, 3, &o);
+    status = limitr_open(text, len, format, opts, &so, &e, &info);
+    if (status != LIMITR_OK) return push_new_engine(L, e, status);
+    n = push_new_engine(L, e, status);
+    if (info != NULL)
+        push_json_text(L, info);
+    else
+        lua_newtable(L);
+    return n + 1;
 }
 
 /* ---- Customers ---- */
@@ -2262,6 +2417,7 @@ static const luaL_Reg engine_methods[] = {
     {"import", l_engine_import},
     {"reload_file", l_engine_reload_file},
     {"fingerprint", l_engine_fingerprint},
+    {"checkpoint", l_engine_checkpoint},
     {"policy_text", l_engine_policy_text},
     {"observe", l_engine_observe},
     {"reserve", l_engine_reserve},
@@ -2289,7 +2445,7 @@ static const luaL_Reg engine_methods[] = {
 };
 
 static const luaL_Reg engine_meta[] = {
-    {"__gc", l_engine_close},
+    {"__gc", l_engine_gc},
     {"__close", l_engine_close},
     {"__tostring", l_engine_tostring},
     {NULL, NULL},
@@ -2307,9 +2463,8 @@ static int l_json_decode(lua_State *L)
 }
 
 static const luaL_Reg module_functions[] = {
-    {"new", l_new},
-    {"load", l_load},
-    {"_json_decode", l_json_decode},
+    {"new", l_new},   {"load", l_load},
+    {"open", l_open}, {"_json_decode", l_json_decode},
     {NULL, NULL},
 };
 

@@ -176,7 +176,53 @@ LIMITR_API int limitr_export(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_import(limitr_engine *engine, const char *text,
                              size_t len, int replace, const char **result_json);
 
-/* Frees the engine and all of its state. NULL is a no-op. */
+/* ---- The durable store (docs/store.md) ---- */
+
+#define LIMITR_DURABILITY_SYNC 0  /* each change written before it returns */
+#define LIMITR_DURABILITY_BATCH 1 /* written every batch_ms by a thread */
+
+/* A store's options; zero is the default of each. */
+typedef struct limitr_store_options {
+    const char *path;  /* the SQLite file (created when missing or empty) */
+    int durability;    /* LIMITR_DURABILITY_SYNC or _BATCH */
+    long batch_ms;     /* 0: 50; 1 to 60000 */
+    int readonly;      /* load the committed state, take no lock, change
+                          nothing (calls that would: "read_only") */
+    int no_log;        /* no decision log */
+    long log_max_rows; /* 0: keep every row; else rows kept at snapshots */
+    int64_t log_max_age_ms; /* 0: keep every row; else their age */
+    long snapshot_ms; /* 0: 3600000, a snapshot that long after the last */
+} limitr_store_options;
+
+/* An engine whose state lives in the store at store->path (SQLite, WAL):
+ * restored from it when it exists, written to it as calls change it.
+ * policy (len bytes, format as limitr_new's): the policy; NULL keeps the
+ * store's own (a new store needs one). A policy other than the store's is
+ * applied as a logged reload. store NULL (or no path): limitr_new.
+ * out: as limitr_new's (the engine, or one holding the error).
+ * info_json: NULL, or receives {created, customers, policy_changed,
+ *   warnings} (borrowed).
+ * Errors: LIMITR_INVALID for a file that is not a store ("<path>: not a
+ * SQLite database", "not a limitr store (application_id N)", "store
+ * format N is newer than this limitr", "store is corrupt: ...", "no such
+ * store", "a new store needs a policy") or a bad policy; LIMITR_ERROR
+ * "store_error" for another writer ("<path>: open for writing by another
+ * engine (pid N)") or a failed write; LIMITR_NOMEM. Nothing is written to
+ * a file that is refused. */
+LIMITR_API int limitr_open(const char *policy, size_t len, const char *format,
+                           const limitr_options *opts,
+                           const limitr_store_options *store,
+                           limitr_engine **out, const char **info_json);
+/* Writes what is pending, a snapshot, drops what the log's retention
+ * says, and truncates the WAL. LIMITR_ERROR "no_store" without a store. */
+LIMITR_API int limitr_checkpoint(limitr_engine *engine);
+/* Checkpoints, then closes the store and drops its lock; the engine then
+ * runs in memory only. LIMITR_OK also without a store; on failure the
+ * store stays open (LIMITR_ERROR "store_error"). */
+LIMITR_API int limitr_close(limitr_engine *engine);
+
+/* Frees the engine and all of its state (a store's pending changes are
+ * written first). NULL is a no-op. */
 LIMITR_API void limitr_free(limitr_engine *engine);
 
 /* The message of the engine's last call, for people: what was wrong and

@@ -1,7 +1,7 @@
 -- require "limitr": the Lua front of the engine. The C module limitr.core
 -- does the work; this file checks arguments and holds Lua-side helpers.
 local core = require "limitr.core"
-local type, error = type, error
+local type, error, pairs, io = type, error, pairs, io
 
 local _M = { _VERSION = core._VERSION }
 
@@ -38,6 +38,51 @@ function _M.load(path, opts)
         error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
     end
     return core.load(path, opts)
+end
+
+--- Opens an engine whose state lives in a SQLite store (docs/store.md).
+-- policy: a path (.yaml, .yml or .json), the document's text (it holds a
+-- newline or starts with "{"), or nil: the store's own policy.
+-- opts: the engine's options of new(), and store (the path; without it,
+-- open is new), durability ("sync" or "batch"), batch_ms, readonly, log
+-- (true, false, {max_rows, max_age}), snapshot_ms, format (of a text).
+-- Returns engine, {created, customers, policy_changed, warnings}, or nil,
+-- err, code.
+function _M.open(policy, opts)
+    local text, format = policy, nil
+    if policy ~= nil and type(policy) ~= "string" then
+        error("bad argument #1 to 'open' (string or nil expected, got " .. type(policy) .. ")", 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("bad argument #2 to 'open' (table or nil expected, got " .. type(opts) .. ")", 2)
+    end
+    if opts and opts.format ~= nil then
+        if type(opts.format) ~= "string" then
+            error("open: option 'format' must be \"yaml\" or \"json\"", 2)
+        end
+        format = opts.format
+    end
+    if type(policy) == "string" and not policy:find("\n", 1, true)
+            and policy:sub(1, 1) ~= "{" then
+        local f, err = io.open(policy, "rb")
+        if not f then return nil, err, "not_found" end
+        text = f:read("a")
+        f:close()
+        if policy:match("%.json$") then format = "json"
+        elseif policy:match("%.ya?ml$") then format = "yaml" end
+    end
+    local copy
+    if opts then
+        copy = {}
+        for k, v in pairs(opts) do
+            if k ~= "format" then copy[k] = v end
+        end
+    end
+    if not (copy and copy.store) then
+        if text == nil then return nil, "open: a policy or a store is needed", "invalid_argument" end
+        return core.new(text, format, copy)
+    end
+    return core.open(text, format, copy)
 end
 
 --- Fills every part of an event payload that is built when first read (a

@@ -62,6 +62,7 @@ TEST(lock_once_per_outermost_call)
     e->st.home.lock = count_lock;
     e->st.home.unlock = count_unlock;
     e->st.home.ud = &lc;
+    e->hooked = 1; /* as a home with a lock sets it */
     ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_DENIED);
@@ -244,6 +245,7 @@ TEST(reads_hold_the_state)
     e->st.home.lock = count_lock;
     e->st.home.unlock = count_unlock;
     e->st.home.ud = &lc;
+    e->hooked = 1; /* as a home with a lock sets it */
     ASSERT_EQ(limitr_rate(e, "c", "chat", &v), LIMITR_OK);
     ASSERT_EQ(limitr_acceleration(e, "c", "chat", &v), LIMITR_OK);
     ASSERT_EQ(limitr_projected_exhaustion(e, "c", "chat", NULL, &v),

@@ -140,6 +140,7 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
     int status = LIMITR_OK;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "add_customer_cap");
+    LIMITR_LOG_OP(e, "add_customer_cap", id, cap_json);
     if (id == NULL || cap_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "add_customer_cap: id and the cap are required");
@@ -249,6 +250,7 @@ int limitr_reset_customer_cap(limitr_engine *e, const char *id,
     int64_t now;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "reset_customer_cap");
+    LIMITR_LOG_OP(e, "reset_customer_cap", id, cap_id);
     if ((k = cap_for(e, "reset_customer_cap", id, cap_id, &c, &status)) == NULL)
         return status;
     now = limitr__now(e);
@@ -278,6 +280,7 @@ int limitr_remove_customer_cap(limitr_engine *e, const char *id,
     int status = LIMITR_OK;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "remove_customer_cap");
+    LIMITR_LOG_OP(e, "remove_customer_cap", id, cap_id);
     if ((k = cap_for(e, "remove_customer_cap", id, cap_id, &c, &status)) ==
         NULL)
         return status;

@@ -264,6 +264,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     int grants_changed, grants_failed = 0;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "create_customer");
+    LIMITR_LOG_OP(e, "create_customer", id, plan);
     if (id == NULL || !valid_id(id))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer: the id must be 1 to %d bytes "
@@ -351,6 +352,7 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
         c = created;
         limitr__idmap_insert(&e->st, &e->st.d->customers, c->id, c->id_len,
                              hash, c);
+        if (e->store != NULL) limitr__store_reach(e->store, c);
     }
     swap_in(e, &c->own_plan, own_copy);
     swap_in(e, &c->type, type);
@@ -416,6 +418,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     customer *c;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "delete_customer");
+    LIMITR_LOG_OP(e, "delete_customer", id, NULL);
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "delete_customer: no id given");
@@ -428,6 +431,7 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
         limitr__holds_drop_all(e, c); /* their room in others' caps */
         unmap_alt_ids(e, c);
         limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
+        if (e->store != NULL) limitr__store_forget(e, c);
         limitr__customer_destroy(&e->st, c);
         limitr__state_changed(&e->st);
     }
@@ -444,6 +448,7 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     strlist refs;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "set_customer_refs");
+    LIMITR_LOG_OP(e, "set_customer_refs", id, refs_json);
     if (id == NULL || refs_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_refs: id and refs are required");
@@ -479,6 +484,7 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     size_t len;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "set_alt_customer_id");
+    LIMITR_LOG_OP(e, "set_alt_customer_id", id, alt);
     if (id == NULL || alt == NULL || !valid_id(alt))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_alt_customer_id: id and an alt ID (1 to %d "
@@ -519,6 +525,7 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     int i;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "delete_alt_customer_id");
+    LIMITR_LOG_OP(e, "delete_alt_customer_id", alt, NULL);
     if (alt == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "delete_alt_customer_id: no alt ID given");
@@ -526,6 +533,7 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     h = limitr_hash(alt, len);
     c = limitr__idmap_find(&e->st.d->alt_ids, alt, len, h);
     if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_alt_id");
+    if (e->store != NULL) limitr__store_reach(e->store, c);
     i = limitr__strlist_index(&c->alt_ids, alt);
     limitr__idmap_remove(&e->st.d->alt_ids, alt, len, h);
     if (i >= 0) limitr__strlist_remove_at(&e->st, &c->alt_ids, (size_t)i);
@@ -546,6 +554,7 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
     int grants_changed, grants_failed;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "set_customer_plan");
+    LIMITR_LOG_OP(e, "set_customer_plan", id, plan);
     if (id == NULL || plan == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "set_customer_plan: id and plan are required");

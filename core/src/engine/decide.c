@@ -703,6 +703,27 @@ static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
     return 0;
 }
 
+/* The decision's gate, the caller's plan and, for a commit, its money, for
+ * the store's decision log (cold: only with a store). */
+static __attribute__((noinline)) void
+store_money(limitr_engine *e, const decision *d, int committed)
+{
+    const lp_credit *cr = &e->policy->credits[d->lim->credit];
+    lnum overage_price = 0, diff = 0;
+    if (committed && lp_credit_priced(cr)) {
+        lnum from = billable(d, d->v.value);
+        if (limitr__price_of(cr, billable(d, d->new_value) - from, from,
+                             &diff) != 0)
+            diff = 0;
+        if (d->overage > 0 &&
+            limitr__price_of(cr, d->overage, from + d->grant_cover,
+                             &overage_price) != 0)
+            overage_price = 0;
+    }
+    limitr__store_money(e, d->gate, e->policy->plans[d->plan].name,
+                        committed ? d->overage : 0, overage_price, diff);
+}
+
 /* A denied call: what it records of elapsed time, its events, its reason.
  * Kept out of run() so that the allowed path stays small. */
 static int denied(limitr_engine *e, decision *d, int commit, int events,
@@ -710,6 +731,7 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
 {
     int governed = strcmp(d->gate, "governor") == 0;
     char reason[sizeof e->reason_buf];
+    if (commit && e->store != NULL) store_money(e, d, 0);
     if (commit && record_time(e, d, governed) != 0) return limitr__nomem(e);
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls
        the engine may overwrite: keep it over the events. */
@@ -802,6 +824,7 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
         if (reset || outcome)
             fire(e, &d, 1, reset, outcome ? (int)ev : -1, opts);
     }
+    if (e->store != NULL) store_money(e, &d, 1);
     if (caps != NULL) limitr__cap_events_fire(e, caps); /* built before */
     return limitr__ok(e); /* after the events: handlers may call the engine */
 }
@@ -853,12 +876,10 @@ with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     return status;
 }
 
-static int entry(limitr_engine *e, const char *id, size_t id_len,
-                 const char *ent, size_t ent_len, call_value *cv, int step,
-                 int commit, const limitr_call_opts *opts)
+static int dispatch(limitr_engine *e, const char *id, size_t id_len,
+                    const char *ent, size_t ent_len, call_value *cv, int step,
+                    int commit, const limitr_call_opts *opts)
 {
-    LIMITR_ENTER(e);
-    if (commit) LIMITR_REFUSE_REENTRY(e, "allow");
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "customer id and entitlement are required");
@@ -867,6 +888,33 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
         return with_call_caps(e, id, id_len, ent, ent_len, cv, step, commit,
                               opts);
     return run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
+}
+
+/* A metering call as the store's decision log keeps it (cold). */
+static __attribute__((noinline)) int
+logged(limitr_engine *e, const char *id, size_t id_len, const char *ent,
+       size_t ent_len, call_value *cv, int step, const limitr_call_opts *opts)
+{
+    static const char *const ops[] = {"allow", "increment", "decrement"};
+    int status;
+    limitr__store_op(e, ops[step], id, id_len, ent, ent_len,
+                     step == STEP_VALUE && cv->text == NULL ? &cv->number
+                                                            : NULL,
+                     step == STEP_VALUE ? cv->text : NULL,
+                     opts != NULL ? opts->event_json : NULL);
+    status = dispatch(e, id, id_len, ent, ent_len, cv, step, 1, opts);
+    return limitr__store_decision(e, status);
+}
+
+static int entry(limitr_engine *e, const char *id, size_t id_len,
+                 const char *ent, size_t ent_len, call_value *cv, int step,
+                 int commit, const limitr_call_opts *opts)
+{
+    LIMITR_ENTER(e);
+    if (commit) LIMITR_REFUSE_REENTRY(e, "allow");
+    if (commit && e->store != NULL)
+        return logged(e, id, id_len, ent, ent_len, cv, step, opts);
+    return dispatch(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }
 
 #define LEN(s) ((s) != NULL ? strlen(s) : 0)

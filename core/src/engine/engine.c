@@ -240,6 +240,22 @@ static limitr_engine *engine_create(const limitr_options *opts)
     return e;
 }
 
+/* ---- Entering and leaving calls (the slow side of limitr__hold) ---- */
+
+void limitr__enter_hooked(limitr_engine *e)
+{
+    const state_home *home = &e->st.home;
+    if (e->holding++ == 0 && home->lock != NULL) home->lock(home->ud);
+    if (e->store != NULL) limitr__store_enter(e);
+}
+
+void limitr__leave_hooked(limitr_engine *e)
+{
+    const state_home *home = &e->st.home;
+    if (e->store != NULL) limitr__store_leave(e); /* sees e->holding */
+    if (--e->holding == 0 && home->lock != NULL) home->unlock(home->ud);
+}
+
 int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
                                 int **ent_names, int **credit_names)
 {
@@ -409,6 +425,7 @@ void limitr_free(limitr_engine *e)
 {
     limitr_allocator alloc;
     if (e == NULL) return;
+    if (e->store != NULL) limitr__store_free(e);
     limitr__events_free(e);
     limitr__policy_free(e->policy);
     limitr__state_close(&e->st);

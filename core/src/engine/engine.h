@@ -244,6 +244,13 @@ struct limitr_engine {
     size_t n_libs;
     cJSON *lib_result;   /* a JSON host function's last result, and */
     item_list lib_items; /* it as items, for the snippet that called */
+
+    /* A durable store (store/store.c), or NULL: what each call changes is
+       written to it. `hooked`: the store or the home's lock needs the
+       outermost call's entry and exit (limitr__hold). */
+    struct limitr_store *store;
+    int hooked;
+    int read_only; /* opened read-only: calls that change state refuse */
 };
 
 /* ---- Errors and results (engine.c) ---- */
@@ -381,22 +388,58 @@ int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
 
 /* The state is held (its home's lock taken) by the outermost call, for as
  * long as it runs; calls made from snippets and event handlers run inside
- * it. A guard releases it when the calling function returns. */
+ * it. A guard releases it when the calling function returns. A store sees
+ * every level leave (its log rows) and the outermost one (its writes). Both
+ * are off the hot path until a home lock or a store is set (e->hooked). */
 typedef struct state_hold {
     limitr_engine *e;
 } state_hold;
+void limitr__enter_hooked(limitr_engine *e);
+void limitr__leave_hooked(limitr_engine *e);
 static inline void limitr__release(state_hold *h)
 {
-    const state_home *home = &h->e->st.home;
-    if (home->lock != NULL && --h->e->holding == 0) home->unlock(home->ud);
+    if (h->e->hooked) limitr__leave_hooked(h->e);
 }
 static inline state_hold limitr__hold(limitr_engine *e)
 {
     state_hold h = {e};
-    const state_home *home = &e->st.home;
-    if (home->lock != NULL && e->holding++ == 0) home->lock(home->ud);
+    if (e->hooked) limitr__enter_hooked(e);
     return h;
 }
+
+/* ---- The store's view of calls (store/store.c) ----
+ * Called only while e->store is set. */
+
+/* c was reached by the call running: written at its end if it changed. */
+void limitr__store_reach(struct limitr_store *s, customer *c);
+/* c is about to be destroyed: its row goes. */
+void limitr__store_forget(limitr_engine *e, customer *c);
+/* Every customer changed (import, reload): all rows are written again. */
+void limitr__store_all(limitr_engine *e);
+/* A call of the decision log starts at this depth (id_len (size_t)-1:
+   id is NUL-terminated or NULL; value: NULL or the
+   number, value_text: or the text; args: the options' JSON, or a
+   method's other argument, or NULL). */
+void limitr__store_op(limitr_engine *e, const char *op, const char *id,
+                      size_t id_len, const char *ent, size_t ent_len,
+                      const double *value, const char *value_text,
+                      const char *args);
+/* The status of the metering call being logged; returns it, or the
+   store's failure when the call's write failed (sync). */
+int limitr__store_decision(limitr_engine *e, int status);
+void limitr__store_enter(limitr_engine *e);
+void limitr__store_leave(limitr_engine *e);
+/* Writes what is left and closes the store (limitr_free). */
+void limitr__store_free(limitr_engine *e);
+void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
+                         lnum overage, lnum overage_price, lnum price_diff);
+
+#define LIMITR_LOG_OP(e, op, id, args)                                         \
+    do {                                                                       \
+        if ((e)->store != NULL)                                                \
+            limitr__store_op((e), (op), (id), (size_t)-1, NULL, 0, NULL, NULL, \
+                             (args));                                          \
+    } while (0)
 
 /* Every public function starts here: a NULL engine, or one whose
  * limitr_new / limitr_load failed (no policy), is an error, never a crash;
@@ -423,6 +466,10 @@ void limitr__frames_freeze(limitr_engine *e);
  *   where it would otherwise recurse until the stack ran out. */
 #define LIMITR_REFUSE_REENTRY(e, what)                                         \
     do {                                                                       \
+        if ((e)->read_only)                                                    \
+            return limitr__fail((e), LIMITR_ERROR, "read_only",                \
+                                "%s: the engine was opened read-only",         \
+                                (what));                                       \
         if ((e)->in_decision_snippet > 0)                                      \
             return limitr__fail((e), LIMITR_ERROR, "engine_busy",              \
                                 "%s: the engine cannot be changed from "       \
@@ -439,12 +486,16 @@ static inline customer *limitr__customer_find(const limitr_engine *e,
                                               const char *id, size_t len,
                                               uint64_t hash)
 {
-    return limitr__state_find(&e->st, id, len, hash);
+    customer *c = limitr__state_find(&e->st, id, len, hash);
+    if (e->store != NULL && c != NULL) limitr__store_reach(e->store, c);
+    return c;
 }
 static inline customer *limitr__customer_lookup(const limitr_engine *e,
                                                 const char *id)
 {
-    return limitr__state_lookup(&e->st, id);
+    customer *c = limitr__state_lookup(&e->st, id);
+    if (e->store != NULL && c != NULL) limitr__store_reach(e->store, c);
+    return c;
 }
 
 /* The state's name of policy entitlement name index ent. */

@@ -194,6 +194,9 @@ int limitr_observe(limitr_engine *e, const char *id, const char *ent,
     int status;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "observe");
+    if (e->store != NULL)
+        limitr__store_op(e, "observe", id, id ? strlen(id) : 0, ent,
+                         ent ? strlen(ent) : 0, &value, NULL, opts_json);
     if (id == NULL || ent == NULL)
         return bad(e, "observe", "id and entitlement are required");
     if (limitr__lnum_from_double(value, &v) != 0)

@@ -128,8 +128,8 @@ static void put_estimate(textbuf *b, const estimate *x)
 }
 
 /* {ent: {segment: estimate}}, both levels sorted. */
-static int put_estimates(textbuf *b, const limitr_engine *e,
-                         const estimate_list *l)
+int limitr__put_estimates(textbuf *b, const limitr_engine *e,
+                          const estimate_list *l)
 {
     sort_entry *s;
     size_t i, j;
@@ -457,7 +457,7 @@ static void put_hold(textbuf *b, const limitr_engine *e, const customer *c,
 
 /* ---- A customer ---- */
 
-static int put_customer(textbuf *b, const limitr_engine *e, const customer *c)
+int limitr__put_customer(textbuf *b, const limitr_engine *e, const customer *c)
 {
     int first = 1;
     size_t i, n = c->n_meters > c->n_overrides ? c->n_meters : c->n_overrides;
@@ -476,7 +476,7 @@ static int put_customer(textbuf *b, const limitr_engine *e, const customer *c)
     key(b, "created", &first);
     limitr__tb_int(b, c->created);
     key(b, "estimates", &first);
-    if (put_estimates(b, e, &c->estimates) != 0) goto nomem;
+    if (limitr__put_estimates(b, e, &c->estimates) != 0) goto nomem;
     key(b, "grants", &first);
     limitr__tb_put(b, "[", 1);
     for (i = 0; i < c->n_grants; i++) {
@@ -596,8 +596,11 @@ static int put_units(textbuf *b, const limitr_engine *e, customer **list,
     unsigned char *seen = calloc(n_names + 1, 1);
     sort_entry *s;
     if (seen == NULL) return -1;
-    for (i = 0; i < n; i++)
-        mark_credits(list[i], seen);
+    if (list == NULL)
+        memset(seen, 1, n_names);
+    else
+        for (i = 0; i < n; i++)
+            mark_credits(list[i], seen);
     if ((s = malloc((n_names + 1) * sizeof *s)) == NULL) {
         free(seen);
         return -1;
@@ -620,6 +623,11 @@ static int put_units(textbuf *b, const limitr_engine *e, customer **list,
     free(s);
     free(seen);
     return 0;
+}
+
+int limitr__put_all_units(textbuf *b, const limitr_engine *e)
+{
+    return put_units(b, e, NULL, 0);
 }
 
 char *limitr__state_export(limitr_engine *e, const customer *only, size_t *len)
@@ -648,11 +656,11 @@ char *limitr__state_export(limitr_engine *e, const customer *only, size_t *len)
     limitr__tb_puts(&b, ",\"hold\":");
     limitr__tb_int(&b, (int64_t)d->next_hold);
     limitr__tb_puts(&b, "},\"estimates\":");
-    if (put_estimates(&b, e, &d->estimates) != 0) goto nomem;
+    if (limitr__put_estimates(&b, e, &d->estimates) != 0) goto nomem;
     limitr__tb_puts(&b, ",\"customers\":[");
     for (i = 0; i < n; i++) {
         if (i > 0) limitr__tb_put(&b, ",", 1);
-        if (put_customer(&b, e, list[i]) != 0) goto nomem;
+        if (limitr__put_customer(&b, e, list[i]) != 0) goto nomem;
     }
     limitr__tb_puts(&b, "]}");
     free(list);

@@ -53,6 +53,7 @@ int limitr_apply_customer_topup(limitr_engine *e, const char *id,
     int64_t now;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "apply_customer_topup");
+    LIMITR_LOG_OP(e, "apply_customer_topup", id, NULL);
     if (id == NULL || topup == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "apply_customer_topup: id and topup are required");
@@ -89,6 +90,7 @@ int limitr_ensure_included_topups(limitr_engine *e, const char *id, int events)
     int64_t now;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "ensure_included_topups");
+    LIMITR_LOG_OP(e, "ensure_included_topups", id, NULL);
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "ensure_included_topups: id is required");
@@ -210,6 +212,7 @@ int limitr_add_customer_grant(limitr_engine *e, const char *id,
     int status;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "add_customer_grant");
+    LIMITR_LOG_OP(e, "add_customer_grant", id, NULL);
     if (id == NULL || fields_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "add_customer_grant: id and fields are required");
@@ -249,6 +252,7 @@ int limitr_remove_customer_grant(limitr_engine *e, const char *id,
     grant *g;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "remove_customer_grant");
+    LIMITR_LOG_OP(e, "remove_customer_grant", id, NULL);
     if (id == NULL || grant_id == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "remove_customer_grant: id and grant id are "

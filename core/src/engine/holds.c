@@ -221,6 +221,10 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     meter *m;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "reserve");
+    if (e->store != NULL)
+        limitr__store_op(e, "reserve", id, id ? strlen(id) : 0, ent,
+                         ent ? strlen(ent) : 0, isnan(value) ? NULL : &value,
+                         NULL, opts_json);
     if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "reserve: id, entitlement and a 24-byte out are "
@@ -371,6 +375,9 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     reservation *h;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "release");
+    if (e->store != NULL)
+        limitr__store_op(e, "release", id, id ? strlen(id) : 0, ent,
+                         ent ? strlen(ent) : 0, NULL, NULL, hold);
     if (id == NULL || ent == NULL || hold == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "release: id, entitlement and hold are required");
@@ -402,6 +409,9 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     limitr_call_opts co;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
+    if (e->store != NULL)
+        limitr__store_op(e, "settle", id, id ? strlen(id) : 0, ent,
+                         ent ? strlen(ent) : 0, &actual, NULL, hold);
     if (id == NULL || ent == NULL || hold == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "settle: id, entitlement and hold are required");

@@ -1560,6 +1560,13 @@ static char *parse_error(const char *msg)
 int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
                   const char **result_json)
 {
+    return limitr__import(e, text, len, replace, LIMITR_MAX_STATE_DOCUMENT,
+                          result_json);
+}
+
+int limitr__import(limitr_engine *e, const char *text, size_t len, int replace,
+                   size_t max_len, const char **result_json)
+{
     reader r;
     doc_node *root;
     char *perr = NULL;
@@ -1576,13 +1583,14 @@ int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
     int status;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "import");
+    LIMITR_LOG_OP(e, "import", NULL, replace ? "replace" : "merge");
     if (result_json != NULL) *result_json = NULL;
     if (text == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL, "import: no text given");
-    if (len > LIMITR_MAX_STATE_DOCUMENT)
+    if (len > max_len)
         return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "$: the document is larger than %u MiB",
-                            LIMITR_MAX_STATE_DOCUMENT >> 20);
+                            "$: the document is larger than %zu MiB",
+                            max_len >> 20);
     root = limitr__doc_parse_json(text, len, &perr);
     if (root == NULL) {
         char *msg = perr != NULL ? parse_error(perr) : NULL;
@@ -1628,6 +1636,7 @@ int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
         reserve_ids(&r, &s, replace, &fresh, &fresh_alt) != 0)
         goto fail;
     commit(e, &s, replace, &fresh, &fresh_alt, &merged, seq);
+    if (e->store != NULL) limitr__store_all(e);
     units_record(e, root);
     for (i = 0; i < s.n; i++)
         limitr__warn_customer(e, s.items[i], &w);

@@ -180,6 +180,9 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     override ov, *stored;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "create_customer_override");
+    if (e->store != NULL)
+        limitr__store_op(e, "create_customer_override", id, id ? strlen(id) : 0,
+                         ent, ent ? strlen(ent) : 0, NULL, NULL, fields_json);
     if (id == NULL || ent == NULL || fields_json == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "create_customer_override: id, entitlement and "
@@ -211,6 +214,9 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     int name;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "remove_customer_override");
+    if (e->store != NULL)
+        limitr__store_op(e, "remove_customer_override", id, id ? strlen(id) : 0,
+                         ent, ent ? strlen(ent) : 0, NULL, NULL, NULL);
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "remove_customer_override: id and entitlement "

@@ -92,6 +92,7 @@ int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
     int64_t now;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "ensure_plan_subscription");
+    LIMITR_LOG_OP(e, "ensure_plan_subscription", id, NULL);
     if (id == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "ensure_plan_subscription: id is required");

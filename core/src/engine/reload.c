@@ -499,6 +499,9 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     warning_list w = {NULL, 0, 0, 0};
     estimate_list estimates = {NULL, 0, 0};
     cJSON *result;
+    if (e->read_only)
+        return limitr__fail(e, LIMITR_ERROR, "read_only",
+                            "reload: the engine was opened read-only");
     if (e->delivering > 0 || e->in_decision_snippet > 0)
         return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",
                             "reload during event delivery (or while a "
@@ -569,6 +572,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     e->draw.valid = 0;
     e->walk.n = -1;
     limitr__policy_free(old);
+    if (e->store != NULL) limitr__store_all(e);
     warn_state(e, changes, n_changes, &w);
     free(changes);
 
@@ -606,6 +610,7 @@ int limitr_reload(limitr_engine *e, const char *text, size_t len,
 {
     LIMITR_ENTER(e);
     if (result_json != NULL) *result_json = NULL;
+    LIMITR_LOG_OP(e, "reload", NULL, NULL);
     return reload(e, text, len, format, result_json);
 }
 
@@ -617,6 +622,7 @@ int limitr_reload_file(limitr_engine *e, const char *path,
     int status;
     LIMITR_ENTER(e);
     if (result_json != NULL) *result_json = NULL;
+    LIMITR_LOG_OP(e, "reload", NULL, path);
     status = limitr__read_file(path, &text, &len, msg, sizeof msg);
     if (status != LIMITR_OK) return limitr__fail(e, status, NULL, "%s", msg);
     status = reload(e, text != NULL ? text : "", len,

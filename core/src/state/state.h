@@ -224,6 +224,10 @@ typedef struct customer {
        one drained to nothing is not granted again on that plan */
     int *included;
     size_t n_included, cap_included;
+    /* a durable store's (store/store.c): the hash of the row last written
+       for it, and whether the call running reached it */
+    uint64_t stored_hash;
+    int reached;
 } customer;
 
 /* ID -> customer; keys point into the customer (its id or an alt id). */

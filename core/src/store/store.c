@@ -1,0 +1,732 @@
+/* store.c: the durable store, the engine's side (docs/store.md).
+ *
+ * A call marks the customers it reaches (every lookup does, with a store
+ * set) and opens a row of the decision log. When the outermost call ends,
+ * each reached customer is written out as its state document; the ones
+ * whose text did not change (a read, a denial that moved nothing) are
+ * dropped by their hash, and the rest, the deleted rows, the policy-wide
+ * parts and the log rows make one batch: written at once in one
+ * transaction (sync), or by the writer thread every batch_ms (batch),
+ * which takes the engine between calls to collect what changed. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "limitr.h"
+#include "state_doc.h"
+#include "store.h"
+#include "textbuf.h"
+
+/* ---- Batches ---- */
+
+static size_t put_text(batch *b, const char *s, size_t len)
+{
+    size_t at = b->text.n;
+    if (s == NULL) return NOSTR;
+    limitr__tb_put(&b->text, s, len);
+    limitr__tb_put(&b->text, "", 1); /* each string ends with its NUL */
+    return at;
+}
+
+static void batch_reset(batch *b)
+{
+    b->text.n = 0;
+    b->n_rows = b->n_recs = 0;
+    b->meta_seq = b->meta_estimates = b->meta_units = NOSTR;
+    b->policy_fp = b->policy_text = NOSTR;
+    b->snapshot = b->snapshot_policy = NOSTR;
+    b->snapshot_len = 0;
+}
+
+static void batch_free(batch *b)
+{
+    limitr__tb_free(&b->text);
+    free(b->rows);
+    free(b->recs);
+}
+
+static int batch_empty(const batch *b)
+{
+    return b->n_rows == 0 && b->n_recs == 0 && b->meta_seq == NOSTR &&
+           b->meta_estimates == NOSTR && b->meta_units == NOSTR &&
+           b->policy_fp == NOSTR && b->snapshot == NOSTR && !b->text.nomem;
+}
+
+static row_op *row_add(batch *b, int kind)
+{
+    if (b->n_rows == b->cap_rows) {
+        size_t cap = b->cap_rows ? b->cap_rows * 2 : 64;
+        row_op *r = realloc(b->rows, cap * sizeof *r);
+        if (r == NULL) {
+            b->text.nomem = 1;
+            return NULL;
+        }
+        b->rows = r;
+        b->cap_rows = cap;
+    }
+    memset(&b->rows[b->n_rows], 0, sizeof *b->rows);
+    b->rows[b->n_rows].kind = kind;
+    return &b->rows[b->n_rows++];
+}
+
+/* ---- What calls reach ---- */
+
+void limitr__store_reach(limitr_store *s, customer *c)
+{
+    if (c->reached) return;
+    if (s->n_reached == s->cap_reached) {
+        size_t cap = s->cap_reached ? s->cap_reached * 2 : 64;
+        customer **r = realloc(s->reached, cap * sizeof *r);
+        if (r == NULL) { /* every customer is written instead */
+            s->all = 1;
+            return;
+        }
+        s->reached = r;
+        s->cap_reached = cap;
+    }
+    c->reached = 1;
+    s->reached[s->n_reached++] = c;
+}
+
+void limitr__store_forget(limitr_engine *e, customer *c)
+{
+    limitr_store *s = e->store;
+    row_op *r;
+    size_t i;
+    if (c->reached)
+        for (i = 0; i < s->n_reached; i++)
+            if (s->reached[i] == c) {
+                s->reached[i] = s->reached[--s->n_reached];
+                break;
+            }
+    c->reached = 0;
+    if ((r = row_add(s->cur, OP_DELETE)) != NULL) {
+        r->id = put_text(s->cur, c->id, c->id_len);
+        r->id_len = c->id_len;
+    }
+}
+
+void limitr__store_all(limitr_engine *e)
+{
+    e->store->all = 1;
+    e->store->snapshot_now = 1; /* after import and reload */
+}
+
+/* ---- The decision log ---- */
+
+void limitr__store_op(limitr_engine *e, const char *op, const char *id,
+                      size_t id_len, const char *ent, size_t ent_len,
+                      const double *value, const char *value_text,
+                      const char *args)
+{
+    limitr_store *s = e->store;
+    batch *b = s->cur;
+    log_rec *r;
+    if (!s->log) return;
+    if (b->n_recs == b->cap_recs) {
+        size_t cap = b->cap_recs ? b->cap_recs * 2 : 256;
+        log_rec *grown = realloc(b->recs, cap * sizeof *grown);
+        if (grown == NULL) {
+            b->text.nomem = 1;
+            return;
+        }
+        b->recs = grown;
+        b->cap_recs = cap;
+    }
+    r = &b->recs[b->n_recs];
+    memset(r, 0, sizeof *r);
+    if (id != NULL && id_len == (size_t)-1) id_len = strlen(id);
+    r->op = op;
+    r->depth = e->holding;
+    r->parent = s->open_rec;
+    r->ts = limitr__now(e);
+    r->id = put_text(b, id, id_len);
+    r->ent = put_text(b, ent, ent_len);
+    r->has_value = value != NULL;
+    if (value != NULL) r->value = *value;
+    r->value_text = value_text != NULL
+                        ? put_text(b, value_text, strlen(value_text))
+                        : NOSTR;
+    r->opts = args != NULL ? put_text(b, args, strlen(args)) : NOSTR;
+    r->detail = r->reason = r->plan = NOSTR;
+    r->policy =
+        put_text(b, e->policy->fingerprint, strlen(e->policy->fingerprint));
+    r->status = -1;
+    s->open_rec = (long)b->n_recs++;
+}
+
+static void close_rec(limitr_engine *e, limitr_store *s)
+{
+    log_rec *r = &s->cur->recs[s->open_rec];
+    r->reason = put_text(s->cur, e->code, strlen(e->code));
+    r->depth = 0;
+    s->open_rec = r->parent;
+}
+
+void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
+                         lnum overage, lnum overage_price, lnum price_diff)
+{
+    limitr_store *s = e->store;
+    log_rec *r;
+    if (!s->log || s->open_rec < 0) return;
+    r = &s->cur->recs[s->open_rec];
+    r->gate = gate;
+    r->plan = put_text(s->cur, plan, strlen(plan));
+    r->has_money = 1;
+    r->overage = overage;
+    r->overage_price = overage_price;
+    r->price_diff = price_diff;
+}
+
+/* ---- Collecting and writing ---- */
+
+/* Adds text to b when it differs from *last (which it then replaces). */
+static size_t meta_changed(batch *b, char **last, textbuf *t)
+{
+    char *text;
+    size_t len;
+    if (t->nomem) {
+        limitr__tb_free(t);
+        b->text.nomem = 1;
+        return NOSTR;
+    }
+    text = limitr__tb_take(t, &len);
+    if (text == NULL) return NOSTR;
+    if (*last != NULL && strcmp(*last, text) == 0) {
+        free(text);
+        return NOSTR;
+    }
+    free(*last);
+    *last = text;
+    return put_text(b, text, len);
+}
+
+static void put_doc(limitr_engine *e, batch *b, customer *c, int always)
+{
+    size_t at = b->text.n, id, doc;
+    uint64_t h;
+    row_op *r;
+    id = put_text(b, c->id, c->id_len);
+    doc = b->text.n;
+    if (limitr__put_customer(&b->text, e, c) != 0) {
+        b->text.nomem = 1;
+        return;
+    }
+    if (b->text.nomem) return;
+    h = limitr__doc_hash(b->text.s + doc, b->text.n - doc);
+    if (!always && h == c->stored_hash) { /* unchanged: not written */
+        b->text.n = at;
+        return;
+    }
+    limitr__tb_put(&b->text, "", 1);
+    if ((r = row_add(b, OP_PUT)) == NULL) return;
+    r->id = id;
+    r->id_len = c->id_len;
+    r->doc = doc;
+    r->doc_len = b->text.n - 1 - doc;
+    c->stored_hash = h;
+}
+
+/* What changed since the last collection, into b (the engine is held). */
+static void collect(limitr_engine *e, batch *b)
+{
+    limitr_store *s = e->store;
+    const state_data *d = e->st.d;
+    textbuf t = {NULL, 0, 0, 0};
+    int64_t now = limitr__now(e);
+    size_t i;
+    if (s->all) {
+        row_add(b, OP_WIPE);
+        for (i = 0; i < d->customers.cap; i++) {
+            customer *c = limitr__idmap_at(&d->customers, i);
+            if (c != NULL) put_doc(e, b, c, 1);
+        }
+    } else {
+        for (i = 0; i < s->n_reached; i++)
+            put_doc(e, b, s->reached[i], 0);
+    }
+    for (i = 0; i < s->n_reached; i++)
+        s->reached[i]->reached = 0;
+    s->n_reached = 0;
+    s->all = 0;
+
+    limitr__tb_puts(&t, "{\"cap\":");
+    limitr__tb_int(&t, (int64_t)d->next_cap);
+    limitr__tb_puts(&t, ",\"grant\":");
+    limitr__tb_int(&t, (int64_t)d->next_grant);
+    limitr__tb_puts(&t, ",\"hold\":");
+    limitr__tb_int(&t, (int64_t)d->next_hold);
+    limitr__tb_puts(&t, "}");
+    b->meta_seq = meta_changed(b, &s->last_seq, &t);
+    if (limitr__put_estimates(&t, e, &d->estimates) != 0) t.nomem = 1;
+    b->meta_estimates = meta_changed(b, &s->last_estimates, &t);
+    if (limitr__put_all_units(&t, e) != 0) t.nomem = 1;
+    b->meta_units = meta_changed(b, &s->last_units, &t);
+
+    if (strcmp(s->stored_fp, e->policy->fingerprint) != 0) {
+        b->policy_fp =
+            put_text(b, e->policy->fingerprint, strlen(e->policy->fingerprint));
+        b->policy_text = put_text(b, e->policy->text, e->policy->text_len);
+        snprintf(s->stored_fp, sizeof s->stored_fp, "%s",
+                 e->policy->fingerprint);
+    }
+    if (s->snapshot_now ||
+        (!batch_empty(b) && now - s->last_snapshot >= s->snapshot_ms)) {
+        size_t len;
+        char *text = limitr__state_export(e, NULL, &len);
+        if (text == NULL) {
+            b->text.nomem = 1;
+        } else {
+            b->snapshot = put_text(b, text, len);
+            b->snapshot_len = len;
+            b->snapshot_ts = now;
+            b->snapshot_policy = put_text(b, e->policy->fingerprint,
+                                          strlen(e->policy->fingerprint));
+            free(text);
+        }
+        s->last_snapshot = now;
+        s->snapshot_now = 0;
+    }
+}
+
+/* A batch that could not be written: every customer is written again by
+ * the next one (what the failed one held of them is in memory), and
+ * `error` fires on the engine's thread. */
+static void write_failed(limitr_store *s, const char *msg)
+{
+    s->all = 1;
+    s->failed = 1;
+    snprintf(s->fail_msg, sizeof s->fail_msg, "%s", msg);
+}
+
+static int write_batch(limitr_store *s, batch *b, int64_t now)
+{
+    char err[256];
+    int status = 0;
+    if (batch_empty(b)) return 0;
+    pthread_mutex_lock(&s->write_mu);
+    if (limitr__store_write(s, b, err, sizeof err) != 0) {
+        status = -1;
+    } else if (b->snapshot != NOSTR &&
+               limitr__store_prune(s, now, err, sizeof err) != 0) {
+        status = -1;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    if (status != 0) write_failed(s, err);
+    batch_reset(b);
+    return status;
+}
+
+static void report_failure(limitr_engine *e)
+{
+    limitr_store *s = e->store;
+    char msg[sizeof s->fail_msg];
+    s->failed = 0;
+    snprintf(msg, sizeof msg, "%s", s->fail_msg);
+    limitr__report_error(e, "store", msg);
+}
+
+/* Sync: the outermost call's changes, written before it returns. */
+static int flush_now(limitr_engine *e)
+{
+    limitr_store *s = e->store;
+    collect(e, s->cur);
+    return write_batch(s, s->cur, limitr__now(e));
+}
+
+/* ---- Calls ---- */
+
+void limitr__store_enter(limitr_engine *e)
+{
+    if (e->holding == 1 && e->store->batch_mode)
+        pthread_mutex_lock(&e->store->mu);
+}
+
+void limitr__store_leave(limitr_engine *e)
+{
+    limitr_store *s = e->store;
+    if (s->open_rec >= 0 && s->cur->recs[s->open_rec].depth == e->holding)
+        close_rec(e, s);
+    if (e->holding != 1) return;
+    if (!s->batch_mode) {
+        if (flush_now(e) != 0) report_failure(e);
+    } else {
+        int failed = s->failed;
+        pthread_mutex_unlock(&s->mu);
+        if (failed) {
+            /* the error's handlers run as calls of their own */
+            e->store->failed = 0;
+            limitr__report_error(e, "store", s->fail_msg);
+        }
+    }
+}
+
+int limitr__store_decision(limitr_engine *e, int status)
+{
+    limitr_store *s = e->store;
+    if (s->log && s->open_rec >= 0) {
+        s->cur->recs[s->open_rec].status = status;
+        close_rec(e, s);
+    }
+    if (!s->batch_mode && e->holding == 1 && flush_now(e) != 0) {
+        char msg[sizeof s->fail_msg];
+        snprintf(msg, sizeof msg, "%s", s->fail_msg);
+        s->failed = 0;
+        limitr__report_error(e, "store", msg);
+        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", msg);
+    }
+    return status;
+}
+
+/* ---- The writer thread (batch) ---- */
+
+static void *writer_main(void *arg)
+{
+    limitr_store *s = arg;
+    batch *done;
+    int stopping = 0;
+    while (!stopping) {
+        struct timespec until;
+        int64_t now;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->batch_ms / 1000;
+        until.tv_nsec += (s->batch_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->wake);
+        while (!s->stopping &&
+               pthread_cond_timedwait(&s->cond, &s->wake, &until) == 0)
+            ;
+        stopping = s->stopping;
+        pthread_mutex_unlock(&s->wake);
+        pthread_mutex_lock(&s->mu); /* between the engine's calls */
+        collect(s->e, s->cur);
+        done = s->cur;
+        s->cur = done == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
+        now = limitr__now(s->e);
+        pthread_mutex_unlock(&s->mu);
+        if (!batch_empty(done)) {
+            char err[256];
+            int failed;
+            pthread_mutex_lock(&s->write_mu);
+            failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
+                     (done->snapshot != NOSTR &&
+                      limitr__store_prune(s, now, err, sizeof err) != 0);
+            pthread_mutex_unlock(&s->write_mu);
+            if (failed) {
+                pthread_mutex_lock(&s->mu);
+                write_failed(s, err);
+                pthread_mutex_unlock(&s->mu);
+            }
+        }
+        batch_reset(done);
+    }
+    return NULL;
+}
+
+/* ---- Life ---- */
+
+static void store_free(limitr_store *s)
+{
+    if (s == NULL) return;
+    if (s->db.db != NULL) limitr__store_file_close(&s->db);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* the OS drops the lock */
+    batch_free(&s->bufs[0]);
+    batch_free(&s->bufs[1]);
+    free(s->reached);
+    free(s->last_seq);
+    free(s->last_estimates);
+    free(s->last_units);
+    free(s->path);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->wake);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+}
+
+static limitr_store *store_new(const char *path, const limitr_store_options *o)
+{
+    limitr_store *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->lock_fd = -1;
+    s->open_rec = -1;
+    s->cur = &s->bufs[0];
+    batch_reset(&s->bufs[0]);
+    batch_reset(&s->bufs[1]);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->wake, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    s->batch_mode = o->durability == LIMITR_DURABILITY_BATCH;
+    s->batch_ms = o->batch_ms > 0 ? o->batch_ms : 50;
+    s->snapshot_ms = o->snapshot_ms > 0 ? o->snapshot_ms : 3600000;
+    s->log = !o->no_log;
+    s->log_max_rows = o->log_max_rows;
+    s->log_max_age = o->log_max_age_ms;
+    if ((s->path = strdup(path)) == NULL) {
+        store_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Stops the writer (its last batch written) and writes what is left. */
+static int store_stop(limitr_engine *e, char *err, size_t err_len)
+{
+    limitr_store *s = e->store;
+    if (s->writer_running) {
+        pthread_mutex_lock(&s->wake);
+        s->stopping = 1;
+        pthread_cond_signal(&s->cond);
+        pthread_mutex_unlock(&s->wake);
+        pthread_join(s->writer, NULL);
+        s->writer_running = 0;
+        s->batch_mode = 0;
+    }
+    if (flush_now(e) != 0) {
+        snprintf(err, err_len, "%s", s->fail_msg);
+        s->failed = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int checkpoint(limitr_engine *e, char *err, size_t err_len)
+{
+    limitr_store *s = e->store;
+    int status;
+    if (s->batch_mode) pthread_mutex_lock(&s->mu);
+    s->snapshot_now = 1;
+    collect(e, s->cur);
+    status = write_batch(s, s->cur, limitr__now(e));
+    if (status != 0) {
+        snprintf(err, err_len, "%s", s->fail_msg);
+        s->failed = 0;
+    }
+    if (s->batch_mode) pthread_mutex_unlock(&s->mu);
+    if (status != 0) return -1;
+    pthread_mutex_lock(&s->write_mu);
+    status = limitr__store_wal_checkpoint(&s->db, err, err_len);
+    pthread_mutex_unlock(&s->write_mu);
+    return status;
+}
+
+int limitr_checkpoint(limitr_engine *e)
+{
+    char err[256];
+    if (e == NULL) return LIMITR_INVALID;
+    if (e->store == NULL)
+        return limitr__fail(e, LIMITR_ERROR, "no_store", "no store");
+    if (e->holding > 0)
+        return limitr__fail(e, LIMITR_ERROR, "engine_busy",
+                            "checkpoint: not from inside a call");
+    if (checkpoint(e, err, sizeof err) != 0)
+        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", err);
+    return limitr__ok(e);
+}
+
+int limitr_close(limitr_engine *e)
+{
+    char err[256];
+    if (e == NULL) return LIMITR_INVALID;
+    if (e->store == NULL) return limitr__ok(e);
+    if (e->holding > 0)
+        return limitr__fail(e, LIMITR_ERROR, "engine_busy",
+                            "close: not from inside a call");
+    if (checkpoint(e, err, sizeof err) != 0 || store_stop(e, err, sizeof err))
+        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", err);
+    store_free(e->store);
+    e->store = NULL;
+    e->hooked = e->st.home.lock != NULL;
+    return limitr__ok(e);
+}
+
+void limitr__store_free(limitr_engine *e)
+{
+    char err[256];
+    if (e->store == NULL) return;
+    if (store_stop(e, err, sizeof err) != 0) {
+        /* freeing: what could not be written is lost, as it would be in
+           a crash */
+    }
+    store_free(e->store);
+    e->store = NULL;
+}
+
+/* ---- Opening ---- */
+
+static int attach(limitr_engine *e, limitr_store *s)
+{
+    e->store = s;
+    s->e = e;
+    e->hooked = 1;
+    s->last_snapshot = limitr__now(e);
+    snprintf(s->stored_fp, sizeof s->stored_fp, "%s", e->policy->fingerprint);
+    if (s->batch_mode) {
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return -1;
+        s->writer_running = 1;
+    }
+    return 0;
+}
+
+/* The engine of a store that exists: its policy and state as stored. */
+static int restore(limitr_store *s, const limitr_options *opts,
+                   limitr_engine **out, size_t *customers, char *err,
+                   size_t err_len)
+{
+    char *policy = NULL, *doc = NULL;
+    size_t len = 0;
+    const char *result;
+    int status;
+    char msg[256];
+    if (limitr__store_read_state(&s->db, &policy, &doc, &len, msg,
+                                 sizeof msg) != 0) {
+        snprintf(err, err_len, "%s: %s", s->path, msg);
+        return LIMITR_INVALID;
+    }
+    status = limitr_new(policy, strlen(policy), "json", opts, out);
+    free(policy);
+    if (status != LIMITR_OK) {
+        snprintf(err, err_len, "%s: store is corrupt: stored policy: %s",
+                 s->path, limitr_last_error(*out));
+        free(doc);
+        return LIMITR_INVALID;
+    }
+    status = limitr__import(*out, doc, len, 1, (size_t)-1, &result);
+    free(doc);
+    if (status != LIMITR_OK) {
+        snprintf(err, err_len, "%s: store is corrupt: stored state: %s",
+                 s->path, limitr_last_error(*out));
+        return LIMITR_INVALID;
+    }
+    *customers = (*out)->st.d->customers.live;
+    return LIMITR_OK;
+}
+
+/* A failed open: the engine returned holds the error only (no policy),
+ * as a failed limitr_new's does. */
+static int open_failed(limitr_engine **out, const limitr_options *opts,
+                       limitr_store *s, int status, const char *err)
+{
+    store_free(s);
+    limitr_free(*out); /* with its store, when it had one */
+    *out = NULL;
+    limitr_new(NULL, 0, NULL, opts, out);
+    if (*out == NULL) return LIMITR_NOMEM;
+    return limitr__fail(
+        *out, status, status == LIMITR_ERROR ? "store_error" : NULL, "%s", err);
+}
+
+int limitr_open(const char *policy, size_t len, const char *format,
+                const limitr_options *opts, const limitr_store_options *so,
+                limitr_engine **out, const char **info_json)
+{
+    limitr_store *s;
+    char err[512];
+    int created = 0, status, changed = 0;
+    size_t customers = 0;
+    cJSON *info, *warnings = NULL;
+    if (out == NULL) return LIMITR_INVALID;
+    *out = NULL;
+    if (info_json != NULL) *info_json = NULL;
+    if (so == NULL || so->path == NULL || so->path[0] == '\0') {
+        status = limitr_new(policy, len, format, opts, out);
+        if (status != LIMITR_OK || policy != NULL) return status;
+        return limitr__fail(*out, LIMITR_INVALID, NULL,
+                            "open: a policy or a store is needed");
+    }
+    if (so->batch_ms < 0 || so->batch_ms > 60000) {
+        snprintf(err, sizeof err, "open: batch_ms must be 1 to 60000 (got %ld)",
+                 so->batch_ms);
+        return open_failed(out, opts, NULL, LIMITR_INVALID, err);
+    }
+    if ((s = store_new(so->path, so)) == NULL)
+        return open_failed(out, opts, NULL, LIMITR_NOMEM, "out of memory");
+    if (!so->readonly &&
+        limitr__store_lock(so->path, &s->lock_fd, err, sizeof err) != 0)
+        return open_failed(out, opts, s, LIMITR_ERROR, err);
+    if (limitr__store_file_open(so->path, so->readonly, policy != NULL,
+                                &created, &s->db, err, sizeof err) != 0)
+        return open_failed(out, opts, s, LIMITR_INVALID, err);
+    if (created) {
+        status = limitr_new(policy, len, format, opts, out);
+        if (status != LIMITR_OK) {
+            /* the policy's own errors, and no store left behind */
+            limitr__store_file_close(&s->db);
+            unlink(so->path);
+            store_free(s);
+            return status;
+        }
+        if (attach(*out, s) != 0)
+            return open_failed(out, opts, NULL, LIMITR_NOMEM,
+                               "open: cannot start the writer thread");
+        s->all = 1;
+        s->snapshot_now = 1;
+        s->stored_fp[0] = '\0'; /* the policy is written */
+        if (flush_now(*out) != 0) {
+            snprintf(err, sizeof err, "%s", s->fail_msg);
+            open_failed(out, opts, NULL, LIMITR_ERROR, err);
+            unlink(so->path);
+            return LIMITR_ERROR;
+        }
+    } else {
+        status = restore(s, opts, out, &customers, err, sizeof err);
+        if (status != LIMITR_OK) return open_failed(out, opts, s, status, err);
+        if (so->readonly) {
+            store_free(s); /* the state committed at open is loaded */
+            (*out)->read_only = 1;
+        } else {
+            if (attach(*out, s) != 0)
+                return open_failed(out, opts, NULL, LIMITR_NOMEM,
+                                   "open: cannot start the writer thread");
+            if (policy != NULL) {
+                limitr_engine *probe = NULL;
+                /* the policy given is compiled once to compare it */
+                status = limitr_new(policy, len, format, opts, &probe);
+                if (status != LIMITR_OK) {
+                    snprintf(err, sizeof err, "%s", limitr_last_error(probe));
+                    limitr_free(probe);
+                    return open_failed(out, opts, NULL, status, err);
+                }
+                changed = strcmp(probe->policy->fingerprint,
+                                 (*out)->policy->fingerprint) != 0;
+                limitr_free(probe);
+            }
+            if (changed) {
+                const char *result = NULL;
+                status = limitr_reload(*out, policy, len, format, &result);
+                if (status != LIMITR_OK) {
+                    snprintf(err, sizeof err, "%s", limitr_last_error(*out));
+                    return open_failed(out, opts, NULL, status, err);
+                }
+                if (result != NULL) {
+                    cJSON *r = cJSON_Parse(result);
+                    if (r != NULL) {
+                        warnings = cJSON_DetachItemFromObject(r, "warnings");
+                        cJSON_Delete(r);
+                    }
+                }
+            }
+        }
+    }
+    info = cJSON_CreateObject();
+    if (info == NULL) {
+        cJSON_Delete(warnings);
+        return limitr__ok(*out);
+    }
+    cJSON_AddBoolToObject(info, "created", created);
+    cJSON_AddNumberToObject(info, "customers", (double)customers);
+    cJSON_AddBoolToObject(info, "policy_changed", changed);
+    cJSON_AddItemToObject(info, "warnings",
+                          warnings != NULL ? warnings : cJSON_CreateArray());
+    if (limitr__set_result(*out, info, info_json) != LIMITR_OK)
+        return limitr__ok(*out);
+    return LIMITR_OK;
+}

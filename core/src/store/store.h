@@ -1,0 +1,126 @@
+/* store.h: what the store's files share (store.c: the engine's side, calls
+ * and batches; store_file.c: the SQLite file, its checks, lock and
+ * schema). The public face is limitr_open, limitr_checkpoint and
+ * limitr_close (limitr.h); docs/store.md says what is kept and when. */
+#ifndef LIMITR_STORE_H
+#define LIMITR_STORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "num.h"
+#include "textbuf.h"
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+#define STORE_APPLICATION_ID 0x4C4D5452 /* "LMTR" */
+#define STORE_FORMAT 1                  /* PRAGMA user_version */
+#define NOSTR ((size_t)-1)              /* an absent string of an arena */
+
+/* A row of the decision log (state.md 2), kept as offsets into its
+ * batch's arena until it is written. */
+typedef struct log_rec {
+    const char *op; /* static */
+    int depth;      /* the call level it started at; 0 once it ended */
+    long parent;    /* the enclosing call's row in this batch, or -1 */
+    int64_t ts;
+    size_t id, ent, value_text, opts, detail, reason, plan, policy;
+    int has_value;
+    double value;
+    int status; /* LIMITR_OK, _DENIED, ...; -1 not known */
+    const char *gate;
+    int has_money;
+    lnum overage, overage_price, price_diff;
+} log_rec;
+
+/* One write to the customers table, in call order. */
+enum { OP_PUT, OP_DELETE, OP_WIPE };
+typedef struct row_op {
+    int kind;
+    size_t id, id_len, doc, doc_len;
+} row_op;
+
+/* What one transaction writes. Its strings live in `text` (reused from
+ * one batch to the next), by offset: it grows as it is filled. */
+typedef struct batch {
+    textbuf text;
+    row_op *rows;
+    size_t n_rows, cap_rows;
+    log_rec *recs;
+    size_t n_recs, cap_recs;
+    size_t meta_seq, meta_estimates, meta_units;    /* NOSTR: unchanged */
+    size_t policy_fp, policy_text;                  /* NOSTR: unchanged */
+    size_t snapshot, snapshot_len, snapshot_policy; /* NOSTR: none */
+    int64_t snapshot_ts;
+} batch;
+
+typedef struct limitr_store limitr_store;
+
+/* The SQLite side (store_file.c). */
+typedef struct store_db {
+    sqlite3 *db;
+    sqlite3_stmt *put, *del, *meta, *log, *policy;
+    int64_t log_seq; /* the last row's */
+} store_db;
+
+struct limitr_store {
+    char *path;
+    int lock_fd; /* -1: none (read-only) */
+    int batch_mode;
+    long batch_ms, snapshot_ms;
+    int log;
+    long log_max_rows;
+    int64_t log_max_age;
+    store_db db;
+
+    batch bufs[2];
+    batch *cur; /* what calls fill */
+    customer **reached;
+    size_t n_reached, cap_reached;
+    int all;            /* every customer changed */
+    char stored_fp[72]; /* the policy the file holds */
+    char *last_seq, *last_estimates, *last_units;
+    int64_t last_snapshot; /* engine time */
+    int snapshot_now;      /* at the next write */
+    long open_rec;         /* the innermost logged call's row, or -1 */
+    int failed;            /* a batch failed: `error` fires at next call */
+    char fail_msg[256];
+
+    /* batch durability: the writer thread */
+    pthread_t writer;
+    int writer_running, stopping;
+    pthread_mutex_t mu;       /* the engine: held by each outermost call */
+    pthread_mutex_t write_mu; /* the file: one batch written at a time */
+    pthread_mutex_t wake;     /* with cond: the writer's sleep */
+    pthread_cond_t cond;
+    limitr_engine *e;
+};
+
+/* ---- store_file.c ---- */
+
+/* Checks path and opens it (created when missing or empty, unless
+   readonly): 0, or -1 with the message in err. */
+int limitr__store_file_open(const char *path, int readonly, int may_create,
+                            int *created, store_db *db, char *err,
+                            size_t err_len);
+/* The writer's lock on <path>-lock: 0, or -1 with the message. */
+int limitr__store_lock(const char *path, int *fd, char *err, size_t err_len);
+void limitr__store_file_close(store_db *db);
+/* The policy text and fingerprint the store holds (malloc'ed), its
+   estimates, seq and units; the customers as one state document. -1 with
+   err. */
+int limitr__store_read_state(store_db *db, char **policy_text, char **state_doc,
+                             size_t *state_len, char *err, size_t err_len);
+/* Writes b in one transaction: 0, or -1 with err. */
+int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len);
+/* Retention: drops log rows and snapshots past the limits. */
+int limitr__store_prune(limitr_store *s, int64_t now, char *err,
+                        size_t err_len);
+int limitr__store_wal_checkpoint(store_db *db, char *err, size_t err_len);
+/* The stored hash of a customer document (FNV-1a, 64 bits). */
+uint64_t limitr__doc_hash(const char *s, size_t len);
+
+#endif
