@@ -472,8 +472,8 @@ static double store_number(lua_State *L, int idx, const char *key, double lo,
     }
     if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= lo) ||
         !(lua_tonumber(L, -1) <= hi))
-        luaL_error(L, "open: option '%s' must be a number from %.0f to %.0f",
-                   key, lo, hi);
+        luaL_error(L, "open: option '%s' must be a number from %d to %s", key,
+                   (int)lo, hi >= 1e15 ? "1e15" : "60000");
     v = lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;

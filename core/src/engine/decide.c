@@ -912,7 +912,7 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
 {
     LIMITR_ENTER(e);
     if (commit) LIMITR_REFUSE_REENTRY(e, "allow");
-    if (commit && e->store != NULL)
+    if (commit && e->store != NULL && e->unlogged_depth != e->holding)
         return logged(e, id, id_len, ent, ent_len, cv, step, opts);
     return dispatch(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }

@@ -250,7 +250,9 @@ struct limitr_engine {
        outermost call's entry and exit (limitr__hold). */
     struct limitr_store *store;
     int hooked;
-    int read_only; /* opened read-only: calls that change state refuse */
+    int read_only;      /* opened read-only: calls that change state refuse */
+    int unlogged_depth; /* the call at this depth is part of its caller's
+                           (settle's allow): no log row of its own */
 };
 
 /* ---- Errors and results (engine.c) ---- */

@@ -208,7 +208,7 @@ static char *estimate_opts(const hold_opts *o, int with_quantile,
     return text;
 }
 
-int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
+static int reserve(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json, char *hold_out,
                    size_t hold_size)
 {
@@ -219,12 +219,6 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     limitr_call_opts co;
     int status, predicted = isnan(value);
     meter *m;
-    LIMITR_ENTER(e);
-    LIMITR_REFUSE_REENTRY(e, "reserve");
-    if (e->store != NULL)
-        limitr__store_op(e, "reserve", id, id ? strlen(id) : 0, ent,
-                         ent ? strlen(ent) : 0, isnan(value) ? NULL : &value,
-                         NULL, opts_json);
     if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "reserve: id, entitlement and a 24-byte out are "
@@ -287,8 +281,13 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     /* caps and the limit see the held room too */
     if (!limitr__decide(e, &d, 0)) {
         free_hold_opts(&o);
+        if (e->store != NULL)
+            limitr__store_money(e, d.gate, e->policy->plans[d.plan].name, 0, 0,
+                                0);
         return limitr__deny(e, d.reason);
     }
+    if (e->store != NULL)
+        limitr__store_money(e, d.gate, e->policy->plans[d.plan].name, 0, 0, 0);
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */
     h.id = ++e->st.d->next_hold;
@@ -365,6 +364,22 @@ static long hold_of(limitr_engine *e, const char *id, const char *ent,
         if (d->owner->holds[i].id == n && d->owner->holds[i].ent == d->ent_name)
             return (long)i;
     return -1;
+}
+
+int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
+                   double value, const char *opts_json, char *hold_out,
+                   size_t hold_size)
+{
+    int status;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "reserve");
+    if (e->store == NULL)
+        return reserve(e, id, ent, value, opts_json, hold_out, hold_size);
+    limitr__store_op(e, "reserve", id, id ? strlen(id) : 0, ent,
+                     ent ? strlen(ent) : 0, isnan(value) ? NULL : &value, NULL,
+                     opts_json);
+    status = reserve(e, id, ent, value, opts_json, hold_out, hold_size);
+    return limitr__store_decision(e, status);
 }
 
 int limitr_release(limitr_engine *e, const char *id, const char *ent,
@@ -456,7 +471,9 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     co.force = 1;
     co.has_overhead = o.has_overhead;
     co.overhead = limitr__lnum_to_double(o.overhead);
+    e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
     status = limitr_allow(e, id, ent, actual, &co);
+    e->unlogged_depth = 0;
     /* then learn it, with the hold's basis and segment unless opts say
        otherwise (the call's overhead as the cost function gives it) */
     if (status == LIMITR_OK &&

@@ -122,6 +122,9 @@ int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
        is recorded past any limit (it is owed), with the usual events */
     {
         limitr_call_opts force = {NULL, 0, 1, 0, 0, NULL};
-        return limitr_allow(e, id, pl->subscription, due - held, &force);
+        e->unlogged_depth = e->holding + 1; /* the fee is this call's row */
+        status = limitr_allow(e, id, pl->subscription, due - held, &force);
+        e->unlogged_depth = 0;
+        return status;
     }
 }

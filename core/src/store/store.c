@@ -174,6 +174,7 @@ void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
     log_rec *r;
     if (!s->log || s->open_rec < 0) return;
     r = &s->cur->recs[s->open_rec];
+    if (r->depth != e->holding && r->depth != e->holding - 1) return;
     r->gate = gate;
     r->plan = put_text(s->cur, plan, strlen(plan));
     r->has_money = 1;
@@ -368,7 +369,8 @@ void limitr__store_leave(limitr_engine *e)
 int limitr__store_decision(limitr_engine *e, int status)
 {
     limitr_store *s = e->store;
-    if (s->log && s->open_rec >= 0) {
+    if (s->log && s->open_rec >= 0 &&
+        s->cur->recs[s->open_rec].depth == e->holding) {
         s->cur->recs[s->open_rec].status = status;
         close_rec(e, s);
     }
@@ -610,6 +612,33 @@ static int restore(limitr_store *s, const limitr_options *opts,
     return LIMITR_OK;
 }
 
+/* SQLite makes <path>-wal and -shm for any reader of a WAL file; a
+ * read-only open that found neither removes them again, unless a writer
+ * opened the store meanwhile (it holds the lock and needs them). */
+static int exists(const char *path, const char *suffix)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return access(p, F_OK) == 0;
+}
+
+static void readonly_tidy(const char *path, int had_wal, int had_shm)
+{
+    char p[4096], err[256];
+    int fd;
+    if ((had_wal && had_shm) || limitr__store_lock(path, &fd, err, sizeof err))
+        return;
+    if (!had_wal) {
+        snprintf(p, sizeof p, "%s-wal", path);
+        unlink(p);
+    }
+    if (!had_shm) {
+        snprintf(p, sizeof p, "%s-shm", path);
+        unlink(p);
+    }
+    close(fd);
+}
+
 /* A failed open: the engine returned holds the error only (no policy),
  * as a failed limitr_new's does. */
 static int open_failed(limitr_engine **out, const limitr_options *opts,
@@ -630,7 +659,7 @@ int limitr_open(const char *policy, size_t len, const char *format,
 {
     limitr_store *s;
     char err[512];
-    int created = 0, status, changed = 0;
+    int created = 0, status, changed = 0, had_wal, had_shm;
     size_t customers = 0;
     cJSON *info, *warnings = NULL;
     if (out == NULL) return LIMITR_INVALID;
@@ -652,9 +681,14 @@ int limitr_open(const char *policy, size_t len, const char *format,
     if (!so->readonly &&
         limitr__store_lock(so->path, &s->lock_fd, err, sizeof err) != 0)
         return open_failed(out, opts, s, LIMITR_ERROR, err);
+    had_wal = exists(so->path, "-wal");
+    had_shm = exists(so->path, "-shm");
     if (limitr__store_file_open(so->path, so->readonly, policy != NULL,
-                                &created, &s->db, err, sizeof err) != 0)
-        return open_failed(out, opts, s, LIMITR_INVALID, err);
+                                &created, &s->db, err, sizeof err) != 0) {
+        status = open_failed(out, opts, s, LIMITR_INVALID, err);
+        if (so->readonly) readonly_tidy(so->path, had_wal, had_shm);
+        return status;
+    }
     if (created) {
         status = limitr_new(policy, len, format, opts, out);
         if (status != LIMITR_OK) {
@@ -678,9 +712,14 @@ int limitr_open(const char *policy, size_t len, const char *format,
         }
     } else {
         status = restore(s, opts, out, &customers, err, sizeof err);
-        if (status != LIMITR_OK) return open_failed(out, opts, s, status, err);
+        if (status != LIMITR_OK) {
+            status = open_failed(out, opts, s, status, err);
+            if (so->readonly) readonly_tidy(so->path, had_wal, had_shm);
+            return status;
+        }
         if (so->readonly) {
             store_free(s); /* the state committed at open is loaded */
+            readonly_tidy(so->path, had_wal, had_shm);
             (*out)->read_only = 1;
         } else {
             if (attach(*out, s) != 0)

@@ -52,6 +52,14 @@ static int failf(char *err, size_t len, const char *path, const char *what)
     return -1;
 }
 
+static int has_wal(const char *path)
+{
+    char wal[4096];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &st) == 0 && st.st_size > 0;
+}
+
 /* What the first 100 bytes say of an existing file, before SQLite opens
  * it: not SQLite, not limitr's, newer, or cut short. */
 static int check_header(const char *path, off_t size, char *err, size_t len)
@@ -80,11 +88,13 @@ static int check_header(const char *path, off_t size, char *err, size_t len)
         return failf(err, len, path, msg);
     }
     /* the page count in the header is valid when its change counter
-       matches the one at offset 92 */
+       matches the one at offset 92; with a WAL to recover from, a
+       checkpoint cut short leaves the file shorter than it says, and the
+       WAL makes it whole */
     page = (uint32_t)h[16] << 8 | h[17];
     if (page == 1) page = 65536;
     pages = be32(h + 28);
-    if (be32(h + 92) == be32(h + 24) &&
+    if (be32(h + 92) == be32(h + 24) && !has_wal(path) &&
         (uint64_t)size < (uint64_t)page * pages) {
         snprintf(msg, sizeof msg,
                  "store is corrupt: the file is truncated (%lld of %llu "
@@ -179,9 +189,11 @@ int limitr__store_file_open(const char *path, int readonly, int may_create,
         limitr__store_file_close(db);
         return -1;
     }
-    if (!readonly && (exec(db->db, "PRAGMA journal_mode = WAL") != 0 ||
+    /* the schema is written before WAL mode, so that the file's own header
+       carries the application_id and format from the start */
+    if (!readonly && ((fresh && exec(db->db, schema) != 0) ||
+                      exec(db->db, "PRAGMA journal_mode = WAL") != 0 ||
                       exec(db->db, "PRAGMA synchronous = FULL") != 0 ||
-                      (fresh && exec(db->db, schema) != 0) ||
                       prepare(db, path, err, err_len) != 0)) {
         if (db->put == NULL) sql_fail(db->db, path, err, err_len);
         limitr__store_file_close(db);

@@ -1,0 +1,298 @@
+/* test_store.c: the durable store from C (docs/state.md section 2):
+ * limitr_open creating and reopening a store with usage kept, a changed
+ * policy applied on reopen, one writer per store, a file that is not a
+ * database refused untouched, limitr_checkpoint without a store and
+ * limitr_close twice. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine_of.h"
+#include "harness.h"
+
+static const char v1[] =
+    "policy:\n"
+    "  credits: {request: {}}\n"
+    "  plans:\n"
+    "    free:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        api: {limit: {credit: request, value: 5, mode: hard}}\n";
+
+/* api raised to 9 */
+static const char v2[] =
+    "policy:\n"
+    "  credits: {request: {}}\n"
+    "  plans:\n"
+    "    free:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        api: {limit: {credit: request, value: 9, mode: hard}}\n";
+
+/* A fresh path for a store (nothing there yet), in a static buffer of the
+ * caller's choosing. */
+static void fresh_path(char *buf, size_t len, const char *tag)
+{
+    static int n;
+    snprintf(buf, len, "/tmp/limitr_test_store_%ld_%d_%s.db", (long)getpid(),
+             ++n, tag);
+}
+
+/* Removes the store and the files SQLite and the lock put beside it. */
+static void remove_store(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-lock",
+                                           "-journal"};
+    char buf[512];
+    size_t i;
+    for (i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        snprintf(buf, sizeof buf, "%s%s", path, suffixes[i]);
+        unlink(buf);
+    }
+}
+
+static int exists(const char *path, const char *suffix)
+{
+    char buf[512];
+    struct stat st;
+    snprintf(buf, sizeof buf, "%s%s", path, suffix);
+    return stat(buf, &st) == 0;
+}
+
+static int open_store(const char *policy, const char *path, limitr_engine **e,
+                      const char **info)
+{
+    limitr_store_options so;
+    memset(&so, 0, sizeof so);
+    so.path = path;
+    *e = NULL;
+    return limitr_open(policy, policy ? strlen(policy) : 0, "yaml", NULL, &so,
+                       e, info);
+}
+
+static double read_value(limitr_engine *e, const char *id, const char *ent)
+{
+    double v = -12345;
+    if (limitr_value(e, id, ent, NULL, &v) != LIMITR_OK) return -1;
+    return v;
+}
+
+TEST(create_meter_close_reopen_keeps_usage)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    fresh_path(path, sizeof path, "keep");
+    remove_store(path);
+
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT(e != NULL);
+    ASSERT_CONTAINS(info, "\"created\":true");
+    ASSERT_CONTAINS(info, "\"customers\":0");
+    ASSERT_CONTAINS(info, "\"policy_changed\":false");
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "w", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_allow(e, "w", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    ASSERT(exists(path, ""));
+
+    /* the same policy */
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT_CONTAINS(info, "\"created\":false");
+    ASSERT_CONTAINS(info, "\"customers\":2");
+    ASSERT_CONTAINS(info, "\"policy_changed\":false");
+    ASSERT_NUM(read_value(e, "u", "api"), 3);
+    ASSERT_NUM(read_value(e, "w", "api"), 1);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_DENIED);
+    ASSERT_STR(limitr_last_reason(e), "limit");
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+
+    /* the store's own policy */
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_CONTAINS(info, "\"created\":false");
+    ASSERT_CONTAINS(info, "\"customers\":2");
+    ASSERT_CONTAINS(info, "\"policy_changed\":false");
+    ASSERT_NUM(read_value(e, "u", "api"), 5);
+    ASSERT_NUM(read_value(e, "w", "api"), 1);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
+}
+
+TEST(a_changed_policy_on_reopen_is_a_reload)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    double limit = 0;
+    fresh_path(path, sizeof path, "reload");
+    remove_store(path);
+
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 5, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+
+    ASSERT_EQ(open_store(v2, path, &e, &info), LIMITR_OK);
+    ASSERT_CONTAINS(info, "\"policy_changed\":true");
+    ASSERT_CONTAINS(info, "\"created\":false");
+    ASSERT_CONTAINS(info, "\"customers\":1");
+    ASSERT_NUM(read_value(e, "u", "api"), 5);
+    ASSERT_EQ(limitr_limit(e, "u", "api", &limit), LIMITR_OK);
+    ASSERT_NUM(limit, 9);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 4, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+
+    /* the new policy is now the store's own */
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_CONTAINS(info, "\"policy_changed\":false");
+    ASSERT_NUM(read_value(e, "u", "api"), 9);
+    ASSERT_EQ(limitr_limit(e, "u", "api", &limit), LIMITR_OK);
+    ASSERT_NUM(limit, 9);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
+}
+
+TEST(a_second_writer_is_refused_until_the_first_closes)
+{
+    char path[256], expected[512];
+    limitr_engine *a = NULL, *b = NULL;
+    const char *info = NULL;
+    fresh_path(path, sizeof path, "writer");
+    remove_store(path);
+
+    ASSERT_EQ(open_store(v1, path, &a, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(a, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(a, "u", "api", 2, NULL), LIMITR_OK);
+
+    ASSERT_EQ(open_store(v1, path, &b, &info), LIMITR_ERROR);
+    snprintf(expected, sizeof expected,
+             "%s: open for writing by another engine (pid %ld)", path,
+             (long)getpid());
+    ASSERT_STR(limitr_last_error(b), expected);
+    ASSERT_STR(limitr_last_reason(b), "store_error");
+    limitr_free(b);
+    b = NULL;
+    /* the store's own policy: refused alike */
+    ASSERT_EQ(open_store(NULL, path, &b, &info), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_error(b), expected);
+    limitr_free(b);
+    b = NULL;
+
+    /* the first still works */
+    ASSERT_EQ(limitr_allow(a, "u", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_close(a), LIMITR_OK);
+    limitr_free(a);
+
+    ASSERT_EQ(open_store(NULL, path, &b, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(b, "u", "api"), 3);
+    ASSERT_EQ(limitr_close(b), LIMITR_OK);
+    limitr_free(b);
+    remove_store(path);
+}
+
+TEST(a_text_file_is_refused_untouched)
+{
+    static const char text[] = "hello, this is not a database\n";
+    char path[256], expected[512], got[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    FILE *f;
+    size_t n;
+    fresh_path(path, sizeof path, "text");
+    remove_store(path);
+    f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    fwrite(text, 1, sizeof text - 1, f);
+    fclose(f);
+
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_INVALID);
+    snprintf(expected, sizeof expected, "%s: not a SQLite database", path);
+    ASSERT_STR(limitr_last_error(e), expected);
+    limitr_free(e);
+    e = NULL;
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e), expected);
+    limitr_free(e);
+
+    f = fopen(path, "rb");
+    ASSERT(f != NULL);
+    n = fread(got, 1, sizeof got, f);
+    fclose(f);
+    ASSERT_EQ(n, sizeof text - 1);
+    ASSERT(memcmp(got, text, n) == 0);
+    ASSERT(!exists(path, "-wal"));
+    ASSERT(!exists(path, "-shm"));
+    remove_store(path);
+}
+
+TEST(checkpoint_without_a_store_and_close_twice)
+{
+    char path[256];
+    limitr_engine *e = engine_of(v1, NULL);
+    const char *info = NULL;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_reason(e), "no_store");
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    e = NULL;
+
+    /* a store: checkpoint, then close twice; the engine runs on in memory
+     * and has no store left to checkpoint */
+    fresh_path(path, sizeof path, "close");
+    remove_store(path);
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_reason(e), "no_store");
+    limitr_free(e);
+    e = NULL;
+
+    /* the lock went with close: a new writer opens it */
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(e, "u", "api"), 1);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
+
+    /* no path: limitr_new */
+    {
+        limitr_store_options so;
+        memset(&so, 0, sizeof so);
+        e = NULL;
+        ASSERT_EQ(limitr_open(v1, strlen(v1), "yaml", NULL, &so, &e, NULL),
+                  LIMITR_OK);
+        ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+        ASSERT_STR(limitr_last_reason(e), "no_store");
+        limitr_free(e);
+    }
+}
+
+int main(void)
+{
+    RUN(create_meter_close_reopen_keeps_usage);
+    RUN(a_changed_policy_on_reopen_is_a_reload);
+    RUN(a_second_writer_is_refused_until_the_first_closes);
+    RUN(a_text_file_is_refused_untouched);
+    RUN(checkpoint_without_a_store_and_close_twice);
+    return HARNESS_EXIT();
+}
