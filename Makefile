@@ -57,6 +57,7 @@ bench: setup
 	@$(LUA_ENV) lua5.4 tests/bench/bench_logic.lua
 	@$(LUA_ENV) lua5.4 tests/bench/bench_economy.lua
 	@$(LUA_ENV) lua5.4 tests/bench/bench_state.lua
+	@$(LUA_ENV) lua5.4 tests/bench/bench_store.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
 	    $(LUAJIT_ENV) luajit tests/bench/bench_logic.lua; fi
 	@$(BUILD)/tests/bench/bench_create

@@ -40,6 +40,8 @@ static void batch_reset(batch *b)
     b->policy_fp = b->policy_text = NOSTR;
     b->snapshot = b->snapshot_policy = NOSTR;
     b->snapshot_len = 0;
+    b->fp_policy = NULL;
+    b->fp = NOSTR;
 }
 
 static void batch_free(batch *b)
@@ -114,6 +116,7 @@ void limitr__store_all(limitr_engine *e)
 {
     e->store->all = 1;
     e->store->snapshot_now = 1; /* after import and reload */
+    e->store->cur->fp_policy = NULL; /* a new policy may reuse the address */
 }
 
 /* ---- The decision log ---- */
@@ -356,7 +359,10 @@ void limitr__store_leave(limitr_engine *e)
     if (!s->batch_mode) {
         if (flush_now(e) != 0) report_failure(e);
     } else {
-        int failed = s->failed;
+        int failed;
+        if (s->cur->n_recs >= STORE_MAX_PENDING_ROWS && flush_now(e) != 0)
+            report_failure(e); /* the writer is behind: wait for SQLite */
+        failed = s->failed;
         pthread_mutex_unlock(&s->mu);
         if (failed) {
             /* the error's handlers run as calls of their own */

@@ -55,7 +55,15 @@ typedef struct batch {
     size_t policy_fp, policy_text;                  /* NOSTR: unchanged */
     size_t snapshot, snapshot_len, snapshot_policy; /* NOSTR: none */
     int64_t snapshot_ts;
+    /* the fingerprint of the policy its rows ran under, put once */
+    const void *fp_policy;
+    size_t fp;
 } batch;
+
+/* The most log rows a batch store keeps waiting: past it, the calling
+ * thread writes them itself (SQLite takes rows slower than the engine
+ * makes them: this bounds the memory and the loss of a crash). */
+#define STORE_MAX_PENDING_ROWS 65536
 
 typedef struct limitr_store limitr_store;
 

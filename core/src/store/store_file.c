@@ -374,6 +374,8 @@ static void bind_lnum(sqlite3_stmt *st, int i, int has, lnum v)
     char buf[64];
     if (!has)
         sqlite3_bind_null(st, i);
+    else if (v == 0) /* most rows: no 128-bit division to write it */
+        sqlite3_bind_text(st, i, "0", 1, SQLITE_STATIC);
     else
         sqlite3_bind_text(st, i, limitr__lnum_format(v, buf), -1,
                           SQLITE_TRANSIENT);
