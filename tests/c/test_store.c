@@ -10,8 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "engine_of.h"
 #include "harness.h"
+#include "store.h"
 
 static const char v1[] =
     "policy:\n"
@@ -78,6 +81,62 @@ static double read_value(limitr_engine *e, const char *id, const char *ent)
     double v = -12345;
     if (limitr_value(e, id, ent, NULL, &v) != LIMITR_OK) return -1;
     return v;
+}
+
+static int errors_seen;
+static const char *count_errors(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    (void)json;
+    (void)ud;
+    errors_seen++;
+    return NULL;
+}
+
+/* A sync write that fails (the file refuses writes: PRAGMA query_only)
+ * returns store_error, fires `error`, and leaves the engine as the file
+ * has it: the call is undone, a customer it made is gone. */
+TEST(a_failed_sync_write_undoes_the_call)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    sqlite3 *db;
+    fresh_path(path, sizeof path, "undo");
+    remove_store(path);
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", count_errors, NULL, NULL), LIMITR_OK);
+    db = e->store->db.db;
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
+              SQLITE_OK);
+
+    errors_seen = 0;
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_reason(e), "store_error");
+    ASSERT_EQ(errors_seen, 1);
+    ASSERT_NUM(read_value(e, "u", "api"), 2); /* undone */
+    ASSERT_EQ(limitr_create_customer(e, "v", "free", NULL, NULL), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_reason(e), "store_error");
+    ASSERT_EQ(limitr_customer(e, "v", NULL), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_delete_customer(e, "u"), LIMITR_ERROR);
+    ASSERT_NUM(read_value(e, "u", "api"), 2); /* back from its row */
+    ASSERT_EQ(limitr_increment(e, "u", "api", NULL), LIMITR_ERROR);
+    ASSERT_NUM(read_value(e, "u", "api"), 2);
+
+    /* writable again: calls go on from the stored state */
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(e, "u", "api"), 5);
+    ASSERT_EQ(limitr_customer(e, "v", NULL), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
 }
 
 TEST(create_meter_close_reopen_keeps_usage)
@@ -294,5 +353,6 @@ int main(void)
     RUN(a_second_writer_is_refused_until_the_first_closes);
     RUN(a_text_file_is_refused_untouched);
     RUN(checkpoint_without_a_store_and_close_twice);
+    RUN(a_failed_sync_write_undoes_the_call);
     return HARNESS_EXIT();
 }

@@ -128,8 +128,8 @@ void limitr__cap_compile(limitr_engine *e, compiler *cc, const doc_node *root,
 #undef FIELD
 }
 
-int limitr_add_customer_cap(limitr_engine *e, const char *id,
-                            const char *cap_json, const char **cap_out)
+static int add_customer_cap_call(limitr_engine *e, const char *id,
+                                 const char *cap_json, const char **cap_out)
 {
     compiler cc;
     doc_node *root;
@@ -203,6 +203,13 @@ int limitr_add_customer_cap(limitr_engine *e, const char *id,
     }
 }
 
+int limitr_add_customer_cap(limitr_engine *e, const char *id,
+                            const char *cap_json, const char **cap_out)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, add_customer_cap_call(e, id, cap_json, cap_out));
+}
+
 int limitr_customer_cap(limitr_engine *e, const char *id, const char *cap_id,
                         const char **cap_out)
 {
@@ -241,8 +248,8 @@ static spend_cap *cap_for(limitr_engine *e, const char *call, const char *id,
     return k;
 }
 
-int limitr_reset_customer_cap(limitr_engine *e, const char *id,
-                              const char *cap_id, int events)
+static int reset_customer_cap_call(limitr_engine *e, const char *id,
+                                   const char *cap_id, int events)
 {
     customer *c;
     spend_cap *k;
@@ -272,8 +279,15 @@ int limitr_reset_customer_cap(limitr_engine *e, const char *id,
     return limitr__ok(e);
 }
 
-int limitr_remove_customer_cap(limitr_engine *e, const char *id,
-                               const char *cap_id, int events)
+int limitr_reset_customer_cap(limitr_engine *e, const char *id,
+                              const char *cap_id, int events)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, reset_customer_cap_call(e, id, cap_id, events));
+}
+
+static int remove_customer_cap_call(limitr_engine *e, const char *id,
+                                    const char *cap_id, int events)
 {
     customer *c;
     spend_cap *k;
@@ -297,6 +311,13 @@ int limitr_remove_customer_cap(limitr_engine *e, const char *id,
     if (events && (c = limitr__customer_lookup(e, id)) != NULL)
         limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
+}
+
+int limitr_remove_customer_cap(limitr_engine *e, const char *id,
+                               const char *cap_id, int events)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, remove_customer_cap_call(e, id, cap_id, events));
 }
 
 int limitr_customer_caps(limitr_engine *e, const char *id,

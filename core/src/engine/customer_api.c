@@ -249,8 +249,9 @@ static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
     return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
 }
 
-int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
-                           const char *opts_json, const char **snapshot_json)
+static int create_customer_call(limitr_engine *e, const char *id,
+                                const char *plan, const char *opts_json,
+                                const char **snapshot_json)
 {
     size_t len;
     uint64_t hash;
@@ -388,6 +389,14 @@ int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
     return limitr__ok(e);
 }
 
+int limitr_create_customer(limitr_engine *e, const char *id, const char *plan,
+                           const char *opts_json, const char **snapshot_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(
+        e, create_customer_call(e, id, plan, opts_json, snapshot_json));
+}
+
 int limitr_customer(limitr_engine *e, const char *id,
                     const char **snapshot_json)
 {
@@ -413,7 +422,15 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
     }
 }
 
-int limitr_delete_customer(limitr_engine *e, const char *id)
+void limitr__customer_drop(limitr_engine *e, customer *c)
+{
+    unmap_alt_ids(e, c);
+    limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
+    limitr__customer_destroy(&e->st, c);
+    limitr__state_changed(&e->st);
+}
+
+static int delete_customer_call(limitr_engine *e, const char *id)
 {
     customer *c;
     LIMITR_ENTER(e);
@@ -429,19 +446,22 @@ int limitr_delete_customer(limitr_engine *e, const char *id)
     c = limitr__customer_lookup(e, id); /* a handler may have deleted it */
     if (c != NULL) {
         limitr__holds_drop_all(e, c); /* their room in others' caps */
-        unmap_alt_ids(e, c);
-        limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
         if (e->store != NULL) limitr__store_forget(e, c);
-        limitr__customer_destroy(&e->st, c);
-        limitr__state_changed(&e->st);
+        limitr__customer_drop(e, c);
     }
     return limitr__ok(e);
 }
 
+int limitr_delete_customer(limitr_engine *e, const char *id)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, delete_customer_call(e, id));
+}
+
 /* ---- Refs, alt IDs, plan changes ---- */
 
-int limitr_set_customer_refs(limitr_engine *e, const char *id,
-                             const char *refs_json)
+static int set_customer_refs_call(limitr_engine *e, const char *id,
+                                  const char *refs_json)
 {
     customer *c;
     cJSON *arr;
@@ -477,8 +497,15 @@ int limitr_set_customer_refs(limitr_engine *e, const char *id,
     return limitr__ok(e);
 }
 
-int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
-                               const char *alt)
+int limitr_set_customer_refs(limitr_engine *e, const char *id,
+                             const char *refs_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, set_customer_refs_call(e, id, refs_json));
+}
+
+static int set_alt_customer_id_call(limitr_engine *e, const char *id,
+                                    const char *alt)
 {
     customer *c, *holder;
     size_t len;
@@ -517,7 +544,14 @@ int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
     return limitr__ok(e);
 }
 
-int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
+int limitr_set_alt_customer_id(limitr_engine *e, const char *id,
+                               const char *alt)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, set_alt_customer_id_call(e, id, alt));
+}
+
+static int delete_alt_customer_id_call(limitr_engine *e, const char *alt)
 {
     customer *c;
     size_t len;
@@ -542,8 +576,14 @@ int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
     return limitr__ok(e);
 }
 
-int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
-                             int overwrite_meters)
+int limitr_delete_alt_customer_id(limitr_engine *e, const char *alt)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, delete_alt_customer_id_call(e, alt));
+}
+
+static int set_customer_plan_call(limitr_engine *e, const char *id,
+                                  const char *plan, int overwrite_meters)
 {
     customer *c;
     int p, previous;
@@ -616,4 +656,12 @@ int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
                             "included top-ups (ensure_included_topups "
                             "grants them later)");
     return limitr__ok(e);
+}
+
+int limitr_set_customer_plan(limitr_engine *e, const char *id, const char *plan,
+                             int overwrite_meters)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(
+        e, set_customer_plan_call(e, id, plan, overwrite_meters));
 }

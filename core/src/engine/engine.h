@@ -429,6 +429,14 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
 /* The status of the metering call being logged; returns it, or the
    store's failure when the call's write failed (sync). */
 int limitr__store_decision(limitr_engine *e, int status);
+/* The status of a call that changes state, run inside a wrapper's
+   LIMITR_ENTER: a sync store writes its changes here, and a failed write
+   makes it LIMITR_ERROR "store_error" (the changes undone). */
+int limitr__store_result(limitr_engine *e, int status);
+static inline int limitr__stored(limitr_engine *e, int status)
+{
+    return e->store != NULL ? limitr__store_result(e, status) : status;
+}
 void limitr__store_enter(limitr_engine *e);
 void limitr__store_leave(limitr_engine *e);
 /* Writes what is left and closes the store (limitr_free). */
@@ -499,6 +507,10 @@ static inline customer *limitr__customer_lookup(const limitr_engine *e,
     if (e->store != NULL && c != NULL) limitr__store_reach(e->store, c);
     return c;
 }
+
+/* Takes c out of the engine (its IDs and record) as it is: nothing else
+ * (a deleted customer's holds give their room back first). */
+void limitr__customer_drop(limitr_engine *e, customer *c);
 
 /* The state's name of policy entitlement name index ent. */
 static inline int limitr__ent_name(const limitr_engine *e, int ent)

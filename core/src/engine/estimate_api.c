@@ -185,8 +185,8 @@ int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
     return observe_on(e, d, v, cost, &o);
 }
 
-int limitr_observe(limitr_engine *e, const char *id, const char *ent,
-                   double value, const char *opts_json)
+static int observe_call(limitr_engine *e, const char *id, const char *ent,
+                        double value, const char *opts_json)
 {
     decision d;
     est_opts o;
@@ -220,6 +220,13 @@ int limitr_observe(limitr_engine *e, const char *id, const char *ent,
     }
     cJSON_Delete(o.root);
     return status;
+}
+
+int limitr_observe(limitr_engine *e, const char *id, const char *ent,
+                   double value, const char *opts_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, observe_call(e, id, ent, value, opts_json));
 }
 
 /* x predicted at q (docs/economy.md 11.2) into the result object. */

@@ -44,8 +44,8 @@ static int too_many(limitr_engine *e, const char *call, const char *id)
                         call, id, MAX_CUSTOMER_GRANTS);
 }
 
-int limitr_apply_customer_topup(limitr_engine *e, const char *id,
-                                const char *topup)
+static int apply_customer_topup_call(limitr_engine *e, const char *id,
+                                     const char *topup)
 {
     customer *c;
     const lp_topup *t;
@@ -83,7 +83,15 @@ int limitr_apply_customer_topup(limitr_engine *e, const char *id,
     return limitr__ok(e);
 }
 
-int limitr_ensure_included_topups(limitr_engine *e, const char *id, int events)
+int limitr_apply_customer_topup(limitr_engine *e, const char *id,
+                                const char *topup)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, apply_customer_topup_call(e, id, topup));
+}
+
+static int ensure_included_topups_call(limitr_engine *e, const char *id,
+                                       int events)
 {
     customer *c;
     int changed;
@@ -104,6 +112,12 @@ int limitr_ensure_included_topups(limitr_engine *e, const char *id, int events)
         return limitr__nomem(e);
     if (changed && events) limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
+}
+
+int limitr_ensure_included_topups(limitr_engine *e, const char *id, int events)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, ensure_included_topups_call(e, id, events));
 }
 
 /* ---- Host-made grants ---- */
@@ -203,8 +217,9 @@ static int compile_grant(limitr_engine *e, const customer *c, const char *json,
     return g->credit < 0 ? limitr__nomem(e) : LIMITR_OK;
 }
 
-int limitr_add_customer_grant(limitr_engine *e, const char *id,
-                              const char *fields_json, const char **grant_out)
+static int add_customer_grant_call(limitr_engine *e, const char *id,
+                                   const char *fields_json,
+                                   const char **grant_out)
 {
     customer *c;
     grant g;
@@ -245,8 +260,16 @@ int limitr_add_customer_grant(limitr_engine *e, const char *id,
     }
 }
 
-int limitr_remove_customer_grant(limitr_engine *e, const char *id,
-                                 const char *grant_id)
+int limitr_add_customer_grant(limitr_engine *e, const char *id,
+                              const char *fields_json, const char **grant_out)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(
+        e, add_customer_grant_call(e, id, fields_json, grant_out));
+}
+
+static int remove_customer_grant_call(limitr_engine *e, const char *id,
+                                      const char *grant_id)
 {
     customer *c;
     grant *g;
@@ -264,6 +287,13 @@ int limitr_remove_customer_grant(limitr_engine *e, const char *id,
     limitr__grant_remove_at(&e->st, c, (size_t)(g - c->grants));
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
+}
+
+int limitr_remove_customer_grant(limitr_engine *e, const char *id,
+                                 const char *grant_id)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, remove_customer_grant_call(e, id, grant_id));
 }
 
 int limitr_customer_grants(limitr_engine *e, const char *id,

@@ -382,8 +382,8 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
     return limitr__store_decision(e, status);
 }
 
-int limitr_release(limitr_engine *e, const char *id, const char *ent,
-                   const char *hold)
+static int release_call(limitr_engine *e, const char *id, const char *ent,
+                        const char *hold)
 {
     decision d;
     long i;
@@ -412,8 +412,15 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     return limitr__ok(e);
 }
 
-int limitr_settle(limitr_engine *e, const char *id, const char *ent,
-                  const char *hold, double actual, const char *opts_json)
+int limitr_release(limitr_engine *e, const char *id, const char *ent,
+                   const char *hold)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, release_call(e, id, ent, hold));
+}
+
+static int settle_call(limitr_engine *e, const char *id, const char *ent,
+                       const char *hold, double actual, const char *opts_json)
 {
     decision d;
     hold_opts o;
@@ -490,6 +497,13 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
     }
     free_hold_opts(&o);
     return status;
+}
+
+int limitr_settle(limitr_engine *e, const char *id, const char *ent,
+                  const char *hold, double actual, const char *opts_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, settle_call(e, id, ent, hold, actual, opts_json));
 }
 
 int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)

@@ -1557,11 +1557,18 @@ static char *parse_error(const char *msg)
     return out;
 }
 
-int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
-                  const char **result_json)
+static int import_call(limitr_engine *e, const char *text, size_t len,
+                       int replace, const char **result_json)
 {
     return limitr__import(e, text, len, replace, LIMITR_MAX_STATE_DOCUMENT,
                           result_json);
+}
+
+int limitr_import(limitr_engine *e, const char *text, size_t len, int replace,
+                  const char **result_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, import_call(e, text, len, replace, result_json));
 }
 
 int limitr__import(limitr_engine *e, const char *text, size_t len, int replace,

@@ -170,9 +170,10 @@ static int compile_override(limitr_engine *e, const customer *c, const char *id,
     return LIMITR_OK;
 }
 
-int limitr_create_customer_override(limitr_engine *e, const char *id,
-                                    const char *ent, const char *fields_json,
-                                    const char **override_json_out)
+static int create_customer_override_call(limitr_engine *e, const char *id,
+                                         const char *ent,
+                                         const char *fields_json,
+                                         const char **override_json_out)
 {
     customer *c;
     int plan, status;
@@ -206,8 +207,17 @@ int limitr_create_customer_override(limitr_engine *e, const char *id,
     return limitr__set_result(e, override_json(e, stored), override_json_out);
 }
 
-int limitr_remove_customer_override(limitr_engine *e, const char *id,
-                                    const char *ent)
+int limitr_create_customer_override(limitr_engine *e, const char *id,
+                                    const char *ent, const char *fields_json,
+                                    const char **override_json_out)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, create_customer_override_call(
+                                 e, id, ent, fields_json, override_json_out));
+}
+
+static int remove_customer_override_call(limitr_engine *e, const char *id,
+                                         const char *ent)
 {
     customer *c;
     override *ov = NULL;
@@ -230,4 +240,11 @@ int limitr_remove_customer_override(limitr_engine *e, const char *id,
     limitr__override_remove(&e->st, c, ov);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     return limitr__ok(e);
+}
+
+int limitr_remove_customer_override(limitr_engine *e, const char *id,
+                                    const char *ent)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, remove_customer_override_call(e, id, ent));
 }

@@ -82,7 +82,7 @@ int limitr_plan_trial_period(limitr_engine *e, const char *name_or_id,
     return limitr__ok(e);
 }
 
-int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
+static int ensure_plan_subscription_call(limitr_engine *e, const char *id)
 {
     const customer *c;
     const lp_plan *pl;
@@ -127,4 +127,10 @@ int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
         e->unlogged_depth = 0;
         return status;
     }
+}
+
+int limitr_ensure_plan_subscription(limitr_engine *e, const char *id)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, ensure_plan_subscription_call(e, id));
 }

@@ -605,8 +605,8 @@ fail:
     return status;
 }
 
-int limitr_reload(limitr_engine *e, const char *text, size_t len,
-                  const char *format, const char **result_json)
+static int reload_call(limitr_engine *e, const char *text, size_t len,
+                       const char *format, const char **result_json)
 {
     LIMITR_ENTER(e);
     if (result_json != NULL) *result_json = NULL;
@@ -614,8 +614,15 @@ int limitr_reload(limitr_engine *e, const char *text, size_t len,
     return reload(e, text, len, format, result_json);
 }
 
-int limitr_reload_file(limitr_engine *e, const char *path,
-                       const char **result_json)
+int limitr_reload(limitr_engine *e, const char *text, size_t len,
+                  const char *format, const char **result_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, reload_call(e, text, len, format, result_json));
+}
+
+static int reload_file_call(limitr_engine *e, const char *path,
+                            const char **result_json)
 {
     char *text, msg[512];
     size_t len;
@@ -629,6 +636,13 @@ int limitr_reload_file(limitr_engine *e, const char *path,
                     limitr__format_of_path(path), result_json);
     free(text);
     return status;
+}
+
+int limitr_reload_file(limitr_engine *e, const char *path,
+                       const char **result_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, reload_file_call(e, path, result_json));
 }
 
 const char *limitr_fingerprint(limitr_engine *e)

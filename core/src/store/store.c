@@ -115,7 +115,7 @@ void limitr__store_forget(limitr_engine *e, customer *c)
 void limitr__store_all(limitr_engine *e)
 {
     e->store->all = 1;
-    e->store->snapshot_now = 1; /* after import and reload */
+    e->store->snapshot_now = 1;      /* after import and reload */
     e->store->cur->fp_policy = NULL; /* a new policy may reuse the address */
 }
 
@@ -321,7 +321,6 @@ static int write_batch(limitr_store *s, batch *b, int64_t now)
     }
     pthread_mutex_unlock(&s->write_mu);
     if (status != 0) write_failed(s, err);
-    batch_reset(b);
     return status;
 }
 
@@ -335,11 +334,64 @@ static void report_failure(limitr_engine *e)
 }
 
 /* Sync: the outermost call's changes, written before it returns. */
+/* A sync write failed: the customers it held go back to their stored
+ * rows (the ones it would have created go), the policy-wide parts are
+ * written again by the next write, and its log rows are dropped. An
+ * import or a reload (every row) cannot go back: every customer is
+ * written by the next write instead. */
+static void undo(limitr_engine *e, batch *b)
+{
+    limitr_store *s = e->store;
+    textbuf doc = {NULL, 0, 0, 0};
+    size_t i, n = 0, len;
+    int status;
+    const char *result;
+    for (i = 0; i < b->n_rows; i++)
+        if (b->rows[i].kind == OP_WIPE) return; /* s->all is set */
+    limitr__tb_puts(&doc, "{\"limitr_state\":1,\"policy\":");
+    limitr__tb_string(&doc, e->policy->fingerprint,
+                      strlen(e->policy->fingerprint));
+    limitr__tb_puts(&doc, ",\"now\":0,\"customers\":[");
+    for (i = 0; i < b->n_rows; i++) {
+        const row_op *r = &b->rows[i];
+        const char *id = b->text.s + r->id;
+        customer *c = limitr__state_find(&e->st, id, r->id_len,
+                                         limitr_hash(id, r->id_len));
+        char *row;
+        if (c != NULL) limitr__customer_drop(e, c);
+        if ((row = limitr__store_row(&s->db, id, r->id_len, &len)) == NULL)
+            continue; /* made by the failed call: it goes */
+        if (n++ > 0) limitr__tb_put(&doc, ",", 1);
+        limitr__tb_put(&doc, row, len);
+        free(row);
+    }
+    limitr__tb_puts(&doc, "]}");
+    e->store = NULL; /* the undo is not a call of the store's */
+    status = doc.nomem
+                 ? LIMITR_NOMEM
+                 : limitr__import(e, doc.s, doc.n, 0, (size_t)-1, &result);
+    e->store = s;
+    limitr__tb_free(&doc);
+    if (status != LIMITR_OK) s->all = 1;
+    /* what the file holds of the policy-wide parts is written again */
+    free(s->last_seq);
+    free(s->last_estimates);
+    free(s->last_units);
+    s->last_seq = s->last_estimates = s->last_units = NULL;
+}
+
 static int flush_now(limitr_engine *e)
 {
     limitr_store *s = e->store;
+    int status;
     collect(e, s->cur);
-    return write_batch(s, s->cur, limitr__now(e));
+    status = write_batch(s, s->cur, limitr__now(e));
+    if (status != 0 && !s->batch_mode) {
+        s->all = 0;
+        undo(e, s->cur);
+    }
+    batch_reset(s->cur);
+    return status;
 }
 
 /* ---- Calls ---- */
@@ -357,7 +409,12 @@ void limitr__store_leave(limitr_engine *e)
         close_rec(e, s);
     if (e->holding != 1) return;
     if (!s->batch_mode) {
-        if (flush_now(e) != 0) report_failure(e);
+        /* a call that reached nobody and logged nothing (a read of no
+           customer, or one whose write came before) has nothing to write */
+        if ((s->n_reached > 0 || s->all || s->cur->n_rows > 0 ||
+             s->cur->n_recs > 0) &&
+            flush_now(e) != 0)
+            report_failure(e);
     } else {
         int failed;
         if (s->cur->n_recs >= STORE_MAX_PENDING_ROWS && flush_now(e) != 0)
@@ -372,6 +429,17 @@ void limitr__store_leave(limitr_engine *e)
     }
 }
 
+int limitr__store_result(limitr_engine *e, int status)
+{
+    limitr_store *s = e->store;
+    char msg[sizeof s->fail_msg];
+    if (s->batch_mode || e->holding != 1 || flush_now(e) == 0) return status;
+    snprintf(msg, sizeof msg, "%s", s->fail_msg);
+    s->failed = 0;
+    limitr__report_error(e, "store", msg);
+    return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", msg);
+}
+
 int limitr__store_decision(limitr_engine *e, int status)
 {
     limitr_store *s = e->store;
@@ -380,14 +448,7 @@ int limitr__store_decision(limitr_engine *e, int status)
         s->cur->recs[s->open_rec].status = status;
         close_rec(e, s);
     }
-    if (!s->batch_mode && e->holding == 1 && flush_now(e) != 0) {
-        char msg[sizeof s->fail_msg];
-        snprintf(msg, sizeof msg, "%s", s->fail_msg);
-        s->failed = 0;
-        limitr__report_error(e, "store", msg);
-        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", msg);
-    }
-    return status;
+    return limitr__store_result(e, status);
 }
 
 /* ---- The writer thread (batch) ---- */
@@ -514,6 +575,7 @@ static int checkpoint(limitr_engine *e, char *err, size_t err_len)
     s->snapshot_now = 1;
     collect(e, s->cur);
     status = write_batch(s, s->cur, limitr__now(e));
+    batch_reset(s->cur);
     if (status != 0) {
         snprintf(err, err_len, "%s", s->fail_msg);
         s->failed = 0;

@@ -122,6 +122,9 @@ void limitr__store_file_close(store_db *db);
    err. */
 int limitr__store_read_state(store_db *db, char **policy_text, char **state_doc,
                              size_t *state_len, char *err, size_t err_len);
+/* The stored document of customer id (malloc'ed), or NULL: none. */
+char *limitr__store_row(store_db *db, const char *id, size_t len,
+                        size_t *doc_len);
 /* Writes b in one transaction: 0, or -1 with err. */
 int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len);
 /* Retention: drops log rows and snapshots past the limits. */

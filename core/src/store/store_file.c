@@ -354,6 +354,26 @@ done:
     return status;
 }
 
+char *limitr__store_row(store_db *db, const char *id, size_t len,
+                        size_t *doc_len)
+{
+    sqlite3_stmt *q;
+    char *doc = NULL;
+    if (sqlite3_prepare_v2(db->db, "SELECT doc FROM customers WHERE id = ?1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(q, 1, id, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *doc_len = (size_t)sqlite3_column_bytes(q, 0);
+        if ((doc = malloc(*doc_len + 1)) != NULL) {
+            memcpy(doc, sqlite3_column_text(q, 0), *doc_len);
+            doc[*doc_len] = '\0';
+        }
+    }
+    sqlite3_finalize(q);
+    return doc;
+}
+
 /* ---- Writing a batch ---- */
 
 static const char *str_at(const batch *b, size_t off)
