@@ -56,10 +56,14 @@ extern "C" {
  *   out; a policy snippet raised, overran its budget or its memory. A
  *   decision whose limit `value` snippet failed returns the snippet's status
  *   with the reason "error".
+ * - LIMITR_STORE: the durable store (docs/store.md): a file that is not
+ *   a store or is held by another writer, a failed write ("store_error"),
+ *   a change asked of a read-only engine ("read_only"), a store call on an
+ *   engine without one ("no_store").
  * - LIMITR_ERROR: anything else (a call refused while a snippet runs;
  *   "reload_in_delivery").
  * limitr_last_reason gives the condition's code, limitr_last_error a
- * message for people. (Code -7 is kept free for the durable store.) */
+ * message for people. */
 #define LIMITR_STATUS_MAP(X)                                                   \
     X(OK, 0, "success")                                                        \
     X(DENIED, 1, "denied (a decision, not an error)")                          \
@@ -69,6 +73,7 @@ extern "C" {
     X(SCRIPT, -4, "policy script raised an error")                             \
     X(BUDGET, -5, "policy script exceeded its instruction/time budget")        \
     X(MEMCAP, -6, "policy script exceeded its memory cap")                     \
+    X(STORE, -7, "durable store error")                                        \
     X(ERROR, -8, "other error")
 
 typedef enum limitr_status {
@@ -202,23 +207,22 @@ typedef struct limitr_store_options {
  * out: as limitr_new's (the engine, or one holding the error).
  * info_json: NULL, or receives {created, customers, policy_changed,
  *   warnings} (borrowed).
- * Errors: LIMITR_INVALID for a file that is not a store ("<path>: not a
- * SQLite database", "not a limitr store (application_id N)", "store
+ * Errors: LIMITR_STORE "store_error" for a file that is not a store ("<path>:
+ * not a SQLite database", "not a limitr store (application_id N)", "store
  * format N is newer than this limitr", "store is corrupt: ...", "no such
- * store", "a new store needs a policy") or a bad policy; LIMITR_ERROR
- * "store_error" for another writer ("<path>: open for writing by another
- * engine (pid N)") or a failed write; LIMITR_NOMEM. Nothing is written to
- * a file that is refused. */
+ * store", "a new store needs a policy"), for another writer ("<path>: open for
+ * writing by another engine (pid N)") or a failed write; LIMITR_NOMEM. Nothing
+ * is written to a file that is refused. */
 LIMITR_API int limitr_open(const char *policy, size_t len, const char *format,
                            const limitr_options *opts,
                            const limitr_store_options *store,
                            limitr_engine **out, const char **info_json);
 /* Writes what is pending, a snapshot, drops what the log's retention
- * says, and truncates the WAL. LIMITR_ERROR "no_store" without a store. */
+ * says, and truncates the WAL. LIMITR_STORE "no_store" without a store. */
 LIMITR_API int limitr_checkpoint(limitr_engine *engine);
 /* Checkpoints, then closes the store and drops its lock; the engine then
  * runs in memory only. LIMITR_OK also without a store; on failure the
- * store stays open (LIMITR_ERROR "store_error"). */
+ * store stays open (LIMITR_STORE "store_error"). */
 LIMITR_API int limitr_close(limitr_engine *engine);
 
 /* Frees the engine and all of its state (a store's pending changes are

@@ -161,7 +161,8 @@ TEST(null_engine)
     ASSERT_STR(limitr_last_error(NULL), "no engine");
     ASSERT_STR(limitr_last_reason(NULL), "no_engine");
     ASSERT_STR(limitr_strerror(LIMITR_NOT_FOUND), "not found");
-    ASSERT_STR(limitr_strerror(-7), "unknown status code");
+    ASSERT_STR(limitr_strerror(LIMITR_STORE), "durable store error");
+    ASSERT_STR(limitr_strerror(-9), "unknown status code");
     limitr_free(NULL);
 }
 

@@ -113,16 +113,16 @@ TEST(a_failed_sync_write_undoes_the_call)
               SQLITE_OK);
 
     errors_seen = 0;
-    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_ERROR);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_STORE);
     ASSERT_STR(limitr_last_reason(e), "store_error");
     ASSERT_EQ(errors_seen, 1);
     ASSERT_NUM(read_value(e, "u", "api"), 2); /* undone */
-    ASSERT_EQ(limitr_create_customer(e, "v", "free", NULL, NULL), LIMITR_ERROR);
+    ASSERT_EQ(limitr_create_customer(e, "v", "free", NULL, NULL), LIMITR_STORE);
     ASSERT_STR(limitr_last_reason(e), "store_error");
     ASSERT_EQ(limitr_customer(e, "v", NULL), LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_delete_customer(e, "u"), LIMITR_ERROR);
+    ASSERT_EQ(limitr_delete_customer(e, "u"), LIMITR_STORE);
     ASSERT_NUM(read_value(e, "u", "api"), 2); /* back from its row */
-    ASSERT_EQ(limitr_increment(e, "u", "api", NULL), LIMITR_ERROR);
+    ASSERT_EQ(limitr_increment(e, "u", "api", NULL), LIMITR_STORE);
     ASSERT_NUM(read_value(e, "u", "api"), 2);
 
     /* writable again: calls go on from the stored state */
@@ -237,7 +237,7 @@ TEST(a_second_writer_is_refused_until_the_first_closes)
     ASSERT_EQ(limitr_create_customer(a, "u", "free", NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(a, "u", "api", 2, NULL), LIMITR_OK);
 
-    ASSERT_EQ(open_store(v1, path, &b, &info), LIMITR_ERROR);
+    ASSERT_EQ(open_store(v1, path, &b, &info), LIMITR_STORE);
     snprintf(expected, sizeof expected,
              "%s: open for writing by another engine (pid %ld)", path,
              (long)getpid());
@@ -246,7 +246,7 @@ TEST(a_second_writer_is_refused_until_the_first_closes)
     limitr_free(b);
     b = NULL;
     /* the store's own policy: refused alike */
-    ASSERT_EQ(open_store(NULL, path, &b, &info), LIMITR_ERROR);
+    ASSERT_EQ(open_store(NULL, path, &b, &info), LIMITR_STORE);
     ASSERT_STR(limitr_last_error(b), expected);
     limitr_free(b);
     b = NULL;
@@ -278,12 +278,12 @@ TEST(a_text_file_is_refused_untouched)
     fwrite(text, 1, sizeof text - 1, f);
     fclose(f);
 
-    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_INVALID);
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_STORE);
     snprintf(expected, sizeof expected, "%s: not a SQLite database", path);
     ASSERT_STR(limitr_last_error(e), expected);
     limitr_free(e);
     e = NULL;
-    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_INVALID);
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_STORE);
     ASSERT_STR(limitr_last_error(e), expected);
     limitr_free(e);
 
@@ -304,7 +304,7 @@ TEST(checkpoint_without_a_store_and_close_twice)
     limitr_engine *e = engine_of(v1, NULL);
     const char *info = NULL;
     ASSERT(e != NULL);
-    ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_STORE);
     ASSERT_STR(limitr_last_reason(e), "no_store");
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
@@ -321,7 +321,7 @@ TEST(checkpoint_without_a_store_and_close_twice)
     ASSERT_EQ(limitr_checkpoint(e), LIMITR_OK);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
-    ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_STORE);
     ASSERT_STR(limitr_last_reason(e), "no_store");
     limitr_free(e);
     e = NULL;
@@ -340,7 +340,7 @@ TEST(checkpoint_without_a_store_and_close_twice)
         e = NULL;
         ASSERT_EQ(limitr_open(v1, strlen(v1), "yaml", NULL, &so, &e, NULL),
                   LIMITR_OK);
-        ASSERT_EQ(limitr_checkpoint(e), LIMITR_ERROR);
+        ASSERT_EQ(limitr_checkpoint(e), LIMITR_STORE);
         ASSERT_STR(limitr_last_reason(e), "no_store");
         limitr_free(e);
     }

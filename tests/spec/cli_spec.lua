@@ -106,3 +106,45 @@ describe("limitr explain", function()
         assert.matches("needs %-%-state FILE and %-%-policy POLICY", out)
     end)
 end)
+
+describe("limitr explain --store", function()
+    local limitr = require "limitr"
+    local store, policy_path
+    local function clean()
+        for _, s in ipairs({ "", "-wal", "-shm", "-lock" }) do os.remove(store .. s) end
+    end
+    before_each(function()
+        store = os.tmpname() .. ".db"
+        policy_path = write((POLICY:gsub("value: 100,", "value: 150,")))
+        local e = assert(limitr.open(POLICY, { store = store }))
+        assert(e:create_customer("f2"))
+        assert(e:allow("f2", "api", 80))
+        assert(e:close())
+    end)
+    after_each(function()
+        clean()
+        os.remove(policy_path)
+    end)
+
+    it("explains on the state the store committed, under its own policy or --policy", function()
+        local out, code = run(("explain --store %s f2 api 21"):format(store))
+        assert.equals(1, code)
+        assert.matches("allowed: false\ngate: limit\nreason: limit\nlimit: 100\nvalue: 80\n", out, 1, true)
+        out, code = run(("explain --store %s --policy %s f2 api 21"):format(store, policy_path))
+        assert.equals(0, code)
+        assert.matches("allowed: true\ngate: none\nlimit: 150\nvalue: 80\n", out, 1, true)
+        -- nothing was written: the store answers as before
+        local e = assert(limitr.open(nil, { store = store }))
+        assert.equals(80, e:value("f2", "api"))
+        assert(e:close())
+    end)
+
+    it("exits 2 for a missing store or --state with --store", function()
+        local out, code = run("explain --store /nonexistent/x.db f2 api")
+        assert.equals(2, code)
+        assert.matches("/nonexistent/x.db: no such store", out, 1, true)
+        out, code = run(("explain --store %s --state %s f2 api"):format(store, store))
+        assert.equals(2, code)
+        assert.matches("not both", out, 1, true)
+    end)
+end)

@@ -477,7 +477,7 @@ void limitr__frames_freeze(limitr_engine *e);
 #define LIMITR_REFUSE_REENTRY(e, what)                                         \
     do {                                                                       \
         if ((e)->read_only)                                                    \
-            return limitr__fail((e), LIMITR_ERROR, "read_only",                \
+            return limitr__fail((e), LIMITR_STORE, "read_only",                \
                                 "%s: the engine was opened read-only",         \
                                 (what));                                       \
         if ((e)->in_decision_snippet > 0)                                      \

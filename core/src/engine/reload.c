@@ -500,7 +500,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     estimate_list estimates = {NULL, 0, 0};
     cJSON *result;
     if (e->read_only)
-        return limitr__fail(e, LIMITR_ERROR, "read_only",
+        return limitr__fail(e, LIMITR_STORE, "read_only",
                             "reload: the engine was opened read-only");
     if (e->delivering > 0 || e->in_decision_snippet > 0)
         return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",

@@ -437,7 +437,7 @@ int limitr__store_result(limitr_engine *e, int status)
     snprintf(msg, sizeof msg, "%s", s->fail_msg);
     s->failed = 0;
     limitr__report_error(e, "store", msg);
-    return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", msg);
+    return limitr__fail(e, LIMITR_STORE, "store_error", "%s", msg);
 }
 
 int limitr__store_decision(limitr_engine *e, int status)
@@ -593,12 +593,12 @@ int limitr_checkpoint(limitr_engine *e)
     char err[256];
     if (e == NULL) return LIMITR_INVALID;
     if (e->store == NULL)
-        return limitr__fail(e, LIMITR_ERROR, "no_store", "no store");
+        return limitr__fail(e, LIMITR_STORE, "no_store", "no store");
     if (e->holding > 0)
         return limitr__fail(e, LIMITR_ERROR, "engine_busy",
                             "checkpoint: not from inside a call");
     if (checkpoint(e, err, sizeof err) != 0)
-        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", err);
+        return limitr__fail(e, LIMITR_STORE, "store_error", "%s", err);
     return limitr__ok(e);
 }
 
@@ -611,7 +611,7 @@ int limitr_close(limitr_engine *e)
         return limitr__fail(e, LIMITR_ERROR, "engine_busy",
                             "close: not from inside a call");
     if (checkpoint(e, err, sizeof err) != 0 || store_stop(e, err, sizeof err))
-        return limitr__fail(e, LIMITR_ERROR, "store_error", "%s", err);
+        return limitr__fail(e, LIMITR_STORE, "store_error", "%s", err);
     store_free(e->store);
     e->store = NULL;
     e->hooked = e->st.home.lock != NULL;
@@ -659,7 +659,7 @@ static int restore(limitr_store *s, const limitr_options *opts,
     if (limitr__store_read_state(&s->db, &policy, &doc, &len, msg,
                                  sizeof msg) != 0) {
         snprintf(err, err_len, "%s: %s", s->path, msg);
-        return LIMITR_INVALID;
+        return LIMITR_STORE;
     }
     status = limitr_new(policy, strlen(policy), "json", opts, out);
     free(policy);
@@ -667,14 +667,14 @@ static int restore(limitr_store *s, const limitr_options *opts,
         snprintf(err, err_len, "%s: store is corrupt: stored policy: %s",
                  s->path, limitr_last_error(*out));
         free(doc);
-        return LIMITR_INVALID;
+        return LIMITR_STORE;
     }
     status = limitr__import(*out, doc, len, 1, (size_t)-1, &result);
     free(doc);
     if (status != LIMITR_OK) {
         snprintf(err, err_len, "%s: store is corrupt: stored state: %s",
                  s->path, limitr_last_error(*out));
-        return LIMITR_INVALID;
+        return LIMITR_STORE;
     }
     *customers = (*out)->st.d->customers.live;
     return LIMITR_OK;
@@ -718,7 +718,7 @@ static int open_failed(limitr_engine **out, const limitr_options *opts,
     limitr_new(NULL, 0, NULL, opts, out);
     if (*out == NULL) return LIMITR_NOMEM;
     return limitr__fail(
-        *out, status, status == LIMITR_ERROR ? "store_error" : NULL, "%s", err);
+        *out, status, status == LIMITR_STORE ? "store_error" : NULL, "%s", err);
 }
 
 int limitr_open(const char *policy, size_t len, const char *format,
@@ -748,12 +748,12 @@ int limitr_open(const char *policy, size_t len, const char *format,
         return open_failed(out, opts, NULL, LIMITR_NOMEM, "out of memory");
     if (!so->readonly &&
         limitr__store_lock(so->path, &s->lock_fd, err, sizeof err) != 0)
-        return open_failed(out, opts, s, LIMITR_ERROR, err);
+        return open_failed(out, opts, s, LIMITR_STORE, err);
     had_wal = exists(so->path, "-wal");
     had_shm = exists(so->path, "-shm");
     if (limitr__store_file_open(so->path, so->readonly, policy != NULL,
                                 &created, &s->db, err, sizeof err) != 0) {
-        status = open_failed(out, opts, s, LIMITR_INVALID, err);
+        status = open_failed(out, opts, s, LIMITR_STORE, err);
         if (so->readonly) readonly_tidy(so->path, had_wal, had_shm);
         return status;
     }
@@ -774,9 +774,9 @@ int limitr_open(const char *policy, size_t len, const char *format,
         s->stored_fp[0] = '\0'; /* the policy is written */
         if (flush_now(*out) != 0) {
             snprintf(err, sizeof err, "%s", s->fail_msg);
-            open_failed(out, opts, NULL, LIMITR_ERROR, err);
+            open_failed(out, opts, NULL, LIMITR_STORE, err);
             unlink(so->path);
-            return LIMITR_ERROR;
+            return LIMITR_STORE;
         }
     } else {
         status = restore(s, opts, out, &customers, err, sizeof err);
