@@ -199,10 +199,10 @@ describe("examples/reload.lua", function()
 end)
 
 describe("examples/persistent.lua", function()
-    it("keeps usage across a restart through a state document", function()
+    it("keeps usage across a restart through a store", function()
         assert.are.equal(table.concat({
-            "first run:  acme used 70 of 100",
-            "first run:  state saved, exiting",
+            "first run:  store created: true",
+            "first run:  acme used 70 of 100, exiting",
             "second run: 1 customer restored",
             "second run: acme used 70 of 100",
             "second run: allow 40 -> false limit",
