@@ -510,6 +510,40 @@ print(e and "opened" or err)
             assert.equals(4, e2:value("u", "api"))
             assert.is_true(e2:close())
         end)
+
+        it("keeps every change while a 1 ms writer collects between calls", function()
+            -- the writer takes the engine between calls hundreds of times:
+            -- the reopened state must be exactly the in-memory engine's
+            local big = [[
+policy:
+  credits: {req: {}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        api: {limit: {credit: req, value: 1000000000, mode: hard}}
+]]
+            local path = tmp()
+            local e = open(big, path, { durability = "batch", batch_ms = 1 })
+            local mem = assert(limitr.new(big))
+            for _, x in ipairs({ e, mem }) do x:set_time(T) end
+            local t0 = os.clock()
+            local i = 0
+            while os.clock() - t0 < 0.4 do
+                i = i + 1
+                local id = "c" .. (i % 300)
+                for _, x in ipairs({ e, mem }) do
+                    if not x:customer(id) then assert(x:create_customer(id)) end
+                    assert.is_true(x:allow(id, "api", i % 7 + 1))
+                    if i % 97 == 0 then assert(x:delete_customer(id)) end
+                end
+            end
+            assert.is_true(e:close())
+            local back = open(nil, path)
+            back:set_time(T)
+            assert.equals(doc(mem), doc(back))
+            assert.is_true(back:close())
+        end)
     end)
 
     describe("options", function()

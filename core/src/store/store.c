@@ -8,12 +8,15 @@
  * parts and the log rows make one batch: written at once in one
  * transaction (sync), or by the writer thread every batch_ms (batch),
  * which takes the engine between calls to collect what changed. */
+#define _GNU_SOURCE /* syscall(2), for membarrier */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "limitr.h"
@@ -394,12 +397,78 @@ static int flush_now(limitr_engine *e)
     return status;
 }
 
+/* ---- Who holds the engine (batch) ----
+ *
+ * The calling thread holds the engine for each outermost call, and the
+ * writer thread takes it between calls to collect. Where the kernel has
+ * membarrier(2), the calling thread's side is two plain stores and a load
+ * (no atomic read-modify-write on the hot path): it marks itself active,
+ * then looks whether the writer wants the engine; the writer, holding `mu`,
+ * says it wants it, makes every thread of the process pass a full memory
+ * barrier (so the caller either shows as active or sees the wish), and
+ * waits until the caller is not active. Elsewhere both sides take `mu`. */
+
+static int membarrier_ready(void)
+{
+#ifdef __NR_membarrier
+    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                   0, 0) == 0;
+#else
+    return 0;
+#endif
+}
+
+static void caller_takes(limitr_store *s)
+{
+    if (!s->asym) {
+        pthread_mutex_lock(&s->mu);
+        return;
+    }
+    atomic_store_explicit(&s->active, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the writer's barrier */
+    if (atomic_load_explicit(&s->wants, memory_order_acquire)) {
+        /* the writer is collecting: wait until it is done */
+        atomic_store_explicit(&s->active, 0, memory_order_release);
+        pthread_mutex_lock(&s->mu);
+        atomic_store_explicit(&s->active, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+static void caller_leaves(limitr_store *s)
+{
+    if (!s->asym) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    atomic_store_explicit(&s->active, 0, memory_order_release);
+}
+
+static void writer_takes(limitr_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->asym) return;
+    atomic_store_explicit(&s->wants, 1, memory_order_relaxed);
+#ifdef __NR_membarrier
+    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#endif
+    while (atomic_load_explicit(&s->active, memory_order_acquire)) {
+        struct timespec pause = {0, 20000}; /* a call in progress */
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void writer_leaves(limitr_store *s)
+{
+    if (s->asym) atomic_store_explicit(&s->wants, 0, memory_order_release);
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- Calls ---- */
 
 void limitr__store_enter(limitr_engine *e)
 {
-    if (e->holding == 1 && e->store->batch_mode)
-        pthread_mutex_lock(&e->store->mu);
+    if (e->holding == 1 && e->store->batch_mode) caller_takes(e->store);
 }
 
 void limitr__store_leave(limitr_engine *e)
@@ -416,16 +485,12 @@ void limitr__store_leave(limitr_engine *e)
             flush_now(e) != 0)
             report_failure(e);
     } else {
-        int failed;
         if (s->cur->n_recs >= STORE_MAX_PENDING_ROWS && flush_now(e) != 0)
-            report_failure(e); /* the writer is behind: wait for SQLite */
-        failed = s->failed;
-        pthread_mutex_unlock(&s->mu);
-        if (failed) {
-            /* the error's handlers run as calls of their own */
-            e->store->failed = 0;
-            limitr__report_error(e, "store", s->fail_msg);
-        }
+            s->failed = 1; /* the writer is behind: wait for SQLite */
+        /* still holding the engine: the error's handlers are calls nested
+           in this one */
+        if (s->failed) report_failure(e);
+        caller_leaves(s);
     }
 }
 
@@ -474,12 +539,12 @@ static void *writer_main(void *arg)
             ;
         stopping = s->stopping;
         pthread_mutex_unlock(&s->wake);
-        pthread_mutex_lock(&s->mu); /* between the engine's calls */
+        writer_takes(s); /* between the engine's calls */
         collect(s->e, s->cur);
         done = s->cur;
         s->cur = done == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
         now = limitr__now(s->e);
-        pthread_mutex_unlock(&s->mu);
+        writer_leaves(s);
         if (!batch_empty(done)) {
             char err[256];
             int failed;
@@ -489,9 +554,9 @@ static void *writer_main(void *arg)
                       limitr__store_prune(s, now, err, sizeof err) != 0);
             pthread_mutex_unlock(&s->write_mu);
             if (failed) {
-                pthread_mutex_lock(&s->mu);
+                writer_takes(s);
                 write_failed(s, err);
-                pthread_mutex_unlock(&s->mu);
+                writer_leaves(s);
             }
         }
         batch_reset(done);
@@ -640,6 +705,7 @@ static int attach(limitr_engine *e, limitr_store *s)
     s->last_snapshot = limitr__now(e);
     snprintf(s->stored_fp, sizeof s->stored_fp, "%s", e->policy->fingerprint);
     if (s->batch_mode) {
+        s->asym = membarrier_ready();
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return -1;
         s->writer_running = 1;
     }

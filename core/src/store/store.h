@@ -6,6 +6,7 @@
 #define LIMITR_STORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,7 +101,11 @@ struct limitr_store {
     /* batch durability: the writer thread */
     pthread_t writer;
     int writer_running, stopping;
-    pthread_mutex_t mu;       /* the engine: held by each outermost call */
+    pthread_mutex_t mu;       /* the engine: held by each outermost call, or
+                                 (asym) by the writer while it collects */
+    int asym;                 /* membarrier(2): the caller takes no mutex */
+    atomic_int active;        /* asym: the caller is in a call */
+    atomic_int wants;         /* asym: the writer waits to collect */
     pthread_mutex_t write_mu; /* the file: one batch written at a time */
     pthread_mutex_t wake;     /* with cond: the writer's sleep */
     pthread_cond_t cond;
