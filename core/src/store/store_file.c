@@ -542,7 +542,14 @@ int limitr__store_prune(limitr_store *s, int64_t now, char *err, size_t err_len)
         if (exec(db, sql) != 0) return sql_fail(db, s->path, err, err_len);
     }
     /* a snapshot is there to replay the rows after it: one whose next row
-       is gone goes too, the newest always stays */
+       is gone goes too (all but the newest without a log), the newest
+       always stays */
+    if (!s->log) {
+        if (exec(db, "DELETE FROM snapshots WHERE id < (SELECT max(id) FROM "
+                     "snapshots)") != 0)
+            return sql_fail(db, s->path, err, err_len);
+        return 0;
+    }
     snprintf(sql, sizeof sql,
              "DELETE FROM snapshots WHERE id < (SELECT max(id) FROM "
              "snapshots) AND log_seq + 1 < (SELECT coalesce(min(seq), %lld) "
