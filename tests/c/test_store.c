@@ -139,6 +139,47 @@ TEST(a_failed_sync_write_undoes_the_call)
     remove_store(path);
 }
 
+/* An import cannot be undone: when its write fails it stays in memory,
+ * returns store_error, and the next write writes every customer and the
+ * policy, so the file ends up as the engine is. */
+TEST(a_failed_import_write_is_written_by_the_next)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL, *doc = NULL;
+    char *saved;
+    sqlite3 *db;
+    fresh_path(path, sizeof path, "import");
+    remove_store(path);
+    ASSERT_EQ(open_store(v1, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "c", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_export(e, NULL, &doc, NULL), LIMITR_OK);
+    saved = strdup(doc);
+    ASSERT_EQ(limitr_delete_customer(e, "c"), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "a", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "b", "free", NULL, NULL), LIMITR_OK);
+    db = e->store->db.db;
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_import(e, saved, strlen(saved), 1, NULL), LIMITR_STORE);
+    ASSERT_EQ(limitr_reload(e, v2, strlen(v2), "yaml", NULL), LIMITR_STORE);
+    ASSERT_EQ(limitr_customer(e, "a", NULL), LIMITR_NOT_FOUND); /* applied */
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_allow(e, "c", "api", 7, NULL), LIMITR_OK); /* limit 9 */
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_CONTAINS(info, "\"customers\":1");
+    ASSERT_EQ(limitr_customer(e, "a", NULL), LIMITR_NOT_FOUND);
+    ASSERT_NUM(read_value(e, "c", "api"), 7);
+    ASSERT_EQ(limitr_allow(e, "c", "api", 2, NULL), LIMITR_OK); /* v2's 9 */
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    free(saved);
+    remove_store(path);
+}
+
 TEST(create_meter_close_reopen_keeps_usage)
 {
     char path[256];
@@ -354,5 +395,6 @@ int main(void)
     RUN(a_text_file_is_refused_untouched);
     RUN(checkpoint_without_a_store_and_close_twice);
     RUN(a_failed_sync_write_undoes_the_call);
+    RUN(a_failed_import_write_is_written_by_the_next);
     return HARNESS_EXIT();
 }

@@ -548,6 +548,101 @@ policy:
         end)
     end)
 
+    describe("what a call changes is written", function()
+        local GRAPH = [[
+policy:
+  credits:
+    token: {price: {amount: 0.1}}
+    seat: {}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 0, mode: soft}}
+        seats: {scope: org, limit: {credit: seat, value: 100}}
+]]
+        local function org(e)
+            e:set_time(T)
+            assert(e:create_customer("acme", nil, { type = "org" }))
+            assert(e:create_customer("eng", nil, { type = "team", refs = { "acme" } }))
+            assert(e:create_customer("alice", nil, { refs = { "eng" } }))
+            assert(e:add_customer_cap("acme", 100, { id = "budget", shared = true }))
+        end
+
+        it("writes the scope owner and a shared cap's holder, cached or not", function()
+            local path = tmp()
+            local e, mem = open(GRAPH, path), assert(limitr.new(GRAPH))
+            for _, x in ipairs({ e, mem }) do
+                org(x)
+                for _ = 1, 5 do
+                    assert.is_true(x:allow("alice", "seats", 1)) -- the org's meter
+                    assert.is_true(x:check("alice", "chat", 1))  -- the cap walk, kept
+                    assert.is_true(x:allow("alice", "chat", 1))  -- ... and reused
+                end
+            end
+            assert.equals(5, e:value("acme", "seats"))
+            assert.is_true(e:close())
+            local back = open(nil, path)
+            back:set_time(T)
+            assert.equals(5, back:value("acme", "seats"))
+            assert.equals(doc(mem), doc(back))
+            assert.is_true(back:close())
+        end)
+
+        it("survives an import that replaces customers a batch was to write", function()
+            local path = tmp()
+            local e = open(P, path, { durability = "batch", batch_ms = 20 })
+            assert(e:create_customer("a", "free"))
+            local saved = assert(e:export())
+            assert.is_true(e:allow("a", "api", 1))
+            assert(e:import(saved, { replace = true }))
+            os.execute("sleep 0.1")
+            assert.equals(0, e:value("a", "api"))
+            assert.is_true(e:close())
+            local back = open(nil, path)
+            assert.equals(0, back:value("a", "api"))
+            assert.is_true(back:close())
+        end)
+
+        it("survives an import a handler makes inside a sync call", function()
+            local path = tmp()
+            local e = open(P, path)
+            assert(e:create_customer("a", "free"))
+            local saved = assert(e:export())
+            assert.is_true(e:allow("a", "api", 2))
+            local once = false
+            e:on("customer-set", function()
+                if once then return end
+                once = true
+                assert(e:import(saved, { replace = true }))
+            end)
+            e:create_customer("b", "free") -- its handler replaced everyone
+            assert.is_nil(e:customer("b"))
+            assert.equals(0, e:value("a", "api"))
+            assert.is_true(e:close())
+            local back = open(nil, path)
+            assert.is_nil(back:customer("b"))
+            assert.equals(0, back:value("a", "api"))
+            assert.is_true(back:close())
+        end)
+
+        it("makes a store killed before its first write anew", function()
+            local path = tmp()
+            store_with(path, 0)
+            -- as if killed between the schema and the policy's first write
+            sql(path, "delete from meta where key = 'policy'; delete from customers")
+            local r = refused(nil, { store = path, readonly = true })
+            assert.matches("no policy in meta", r, 1, true)
+            local e, info = open(P, path)
+            assert.is_true(info.created)
+            assert(e:create_customer("u", "free"))
+            assert.is_true(e:close())
+            local back = open(nil, path)
+            assert.truthy(back:customer("u"))
+            assert.is_true(back:close())
+        end)
+    end)
+
     describe("options", function()
         local function raises(opts, name)
             local path = tmp()

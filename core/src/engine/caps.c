@@ -124,8 +124,15 @@ static long collect(limitr_engine *e, const decision *d)
 {
     cap_walk *w = &e->walk;
     if (w->n >= 0 && w->caller == d->caller && w->ent == d->ent->key &&
-        w->epoch == e->st.d->epoch && w->now == d->now)
+        w->epoch == e->st.d->epoch && w->now == d->now) {
+        long i;
+        /* the holders were looked up by the walk that found them: the
+           store sees them again for this call */
+        if (e->store != NULL)
+            for (i = 0; i < w->n; i++)
+                limitr__store_reach(e->store, w->refs[i].holder);
         return w->n;
+    }
     w->n = walk(e, d);
     w->caller = d->caller;
     w->ent = d->ent->key;

@@ -416,7 +416,8 @@ static inline state_hold limitr__hold(limitr_engine *e)
 void limitr__store_reach(struct limitr_store *s, customer *c);
 /* c is about to be destroyed: its row goes. */
 void limitr__store_forget(limitr_engine *e, customer *c);
-/* Every customer changed (import, reload): all rows are written again. */
+/* Every customer changed (import, reload): all rows are written again;
+   called before any customer is destroyed (the reached list is emptied). */
 void limitr__store_all(limitr_engine *e);
 /* A call of the decision log starts at this depth (id_len (size_t)-1:
    id is NUL-terminated or NULL; value: NULL or the

@@ -1488,6 +1488,9 @@ static void commit(limitr_engine *e, staged *s, int replace, idmap *fresh,
 {
     state_data *d = e->st.d;
     size_t i, j;
+    /* before customers go: the store forgets the ones it was to write
+       and writes every row again */
+    if (e->store != NULL) limitr__store_all(e);
     if (replace) {
         for (i = 0; i < d->customers.cap; i++) {
             customer *c = limitr__idmap_at(&d->customers, i);
@@ -1643,7 +1646,6 @@ int limitr__import(limitr_engine *e, const char *text, size_t len, int replace,
         reserve_ids(&r, &s, replace, &fresh, &fresh_alt) != 0)
         goto fail;
     commit(e, &s, replace, &fresh, &fresh_alt, &merged, seq);
-    if (e->store != NULL) limitr__store_all(e);
     units_record(e, root);
     for (i = 0; i < s.n; i++)
         limitr__warn_customer(e, s.items[i], &w);

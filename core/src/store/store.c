@@ -117,6 +117,11 @@ void limitr__store_forget(limitr_engine *e, customer *c)
 
 void limitr__store_all(limitr_engine *e)
 {
+    limitr_store *s = e->store;
+    size_t i;
+    for (i = 0; i < s->n_reached; i++)
+        s->reached[i]->reached = 0;
+    s->n_reached = 0;
     e->store->all = 1;
     e->store->snapshot_now = 1;      /* after import and reload */
     e->store->cur->fp_policy = NULL; /* a new policy may reuse the address */
@@ -300,14 +305,21 @@ static void collect(limitr_engine *e, batch *b)
     }
 }
 
-/* A batch that could not be written: every customer is written again by
- * the next one (what the failed one held of them is in memory), and
- * `error` fires on the engine's thread. */
+/* A batch that could not be written: every customer, the policy and the
+ * policy-wide parts are written again by the next one (what the failed
+ * one held is in memory; its log rows are lost), and `error` fires on the
+ * engine's thread. */
 static void write_failed(limitr_store *s, const char *msg)
 {
     s->all = 1;
     s->failed = 1;
     snprintf(s->fail_msg, sizeof s->fail_msg, "%s", msg);
+    /* nor are the policy and the policy-wide parts known to be there */
+    s->stored_fp[0] = '\0';
+    free(s->last_seq);
+    free(s->last_estimates);
+    free(s->last_units);
+    s->last_seq = s->last_estimates = s->last_units = NULL;
 }
 
 static int write_batch(limitr_store *s, batch *b, int64_t now)
@@ -349,8 +361,15 @@ static void undo(limitr_engine *e, batch *b)
     size_t i, n = 0, len;
     int status;
     const char *result;
+    char **rows;
     for (i = 0; i < b->n_rows; i++)
-        if (b->rows[i].kind == OP_WIPE) return; /* s->all is set */
+        if (b->rows[i].kind == OP_WIPE) return; /* s->all stays set */
+    /* every stored row first: one that cannot be read undoes nothing */
+    if ((rows = calloc(b->n_rows + 1, sizeof *rows)) == NULL) return;
+    for (i = 0; i < b->n_rows; i++)
+        if (limitr__store_row(&s->db, b->text.s + b->rows[i].id,
+                              b->rows[i].id_len, &rows[i], &len) < 0)
+            goto done;
     limitr__tb_puts(&doc, "{\"limitr_state\":1,\"policy\":");
     limitr__tb_string(&doc, e->policy->fingerprint,
                       strlen(e->policy->fingerprint));
@@ -360,13 +379,10 @@ static void undo(limitr_engine *e, batch *b)
         const char *id = b->text.s + r->id;
         customer *c = limitr__state_find(&e->st, id, r->id_len,
                                          limitr_hash(id, r->id_len));
-        char *row;
         if (c != NULL) limitr__customer_drop(e, c);
-        if ((row = limitr__store_row(&s->db, id, r->id_len, &len)) == NULL)
-            continue; /* made by the failed call: it goes */
+        if (rows[i] == NULL) continue; /* made by the failed call: it goes */
         if (n++ > 0) limitr__tb_put(&doc, ",", 1);
-        limitr__tb_put(&doc, row, len);
-        free(row);
+        limitr__tb_puts(&doc, rows[i]);
     }
     limitr__tb_puts(&doc, "]}");
     e->store = NULL; /* the undo is not a call of the store's */
@@ -374,13 +390,12 @@ static void undo(limitr_engine *e, batch *b)
                  ? LIMITR_NOMEM
                  : limitr__import(e, doc.s, doc.n, 0, (size_t)-1, &result);
     e->store = s;
+    if (status == LIMITR_OK) s->all = 0; /* else every row is written again */
+done:
     limitr__tb_free(&doc);
-    if (status != LIMITR_OK) s->all = 1;
-    /* what the file holds of the policy-wide parts is written again */
-    free(s->last_seq);
-    free(s->last_estimates);
-    free(s->last_units);
-    s->last_seq = s->last_estimates = s->last_units = NULL;
+    for (i = 0; i < b->n_rows; i++)
+        free(rows[i]);
+    free(rows);
 }
 
 static int flush_now(limitr_engine *e)
@@ -389,10 +404,7 @@ static int flush_now(limitr_engine *e)
     int status;
     collect(e, s->cur);
     status = write_batch(s, s->cur, limitr__now(e));
-    if (status != 0 && !s->batch_mode) {
-        s->all = 0;
-        undo(e, s->cur);
-    }
+    if (status != 0 && !s->batch_mode) undo(e, s->cur);
     batch_reset(s->cur);
     return status;
 }
@@ -544,14 +556,17 @@ static void *writer_main(void *arg)
         done = s->cur;
         s->cur = done == &s->bufs[0] ? &s->bufs[1] : &s->bufs[0];
         now = limitr__now(s->e);
+        /* the file before the engine goes: a write the caller makes next
+           (a checkpoint, a backlog) comes after this older one */
+        pthread_mutex_lock(&s->write_mu);
         writer_leaves(s);
-        if (!batch_empty(done)) {
+        {
             char err[256];
-            int failed;
-            pthread_mutex_lock(&s->write_mu);
-            failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
-                     (done->snapshot != NOSTR &&
-                      limitr__store_prune(s, now, err, sizeof err) != 0);
+            int failed = 0;
+            if (!batch_empty(done))
+                failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
+                         (done->snapshot != NOSTR &&
+                          limitr__store_prune(s, now, err, sizeof err) != 0);
             pthread_mutex_unlock(&s->write_mu);
             if (failed) {
                 writer_takes(s);
@@ -611,6 +626,16 @@ static limitr_store *store_new(const char *path, const limitr_store_options *o)
     return s;
 }
 
+/* Batch: the writer thread, once the engine's first writes are done. */
+static int start_writer(limitr_store *s)
+{
+    if (!s->batch_mode) return 0;
+    s->asym = membarrier_ready();
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return -1;
+    s->writer_running = 1;
+    return 0;
+}
+
 /* Stops the writer (its last batch written) and writes what is left. */
 static int store_stop(limitr_engine *e, char *err, size_t err_len)
 {
@@ -630,6 +655,15 @@ static int store_stop(limitr_engine *e, char *err, size_t err_len)
         return -1;
     }
     return 0;
+}
+
+/* A close that failed leaves the store as it was: a batch store's writer
+ * runs again. */
+static void store_resume(limitr_store *s, int batch_mode)
+{
+    s->stopping = 0;
+    s->batch_mode = batch_mode;
+    if (batch_mode && start_writer(s) != 0) s->batch_mode = 0;
 }
 
 static int checkpoint(limitr_engine *e, char *err, size_t err_len)
@@ -670,13 +704,19 @@ int limitr_checkpoint(limitr_engine *e)
 int limitr_close(limitr_engine *e)
 {
     char err[256];
+    int batch_mode;
     if (e == NULL) return LIMITR_INVALID;
     if (e->store == NULL) return limitr__ok(e);
     if (e->holding > 0)
         return limitr__fail(e, LIMITR_ERROR, "engine_busy",
                             "close: not from inside a call");
-    if (checkpoint(e, err, sizeof err) != 0 || store_stop(e, err, sizeof err))
+    batch_mode = e->store->batch_mode;
+    if (checkpoint(e, err, sizeof err) != 0)
         return limitr__fail(e, LIMITR_STORE, "store_error", "%s", err);
+    if (store_stop(e, err, sizeof err) != 0) {
+        store_resume(e->store, batch_mode);
+        return limitr__fail(e, LIMITR_STORE, "store_error", "%s", err);
+    }
     store_free(e->store);
     e->store = NULL;
     e->hooked = e->st.home.lock != NULL;
@@ -697,19 +737,13 @@ void limitr__store_free(limitr_engine *e)
 
 /* ---- Opening ---- */
 
-static int attach(limitr_engine *e, limitr_store *s)
+static void attach(limitr_engine *e, limitr_store *s)
 {
     e->store = s;
     s->e = e;
     e->hooked = 1;
     s->last_snapshot = limitr__now(e);
     snprintf(s->stored_fp, sizeof s->stored_fp, "%s", e->policy->fingerprint);
-    if (s->batch_mode) {
-        s->asym = membarrier_ready();
-        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) return -1;
-        s->writer_running = 1;
-    }
-    return 0;
 }
 
 /* The engine of a store that exists: its policy and state as stored. */
@@ -760,7 +794,8 @@ static void readonly_tidy(const char *path, int had_wal, int had_shm)
 {
     char p[4096], err[256];
     int fd;
-    if ((had_wal && had_shm) || limitr__store_lock(path, &fd, err, sizeof err))
+    if ((had_wal && had_shm) ||
+        limitr__store_lock(path, 0, &fd, err, sizeof err))
         return;
     if (!had_wal) {
         snprintf(p, sizeof p, "%s-wal", path);
@@ -813,7 +848,7 @@ int limitr_open(const char *policy, size_t len, const char *format,
     if ((s = store_new(so->path, so)) == NULL)
         return open_failed(out, opts, NULL, LIMITR_NOMEM, "out of memory");
     if (!so->readonly &&
-        limitr__store_lock(so->path, &s->lock_fd, err, sizeof err) != 0)
+        limitr__store_lock(so->path, 1, &s->lock_fd, err, sizeof err) != 0)
         return open_failed(out, opts, s, LIMITR_STORE, err);
     had_wal = exists(so->path, "-wal");
     had_shm = exists(so->path, "-shm");
@@ -832,9 +867,7 @@ int limitr_open(const char *policy, size_t len, const char *format,
             store_free(s);
             return status;
         }
-        if (attach(*out, s) != 0)
-            return open_failed(out, opts, NULL, LIMITR_NOMEM,
-                               "open: cannot start the writer thread");
+        attach(*out, s);
         s->all = 1;
         s->snapshot_now = 1;
         s->stored_fp[0] = '\0'; /* the policy is written */
@@ -844,6 +877,9 @@ int limitr_open(const char *policy, size_t len, const char *format,
             unlink(so->path);
             return LIMITR_STORE;
         }
+        if (start_writer(s) != 0)
+            return open_failed(out, opts, NULL, LIMITR_NOMEM,
+                               "open: cannot start the writer thread");
     } else {
         status = restore(s, opts, out, &customers, err, sizeof err);
         if (status != LIMITR_OK) {
@@ -856,7 +892,8 @@ int limitr_open(const char *policy, size_t len, const char *format,
             readonly_tidy(so->path, had_wal, had_shm);
             (*out)->read_only = 1;
         } else {
-            if (attach(*out, s) != 0)
+            attach(*out, s);
+            if (start_writer(s) != 0)
                 return open_failed(out, opts, NULL, LIMITR_NOMEM,
                                    "open: cannot start the writer thread");
             if (policy != NULL) {

@@ -119,17 +119,20 @@ struct limitr_store {
 int limitr__store_file_open(const char *path, int readonly, int may_create,
                             int *created, store_db *db, char *err,
                             size_t err_len);
-/* The writer's lock on <path>-lock: 0, or -1 with the message. */
-int limitr__store_lock(const char *path, int *fd, char *err, size_t err_len);
+/* The writer's lock on <path>-lock (write_pid: the pid written into it,
+   for the messages of other writers): 0, or -1 with the message. */
+int limitr__store_lock(const char *path, int write_pid, int *fd, char *err,
+                       size_t err_len);
 void limitr__store_file_close(store_db *db);
 /* The policy text and fingerprint the store holds (malloc'ed), its
    estimates, seq and units; the customers as one state document. -1 with
    err. */
 int limitr__store_read_state(store_db *db, char **policy_text, char **state_doc,
                              size_t *state_len, char *err, size_t err_len);
-/* The stored document of customer id (malloc'ed), or NULL: none. */
-char *limitr__store_row(store_db *db, const char *id, size_t len,
-                        size_t *doc_len);
+/* The stored document of customer id into *doc (malloc'ed): 1, or 0
+   when there is none, or -1 when it cannot be read. */
+int limitr__store_row(store_db *db, const char *id, size_t len, char **doc,
+                      size_t *doc_len);
 /* Writes b in one transaction: 0, or -1 with err. */
 int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len);
 /* Retention: drops log rows and snapshots past the limits. */

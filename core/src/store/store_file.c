@@ -156,6 +156,18 @@ static int exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+static int has_policy(sqlite3 *db)
+{
+    sqlite3_stmt *q;
+    int found;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM meta WHERE key = 'policy'", -1,
+                           &q, NULL) != SQLITE_OK)
+        return 1; /* the read of the state says what is wrong */
+    found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
 int limitr__store_file_open(const char *path, int readonly, int may_create,
                             int *created, store_db *db, char *err,
                             size_t err_len)
@@ -211,6 +223,17 @@ int limitr__store_file_open(const char *path, int readonly, int may_create,
             return -1;
         }
     }
+    /* a store killed between its schema and its first write holds no
+       policy yet: a writer with a policy makes it anew */
+    if (!fresh && !has_policy(db->db)) {
+        if (readonly || !may_create) {
+            limitr__store_file_close(db);
+            return failf(err, err_len, path,
+                         readonly ? "store is corrupt: no policy in meta"
+                                  : "a new store needs a policy");
+        }
+        fresh = 1;
+    }
     *created = fresh;
     if (sqlite3_prepare_v2(db->db, "SELECT coalesce(max(seq), 0) FROM log", -1,
                            &q, NULL) == SQLITE_OK &&
@@ -231,7 +254,8 @@ void limitr__store_file_close(store_db *db)
     memset(db, 0, sizeof *db);
 }
 
-int limitr__store_lock(const char *path, int *fd_out, char *err, size_t len)
+int limitr__store_lock(const char *path, int write_pid, int *fd_out, char *err,
+                       size_t len)
 {
     size_t n = strlen(path) + 6;
     char *lock_path = malloc(n), pid[32], msg[200];
@@ -261,7 +285,8 @@ int limitr__store_lock(const char *path, int *fd_out, char *err, size_t len)
         return failf(err, len, path, msg);
     }
     n = (size_t)snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, n, 0) != (ssize_t)n) {
+    if (write_pid &&
+        (ftruncate(fd, 0) != 0 || pwrite(fd, pid, n, 0) != (ssize_t)n)) {
         /* the lock holds; only the pid in messages is missing */
     }
     *fd_out = fd;
@@ -354,24 +379,29 @@ done:
     return status;
 }
 
-char *limitr__store_row(store_db *db, const char *id, size_t len,
-                        size_t *doc_len)
+int limitr__store_row(store_db *db, const char *id, size_t len, char **doc,
+                      size_t *doc_len)
 {
     sqlite3_stmt *q;
-    char *doc = NULL;
+    int rc, status = -1;
+    *doc = NULL;
     if (sqlite3_prepare_v2(db->db, "SELECT doc FROM customers WHERE id = ?1",
                            -1, &q, NULL) != SQLITE_OK)
-        return NULL;
+        return -1;
     sqlite3_bind_text(q, 1, id, (int)len, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        status = 0;
+    } else if (rc == SQLITE_ROW) {
         *doc_len = (size_t)sqlite3_column_bytes(q, 0);
-        if ((doc = malloc(*doc_len + 1)) != NULL) {
-            memcpy(doc, sqlite3_column_text(q, 0), *doc_len);
-            doc[*doc_len] = '\0';
+        if ((*doc = malloc(*doc_len + 1)) != NULL) {
+            memcpy(*doc, sqlite3_column_text(q, 0), *doc_len);
+            (*doc)[*doc_len] = '\0';
+            status = 1;
         }
     }
     sqlite3_finalize(q);
-    return doc;
+    return status;
 }
 
 /* ---- Writing a batch ---- */
