@@ -413,6 +413,7 @@ print(e and "opened" or err)
             local rows = sql(path, "select op, customer, entitlement, value from log order by seq")
             assert.same({ { "create_customer", "u", "NULL", "NULL" }, { "reserve", "u", "api", "2.0" },
                 { "settle", "u", "api", "1.0" } }, rows)
+            assert.equals(h, sql1(path, "select detail from log where op = 'reserve'"))
             local settle = sql(path, "select opts, detail from log where op = 'settle'")[1]
             assert.truthy(settle[1]:find(h, 1, true) or settle[2]:find(h, 1, true))
             assert.is_true(e:close())

@@ -379,6 +379,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                      ent ? strlen(ent) : 0, isnan(value) ? NULL : &value, NULL,
                      opts_json);
     status = reserve(e, id, ent, value, opts_json, hold_out, hold_size);
+    if (status == LIMITR_OK) limitr__store_detail(e, hold_out);
     return limitr__store_decision(e, status);
 }
 

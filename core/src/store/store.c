@@ -178,6 +178,16 @@ static void close_rec(limitr_engine *e, limitr_store *s)
     s->open_rec = r->parent;
 }
 
+void limitr__store_detail(limitr_engine *e, const char *detail)
+{
+    limitr_store *s = e->store;
+    log_rec *r;
+    if (!s->log || s->open_rec < 0) return;
+    r = &s->cur->recs[s->open_rec];
+    if (r->depth == e->holding)
+        r->detail = put_text(s->cur, detail, strlen(detail));
+}
+
 void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
                          lnum overage, lnum overage_price, lnum price_diff)
 {
