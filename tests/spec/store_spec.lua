@@ -627,11 +627,25 @@ policy:
             assert.is_true(back:close())
         end)
 
+        it("writes nothing for reads after a reopen", function()
+            local path = store_with(tmp(), 2)
+            local e = open(nil, path)
+            local wal = #read(path .. "-wal")
+            assert.equals(2, e:value("u", "api"))
+            assert.is_true(e:check("u", "api", 1))
+            assert.truthy(e:customer("u"))
+            assert.equals(wal, #read(path .. "-wal"))
+            assert.is_true(e:close())
+        end)
+
         it("makes a store killed before its first write anew", function()
             local path = tmp()
             store_with(path, 0)
+            -- a store with customers and no policy is not new: refused
+            sql(path, "delete from meta where key = 'policy'")
+            assert.matches("no policy in meta", (refused(P, { store = path })), 1, true)
             -- as if killed between the schema and the policy's first write
-            sql(path, "delete from meta where key = 'policy'; delete from customers")
+            sql(path, "delete from customers; delete from log")
             local r = refused(nil, { store = path, readonly = true })
             assert.matches("no policy in meta", r, 1, true)
             local e, info = open(P, path)

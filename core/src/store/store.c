@@ -319,8 +319,9 @@ static void collect(limitr_engine *e, batch *b)
  * policy-wide parts are written again by the next one (what the failed
  * one held is in memory; its log rows are lost), and `error` fires on the
  * engine's thread. */
-static void write_failed(limitr_store *s, const char *msg)
+static void write_failed(limitr_store *s, const batch *b, const char *msg)
 {
+    if (b->snapshot != NOSTR) s->snapshot_now = 1; /* taken again */
     s->all = 1;
     s->failed = 1;
     snprintf(s->fail_msg, sizeof s->fail_msg, "%s", msg);
@@ -345,7 +346,7 @@ static int write_batch(limitr_store *s, batch *b, int64_t now)
         status = -1;
     }
     pthread_mutex_unlock(&s->write_mu);
-    if (status != 0) write_failed(s, err);
+    if (status != 0) write_failed(s, b, err);
     return status;
 }
 
@@ -359,53 +360,71 @@ static void report_failure(limitr_engine *e)
 }
 
 /* Sync: the outermost call's changes, written before it returns. */
-/* A sync write failed: the customers it held go back to their stored
- * rows (the ones it would have created go), the policy-wide parts are
- * written again by the next write, and its log rows are dropped. An
- * import or a reload (every row) cannot go back: every customer is
- * written by the next write instead. */
+/* The rows' hashes on their customers, so that a customer whose text did
+ * not change since it was read is not written again (its export is its
+ * row: state documents round-trip byte for byte). */
+static void hash_rows(limitr_engine *e, limitr_store *s)
+{
+    sqlite3_stmt *q = limitr__store_rows(&s->db);
+    const char *id, *doc;
+    size_t id_len, doc_len;
+    while (q != NULL &&
+           limitr__store_next_row(q, &id, &id_len, &doc, &doc_len)) {
+        customer *c =
+            limitr__state_find(&e->st, id, id_len, limitr_hash(id, id_len));
+        if (c != NULL) c->stored_hash = limitr__doc_hash(doc, doc_len);
+    }
+    limitr__store_rows_end(q);
+}
+
+/* The state as the file holds it, replacing the engine's (the state of
+ * the last write: in sync mode, the state before the call whose write
+ * failed). The call's own result, reason and message are kept: they may
+ * be borrowed by its caller. LIMITR_OK, or the failure (the engine then
+ * keeps its state, and every row is written again by the next write). */
+static int state_from_file(limitr_engine *e, limitr_store *s)
+{
+    char *policy = NULL, *doc = NULL, msg[256];
+    size_t len = 0;
+    const char *result, *code = e->code;
+    char *kept_result = e->result, *kept_message = e->message;
+    int has_message = e->has_message, status;
+    if (limitr__store_read_state(&s->db, &policy, &doc, &len, msg,
+                                 sizeof msg) != 0)
+        return LIMITR_STORE;
+    free(policy);
+    e->result = e->message = NULL;
+    e->store = NULL; /* the restore is not a call of the store's */
+    status = limitr__import(e, doc, len, 1, (size_t)-1, &result);
+    e->store = s;
+    free(doc);
+    free(e->result);
+    free(e->message);
+    e->result = kept_result;
+    e->message = kept_message;
+    e->has_message = has_message;
+    e->code = code;
+    if (status == LIMITR_OK) hash_rows(e, s);
+    return status;
+}
+
+/* A sync write failed: the engine goes back to what the file holds, the
+ * state before the call (customers, caps' held room, counters, estimates
+ * alike; the whole state is read again, which failures are rare enough to
+ * afford). An import or a reload cannot go back (their policy and every
+ * row): every customer is then written by the next write, as when the
+ * file cannot be read. */
 static void undo(limitr_engine *e, batch *b)
 {
     limitr_store *s = e->store;
-    textbuf doc = {NULL, 0, 0, 0};
-    size_t i, n = 0, len;
-    int status;
-    const char *result;
-    char **rows;
+    size_t i;
     for (i = 0; i < b->n_rows; i++)
         if (b->rows[i].kind == OP_WIPE) return; /* s->all stays set */
-    /* every stored row first: one that cannot be read undoes nothing */
-    if ((rows = calloc(b->n_rows + 1, sizeof *rows)) == NULL) return;
-    for (i = 0; i < b->n_rows; i++)
-        if (limitr__store_row(&s->db, b->text.s + b->rows[i].id,
-                              b->rows[i].id_len, &rows[i], &len) < 0)
-            goto done;
-    limitr__tb_puts(&doc, "{\"limitr_state\":1,\"policy\":");
-    limitr__tb_string(&doc, e->policy->fingerprint,
-                      strlen(e->policy->fingerprint));
-    limitr__tb_puts(&doc, ",\"now\":0,\"customers\":[");
-    for (i = 0; i < b->n_rows; i++) {
-        const row_op *r = &b->rows[i];
-        const char *id = b->text.s + r->id;
-        customer *c = limitr__state_find(&e->st, id, r->id_len,
-                                         limitr_hash(id, r->id_len));
-        if (c != NULL) limitr__customer_drop(e, c);
-        if (rows[i] == NULL) continue; /* made by the failed call: it goes */
-        if (n++ > 0) limitr__tb_put(&doc, ",", 1);
-        limitr__tb_puts(&doc, rows[i]);
+    if (state_from_file(e, s) == LIMITR_OK) {
+        s->all = 0;
+        snprintf(s->stored_fp, sizeof s->stored_fp, "%s",
+                 e->policy->fingerprint);
     }
-    limitr__tb_puts(&doc, "]}");
-    e->store = NULL; /* the undo is not a call of the store's */
-    status = doc.nomem
-                 ? LIMITR_NOMEM
-                 : limitr__import(e, doc.s, doc.n, 0, (size_t)-1, &result);
-    e->store = s;
-    if (status == LIMITR_OK) s->all = 0; /* else every row is written again */
-done:
-    limitr__tb_free(&doc);
-    for (i = 0; i < b->n_rows; i++)
-        free(rows[i]);
-    free(rows);
 }
 
 static int flush_now(limitr_engine *e)
@@ -577,10 +596,11 @@ static void *writer_main(void *arg)
                 failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
                          (done->snapshot != NOSTR &&
                           limitr__store_prune(s, now, err, sizeof err) != 0);
+            if (failed) s->unwritten = 1; /* seen by a checkpoint next */
             pthread_mutex_unlock(&s->write_mu);
             if (failed) {
                 writer_takes(s);
-                write_failed(s, err);
+                write_failed(s, done, err);
                 writer_leaves(s);
             }
         }
@@ -636,6 +656,18 @@ static limitr_store *store_new(const char *path, const limitr_store_options *o)
     return s;
 }
 
+/* A restored store's meta is what the engine holds: collected into a
+ * scratch batch that is dropped, so that the first call does not write it
+ * again. */
+static void remember_meta(limitr_engine *e)
+{
+    batch scratch;
+    memset(&scratch, 0, sizeof scratch);
+    batch_reset(&scratch);
+    collect(e, &scratch);
+    batch_free(&scratch);
+}
+
 /* Batch: the writer thread, once the engine's first writes are done. */
 static int start_writer(limitr_store *s)
 {
@@ -680,11 +712,26 @@ static int checkpoint(limitr_engine *e, char *err, size_t err_len)
 {
     limitr_store *s = e->store;
     int status;
+    int unwritten;
     if (s->batch_mode) pthread_mutex_lock(&s->mu);
     s->snapshot_now = 1;
     collect(e, s->cur);
     status = write_batch(s, s->cur, limitr__now(e));
     batch_reset(s->cur);
+    /* a writer's batch that failed before this one: what it held is in
+       memory only, and this checkpoint writes it (every row) */
+    pthread_mutex_lock(&s->write_mu);
+    unwritten = s->unwritten;
+    s->unwritten = 0;
+    pthread_mutex_unlock(&s->write_mu);
+    if (status == 0 && unwritten) {
+        s->all = 1;
+        s->snapshot_now = 1;
+        s->stored_fp[0] = '\0';
+        collect(e, s->cur);
+        status = write_batch(s, s->cur, limitr__now(e));
+        batch_reset(s->cur);
+    }
     if (status != 0) {
         snprintf(err, err_len, "%s", s->fail_msg);
         s->failed = 0;
@@ -787,6 +834,7 @@ static int restore(limitr_store *s, const limitr_options *opts,
         return LIMITR_STORE;
     }
     *customers = (*out)->st.d->customers.live;
+    hash_rows(*out, s);
     return LIMITR_OK;
 }
 
@@ -903,6 +951,7 @@ int limitr_open(const char *policy, size_t len, const char *format,
             (*out)->read_only = 1;
         } else {
             attach(*out, s);
+            remember_meta(*out);
             if (start_writer(s) != 0)
                 return open_failed(out, opts, NULL, LIMITR_NOMEM,
                                    "open: cannot start the writer thread");

@@ -96,6 +96,7 @@ struct limitr_store {
     int snapshot_now;      /* at the next write */
     long open_rec;         /* the innermost logged call's row, or -1 */
     int failed;            /* a batch failed: `error` fires at next call */
+    int unwritten;         /* (write_mu) the writer's last batch failed */
     char fail_msg[256];
 
     /* batch durability: the writer thread */
@@ -129,10 +130,12 @@ void limitr__store_file_close(store_db *db);
    err. */
 int limitr__store_read_state(store_db *db, char **policy_text, char **state_doc,
                              size_t *state_len, char *err, size_t err_len);
-/* The stored document of customer id into *doc (malloc'ed): 1, or 0
-   when there is none, or -1 when it cannot be read. */
-int limitr__store_row(store_db *db, const char *id, size_t len, char **doc,
-                      size_t *doc_len);
+/* Every customer row: limitr__store_rows (NULL: cannot be read), then
+   next_row until 0 (id and doc borrowed until the next), then end. */
+sqlite3_stmt *limitr__store_rows(store_db *db);
+int limitr__store_next_row(sqlite3_stmt *q, const char **id, size_t *id_len,
+                           const char **doc, size_t *doc_len);
+void limitr__store_rows_end(sqlite3_stmt *q);
 /* Writes b in one transaction: 0, or -1 with err. */
 int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len);
 /* Retention: drops log rows and snapshots past the limits. */

@@ -156,16 +156,21 @@ static int exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static int has_policy(sqlite3 *db)
+/* Whether the store holds nothing but its tables (killed between its
+ * schema and its first write): no policy, no customer, no log row. */
+static int unfinished(sqlite3 *db)
 {
     sqlite3_stmt *q;
-    int found;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM meta WHERE key = 'policy'", -1,
-                           &q, NULL) != SQLITE_OK)
-        return 1; /* the read of the state says what is wrong */
-    found = sqlite3_step(q) == SQLITE_ROW;
+    int empty = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM meta WHERE key = "
+                           "'policy') + (SELECT count(*) FROM customers) + "
+                           "(SELECT count(*) FROM log)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return 0; /* the read of the state says what is wrong */
+    empty = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) == 0;
     sqlite3_finalize(q);
-    return found;
+    return empty;
 }
 
 int limitr__store_file_open(const char *path, int readonly, int may_create,
@@ -225,7 +230,7 @@ int limitr__store_file_open(const char *path, int readonly, int may_create,
     }
     /* a store killed between its schema and its first write holds no
        policy yet: a writer with a policy makes it anew */
-    if (!fresh && !has_policy(db->db)) {
+    if (!fresh && unfinished(db->db)) {
         if (readonly || !may_create) {
             limitr__store_file_close(db);
             return failf(err, err_len, path,
@@ -379,29 +384,29 @@ done:
     return status;
 }
 
-int limitr__store_row(store_db *db, const char *id, size_t len, char **doc,
-                      size_t *doc_len)
+sqlite3_stmt *limitr__store_rows(store_db *db)
 {
     sqlite3_stmt *q;
-    int rc, status = -1;
-    *doc = NULL;
-    if (sqlite3_prepare_v2(db->db, "SELECT doc FROM customers WHERE id = ?1",
-                           -1, &q, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_text(q, 1, id, (int)len, SQLITE_STATIC);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) {
-        status = 0;
-    } else if (rc == SQLITE_ROW) {
-        *doc_len = (size_t)sqlite3_column_bytes(q, 0);
-        if ((*doc = malloc(*doc_len + 1)) != NULL) {
-            memcpy(*doc, sqlite3_column_text(q, 0), *doc_len);
-            (*doc)[*doc_len] = '\0';
-            status = 1;
-        }
-    }
+    if (sqlite3_prepare_v2(db->db, "SELECT id, doc FROM customers", -1, &q,
+                           NULL) != SQLITE_OK)
+        return NULL;
+    return q;
+}
+
+int limitr__store_next_row(sqlite3_stmt *q, const char **id, size_t *id_len,
+                           const char **doc, size_t *doc_len)
+{
+    if (sqlite3_step(q) != SQLITE_ROW) return 0;
+    *id = (const char *)sqlite3_column_text(q, 0);
+    *id_len = (size_t)sqlite3_column_bytes(q, 0);
+    *doc = (const char *)sqlite3_column_text(q, 1);
+    *doc_len = (size_t)sqlite3_column_bytes(q, 1);
+    return *id != NULL && *doc != NULL;
+}
+
+void limitr__store_rows_end(sqlite3_stmt *q)
+{
     sqlite3_finalize(q);
-    return status;
 }
 
 /* ---- Writing a batch ---- */
