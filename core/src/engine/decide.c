@@ -879,9 +879,10 @@ with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     return status;
 }
 
-static int dispatch(limitr_engine *e, const char *id, size_t id_len,
-                    const char *ent, size_t ent_len, call_value *cv, int step,
-                    int commit, const limitr_call_opts *opts)
+static inline __attribute__((always_inline)) int
+dispatch(limitr_engine *e, const char *id, size_t id_len, const char *ent,
+         size_t ent_len, call_value *cv, int step, int commit,
+         const limitr_call_opts *opts)
 {
     if (id == NULL || ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
