@@ -78,7 +78,6 @@ clean(sync_path)
 local sync = assert(limitr.open(POLICY, {store = sync_path}))
 sync:create_customer("u")
 local calls = 300
-local t0 = os.time()
 local wall = io.popen("date +%s%N"):read("*l")
 for _ = 1, calls do sync:allow("u", "api", 1) end
 local wall2 = io.popen("date +%s%N"):read("*l")
@@ -87,7 +86,6 @@ print(("store: allow with a sync store %.0f us of wall time (one fsync'd transac
     :format(us, calls))
 assert(sync:close())
 clean(sync_path)
-local _ = t0
 
 -- opening a store of N customers: written once through a batch store
 local big = dir .. "/big.db"

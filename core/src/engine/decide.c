@@ -452,18 +452,30 @@ static void meter_payload(limitr_engine *e, const decision *d,
         limitr__payload_lnum(p, "limit", d->limit);
 }
 
-/* meter.price_diff: what the call is worth at list price, priced from the
- * owner's billable position (docs/economy.md 7); absent for an unpriced
- * credit, or a worth past the range. */
-static void price_diff(limitr_engine *e, const decision *d, lnum new_value,
-                       payload *p)
+/* meter.price_diff into *worth: what the call is worth at list price, priced
+ * from the owner's billable position (docs/economy.md 7); absent for an
+ * unpriced credit, or a worth past the range. */
+static int price_diff(limitr_engine *e, const decision *d, lnum new_value,
+                      lnum *worth)
 {
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
-    lnum from, worth;
-    if (!lp_credit_priced(cr)) return;
+    lnum from;
+    if (!lp_credit_priced(cr)) return 0;
     from = billable(d, d->v.value);
-    if (limitr__price_of(cr, billable(d, new_value) - from, from, &worth) == 0)
-        limitr__payload_lnum(p, "price_diff", worth);
+    return limitr__price_of(cr, billable(d, new_value) - from, from, worth) ==
+           0;
+}
+
+/* What to bill for the commit's overage, priced after the part grants
+ * paid; 0 when there is none, the credit is unpriced, or the price is past
+ * the range. */
+static int overage_price(limitr_engine *e, const decision *d, lnum *price)
+{
+    const lp_credit *cr = &e->policy->credits[d->lim->credit];
+    if (d->overage <= 0 || !lp_credit_priced(cr)) return 0;
+    return limitr__price_of(cr, d->overage,
+                            billable(d, d->v.value) + d->grant_cover,
+                            price) == 0;
 }
 
 /* meter-changed / meter-overage / meter-reset after a commit. */
@@ -471,13 +483,15 @@ static void committed_payload(limitr_engine *e, const decision *d,
                               const limitr_call_opts *opts, uint64_t who,
                               payload *p)
 {
+    lnum worth;
     meter_payload(e, d, opts, who, p);
     limitr__payload_lnum(p, "old", d->v.value);
     limitr__payload_lnum(p, "value", d->new_value);
     limitr__payload_lnum(p, "diff", d->requested);
     limitr__payload_lnum(p, "overhead", d->v.overhead + d->overhead_diff);
     limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
-    price_diff(e, d, d->new_value, p);
+    if (price_diff(e, d, d->new_value, &worth))
+        limitr__payload_lnum(p, "price_diff", worth);
     limitr__payload_close(p);
     if (d->lim->rule.mode != MODE_OBSERVE)
         limitr__payload_lnum(p, "remaining",
@@ -486,28 +500,23 @@ static void committed_payload(limitr_engine *e, const decision *d,
         limitr__payload_lnum(p, "overage", d->overage);
     if (d->grant_cover > 0)
         limitr__payload_lnum(p, "grant_value_applied", d->grant_cover);
-    if (d->overage > 0) {
-        const lp_credit *cr = &e->policy->credits[d->lim->credit];
-        lnum price, from = billable(d, d->v.value) + d->grant_cover;
-        /* what to bill for it: priced after the part grants paid */
-        if (lp_credit_priced(cr) &&
-            limitr__price_of(cr, d->overage, from, &price) == 0)
-            limitr__payload_lnum(p, "overage_price", price);
-    }
+    if (overage_price(e, d, &worth))
+        limitr__payload_lnum(p, "overage_price", worth);
 }
 
 static void limit_payload(limitr_engine *e, const decision *d,
                           const limitr_call_opts *opts, uint64_t who,
                           payload *p)
 {
-    lnum old = d->v.value, limit = d->limit;
+    lnum old = d->v.value, limit = d->limit, worth;
     meter_payload(e, d, opts, who, p);
     limitr__payload_lnum(p, "value", old);
     limitr__payload_lnum(p, "diff", d->requested);
     limitr__payload_lnum(p, "invalid", d->new_value);
     limitr__payload_lnum(p, "overhead", d->v.overhead);
     limitr__payload_lnum(p, "overhead_diff", d->overhead_diff);
-    price_diff(e, d, d->new_value, p);
+    if (price_diff(e, d, d->new_value, &worth))
+        limitr__payload_lnum(p, "price_diff", worth);
     limitr__payload_close(p);
     limitr__payload_lnum(p, "invalid_value", d->new_value);
     limitr__payload_lnum(p, "overage",
@@ -711,20 +720,11 @@ static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
 static __attribute__((noinline)) void
 store_money(limitr_engine *e, const decision *d, int committed)
 {
-    const lp_credit *cr = &e->policy->credits[d->lim->credit];
-    lnum overage_price = 0, diff = 0;
-    if (committed && lp_credit_priced(cr)) {
-        lnum from = billable(d, d->v.value);
-        if (limitr__price_of(cr, billable(d, d->new_value) - from, from,
-                             &diff) != 0)
-            diff = 0;
-        if (d->overage > 0 &&
-            limitr__price_of(cr, d->overage, from + d->grant_cover,
-                             &overage_price) != 0)
-            overage_price = 0;
-    }
+    lnum price = 0, diff = 0;
+    if (committed && !price_diff(e, d, d->new_value, &diff)) diff = 0;
+    if (committed && !overage_price(e, d, &price)) price = 0;
     limitr__store_money(e, d->gate, e->policy->plans[d->plan].name,
-                        committed ? d->overage : 0, overage_price, diff);
+                        committed ? d->overage : 0, price, diff);
 }
 
 /* A denied call: what it records of elapsed time, its events, its reason.

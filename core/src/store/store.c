@@ -538,12 +538,9 @@ void limitr__store_leave(limitr_engine *e)
 int limitr__store_result(limitr_engine *e, int status)
 {
     limitr_store *s = e->store;
-    char msg[sizeof s->fail_msg];
     if (s->batch_mode || e->holding != 1 || flush_now(e) == 0) return status;
-    snprintf(msg, sizeof msg, "%s", s->fail_msg);
-    s->failed = 0;
-    limitr__report_error(e, "store", msg);
-    return limitr__fail(e, LIMITR_STORE, "store_error", "%s", msg);
+    report_failure(e); /* its handlers' calls are nested: they write nothing */
+    return limitr__fail(e, LIMITR_STORE, "store_error", "%s", s->fail_msg);
 }
 
 int limitr__store_decision(limitr_engine *e, int status)
