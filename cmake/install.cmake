@@ -43,7 +43,7 @@ set(LIMITR_INSTALL_LUAJIT_LMOD_DIR "share/lua/5.1" CACHE STRING
 # The flag goes to every target whose objects end up in liblimitr.a: the
 # layers' object libraries (CMakeLists.txt) and limitr itself.
 set(LIMITR_ARCHIVE_TARGETS limitr)
-foreach(layer util script policy state engine store)
+foreach(layer util script policy state engine store region)
   list(APPEND LIMITR_ARCHIVE_TARGETS limitr_${layer})
 endforeach()
 if(CMAKE_C_COMPILER_ID STREQUAL "GNU")

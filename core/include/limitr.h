@@ -225,8 +225,45 @@ LIMITR_API int limitr_checkpoint(limitr_engine *engine);
  * store stays open (LIMITR_STORE "store_error"). */
 LIMITR_API int limitr_close(limitr_engine *engine);
 
+/* ---- A state shared by processes (docs/shared.md) ---- */
+
+/* A shared engine's options; zero is the default of each. */
+typedef struct limitr_shared_options {
+    const char *name;     /* the region a second call finds again; NULL:
+                             "limitr" */
+    size_t size;          /* bytes, at least 1 MiB; 0: 16 MiB */
+    unsigned shards;      /* a power of two; 0: 1024 (reported by stats) */
+    long lock_timeout_ms; /* 0: 1000 */
+} limitr_shared_options;
+
+/* An engine whose customer state lives in a MAP_SHARED region that every
+ * process forked afterwards shares, exactly: one lock guards it, and a
+ * process killed anywhere inside a call leaves the call made whole or not
+ * at all. The first call with a name maps the region; a later one in the
+ * same process with the same name and size attaches to it (state kept) and
+ * applies its policy as a reload; another size is LIMITR_INVALID. policy,
+ * len and format as limitr_new's. Calls past the region's room fail with
+ * LIMITR_NOMEM "region_full" ("state region full"), changing nothing; a
+ * lock wait past lock_timeout_ms fails with LIMITR_ERROR "lock_timeout". */
+LIMITR_API int limitr_shared(const char *policy, size_t len, const char *format,
+                             const limitr_options *opts,
+                             const limitr_shared_options *shared,
+                             limitr_engine **out);
+
+typedef struct limitr_shared_stats {
+    size_t size, used, free; /* bytes of the region */
+    size_t customers;
+    unsigned shards;
+    uint64_t recoveries; /* calls undone after their process died */
+    uint64_t locks;      /* times the lock was taken: once per outermost
+                            call (calls from handlers run inside it) */
+} limitr_shared_stats;
+/* LIMITR_INVALID "not_shared" for an engine that is not shared. */
+LIMITR_API int limitr_stats(limitr_engine *engine, limitr_shared_stats *out);
+
 /* Frees the engine and all of its state (a store's pending changes are
- * written first). NULL is a no-op. */
+ * written first; a shared region stays for the processes that share it).
+ * NULL is a no-op. */
 LIMITR_API void limitr_free(limitr_engine *engine);
 
 /* The message of the engine's last call, for people: what was wrong and

@@ -20,67 +20,9 @@ static const char policy_yaml[] =
     "        chat: {limit: {credit: t, value: 100}}\n"
     "        team_chat: {scope: team, limit: {credit: t, value: 100}}\n";
 
-typedef struct lock_count {
-    int locks, unlocks, depth, max_depth;
-} lock_count;
-
-static void count_lock(void *ud)
-{
-    lock_count *lc = ud;
-    lc->locks++;
-    if (++lc->depth > lc->max_depth) lc->max_depth = lc->depth;
-}
-
-static void count_unlock(void *ud)
-{
-    lock_count *lc = ud;
-    lc->unlocks++;
-    lc->depth--;
-}
-
 static limitr_engine *engine_with(const limitr_options *o)
 {
     return engine_of(policy_yaml, o);
-}
-
-/* A subscriber that calls back into the engine. */
-static const char *reenter(const char *name, const char *json, void *ud)
-{
-    double v;
-    (void)name;
-    (void)json;
-    limitr_value(ud, "c", "chat", NULL, &v);
-    return NULL;
-}
-
-TEST(lock_once_per_outermost_call)
-{
-    limitr_engine *e = engine_with(NULL);
-    lock_count lc = {0, 0, 0, 0};
-    double v;
-    ASSERT(e != NULL);
-    e->st.home.lock = count_lock;
-    e->st.home.unlock = count_unlock;
-    e->st.home.ud = &lc;
-    e->hooked = 1; /* as a home with a lock sets it */
-    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_allow(e, "c", "chat", 1, NULL), LIMITR_DENIED);
-    ASSERT_EQ(limitr_allow(e, "nobody", "chat", 1, NULL), LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_value(e, "c", "chat", NULL, &v), LIMITR_OK);
-    ASSERT_EQ(lc.locks, 5);
-    ASSERT_EQ(lc.unlocks, 5);
-    /* A subscriber's calls run inside the outermost call's hold. */
-    ASSERT_EQ(limitr_on(e, "meter-changed", reenter, e, NULL), LIMITR_OK);
-    lc.locks = lc.unlocks = 0;
-    ASSERT_EQ(limitr_allow(e, "c", "chat", -1, NULL), LIMITR_OK);
-    ASSERT_EQ(lc.locks, 1); /* allow(), not the nested value() */
-    ASSERT_EQ(lc.unlocks, 1);
-    ASSERT_EQ(lc.max_depth, 1);
-    ASSERT_EQ(lc.depth, 0);
-    e->st.home.lock = NULL;
-    e->st.home.unlock = NULL;
-    limitr_free(e);
 }
 
 /* ---- An allocator that counts, so the state's bytes can be told ---- */
@@ -233,33 +175,6 @@ TEST(error_handlers_cannot_pull_the_decision_away)
     limitr_free(e);
 }
 
-/* Reads hold the state for as long as they read it. */
-TEST(reads_hold_the_state)
-{
-    limitr_engine *e = engine_with(NULL);
-    lock_count lc = {0, 0, 0, 0};
-    double v;
-    int64_t ms;
-    ASSERT(e != NULL);
-    ASSERT_EQ(limitr_create_customer(e, "c", NULL, NULL, NULL), LIMITR_OK);
-    e->st.home.lock = count_lock;
-    e->st.home.unlock = count_unlock;
-    e->st.home.ud = &lc;
-    e->hooked = 1; /* as a home with a lock sets it */
-    ASSERT_EQ(limitr_rate(e, "c", "chat", &v), LIMITR_OK);
-    ASSERT_EQ(limitr_acceleration(e, "c", "chat", &v), LIMITR_OK);
-    ASSERT_EQ(limitr_projected_exhaustion(e, "c", "chat", NULL, &v),
-              LIMITR_NOT_FOUND);
-    ASSERT_EQ(limitr_resets(e, "c", "chat", &ms), LIMITR_NOT_FOUND);
-    (void)limitr_now(e);
-    ASSERT_EQ(lc.locks, 5);
-    ASSERT_EQ(lc.unlocks, 5);
-    ASSERT_EQ(lc.max_depth, 1);
-    e->st.home.lock = NULL;
-    e->st.home.unlock = NULL;
-    limitr_free(e);
-}
-
 /* Subscribers that call the engine that fires them again: delivery stops
  * LIMITR_MAX_EVENT_DEPTH (16) levels down, with an error, where it used to
  * overflow the stack. */
@@ -336,11 +251,9 @@ TEST(event_delivery_depth_is_bounded)
 
 int main(void)
 {
-    RUN(lock_once_per_outermost_call);
     RUN(state_memory_comes_from_its_home);
     RUN(caches_follow_the_state);
     RUN(error_handlers_cannot_pull_the_decision_away);
-    RUN(reads_hold_the_state);
     RUN(event_delivery_depth_is_bounded);
     return HARNESS_EXIT();
 }

@@ -128,9 +128,9 @@ static long collect(limitr_engine *e, const decision *d)
         long i;
         /* the holders were looked up by the walk that found them: the
            store sees them again for this call */
-        if (e->store != NULL)
+        if (e->hooked)
             for (i = 0; i < w->n; i++)
-                limitr__store_reach(e->store, w->refs[i].holder);
+                limitr__touch(e, w->refs[i].holder);
         return w->n;
     }
     w->n = walk(e, d);

@@ -353,7 +353,7 @@ static int create_customer_call(limitr_engine *e, const char *id,
         c = created;
         limitr__idmap_insert(&e->st, &e->st.d->customers, c->id, c->id_len,
                              hash, c);
-        if (e->store != NULL) limitr__store_reach(e->store, c);
+        limitr__touch(e, c);
     }
     swap_in(e, &c->own_plan, own_copy);
     swap_in(e, &c->type, type);
@@ -417,7 +417,7 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
     for (i = 0; i < c->alt_ids.n; i++) {
         const char *alt = c->alt_ids.items[i];
         size_t len = strlen(alt);
-        limitr__idmap_remove(&e->st.d->alt_ids, alt, len,
+        limitr__idmap_remove(&e->st, &e->st.d->alt_ids, alt, len,
                              limitr_hash(alt, len));
     }
 }
@@ -425,7 +425,8 @@ static void unmap_alt_ids(limitr_engine *e, customer *c)
 void limitr__customer_drop(limitr_engine *e, customer *c)
 {
     unmap_alt_ids(e, c);
-    limitr__idmap_remove(&e->st.d->customers, c->id, c->id_len, c->hash);
+    limitr__idmap_remove(&e->st, &e->st.d->customers, c->id, c->id_len,
+                         c->hash);
     limitr__customer_destroy(&e->st, c);
     limitr__state_changed(&e->st);
 }
@@ -567,9 +568,9 @@ static int delete_alt_customer_id_call(limitr_engine *e, const char *alt)
     h = limitr_hash(alt, len);
     c = limitr__idmap_find(&e->st.d->alt_ids, alt, len, h);
     if (c == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_alt_id");
-    if (e->store != NULL) limitr__store_reach(e->store, c);
+    limitr__touch(e, c);
     i = limitr__strlist_index(&c->alt_ids, alt);
-    limitr__idmap_remove(&e->st.d->alt_ids, alt, len, h);
+    limitr__idmap_remove(&e->st, &e->st.d->alt_ids, alt, len, h);
     if (i >= 0) limitr__strlist_remove_at(&e->st, &c->alt_ids, (size_t)i);
     limitr__state_changed(&e->st);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);

@@ -248,8 +248,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
     d->owner = limitr__scope_owner(e, c, d->ent->scope);
     if (d->owner == NULL) return d->reason = "no_scope_customer", -1;
     /* a cached scope owner was not looked up: the store sees it here */
-    if (e->store != NULL && d->owner != c)
-        limitr__store_reach(e->store, d->owner);
+    if (d->owner != c) limitr__touch(e, d->owner);
     d->gate = "none";
     d->ent_name = limitr__ent_name(e, d->ent->name);
     d->lim = limitr__effective_limit(e, d->owner, d->ent_name, d->ent, d->now,

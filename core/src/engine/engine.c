@@ -213,7 +213,8 @@ int limitr_advance(limitr_engine *e, int64_t ms)
 
 /* ---- Life cycle ---- */
 
-static limitr_engine *engine_create(const limitr_options *opts)
+limitr_engine *limitr__engine_create(const limitr_options *opts,
+                                     const state *in)
 {
     limitr_engine *e;
     limitr_allocator alloc = {limitr__heap_realloc, NULL};
@@ -228,11 +229,14 @@ static limitr_engine *engine_create(const limitr_options *opts)
     e->next_sub_id = 1;
     e->walk.n = -1; /* no walk kept */
     e->code = "";
+    if (in != NULL) {
+        e->st = *in;
+        return e;
+    }
     /* The heap home, through the engine's allocator. */
     home.realloc = alloc.realloc;
     home.ud = alloc.ud;
-    home.lock = NULL;
-    home.unlock = NULL;
+    home.save = NULL;
     if (limitr__state_open(&e->st, &home) != 0) {
         alloc.realloc(alloc.ud, e, sizeof *e, 0);
         return NULL;
@@ -242,18 +246,40 @@ static limitr_engine *engine_create(const limitr_options *opts)
 
 /* ---- Entering and leaving calls (the slow side of limitr__hold) ---- */
 
-void limitr__enter_hooked(limitr_engine *e)
+int limitr__enter_hooked(limitr_engine *e)
 {
-    const state_home *home = &e->st.home;
-    if (e->holding++ == 0 && home->lock != NULL) home->lock(home->ud);
+    if (e->holding == 0 && e->shared != NULL) {
+        int status = limitr__shared_enter(e);
+        if (status != LIMITR_OK) return status;
+    }
+    e->holding++;
     if (e->store != NULL) limitr__store_enter(e);
+    return LIMITR_OK;
 }
 
 void limitr__leave_hooked(limitr_engine *e)
 {
-    const state_home *home = &e->st.home;
     if (e->store != NULL) limitr__store_leave(e); /* sees e->holding */
-    if (--e->holding == 0 && home->lock != NULL) home->unlock(home->ud);
+    if (--e->holding == 0 && e->shared != NULL) limitr__shared_leave(e);
+}
+
+void limitr__touch_hooked(const limitr_engine *e, customer *c)
+{
+    if (e->store != NULL) limitr__store_reach(e->store, c);
+    if (e->shared != NULL) limitr__shared_touch(e, c);
+}
+
+void limitr__touch_all(limitr_engine *e)
+{
+    size_t i;
+    if (e->store != NULL) limitr__store_all(e);
+    if (e->shared == NULL) return;
+    for (i = 0; i < e->st.d->customers.cap; i++) {
+        customer *c = limitr__idmap_at(&e->st.d->customers, i);
+        if (c != NULL) limitr__customer_save(&e->st, c);
+    }
+    limitr__st_save(&e->st, e->st.d->estimates.items,
+                    e->st.d->estimates.n * sizeof *e->st.d->estimates.items);
 }
 
 int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
@@ -299,11 +325,16 @@ void limitr__policy_listeners(limitr_engine *e, const lp_policy *p, int sign)
 int limitr_new(const char *text, size_t len, const char *format,
                const limitr_options *opts, limitr_engine **out)
 {
-    limitr_engine *e;
-    char *err = NULL;
     if (out == NULL) return LIMITR_INVALID;
-    *out = e = engine_create(opts);
-    if (e == NULL) return LIMITR_NOMEM;
+    *out = limitr__engine_create(opts, NULL);
+    if (*out == NULL) return LIMITR_NOMEM;
+    return limitr__engine_compile(*out, text, len, format, opts);
+}
+
+int limitr__engine_compile(limitr_engine *e, const char *text, size_t len,
+                           const char *format, const limitr_options *opts)
+{
+    char *err = NULL;
     if (text == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "(document): no text given");
@@ -411,7 +442,7 @@ int limitr_load(const char *path, const limitr_options *opts,
     if (out == NULL) return LIMITR_INVALID;
     status = limitr__read_file(path, &buf, &len, msg, sizeof msg);
     if (status != LIMITR_OK) {
-        *out = engine_create(opts);
+        *out = limitr__engine_create(opts, NULL);
         if (*out == NULL) return LIMITR_NOMEM;
         return limitr__fail(*out, status, NULL, "%s", msg);
     }
@@ -428,7 +459,10 @@ void limitr_free(limitr_engine *e)
     if (e->store != NULL) limitr__store_free(e);
     limitr__events_free(e);
     limitr__policy_free(e->policy);
-    limitr__state_close(&e->st);
+    if (e->shared != NULL)
+        limitr__shared_detach(e); /* the state stays, for the others */
+    else
+        limitr__state_close(&e->st);
     free(e->ent_names);
     free(e->credit_names);
     free(e->walk.queue);

@@ -249,6 +249,9 @@ struct limitr_engine {
        written to it. `hooked`: the store or the home's lock needs the
        outermost call's entry and exit (limitr__hold). */
     struct limitr_store *store;
+    /* A region shared by processes (region/shared.c), or NULL: the state
+       lives there, under its lock. */
+    struct shared_link *shared;
     int hooked;
     int read_only;      /* opened read-only: calls that change state refuse */
     int unlogged_depth; /* the call at this depth is part of its caller's
@@ -286,8 +289,12 @@ static inline int limitr__ok(limitr_engine *e)
     e->has_message = 0;
     return LIMITR_OK;
 }
+/* In a shared region: "state region full" when the region ran out, else out
+   of memory (region/shared.c). */
+int limitr__shared_nomem(limitr_engine *e);
 static inline int limitr__nomem(limitr_engine *e)
 {
+    if (e->shared != NULL) return limitr__shared_nomem(e);
     return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
 }
 int limitr__set_result(limitr_engine *e, cJSON *json, const char **out);
@@ -395,19 +402,57 @@ int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
  * are off the hot path until a home lock or a store is set (e->hooked). */
 typedef struct state_hold {
     limitr_engine *e;
+    int status; /* not LIMITR_OK: the state could not be held (a shared
+                   region's lock timed out), and is not released */
 } state_hold;
-void limitr__enter_hooked(limitr_engine *e);
+int limitr__enter_hooked(limitr_engine *e);
 void limitr__leave_hooked(limitr_engine *e);
 static inline void limitr__release(state_hold *h)
 {
-    if (h->e->hooked) limitr__leave_hooked(h->e);
+    if (h->e->hooked && h->status == LIMITR_OK) limitr__leave_hooked(h->e);
 }
 static inline state_hold limitr__hold(limitr_engine *e)
 {
-    state_hold h = {e};
-    if (e->hooked) limitr__enter_hooked(e);
+    state_hold h = {e, LIMITR_OK};
+    if (e->hooked) h.status = limitr__enter_hooked(e);
     return h;
 }
+
+/* c was reached by the call running, which may write it: a store writes it
+ * at the call's end, a shared region journals it first. */
+void limitr__touch_hooked(const limitr_engine *e, customer *c);
+static inline void limitr__touch(const limitr_engine *e, customer *c)
+{
+    if (e->hooked && c != NULL) limitr__touch_hooked(e, c);
+}
+/* Every customer may change (import, reload); before any is destroyed. */
+void limitr__touch_all(limitr_engine *e);
+
+/* An engine without a policy: its state in the heap, or *in (a handle on a
+ * state that lives elsewhere); NULL when memory runs out. */
+limitr_engine *limitr__engine_create(const limitr_options *opts,
+                                     const state *in);
+/* limitr_new's work on an engine made by limitr__engine_create: the policy
+ * compiled, its names interned. */
+int limitr__engine_compile(limitr_engine *e, const char *text, size_t len,
+                           const char *format, const limitr_options *opts);
+/* Another process reloaded a shared region's policy: this engine follows
+ * (compiled and swapped, the state untouched). reload.c. */
+int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,
+                         const char *format);
+
+/* ---- A shared region's view of calls (region/shared.c) ----
+ * Called only while e->shared is set. */
+
+/* The outermost call starts: the region's lock, a policy another process
+   reloaded; LIMITR_ERROR "lock_timeout" past the engine's lock_timeout. */
+int limitr__shared_enter(limitr_engine *e);
+void limitr__shared_leave(limitr_engine *e); /* commits */
+void limitr__shared_touch(const limitr_engine *e, customer *c);
+/* A reload in this process: the region's policy becomes text. */
+int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
+                           const char *format);
+void limitr__shared_detach(limitr_engine *e); /* limitr_free */
 
 /* ---- The store's view of calls (store/store.c) ----
  * Called only while e->store is set. */
@@ -464,7 +509,8 @@ void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
             return limitr__reason((e), LIMITR_INVALID, "no_policy");           \
     } while (0);                                                               \
     state_hold limitr_hold_                                                    \
-        __attribute__((cleanup(limitr__release), unused)) = limitr__hold(e)
+        __attribute__((cleanup(limitr__release), unused)) = limitr__hold(e);   \
+    if (limitr_hold_.status != LIMITR_OK) return limitr_hold_.status
 
 void limitr__frames_freeze(limitr_engine *e);
 
@@ -500,14 +546,14 @@ static inline customer *limitr__customer_find(const limitr_engine *e,
                                               uint64_t hash)
 {
     customer *c = limitr__state_find(&e->st, id, len, hash);
-    if (e->store != NULL && c != NULL) limitr__store_reach(e->store, c);
+    limitr__touch(e, c);
     return c;
 }
 static inline customer *limitr__customer_lookup(const limitr_engine *e,
                                                 const char *id)
 {
     customer *c = limitr__state_lookup(&e->st, id);
-    if (e->store != NULL && c != NULL) limitr__store_reach(e->store, c);
+    limitr__touch(e, c);
     return c;
 }
 

@@ -168,6 +168,7 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
         b = learn(&w2, v, cost, o, d->now);
         if (a < 0 || b < 0)
             return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        limitr__st_save(&e->st, wide, sizeof *wide); /* not the owner's */
         *mine = m2;
         *wide = w2;
     }

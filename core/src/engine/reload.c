@@ -488,10 +488,61 @@ static int add_libs(limitr_engine *e, lp_policy *np, warning_list *w)
     return 0;
 }
 
+/* The compiled policy np (its names interned) replaces the engine's. */
+static void swap(limitr_engine *e, lp_policy *np, int *ent_names,
+                 int *credit_names)
+{
+    lp_policy *old = e->policy;
+    limitr__policy_listeners(e, old, -1);
+    e->policy = np;
+    limitr__subs_follow(e, np);
+    free(e->ent_names);
+    free(e->credit_names);
+    e->ent_names = ent_names;
+    e->credit_names = credit_names;
+    limitr__record_units(e);
+    if (np->vm != NULL) limitr__bind_script(e);
+    limitr__policy_listeners(e, np, +1);
+    limitr__state_changed(&e->st); /* every cache points into the old one */
+    e->draw.valid = 0;
+    e->walk.n = -1;
+    limitr__policy_free(old);
+}
+
+int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,
+                         const char *format)
+{
+    lp_policy *np;
+    char *err = NULL;
+    int *ent_names = NULL, *credit_names = NULL, status;
+    warning_list w = {NULL, 0, 0, 0};
+    np = limitr__policy_compile(text, len, format, &e->policy->limits, &err);
+    if (np == NULL) {
+        if (err == NULL) return limitr__nomem(e);
+        status = limitr__fail(e, LIMITR_INVALID, "invalid_policy", "%s", err);
+        free(err);
+        return status;
+    }
+    /* the warnings were the reloading process's to report */
+    if ((w.list = cJSON_CreateArray()) == NULL ||
+        limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0 ||
+        add_libs(e, np, &w) != 0) {
+        cJSON_Delete(w.list);
+        free(ent_names);
+        free(credit_names);
+        limitr__policy_free(np);
+        return limitr__nomem(e);
+    }
+    cJSON_Delete(w.list);
+    limitr__name_limit_credits(np, credit_names);
+    swap(e, np, ent_names, credit_names);
+    return limitr__ok(e);
+}
+
 static int reload(limitr_engine *e, const char *text, size_t len,
                   const char *format, const char **result_json)
 {
-    lp_policy *np, *old;
+    lp_policy *np;
     char *err = NULL, previous[72];
     int *ent_names = NULL, *credit_names = NULL, status;
     unit_change *changes = NULL;
@@ -547,7 +598,14 @@ static int reload(limitr_engine *e, const char *text, size_t len,
         goto fail;
     }
 
+    if (e->shared != NULL &&
+        limitr__shared_publish(e, text, len, format) != LIMITR_OK) {
+        status = limitr__nomem(e);
+        goto fail;
+    }
+
     /* Nothing fails from here on. */
+    limitr__touch_all(e); /* every customer may change */
     for (i = 0; i < n_changes; i++) {
         if (changes[i].convert)
             limitr__convert_units(e, NULL, 0, &changes[i], 1);
@@ -557,22 +615,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
     limitr__estimate_list_free(&e->st, &e->st.d->estimates);
     e->st.d->estimates = estimates;
     memcpy(previous, e->policy->fingerprint, sizeof previous);
-    old = e->policy;
-    limitr__policy_listeners(e, old, -1);
-    e->policy = np;
-    limitr__subs_follow(e, np);
-    free(e->ent_names);
-    free(e->credit_names);
-    e->ent_names = ent_names;
-    e->credit_names = credit_names;
-    limitr__record_units(e);
-    if (np->vm != NULL) limitr__bind_script(e);
-    limitr__policy_listeners(e, np, +1);
-    limitr__state_changed(&e->st); /* every cache points into the old one */
-    e->draw.valid = 0;
-    e->walk.n = -1;
-    limitr__policy_free(old);
-    if (e->store != NULL) limitr__store_all(e);
+    swap(e, np, ent_names, credit_names);
     warn_state(e, changes, n_changes, &w);
     free(changes);
 

@@ -31,7 +31,7 @@ int limitr__cap_add(state *st, customer *c, const spend_cap *k)
 {
     spend_cap stored = *k;
     if (limitr__st_grow(st, (void **)&c->caps, c->n_caps, &c->cap_caps,
-                        sizeof *c->caps, 2) != 0)
+                        sizeof *c->caps, 1) != 0)
         return -1;
     stored.id = limitr__st_strdup(st, k->id, k->id_len);
     if (stored.id == NULL) return -1;

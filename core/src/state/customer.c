@@ -101,6 +101,44 @@ void limitr__customer_destroy(state *st, customer *c)
     limitr__st_free(st, c, sizeof *c);
 }
 
+/* ---- Journaling (a shared region) ---- */
+
+static void save_strlist(state *st, const strlist *l)
+{
+    limitr__st_save(st, l->items, l->n * sizeof *l->items);
+}
+
+static void save_held(state *st, const held_list *l)
+{
+    limitr__st_save(st, l->items, l->n * sizeof *l->items);
+}
+
+void limitr__customer_save(state *st, const customer *c)
+{
+    size_t i;
+    limitr__st_save(st, c, sizeof *c);
+    save_strlist(st, &c->refs);
+    save_strlist(st, &c->alt_ids);
+    limitr__st_save(st, c->meters, c->n_meters * sizeof *c->meters);
+    limitr__st_save(st, c->overrides, c->n_overrides * sizeof *c->overrides);
+    limitr__st_save(st, c->estimates.items,
+                    c->estimates.n * sizeof *c->estimates.items);
+    limitr__st_save(st, c->included, c->n_included * sizeof *c->included);
+    limitr__st_save(st, c->grants, c->n_grants * sizeof *c->grants);
+    for (i = 0; i < c->n_grants; i++)
+        save_held(st, &c->grants[i].held);
+    limitr__st_save(st, c->holds, c->n_holds * sizeof *c->holds);
+    for (i = 0; i < c->n_holds; i++)
+        limitr__st_save(st, c->holds[i].parts,
+                        c->holds[i].n_parts * sizeof *c->holds[i].parts);
+    limitr__st_save(st, c->caps, c->n_caps * sizeof *c->caps);
+    for (i = 0; i < c->n_caps; i++) {
+        save_held(st, &c->caps[i].held);
+        save_strlist(st, &c->caps[i].shared_with);
+        save_strlist(st, &c->caps[i].scope);
+    }
+}
+
 /* ---- String lists ---- */
 
 void limitr__strlist_free(state *st, strlist *l)

@@ -16,7 +16,7 @@ grant *limitr__grant_find(const customer *c, const char *id)
 int limitr__grant_reserve(state *st, customer *c)
 {
     return limitr__st_grow(st, (void **)&c->grants, c->n_grants, &c->cap_grants,
-                           sizeof *c->grants, 2);
+                           sizeof *c->grants, 1);
 }
 
 int limitr__grant_add(state *st, customer *c, const grant *g)

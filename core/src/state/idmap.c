@@ -66,6 +66,7 @@ int limitr__idmap_insert(state *st, idmap *m, const char *key, size_t len,
          i = (i + 1) & (m->cap - 1))
         ;
     if (m->slots[i].c == NULL) m->used++;
+    limitr__st_save(st, &m->slots[i], sizeof m->slots[i]);
     m->slots[i].hash = hash;
     m->slots[i].key = key;
     m->slots[i].key_len = len;
@@ -74,7 +75,8 @@ int limitr__idmap_insert(state *st, idmap *m, const char *key, size_t len,
     return 0;
 }
 
-void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash)
+void limitr__idmap_remove(state *st, idmap *m, const char *key, size_t len,
+                          uint64_t hash)
 {
     size_t i;
     if (m->cap == 0) return;
@@ -83,6 +85,7 @@ void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash)
         idmap_slot *s = &m->slots[i];
         if (s->c != IDMAP_TOMBSTONE && s->hash == hash && s->key_len == len &&
             limitr_bytes_equal(s->key, key, len)) {
+            limitr__st_save(st, &s->c, sizeof s->c);
             s->c = IDMAP_TOMBSTONE;
             m->live--;
             return;

@@ -9,7 +9,8 @@
 
 int limitr__meter_reserve(state *st, customer *c, size_t extra)
 {
-    size_t cap = c->cap_meters ? c->cap_meters : 4;
+    /* a new customer's meters come all at once: exactly that many */
+    size_t cap = c->cap_meters ? c->cap_meters : c->n_meters + extra;
     meter *grown;
     if (c->n_meters + extra <= c->cap_meters) return 0;
     while (cap < c->n_meters + extra)

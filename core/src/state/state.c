@@ -20,7 +20,7 @@ void *limitr__heap_realloc(void *ud, void *ptr, size_t old_size,
 
 int limitr__state_open(state *st, const state_home *home)
 {
-    state_home h = {limitr__heap_realloc, NULL, NULL, NULL};
+    state_home h = {limitr__heap_realloc, NULL, NULL};
     if (home != NULL && home->realloc != NULL) h = *home;
     st->home = h;
     st->d = h.realloc(h.ud, NULL, 0, sizeof *st->d);
@@ -154,6 +154,7 @@ int limitr__state_intern(state *st, const char *name, size_t len)
     for (i = (size_t)limitr_hash(name, len) & (t->index_cap - 1);
          t->index[i] != 0; i = (i + 1) & (t->index_cap - 1))
         ;
+    limitr__st_save(st, &t->index[i], sizeof t->index[i]);
     t->index[i] = (int)t->n + 1;
     return (int)t->n++;
 }

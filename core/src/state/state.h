@@ -25,15 +25,16 @@
 #include "num.h"
 
 /* Where a state lives, in the spirit of SQLite's VFS: its allocator and
- * its lock. Only the heap home exists in this version. */
+ * its journal. Two homes exist: the heap, and a region shared by processes
+ * (region/region.c), which the engine locks around each outermost call. */
 typedef struct state_home {
     /* realloc(ud, NULL, 0, n) allocates; realloc(ud, p, old, 0) frees and
        returns NULL; a failed allocation returns NULL. */
     void *(*realloc)(void *ud, void *ptr, size_t old_size, size_t new_size);
-    /* Taken around each outermost engine call (never nested: the engine
-       counts its own re-entry); NULL when the state has one user. */
-    void (*lock)(void *ud);
-    void (*unlock)(void *ud);
+    /* Called before the state's bytes [p, p + n) are written in place, so
+       that the home can undo the write (the shared region journals it);
+       NULL: nothing to undo. Freshly allocated memory needs no call. */
+    void (*save)(void *ud, const void *p, size_t n);
     void *ud;
 } state_home;
 
@@ -300,6 +301,12 @@ void *limitr__st_alloc(state *st, size_t size);
 void limitr__st_free(state *st, void *p, size_t size);
 char *limitr__st_strdup(state *st, const char *s, size_t len);
 void limitr__st_strfree(state *st, char *s);
+static inline void limitr__st_save(state *st, const void *p, size_t n)
+{
+    if (st->home.save != NULL) st->home.save(st->home.ud, p, n);
+}
+/* Saves every byte of c a call may write in place (its record and arrays). */
+void limitr__customer_save(state *st, const customer *c);
 
 /* Room for one more item in the array *items (n used, *cap held, each
  * `size` bytes), doubling from `first`: items move, nothing else changes.
@@ -330,6 +337,7 @@ static inline int limitr__state_units(const state *st, int name)
 }
 static inline void limitr__state_set_units(state *st, int name, int units)
 {
+    limitr__st_save(st, &st->d->names.units[name], sizeof(int));
     st->d->names.units[name] = units;
 }
 
@@ -341,7 +349,8 @@ customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
 int limitr__idmap_reserve(state *st, idmap *m, size_t extra);
 int limitr__idmap_insert(state *st, idmap *m, const char *key, size_t len,
                          uint64_t hash, customer *c);
-void limitr__idmap_remove(idmap *m, const char *key, size_t len, uint64_t hash);
+void limitr__idmap_remove(state *st, idmap *m, const char *key, size_t len,
+                          uint64_t hash);
 customer *limitr__idmap_at(const idmap *m, size_t i); /* slot i, or NULL */
 void limitr__idmap_free(state *st, idmap *m);
 

@@ -773,7 +773,7 @@ int limitr_close(limitr_engine *e)
     }
     store_free(e->store);
     e->store = NULL;
-    e->hooked = e->st.home.lock != NULL;
+    e->hooked = e->shared != NULL;
     return limitr__ok(e);
 }
 

@@ -1,0 +1,399 @@
+/* region.c: the shared state region (region.h, docs/shared.md).
+ *
+ * Layout: the header (this file's struct region), the undo journal, then
+ * the heap the allocator hands out from, up to the end of the mapping.
+ *
+ * The allocator has no block headers (the state's frees pass the size):
+ * sizes round up to a class (16-byte steps up to 2 KiB, then powers of
+ * two), each class a free list threaded through its free blocks, fresh
+ * memory taken from a bump pointer. Nothing is split or merged, so its
+ * every change is a few 8-byte stores, each journaled.
+ *
+ * The journal: while a process holds the lock, every store into the region
+ * is preceded by an entry saving the bytes it overwrites ([addr, len,
+ * bytes, total]), and frees become entries too, carried out at the unlock.
+ * The unlock's last store empties the journal: that is the commit. A holder
+ * that dies leaves a journal behind; the next holder (EOWNERDEAD) copies the
+ * saved bytes back, newest first, and the section never happened. */
+#define _GNU_SOURCE /* MAP_ANONYMOUS, pthread_mutex_consistent */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "region.h"
+
+#define REGION_MAGIC 0x4c494d4954524547ULL /* "LIMITREG" */
+#define REGION_LAYOUT 1
+
+#define SMALL_STEP 16
+#define SMALL_MAX 2048
+#define N_SMALL (SMALL_MAX / SMALL_STEP)
+#define N_LARGE 48
+#define N_CLASSES (N_SMALL + N_LARGE)
+#define LARGE_MIN ((size_t)4096)
+
+enum { ENTRY_SAVE = 1, ENTRY_FREE = 2 };
+
+/* A journal entry's head; a SAVE's bytes follow, padded to 8, then the
+ * entry's total length (so the journal reads backwards). */
+typedef struct entry {
+    char *addr;
+    size_t len;
+    size_t kind;
+} entry;
+
+struct region {
+    uint64_t magic;
+    uint32_t layout;
+    size_t size;
+    pthread_mutex_t lock;
+    int locked;     /* a section is open (its holder writes through it) */
+    int overflowed; /* the open section outgrew the journal */
+    int ran_out;    /* an allocation of the open section found no room */
+
+    /* the allocator */
+    char *bump, *end;
+    void *free_list[N_CLASSES];
+    size_t used;
+
+    void *root; /* the state */
+
+    /* the policy every process follows */
+    char *policy;
+    size_t policy_len;
+    char format[8];
+    uint64_t generation;
+
+    /* the journal */
+    char *journal;
+    size_t journal_cap;
+    size_t journal_len; /* 0: nothing to undo; written last by a commit */
+    size_t n_frees;     /* deferred frees in the open section */
+
+    uint64_t overflows, recoveries, leaked;
+    uint64_t locks; /* sections opened */
+};
+
+/* ---- Fault points (tests) ---- */
+
+static long fault_countdown;
+
+void limitr__region_fault_after(long n)
+{
+    fault_countdown = n;
+}
+
+static void fault_step(void)
+{
+    if (fault_countdown > 0 && --fault_countdown == 0) raise(SIGKILL);
+}
+
+/* ---- The journal ---- */
+
+static size_t round8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Appends an entry; 0, or -1 when the journal is full (counted: the open
+ * section can no longer be undone whole). */
+static int journal_append(region *r, char *addr, size_t len, size_t kind)
+{
+    size_t data = kind == ENTRY_SAVE ? round8(len) : 0;
+    size_t total = sizeof(entry) + data + sizeof(size_t);
+    char *at = r->journal + r->journal_len;
+    entry head = {addr, len, kind};
+    if (r->journal_cap - r->journal_len < total) {
+        if (!r->overflowed) r->overflows++;
+        r->overflowed = 1;
+        return -1;
+    }
+    memcpy(at, &head, sizeof head);
+    if (data) memcpy(at + sizeof head, addr, len);
+    memcpy(at + sizeof head + data, &total, sizeof total);
+    /* The entry is whole before it counts. */
+    __atomic_store_n(&r->journal_len, r->journal_len + total, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void limitr__region_save(void *ud, const void *p, size_t n)
+{
+    region *r = ud;
+    if (!r->locked || n == 0) return;
+    fault_step();
+    journal_append(r, (char *)p, n, ENTRY_SAVE);
+}
+
+#define SAVE(r, field) limitr__region_save((r), &(field), sizeof(field))
+
+/* Copies every saved range back, newest first. */
+static void journal_undo(region *r)
+{
+    size_t pos = r->journal_len;
+    while (pos > 0) {
+        size_t total;
+        entry head;
+        memcpy(&total, r->journal + pos - sizeof total, sizeof total);
+        pos -= total;
+        memcpy(&head, r->journal + pos, sizeof head);
+        if (head.kind == ENTRY_SAVE)
+            memcpy(head.addr, r->journal + pos + sizeof head, head.len);
+    }
+    r->journal_len = 0;
+    r->n_frees = 0;
+    r->overflowed = 0;
+}
+
+/* ---- The allocator ---- */
+
+static int class_of(size_t n, size_t *class_size)
+{
+    int c;
+    size_t s;
+    if (n <= SMALL_MAX) {
+        s = n == 0 ? SMALL_STEP : (n + SMALL_STEP - 1) & ~(size_t)15;
+        *class_size = s;
+        return (int)(s / SMALL_STEP) - 1;
+    }
+    for (c = 0, s = LARGE_MIN; s < n; c++) {
+        if (c + 1 >= N_LARGE) return -1;
+        s <<= 1;
+    }
+    *class_size = s;
+    return N_SMALL + c;
+}
+
+static void *alloc_now(region *r, size_t n)
+{
+    size_t size;
+    int c = class_of(n, &size);
+    void *p;
+    if (c < 0) return NULL;
+    fault_step();
+    if ((p = r->free_list[c]) != NULL) {
+        SAVE(r, r->free_list[c]);
+        limitr__region_save(r, p, sizeof(void *));
+        memcpy(&r->free_list[c], p, sizeof(void *));
+    } else {
+        if ((size_t)(r->end - r->bump) < size) {
+            r->ran_out = 1;
+            return NULL;
+        }
+        SAVE(r, r->bump);
+        p = r->bump;
+        r->bump += size;
+    }
+    SAVE(r, r->used);
+    r->used += size;
+    return p;
+}
+
+static void free_now(region *r, void *p, size_t n)
+{
+    size_t size;
+    int c = class_of(n, &size);
+    if (c < 0) return;
+    fault_step();
+    SAVE(r, r->free_list[c]);
+    limitr__region_save(r, p, sizeof(void *));
+    memcpy(p, &r->free_list[c], sizeof(void *));
+    r->free_list[c] = p;
+    SAVE(r, r->used);
+    r->used -= size;
+}
+
+static void free_later(region *r, void *p, size_t n)
+{
+    if (!r->locked) {
+        free_now(r, p, n);
+        return;
+    }
+    /* Not reused before the commit: an undo needs it as it is. */
+    if (journal_append(r, p, n, ENTRY_FREE) == 0)
+        r->n_frees++;
+    else
+        r->leaked += n;
+}
+
+void *limitr__region_realloc(void *ud, void *ptr, size_t old_size,
+                             size_t new_size)
+{
+    region *r = ud;
+    void *p;
+    if (new_size == 0) {
+        if (ptr != NULL) free_later(r, ptr, old_size);
+        return NULL;
+    }
+    if ((p = alloc_now(r, new_size)) == NULL) return NULL;
+    if (ptr != NULL) {
+        memcpy(p, ptr, old_size < new_size ? old_size : new_size);
+        free_later(r, ptr, old_size);
+    }
+    return p;
+}
+
+/* ---- Life cycle ---- */
+
+region *limitr__region_map(size_t size)
+{
+    region *r;
+    pthread_mutexattr_t attr;
+    size_t fixed;
+    if (size < REGION_MIN_SIZE) {
+        errno = EINVAL;
+        return NULL;
+    }
+    fixed = REGION_FIXED_SIZE(size);
+    r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+             0);
+    if (r == MAP_FAILED) return NULL;
+    memset(r, 0, sizeof *r);
+    if (pthread_mutexattr_init(&attr) != 0 ||
+        pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+        pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0 ||
+        pthread_mutex_init(&r->lock, &attr) != 0) {
+        munmap(r, size);
+        errno = ENOTSUP;
+        return NULL;
+    }
+    pthread_mutexattr_destroy(&attr);
+    r->magic = REGION_MAGIC;
+    r->layout = REGION_LAYOUT;
+    r->size = size;
+    r->journal = (char *)r + ((sizeof *r + 63) & ~(size_t)63);
+    r->journal_cap = fixed - (size_t)(r->journal - (char *)r);
+    r->bump = (char *)r + fixed;
+    r->end = (char *)r + size;
+    return r;
+}
+
+void limitr__region_unmap(region *r)
+{
+    if (r != NULL) munmap(r, r->size);
+}
+
+size_t limitr__region_size(const region *r)
+{
+    return r->size;
+}
+
+/* ---- The lock ---- */
+
+static int locked_by_us(region *r, int rc)
+{
+    if (rc == EOWNERDEAD) {
+        /* Its holder died inside a section: undo it. */
+        journal_undo(r);
+        r->recoveries++;
+        if (pthread_mutex_consistent(&r->lock) != 0) return -1;
+        rc = 0;
+    }
+    if (rc != 0) return -1;
+    r->locked = 1;
+    r->ran_out = 0;
+    r->locks++;
+    return 0;
+}
+
+int limitr__region_lock(region *r, int64_t timeout_ms)
+{
+    struct timespec until;
+    int rc = pthread_mutex_trylock(&r->lock);
+    if (rc != EBUSY) return locked_by_us(r, rc);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    rc = pthread_mutex_timedlock(&r->lock, &until);
+    if (rc == ETIMEDOUT) return 1;
+    return locked_by_us(r, rc);
+}
+
+void limitr__region_unlock(region *r)
+{
+    if (r->n_frees > 0) {
+        size_t pos = 0, end = r->journal_len;
+        while (pos < end) {
+            entry head;
+            size_t data;
+            memcpy(&head, r->journal + pos, sizeof head);
+            data = head.kind == ENTRY_SAVE ? round8(head.len) : 0;
+            if (head.kind == ENTRY_FREE) free_now(r, head.addr, head.len);
+            pos += sizeof head + data + sizeof(size_t);
+        }
+    }
+    fault_step();
+    /* The commit. */
+    __atomic_store_n(&r->journal_len, 0, __ATOMIC_RELEASE);
+    r->n_frees = 0;
+    r->overflowed = 0;
+    r->locked = 0;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- The root and the policy ---- */
+
+void *limitr__region_root(const region *r)
+{
+    return r->root;
+}
+
+void limitr__region_set_root(region *r, void *root)
+{
+    SAVE(r, r->root);
+    r->root = root;
+}
+
+int limitr__region_set_policy(region *r, const char *text, size_t len,
+                              const char *format)
+{
+    char *copy = alloc_now(r, len + 1);
+    if (copy == NULL) return -1;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    if (r->policy != NULL) free_later(r, r->policy, r->policy_len + 1);
+    SAVE(r, r->policy);
+    SAVE(r, r->policy_len);
+    SAVE(r, r->format);
+    SAVE(r, r->generation);
+    r->policy = copy;
+    r->policy_len = len;
+    memset(r->format, 0, sizeof r->format);
+    if (format != NULL) strncpy(r->format, format, sizeof r->format - 1);
+    r->generation++;
+    return 0;
+}
+
+int limitr__region_ran_out(const region *r)
+{
+    return r->ran_out;
+}
+
+uint64_t limitr__region_generation(const region *r)
+{
+    return __atomic_load_n(&r->generation, __ATOMIC_ACQUIRE);
+}
+
+const char *limitr__region_policy(const region *r, size_t *len,
+                                  const char **format)
+{
+    *len = r->policy_len;
+    *format = r->format[0] ? r->format : NULL;
+    return r->policy;
+}
+
+void limitr__region_stats(const region *r, region_stats *out)
+{
+    out->size = r->size;
+    out->used = REGION_FIXED_SIZE(r->size) + r->used;
+    out->free = r->size - out->used;
+    out->journal_overflows = r->overflows;
+    out->recoveries = r->recoveries;
+    out->locks = r->locks;
+}

@@ -1,0 +1,312 @@
+/* shared.c: engines whose customer state lives in a region shared by
+ * processes (region.h, docs/shared.md). The engine stays one engine: its
+ * state's home is the region (allocator and journal), and the outermost
+ * call holds the region's lock (limitr__shared_enter / _leave). Each
+ * process keeps its own compiled policy, snippet VM, subscriptions and
+ * results; a reload publishes the policy's text in the region, and every
+ * other process compiles it at its next call. */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "region.h"
+
+#define DEFAULT_SIZE ((size_t)16 << 20)
+#define DEFAULT_SHARDS 1024u
+#define DEFAULT_LOCK_TIMEOUT_MS 1000
+#define MAX_REGIONS 16
+#define MAX_NAME 64
+/* Customers re-reached in one call are journaled once (past this many,
+   again: harmless). */
+#define MAX_TOUCHED 8
+/* The smallest a customer costs (record, ID, strings, index slots): the
+   customer index is sized once from it, so that it never grows. */
+#define MIN_CUSTOMER_BYTES 800
+
+typedef struct shared_link shared_link;
+
+/* One process's link to a region. */
+struct shared_link {
+    region *r;
+    int64_t lock_timeout_ms;
+    unsigned shards;
+    uint64_t generation; /* of the policy this process compiled */
+    customer *touched[MAX_TOUCHED];
+    int n_touched;
+};
+
+/* The regions this process mapped, by name: a second limitr_shared (nginx
+ * reloading its configuration, in the master) finds them again. */
+static struct {
+    char name[MAX_NAME];
+    region *r;
+} regions[MAX_REGIONS];
+static size_t n_regions;
+static pthread_mutex_t regions_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Keeps this library loaded while a region lives, whoever unloads it (a Lua
+ * VM closing its C modules): the table above must outlive them. */
+static void stay_loaded(void)
+{
+    Dl_info info;
+    if (dladdr((void *)stay_loaded, &info) != 0 && info.dli_fname != NULL)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+/* ---- Calls ---- */
+
+int limitr__shared_enter(limitr_engine *e)
+{
+    shared_link *s = e->shared;
+    int rc = limitr__region_lock(s->r, s->lock_timeout_ms);
+    if (rc > 0)
+        return limitr__fail(e, LIMITR_ERROR, "lock_timeout", "lock timeout");
+    if (rc < 0)
+        return limitr__fail(e, LIMITR_ERROR, "lock_failed",
+                            "the state region's lock cannot be recovered");
+    limitr__region_save(s->r, e->st.d, sizeof *e->st.d);
+    s->n_touched = 0;
+    if (limitr__region_generation(s->r) != s->generation) {
+        /* Another process reloaded: follow it before deciding. */
+        size_t len;
+        const char *format;
+        const char *text = limitr__region_policy(s->r, &len, &format);
+        uint64_t generation = limitr__region_generation(s->r);
+        e->holding++; /* the adoption runs inside this call */
+        if (limitr__adopt_policy(e, text, len, format) == LIMITR_OK)
+            s->generation = generation;
+        else
+            limitr__report_error(e, "reload", limitr_last_error(e));
+        e->holding--;
+    }
+    return LIMITR_OK;
+}
+
+void limitr__shared_leave(limitr_engine *e)
+{
+    limitr__region_unlock(e->shared->r);
+}
+
+void limitr__shared_touch(const limitr_engine *e, customer *c)
+{
+    shared_link *s = e->shared;
+    int i;
+    for (i = 0; i < s->n_touched; i++)
+        if (s->touched[i] == c) return;
+    if (s->n_touched < MAX_TOUCHED) s->touched[s->n_touched++] = c;
+    limitr__customer_save((state *)&e->st, c);
+}
+
+int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
+                           const char *format)
+{
+    shared_link *s = e->shared;
+    if (limitr__region_set_policy(s->r, text, len, format) != 0)
+        return LIMITR_NOMEM;
+    s->generation = limitr__region_generation(s->r);
+    return LIMITR_OK;
+}
+
+int limitr__shared_nomem(limitr_engine *e)
+{
+    if (limitr__region_ran_out(e->shared->r))
+        return limitr__fail(e, LIMITR_NOMEM, "region_full",
+                            "state region full");
+    return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+}
+
+void limitr__shared_detach(limitr_engine *e)
+{
+    free(e->shared);
+    e->shared = NULL;
+    e->st.d = NULL;
+}
+
+/* ---- Opening ---- */
+
+static region *region_named(const char *name)
+{
+    size_t i;
+    for (i = 0; i < n_regions; i++)
+        if (strcmp(regions[i].name, name) == 0) return regions[i].r;
+    return NULL;
+}
+
+/* A new region holding an empty state; NULL when the system refuses. */
+static region *region_new(size_t size)
+{
+    region *r = limitr__region_map(size);
+    state_home home = {limitr__region_realloc, limitr__region_save, NULL};
+    state st;
+    if (r == NULL) return NULL;
+    home.ud = r;
+    if (limitr__state_open(&st, &home) != 0 ||
+        limitr__idmap_reserve(&st, &st.d->customers,
+                              (size - REGION_FIXED_SIZE(size)) /
+                                  MIN_CUSTOMER_BYTES) != 0) {
+        limitr__region_unmap(r);
+        return NULL;
+    }
+    limitr__region_set_root(r, st.d);
+    return r;
+}
+
+static int open_failed(limitr_engine **out, int status, const char *code,
+                       const char *msg, const char *detail)
+{
+    *out = limitr__engine_create(NULL, NULL);
+    if (*out == NULL) return LIMITR_NOMEM;
+    return limitr__fail(*out, status, code, "%s%s", msg, detail);
+}
+
+int limitr_shared(const char *policy, size_t len, const char *format,
+                  const limitr_options *opts,
+                  const limitr_shared_options *shared, limitr_engine **out)
+{
+    limitr_shared_options o = {"limitr", DEFAULT_SIZE, DEFAULT_SHARDS,
+                               DEFAULT_LOCK_TIMEOUT_MS};
+    state st;
+    limitr_engine *e;
+    region *r;
+    int status, attached;
+    size_t text_len;
+    const char *text, *text_format;
+    if (out == NULL) return LIMITR_INVALID;
+    if (shared != NULL) {
+        if (shared->name != NULL) o.name = shared->name;
+        if (shared->size != 0) o.size = shared->size;
+        if (shared->shards != 0) o.shards = shared->shards;
+        if (shared->lock_timeout_ms != 0)
+            o.lock_timeout_ms = shared->lock_timeout_ms;
+    }
+    if (o.name[0] == '\0' || strlen(o.name) >= MAX_NAME)
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "limitr.shared: name must have 1 to 63 bytes", "");
+    if (o.size < REGION_MIN_SIZE)
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "limitr.shared: size must be at least 1m", "");
+    if ((o.shards & (o.shards - 1)) != 0)
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "limitr.shared: shards must be a power of two", "");
+    if (o.lock_timeout_ms < 1)
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "limitr.shared: lock_timeout must be at least 1 ms",
+                           "");
+    if (policy == NULL)
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "(document): ", "no text given");
+
+    pthread_mutex_lock(&regions_mu);
+    r = region_named(o.name);
+    attached = r != NULL;
+    if (r != NULL && limitr__region_size(r) != o.size) {
+        pthread_mutex_unlock(&regions_mu);
+        *out = limitr__engine_create(NULL, NULL);
+        if (*out == NULL) return LIMITR_NOMEM;
+        return limitr__fail(*out, LIMITR_INVALID, NULL,
+                            "limitr.shared: region '%s' exists with another "
+                            "size",
+                            o.name);
+    }
+    if (r == NULL && n_regions == MAX_REGIONS) {
+        pthread_mutex_unlock(&regions_mu);
+        return open_failed(out, LIMITR_INVALID, NULL,
+                           "limitr.shared: too many regions", "");
+    }
+    if (r == NULL && (r = region_new(o.size)) == NULL) {
+        pthread_mutex_unlock(&regions_mu);
+        return open_failed(out, LIMITR_NOMEM, NULL,
+                           "limitr.shared: cannot map the region", "");
+    }
+    pthread_mutex_unlock(&regions_mu);
+
+    st.home.realloc = limitr__region_realloc;
+    st.home.save = limitr__region_save;
+    st.home.ud = r;
+    st.d = limitr__region_root(r);
+    if ((*out = e = limitr__engine_create(opts, &st)) == NULL ||
+        (e->shared = calloc(1, sizeof *e->shared)) == NULL) {
+        if (e != NULL) e->st.d = NULL; /* not this engine's */
+        limitr_free(e);
+        *out = NULL;
+        if (!attached) limitr__region_unmap(r);
+        return LIMITR_NOMEM;
+    }
+    e->shared->r = r;
+    e->shared->lock_timeout_ms = o.lock_timeout_ms;
+    e->shared->shards = o.shards;
+
+    /* The engine compiles the region's policy (a region already in use),
+       then makes the given one the region's: a reload when it differs. */
+    if (limitr__region_lock(r, o.lock_timeout_ms) != 0) {
+        status = limitr__fail(e, LIMITR_ERROR, "lock_timeout", "lock timeout");
+        goto fail;
+    }
+    text = limitr__region_policy(r, &text_len, &text_format);
+    if (text == NULL) {
+        status = limitr__engine_compile(e, policy, len, format, opts);
+        if (status == LIMITR_OK &&
+            limitr__region_set_policy(r, policy, len, format) != 0)
+            status = limitr__shared_nomem(e);
+    } else {
+        status = limitr__engine_compile(e, text, text_len, text_format, opts);
+    }
+    e->shared->generation = limitr__region_generation(r);
+    limitr__region_unlock(r);
+    if (status != LIMITR_OK) goto fail;
+    e->hooked = 1;
+    if (text != NULL && (text_len != len || memcmp(text, policy, len) != 0)) {
+        const char *report;
+        status = limitr_reload(e, policy, len, format, &report);
+        if (status != LIMITR_OK) goto fail;
+    }
+    if (!attached) {
+        pthread_mutex_lock(&regions_mu);
+        strcpy(regions[n_regions].name, o.name);
+        regions[n_regions++].r = r;
+        pthread_mutex_unlock(&regions_mu);
+        stay_loaded();
+    }
+    return limitr__ok(e);
+
+fail:
+    /* The engine keeps its error; it no longer holds the region. */
+    if (e->policy != NULL) {
+        limitr__policy_free(e->policy);
+        e->policy = NULL;
+    }
+    free(e->shared);
+    e->shared = NULL;
+    e->hooked = 0;
+    if (!attached) limitr__region_unmap(r);
+    e->st.d = NULL;
+    {
+        /* a fresh heap state, so that the failed engine frees cleanly */
+        state_home home = {limitr__heap_realloc, NULL, NULL};
+        limitr__state_open(&e->st, &home);
+    }
+    return status;
+}
+
+int limitr_stats(limitr_engine *e, limitr_shared_stats *out)
+{
+    region_stats rs;
+    LIMITR_ENTER(e);
+    if (out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL, "stats: no output given");
+    if (e->shared == NULL)
+        return limitr__fail(e, LIMITR_INVALID, "not_shared",
+                            "stats: the engine is not shared");
+    limitr__region_stats(e->shared->r, &rs);
+    out->size = rs.size;
+    out->used = rs.used;
+    out->free = rs.free;
+    out->customers = e->st.d->customers.live;
+    out->shards = e->shared->shards;
+    out->recoveries = rs.recoveries;
+    out->locks = rs.locks;
+    return limitr__ok(e);
+}

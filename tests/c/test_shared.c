@@ -1,0 +1,433 @@
+/* test_shared.c: an engine whose state lives in a region shared by forked
+ * processes (docs/shared.md): exact counts across processes, the lock taken
+ * once per outermost call, a reload reaching every process, a region found
+ * again by name, a full region refusing only what needs room, a lock wait
+ * bounded, and a process killed at each journaled step of a change leaving
+ * the state as it was. */
+#define _DEFAULT_SOURCE /* usleep */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine_of.h"
+#include "harness.h"
+#include "region.h"
+
+static const char policy[] =
+    "policy:\n"
+    "  credits:\n"
+    "    request: {}\n"
+    "    token: {price: {amount: 0.01}}\n"
+    "  plans:\n"
+    "    free:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        api: {limit: {credit: request, value: 500, mode: hard}}\n"
+    "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
+    "        seats: {limit: {credit: request, value: 3}}\n"
+    "      topups:\n"
+    "        pack: {credit: token, value: 100, included: true}\n";
+
+/* the api limit raised to 800 */
+static const char policy_800[] =
+    "policy:\n"
+    "  credits:\n"
+    "    request: {}\n"
+    "    token: {price: {amount: 0.01}}\n"
+    "  plans:\n"
+    "    free:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        api: {limit: {credit: request, value: 800, mode: hard}}\n"
+    "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
+    "        seats: {limit: {credit: request, value: 3}}\n"
+    "      topups:\n"
+    "        pack: {credit: token, value: 100, included: true}\n";
+
+static limitr_engine *shared_engine(const char *text, const char *name,
+                                    size_t size)
+{
+    limitr_shared_options o = {name, size, 0, 0};
+    limitr_engine *e = NULL;
+    if (limitr_shared(text, strlen(text), "yaml", NULL, &o, &e) != LIMITR_OK) {
+        fprintf(stderr, "limitr_shared: %s\n", limitr_last_error(e));
+        limitr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static double value_of(limitr_engine *e, const char *id, const char *ent)
+{
+    double v = -1;
+    if (limitr_value(e, id, ent, NULL, &v) != LIMITR_OK) return -1;
+    return v;
+}
+
+/* Children that each try `tries` allows; what they admitted, summed. */
+static long admitted_by_children(limitr_engine *e, int children, int tries)
+{
+    int fds[2], i;
+    long total = 0, n;
+    if (pipe(fds) != 0) return -1;
+    for (i = 0; i < children; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            long ok = 0;
+            int k;
+            close(fds[0]);
+            for (k = 0; k < tries; k++)
+                if (limitr_allow(e, "k", "api", 1, NULL) == LIMITR_OK) ok++;
+            if (write(fds[1], &ok, sizeof ok) != sizeof ok) _exit(2);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    while (read(fds[0], &n, sizeof n) == sizeof n)
+        total += n;
+    close(fds[0]);
+    while (wait(NULL) > 0)
+        ;
+    return total;
+}
+
+TEST(forked_processes_count_exactly)
+{
+    limitr_engine *e = shared_engine(policy, "exact", 4 << 20);
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    /* 4 processes try 300 each against a hard limit of 500 */
+    ASSERT_EQ(admitted_by_children(e, 4, 300), 500);
+    ASSERT_NUM(value_of(e, "k", "api"), 500);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_DENIED);
+    limitr_free(e);
+}
+
+/* A subscriber that reads the engine from inside the call it hears of. */
+static const char *read_back(const char *name, const char *json, void *ud)
+{
+    double v;
+    (void)name;
+    (void)json;
+    limitr_value(ud, "k", "api", NULL, &v);
+    return NULL;
+}
+
+TEST(the_lock_is_taken_once_per_outermost_call)
+{
+    limitr_engine *e = shared_engine(policy, "locks", 2 << 20);
+    limitr_shared_stats before, after;
+    double v;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "nobody", "api", 1, NULL), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_value(e, "k", "api", NULL, &v), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.locks - before.locks, 4); /* three calls and stats */
+    ASSERT_EQ(limitr_on(e, "meter-changed", read_back, e, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.locks - before.locks, 2); /* not the handler's read */
+    ASSERT_EQ(after.customers, 1);
+    ASSERT_EQ(after.shards, 1024);
+    ASSERT_EQ(after.size, 2 << 20);
+    ASSERT(after.used > 0 && after.used + after.free == after.size);
+    limitr_free(e);
+}
+
+TEST(a_reload_reaches_every_process)
+{
+    limitr_engine *e = shared_engine(policy, "reload", 2 << 20);
+    int fds[2];
+    pid_t pid;
+    double limit = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 7, NULL), LIMITR_OK);
+    ASSERT(pipe(fds) == 0);
+    pid = fork();
+    if (pid == 0) { /* forked before the reload */
+        char go;
+        double l = -1;
+        close(fds[1]);
+        if (read(fds[0], &go, 1) != 1) _exit(3);
+        if (limitr_limit(e, "k", "api", &l) != LIMITR_OK || l != 800) _exit(1);
+        if (value_of(e, "k", "api") != 7) _exit(2); /* usage kept */
+        _exit(0);
+    }
+    close(fds[0]);
+    ASSERT_EQ(limitr_reload(e, policy_800, strlen(policy_800), "yaml", NULL),
+              LIMITR_OK);
+    ASSERT(write(fds[1], "g", 1) == 1);
+    close(fds[1]);
+    {
+        int status = 0;
+        ASSERT(waitpid(pid, &status, 0) == pid);
+        ASSERT(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+    }
+    ASSERT_EQ(limitr_limit(e, "k", "api", &limit), LIMITR_OK);
+    ASSERT_NUM(limit, 800);
+    limitr_free(e);
+}
+
+TEST(a_region_is_found_again_by_name)
+{
+    limitr_engine *e = shared_engine(policy, "again", 2 << 20), *e2, *e3;
+    limitr_shared_options other = {"again", 3 << 20, 0, 0};
+    double limit = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 9, NULL), LIMITR_OK);
+    /* as nginx's master does on a HUP: the same name, a new policy */
+    e2 = shared_engine(policy_800, "again", 2 << 20);
+    ASSERT(e2 != NULL);
+    ASSERT_NUM(value_of(e2, "k", "api"), 9);
+    ASSERT_EQ(limitr_limit(e2, "k", "api", &limit), LIMITR_OK);
+    ASSERT_NUM(limit, 800);
+    ASSERT_EQ(limitr_limit(e, "k", "api", &limit), LIMITR_OK); /* follows */
+    ASSERT_NUM(limit, 800);
+    limitr_free(e);
+    ASSERT_NUM(value_of(e2, "k", "api"), 9); /* freeing one keeps the state */
+    e3 = NULL;
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &other, &e3),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e3),
+               "limitr.shared: region 'again' exists with another size");
+    limitr_free(e3);
+    limitr_free(e2);
+}
+
+TEST(bad_options_are_refused)
+{
+    limitr_shared_options small = {"small", 1000, 0, 0};
+    limitr_shared_options shards = {"shards", 0, 3, 0};
+    limitr_engine *e = NULL;
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &small, &e),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e), "limitr.shared: size must be at least 1m");
+    limitr_free(e);
+    e = NULL;
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &shards, &e),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_error(e),
+               "limitr.shared: shards must be a power of two");
+    limitr_free(e);
+    e = NULL;
+    ASSERT_EQ(limitr_shared("policy: [", 9, "yaml", NULL, NULL, &e),
+              LIMITR_INVALID);
+    limitr_free(e);
+}
+
+TEST(a_full_region_refuses_only_what_needs_room)
+{
+    limitr_engine *e = shared_engine(policy, "full", 1 << 20);
+    limitr_shared_stats before, after;
+    char id[64];
+    long n = 0;
+    int status;
+    ASSERT(e != NULL);
+    for (;;) {
+        /* 32-character IDs */
+        snprintf(id, sizeof id, "customer-%023ld", n);
+        status = limitr_create_customer(e, id, NULL, NULL, NULL);
+        if (status != LIMITR_OK) break;
+        n++;
+    }
+    ASSERT_EQ(status, LIMITR_NOMEM);
+    ASSERT_STR(limitr_last_reason(e), "region_full");
+    ASSERT_STR(limitr_last_error(e), "state region full");
+    printf("     a 1m region held %ld customers with 3 meters and a grant\n",
+           n);
+    /* docs/shared.md's rule: the fixed part, the customer index (64 bytes
+       per 800 of the rest, to a power of two: 64 KiB here), 16 KiB for the
+       policy and names, then 368 + 48 (the ID) + 160 x 3 + 288 (a grant)
+       bytes a customer */
+    ASSERT(n >= (long)(((1 << 20) - REGION_FIXED_SIZE(1 << 20) - (64 << 10) -
+                        (16 << 10)) /
+                       (368 + 48 + 160 * 3 + 288)));
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_NOMEM);
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.customers, before.customers); /* nothing half made */
+    ASSERT_EQ(after.used, before.used);
+    /* existing customers are served */
+    ASSERT_EQ(
+        limitr_allow(e, "customer-00000000000000000000000", "api", 1, NULL),
+        LIMITR_OK);
+    ASSERT_EQ(limitr_delete_customer(e, "customer-00000000000000000000000"),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+    limitr_free(e);
+}
+
+/* A handler that keeps the lock (it runs inside the call) for a while. */
+static const char *linger(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    (void)json;
+    (void)ud;
+    usleep(600 * 1000);
+    return NULL;
+}
+
+TEST(a_lock_wait_is_bounded)
+{
+    limitr_shared_options o = {"timeout", 2 << 20, 0, 100};
+    limitr_engine *e = NULL;
+    pid_t pid;
+    int status = 0;
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &o, &e),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    pid = fork();
+    if (pid == 0) {
+        limitr_on(e, "meter-changed", linger, NULL, NULL);
+        limitr_allow(e, "k", "api", 1, NULL);
+        _exit(0);
+    }
+    usleep(200 * 1000);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_ERROR);
+    ASSERT_STR(limitr_last_reason(e), "lock_timeout");
+    ASSERT_STR(limitr_last_error(e), "lock timeout");
+    ASSERT(waitpid(pid, &status, 0) == pid);
+    ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_OK);
+    ASSERT_NUM(value_of(e, "k", "api"), 2);
+    limitr_free(e);
+}
+
+/* ---- Killed inside a change ---- */
+
+typedef int (*change_fn)(limitr_engine *e);
+
+static int allow_from_grant(limitr_engine *e)
+{
+    /* past the soft limit of 10: drawn from the included pack */
+    return limitr_allow(e, "k", "chat", 25, NULL);
+}
+
+static int create_one(limitr_engine *e)
+{
+    return limitr_create_customer(e, "new-one", NULL, NULL, NULL);
+}
+
+static int delete_one(limitr_engine *e)
+{
+    return limitr_delete_customer(e, "k");
+}
+
+static int reload_one(limitr_engine *e)
+{
+    return limitr_reload(e, policy_800, strlen(policy_800), "yaml", NULL);
+}
+
+static char *export_all(limitr_engine *e)
+{
+    const char *json = NULL;
+    size_t len = 0;
+    char *copy;
+    if (limitr_export(e, NULL, &json, &len) != LIMITR_OK) return NULL;
+    if ((copy = malloc(len + 1)) == NULL) return NULL;
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+/* Kills a child at journaled step 1, 2, ... of `change` until it gets
+ * through: after each kill, the next call finds the state as it was. */
+static int killed_at_each_step(const char *name, change_fn change, long *steps)
+{
+    limitr_engine *e = shared_engine(policy, name, 2 << 20);
+    long k;
+    int bad = 0;
+    if (e == NULL) return -1;
+    /* a clock that stands still: exports differ only by the change */
+    if (limitr_set_time(e, 1700000000000) != LIMITR_OK ||
+        limitr_create_customer(e, "k", NULL, NULL, NULL) != LIMITR_OK ||
+        limitr_allow(e, "k", "api", 3, NULL) != LIMITR_OK)
+        return -1;
+    for (k = 1; k < 100000; k++) {
+        char *before = export_all(e), *after;
+        limitr_shared_stats st0, st1;
+        int status = 0;
+        pid_t pid;
+        if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
+        pid = fork();
+        if (pid == 0) {
+            limitr__region_fault_after(k);
+            change(e);
+            limitr__region_fault_after(0);
+            _exit(0);
+        }
+        if (waitpid(pid, &status, 0) != pid) return -1;
+        after = export_all(e); /* undoes a dead child's journal */
+        if (limitr_stats(e, &st1) != LIMITR_OK) return -1;
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+            if (after == NULL || strcmp(before, after) != 0) bad++;
+            if (st1.used != st0.used) bad++;
+            if (st1.recoveries != st0.recoveries + 1) bad++;
+            if (bad)
+                fprintf(stderr, "%s: killed at step %ld: %zu -> %zu bytes\n",
+                        name, k, st0.used, st1.used);
+            free(before);
+            free(after);
+            continue;
+        }
+        /* the child got through: its change is there */
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad++;
+        if (change != reload_one &&
+            (after == NULL || strcmp(before, after) == 0))
+            bad++;
+        free(before);
+        free(after);
+        break;
+    }
+    *steps = k;
+    if (change == reload_one) {
+        double limit = 0;
+        if (limitr_limit(e, "k", "api", &limit) != LIMITR_OK || limit != 800)
+            bad++;
+    }
+    limitr_free(e);
+    return bad;
+}
+
+TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
+{
+    static const struct {
+        const char *name;
+        change_fn fn;
+    } changes[] = {{"kill-allow", allow_from_grant},
+                   {"kill-create", create_one},
+                   {"kill-delete", delete_one},
+                   {"kill-reload", reload_one}};
+    size_t i;
+    for (i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        long steps = 0;
+        int bad = killed_at_each_step(changes[i].name, changes[i].fn, &steps);
+        printf("     %s: killed at each of %ld journaled steps\n",
+               changes[i].name, steps - 1);
+        ASSERT_EQ(bad, 0);
+        ASSERT(steps > 3);
+    }
+}
+
+int main(void)
+{
+    RUN(forked_processes_count_exactly);
+    RUN(the_lock_is_taken_once_per_outermost_call);
+    RUN(a_reload_reaches_every_process);
+    RUN(a_region_is_found_again_by_name);
+    RUN(bad_options_are_refused);
+    RUN(a_full_region_refuses_only_what_needs_room);
+    RUN(a_lock_wait_is_bounded);
+    RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
+    return harness_failures ? 1 : 0;
+}
