@@ -224,6 +224,34 @@ static int l_engine_checkpoint(lua_State *L)
     return push_done(L, b->e, status);
 }
 
+/* e:stats() -> {size, used, free, customers, shards, recoveries, locks} */
+static int l_engine_stats(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    limitr_shared_stats st;
+    int status;
+    enter(b);
+    status = limitr_stats(b->e, &st);
+    leave(b);
+    if (status != LIMITR_OK) return push_done(L, b->e, status);
+    lua_createtable(L, 0, 7);
+    lua_pushinteger(L, (lua_Integer)st.size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)st.used);
+    lua_setfield(L, -2, "used");
+    lua_pushinteger(L, (lua_Integer)st.free);
+    lua_setfield(L, -2, "free");
+    lua_pushinteger(L, (lua_Integer)st.customers);
+    lua_setfield(L, -2, "customers");
+    lua_pushinteger(L, (lua_Integer)st.shards);
+    lua_setfield(L, -2, "shards");
+    lua_pushinteger(L, (lua_Integer)st.recoveries);
+    lua_setfield(L, -2, "recoveries");
+    lua_pushinteger(L, (lua_Integer)st.locks);
+    lua_setfield(L, -2, "locks");
+    return 1;
+}
+
 static int l_engine_tostring(lua_State *L)
 {
     engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
@@ -471,9 +499,12 @@ static double store_number(lua_State *L, int idx, const char *key, double lo,
         return 0;
     }
     if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= lo) ||
-        !(lua_tonumber(L, -1) <= hi))
-        luaL_error(L, "open: option '%s' must be a number from %d to %s", key,
-                   (int)lo, hi >= 1e15 ? "1e15" : "60000");
+        !(lua_tonumber(L, -1) <= hi)) {
+        char hi_text[32];
+        snprintf(hi_text, sizeof hi_text, "%.15g", hi);
+        luaL_error(L, "option '%s' must be a number from %d to %s", key,
+                   (int)lo, hi_text);
+    }
     v = lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;
@@ -578,6 +609,51 @@ static int l_open(lua_State *L)
     else
         lua_newtable(L);
     return n + 1;
+}
+
+/* core.shared(text, format, opts) -> engine | nil, err, code. opts: the
+ * engine's options and name, size (bytes), shards, lock_timeout (ms); the
+ * Lua front reads size strings and paths. */
+static int l_shared(lua_State *L)
+{
+    static const char *const keys[] = {"name", "size", "shards", "lock_timeout",
+                                       NULL};
+    size_t len;
+    const char *text, *format;
+    limitr_engine *e = NULL;
+    limitr_options o;
+    limitr_shared_options so;
+    const limitr_options *opts;
+    int i, status;
+    if (lua_type(L, 1) != LUA_TSTRING) luaL_typeerror(L, 1, "string");
+    text = lua_tolstring(L, 1, &len);
+    format = opt_string(L, 2);
+    check_opts_table(L, 3);
+    memset(&so, 0, sizeof so);
+    if (!lua_isnoneornil(L, 3)) { /* a copy: the caller's table stays */
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, 3) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, -4);
+        }
+        lua_replace(L, 3);
+        lua_getfield(L, 3, "name");
+        if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "shared: option 'name' must be a string");
+        so.name = lua_tostring(L, -1); /* stays on the stack: kept alive */
+        so.size = (size_t)store_number(L, 3, "size", 1, 1e15);
+        so.shards = (unsigned)store_number(L, 3, "shards", 1, 1 << 30);
+        so.lock_timeout_ms = (long)store_number(L, 3, "lock_timeout", 1, 1e9);
+        for (i = 0; keys[i] != NULL; i++) { /* engine_opts sees the rest */
+            lua_pushnil(L);
+            lua_setfield(L, 3, keys[i]);
+        }
+    }
+    opts = engine_opts(L, 3, &o);
+    status = limitr_shared(text, len, format, opts, &so, &e);
+    return push_new_engine(L, e, status);
 }
 
 /* ---- Customers ---- */
@@ -2418,6 +2494,7 @@ static const luaL_Reg engine_methods[] = {
     {"reload_file", l_engine_reload_file},
     {"fingerprint", l_engine_fingerprint},
     {"checkpoint", l_engine_checkpoint},
+    {"stats", l_engine_stats},
     {"policy_text", l_engine_policy_text},
     {"observe", l_engine_observe},
     {"reserve", l_engine_reserve},
@@ -2463,8 +2540,11 @@ static int l_json_decode(lua_State *L)
 }
 
 static const luaL_Reg module_functions[] = {
-    {"new", l_new},   {"load", l_load},
-    {"open", l_open}, {"_json_decode", l_json_decode},
+    {"new", l_new},
+    {"load", l_load},
+    {"open", l_open},
+    {"shared", l_shared},
+    {"_json_decode", l_json_decode},
     {NULL, NULL},
 };
 

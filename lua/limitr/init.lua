@@ -40,6 +40,21 @@ function _M.load(path, opts)
     return core.load(path, opts)
 end
 
+-- A policy given as a path or as text: its text and format, or nil, err.
+-- Text holds a newline or starts with "{"; anything else is a path.
+local function read_policy(policy, format)
+    if policy:find("\n", 1, true) or policy:sub(1, 1) == "{" then
+        return policy, format
+    end
+    local f, err = io.open(policy, "rb")
+    if not f then return nil, nil, err end
+    local text = f:read("*a")
+    f:close()
+    if policy:match("%.json$") then format = "json"
+    elseif policy:match("%.ya?ml$") then format = "yaml" end
+    return text, format
+end
+
 --- Opens an engine whose state lives in a SQLite store (docs/store.md).
 -- policy: a path (.yaml, .yml or .json), the document's text (it holds a
 -- newline or starts with "{"), or nil: the store's own policy.
@@ -62,14 +77,10 @@ function _M.open(policy, opts)
         end
         format = opts.format
     end
-    if type(policy) == "string" and not policy:find("\n", 1, true)
-            and policy:sub(1, 1) ~= "{" then
-        local f, err = io.open(policy, "rb")
-        if not f then return nil, err, "not_found" end
-        text = f:read("a")
-        f:close()
-        if policy:match("%.json$") then format = "json"
-        elseif policy:match("%.ya?ml$") then format = "yaml" end
+    if type(policy) == "string" then
+        local err
+        text, format, err = read_policy(policy, format)
+        if not text then return nil, err, "not_found" end
     end
     local copy
     if opts then
@@ -83,6 +94,54 @@ function _M.open(policy, opts)
         return core.new(text, format, copy)
     end
     return core.open(text, format, copy)
+end
+
+-- "16m" -> bytes (k, m, g: 2^10, 2^20, 2^30), or nil.
+local SIZE_UNITS = { k = 2 ^ 10, m = 2 ^ 20, g = 2 ^ 30 }
+local function parse_size(v)
+    if type(v) == "number" then return v end
+    if type(v) ~= "string" then return nil end
+    local n, unit = v:match("^(%d+)([kmgKMG]?)$")
+    if not n then return nil end
+    return tonumber(n) * (unit == "" and 1 or SIZE_UNITS[unit:lower()])
+end
+
+--- An engine whose customer state lives in a region shared with every
+-- process forked afterwards (docs/shared.md): nginx workers forked after
+-- init_by_lua. policy: a path or the document's text. opts: the engine's
+-- options of new(), format (of a text), size (bytes, or "64m"; default
+-- "16m", at least "1m"), shards, lock_timeout (ms), name (default
+-- "limitr": a second call with the same name and size, as nginx makes on
+-- a HUP reload, attaches to the region and applies its policy as a
+-- reload). Returns the engine, or nil, err, code.
+function _M.shared(policy, opts)
+    if type(policy) ~= "string" then
+        error("bad argument #1 to 'shared' (string expected, got " .. type(policy) .. ")", 2)
+    end
+    if opts ~= nil and type(opts) ~= "table" then
+        error("bad argument #2 to 'shared' (table or nil expected, got " .. type(opts) .. ")", 2)
+    end
+    local ngx = rawget(_G, "ngx")
+    if ngx and type(ngx.get_phase) == "function" and ngx.get_phase() ~= "init" then
+        return nil, "limitr.shared must run in init_by_lua", "invalid_argument"
+    end
+    local copy = {}
+    for k, v in pairs(opts or {}) do copy[k] = v end
+    if copy.size ~= nil then
+        local bytes = parse_size(copy.size)
+        if not bytes then
+            return nil, "limitr.shared: size must be bytes or a string like \"64m\"", "invalid_argument"
+        end
+        copy.size = bytes
+    end
+    local format = copy.format
+    copy.format = nil
+    if format ~= nil and type(format) ~= "string" then
+        error("shared: option 'format' must be \"yaml\" or \"json\"", 2)
+    end
+    local text, fmt, err = read_policy(policy, format)
+    if not text then return nil, err, "not_found" end
+    return core.shared(text, fmt, copy)
 end
 
 --- Fills every part of an event payload that is built when first read (a

@@ -1,0 +1,112 @@
+-- limitr.shared from Lua (docs/shared.md): the options, stats, a region
+-- found again by name, a full region. Processes sharing the region are
+-- tested from C (tests/c/test_shared.c forks) and under nginx
+-- (tests/openresty/shared.sh).
+local limitr = require "limitr"
+
+local POLICY = [[
+policy:
+  credits: {request: {}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        api: {limit: {credit: request, value: 5, mode: hard}}
+]]
+
+local RAISED = POLICY:gsub("value: 5", "value: 9")
+
+-- A name no other test uses: regions live as long as the process.
+local n = 0
+local function fresh_name()
+    n = n + 1
+    return ("spec-%d-%d"):format(os.time(), n)
+end
+
+describe("limitr.shared", function()
+    it("meters like limitr.new and reports its region", function()
+        local e = assert(limitr.shared(POLICY, { name = fresh_name(), size = "2m" }))
+        assert(e:create_customer("k"))
+        for _ = 1, 5 do assert.is_true(e:allow("k", "api", 1)) end
+        assert.same({ false, "limit" }, { e:allow("k", "api", 1) })
+        local st = e:stats()
+        assert.equal(2 * 1024 * 1024, st.size)
+        assert.equal(1, st.customers)
+        assert.equal(1024, st.shards)
+        assert.equal(st.size, st.used + st.free)
+        assert.equal(0, st.recoveries)
+    end)
+
+    it("reads a policy from a path", function()
+        local path = os.tmpname() .. ".yaml"
+        local f = assert(io.open(path, "w"))
+        f:write(POLICY)
+        f:close()
+        local e = assert(limitr.shared(path, { name = fresh_name(), size = 1048576 }))
+        os.remove(path)
+        assert(e:create_customer("k"))
+        assert.equal(5, e:limit("k", "api"))
+    end)
+
+    it("attaches to a region of the same name, keeping usage, with the new policy", function()
+        local name = fresh_name()
+        local e = assert(limitr.shared(POLICY, { name = name, size = "1m" }))
+        assert(e:create_customer("k"))
+        assert.is_true(e:allow("k", "api", 3))
+        local e2 = assert(limitr.shared(RAISED, { name = name, size = "1m" }))
+        assert.equal(3, e2:value("k", "api"))
+        assert.equal(9, e2:limit("k", "api"))
+        assert.equal(9, e:limit("k", "api")) -- the first engine follows
+        local none, err = limitr.shared(POLICY, { name = name, size = "2m" })
+        assert.is_nil(none)
+        assert.equal("limitr.shared: region '" .. name .. "' exists with another size", err)
+    end)
+
+    it("refuses bad arguments with a message that names them", function()
+        assert.has_error(function() limitr.shared(42) end,
+            "bad argument #1 to 'shared' (string expected, got number)")
+        assert.has_error(function() limitr.shared(POLICY, 1) end,
+            "bad argument #2 to 'shared' (table or nil expected, got number)")
+        local e, err = limitr.shared(POLICY, { name = fresh_name(), size = "12x" })
+        assert.is_nil(e)
+        assert.equal('limitr.shared: size must be bytes or a string like "64m"', err)
+        e, err = limitr.shared(POLICY, { name = fresh_name(), size = "1k" })
+        assert.is_nil(e)
+        assert.equal("limitr.shared: size must be at least 1m", err)
+        e, err = limitr.shared(POLICY, { name = fresh_name(), shards = 3 })
+        assert.is_nil(e)
+        assert.equal("limitr.shared: shards must be a power of two", err)
+        assert.has_error(function() limitr.shared(POLICY, { lock_timeout = 0 }) end,
+            "option 'lock_timeout' must be a number from 1 to 1000000000")
+        assert.has_error(function() limitr.shared(POLICY, { colour = "red" }) end)
+        e, err = limitr.shared("policy: [", { name = fresh_name() })
+        assert.is_nil(e)
+        assert.truthy(err:find("policy", 1, true))
+        e, err = limitr.shared("/no/such/policy.yaml")
+        assert.is_nil(e)
+        assert.truthy(err:find("/no/such/policy.yaml", 1, true))
+    end)
+
+    it("answers nil, 'state region full' when the region has no room, and keeps serving", function()
+        local e = assert(limitr.shared(POLICY, { name = fresh_name(), size = "1m" }))
+        local made, ok, err, code = 0, true, nil, nil
+        while ok do
+            ok, err, code = e:create_customer(("customer-%023d"):format(made))
+            if ok then made = made + 1 end
+        end
+        assert.is_nil(ok)
+        assert.equal("state region full", err)
+        assert.equal("region_full", code)
+        assert.is_true(made > 500)
+        assert.equal(made, e:stats().customers)
+        assert.is_true(e:allow(("customer-%023d"):format(0), "api", 1))
+    end)
+
+    it("gives stats only for a shared engine", function()
+        local e = assert(limitr.new(POLICY))
+        local none, err, code = e:stats()
+        assert.is_nil(none)
+        assert.equal("stats: the engine is not shared", err)
+        assert.equal("not_shared", code)
+    end)
+end)
