@@ -994,6 +994,47 @@ static int l_engine_allow(lua_State *L)
     return push_decision(L, b->e, status);
 }
 
+static void push_number_or_nil(lua_State *L, int has, double v)
+{
+    if (has)
+        push_number(L, v);
+    else
+        lua_pushnil(L);
+}
+
+/* e:decide(id, ent, value) -> ok, reason, limit, remaining, reset,
+ * retry_after, now (limitr_decide: what an HTTP answer needs, from one
+ * hold); nil, err, code on an error. reason is nil when ok; limit,
+ * remaining, reset and retry_after nil when they do not apply. */
+static int l_engine_decide(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    size_t id_len, ent_len;
+    const char *id = string_arg(L, 2, &id_len);
+    const char *ent = string_arg(L, 3, &ent_len);
+    const char *text;
+    double value;
+    limitr_decision d;
+    int status;
+    value_arg(L, 4, &value, &text);
+    enter(b);
+    status = limitr_decide(b->e, id, id_len, ent, ent_len, value, text, &d);
+    leave(b);
+    if (status != LIMITR_OK && !is_refusal(b->e, status))
+        return push_fail(L, b->e);
+    lua_pushboolean(L, status == LIMITR_OK);
+    if (status == LIMITR_OK)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, d.reason);
+    push_number_or_nil(L, d.has_limit, d.limit);
+    push_number_or_nil(L, d.has_limit, d.remaining);
+    push_number_or_nil(L, d.has_reset, (double)d.reset);
+    push_number_or_nil(L, d.has_retry_after, d.retry_after);
+    push_number(L, (double)d.now);
+    return 7;
+}
+
 static int l_engine_check(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -2495,6 +2536,7 @@ static const luaL_Reg engine_methods[] = {
     {"fingerprint", l_engine_fingerprint},
     {"checkpoint", l_engine_checkpoint},
     {"stats", l_engine_stats},
+    {"decide", l_engine_decide},
     {"policy_text", l_engine_policy_text},
     {"observe", l_engine_observe},
     {"reserve", l_engine_reserve},

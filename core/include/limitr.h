@@ -474,6 +474,28 @@ LIMITR_API int limitr_explain(limitr_engine *engine, const char *id,
                               const char *ent, double value,
                               const char *value_str, const char **explain_json);
 
+/* An allow and what an HTTP answer says of it (RateLimit-* fields,
+ * Retry-After), read under the same hold: docs/shared.md, limitr.resty. */
+typedef struct limitr_decision {
+    const char *reason; /* limitr_last_reason of the allow; "" when it passed */
+    int has_limit;      /* limit and remaining: 0 for flags, observe limits */
+    double limit, remaining; /* remaining after the call */
+    int has_reset;           /* reset: the ms the period ends at */
+    int64_t reset;
+    int has_retry_after; /* a denial: ms until the same call could pass */
+    double retry_after;
+    int64_t now; /* the engine's clock at the decision */
+} limitr_decision;
+
+/* limitr_allow of value (or value_str, a unit string, when not NULL) on
+ * id and ent (id_len and ent_len bytes, NUL-terminated), filling *out.
+ * Returns limitr_allow's status. A `value` snippet of the limit runs twice
+ * (the allow, then the read of what remains). */
+LIMITR_API int limitr_decide(limitr_engine *engine, const char *id,
+                             size_t id_len, const char *ent, size_t ent_len,
+                             double value, const char *value_str,
+                             limitr_decision *out);
+
 /* limitr_allow with plus / minus the limit's `increment`. An entitlement
  * without a limit is denied with "not_metered". */
 LIMITR_API int limitr_increment(limitr_engine *engine, const char *id,

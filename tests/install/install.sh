@@ -51,7 +51,8 @@ for f in "$libdir/liblimitr.so.0.1.0" "$libdir/liblimitr.so.0" \
          "$libdir/cmake/limitr/limitrTargets.cmake" \
          "$prefix/lib/lua/5.4/limitr/core.so" \
          "$prefix/share/lua/5.4/limitr/init.lua" \
-         "$prefix/share/lua/5.4/limitr/ffi.lua"; do
+         "$prefix/share/lua/5.4/limitr/ffi.lua" \
+         "$prefix/share/lua/5.4/limitr/resty.lua"; do
     [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
 [ "$failed" -eq 0 ] || exit 1
@@ -174,7 +175,7 @@ lua_check() {
 }
 lua_check lua5.4 5.4
 if [ -f "$prefix/lib/lua/5.1/limitr/core.so" ]; then
-    for f in init.lua ffi.lua; do
+    for f in init.lua ffi.lua resty.lua; do
         [ -f "$prefix/share/lua/5.1/limitr/$f" ] || fail "not installed: share/lua/5.1/limitr/$f"
     done
     if command -v luajit >/dev/null 2>&1; then

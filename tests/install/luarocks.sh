@@ -45,7 +45,8 @@ failed=0
 got=$(cd "$tree" && find share lib/lua -type f | sort)
 want="lib/lua/5.4/limitr/core.so
 share/lua/5.4/limitr/ffi.lua
-share/lua/5.4/limitr/init.lua"
+share/lua/5.4/limitr/init.lua
+share/lua/5.4/limitr/resty.lua"
 if [ "$got" != "$want" ]; then
     echo "FAIL: the tree holds:"
     printf '%s\n' "$got"

@@ -275,6 +275,47 @@ static double retry_after(const decision *d)
     return -1;
 }
 
+int limitr_decide(limitr_engine *e, const char *id, size_t id_len,
+                  const char *ent, size_t ent_len, double value,
+                  const char *value_str, limitr_decision *out)
+{
+    decision d;
+    const char *code;
+    int status;
+    LIMITR_ENTER(e);
+    if (out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL, "decide: no output given");
+    memset(out, 0, sizeof *out);
+    status = value_str != NULL
+                 ? limitr_allow_str(e, id, ent, value_str, NULL)
+                 : limitr_allow_n(e, id, id_len, ent, ent_len, value, NULL);
+    out->reason = code = limitr_last_reason(e);
+    out->now = limitr__now(e);
+    if (status != LIMITR_OK && status != LIMITR_DENIED) return status;
+    /* what the same call would meet now: the limit, what remains after the
+       commit, the period's end, and for a denial how long to wait */
+    if (limitr__target(e, id, id_len, ent, ent_len, &d) == 0 && d.lim != NULL &&
+        limitr__requested(e, &d, value, value_str) == 0) {
+        limitr__decide(e, &d, 0);
+        if (d.lim->rule.mode != MODE_OBSERVE) {
+            out->has_limit = 1;
+            out->limit = limitr__lnum_to_double(d.limit);
+            out->remaining = limitr__lnum_to_double(remaining_of(&d));
+        }
+        if (d.lim->rule.reset != RESET_NONE) {
+            out->has_reset = 1;
+            out->reset = limitr__next_reset(d.lim, &d.v, d.now);
+        }
+        if (status == LIMITR_DENIED) {
+            double ra = retry_after(&d);
+            out->has_retry_after = ra >= 0;
+            out->retry_after = ra >= 0 ? ra : 0;
+        }
+    }
+    e->code = code; /* the allow's, whatever the read met */
+    return status;
+}
+
 int limitr_explain(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *value_str,
                    const char **explain_json)

@@ -1,0 +1,136 @@
+-- limitr.resty: the access-phase guard for OpenResty (docs/shared.md).
+--
+--   local resty = require "limitr.resty"
+--   local opts = {customer = {header = "X-Api-Key"}, entitlement = "requests"}
+--   access_by_lua_block { resty.enforce(E, opts) }
+--
+-- enforce(e, opts) makes one allow through e:decide, so that the answer and
+-- its RateLimit-Limit / -Remaining / -Reset fields (the IETF draft's, -00 to
+-- -06) and Retry-After come from the same decision:
+--   allowed                                  RateLimit-* set, returns true
+--   denied (limit, governor, cap, on_exceed) 429 + Retry-After + RateLimit-*
+--       {"error":"limit","reason":r,"entitlement":e,"retry_after_ms":n}
+--   unknown_customer, no_plan,               403 {"error":"forbidden","reason":r}
+--   unknown_entitlement, no_scope_customer
+--   no key                                   401 {"error":"missing_customer"}
+--   invalid_value                            400 {"error":"invalid_value"}
+--   an error, a failed snippet, a raise      500 {"error":"internal"} and one
+--                                            ngx.log line (never the key)
+-- opts: customer (a string, {header = name}, {arg = name}, {var = name} or
+-- function() -> id; required), entitlement (required), value (number, unit
+-- string or function() -> value; default 1), headers (false: no RateLimit-*
+-- fields), status (the deny status, default 429). What enforce derives from
+-- opts is cached per opts table (weakly): build opts once, at load.
+local ngx = ngx
+local type, pcall, tostring, setmetatable, error = type, pcall, tostring, setmetatable, error
+local floor, ceil, max = math.floor, math.ceil, math.max
+local format, gsub, byte = string.format, string.gsub, string.byte
+
+local _M = {}
+
+local FORBIDDEN = { unknown_customer = true, no_plan = true,
+                    unknown_entitlement = true, no_scope_customer = true }
+
+-- ---- JSON of the answers' flat bodies ----
+
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+                  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function json_string(s)
+    return '"' .. gsub(s, '[%z\1-\31"\\]', function(c)
+        return ESCAPES[c] or format("\\u%04x", byte(c))
+    end) .. '"'
+end
+
+-- ---- What enforce derives from opts ----
+
+local compiled = setmetatable({}, { __mode = "k" })
+
+local function compile(opts)
+    if type(opts) ~= "table" then error("limitr.resty: opts must be a table", 3) end
+    local c = { ent = opts.entitlement, value = opts.value, headers = opts.headers ~= false,
+                status = opts.status or 429 }
+    if type(c.ent) ~= "string" then error("limitr.resty: opts.entitlement must be a string", 3) end
+    if c.value == nil then c.value = 1 end
+    local who = opts.customer
+    if type(who) == "string" then
+        c.id = who
+    elseif type(who) == "function" then
+        c.id_fn = who
+    elseif type(who) == "table" and type(who.header) == "string" then
+        c.var = "http_" .. who.header:lower():gsub("-", "_")
+    elseif type(who) == "table" and type(who.arg) == "string" then
+        c.var = "arg_" .. who.arg
+    elseif type(who) == "table" and type(who.var) == "string" then
+        c.var = who.var
+    else
+        error("limitr.resty: opts.customer must be a string, {header=}, {arg=}, {var=} or a function", 3)
+    end
+    compiled[opts] = c
+    return c
+end
+
+-- ---- Answers ----
+
+local function reply(status, body)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json"
+    ngx.say(body)
+    return ngx.exit(status)
+end
+
+local function internal(err)
+    ngx.log(ngx.ERR, "limitr: ", tostring(err))
+    return reply(500, '{"error":"internal"}')
+end
+
+local function set_fields(limit, remaining, reset, now)
+    if limit == nil then return end
+    local h = ngx.header
+    h["RateLimit-Limit"] = floor(limit)
+    h["RateLimit-Remaining"] = max(0, floor(remaining))
+    if reset ~= nil then h["RateLimit-Reset"] = max(0, ceil((reset - now) / 1000)) end
+end
+
+--- Lets the request through (returns true) or answers it (see the top).
+function _M.enforce(e, opts)
+    local c = compiled[opts] or compile(opts)
+    local id, value = c.id, c.value
+    if c.var then
+        id = ngx.var[c.var]
+    elseif c.id_fn then
+        local ok, got = pcall(c.id_fn)
+        if not ok then return internal("opts.customer raised: " .. tostring(got)) end
+        id = got
+    end
+    if id == nil or id == "" then return reply(401, '{"error":"missing_customer"}') end
+    if type(value) == "function" then
+        local ok, got = pcall(value)
+        if not ok then return internal("opts.value raised: " .. tostring(got)) end
+        value = got
+    end
+    local ok, reason, limit, remaining, reset, retry_after, now = e:decide(id, c.ent, value)
+    if ok then
+        if c.headers then set_fields(limit, remaining, reset, now) end
+        return true
+    end
+    if ok == nil then
+        -- reason is the message; it may quote the ID: never logged with it
+        return internal(limit or "error") -- limit holds the code here
+    end
+    if reason == "error" then return internal("a snippet of the limit failed") end
+    if FORBIDDEN[reason] then
+        return reply(403, '{"error":"forbidden","reason":' .. json_string(reason) .. '}')
+    end
+    if reason == "invalid_value" then return reply(400, '{"error":"invalid_value"}') end
+    if c.headers then set_fields(limit, remaining, reset, now) end
+    local ms = "null"
+    if retry_after ~= nil then
+        ngx.header["Retry-After"] = ceil(retry_after / 1000)
+        ms = format("%d", retry_after)
+    end
+    return reply(c.status, '{"error":"limit","reason":' .. json_string(reason) ..
+        ',"entitlement":' .. json_string(c.ent) .. ',"retry_after_ms":' .. ms .. '}')
+end
+
+return _M
