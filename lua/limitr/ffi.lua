@@ -1,4 +1,4 @@
--- limitr.ffi: under LuaJIT, engine:allow and engine:check through the FFI.
+-- limitr.ffi: under LuaJIT, engine:allow, engine:check and engine:decide through the FFI.
 --
 -- A call through the classic Lua C API (lua_CFunction) stops LuaJIT's trace;
 -- a call through the FFI is compiled into it. install() replaces the allow
@@ -40,6 +40,19 @@ int limitr_allow_n(limitr_engine *engine, const char *id, size_t id_len,
                    const limitr_call_opts *opts);
 int limitr_check(limitr_engine *engine, const char *id, const char *ent,
                  double value);
+typedef struct limitr_decision {
+    const char *reason;
+    int has_limit;
+    double limit, remaining;
+    int has_reset;
+    int64_t reset;
+    int has_retry_after;
+    double retry_after;
+    int64_t now;
+} limitr_decision;
+int limitr_decide(limitr_engine *engine, const char *id, size_t id_len,
+                  const char *ent, size_t ent_len, double value,
+                  const char *value_str, limitr_decision *out);
 const char *limitr_last_error(const limitr_engine *engine);
 const char *limitr_last_reason(const limitr_engine *engine);
 limitr_engine *limitr_lua_ffi_engine(const void *box);
@@ -74,7 +87,7 @@ local function load_lib(core)
         local ok, t = pcall(function() return lib.limitr_lua_ffi_token() end)
         if ok and t == token then
             local resolved = pcall(function()
-                return lib.limitr_allow_n, lib.limitr_check,
+                return lib.limitr_allow_n, lib.limitr_check, lib.limitr_decide,
                     lib.limitr_last_error, lib.limitr_last_reason,
                     lib.limitr_lua_ffi_engine, lib.limitr_lua_ffi_is_refusal
             end)
@@ -130,7 +143,34 @@ local function make_methods(lib, classic)
         return classic.check(...)
     end
 
-    return allow, check
+    -- e:decide (limitr.resty's call): the decision fills one struct this
+    -- install owns, read as cdata fields; nothing is allocated on a pass.
+    local decide_c, out = lib.limitr_decide, ffi.new("limitr_decision")
+    local tonumber = tonumber
+    local function decide(...)
+        local self, id, ent, value = ...
+        if getmetatable(self) == mt and type(id) == "string" and type(ent) == "string"
+            and (value == nil or type(value) == "number")
+            and strlen(id) == #id and strlen(ent) == #ent then
+            local e = engine_of(self)
+            if e ~= nil then
+                local rc = decide_c(e, id, #id, ent, #ent, value or 0, nil, out)
+                local reason
+                if rc ~= 0 then
+                    if is_refusal(e, rc) == 0 then return not_passed(e, rc) end
+                    reason = ffi_string(out.reason)
+                end
+                local limit, remaining, reset, retry_after
+                if out.has_limit ~= 0 then limit, remaining = out.limit, out.remaining end
+                if out.has_reset ~= 0 then reset = tonumber(out.reset) end
+                if out.has_retry_after ~= 0 then retry_after = out.retry_after end
+                return rc == 0, reason, limit, remaining, reset, retry_after, tonumber(out.now)
+            end
+        end
+        return classic.decide(...)
+    end
+
+    return allow, check, decide
 end
 
 --- Installs the fast allow and check for the engines of `core` (the
@@ -153,9 +193,11 @@ function _M.install(core)
     end
     local lib, why = load_lib(core)
     if not lib then return false, why end
-    local classic = { allow = methods.allow, check = methods.check, mt = mt, lib = lib }
-    classic.fast_allow, classic.fast_check = make_methods(lib, classic)
+    local classic = { allow = methods.allow, check = methods.check, decide = methods.decide,
+                      mt = mt, lib = lib }
+    classic.fast_allow, classic.fast_check, classic.fast_decide = make_methods(lib, classic)
     methods.allow, methods.check = classic.fast_allow, classic.fast_check
+    methods.decide = classic.fast_decide
     reg[STATE_KEY] = classic
     return true
 end
