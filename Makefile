@@ -14,7 +14,7 @@ compile = @cmake -S . -B $(BUILD) $(1) $(CMAKE_FLAGS) >/dev/null && \
 # installed yet).
 TEST_FLAGS = -DLIMITR_BUILD_TESTS=ON -DLIMITR_WITH_LUAJIT=ON
 
-.PHONY: all setup setup-demo build demo install test bench check-asan \
+.PHONY: all setup setup-demo build demo install test bench bench-openresty check-asan \
         check-valgrind fuzz clean
 
 all: build
@@ -64,6 +64,12 @@ bench: setup
 	@$(LUA_ENV) lua5.4 tests/bench/bench_create.lua
 	@if [ -f $(BUILD)/luajit/limitr/core.so ]; then \
 	    $(LUAJIT_ENV) luajit tests/bench/bench_create.lua; fi
+
+# nginx with 2 workers on one limitr.shared engine, beside no limiter and a
+# lua_shared_dict counter (tests/bench/openresty.sh; wrk from scripts/setup).
+bench-openresty: setup
+	$(call compile,$(TEST_FLAGS))
+	@sh tests/bench/openresty.sh $(CURDIR) $(CURDIR)/$(BUILD)
 
 # The whole ctest suite (C tests, replays, busted specs) under ASan + UBSan.
 check-asan: setup

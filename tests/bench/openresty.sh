@@ -1,0 +1,68 @@
+#!/bin/sh
+# openresty.sh: make bench-openresty. One nginx, 2 workers, one hot
+# customer; wrk -t2 -c32 on /none (no limiter), /shdict (a lua_shared_dict
+# incr counter) and /limitr (limitr.resty.enforce on limitr.shared), 3
+# interleaved rounds, best of each printed with limitr's ratios. Every
+# answer must be 200. Then, once each, the parts of limitr's cost.
+# Usage: openresty.sh SOURCE_DIR BUILD_DIR [SECONDS]. Exit 77 without nginx,
+# its lua module or wrk.
+set -u
+src=${1:?source dir}
+build=${2:?build dir}
+secs=${3:-${LIMITR_BENCH_OPENRESTY_SECONDS:-5}}
+NGINX=${NGINX:-nginx}
+PATH=$PATH:/usr/sbin
+for f in /usr/lib/nginx/modules/ndk_http_module.so \
+         /usr/lib/nginx/modules/ngx_http_lua_module.so; do
+    [ -f "$f" ] || { echo "SKIP: $f missing (scripts/setup installs it)"; exit 77; }
+done
+command -v "$NGINX" >/dev/null 2>&1 || { echo "SKIP: no nginx"; exit 77; }
+command -v wrk >/dev/null 2>&1 || { echo "SKIP: no wrk (scripts/setup installs it)"; exit 77; }
+prefix=$build/bench-openresty
+rm -rf "$prefix" && mkdir -p "$prefix"
+port=$((30000 + $$ % 20000))
+sed -e "s|PREFIX|$prefix|g" -e "s|SRC|$src|g" -e "s|BUILD|$build|g" -e "s|PORT|$port|g" \
+    "$src/tests/bench/openresty.conf" >"$prefix/nginx.conf"
+"$NGINX" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/error.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+url=http://127.0.0.1:$port
+i=0
+until curl -s -o /dev/null "$url/none"; do
+    i=$((i + 1)); [ $i -lt 100 ] || { echo "FAIL: nginx did not start"; cat "$prefix/error.log"; exit 1; }
+    sleep 0.1
+done
+
+# rps of a wrk run on path $1; fails on any answer that is not 2xx
+run() {
+    out=$(wrk -t2 -c32 -d"${secs}s" -H "X-Api-Key: hot" "$url$1")
+    if echo "$out" | grep -q "Non-2xx"; then
+        echo "FAIL: $1 answered non-2xx: $out" >&2
+        exit 1
+    fi
+    echo "$out" | awk '/Requests\/sec/ {print int($2)}'
+}
+total() { # requests wrk made, from its summary line
+    echo "$1" | awk '/requests in/ {print $1}'
+}
+
+best_none=0 best_shdict=0 best_limitr=0 limitr_requests=0
+for round in 1 2 3; do
+    n=$(run /none); [ "$n" -gt "$best_none" ] && best_none=$n
+    s=$(run /shdict); [ "$s" -gt "$best_shdict" ] && best_shdict=$s
+    l=$(run /limitr); [ "$l" -gt "$best_limitr" ] && best_limitr=$l
+    echo "openresty round $round: none $n/s, shdict $s/s, limitr $l/s"
+done
+echo "openresty (2 workers, wrk -t2 -c32, ${secs}s runs, best of 3 interleaved rounds):"
+echo "openresty   no limiter       $best_none req/s"
+echo "openresty   shdict counter   $best_shdict req/s ($(awk -v a="$best_shdict" -v b="$best_none" 'BEGIN {printf "%.3f", a / b}') of no limiter)"
+ratio=$(awk -v a="$best_limitr" -v b="$best_none" 'BEGIN {printf "%.3f", a / b}')
+vs=$(awk -v a="$best_limitr" -v b="$best_shdict" 'BEGIN {printf "%.3f", a / b}')
+verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.92) ? "ok" : "MISSED"}')
+echo "openresty   limitr enforce   $best_limitr req/s ($ratio of no limiter, target >= 0.92: $verdict; $vs of shdict, goal >= 1)"
+# where limitr's cost goes: the bare allow, decide (allow + the values of
+# the headers), enforce without and with the RateLimit-* fields
+for p in limitr_allow limitr_decide limitr_noheaders; do
+    echo "openresty   [detail] /$p $(run /$p) req/s"
+done
+echo "openresty   limitr's count of the hot customer: $(curl -s "$url/value")"
