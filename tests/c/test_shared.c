@@ -226,14 +226,24 @@ TEST(bad_options_are_refused)
     limitr_free(e);
 }
 
+/* Keeps the last `error` payload. */
+static const char *keep_error(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    snprintf(ud, 256, "%s", json);
+    return NULL;
+}
+
 TEST(a_full_region_refuses_only_what_needs_room)
 {
     limitr_engine *e = shared_engine(policy, "full", 1 << 20);
     limitr_shared_stats before, after;
-    char id[64];
+    char id[64], error_payload[256] = "";
     long n = 0;
     int status;
     ASSERT(e != NULL);
+    ASSERT_EQ(limitr_on(e, "error", keep_error, error_payload, NULL),
+              LIMITR_OK);
     for (;;) {
         /* 32-character IDs */
         snprintf(id, sizeof id, "customer-%023ld", n);
@@ -244,6 +254,8 @@ TEST(a_full_region_refuses_only_what_needs_room)
     ASSERT_EQ(status, LIMITR_NOMEM);
     ASSERT_STR(limitr_last_reason(e), "region_full");
     ASSERT_STR(limitr_last_error(e), "state region full");
+    ASSERT_CONTAINS(error_payload, "\"path\":\"state\"");
+    ASSERT_CONTAINS(error_payload, "\"message\":\"state region full\"");
     printf("     a 1m region held %ld customers with 3 meters and a grant\n",
            n);
     /* docs/shared.md's rule: the fixed part, the customer index (64 bytes
@@ -328,6 +340,45 @@ static int reload_one(limitr_engine *e)
     return limitr_reload(e, policy_800, strlen(policy_800), "yaml", NULL);
 }
 
+/* under the org's shared cap, two refs up the walk */
+static int allow_under_cap(limitr_engine *e)
+{
+    return limitr_allow(e, "k", "chat", 5, NULL);
+}
+
+static int add_cap(limitr_engine *e)
+{
+    return limitr_add_customer_cap(e, "k", "{\"value\": 50}", NULL);
+}
+
+static char setup_hold[64]; /* the hold the setup made */
+
+static int reserve_one(limitr_engine *e)
+{
+    char hold[64];
+    return limitr_reserve(e, "k", "api", 2, NULL, hold, sizeof hold);
+}
+
+static int settle_one(limitr_engine *e)
+{
+    return limitr_settle(e, "k", "api", setup_hold, 1, NULL);
+}
+
+/* the whole state, exported and imported over itself */
+static int import_all(limitr_engine *e)
+{
+    const char *json = NULL;
+    size_t len = 0;
+    char *copy;
+    int status;
+    if (limitr_export(e, NULL, &json, &len) != LIMITR_OK) return -1;
+    if ((copy = malloc(len)) == NULL) return -1;
+    memcpy(copy, json, len);
+    status = limitr_import(e, copy, len, 1, NULL);
+    free(copy);
+    return status;
+}
+
 static char *export_all(limitr_engine *e)
 {
     const char *json = NULL;
@@ -350,8 +401,15 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
     if (e == NULL) return -1;
     /* a clock that stands still: exports differ only by the change */
     if (limitr_set_time(e, 1700000000000) != LIMITR_OK ||
-        limitr_create_customer(e, "k", NULL, NULL, NULL) != LIMITR_OK ||
-        limitr_allow(e, "k", "api", 3, NULL) != LIMITR_OK)
+        limitr_create_customer(e, "org", NULL, "{\"type\": \"org\"}", NULL) !=
+            LIMITR_OK ||
+        limitr_add_customer_cap(e, "org", "{\"value\": 1000, \"shared\": true}",
+                                NULL) != LIMITR_OK ||
+        limitr_create_customer(e, "k", NULL, "{\"refs\": [\"org\"]}", NULL) !=
+            LIMITR_OK ||
+        limitr_allow(e, "k", "api", 3, NULL) != LIMITR_OK ||
+        limitr_reserve(e, "k", "api", 4, NULL, setup_hold, sizeof setup_hold) !=
+            LIMITR_OK)
         return -1;
     for (k = 1; k < 100000; k++) {
         char *before = export_all(e), *after;
@@ -382,7 +440,7 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
         }
         /* the child got through: its change is there */
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad++;
-        if (change != reload_one &&
+        if (change != reload_one && change != import_all &&
             (after == NULL || strcmp(before, after) == 0))
             bad++;
         free(before);
@@ -404,10 +462,12 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
     static const struct {
         const char *name;
         change_fn fn;
-    } changes[] = {{"kill-allow", allow_from_grant},
-                   {"kill-create", create_one},
-                   {"kill-delete", delete_one},
-                   {"kill-reload", reload_one}};
+    } changes[] = {
+        {"kill-allow", allow_from_grant},    {"kill-create", create_one},
+        {"kill-delete", delete_one},         {"kill-reload", reload_one},
+        {"kill-cap-allow", allow_under_cap}, {"kill-add-cap", add_cap},
+        {"kill-reserve", reserve_one},       {"kill-settle", settle_one},
+        {"kill-import", import_all}};
     size_t i;
     for (i = 0; i < sizeof changes / sizeof changes[0]; i++) {
         long steps = 0;

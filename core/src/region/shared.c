@@ -112,9 +112,13 @@ int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
 
 int limitr__shared_nomem(limitr_engine *e)
 {
-    if (limitr__region_ran_out(e->shared->r))
+    if (limitr__region_ran_out(e->shared->r)) {
+        /* first the event: what its subscribers call must not take the
+           place of this call's error */
+        limitr__report_error(e, "state", "state region full");
         return limitr__fail(e, LIMITR_NOMEM, "region_full",
                             "state region full");
+    }
     return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
 }
 
