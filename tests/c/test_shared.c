@@ -419,6 +419,7 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
         if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
         pid = fork();
         if (pid == 0) {
+            free(before); /* valgrind's leak check runs in the child too */
             limitr__region_fault_after(k);
             change(e);
             limitr__region_fault_after(0);

@@ -246,8 +246,9 @@ struct limitr_engine {
     item_list lib_items; /* it as items, for the snippet that called */
 
     /* A durable store (store/store.c), or NULL: what each call changes is
-       written to it. `hooked`: the store or the home's lock needs the
-       outermost call's entry and exit (limitr__hold). */
+       written to it. `hooked`: the store or a shared region needs the
+       outermost call's entry and exit (limitr__hold), and the customers
+       each call reaches (limitr__touch). */
     struct limitr_store *store;
     /* A region shared by processes (region/shared.c), or NULL: the state
        lives there, under its lock. */
@@ -399,7 +400,8 @@ int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
  * long as it runs; calls made from snippets and event handlers run inside
  * it. A guard releases it when the calling function returns. A store sees
  * every level leave (its log rows) and the outermost one (its writes). Both
- * are off the hot path until a home lock or a store is set (e->hooked). */
+ * are off the hot path until a shared region or a store is set
+ * (e->hooked). */
 typedef struct state_hold {
     limitr_engine *e;
     int status; /* not LIMITR_OK: the state could not be held (a shared
