@@ -75,6 +75,7 @@ static long admitted_by_children(limitr_engine *e, int children, int tries)
     long total = 0, n;
     if (pipe(fds) != 0) return -1;
     for (i = 0; i < children; i++) {
+        fflush(NULL); /* a child must not write our buffered output again */
         pid_t pid = fork();
         if (pid == 0) {
             long ok = 0;
@@ -152,6 +153,7 @@ TEST(a_reload_reaches_every_process)
     ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "k", "api", 7, NULL), LIMITR_OK);
     ASSERT(pipe(fds) == 0);
+    fflush(NULL); /* a child must not write our buffered output again */
     pid = fork();
     if (pid == 0) { /* forked before the reload */
         char go;
@@ -299,6 +301,7 @@ TEST(a_lock_wait_is_bounded)
     ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &o, &e),
               LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    fflush(NULL); /* a child must not write our buffered output again */
     pid = fork();
     if (pid == 0) {
         limitr_on(e, "meter-changed", linger, NULL, NULL);
@@ -417,6 +420,7 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
         int status = 0;
         pid_t pid;
         if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
+        fflush(NULL); /* a child must not write our buffered output again */
         pid = fork();
         if (pid == 0) {
             free(before); /* valgrind's leak check runs in the child too */
