@@ -1428,6 +1428,43 @@ static int l_engine_plan(lua_State *L)
     return push_result_text(L, json);
 }
 
+/* e:set_credit(name, credit) -> true | nil, err, code */
+static int l_engine_set_credit(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *name = check_string(L, 2);
+    char *json;
+    int status;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_pushnil(L);
+    if (lua_next(L, 3) == 0) { /* {} is an object here, not a list */
+        json = malloc(3);
+        if (json == NULL) return luaL_error(L, "set_credit: out of memory");
+        memcpy(json, "{}", 3);
+    } else {
+        lua_pop(L, 2);
+        json = to_json_text(L, 3, "set_credit");
+    }
+    enter(b);
+    status = limitr_set_credit(b->e, name, json);
+    leave(b);
+    free(json);
+    return push_done(L, b->e, status);
+}
+
+/* e:credit(name) -> the credit as the policy gives it | nil, err, code */
+static int l_engine_credit(lua_State *L)
+{
+    engine_box *b = check_box(L);
+    const char *name = check_string(L, 2), *json;
+    int status;
+    enter(b);
+    status = limitr_credit(b->e, name, &json);
+    leave(b);
+    if (status != LIMITR_OK) return push_fail(L, b->e);
+    return push_result_text(L, json);
+}
+
 static int l_engine_plan_trial_period(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -2537,6 +2574,8 @@ static const luaL_Reg engine_methods[] = {
     {"checkpoint", l_engine_checkpoint},
     {"stats", l_engine_stats},
     {"decide", l_engine_decide},
+    {"set_credit", l_engine_set_credit},
+    {"credit", l_engine_credit},
     {"policy_text", l_engine_policy_text},
     {"observe", l_engine_observe},
     {"reserve", l_engine_reserve},

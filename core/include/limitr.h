@@ -225,6 +225,21 @@ LIMITR_API int limitr_checkpoint(limitr_engine *engine);
  * store stays open (LIMITR_STORE "store_error"). */
 LIMITR_API int limitr_close(limitr_engine *engine);
 
+/* ---- Credits changed at run time (docs/economy.md) ---- */
+
+/* Adds or replaces credit `name` with credit_json (a JSON object with the
+ * fields a policy document gives a credit). It is checked as the document
+ * would be (LIMITR_INVALID "invalid_policy", every problem with its path,
+ * credits.<name>...; nothing changed). Later calls use the new price,
+ * pricing and overhead; usage recorded before is not priced again. State is
+ * kept, as by limitr_reload (policy-reloaded does not fire). */
+LIMITR_API int limitr_set_credit(limitr_engine *engine, const char *name,
+                                 const char *credit_json);
+/* The credit as the policy gives it, as JSON (borrowed);
+ * LIMITR_NOT_FOUND "unknown_credit". */
+LIMITR_API int limitr_credit(limitr_engine *engine, const char *name,
+                             const char **credit_json);
+
 /* ---- A state shared by processes (docs/shared.md) ---- */
 
 /* A shared engine's options; zero is the default of each. */

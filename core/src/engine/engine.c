@@ -83,6 +83,7 @@ static const struct {
     {"unknown_entitlement", "the entitlement is not in the customer's plan"},
     {"no_plan", "the customer has no plan and the policy no default plan"},
     {"unknown_plan", "unknown plan"},
+    {"unknown_credit", "the policy has no credit of that name"},
     {"no_scope_customer", "no customer of the entitlement's scope type is "
                           "reachable through the caller's refs"},
     {"invalid_value", "invalid value: not a finite number, or a unit of "

@@ -438,6 +438,9 @@ limitr_engine *limitr__engine_create(const limitr_options *opts,
  * compiled, its names interned. */
 int limitr__engine_compile(limitr_engine *e, const char *text, size_t len,
                            const char *format, const limitr_options *opts);
+/* limitr_reload's work (reload.c): policy-reloaded fires when announce. */
+int limitr__reload(limitr_engine *e, const char *text, size_t len,
+                   const char *format, const char **result_json, int announce);
 /* Another process reloaded a shared region's policy: this engine follows
  * (compiled and swapped, the state untouched). reload.c. */
 int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,

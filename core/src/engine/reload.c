@@ -539,8 +539,8 @@ int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,
     return limitr__ok(e);
 }
 
-static int reload(limitr_engine *e, const char *text, size_t len,
-                  const char *format, const char **result_json)
+int limitr__reload(limitr_engine *e, const char *text, size_t len,
+                   const char *format, const char **result_json, int announce)
 {
     lp_policy *np;
     char *err = NULL, previous[72];
@@ -631,7 +631,7 @@ static int reload(limitr_engine *e, const char *text, size_t len,
         if (result_json != NULL) *result_json = NULL;
         return limitr__ok(e);
     }
-    if (limitr__listening(e, EV_POLICY_RELOADED))
+    if (announce && limitr__listening(e, EV_POLICY_RELOADED))
         limitr__emit(e, EV_POLICY_RELOADED, cJSON_Duplicate(result, 1));
     if (limitr__set_result(e, result, result_json) != LIMITR_OK) {
         if (result_json != NULL) *result_json = NULL;
@@ -654,7 +654,7 @@ static int reload_call(limitr_engine *e, const char *text, size_t len,
     LIMITR_ENTER(e);
     if (result_json != NULL) *result_json = NULL;
     LIMITR_LOG_OP(e, "reload", NULL, NULL);
-    return reload(e, text, len, format, result_json);
+    return limitr__reload(e, text, len, format, result_json, 1);
 }
 
 int limitr_reload(limitr_engine *e, const char *text, size_t len,
@@ -675,8 +675,8 @@ static int reload_file_call(limitr_engine *e, const char *path,
     LIMITR_LOG_OP(e, "reload", NULL, path);
     status = limitr__read_file(path, &text, &len, msg, sizeof msg);
     if (status != LIMITR_OK) return limitr__fail(e, status, NULL, "%s", msg);
-    status = reload(e, text != NULL ? text : "", len,
-                    limitr__format_of_path(path), result_json);
+    status = limitr__reload(e, text != NULL ? text : "", len,
+                            limitr__format_of_path(path), result_json, 1);
     free(text);
     return status;
 }
