@@ -210,3 +210,36 @@ policy:
         assert.is_true(e:release("u", "chat", h))
     end)
 end)
+
+describe("settle and grants", function()
+    it("draws first from the grants the hold set aside, whatever the order says now", function()
+        local e = assert(require("limitr").new([[
+policy:
+  credits:
+    token: {}
+  plans:
+    free:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 0, mode: hard}}
+]]))
+        local day = 86400000
+        e:set_time(1700000000000)
+        assert(e:create_customer("u"))
+        assert(e:add_customer_grant("u", { credit = "token", value = 10, id = "a",
+                                           expires_on = 1700000000000 + 2 * day }))
+        local h = assert(e:reserve("u", "chat", 4)) -- sets 4 aside in a
+        -- c expires sooner: expires_first would draw it first now
+        assert(e:add_customer_grant("u", { credit = "token", value = 10, id = "c",
+                                           expires_on = 1700000000000 + day }))
+        assert.is_true(e:settle("u", "chat", h, 4))
+        local left = {}
+        for _, g in ipairs(e:customer("u").grants) do left[g.id] = g.value end
+        assert.same({ a = 6, c = 10 }, left)
+        -- past what the hold set aside, the order goes on as usual
+        assert.is_true(e:allow("u", "chat", 3))
+        left = {}
+        for _, g in ipairs(e:customer("u").grants) do left[g.id] = g.value end
+        assert.same({ a = 6, c = 7 }, left)
+    end)
+end)

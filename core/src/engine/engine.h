@@ -149,6 +149,7 @@ typedef struct draw_candidate {
     lnum balance;    /* now */
     lnum unit_runes; /* what a unit of its credit is worth */
     int exact;       /* in the limit's own credit */
+    int preferred;   /* set aside by the hold a settle records */
 } draw_candidate;
 
 /* The draw an allow decided, kept so that its commit writes it without
@@ -237,6 +238,9 @@ struct limitr_engine {
     uint64_t next_token;
 
     draw_plan draw;              /* the last grant draw decided */
+    /* settle: the grants its hold set aside (IDs), drawn first */
+    char **settle_grants;
+    size_t n_settle_grants;
     cap_walk walk;               /* the caps of a call */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 

@@ -232,6 +232,7 @@ static int before(const candidate *a, const candidate *b, grant_strategy s)
     const grant *ga = a->g, *gb = b->g;
     size_t n;
     int cmp;
+    if (a->preferred != b->preferred) return a->preferred;
     if (a->exact != b->exact) return a->exact;
     if (s == GRANTS_EXPIRES_FIRST && ga->has_expires != gb->has_expires)
         return ga->has_expires;
@@ -293,6 +294,11 @@ static void consider(limitr_engine *e, const customer *c, int credit,
     cd->g = g;
     cd->i = i;
     cd->exact = g->credit == e->credit_names[credit];
+    cd->preferred = 0;
+    for (k = 0; k < e->n_settle_grants; k++)
+        if (strlen(e->settle_grants[k]) == g->id_len &&
+            memcmp(e->settle_grants[k], g->id, g->id_len) == 0)
+            cd->preferred = 1;
     cd->unit_runes = 0;
     if (!cd->exact) {
         if (*convertible < 0) *convertible = p->credits[credit].reaches_runes;

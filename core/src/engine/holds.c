@@ -420,9 +420,43 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     return limitr__stored(e, release_call(e, id, ent, hold));
 }
 
+/* IDs copied out of a hold that goes before they are used. */
+typedef struct id_list {
+    char **items;
+    size_t n;
+} id_list;
+
+static void free_ids(id_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* The grants h set aside room in; -1 when memory ran out (l empty). */
+static int grants_of_hold(const reservation *h, id_list *l)
+{
+    size_t i;
+    if (h->n_parts == 0) return 0;
+    if ((l->items = malloc(h->n_parts * sizeof *l->items)) == NULL) return -1;
+    for (i = 0; i < h->n_parts; i++) {
+        if (h->parts[i].is_cap) continue;
+        if ((l->items[l->n] = strdup(h->parts[i].id)) == NULL) {
+            free_ids(l);
+            return -1;
+        }
+        l->n++;
+    }
+    return 0;
+}
+
 static int settle_call(limitr_engine *e, const char *id, const char *ent,
                        const char *hold, double actual, const char *opts_json)
 {
+    id_list set_aside = {NULL, 0};
     decision d;
     hold_opts o;
     long i;
@@ -452,6 +486,10 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     if (i >= 0) { /* its room back where it came from */
         reservation *h = &d.owner->holds[i];
         int alive = live(h, d.now);
+        if (alive && grants_of_hold(h, &set_aside) != 0) {
+            free_hold_opts(&o);
+            return limitr__nomem(e);
+        }
         give_back(e, d.owner, h);
         if (alive) {
             if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
@@ -473,15 +511,23 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         }
         limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
     }
-    /* record what was used, past any limit and cap */
+    /* record what was used, past any limit and cap; the grants the hold
+       set aside pay first */
     memset(&co, 0, sizeof co);
     co.event_json = o.event;
     co.force = 1;
     co.has_overhead = o.has_overhead;
     co.overhead = limitr__lnum_to_double(o.overhead);
     e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
+    e->settle_grants = set_aside.items;
+    e->n_settle_grants = set_aside.n;
+    e->draw.valid = 0;
     status = limitr_allow(e, id, ent, actual, &co);
+    e->settle_grants = NULL;
+    e->n_settle_grants = 0;
+    e->draw.valid = 0;
     e->unlogged_depth = 0;
+    free_ids(&set_aside);
     /* then learn it, with the hold's basis and segment unless opts say
        otherwise (the call's overhead as the cost function gives it) */
     if (status == LIMITR_OK &&
