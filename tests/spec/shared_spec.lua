@@ -102,6 +102,15 @@ describe("limitr.shared", function()
         assert.is_true(e:allow(("customer-%023d"):format(0), "api", 1))
     end)
 
+    it("under nginx, runs only in init_by_lua", function()
+        local saved = rawget(_G, "ngx")
+        _G.ngx = { get_phase = function() return "access" end }
+        local e, err = limitr.shared(POLICY, { name = fresh_name() })
+        _G.ngx = saved
+        assert.is_nil(e)
+        assert.equal("limitr.shared must run in init_by_lua", err)
+    end)
+
     it("gives stats only for a shared engine", function()
         local e = assert(limitr.new(POLICY))
         local none, err, code = e:stats()
