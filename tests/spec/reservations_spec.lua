@@ -232,7 +232,19 @@ policy:
         -- c expires sooner: expires_first would draw it first now
         assert(e:add_customer_grant("u", { credit = "token", value = 10, id = "c",
                                            expires_on = 1700000000000 + day }))
+        -- another customer with a grant of the same id: a handler's call on
+        -- it draws in its own order (b first), not the settle's
+        assert(e:create_customer("z"))
+        assert(e:add_customer_grant("z", { credit = "token", value = 10, id = "a" }))
+        assert(e:add_customer_grant("z", { credit = "token", value = 10, id = "b",
+                                           expires_on = 1700000000000 + day }))
+        e:on("meter-changed", function(ev)
+            if ev.customer.id == "u" then assert(e:allow("z", "chat", 5)) end
+        end)
         assert.is_true(e:settle("u", "chat", h, 4))
+        local z = {}
+        for _, g in ipairs(e:customer("z").grants) do z[g.id] = g.value end
+        assert.same({ a = 10, b = 5 }, z)
         local left = {}
         for _, g in ipairs(e:customer("u").grants) do left[g.id] = g.value end
         assert.same({ a = 6, c = 10 }, left)
@@ -241,5 +253,34 @@ policy:
         left = {}
         for _, g in ipairs(e:customer("u").grants) do left[g.id] = g.value end
         assert.same({ a = 6, c = 7 }, left)
+    end)
+end)
+
+describe("a dead hold's governor tokens", function()
+    it("count as given back in every read from its expiry on, and once", function()
+        local e = assert(require("limitr").new([[
+policy:
+  credits:
+    token: {}
+  plans:
+    free:
+      default: true
+      entitlements:
+        chat:
+          limit: {credit: token, value: 100, mode: hard, governor_enabled: true,
+                  governor_capacity: 10, governor_refill_rate: 0.000000001}
+]]))
+        e:set_time(1700000000000)
+        assert(e:create_customer("u"))
+        local h = assert(e:reserve("u", "chat", 6, { ttl = 1000 }))
+        assert.same({ false, "governor" }, { e:check("u", "chat", 5) })
+        e:advance(2000)
+        assert.is_true(e:check("u", "chat", 5)) -- before anything removed it
+        assert.equal(10, e:allowance("u", "chat"))
+        -- settling the dead hold gives its tokens back once, then records 2
+        assert.is_true(e:settle("u", "chat", h, 2))
+        assert.equal(8, e:allowance("u", "chat"))
+        assert.is_true(e:allow("u", "chat", 8))
+        assert.same({ false, "governor" }, { e:allow("u", "chat", 1) })
     end)
 end)

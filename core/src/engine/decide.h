@@ -51,6 +51,11 @@ int limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
  * (holds.c). */
 lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int credit,
                   int64_t now);
+/* The governor tokens dead holds of owner on ent took and have not given
+ * back yet (that happens when they are removed): a dead hold holds nothing,
+ * so every view counts them back (holds.c). */
+lnum limitr__dead_hold_tokens(const customer *owner, int ent, int credit,
+                              int64_t now);
 
 /* Gates 1-4 for id / ent: fills d (with the period view when limited, and
  * the limit's value, running a `value` snippet). 0, or -1 with d->gate and

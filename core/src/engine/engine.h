@@ -238,9 +238,12 @@ struct limitr_engine {
     uint64_t next_token;
 
     draw_plan draw;              /* the last grant draw decided */
-    /* settle: the grants its hold set aside (IDs), drawn first */
+    /* settle: the grants its hold set aside (IDs) on settle_owner, drawn
+       first by its own allow (at event depth settle_depth) */
     char **settle_grants;
     size_t n_settle_grants;
+    const customer *settle_owner;
+    int settle_depth;
     cap_walk walk;               /* the caps of a call */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 

@@ -34,6 +34,20 @@ lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int credit,
     return sum;
 }
 
+lnum limitr__dead_hold_tokens(const customer *owner, int ent, int credit,
+                              int64_t now)
+{
+    lnum sum = 0;
+    size_t i;
+    for (i = 0; i < owner->n_holds; i++) {
+        const reservation *h = &owner->holds[i];
+        if (h->ent == ent && h->credit == credit && !live(h, now) &&
+            lnum_add(sum, h->tokens, &sum) != 0)
+            sum = LNUM_MAX;
+    }
+    return sum;
+}
+
 /* Gives a hold's room back to its caps and grants. */
 static void give_back(limitr_engine *e, customer *owner, const reservation *h)
 {
@@ -360,6 +374,12 @@ static long hold_of(limitr_engine *e, const char *id, const char *ent,
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0 ||
         d->lim == NULL || n == 0)
         return -1;
+    /* dead holds go first, their room and tokens back (a view counts a
+       dead hold's tokens as back: what writes a view must not keep it) */
+    if (limitr__holds_prune(e, d->owner, d->now) &&
+        (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0 ||
+         d->lim == NULL))
+        return -1;
     for (i = 0; i < d->owner->n_holds; i++)
         if (d->owner->holds[i].id == n && d->owner->holds[i].ent == d->ent_name)
             return (long)i;
@@ -483,21 +503,17 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         free_hold_opts(&o); /* it could not be recorded: the hold stays */
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     }
-    if (i >= 0) { /* its room back where it came from */
+    if (i >= 0) { /* its room back where it came from (it is live) */
         reservation *h = &d.owner->holds[i];
-        int alive = live(h, d.now);
-        if (alive && grants_of_hold(h, &set_aside) != 0) {
+        if (grants_of_hold(h, &set_aside) != 0) {
             free_hold_opts(&o);
             return limitr__nomem(e);
         }
         give_back(e, d.owner, h);
-        if (alive) {
-            if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
-            /* the governor takes what was used past what it gave, or keeps
-               the refund */
-            if (d.lim != NULL && h->credit == d.lim->credit_name)
-                move_tokens(e, &d, h->tokens - a);
-        }
+        if (d.stored != NULL) limitr__meter_apply(d.stored, &d.v);
+        /* the governor takes what was used past what it gave, or keeps the
+           refund */
+        if (h->credit == d.lim->credit_name) move_tokens(e, &d, h->tokens - a);
         if (!o.has_basis && h->has_basis) {
             o.has_basis = 1;
             o.basis = h->basis;
@@ -510,6 +526,11 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
             o.segment = segment;
         }
         limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
+    } else if (d.lim != NULL && d.stored != NULL && d.lim->rule.governor) {
+        /* an unknown or expired hold held nothing: the governor takes all
+           of actual */
+        limitr__meter_apply(d.stored, &d.v);
+        move_tokens(e, &d, -a);
     }
     /* record what was used, past any limit and cap; the grants the hold
        set aside pay first */
@@ -521,10 +542,13 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
     e->settle_grants = set_aside.items;
     e->n_settle_grants = set_aside.n;
+    e->settle_owner = d.owner;
+    e->settle_depth = e->delivering; /* not the calls its events make */
     e->draw.valid = 0;
     status = limitr_allow(e, id, ent, actual, &co);
     e->settle_grants = NULL;
     e->n_settle_grants = 0;
+    e->settle_owner = NULL;
     e->draw.valid = 0;
     e->unlogged_depth = 0;
     free_ids(&set_aside);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "decide.h"
 #include "engine.h"
 
 int64_t limitr__period_start(const lp_limit *lim, int64_t started, int64_t now)
@@ -97,6 +98,11 @@ void limitr__meter_view(limitr_engine *e, const lp_limit *lim,
         v->last_refill = m->last_refill;
     }
     if (!r->governor) return;
+    if (v->has_bucket && owner->n_holds > 0) { /* dead holds take nothing */
+        lnum dead = limitr__dead_hold_tokens(owner, m->ent, m->credit, now);
+        if (lnum_add(v->tokens, dead, &v->tokens) != 0)
+            v->tokens = r->governor_capacity;
+    }
     if (!v->has_bucket) { /* full at the first governed call */
         v->has_bucket = 1;
         v->tokens = r->governor_capacity;
