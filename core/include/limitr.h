@@ -269,9 +269,11 @@ typedef struct limitr_shared_stats {
     size_t size, used, free; /* bytes of the region */
     size_t customers;
     unsigned shards;
-    uint64_t recoveries; /* calls undone after their process died */
-    uint64_t locks;      /* times the lock was taken: once per outermost
-                            call (calls from handlers run inside it) */
+    uint64_t recoveries;        /* calls undone after their process died */
+    uint64_t locks;             /* times the lock was taken: once per outermost
+                                   call (calls from handlers run inside it) */
+    uint64_t journal_overflows; /* calls too big for the undo journal: made,
+                                   but not undoable had their process died */
 } limitr_shared_stats;
 /* LIMITR_INVALID "not_shared" for an engine that is not shared. */
 LIMITR_API int limitr_stats(limitr_engine *engine, limitr_shared_stats *out);

@@ -143,6 +143,37 @@ TEST(the_lock_is_taken_once_per_outermost_call)
     limitr_free(e);
 }
 
+/* A subscriber of one engine that allows through another engine on the
+ * same region (and in the same process). */
+static int nested_status = 99;
+static const char *allow_through(const char *name, const char *json,
+                                 void *ud)
+{
+    (void)name;
+    if (strstr(json, "\"entitlement\":\"api\"") != NULL)
+        nested_status = limitr_allow(ud, "k", "seats", 1, NULL);
+    return NULL;
+}
+
+TEST(two_engines_of_one_process_share_its_hold)
+{
+    limitr_shared_options o = {"nested", 2 << 20, 0, 100};
+    limitr_engine *e1 = NULL, *e2 = NULL;
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &o, &e1),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_shared(policy, strlen(policy), "yaml", NULL, &o, &e2),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e1, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e1, "meter-changed", allow_through, e2, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e1, "k", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(nested_status, LIMITR_OK); /* not a lock timeout */
+    ASSERT_NUM(value_of(e2, "k", "seats"), 1);
+    ASSERT_NUM(value_of(e2, "k", "api"), 1);
+    limitr_free(e1);
+    limitr_free(e2);
+}
+
 TEST(a_reload_reaches_every_process)
 {
     limitr_engine *e = shared_engine(policy, "reload", 2 << 20);
@@ -205,6 +236,26 @@ TEST(a_region_is_found_again_by_name)
                "limitr.shared: region 'again' exists with another size");
     limitr_free(e3);
     limitr_free(e2);
+}
+
+TEST(any_size_gives_aligned_memory)
+{
+    /* sizes whose fixed part is not a multiple of 16 */
+    static const size_t sizes[] = {20000000, (1 << 20) + 512, (1 << 20) + 8};
+    static const char *const names[] = {"odd-1", "odd-2", "odd-3"};
+    size_t i;
+    for (i = 0; i < 3; i++) {
+        limitr_engine *e = shared_engine(policy, names[i], sizes[i]);
+        limitr_shared_stats st;
+        ASSERT(e != NULL);
+        ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+        ASSERT_EQ(limitr_allow(e, "k", "chat", 25, NULL), LIMITR_OK);
+        ASSERT_NUM(value_of(e, "k", "chat"), 25);
+        ASSERT_EQ(limitr_stats(e, &st), LIMITR_OK);
+        ASSERT_EQ(st.size, sizes[i]);
+        ASSERT(st.used + st.free == st.size);
+        limitr_free(e);
+    }
 }
 
 TEST(bad_options_are_refused)
@@ -279,6 +330,37 @@ TEST(a_full_region_refuses_only_what_needs_room)
     ASSERT_EQ(limitr_delete_customer(e, "customer-00000000000000000000000"),
               LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+    limitr_free(e);
+}
+
+/* A call too big for the journal (an import replacing 1,200 customers in
+ * an 8m region) is made whole, and what it frees is freed. */
+TEST(a_call_past_the_journal_frees_what_it_frees)
+{
+    limitr_engine *e = shared_engine(policy, "overflow", 8 << 20);
+    limitr_shared_stats first, second;
+    const char *json = NULL;
+    char id[64], *copy;
+    size_t len = 0;
+    long n;
+    ASSERT(e != NULL);
+    for (n = 0; n < 1200; n++) {
+        snprintf(id, sizeof id, "customer-%ld", n);
+        ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+    }
+    ASSERT_EQ(limitr_export(e, NULL, &json, &len), LIMITR_OK);
+    copy = malloc(len);
+    ASSERT(copy != NULL);
+    memcpy(copy, json, len);
+    /* every customer destroyed and made again */
+    ASSERT_EQ(limitr_import(e, copy, len, 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &first), LIMITR_OK);
+    ASSERT(first.journal_overflows > 0); /* else this tests nothing */
+    ASSERT_EQ(limitr_import(e, copy, len, 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &second), LIMITR_OK);
+    ASSERT_EQ(second.used, first.used);
+    ASSERT_EQ(second.customers, 1200);
+    free(copy);
     limitr_free(e);
 }
 
@@ -488,10 +570,13 @@ int main(void)
 {
     RUN(forked_processes_count_exactly);
     RUN(the_lock_is_taken_once_per_outermost_call);
+    RUN(two_engines_of_one_process_share_its_hold);
     RUN(a_reload_reaches_every_process);
     RUN(a_region_is_found_again_by_name);
+    RUN(any_size_gives_aligned_memory);
     RUN(bad_options_are_refused);
     RUN(a_full_region_refuses_only_what_needs_room);
+    RUN(a_call_past_the_journal_frees_what_it_frees);
     RUN(a_lock_wait_is_bounded);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
     return harness_failures ? 1 : 0;

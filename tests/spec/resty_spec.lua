@@ -174,6 +174,36 @@ describe("limitr.resty.enforce", function()
 end)
 
 describe("e:decide", function()
+    it("runs an on_exceed snippet once, as the allow does", function()
+        local e = assert(limitr.new([[
+policy:
+  lua: "CALLS = 0"
+  credits: {request: {}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        api:
+          limit:
+            credit: request
+            value: 5
+            mode: soft
+            on_exceed: "function(ctx) CALLS = CALLS + 1; error('boom') end"
+]]))
+        assert(e:create_customer("k"))
+        local errors = 0
+        e:on("error", function() errors = errors + 1 end)
+        assert.is_true(e:allow("k", "api", 4))
+        -- fits: no snippet in the allow, none in the read of what remains
+        local ok, reason, limit, remaining = e:decide("k", "api", 1)
+        assert.same({ true, nil, 5, 0 }, { ok, reason, limit, remaining })
+        assert.equal(0, errors)
+        -- past the limit: the allow's snippet fails (one error), and the
+        -- read does not run it again
+        assert.is_true((e:decide("k", "api", 1)))
+        assert.equal(1, errors)
+    end)
+
     it("goes through the FFI under LuaJIT", function()
         if not jit then return end -- Lua 5.4: the C API only
         local e = engine()

@@ -346,7 +346,7 @@ static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
         }
     }
     /* Custom overage logic, for a call the mode would deny or bill. */
-    if (lim->on_exceed_ref > 0 && !force) {
+    if (lim->on_exceed_ref > 0 && !force && !e->reading_back) {
         int verdict = on_exceed(e, d);
         if (verdict == 0) {
             d->gate = "on_exceed";

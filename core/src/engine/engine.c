@@ -270,11 +270,11 @@ void limitr__touch_hooked(const limitr_engine *e, customer *c)
     if (e->shared != NULL) limitr__shared_touch(e, c);
 }
 
-void limitr__touch_all(limitr_engine *e)
+void limitr__touch_all(limitr_engine *e, int in_place)
 {
     size_t i;
     if (e->store != NULL) limitr__store_all(e);
-    if (e->shared == NULL) return;
+    if (e->shared == NULL || !in_place) return;
     for (i = 0; i < e->st.d->customers.cap; i++) {
         customer *c = limitr__idmap_at(&e->st.d->customers, i);
         if (c != NULL) limitr__customer_save(&e->st, c);

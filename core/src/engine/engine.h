@@ -227,6 +227,8 @@ struct limitr_engine {
     int delivering;          /* nesting depth of event delivery */
     int reporting_error;     /* delivering an `error` event */
     int in_decision_snippet; /* a value, on_exceed or cost snippet runs */
+    int reading_back;        /* limitr_decide reads its allow's outcome: the
+                                on_exceed snippet ran once already, not again */
     struct {
         const customer *owner;
         int ent;                          /* state name */
@@ -237,7 +239,7 @@ struct limitr_engine {
     size_t n_frames;
     uint64_t next_token;
 
-    draw_plan draw;              /* the last grant draw decided */
+    draw_plan draw; /* the last grant draw decided */
     /* settle: the grants its hold set aside (IDs) on settle_owner, drawn
        first by its own allow (at event depth settle_depth) */
     char **settle_grants;
@@ -434,8 +436,10 @@ static inline void limitr__touch(const limitr_engine *e, customer *c)
 {
     if (e->hooked && c != NULL) limitr__touch_hooked(e, c);
 }
-/* Every customer may change (import, reload); before any is destroyed. */
-void limitr__touch_all(limitr_engine *e);
+/* Every customer may change (import, reload); called before any is
+ * destroyed. in_place: the call writes into existing customers (a shared
+ * region journals them all), else it only replaces or drops them. */
+void limitr__touch_all(limitr_engine *e, int in_place);
 
 /* An engine without a policy: its state in the heap, or *in (a handle on a
  * state that lives elsewhere); NULL when memory runs out. */

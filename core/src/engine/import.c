@@ -1490,7 +1490,7 @@ static void commit(limitr_engine *e, staged *s, int replace, idmap *fresh,
     size_t i, j;
     /* before customers go: the store forgets the ones it was to write
        and writes every row again */
-    limitr__touch_all(e);
+    limitr__touch_all(e, 1); /* replaced ones too: destroying writes them */
     if (replace) {
         for (i = 0; i < d->customers.cap; i++) {
             customer *c = limitr__idmap_at(&d->customers, i);

@@ -296,7 +296,9 @@ int limitr_decide(limitr_engine *e, const char *id, size_t id_len,
        commit, the period's end, and for a denial how long to wait */
     if (limitr__target(e, id, id_len, ent, ent_len, &d) == 0 && d.lim != NULL &&
         limitr__requested(e, &d, value, value_str) == 0) {
+        e->reading_back = 1;
         limitr__decide(e, &d, 0);
+        e->reading_back = 0;
         if (d.lim->rule.mode != MODE_OBSERVE) {
             out->has_limit = 1;
             out->limit = limitr__lnum_to_double(d.limit);

@@ -605,7 +605,7 @@ int limitr__reload(limitr_engine *e, const char *text, size_t len,
     }
 
     /* Nothing fails from here on. */
-    limitr__touch_all(e); /* every customer may change */
+    limitr__touch_all(e, n_changes > 0); /* units: every customer changes */
     for (i = 0; i < n_changes; i++) {
         if (changes[i].convert)
             limitr__convert_units(e, NULL, 0, &changes[i], 1);

@@ -16,8 +16,7 @@
 
 /* The state (only: that customer alone) as a document, malloc'ed, its
  * length in *len; NULL when memory ran out. Writes nothing. */
-char *limitr__state_export(limitr_engine *e, const customer *only,
-                           size_t *len);
+char *limitr__state_export(limitr_engine *e, const customer *only, size_t *len);
 
 /* Parts of the document, for the store (store/store.c), which keeps each
  * customer in a row of its own: a customer, the policy-wide estimates, the
@@ -31,7 +30,7 @@ int limitr__put_all_units(struct textbuf *b, const limitr_engine *e);
 
 /* limitr_import with another bound on the document's length (the store
  * restores more than LIMITR_MAX_STATE_DOCUMENT). */
-int limitr__import(limitr_engine *e, const char *text, size_t len,
-                   int replace, size_t max_len, const char **result_json);
+int limitr__import(limitr_engine *e, const char *text, size_t len, int replace,
+                   size_t max_len, const char **result_json);
 
 #endif

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -55,6 +56,7 @@ struct region {
     int ran_out;    /* an allocation of the open section found no room */
 
     /* the allocator */
+    char *heap; /* where it starts */
     char *bump, *end;
     void *free_list[N_CLASSES];
     size_t used;
@@ -205,6 +207,17 @@ static void free_now(region *r, void *p, size_t n)
     r->used -= size;
 }
 
+/* Frees a full journal could not record, kept in this process (the one
+ * holding the lock) until its unlock. Were it to die first they would only
+ * be leaked: its section is not wholly undoable anyway once the journal is
+ * full. */
+static struct {
+    const region *r;
+    void *p;
+    size_t n;
+} * spilled;
+static size_t n_spilled, cap_spilled;
+
 static void free_later(region *r, void *p, size_t n)
 {
     if (!r->locked) {
@@ -212,10 +225,25 @@ static void free_later(region *r, void *p, size_t n)
         return;
     }
     /* Not reused before the commit: an undo needs it as it is. */
-    if (journal_append(r, p, n, ENTRY_FREE) == 0)
+    if (journal_append(r, p, n, ENTRY_FREE) == 0) {
         r->n_frees++;
-    else
-        r->leaked += n;
+        return;
+    }
+    if (n_spilled == cap_spilled) {
+        size_t cap = cap_spilled ? cap_spilled * 2 : 64;
+        void *grown = realloc(spilled, cap * sizeof *spilled);
+        if (grown == NULL) {
+            r->leaked += n;
+            return;
+        }
+        spilled = grown;
+        cap_spilled = cap;
+    }
+    spilled[n_spilled].r = r;
+    spilled[n_spilled].p = p;
+    spilled[n_spilled].n = n;
+    n_spilled++;
+    r->n_frees++;
 }
 
 void *limitr__region_realloc(void *ud, void *ptr, size_t old_size,
@@ -246,7 +274,8 @@ region *limitr__region_map(size_t size)
         errno = EINVAL;
         return NULL;
     }
-    fixed = REGION_FIXED_SIZE(size);
+    /* the heap starts 64-aligned whatever the size: lnum is __int128 */
+    fixed = (REGION_FIXED_SIZE(size) + 63) & ~(size_t)63;
     r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
              0);
     if (r == MAP_FAILED) return NULL;
@@ -265,7 +294,7 @@ region *limitr__region_map(size_t size)
     r->size = size;
     r->journal = (char *)r + ((sizeof *r + 63) & ~(size_t)63);
     r->journal_cap = fixed - (size_t)(r->journal - (char *)r);
-    r->bump = (char *)r + fixed;
+    r->heap = r->bump = (char *)r + fixed;
     r->end = (char *)r + size;
     return r;
 }
@@ -317,6 +346,7 @@ int limitr__region_lock(region *r, int64_t timeout_ms)
 
 void limitr__region_unlock(region *r)
 {
+    size_t k, kept = 0;
     if (r->n_frees > 0) {
         size_t pos = 0, end = r->journal_len;
         while (pos < end) {
@@ -327,6 +357,13 @@ void limitr__region_unlock(region *r)
             if (head.kind == ENTRY_FREE) free_now(r, head.addr, head.len);
             pos += sizeof head + data + sizeof(size_t);
         }
+        /* then those the journal had no room for */
+        for (k = 0; k < n_spilled; k++)
+            if (spilled[k].r == r)
+                free_now(r, spilled[k].p, spilled[k].n);
+            else
+                spilled[kept++] = spilled[k];
+        n_spilled = kept;
     }
     fault_step();
     /* The commit. */
@@ -391,7 +428,7 @@ const char *limitr__region_policy(const region *r, size_t *len,
 void limitr__region_stats(const region *r, region_stats *out)
 {
     out->size = r->size;
-    out->used = REGION_FIXED_SIZE(r->size) + r->used;
+    out->used = (size_t)(r->heap - (const char *)r) + r->used;
     out->free = r->size - out->used;
     out->journal_overflows = r->overflows;
     out->recoveries = r->recoveries;

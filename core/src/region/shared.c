@@ -17,7 +17,7 @@
 #define DEFAULT_SIZE ((size_t)16 << 20)
 #define DEFAULT_SHARDS 1024u
 #define DEFAULT_LOCK_TIMEOUT_MS 1000
-#define MAX_REGIONS 16
+#define MAX_REGIONS 64 /* names per process (docs/shared.md) */
 #define MAX_NAME 64
 /* Customers re-reached in one call are journaled once (past this many,
    again: harmless). */
@@ -28,9 +28,21 @@
 
 typedef struct shared_link shared_link;
 
+/* A region this process mapped, by name: a second limitr_shared (nginx
+ * reloading its configuration, in the master) finds it again. depth: this
+ * process's hold on its lock, whichever of its engines took it (an engine's
+ * handler may call another engine on the same region: the lock is not
+ * recursive). */
+typedef struct region_slot {
+    char name[MAX_NAME];
+    region *r;
+    int depth;
+} region_slot;
+
 /* One process's link to a region. */
 struct shared_link {
     region *r;
+    region_slot *slot;
     int64_t lock_timeout_ms;
     unsigned shards;
     uint64_t generation; /* of the policy this process compiled */
@@ -38,12 +50,7 @@ struct shared_link {
     int n_touched;
 };
 
-/* The regions this process mapped, by name: a second limitr_shared (nginx
- * reloading its configuration, in the master) finds them again. */
-static struct {
-    char name[MAX_NAME];
-    region *r;
-} regions[MAX_REGIONS];
+static region_slot regions[MAX_REGIONS];
 static size_t n_regions;
 static pthread_mutex_t regions_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -56,18 +63,43 @@ static void stay_loaded(void)
         dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
-/* ---- Calls ---- */
+/* ---- The lock, per process ---- */
 
-int limitr__shared_enter(limitr_engine *e)
+/* Takes the region's lock for this process (once, whatever the nesting):
+   LIMITR_OK, or the failure set on e. */
+static int slot_lock(limitr_engine *e, region_slot *slot, int64_t timeout_ms)
 {
-    shared_link *s = e->shared;
-    int rc = limitr__region_lock(s->r, s->lock_timeout_ms);
+    int rc;
+    if (slot->depth > 0) {
+        slot->depth++;
+        return LIMITR_OK;
+    }
+    rc = limitr__region_lock(slot->r, timeout_ms);
     if (rc > 0)
         return limitr__fail(e, LIMITR_ERROR, "lock_timeout", "lock timeout");
     if (rc < 0)
         return limitr__fail(e, LIMITR_ERROR, "lock_failed",
                             "the state region's lock cannot be recovered");
-    limitr__region_save(s->r, e->st.d, sizeof *e->st.d);
+    slot->depth = 1;
+    /* the state's root is written in place by many calls: saved whole */
+    if (limitr__region_root(slot->r) != NULL)
+        limitr__region_save(slot->r, limitr__region_root(slot->r),
+                            sizeof(state_data));
+    return LIMITR_OK;
+}
+
+static void slot_unlock(region_slot *slot)
+{
+    if (--slot->depth == 0) limitr__region_unlock(slot->r);
+}
+
+/* ---- Calls ---- */
+
+int limitr__shared_enter(limitr_engine *e)
+{
+    shared_link *s = e->shared;
+    int status = slot_lock(e, s->slot, s->lock_timeout_ms);
+    if (status != LIMITR_OK) return status;
     s->n_touched = 0;
     if (limitr__region_generation(s->r) != s->generation) {
         /* Another process reloaded: follow it before deciding. */
@@ -87,7 +119,7 @@ int limitr__shared_enter(limitr_engine *e)
 
 void limitr__shared_leave(limitr_engine *e)
 {
-    limitr__region_unlock(e->shared->r);
+    slot_unlock(e->shared->slot);
 }
 
 void limitr__shared_touch(const limitr_engine *e, customer *c)
@@ -131,12 +163,22 @@ void limitr__shared_detach(limitr_engine *e)
 
 /* ---- Opening ---- */
 
-static region *region_named(const char *name)
+static region_slot *slot_named(const char *name)
 {
     size_t i;
     for (i = 0; i < n_regions; i++)
-        if (strcmp(regions[i].name, name) == 0) return regions[i].r;
+        if (strcmp(regions[i].name, name) == 0) return &regions[i];
     return NULL;
+}
+
+/* Forgets a region this call made and could not use (nobody else knows it
+   yet: its first engine failed before it was returned). */
+static void slot_drop(region_slot *slot)
+{
+    pthread_mutex_lock(&regions_mu);
+    limitr__region_unmap(slot->r);
+    *slot = regions[--n_regions];
+    pthread_mutex_unlock(&regions_mu);
 }
 
 /* A new region holding an empty state; NULL when the system refuses. */
@@ -175,7 +217,8 @@ int limitr_shared(const char *policy, size_t len, const char *format,
     state st;
     limitr_engine *e;
     region *r;
-    int status, attached;
+    region_slot *slot;
+    int status, attached, differs = 0;
     size_t text_len;
     const char *text, *text_format;
     if (out == NULL) return LIMITR_INVALID;
@@ -204,9 +247,9 @@ int limitr_shared(const char *policy, size_t len, const char *format,
                            "(document): ", "no text given");
 
     pthread_mutex_lock(&regions_mu);
-    r = region_named(o.name);
-    attached = r != NULL;
-    if (r != NULL && limitr__region_size(r) != o.size) {
+    slot = slot_named(o.name);
+    attached = slot != NULL;
+    if (slot != NULL && limitr__region_size(slot->r) != o.size) {
         pthread_mutex_unlock(&regions_mu);
         *out = limitr__engine_create(NULL, NULL);
         if (*out == NULL) return LIMITR_NOMEM;
@@ -215,17 +258,25 @@ int limitr_shared(const char *policy, size_t len, const char *format,
                             "size",
                             o.name);
     }
-    if (r == NULL && n_regions == MAX_REGIONS) {
-        pthread_mutex_unlock(&regions_mu);
-        return open_failed(out, LIMITR_INVALID, NULL,
-                           "limitr.shared: too many regions", "");
-    }
-    if (r == NULL && (r = region_new(o.size)) == NULL) {
-        pthread_mutex_unlock(&regions_mu);
-        return open_failed(out, LIMITR_NOMEM, NULL,
-                           "limitr.shared: cannot map the region", "");
+    if (slot == NULL) {
+        if (n_regions == MAX_REGIONS) {
+            pthread_mutex_unlock(&regions_mu);
+            return open_failed(out, LIMITR_INVALID, NULL,
+                               "limitr.shared: too many regions", "");
+        }
+        if ((r = region_new(o.size)) == NULL) {
+            pthread_mutex_unlock(&regions_mu);
+            return open_failed(out, LIMITR_NOMEM, NULL,
+                               "limitr.shared: cannot map the region", "");
+        }
+        slot = &regions[n_regions++];
+        strcpy(slot->name, o.name);
+        slot->r = r;
+        slot->depth = 0;
+        stay_loaded();
     }
     pthread_mutex_unlock(&regions_mu);
+    r = slot->r;
 
     st.home.realloc = limitr__region_realloc;
     st.home.save = limitr__region_save;
@@ -236,19 +287,18 @@ int limitr_shared(const char *policy, size_t len, const char *format,
         if (e != NULL) e->st.d = NULL; /* not this engine's */
         limitr_free(e);
         *out = NULL;
-        if (!attached) limitr__region_unmap(r);
+        if (!attached) slot_drop(slot);
         return LIMITR_NOMEM;
     }
     e->shared->r = r;
+    e->shared->slot = slot;
     e->shared->lock_timeout_ms = o.lock_timeout_ms;
     e->shared->shards = o.shards;
 
     /* The engine compiles the region's policy (a region already in use),
        then makes the given one the region's: a reload when it differs. */
-    if (limitr__region_lock(r, o.lock_timeout_ms) != 0) {
-        status = limitr__fail(e, LIMITR_ERROR, "lock_timeout", "lock timeout");
+    if ((status = slot_lock(e, slot, o.lock_timeout_ms)) != LIMITR_OK)
         goto fail;
-    }
     text = limitr__region_policy(r, &text_len, &text_format);
     if (text == NULL) {
         status = limitr__engine_compile(e, policy, len, format, opts);
@@ -257,22 +307,16 @@ int limitr_shared(const char *policy, size_t len, const char *format,
             status = limitr__shared_nomem(e);
     } else {
         status = limitr__engine_compile(e, text, text_len, text_format, opts);
+        differs = text_len != len || memcmp(text, policy, len) != 0;
     }
     e->shared->generation = limitr__region_generation(r);
-    limitr__region_unlock(r);
+    slot_unlock(slot);
     if (status != LIMITR_OK) goto fail;
     e->hooked = 1;
-    if (text != NULL && (text_len != len || memcmp(text, policy, len) != 0)) {
+    if (differs) {
         const char *report;
         status = limitr_reload(e, policy, len, format, &report);
         if (status != LIMITR_OK) goto fail;
-    }
-    if (!attached) {
-        pthread_mutex_lock(&regions_mu);
-        strcpy(regions[n_regions].name, o.name);
-        regions[n_regions++].r = r;
-        pthread_mutex_unlock(&regions_mu);
-        stay_loaded();
     }
     return limitr__ok(e);
 
@@ -285,7 +329,7 @@ fail:
     free(e->shared);
     e->shared = NULL;
     e->hooked = 0;
-    if (!attached) limitr__region_unmap(r);
+    if (!attached) slot_drop(slot);
     e->st.d = NULL;
     {
         /* a fresh heap state, so that the failed engine frees cleanly */
@@ -312,5 +356,6 @@ int limitr_stats(limitr_engine *e, limitr_shared_stats *out)
     out->shards = e->shared->shards;
     out->recoveries = rs.recoveries;
     out->locks = rs.locks;
+    out->journal_overflows = rs.journal_overflows;
     return limitr__ok(e);
 }
