@@ -118,7 +118,11 @@ function _M.enforce(e, opts)
         -- reason is the message; it may quote the ID: never logged with it
         return internal(limit or "error") -- limit holds the code here
     end
-    if reason == "error" then return internal("a snippet of the limit failed") end
+    if reason == "error" or reason == "self_reference" then
+        -- the limit's value snippet failed, or reads its own limit: the
+        -- policy's fault, not the caller's
+        return internal("the limit's value snippet failed: " .. reason)
+    end
     if FORBIDDEN[reason] then
         return reply(403, '{"error":"forbidden","reason":' .. json_string(reason) .. '}')
     end

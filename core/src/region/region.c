@@ -317,7 +317,10 @@ static int locked_by_us(region *r, int rc)
         /* Its holder died inside a section: undo it. */
         journal_undo(r);
         r->recoveries++;
-        if (pthread_mutex_consistent(&r->lock) != 0) return -1;
+        if (pthread_mutex_consistent(&r->lock) != 0) {
+            pthread_mutex_unlock(&r->lock); /* not held on: unrecoverable */
+            return -1;
+        }
         rc = 0;
     }
     if (rc != 0) return -1;
