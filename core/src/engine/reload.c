@@ -488,6 +488,22 @@ static int add_libs(limitr_engine *e, lp_policy *np, warning_list *w)
     return 0;
 }
 
+/* text compiled under the engine's snippet limits, or NULL with the
+ * failure set (*status): invalid_policy with every problem, or no memory. */
+static lp_policy *compile(limitr_engine *e, const char *text, size_t len,
+                          const char *format, int *status)
+{
+    char *err = NULL;
+    lp_policy *np =
+        limitr__policy_compile(text, len, format, &e->policy->limits, &err);
+    if (np != NULL) return np;
+    *status = err == NULL ? limitr__nomem(e)
+                          : limitr__fail(e, LIMITR_INVALID, "invalid_policy",
+                                         "%s", err);
+    free(err);
+    return NULL;
+}
+
 /* The compiled policy np (its names interned) replaces the engine's. */
 static void swap(limitr_engine *e, lp_policy *np, int *ent_names,
                  int *credit_names)
@@ -513,16 +529,9 @@ int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,
                          const char *format)
 {
     lp_policy *np;
-    char *err = NULL;
     int *ent_names = NULL, *credit_names = NULL, status;
     warning_list w = {NULL, 0, 0, 0};
-    np = limitr__policy_compile(text, len, format, &e->policy->limits, &err);
-    if (np == NULL) {
-        if (err == NULL) return limitr__nomem(e);
-        status = limitr__fail(e, LIMITR_INVALID, "invalid_policy", "%s", err);
-        free(err);
-        return status;
-    }
+    if ((np = compile(e, text, len, format, &status)) == NULL) return status;
     /* the warnings were the reloading process's to report */
     if ((w.list = cJSON_CreateArray()) == NULL ||
         limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0 ||
@@ -543,7 +552,7 @@ int limitr__reload(limitr_engine *e, const char *text, size_t len,
                    const char *format, const char **result_json, int announce)
 {
     lp_policy *np;
-    char *err = NULL, previous[72];
+    char previous[72];
     int *ent_names = NULL, *credit_names = NULL, status;
     unit_change *changes = NULL;
     size_t n_changes, i;
@@ -565,13 +574,7 @@ int limitr__reload(limitr_engine *e, const char *text, size_t len,
                             "reload: unknown format '%s' (use \"yaml\" or "
                             "\"json\")",
                             format);
-    np = limitr__policy_compile(text, len, format, &e->policy->limits, &err);
-    if (np == NULL) {
-        if (err == NULL) return limitr__nomem(e);
-        status = limitr__fail(e, LIMITR_INVALID, "invalid_policy", "%s", err);
-        free(err);
-        return status;
-    }
+    if ((np = compile(e, text, len, format, &status)) == NULL) return status;
     changes = malloc((np->n_credits + 1) * sizeof *changes);
     if (changes == NULL || (w.list = cJSON_CreateArray()) == NULL ||
         limitr__intern_policy_names(e, np, &ent_names, &credit_names) != 0 ||
