@@ -146,8 +146,7 @@ TEST(the_lock_is_taken_once_per_outermost_call)
 /* A subscriber of one engine that allows through another engine on the
  * same region (and in the same process). */
 static int nested_status = 99;
-static const char *allow_through(const char *name, const char *json,
-                                 void *ud)
+static const char *allow_through(const char *name, const char *json, void *ud)
 {
     (void)name;
     if (strstr(json, "\"entitlement\":\"api\"") != NULL)
@@ -425,6 +424,26 @@ static int reload_one(limitr_engine *e)
     return limitr_reload(e, policy_800, strlen(policy_800), "yaml", NULL);
 }
 
+/* a reload that changes a credit's units: every customer changes */
+static int reload_units(limitr_engine *e)
+{
+    static const char units[] =
+        "policy:\n"
+        "  credits:\n"
+        "    request: {units: MB}\n"
+        "    token: {price: {amount: 0.01}}\n"
+        "  plans:\n"
+        "    free:\n"
+        "      default: true\n"
+        "      entitlements:\n"
+        "        api: {limit: {credit: request, value: 500, mode: hard}}\n"
+        "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
+        "        seats: {limit: {credit: request, value: 3}}\n"
+        "      topups:\n"
+        "        pack: {credit: token, value: 100, included: true}\n";
+    return limitr_reload(e, units, strlen(units), "yaml", NULL);
+}
+
 /* under the org's shared cap, two refs up the walk */
 static int allow_under_cap(limitr_engine *e)
 {
@@ -527,7 +546,8 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
         }
         /* the child got through: its change is there */
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad++;
-        if (change != reload_one && change != import_all &&
+        if (change != reload_one && change != reload_units &&
+            change != import_all &&
             (after == NULL || strcmp(before, after) == 0))
             bad++;
         free(before);
@@ -549,12 +569,16 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
     static const struct {
         const char *name;
         change_fn fn;
-    } changes[] = {
-        {"kill-allow", allow_from_grant},    {"kill-create", create_one},
-        {"kill-delete", delete_one},         {"kill-reload", reload_one},
-        {"kill-cap-allow", allow_under_cap}, {"kill-add-cap", add_cap},
-        {"kill-reserve", reserve_one},       {"kill-settle", settle_one},
-        {"kill-import", import_all}};
+    } changes[] = {{"kill-allow", allow_from_grant},
+                   {"kill-create", create_one},
+                   {"kill-delete", delete_one},
+                   {"kill-reload", reload_one},
+                   {"kill-reload-units", reload_units},
+                   {"kill-cap-allow", allow_under_cap},
+                   {"kill-add-cap", add_cap},
+                   {"kill-reserve", reserve_one},
+                   {"kill-settle", settle_one},
+                   {"kill-import", import_all}};
     size_t i;
     for (i = 0; i < sizeof changes / sizeof changes[0]; i++) {
         long steps = 0;
