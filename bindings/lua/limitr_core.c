@@ -1002,7 +1002,7 @@ static void push_number_or_nil(lua_State *L, int has, double v)
         lua_pushnil(L);
 }
 
-/* e:decide(id, ent, value) -> ok, reason, limit, remaining, reset,
+/* e:decide(id, ent, value, opts) -> ok, reason, limit, remaining, reset,
  * retry_after, now (limitr_decide: what an HTTP answer needs, from one
  * hold); nil, err, code on an error. reason is nil when ok; limit,
  * remaining, reset and retry_after nil when they do not apply. */
@@ -1015,10 +1015,16 @@ static int l_engine_decide(lua_State *L)
     const char *text;
     double value;
     limitr_decision d;
+    limitr_call_opts o, *opts = NULL;
     int status;
     value_arg(L, 4, &value, &text);
+    if (!lua_isnoneornil(L, 5)) { /* allow's opts: event, caps, overhead */
+        read_call_opts(L, 5, &o);
+        opts = &o;
+    }
     enter(b);
-    status = limitr_decide(b->e, id, id_len, ent, ent_len, value, text, &d);
+    status =
+        limitr_decide(b->e, id, id_len, ent, ent_len, value, text, opts, &d);
     leave(b);
     if (status != LIMITR_OK && !is_refusal(b->e, status))
         return push_fail(L, b->e);

@@ -505,12 +505,14 @@ typedef struct limitr_decision {
 } limitr_decision;
 
 /* limitr_allow of value (or value_str, a unit string, when not NULL) on
- * id and ent (id_len and ent_len bytes, NUL-terminated), filling *out.
- * Returns limitr_allow's status. A `value` snippet of the limit runs twice
- * (the allow, then the read of what remains). */
+ * id and ent (id_len and ent_len bytes, NUL-terminated) with opts (NULL:
+ * none), filling *out. Returns limitr_allow's status. A `value` snippet of
+ * the limit runs twice (the allow, then the read of what remains); an
+ * `on_exceed` snippet once. */
 LIMITR_API int limitr_decide(limitr_engine *engine, const char *id,
                              size_t id_len, const char *ent, size_t ent_len,
                              double value, const char *value_str,
+                             const limitr_call_opts *opts,
                              limitr_decision *out);
 
 /* limitr_allow with plus / minus the limit's `increment`. An entitlement

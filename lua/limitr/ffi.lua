@@ -52,7 +52,8 @@ typedef struct limitr_decision {
 } limitr_decision;
 int limitr_decide(limitr_engine *engine, const char *id, size_t id_len,
                   const char *ent, size_t ent_len, double value,
-                  const char *value_str, limitr_decision *out);
+                  const char *value_str, const limitr_call_opts *opts,
+                  limitr_decision *out);
 const char *limitr_last_error(const limitr_engine *engine);
 const char *limitr_last_reason(const limitr_engine *engine);
 limitr_engine *limitr_lua_ffi_engine(const void *box);
@@ -148,13 +149,13 @@ local function make_methods(lib, classic)
     local decide_c, out = lib.limitr_decide, ffi.new("limitr_decision")
     local tonumber = tonumber
     local function decide(...)
-        local self, id, ent, value = ...
-        if getmetatable(self) == mt and type(id) == "string" and type(ent) == "string"
-            and (value == nil or type(value) == "number")
+        local self, id, ent, value, opts = ...
+        if opts == nil and getmetatable(self) == mt and type(id) == "string"
+            and type(ent) == "string" and (value == nil or type(value) == "number")
             and strlen(id) == #id and strlen(ent) == #ent then
             local e = engine_of(self)
             if e ~= nil then
-                local rc = decide_c(e, id, #id, ent, #ent, value or 0, nil, out)
+                local rc = decide_c(e, id, #id, ent, #ent, value or 0, nil, nil, out)
                 local reason
                 if rc ~= 0 then
                     if is_refusal(e, rc) == 0 then return not_passed(e, rc) end

@@ -18,8 +18,9 @@
 --                                            ngx.log line (never the key)
 -- opts: customer (a string, {header = name}, {arg = name}, {var = name} or
 -- function() -> id; required), entitlement (required), value (number, unit
--- string or function() -> value; default 1), headers (false: no RateLimit-*
--- fields), status (the deny status, default 429). What enforce derives from
+-- string or function() -> value; default 1), event (a table for allow's
+-- opts.event, or function() -> table: the event data of the call), headers
+-- (false: no RateLimit-* fields), status (the deny status, default 429). What enforce derives from
 -- opts is cached per opts table (weakly): build opts once, at load.
 local ngx = ngx
 local type, pcall, tostring, setmetatable, error = type, pcall, tostring, setmetatable, error
@@ -48,8 +49,11 @@ local compiled = setmetatable({}, { __mode = "k" })
 
 local function compile(opts)
     if type(opts) ~= "table" then error("limitr.resty: opts must be a table", 3) end
-    local c = { ent = opts.entitlement, value = opts.value, headers = opts.headers ~= false,
-                status = opts.status or 429 }
+    local c = { ent = opts.entitlement, value = opts.value, event = opts.event,
+                headers = opts.headers ~= false, status = opts.status or 429 }
+    if c.event ~= nil and type(c.event) ~= "table" and type(c.event) ~= "function" then
+        error("limitr.resty: opts.event must be a table or a function", 3)
+    end
     if type(c.ent) ~= "string" then error("limitr.resty: opts.entitlement must be a string", 3) end
     if c.value == nil then c.value = 1 end
     local who = opts.customer
@@ -109,7 +113,18 @@ function _M.enforce(e, opts)
         if not ok then return internal("opts.value raised: " .. tostring(got)) end
         value = got
     end
-    local ok, reason, limit, remaining, reset, retry_after, now = e:decide(id, c.ent, value)
+    local call_opts -- nil on the hot path: no event data, nothing built
+    if c.event ~= nil then
+        local event = c.event
+        if type(event) == "function" then
+            local fine, got = pcall(event)
+            if not fine then return internal("opts.event raised: " .. tostring(got)) end
+            event = got
+        end
+        if event ~= nil then call_opts = { event = event } end
+    end
+    local ok, reason, limit, remaining, reset, retry_after, now =
+        e:decide(id, c.ent, value, call_opts)
     if ok then
         if c.headers then set_fields(limit, remaining, reset, now) end
         return true

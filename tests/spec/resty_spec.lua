@@ -144,6 +144,22 @@ describe("limitr.resty.enforce", function()
         end)
     end)
 
+    it("passes opts.event (a table or a function) to the decision", function()
+        local e = engine()
+        local seen = {}
+        e:on("meter-changed", function(ev) seen[#seen + 1] = ev.event_data and ev.event_data.route end)
+        with_ngx({}, function(resty)
+            assert.is_true(resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                              event = { route = "/a" } }))
+            assert.is_true(resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                              event = function() return { route = "/b" } end }))
+            assert.has_error(function()
+                resty.enforce(e, { customer = "key-1", entitlement = "api", event = 5 })
+            end, "limitr.resty: opts.event must be a table or a function")
+        end)
+        assert.same({ "/a", "/b" }, seen)
+    end)
+
     it("refuses opts without a customer or an entitlement", function()
         local e = engine()
         with_ngx({}, function(resty)

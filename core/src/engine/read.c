@@ -277,7 +277,8 @@ static double retry_after(const decision *d)
 
 int limitr_decide(limitr_engine *e, const char *id, size_t id_len,
                   const char *ent, size_t ent_len, double value,
-                  const char *value_str, limitr_decision *out)
+                  const char *value_str, const limitr_call_opts *opts,
+                  limitr_decision *out)
 {
     decision d;
     const char *code;
@@ -287,8 +288,8 @@ int limitr_decide(limitr_engine *e, const char *id, size_t id_len,
         return limitr__fail(e, LIMITR_INVALID, NULL, "decide: no output given");
     memset(out, 0, sizeof *out);
     status = value_str != NULL
-                 ? limitr_allow_str(e, id, ent, value_str, NULL)
-                 : limitr_allow_n(e, id, id_len, ent, ent_len, value, NULL);
+                 ? limitr_allow_str(e, id, ent, value_str, opts)
+                 : limitr_allow_n(e, id, id_len, ent, ent_len, value, opts);
     out->reason = code = limitr_last_reason(e);
     out->now = limitr__now(e);
     if (status != LIMITR_OK && status != LIMITR_DENIED) return status;
