@@ -363,8 +363,43 @@ TEST(clock)
     limitr_free(e);
 }
 
+/* limitr_decide: the allow and what an HTTP answer says of it, with the
+ * allow's opts. */
+TEST(decide_gives_the_allows_answer_and_its_numbers)
+{
+    limitr_engine *e = engine();
+    recorder r = {{0}, {0}, 0};
+    limitr_call_opts opts;
+    limitr_decision d;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c", "paid", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "meter-changed", record, &r, NULL), LIMITR_OK);
+    memset(&opts, 0, sizeof opts);
+    opts.event_json = "{\"route\": \"/a\"}";
+    ASSERT_EQ(limitr_decide(e, "c", 1, "seats", 5, 2, NULL, &opts, &d),
+              LIMITR_OK);
+    ASSERT_STR(d.reason, "");
+    ASSERT(d.has_limit && !d.has_reset && !d.has_retry_after);
+    ASSERT_NUM(d.limit, 3);
+    ASSERT_NUM(d.remaining, 1);
+    ASSERT_CONTAINS(r.last, "\"event_data\":{\"route\":\"/a\"}");
+    ASSERT_EQ(limitr_decide(e, "c", 1, "seats", 5, 2, NULL, NULL, &d),
+              LIMITR_DENIED);
+    ASSERT_STR(d.reason, "limit");
+    ASSERT_NUM(d.remaining, 1);
+    ASSERT(!d.has_retry_after); /* no reset: no wait helps */
+    ASSERT_EQ(limitr_decide(e, "c", 1, "export_csv", 10, 0, NULL, NULL, &d),
+              LIMITR_NOT_FOUND); /* a flag of free, not of paid */
+    ASSERT_STR(d.reason, "unknown_entitlement");
+    ASSERT(!d.has_limit);
+    ASSERT_EQ(limitr_decide(e, "c", 1, "seats", 5, 1, NULL, NULL, NULL),
+              LIMITR_INVALID);
+    limitr_free(e);
+}
+
 int main(void)
 {
+    RUN(decide_gives_the_allows_answer_and_its_numbers);
     RUN(seats_example);
     RUN(check_decides_without_writing_or_firing);
     RUN(reads_and_decrement);
