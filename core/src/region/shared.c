@@ -41,8 +41,7 @@ typedef struct region_slot {
 
 /* One process's link to a region. */
 struct shared_link {
-    region *r;
-    region_slot *slot;
+    region_slot *slot; /* its region, and this process's hold on it */
     int64_t lock_timeout_ms;
     unsigned shards;
     uint64_t generation; /* of the policy this process compiled */
@@ -101,12 +100,12 @@ int limitr__shared_enter(limitr_engine *e)
     int status = slot_lock(e, s->slot, s->lock_timeout_ms);
     if (status != LIMITR_OK) return status;
     s->n_touched = 0;
-    if (limitr__region_generation(s->r) != s->generation) {
+    if (limitr__region_generation(s->slot->r) != s->generation) {
         /* Another process reloaded: follow it before deciding. */
         size_t len;
         const char *format;
-        const char *text = limitr__region_policy(s->r, &len, &format);
-        uint64_t generation = limitr__region_generation(s->r);
+        const char *text = limitr__region_policy(s->slot->r, &len, &format);
+        uint64_t generation = limitr__region_generation(s->slot->r);
         e->holding++; /* the adoption runs inside this call */
         if (limitr__adopt_policy(e, text, len, format) == LIMITR_OK)
             s->generation = generation;
@@ -136,15 +135,15 @@ int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
                            const char *format)
 {
     shared_link *s = e->shared;
-    if (limitr__region_set_policy(s->r, text, len, format) != 0)
+    if (limitr__region_set_policy(s->slot->r, text, len, format) != 0)
         return LIMITR_NOMEM;
-    s->generation = limitr__region_generation(s->r);
+    s->generation = limitr__region_generation(s->slot->r);
     return LIMITR_OK;
 }
 
 int limitr__shared_nomem(limitr_engine *e)
 {
-    if (limitr__region_ran_out(e->shared->r)) {
+    if (limitr__region_ran_out(e->shared->slot->r)) {
         /* first the event: what its subscribers call must not take the
            place of this call's error */
         limitr__report_error(e, "state", "state region full");
@@ -290,7 +289,6 @@ int limitr_shared(const char *policy, size_t len, const char *format,
         if (!attached) slot_drop(slot);
         return LIMITR_NOMEM;
     }
-    e->shared->r = r;
     e->shared->slot = slot;
     e->shared->lock_timeout_ms = o.lock_timeout_ms;
     e->shared->shards = o.shards;
@@ -348,7 +346,7 @@ int limitr_stats(limitr_engine *e, limitr_shared_stats *out)
     if (e->shared == NULL)
         return limitr__fail(e, LIMITR_INVALID, "not_shared",
                             "stats: the engine is not shared");
-    limitr__region_stats(e->shared->r, &rs);
+    limitr__region_stats(e->shared->slot->r, &rs);
     out->size = rs.size;
     out->used = rs.used;
     out->free = rs.free;
