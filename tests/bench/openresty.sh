@@ -10,14 +10,9 @@ set -u
 src=${1:?source dir}
 build=${2:?build dir}
 secs=${3:-${LIMITR_BENCH_OPENRESTY_SECONDS:-5}}
-NGINX=${NGINX:-nginx}
-PATH=$PATH:/usr/sbin
-for f in /usr/lib/nginx/modules/ndk_http_module.so \
-         /usr/lib/nginx/modules/ngx_http_lua_module.so; do
-    [ -f "$f" ] || { echo "SKIP: $f missing (scripts/setup installs it)"; exit 77; }
-done
-command -v "$NGINX" >/dev/null 2>&1 || { echo "SKIP: no nginx"; exit 77; }
-command -v wrk >/dev/null 2>&1 || { echo "SKIP: no wrk (scripts/setup installs it)"; exit 77; }
+. "$src/tests/openresty/require.sh"
+require_host wrk curl
+require_module "$build"
 prefix=$build/bench-openresty
 rm -rf "$prefix" && mkdir -p "$prefix"
 port=$((30000 + $$ % 20000))

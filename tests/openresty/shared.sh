@@ -17,19 +17,10 @@ set -u
 src=${1:?source dir}
 build=${2:?build dir}
 prefix=$build/openresty_shared
-NGINX=${NGINX:-nginx}
-PATH=$PATH:/usr/sbin
 
-for f in /usr/lib/nginx/modules/ndk_http_module.so \
-         /usr/lib/nginx/modules/ngx_http_lua_module.so; do
-    [ -f "$f" ] || { echo "SKIP: $f missing (scripts/setup installs it)"; exit 77; }
-done
-command -v "$NGINX" >/dev/null 2>&1 || { echo "SKIP: no nginx"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 77; }
-[ -f "$build/luajit/limitr/core.so" ] || {
-    echo "FAIL: $build/luajit/limitr/core.so not built (LIMITR_WITH_LUAJIT)"
-    exit 1
-}
+. "$src/tests/openresty/require.sh"
+require_host curl
+require_module "$build"
 
 pid=""
 failed=0

@@ -14,20 +14,11 @@ src=${1:?source dir}
 build=${2:?build dir}
 conf_in=$src/examples/openresty/nginx.conf
 prefix=$build/openresty_smoke
-NGINX=${NGINX:-nginx}
-PATH=$PATH:/usr/sbin
 LIMIT=4 # the snippet's (7 // 2) + 1
 
-for f in /usr/lib/nginx/modules/ndk_http_module.so \
-         /usr/lib/nginx/modules/ngx_http_lua_module.so; do
-    [ -f "$f" ] || { echo "SKIP: $f missing (scripts/setup installs it)"; exit 77; }
-done
-command -v "$NGINX" >/dev/null 2>&1 || { echo "SKIP: no nginx"; exit 77; }
-command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 77; }
-[ -f "$build/luajit/limitr/core.so" ] || {
-    echo "FAIL: $build/luajit/limitr/core.so not built (LIMITR_WITH_LUAJIT)"
-    exit 1
-}
+. "$src/tests/openresty/require.sh"
+require_host curl
+require_module "$build"
 
 command -v lua5.4 >/dev/null 2>&1 || { echo "FAIL: no lua5.4 to parse JSON"; exit 1; }
 lua5.4 -e 'require "dkjson"' 2>/dev/null || { echo "FAIL: no dkjson (lua-dkjson) to parse JSON"; exit 1; }
