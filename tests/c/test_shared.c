@@ -17,36 +17,26 @@
 #include "harness.h"
 #include "region.h"
 
-static const char policy[] =
-    "policy:\n"
-    "  credits:\n"
-    "    request: {}\n"
-    "    token: {price: {amount: 0.01}}\n"
-    "  plans:\n"
-    "    free:\n"
-    "      default: true\n"
-    "      entitlements:\n"
-    "        api: {limit: {credit: request, value: 500, mode: hard}}\n"
-    "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
-    "        seats: {limit: {credit: request, value: 3}}\n"
-    "      topups:\n"
-    "        pack: {credit: token, value: 100, included: true}\n";
+/* The test policy, with the request credit's fields and the api limit
+ * given. */
+#define POLICY(request, api_limit)                                             \
+    "policy:\n"                                                                \
+    "  credits:\n"                                                             \
+    "    request: " request "\n"                                               \
+    "    token: {price: {amount: 0.01}}\n"                                     \
+    "  plans:\n"                                                               \
+    "    free:\n"                                                              \
+    "      default: true\n"                                                    \
+    "      entitlements:\n"                                                    \
+    "        api: {limit: {credit: request, value: " api_limit                 \
+    ", mode: hard}}\n"                                                         \
+    "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"          \
+    "        seats: {limit: {credit: request, value: 3}}\n"                    \
+    "      topups:\n"                                                          \
+    "        pack: {credit: token, value: 100, included: true}\n"
 
-/* the api limit raised to 800 */
-static const char policy_800[] =
-    "policy:\n"
-    "  credits:\n"
-    "    request: {}\n"
-    "    token: {price: {amount: 0.01}}\n"
-    "  plans:\n"
-    "    free:\n"
-    "      default: true\n"
-    "      entitlements:\n"
-    "        api: {limit: {credit: request, value: 800, mode: hard}}\n"
-    "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
-    "        seats: {limit: {credit: request, value: 3}}\n"
-    "      topups:\n"
-    "        pack: {credit: token, value: 100, included: true}\n";
+static const char policy[] = POLICY("{}", "500");
+static const char policy_800[] = POLICY("{}", "800"); /* api raised */
 
 static limitr_engine *shared_engine(const char *text, const char *name,
                                     size_t size)
@@ -427,20 +417,7 @@ static int reload_one(limitr_engine *e)
 /* a reload that changes a credit's units: every customer changes */
 static int reload_units(limitr_engine *e)
 {
-    static const char units[] =
-        "policy:\n"
-        "  credits:\n"
-        "    request: {units: MB}\n"
-        "    token: {price: {amount: 0.01}}\n"
-        "  plans:\n"
-        "    free:\n"
-        "      default: true\n"
-        "      entitlements:\n"
-        "        api: {limit: {credit: request, value: 500, mode: hard}}\n"
-        "        chat: {limit: {credit: token, value: 10, mode: soft}}\n"
-        "        seats: {limit: {credit: request, value: 3}}\n"
-        "      topups:\n"
-        "        pack: {credit: token, value: 100, included: true}\n";
+    static const char units[] = POLICY("{units: MB}", "500");
     return limitr_reload(e, units, strlen(units), "yaml", NULL);
 }
 
@@ -469,20 +446,6 @@ static int settle_one(limitr_engine *e)
 }
 
 /* the whole state, exported and imported over itself */
-static int import_all(limitr_engine *e)
-{
-    const char *json = NULL;
-    size_t len = 0;
-    char *copy;
-    int status;
-    if (limitr_export(e, NULL, &json, &len) != LIMITR_OK) return -1;
-    if ((copy = malloc(len)) == NULL) return -1;
-    memcpy(copy, json, len);
-    status = limitr_import(e, copy, len, 1, NULL);
-    free(copy);
-    return status;
-}
-
 static char *export_all(limitr_engine *e)
 {
     const char *json = NULL;
@@ -493,6 +456,16 @@ static char *export_all(limitr_engine *e)
     memcpy(copy, json, len);
     copy[len] = '\0';
     return copy;
+}
+
+static int import_all(limitr_engine *e)
+{
+    char *copy = export_all(e);
+    int status;
+    if (copy == NULL) return -1;
+    status = limitr_import(e, copy, strlen(copy), 1, NULL);
+    free(copy);
+    return status;
 }
 
 /* Kills a child at journaled step 1, 2, ... of `change` until it gets
