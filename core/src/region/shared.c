@@ -328,12 +328,7 @@ fail:
     e->shared = NULL;
     e->hooked = 0;
     if (!attached) slot_drop(slot);
-    e->st.d = NULL;
-    {
-        /* a fresh heap state, so that the failed engine frees cleanly */
-        state_home home = {limitr__heap_realloc, NULL, NULL};
-        limitr__state_open(&e->st, &home);
-    }
+    e->st.d = NULL; /* not its own: freeing it closes nothing */
     return status;
 }
 
