@@ -143,6 +143,16 @@ typedef struct draw_step {
 } draw_step;
 
 /* A grant that may pay for a draw, in draw order (grants.c). */
+/* The grants a settled hold set aside room in (their IDs, copied: the hold
+ * goes first), drawn first by the settle's own allow: on `owner`, at event
+ * depth `depth` (not by the calls its events make). */
+typedef struct settle_grants {
+    char **ids;
+    size_t n;
+    const customer *owner;
+    int depth;
+} settle_grants;
+
 typedef struct draw_candidate {
     const grant *g;  /* in the customer's grants, or an owed one */
     size_t i;        /* its index in the customer's grants; SIZE_MAX: owed */
@@ -239,14 +249,9 @@ struct limitr_engine {
     size_t n_frames;
     uint64_t next_token;
 
-    draw_plan draw; /* the last grant draw decided */
-    /* settle: the grants its hold set aside (IDs) on settle_owner, drawn
-       first by its own allow (at event depth settle_depth) */
-    char **settle_grants;
-    size_t n_settle_grants;
-    const customer *settle_owner;
-    int settle_depth;
-    cap_walk walk;               /* the caps of a call */
+    draw_plan draw;                     /* the last grant draw decided */
+    const struct settle_grants *settle; /* a settle's allow runs, or NULL */
+    cap_walk walk;                      /* the caps of a call */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 
     host_fn *libs;

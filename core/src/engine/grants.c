@@ -295,10 +295,11 @@ static void consider(limitr_engine *e, const customer *c, int credit,
     cd->i = i;
     cd->exact = g->credit == e->credit_names[credit];
     cd->preferred = 0;
-    if (c == e->settle_owner && e->delivering == e->settle_depth)
-        for (k = 0; k < e->n_settle_grants; k++)
-            if (strlen(e->settle_grants[k]) == g->id_len &&
-                memcmp(e->settle_grants[k], g->id, g->id_len) == 0)
+    if (e->settle != NULL && c == e->settle->owner &&
+        e->delivering == e->settle->depth)
+        for (k = 0; k < e->settle->n; k++)
+            if (strlen(e->settle->ids[k]) == g->id_len &&
+                memcmp(e->settle->ids[k], g->id, g->id_len) == 0)
                 cd->preferred = 1;
     cd->unit_runes = 0;
     if (!cd->exact) {

@@ -440,31 +440,25 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     return limitr__stored(e, release_call(e, id, ent, hold));
 }
 
-/* IDs copied out of a hold that goes before they are used. */
-typedef struct id_list {
-    char **items;
-    size_t n;
-} id_list;
-
-static void free_ids(id_list *l)
+static void free_ids(settle_grants *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    l->items = NULL;
+        free(l->ids[i]);
+    free(l->ids);
+    l->ids = NULL;
     l->n = 0;
 }
 
 /* The grants h set aside room in; -1 when memory ran out (l empty). */
-static int grants_of_hold(const reservation *h, id_list *l)
+static int grants_of_hold(const reservation *h, settle_grants *l)
 {
     size_t i;
     if (h->n_parts == 0) return 0;
-    if ((l->items = malloc(h->n_parts * sizeof *l->items)) == NULL) return -1;
+    if ((l->ids = malloc(h->n_parts * sizeof *l->ids)) == NULL) return -1;
     for (i = 0; i < h->n_parts; i++) {
         if (h->parts[i].is_cap) continue;
-        if ((l->items[l->n] = strdup(h->parts[i].id)) == NULL) {
+        if ((l->ids[l->n] = strdup(h->parts[i].id)) == NULL) {
             free_ids(l);
             return -1;
         }
@@ -476,7 +470,7 @@ static int grants_of_hold(const reservation *h, id_list *l)
 static int settle_call(limitr_engine *e, const char *id, const char *ent,
                        const char *hold, double actual, const char *opts_json)
 {
-    id_list set_aside = {NULL, 0};
+    settle_grants set_aside = {NULL, 0, NULL, 0};
     decision d;
     hold_opts o;
     long i;
@@ -540,15 +534,12 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     co.has_overhead = o.has_overhead;
     co.overhead = limitr__lnum_to_double(o.overhead);
     e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
-    e->settle_grants = set_aside.items;
-    e->n_settle_grants = set_aside.n;
-    e->settle_owner = d.owner;
-    e->settle_depth = e->delivering; /* not the calls its events make */
+    set_aside.owner = d.owner;
+    set_aside.depth = e->delivering; /* not the calls its events make */
+    e->settle = &set_aside;
     e->draw.valid = 0;
     status = limitr_allow(e, id, ent, actual, &co);
-    e->settle_grants = NULL;
-    e->n_settle_grants = 0;
-    e->settle_owner = NULL;
+    e->settle = NULL;
     e->draw.valid = 0;
     e->unlogged_depth = 0;
     free_ids(&set_aside);
