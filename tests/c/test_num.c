@@ -165,6 +165,36 @@ TEST(products_and_quotients_are_exact_to_18_decimals)
                "fails");
 }
 
+/* The quick product (both below 18.4 units) against the plain 128-bit
+ * product rounded half away from zero, over random operands and the
+ * edges of the quick path (a quotient word just below and at 10^18). */
+TEST(quick_products_agree_with_the_long_way)
+{
+    typedef unsigned __int128 u128;
+    uint64_t x = 88172645463325252ULL;
+    int i, mismatches = 0;
+    for (i = 0; i < 200000; i++) {
+        lnum a, b, got, want;
+        u128 ma, mb, p;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ma = (u128)(x >> (i % 64));
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        mb = (u128)(x >> ((i / 64) % 64));
+        if (i % 5 == 0) mb = (u128)LNUM_SCALE * (u128)(i % 19); /* whole */
+        a = (i & 1) ? -(lnum)ma : (lnum)ma;
+        b = (i & 2) ? -(lnum)mb : (lnum)mb;
+        p = ma * mb; /* below 2^128: both below 2^64 */
+        want = (lnum)(p / (u128)LNUM_SCALE +
+                      (p % (u128)LNUM_SCALE >= (u128)LNUM_SCALE / 2));
+        if ((a < 0) != (b < 0)) want = -want;
+        if (p / (u128)LNUM_SCALE > (u128)LNUM_MAX) continue; /* out of range */
+        if (limitr__lnum_mul(a, b, &got) != 0 || got != want ||
+            lnum_mul(a, b, &got) != 0 || got != want)
+            mismatches++;
+    }
+    ASSERT_EQ(mismatches, 0);
+}
+
 int main(void)
 {
     RUN(million_small_additions_are_exact);
@@ -174,5 +204,6 @@ int main(void)
     RUN(outgoing_numbers_round_to_nine_decimals);
     RUN(fractions_without_printf_agree);
     RUN(products_and_quotients_are_exact_to_18_decimals);
+    RUN(quick_products_agree_with_the_long_way);
     return HARNESS_EXIT();
 }

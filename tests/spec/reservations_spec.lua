@@ -92,6 +92,30 @@ describe("release and expiry", function()
     end)
 end)
 
+describe("hold ids", function()
+    it("are h<n>; any other shape names no hold", function()
+        local e = setup()
+        local h = assert(e:reserve("u", "other", 1))
+        assert.matches("^h[1-9][0-9]*$", h)
+        local n = h:sub(2)
+        for _, bad in ipairs({ "h", "h0", "h0" .. n, n, "H" .. n, h .. " ", h .. "x",
+                               "h18446744073709551616", "h99999999999999999999999" }) do
+            assert.is_false(e:release("u", "other", bad), bad)
+        end
+        assert.are.equal(1, e:held("u", "other"))
+        assert.is_true(e:release("u", "other", h))
+    end)
+
+    it("count up across holds", function()
+        local e = setup()
+        local a = assert(e:reserve("u", "other", 1))
+        local b = assert(e:reserve("u", "other", 1))
+        assert.are.equal(tonumber(a:sub(2)) + 1, tonumber(b:sub(2)))
+        assert.is_true(e:release("u", "other", a))
+        assert.is_true(e:release("u", "other", b))
+    end)
+end)
+
 describe("reserve without a value", function()
     it("holds the learned estimate, or 1", function()
         local e = setup()

@@ -212,6 +212,13 @@ typedef struct cap_walk {
 
 /* ---- Engine ---- */
 
+/* An estimate's alpha as an amount: most estimates share one (0.1), so
+ * learning keeps the last conversion (zeroed: alpha 0 is 0). */
+typedef struct alpha_memo {
+    double alpha;
+    lnum value;
+} alpha_memo;
+
 struct limitr_engine {
     lp_policy *policy;
     state st;               /* this process's handle on the customer state */
@@ -252,6 +259,7 @@ struct limitr_engine {
     draw_plan draw;                     /* the last grant draw decided */
     const struct settle_grants *settle; /* a settle's allow runs, or NULL */
     cap_walk walk;                      /* the caps of a call */
+    alpha_memo alpha_memo;              /* the last estimate alpha converted */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 
     host_fn *libs;

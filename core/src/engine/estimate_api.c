@@ -102,11 +102,23 @@ static int segment_key(limitr_engine *e, const char *segment, int intern)
                   : limitr__state_name_find(&e->st, key, i);
 }
 
+static int alpha_of(alpha_memo *memo, double alpha, lnum *out)
+{
+    if (alpha != memo->alpha) {
+        if (limitr__lnum_from_double(alpha, &memo->value) != 0) return -1;
+        memo->alpha = alpha;
+    }
+    *out = memo->value;
+    return 0;
+}
+
 /* One observation into x (docs/economy.md 11.1): 1 learned, 0 refused (a
  * per-basis estimate without a basis), -1 past the range of amounts. */
-static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
+static int learn(estimate *x, lnum v, lnum o, const est_opts *opts,
+                 alpha_memo *memo, int64_t now)
 {
     lnum w, inv, one_minus, d, t, next[2][2];
+    lnum n = (lnum)x->samples + 1;
     int k;
     if (x->samples == 0) x->per_basis = opts->has_basis && opts->basis > 0;
     if (x->per_basis) {
@@ -115,19 +127,22 @@ static int learn(estimate *x, lnum v, lnum o, const est_opts *opts, int64_t now)
             limitr__lnum_div(o, opts->basis, &o) != 0)
             return -1;
     }
-    if (limitr__lnum_div(LNUM_SCALE, lnum_from_int(x->samples + 1), &inv) ||
-        limitr__lnum_from_double(x->alpha, &w))
-        return -1;
-    if (inv > w) w = inv;
+    if (alpha_of(memo, x->alpha, &w) != 0) return -1;
+    /* w = max(alpha, 1/n); 1/n is below alpha, rounded or not, once
+       n * alpha passes 1: no division then */
+    if (w <= 0 || n * w <= LNUM_SCALE) {
+        if (limitr__lnum_div(LNUM_SCALE, n * LNUM_SCALE, &inv) != 0) return -1;
+        if (inv > w) w = inv;
+    }
     one_minus = LNUM_SCALE - w;
     for (k = 0; k < 2; k++) { /* value, then overhead: written together */
         lnum mean = k == 0 ? x->value_mean : x->overhead_mean;
         lnum var = k == 0 ? x->value_var : x->overhead_var;
         lnum sample = k == 0 ? v : o;
         d = sample - mean;
-        if (limitr__lnum_mul(w, d, &t) || lnum_add(mean, t, &next[k][0]) ||
-            limitr__lnum_mul(d, d, &t) || limitr__lnum_mul(w, t, &t) ||
-            lnum_add(var, t, &t) || limitr__lnum_mul(one_minus, t, &next[k][1]))
+        if (lnum_mul(w, d, &t) || lnum_add(mean, t, &next[k][0]) ||
+            lnum_mul(d, d, &t) || lnum_mul(w, t, &t) || lnum_add(var, t, &t) ||
+            lnum_mul(one_minus, t, &next[k][1]))
             return -1;
     }
     x->value_mean = next[0][0];
@@ -164,8 +179,8 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
                             MAX_ESTIMATES);
     { /* both learn, or neither changes */
         estimate m2 = *mine, w2 = *wide;
-        a = learn(&m2, v, cost, o, d->now);
-        b = learn(&w2, v, cost, o, d->now);
+        a = learn(&m2, v, cost, o, &e->alpha_memo, d->now);
+        b = learn(&w2, v, cost, o, &e->alpha_memo, d->now);
         if (a < 0 || b < 0)
             return limitr__reason(e, LIMITR_INVALID, "invalid_value");
         limitr__st_save(&e->st, wide, sizeof *wide); /* not the owner's */

@@ -116,14 +116,31 @@ void limitr__holds_drop_all(limitr_engine *e, customer *owner)
         give_back(e, owner, &owner->holds[i]);
 }
 
-/* "h<n>" -> n, or 0. */
+/* "h<n>" -> n, or 0 (n from 1, no leading zero, within 64 bits). */
 static uint64_t hold_number(const char *s)
 {
-    char *end;
-    unsigned long long n;
+    uint64_t n = 0, digit;
     if (s == NULL || s[0] != 'h' || s[1] < '1' || s[1] > '9') return 0;
-    n = strtoull(s + 1, &end, 10);
-    return *end == '\0' ? (uint64_t)n : 0;
+    for (s++; *s >= '0' && *s <= '9'; s++) {
+        digit = (uint64_t)(*s - '0');
+        if (n > (UINT64_MAX - digit) / 10) return 0;
+        n = n * 10 + digit;
+    }
+    return *s == '\0' ? n : 0;
+}
+
+/* n as "h<n>" into out (24 bytes hold every n). */
+static void hold_name(uint64_t n, char *out)
+{
+    char digits[20];
+    int k = 0;
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    *out++ = 'h';
+    while (k > 0)
+        *out++ = digits[--k];
+    *out = '\0';
 }
 
 /* The options of reserve and settle. */
@@ -361,7 +378,7 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
                     : limitr__nomem(e);
     }
     free_hold_opts(&o);
-    snprintf(hold_out, hold_size, "h%llu", (unsigned long long)h.id);
+    hold_name(h.id, hold_out);
     return limitr__ok(e);
 }
 

@@ -140,7 +140,7 @@ static int quantity_stepped(const lp_credit *cr, lnum runes, lnum pos,
                             lnum *out)
 {
     size_t k = band_of(cr, pos);
-    lnum budget, t, hi, entry, n;
+    lnum budget, t, hi = 0, entry, n; /* hi: set when bounded */
     int stair = cr->model == PRICING_STAIRSTEP;
     if (total(cr, pos, &t) != 0 || lnum_add(t, runes, &budget) != 0) return -1;
     if (stair && pos <= 0 && rate(cr, 0) > budget)

@@ -215,30 +215,14 @@ static u256 mul_u128(u128 a, u128 b)
     return r;
 }
 
-/* (hi * 2^64 + lo) / d for hi < d (the quotient fits 64 bits), *r the
- * remainder: one instruction on x86-64, where a u128 division would be a
- * library call. */
-static uint64_t div_128_64(uint64_t hi, uint64_t lo, uint64_t d, uint64_t *r)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    uint64_t q, rem;
-    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi), "r"(d));
-    *r = rem;
-    return q;
-#else
-    u128 cur = ((u128)hi << 64) | lo;
-    *r = (uint64_t)(cur % d);
-    return (uint64_t)(cur / d);
-#endif
-}
-
 static u256 div_u64(u256 n, uint64_t d, uint64_t *rem)
 {
     u256 q;
     uint64_t r = 0;
     int i;
     for (i = 3; i >= 0; i--) /* leading zero words divide to nothing */
-        q.w[i] = r == 0 && n.w[i] == 0 ? 0 : div_128_64(r, n.w[i], d, &r);
+        q.w[i] =
+            r == 0 && n.w[i] == 0 ? 0 : limitr__div_128_64(r, n.w[i], d, &r);
     *rem = r;
     return q;
 }
@@ -309,8 +293,8 @@ static int whole_of(lnum v, lnum *k)
     uint64_t w, r, q;
     if (m >> 64) { /* two word divisions: a count up to 2^63 */
         if ((uint64_t)(m >> 64) >= (uint64_t)LNUM_SCALE) return 0;
-        q = div_128_64((uint64_t)(m >> 64), (uint64_t)m, (uint64_t)LNUM_SCALE,
-                       &r);
+        q = limitr__div_128_64((uint64_t)(m >> 64), (uint64_t)m,
+                               (uint64_t)LNUM_SCALE, &r);
         if (r != 0 || q >> 63) return 0;
         *k = v < 0 ? -(lnum)q : (lnum)q;
         return 1;
@@ -326,6 +310,7 @@ int limitr__lnum_mul(lnum a, lnum b, lnum *out)
 {
     uint64_t rem;
     lnum k;
+    if (lnum_mul_quick(a, b, out)) return 0;
     if (whole_of(b, &k)) return mul_whole(a, k, out);
     if (whole_of(a, &k)) return mul_whole(b, k, out);
     u256 q = div_u64(mul_u128(magnitude(a), magnitude(b)), (uint64_t)LNUM_SCALE,

@@ -97,11 +97,59 @@ static inline int lnum_le9(lnum a, lnum b)
     return limitr__lnum_round9(a) <= limitr__lnum_round9(b);
 }
 
+/* (hi * 2^64 + lo) / d for hi < d (the quotient fits 64 bits), *r the
+ * remainder: one instruction on x86-64, where a 128-bit division would be a
+ * library call. */
+static inline uint64_t limitr__div_128_64(uint64_t hi, uint64_t lo, uint64_t d,
+                                          uint64_t *r)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t q, rem;
+    __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(lo), "d"(hi), "r"(d));
+    *r = rem;
+    return q;
+#else
+    unsigned __int128 cur = ((unsigned __int128)hi << 64) | lo;
+    *r = (uint64_t)(cur % d);
+    return (uint64_t)(cur / d);
+#endif
+}
+
 /* a * b and a / b at the full resolution (1e-18), rounded half away from
  * zero: 0 and *out, or -1 when the result passes +-LNUM_MAX (or b is 0).
- * For money (prices, exchange), never on the allow() path. */
+ * For money (prices, exchange, learned estimates). */
 int limitr__lnum_mul(lnum a, lnum b, lnum *out);
 int limitr__lnum_div(lnum a, lnum b, lnum *out);
+
+/* a * b when it is quick: a zero, or both below 18.4 units (means,
+ * weights, prices: one product, one word division). 1 and *out (exact as
+ * the long way), or 0: take the long way. */
+static inline int lnum_mul_quick(lnum a, lnum b, lnum *out)
+{
+    typedef unsigned __int128 ulnum;
+    ulnum ma = a < 0 ? (ulnum)0 - (ulnum)a : (ulnum)a;
+    ulnum mb = b < 0 ? (ulnum)0 - (ulnum)b : (ulnum)b;
+    ulnum p;
+    uint64_t hi, q, rem;
+    if (a == 0 || b == 0) {
+        *out = 0;
+        return 1;
+    }
+    if (((ma | mb) >> 64) != 0) return 0;
+    p = ma * mb;
+    hi = (uint64_t)(p >> 64);
+    if (hi >= (uint64_t)LNUM_SCALE) return 0;
+    q = limitr__div_128_64(hi, (uint64_t)p, (uint64_t)LNUM_SCALE, &rem);
+    *out = (lnum)q + (rem >= (uint64_t)LNUM_SCALE / 2);
+    if ((a < 0) != (b < 0)) *out = -*out;
+    return 1;
+}
+
+/* limitr__lnum_mul inline, for loops of many products. */
+static inline int lnum_mul(lnum a, lnum b, lnum *out)
+{
+    return lnum_mul_quick(a, b, out) ? 0 : limitr__lnum_mul(a, b, out);
+}
 
 /* Decimal text of v with up to 18 decimals, trailing zeros dropped, into buf
  * (at least 48 bytes). Returns buf. */
