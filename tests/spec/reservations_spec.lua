@@ -308,3 +308,33 @@ policy:
         assert.same({ false, "governor" }, { e:allow("u", "chat", 1) })
     end)
 end)
+
+describe("settle and the cost function", function()
+    it("runs it once: the recording and the learning use the same overhead", function()
+        local e = H.engine([[
+policy:
+  credits:
+    token:
+      overhead: "function(units, ctx) App.cost(units); return units * (ctx and ctx.rate or 0.01) end"
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 100}}
+]], 0, "u", "p")
+        local calls = {}
+        e:lib("App", "cost", function(units) calls[#calls + 1] = units end)
+        local h = assert(e:reserve("u", "chat", 6))
+        calls = {} -- reserve priced its hold
+        assert.is_true(e:settle("u", "chat", h, 4, { event = { rate = 0.5 } }))
+        assert.are.same({ 4 }, calls)
+        assert.are.equal(2, e:customer("u").meters.chat.overhead)
+        assert.are.equal(2, e:estimate("u", "chat", { quantile = 0.5 }).overhead)
+        -- opts.overhead wins, and the function does not run
+        h = assert(e:reserve("u", "chat", 6))
+        calls = {}
+        assert.is_true(e:settle("u", "chat", h, 4, { overhead = 1 }))
+        assert.are.same({}, calls)
+        assert.are.equal(3, e:customer("u").meters.chat.overhead)
+    end)
+end)

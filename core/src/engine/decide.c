@@ -794,7 +794,9 @@ run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
 
     /* Gate 9: commit. The cost function runs before the meter is found:
        it may call the engine. */
-    {
+    if (e->settle != NULL && e->settle->depth == e->delivering) {
+        d.overhead_diff = e->settle->overhead; /* the settle worked it out */
+    } else {
         const lp_credit *cr = &e->policy->credits[d.lim->credit];
         if ((opts != NULL && opts->has_overhead) || cr->overhead_ref > 0 ||
             cr->overhead_cost != 0)

@@ -143,15 +143,18 @@ typedef struct draw_step {
 } draw_step;
 
 /* A grant that may pay for a draw, in draw order (grants.c). */
-/* The grants a settled hold set aside room in (their IDs, copied: the hold
- * goes first), drawn first by the settle's own allow: on `owner`, at event
- * depth `depth` (not by the calls its events make). */
-typedef struct settle_grants {
+/* What a settle hands its own allow (and no call nested in it): the
+ * grants the hold set aside room in (their IDs, copied: the hold goes
+ * first), drawn first on `owner`, and the call's overhead, worked out once
+ * for the recording and the learning. `depth`: the allow's event depth
+ * (e->delivering). */
+typedef struct settle_context {
     char **ids;
     size_t n;
     const customer *owner;
     int depth;
-} settle_grants;
+    lnum overhead;
+} settle_context;
 
 typedef struct draw_candidate {
     const grant *g;  /* in the customer's grants, or an owed one */
@@ -256,10 +259,10 @@ struct limitr_engine {
     size_t n_frames;
     uint64_t next_token;
 
-    draw_plan draw;                     /* the last grant draw decided */
-    const struct settle_grants *settle; /* a settle's allow runs, or NULL */
-    cap_walk walk;                      /* the caps of a call */
-    alpha_memo alpha_memo;              /* the last estimate alpha converted */
+    draw_plan draw;                      /* the last grant draw decided */
+    const struct settle_context *settle; /* a settle's allow runs, or NULL */
+    cap_walk walk;                       /* the caps of a call */
+    alpha_memo alpha_memo;               /* the last estimate alpha converted */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 
     host_fn *libs;

@@ -457,7 +457,7 @@ int limitr_release(limitr_engine *e, const char *id, const char *ent,
     return limitr__stored(e, release_call(e, id, ent, hold));
 }
 
-static void free_ids(settle_grants *l)
+static void free_ids(settle_context *l)
 {
     size_t i;
     for (i = 0; i < l->n; i++)
@@ -468,7 +468,7 @@ static void free_ids(settle_grants *l)
 }
 
 /* The grants h set aside room in; -1 when memory ran out (l empty). */
-static int grants_of_hold(const reservation *h, settle_grants *l)
+static int grants_of_hold(const reservation *h, settle_context *l)
 {
     size_t i;
     if (h->n_parts == 0) return 0;
@@ -487,11 +487,13 @@ static int grants_of_hold(const reservation *h, settle_grants *l)
 static int settle_call(limitr_engine *e, const char *id, const char *ent,
                        const char *hold, double actual, const char *opts_json)
 {
-    settle_grants set_aside = {NULL, 0, NULL, 0};
+    settle_context context = {NULL, 0, NULL, 0, 0};
     decision d;
     hold_opts o;
     long i;
     int status;
+    uint64_t epoch;
+    const lp_policy *policy;
     lnum a, sum;
     char segment[208];
     limitr_call_opts co;
@@ -516,7 +518,7 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     }
     if (i >= 0) { /* its room back where it came from (it is live) */
         reservation *h = &d.owner->holds[i];
-        if (grants_of_hold(h, &set_aside) != 0) {
+        if (grants_of_hold(h, &context) != 0) {
             free_hold_opts(&o);
             return limitr__nomem(e);
         }
@@ -543,34 +545,41 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         limitr__meter_apply(d.stored, &d.v);
         move_tokens(e, &d, -a);
     }
-    /* record what was used, past any limit and cap; the grants the hold
-       set aside pay first */
+    /* what the call costs, worked out once: the recording and the learning
+       both use it (a cost function runs once per settle) */
     memset(&co, 0, sizeof co);
     co.event_json = o.event;
     co.force = 1;
-    co.has_overhead = o.has_overhead;
-    co.overhead = limitr__lnum_to_double(o.overhead);
+    if (!o.has_overhead && d.lim != NULL) {
+        d.requested = a;
+        o.overhead = limitr__overhead_of(e, &d, &co);
+    }
+    /* record what was used, past any limit and cap; the grants the hold
+       set aside pay first */
+    epoch = e->st.d->epoch;
+    policy = e->policy;
     e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
-    set_aside.owner = d.owner;
-    set_aside.depth = e->delivering; /* not the calls its events make */
-    e->settle = &set_aside;
+    context.owner = d.owner;
+    context.depth = e->delivering; /* its allow, not the calls its events
+                                      make (a decision's snippets change
+                                      nothing) */
+    context.overhead = o.overhead;
+    e->settle = &context;
     e->draw.valid = 0;
     status = limitr_allow(e, id, ent, actual, &co);
     e->settle = NULL;
     e->draw.valid = 0;
     e->unlogged_depth = 0;
-    free_ids(&set_aside);
+    free_ids(&context);
     /* then learn it, with the hold's basis and segment unless opts say
-       otherwise (the call's overhead as the cost function gives it) */
-    if (status == LIMITR_OK &&
-        limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0 &&
-        d.lim != NULL) {
-        lnum overhead = o.overhead;
-        if (!o.has_overhead) {
-            d.requested = a;
-            overhead = limitr__overhead_of(e, &d, &co);
-        }
-        limitr__observe_call(e, &d, a, overhead, o.has_basis, o.basis,
+       otherwise; the target found above still stands unless the allow's
+       handlers changed customers or the policy */
+    if (status == LIMITR_OK && d.lim != NULL &&
+        (e->st.d->epoch == epoch && e->policy == policy
+             ? 1
+             : limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0 &&
+                   d.lim != NULL)) {
+        limitr__observe_call(e, &d, a, o.overhead, o.has_basis, o.basis,
                              o.segment);
         limitr__ok(e); /* the recording's result stands */
     }
