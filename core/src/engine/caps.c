@@ -198,6 +198,9 @@ typedef struct call_units {
     lnum position;      /* meter - limit before the call */
     lnum over_position; /* where its overage starts: billable(old) */
     lnum overhead;      /* the call's overhead, runes */
+    int worth_known;    /* worth: v's runes from position, once asked */
+    int worth_status;
+    lnum worth;
 } call_units;
 
 static void units_of(const decision *d, lnum o, lnum g, lnum overhead,
@@ -211,6 +214,7 @@ static void units_of(const decision *d, lnum o, lnum g, lnum overhead,
     u->position = old - limit;
     u->over_position = old > limit ? old - limit : 0;
     u->overhead = overhead;
+    u->worth_known = 0;
 }
 
 enum { CONSUMED_OK = 0, CONSUMED_SKIP = -1, CONSUMED_RANGE = -2 };
@@ -227,7 +231,7 @@ static int runes_of(limitr_engine *e, const decision *d, lnum units, lnum from,
  * apply); CONSUMED_RANGE when the amount passes the range of amounts (the
  * gate denies, the commit fills the cap). */
 static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
-                    const call_units *u, lnum *out)
+                    call_units *u, lnum *out)
 {
     const lp_policy *p = e->policy;
     const char *kname = limitr__state_name(&e->st, k->credit);
@@ -273,8 +277,12 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
         } else {
             /* the call's worth from its position, less the part grants
                paid (the first of its overage) */
-            if (runes_of(e, d, u->v, u->position, &runes) != 0)
-                return CONSUMED_RANGE;
+            if (!u->worth_known) { /* the same for every cap of the call */
+                u->worth_status = runes_of(e, d, u->v, u->position, &u->worth);
+                u->worth_known = 1;
+            }
+            if (u->worth_status != 0) return CONSUMED_RANGE;
+            runes = u->worth;
             if (k->ignore_grants && u->g != 0) {
                 if (runes_of(e, d, u->g, u->over_position, &part) != 0)
                     return CONSUMED_RANGE;

@@ -254,7 +254,7 @@ static int before(const candidate *a, const candidate *b, grant_strategy s)
  * MAX_INCLUDED_TOPUPS (checked at load). */
 static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
 {
-    int plan = limitr__resolved_plan(e, c);
+    int plan = e->policy->any_included ? limitr__resolved_plan(e, c) : -1;
     const lp_plan *p = plan >= 0 ? &e->policy->plans[plan] : NULL;
     size_t i, n = 0;
     for (i = 0;
@@ -396,7 +396,7 @@ static void apply_draw(customer *c, const draw_plan *plan)
  * a plan that includes top-ups. */
 static int has_topup_work(limitr_engine *e, const customer *c)
 {
-    int plan = limitr__resolved_plan(e, c);
+    int plan = e->policy->any_included ? limitr__resolved_plan(e, c) : -1;
     size_t i;
     if (plan >= 0 && e->policy->plans[plan].has_included) return 1;
     for (i = 0; i < c->n_grants; i++)
@@ -516,6 +516,7 @@ int limitr__grants_any(limitr_engine *e, const customer *c)
 {
     int plan;
     if (c->n_grants > 0) return 1;
+    if (!e->policy->any_included) return 0;
     plan = limitr__resolved_plan(e, c);
     return plan >= 0 && e->policy->plans[plan].has_included;
 }

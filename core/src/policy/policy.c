@@ -819,6 +819,7 @@ static void compile_plans(compiler *cc, const doc_node *plans)
                     plan->subscription);
             free(tpath);
         }
+        p->any_included |= plan->has_included;
         p->n_plans++;
         free(path);
     }

@@ -226,6 +226,7 @@ typedef struct lp_policy {
     size_t n_credits;
     lp_plan *plans;
     size_t n_plans;
+    int any_included; /* some plan includes a top-up */
     char **ent_names; /* every entitlement name of any plan, interned */
     size_t *ent_name_lens;
     size_t n_ent_names;
