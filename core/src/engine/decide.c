@@ -174,12 +174,14 @@ lnum limitr__overhead_of(limitr_engine *e, const decision *d,
                          const limitr_call_opts *opts)
 {
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
-    double units = limitr__lnum_to_double(d->requested);
+    double units;
     lnum cost = 0;
     if (opts != NULL && opts->has_overhead &&
         limitr__lnum_from_double(opts->overhead, &cost) == 0)
         return cost;
-    if (d->requested <= 0) return 0;
+    if (d->requested <= 0 || (cr->overhead_ref <= 0 && cr->overhead_cost == 0))
+        return 0;
+    units = limitr__lnum_to_double(d->requested);
     if (cr->overhead_ref > 0) {
         char *err = NULL;
         script_result r;

@@ -229,6 +229,7 @@ limitr_engine *limitr__engine_create(const limitr_options *opts,
     e->alloc = alloc;
     e->next_sub_id = 1;
     e->walk.n = -1; /* no walk kept */
+    e->all_segment = -1;
     e->code = "";
     if (in != NULL) {
         e->st = *in;

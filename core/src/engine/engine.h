@@ -263,6 +263,7 @@ struct limitr_engine {
     const struct settle_context *settle; /* a settle's allow runs, or NULL */
     cap_walk walk;                       /* the caps of a call */
     alpha_memo alpha_memo;               /* the last estimate alpha converted */
+    int all_segment;                     /* the name "all": -1, or a guess */
     struct call_caps *call_caps; /* opts.caps of the call running, or NULL */
 
     host_fn *libs;

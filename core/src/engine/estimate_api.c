@@ -89,12 +89,24 @@ static int read_opts(limitr_engine *e, const char *call, const char *json,
     return LIMITR_OK;
 }
 
-/* The interned segment key: '.' and ' ' become '_', none is "all". */
+/* The interned segment key: '.' and ' ' become '_', none is "all" (its
+ * index kept: names are never removed, and the check below sees a state
+ * imported since). */
 static int segment_key(limitr_engine *e, const char *segment, int intern)
 {
     char key[208];
     size_t i;
-    if (segment == NULL) segment = "all";
+    if (segment == NULL) {
+        const name_table *t = &e->st.d->names;
+        int k = e->all_segment;
+        if (k >= 0 && (size_t)k < t->n && t->lens[k] == 3 &&
+            memcmp(t->items[k], "all", 3) == 0)
+            return k;
+        k = intern ? limitr__state_intern(&e->st, "all", 3)
+                   : limitr__state_name_find(&e->st, "all", 3);
+        if (k >= 0) e->all_segment = k;
+        return k;
+    }
     for (i = 0; segment[i] != '\0' && i + 1 < sizeof key; i++)
         key[i] = segment[i] == '.' || segment[i] == ' ' ? '_' : segment[i];
     key[i] = '\0';

@@ -127,14 +127,14 @@ int limitr__lnum_div(lnum a, lnum b, lnum *out);
 static inline int lnum_mul_quick(lnum a, lnum b, lnum *out)
 {
     typedef unsigned __int128 ulnum;
-    ulnum ma = a < 0 ? (ulnum)0 - (ulnum)a : (ulnum)a;
-    ulnum mb = b < 0 ? (ulnum)0 - (ulnum)b : (ulnum)b;
-    ulnum p;
+    ulnum ma, mb, p;
     uint64_t hi, q, rem;
     if (a == 0 || b == 0) {
         *out = 0;
         return 1;
     }
+    ma = a < 0 ? (ulnum)0 - (ulnum)a : (ulnum)a;
+    mb = b < 0 ? (ulnum)0 - (ulnum)b : (ulnum)b;
     if (((ma | mb) >> 64) != 0) return 0;
     p = ma * mb;
     hi = (uint64_t)(p >> 64);
