@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -139,10 +140,10 @@ TEST(a_failed_sync_write_undoes_the_call)
     remove_store(path);
 }
 
-/* An import cannot be undone: when its write fails it stays in memory,
- * returns store_error, and the next write writes every customer and the
- * policy, so the file ends up as the engine is. */
-TEST(a_failed_import_write_is_written_by_the_next)
+/* An import or a reload whose sync write fails is undone like any call:
+ * the engine goes back to the policy and state the file holds, and the
+ * file, writable again, goes on from there. */
+TEST(a_failed_import_or_reload_write_is_undone)
 {
     char path[256];
     limitr_engine *e = NULL;
@@ -157,26 +158,103 @@ TEST(a_failed_import_write_is_written_by_the_next)
     saved = strdup(doc);
     ASSERT_EQ(limitr_delete_customer(e, "c"), LIMITR_OK);
     ASSERT_EQ(limitr_create_customer(e, "a", "free", NULL, NULL), LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "b", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "a", "api", 4, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", count_errors, NULL, NULL), LIMITR_OK);
     db = e->store->db.db;
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
               SQLITE_OK);
+    errors_seen = 0;
     ASSERT_EQ(limitr_import(e, saved, strlen(saved), 1, NULL), LIMITR_STORE);
+    ASSERT_STR(limitr_last_reason(e), "store_error");
+    ASSERT_EQ(limitr_customer(e, "c", NULL), LIMITR_NOT_FOUND); /* undone */
+    ASSERT_NUM(read_value(e, "a", "api"), 4);
     ASSERT_EQ(limitr_reload(e, v2, strlen(v2), "yaml", NULL), LIMITR_STORE);
-    ASSERT_EQ(limitr_customer(e, "a", NULL), LIMITR_NOT_FOUND); /* applied */
+    ASSERT_STR(limitr_last_reason(e), "store_error");
+    ASSERT_EQ(errors_seen, 2);
+    /* v1 again: 4 + 2 passes its limit of 5 */
+    ASSERT_EQ(limitr_check(e, "a", "api", 1), LIMITR_OK);
+    ASSERT_EQ(limitr_check(e, "a", "api", 2), LIMITR_DENIED);
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
               SQLITE_OK);
-    ASSERT_EQ(limitr_allow(e, "c", "api", 7, NULL), LIMITR_OK); /* limit 9 */
+    ASSERT_EQ(limitr_allow(e, "a", "api", 1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
     limitr_free(e);
     ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
     ASSERT_CONTAINS(info, "\"customers\":1");
-    ASSERT_EQ(limitr_customer(e, "a", NULL), LIMITR_NOT_FOUND);
-    ASSERT_NUM(read_value(e, "c", "api"), 7);
-    ASSERT_EQ(limitr_allow(e, "c", "api", 2, NULL), LIMITR_OK); /* v2's 9 */
+    ASSERT_EQ(limitr_customer(e, "c", NULL), LIMITR_NOT_FOUND);
+    ASSERT_NUM(read_value(e, "a", "api"), 5);
+    ASSERT_EQ(limitr_allow(e, "a", "api", 1, NULL), LIMITR_DENIED); /* v1 */
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
     limitr_free(e);
     free(saved);
+    remove_store(path);
+}
+
+/* The values of the log's allow rows, in order, as "1,1,2,...". */
+static void allow_values(const char *path, char *out, size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    size_t n = 0;
+    out[0] = '\0';
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT value FROM log WHERE op = 'allow' ORDER BY "
+                           "seq",
+                           -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW && n + 8 < len)
+            n += (size_t)snprintf(out + n, len - n, "%s%d", n ? "," : "",
+                                  sqlite3_column_int(q, 0));
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+}
+
+/* A batch write that fails keeps its log rows: the next write puts them
+ * first, so the log misses no call and keeps their order. */
+TEST(a_failed_batch_write_keeps_its_log_rows)
+{
+    char path[256], values[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    limitr_store_options so;
+    struct timespec pause = {0, 150 * 1000000L}; /* batch_ms 20, and more */
+    sqlite3 *db;
+    int i;
+    fresh_path(path, sizeof path, "batchlog");
+    remove_store(path);
+    memset(&so, 0, sizeof so);
+    so.path = path;
+    so.durability = LIMITR_DURABILITY_BATCH;
+    so.batch_ms = 20;
+    ASSERT_EQ(limitr_open(v2, strlen(v2), "yaml", NULL, &so, &e, &info),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_checkpoint(e), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", count_errors, NULL, NULL), LIMITR_OK);
+    db = e->store->db.db;
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
+              SQLITE_OK);
+    errors_seen = 0;
+    for (i = 0; i < 3; i++)
+        ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    nanosleep(&pause, NULL); /* the writer fails */
+    ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_DENIED);
+    ASSERT(errors_seen >= 1);
+    nanosleep(&pause, NULL); /* and fails again, with both batches' rows */
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    allow_values(path, values, sizeof values);
+    ASSERT_STR(values, "1,2,2,2,3,1");
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(e, "u", "api"), 8);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
     remove_store(path);
 }
 
@@ -395,6 +473,7 @@ int main(void)
     RUN(a_text_file_is_refused_untouched);
     RUN(checkpoint_without_a_store_and_close_twice);
     RUN(a_failed_sync_write_undoes_the_call);
-    RUN(a_failed_import_write_is_written_by_the_next);
+    RUN(a_failed_import_or_reload_write_is_undone);
+    RUN(a_failed_batch_write_keeps_its_log_rows);
     return HARNESS_EXIT();
 }

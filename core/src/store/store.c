@@ -317,8 +317,8 @@ static void collect(limitr_engine *e, batch *b)
 
 /* A batch that could not be written: every customer, the policy and the
  * policy-wide parts are written again by the next one (what the failed
- * one held is in memory; its log rows are lost), and `error` fires on the
- * engine's thread. */
+ * one held is in memory; in batch mode its log rows are kept: keep_log),
+ * and `error` fires on the engine's thread. */
 static void write_failed(limitr_store *s, const batch *b, const char *msg)
 {
     if (b->snapshot != NOSTR) s->snapshot_now = 1; /* taken again */
@@ -333,6 +333,43 @@ static void write_failed(limitr_store *s, const batch *b, const char *msg)
     s->last_seq = s->last_estimates = s->last_units = NULL;
 }
 
+/* A failed batch write's log rows, kept for the next write (write_mu
+ * held; batch mode: a sync call is undone, its row with it). Past
+ * STORE_MAX_PENDING_ROWS kept rows, or when memory runs out, the batch's
+ * rows are lost (docs/store.md). */
+static void keep_log(limitr_store *s, const batch *b)
+{
+    batch *k = &s->kept_log;
+    size_t first = k->n_recs, text = k->text.n, i;
+    if (!s->batch_mode || b->n_recs == 0) return;
+    if (first + b->n_recs > STORE_MAX_PENDING_ROWS) return;
+    if (k->cap_recs < first + b->n_recs) {
+        log_rec *grown = realloc(k->recs, (first + b->n_recs) * sizeof *grown);
+        if (grown == NULL) return;
+        k->recs = grown;
+        k->cap_recs = first + b->n_recs;
+    }
+    for (i = 0; i < b->n_recs; i++) {
+        log_rec *r = &k->recs[first + i];
+        size_t *strs[] = {&r->id,     &r->ent,    &r->value_text, &r->opts,
+                          &r->detail, &r->reason, &r->plan,       &r->policy};
+        size_t j;
+        *r = b->recs[i];
+        for (j = 0; j < sizeof strs / sizeof *strs; j++)
+            if (*strs[j] != NOSTR) {
+                const char *t = b->text.s + *strs[j];
+                *strs[j] = put_text(k, t, strlen(t));
+            }
+        if (r->parent >= 0) r->parent += (long)first;
+    }
+    if (k->text.nomem) { /* as before this batch */
+        k->text.nomem = 0;
+        k->text.n = text;
+        return;
+    }
+    k->n_recs = first + b->n_recs;
+}
+
 static int write_batch(limitr_store *s, batch *b, int64_t now)
 {
     char err[256];
@@ -345,6 +382,7 @@ static int write_batch(limitr_store *s, batch *b, int64_t now)
                limitr__store_prune(s, now, err, sizeof err) != 0) {
         status = -1;
     }
+    if (status != 0) keep_log(s, b);
     pthread_mutex_unlock(&s->write_mu);
     if (status != 0) write_failed(s, b, err);
     return status;
@@ -377,26 +415,32 @@ static void hash_rows(limitr_engine *e, limitr_store *s)
     limitr__store_rows_end(q);
 }
 
-/* The state as the file holds it, replacing the engine's (the state of
- * the last write: in sync mode, the state before the call whose write
- * failed). The call's own result, reason and message are kept: they may
- * be borrowed by its caller. LIMITR_OK, or the failure (the engine then
- * keeps its state, and every row is written again by the next write). */
+/* The policy and state as the file holds them, replacing the engine's
+ * (those of the last write: in sync mode, the ones before the call whose
+ * write failed; a reload goes back to the policy it replaced, silently).
+ * The call's own result, reason and message are kept: they may be
+ * borrowed by its caller. LIMITR_OK, or the failure (the engine then
+ * keeps what it has, and every row is written again by the next write). */
 static int state_from_file(limitr_engine *e, limitr_store *s)
 {
     char *policy = NULL, *doc = NULL, msg[256];
     size_t len = 0;
     const char *result, *code = e->code;
     char *kept_result = e->result, *kept_message = e->message;
-    int has_message = e->has_message, status;
+    int has_message = e->has_message, status = LIMITR_OK;
     if (limitr__store_read_state(&s->db, &policy, &doc, &len, msg,
                                  sizeof msg) != 0)
         return LIMITR_STORE;
-    free(policy);
     e->result = e->message = NULL;
     e->store = NULL; /* the restore is not a call of the store's */
-    status = limitr__import(e, doc, len, 1, (size_t)-1, &result);
+    if (policy != NULL &&
+        (strlen(policy) != e->policy->text_len ||
+         memcmp(policy, e->policy->text, e->policy->text_len) != 0))
+        status = limitr__reload(e, policy, strlen(policy), "json", NULL, 0);
+    if (status == LIMITR_OK)
+        status = limitr__import(e, doc, len, 1, (size_t)-1, &result);
     e->store = s;
+    free(policy);
     free(doc);
     free(e->result);
     free(e->message);
@@ -409,21 +453,28 @@ static int state_from_file(limitr_engine *e, limitr_store *s)
 }
 
 /* A sync write failed: the engine goes back to what the file holds, the
- * state before the call (customers, caps' held room, counters, estimates
- * alike; the whole state is read again, which failures are rare enough to
- * afford). An import or a reload cannot go back (their policy and every
- * row): every customer is then written by the next write, as when the
- * file cannot be read. */
-static void undo(limitr_engine *e, batch *b)
+ * policy and state before the call (customers, caps' held room, counters,
+ * estimates alike; the whole state is read again, which failures are rare
+ * enough to afford). When the file cannot be read, every customer is
+ * written by the next write. */
+/* A restored store's meta and policy are what the engine holds: collected
+ * into a scratch batch that is dropped, so that the first call does not
+ * write them again. */
+static void remember_meta(limitr_engine *e)
+{
+    batch scratch;
+    memset(&scratch, 0, sizeof scratch);
+    batch_reset(&scratch);
+    collect(e, &scratch);
+    batch_free(&scratch);
+}
+
+static void undo(limitr_engine *e)
 {
     limitr_store *s = e->store;
-    size_t i;
-    for (i = 0; i < b->n_rows; i++)
-        if (b->rows[i].kind == OP_WIPE) return; /* s->all stays set */
     if (state_from_file(e, s) == LIMITR_OK) {
         s->all = 0;
-        snprintf(s->stored_fp, sizeof s->stored_fp, "%s",
-                 e->policy->fingerprint);
+        remember_meta(e);
     }
 }
 
@@ -433,7 +484,7 @@ static int flush_now(limitr_engine *e)
     int status;
     collect(e, s->cur);
     status = write_batch(s, s->cur, limitr__now(e));
-    if (status != 0 && !s->batch_mode) undo(e, s->cur);
+    if (status != 0 && !s->batch_mode) undo(e);
     batch_reset(s->cur);
     return status;
 }
@@ -593,7 +644,10 @@ static void *writer_main(void *arg)
                 failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
                          (done->snapshot != NOSTR &&
                           limitr__store_prune(s, now, err, sizeof err) != 0);
-            if (failed) s->unwritten = 1; /* seen by a checkpoint next */
+            if (failed) {
+                s->unwritten = 1; /* seen by a checkpoint next */
+                keep_log(s, done);
+            }
             pthread_mutex_unlock(&s->write_mu);
             if (failed) {
                 writer_takes(s);
@@ -615,6 +669,7 @@ static void store_free(limitr_store *s)
     if (s->lock_fd >= 0) close(s->lock_fd); /* the OS drops the lock */
     batch_free(&s->bufs[0]);
     batch_free(&s->bufs[1]);
+    batch_free(&s->kept_log);
     free(s->reached);
     free(s->last_seq);
     free(s->last_estimates);
@@ -651,18 +706,6 @@ static limitr_store *store_new(const char *path, const limitr_store_options *o)
         return NULL;
     }
     return s;
-}
-
-/* A restored store's meta is what the engine holds: collected into a
- * scratch batch that is dropped, so that the first call does not write it
- * again. */
-static void remember_meta(limitr_engine *e)
-{
-    batch scratch;
-    memset(&scratch, 0, sizeof scratch);
-    batch_reset(&scratch);
-    collect(e, &scratch);
-    batch_free(&scratch);
 }
 
 /* Batch: the writer thread, once the engine's first writes are done. */

@@ -97,6 +97,8 @@ struct limitr_store {
     long open_rec;         /* the innermost logged call's row, or -1 */
     int failed;            /* a batch failed: `error` fires at next call */
     int unwritten;         /* (write_mu) the writer's last batch failed */
+    batch kept_log;        /* (write_mu) the log rows of failed batch
+                              writes, written first by the next write */
     char fail_msg[256];
 
     /* batch durability: the writer thread */

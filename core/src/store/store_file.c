@@ -533,8 +533,10 @@ int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len)
         put_meta(db, "estimates", b, b->meta_estimates) != 0 ||
         put_meta(db, "units", b, b->meta_units) != 0)
         goto fail;
-    if (s->log && write_log(db, b, base) != 0) goto fail;
-    if (s->log) db->log_seq = base + (int64_t)b->n_recs;
+    if (s->log && (write_log(db, &s->kept_log, base) != 0 ||
+                   write_log(db, b, base + (int64_t)s->kept_log.n_recs) != 0))
+        goto fail;
+    if (s->log) db->log_seq = base + (int64_t)(s->kept_log.n_recs + b->n_recs);
     if (b->snapshot != NOSTR) {
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(db->db,
@@ -554,6 +556,8 @@ int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len)
         sqlite3_finalize(q);
     }
     if (exec(db->db, "COMMIT") != 0) goto fail;
+    s->kept_log.n_recs = 0; /* written */
+    s->kept_log.text.n = 0;
     return 0;
 fail:
     sql_fail(db->db, s->path, err, err_len);
