@@ -190,6 +190,81 @@ TEST(a_failed_import_or_reload_write_is_undone)
     remove_store(path);
 }
 
+/* Events seen, as "name:customer;" (a sync store delivers them once the
+ * changes that fired them are written). */
+static char seen_events[512];
+static const char *record_event(const char *name, const char *json, void *ud)
+{
+    const char *id = strstr(json, "\"id\":\"");
+    size_t n = strlen(seen_events);
+    (void)ud;
+    snprintf(seen_events + n, sizeof seen_events - n, "%s:%.1s;", name,
+             id != NULL ? id + 6 : "?");
+    return NULL;
+}
+
+/* On u's meter-changed, a handler meters w: a call of its own, made once
+ * u's change is written, and written in turn. */
+static const char *meter_w(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    if (strstr(json, "\"id\":\"u\"") != NULL)
+        limitr_allow((limitr_engine *)ud, "w", "api", 1, NULL);
+    return NULL;
+}
+
+/* On customer-set, a handler reads another customer (its own borrowed
+ * result): the created customer's snapshot must still be the answer. */
+static const char *read_w(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    (void)json;
+    limitr_customer((limitr_engine *)ud, "w", NULL);
+    return NULL;
+}
+
+/* Sync: a call whose write fails fires only `error`; the events of a call
+ * are delivered once its write succeeds, and what their handlers change is
+ * written after them. */
+TEST(a_sync_store_delivers_events_once_written)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL, *snap = NULL;
+    sqlite3 *db;
+    fresh_path(path, sizeof path, "events");
+    remove_store(path);
+    ASSERT_EQ(open_store(v2, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "w", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "meter-changed", record_event, NULL, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", record_event, NULL, NULL), LIMITR_OK);
+    db = e->store->db.db;
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
+              SQLITE_OK);
+    seen_events[0] = '\0';
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_STORE);
+    ASSERT_STR(seen_events, "error:?;");
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_on(e, "meter-changed", meter_w, e, NULL), LIMITR_OK);
+    seen_events[0] = '\0';
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    ASSERT_STR(seen_events, "meter-changed:u;meter-changed:w;");
+    ASSERT_EQ(limitr_on(e, "customer-set", read_w, e, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "x", "free", NULL, &snap), LIMITR_OK);
+    ASSERT_CONTAINS(snap, "\"id\":\"x\"");
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(e, "u", "api"), 2);
+    ASSERT_NUM(read_value(e, "w", "api"), 1);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
+}
+
 /* The values of the log's allow rows, in order, as "1,1,2,...". */
 static void allow_values(const char *path, char *out, size_t len)
 {
@@ -475,5 +550,6 @@ int main(void)
     RUN(a_failed_sync_write_undoes_the_call);
     RUN(a_failed_import_or_reload_write_is_undone);
     RUN(a_failed_batch_write_keeps_its_log_rows);
+    RUN(a_sync_store_delivers_events_once_written);
     return HARNESS_EXIT();
 }

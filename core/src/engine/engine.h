@@ -518,6 +518,9 @@ static inline int limitr__stored(limitr_engine *e, int status)
 }
 void limitr__store_enter(limitr_engine *e);
 void limitr__store_leave(limitr_engine *e);
+/* A sync store holds the events of a call until its write succeeds
+   (docs/store.md): 1 when it took this one (its JSON), 0 deliver it now. */
+int limitr__store_defer(limitr_engine *e, int kind, payload *p);
 /* Writes what is left and closes the store (limitr_free). */
 void limitr__store_free(limitr_engine *e);
 /* The logged call's detail column (a reservation's hold id). */
@@ -733,6 +736,9 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 }
 /* Delivers an event given as cJSON (consumed). */
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json);
+/* Delivers an event a sync store held (json taken) at the event depth it
+   fired at. */
+void limitr__emit_held(limitr_engine *e, int kind, cJSON *json, int depth);
 /* Delivers an event given as a payload (freed). */
 void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p);
 

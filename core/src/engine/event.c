@@ -674,7 +674,7 @@ static void notify(limitr_engine *e, event_kind ev, payload *p)
     }
 }
 
-void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
+static void emit_now(limitr_engine *e, event_kind ev, payload *p)
 {
     if (e->policy->n_notifications > 0 && notified_event(ev)) {
         e->delivering++;
@@ -683,6 +683,28 @@ void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
     }
     deliver(e, ev, p);
     limitr__payload_free(p);
+}
+
+void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
+{
+    if (e->store != NULL && ev != EV_ERROR && limitr__store_defer(e, ev, p)) {
+        limitr__payload_free(p);
+        return;
+    }
+    emit_now(e, ev, p);
+}
+
+void limitr__emit_held(limitr_engine *e, int kind, cJSON *json, int depth)
+{
+    payload p;
+    int was = e->delivering;
+    p.n = 0;
+    p.depth = 0;
+    p.json = json;
+    p.text = NULL;
+    e->delivering = depth;
+    emit_now(e, (event_kind)kind, &p);
+    e->delivering = was;
 }
 
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json)
