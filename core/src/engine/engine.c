@@ -262,7 +262,11 @@ int limitr__enter_hooked(limitr_engine *e)
 void limitr__leave_hooked(limitr_engine *e)
 {
     if (e->store != NULL) limitr__store_leave(e); /* sees e->holding */
-    if (--e->holding == 0 && e->shared != NULL) limitr__shared_leave(e);
+    if (--e->holding == 0 && e->shared != NULL) {
+        limitr__shared_leave(e);
+        /* unlocked: handlers may call the engine, each call its own hold */
+        if (e->n_held > 0) limitr__deliver_held(e);
+    }
 }
 
 void limitr__touch_hooked(const limitr_engine *e, customer *c)

@@ -232,6 +232,12 @@ struct limitr_engine {
     customer_cache *caches; /* by customer slot */
     size_t n_caches;
     int holding; /* nesting depth of calls holding the state */
+    /* Events held while a call holds the state, delivered once it is
+       written (a sync store) or unlocked (a shared region): hold_events
+       says which engines do (event.c). */
+    int hold_events;
+    struct held_event *held;
+    size_t n_held, cap_held;
 
     const char *code;     /* reason code of the last call ("" after OK) */
     char reason_buf[128]; /* a reason an on_exceed snippet gave */
@@ -518,9 +524,7 @@ static inline int limitr__stored(limitr_engine *e, int status)
 }
 void limitr__store_enter(limitr_engine *e);
 void limitr__store_leave(limitr_engine *e);
-/* A sync store holds the events of a call until its write succeeds
-   (docs/store.md): 1 when it took this one (its JSON), 0 deliver it now. */
-int limitr__store_defer(limitr_engine *e, int kind, payload *p);
+
 /* Writes what is left and closes the store (limitr_free). */
 void limitr__store_free(limitr_engine *e);
 /* The logged call's detail column (a reservation's hold id). */
@@ -736,9 +740,13 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 }
 /* Delivers an event given as cJSON (consumed). */
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json);
-/* Delivers an event a sync store held (json taken) at the event depth it
-   fired at. */
-void limitr__emit_held(limitr_engine *e, int kind, cJSON *json, int depth);
+/* Delivers the events held so far (docs/store.md, docs/shared.md), each
+   at the event depth it fired at; the calls their handlers make hold
+   events of their own. The call's answer (reason, message, borrowed
+   result) is kept over them. */
+void limitr__deliver_held(limitr_engine *e);
+/* Drops the events held (their changes were undone). */
+void limitr__drop_held(limitr_engine *e);
 /* Delivers an event given as a payload (freed). */
 void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p);
 

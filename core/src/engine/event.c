@@ -376,6 +376,10 @@ void limitr__events_free(limitr_engine *e)
     e->libs = NULL;
     e->subs = NULL;
     e->n_libs = e->n_subs = e->cap_subs = 0;
+    limitr__drop_held(e);
+    free(e->held);
+    e->held = NULL;
+    e->cap_held = 0;
 }
 
 /* ---- Delivery ---- */
@@ -685,26 +689,87 @@ static void emit_now(limitr_engine *e, event_kind ev, payload *p)
     limitr__payload_free(p);
 }
 
+/* ---- Held events ---- */
+
+/* An event held while its call holds the state: its payload as JSON (the
+ * state as it is now), and the event depth it fired at. */
+typedef struct held_event {
+    int kind;
+    int depth;
+    cJSON *json;
+} held_event;
+
+/* Holds the event: 1, or 0 when memory ran out (delivered now instead). */
+static int hold_event(limitr_engine *e, int kind, payload *p)
+{
+    const cJSON *json;
+    held_event *h;
+    if (e->n_held == e->cap_held) {
+        size_t cap = e->cap_held ? e->cap_held * 2 : 8;
+        held_event *grown = realloc(e->held, cap * sizeof *grown);
+        if (grown == NULL) return 0;
+        e->held = grown;
+        e->cap_held = cap;
+    }
+    if ((json = limitr__payload_cjson(e, p)) == NULL) return 0;
+    h = &e->held[e->n_held];
+    if ((h->json = cJSON_Duplicate(json, 1)) == NULL) return 0;
+    h->kind = kind;
+    h->depth = e->delivering;
+    e->n_held++;
+    return 1;
+}
+
 void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
 {
-    if (e->store != NULL && ev != EV_ERROR && limitr__store_defer(e, ev, p)) {
+    /* `error` is never held: it fires at once */
+    if (e->hold_events && e->holding > 0 && ev != EV_ERROR &&
+        hold_event(e, ev, p)) {
         limitr__payload_free(p);
         return;
     }
     emit_now(e, ev, p);
 }
 
-void limitr__emit_held(limitr_engine *e, int kind, cJSON *json, int depth)
+void limitr__drop_held(limitr_engine *e)
 {
-    payload p;
+    size_t i;
+    for (i = 0; i < e->n_held; i++)
+        cJSON_Delete(e->held[i].json);
+    e->n_held = 0;
+}
+
+void limitr__deliver_held(limitr_engine *e)
+{
+    held_event *events = e->held; /* taken: deliveries hold their own */
+    size_t n = e->n_held, i;
     int was = e->delivering;
-    p.n = 0;
-    p.depth = 0;
-    p.json = json;
-    p.text = NULL;
-    e->delivering = depth;
-    emit_now(e, (event_kind)kind, &p);
+    const char *code = e->code;
+    char *message = e->message, *result = e->result;
+    int has_message = e->has_message;
+    char reason[sizeof e->reason_buf];
+    memcpy(reason, e->reason_buf, sizeof reason);
+    e->message = e->result = NULL;
+    e->held = NULL;
+    e->n_held = e->cap_held = 0;
+    for (i = 0; i < n; i++) {
+        payload p;
+        p.n = 0;
+        p.depth = 0;
+        p.json = events[i].json; /* freed by emit_now */
+        p.text = NULL;
+        e->delivering = events[i].depth;
+        emit_now(e, (event_kind)events[i].kind, &p);
+    }
     e->delivering = was;
+    free(events);
+    free(e->message);
+    free(e->result);
+    e->message = message;
+    e->result = result;
+    e->has_message = has_message;
+    memcpy(e->reason_buf, reason, sizeof reason);
+    e->code = code;
 }
 
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json)

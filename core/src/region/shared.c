@@ -290,6 +290,7 @@ int limitr_shared(const char *policy, size_t len, const char *format,
         return LIMITR_NOMEM;
     }
     e->shared->slot = slot;
+    e->hold_events = 1; /* events come after the unlock */
     e->shared->lock_timeout_ms = o.lock_timeout_ms;
     e->shared->shards = o.shards;
 

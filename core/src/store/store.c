@@ -478,38 +478,6 @@ static void undo(limitr_engine *e)
     }
 }
 
-int limitr__store_defer(limitr_engine *e, int kind, payload *p)
-{
-    limitr_store *s = e->store;
-    const cJSON *json;
-    held_event *h;
-    if (s->batch_mode || e->read_only || e->holding == 0) return 0;
-    if (s->n_held == s->cap_held) {
-        size_t cap = s->cap_held ? s->cap_held * 2 : 8;
-        held_event *grown = realloc(s->held, cap * sizeof *grown);
-        if (grown == NULL) return 0; /* delivered now rather than lost */
-        s->held = grown;
-        s->cap_held = cap;
-    }
-    if ((json = limitr__payload_cjson(e, p)) == NULL) return 0;
-    h = &s->held[s->n_held];
-    if ((h->json = cJSON_Duplicate(json, 1)) == NULL) return 0;
-    h->kind = kind;
-    h->depth = e->delivering;
-    s->n_held++;
-    return 1;
-}
-
-/* The events held for changes that could not be written: dropped (only
- * `error` fires for such a call). */
-static void drop_held(limitr_store *s)
-{
-    size_t i;
-    for (i = 0; i < s->n_held; i++)
-        cJSON_Delete(s->held[i].json);
-    s->n_held = 0;
-}
-
 static int flush_now(limitr_engine *e)
 {
     limitr_store *s = e->store;
@@ -595,36 +563,6 @@ void limitr__store_enter(limitr_engine *e)
     if (e->holding == 1 && e->store->batch_mode) caller_takes(e->store);
 }
 
-/* What a call leaves the engine for its caller (its reason, message and
- * borrowed result): the held events' handlers make calls of their own. */
-typedef struct call_answer {
-    const char *code;
-    char *message, *result;
-    int has_message;
-    char reason[sizeof((limitr_engine *)0)->reason_buf];
-} call_answer;
-
-static void answer_keep(limitr_engine *e, call_answer *a)
-{
-    a->code = e->code;
-    a->message = e->message;
-    a->result = e->result;
-    a->has_message = e->has_message;
-    memcpy(a->reason, e->reason_buf, sizeof a->reason);
-    e->message = e->result = NULL;
-}
-
-static void answer_restore(limitr_engine *e, call_answer *a)
-{
-    free(e->message);
-    free(e->result);
-    e->message = a->message;
-    e->result = a->result;
-    e->has_message = a->has_message;
-    memcpy(e->reason_buf, a->reason, sizeof a->reason);
-    e->code = a->code;
-}
-
 /* Sync, at the end of an outermost call: its changes written, then the
  * events they fired delivered, then what those events' handlers changed
  * written, and so on: every round delivers events one level deeper, so
@@ -634,28 +572,16 @@ static int sync_commit(limitr_engine *e)
 {
     limitr_store *s = e->store;
     for (;;) {
-        held_event *events;
-        size_t n, i;
-        call_answer answer;
         /* a call that reached nobody and logged nothing (a read of no
            customer, or one whose write came before) has nothing to write */
         if ((s->n_reached > 0 || s->all || s->cur->n_rows > 0 ||
              s->cur->n_recs > 0) &&
             flush_now(e) != 0) {
-            drop_held(s);
+            limitr__drop_held(e);
             return -1;
         }
-        if (s->n_held == 0) return 0;
-        events = s->held; /* taken: deliveries hold events of their own */
-        n = s->n_held;
-        s->held = NULL;
-        s->n_held = s->cap_held = 0;
-        answer_keep(e, &answer);
-        for (i = 0; i < n; i++)
-            limitr__emit_held(e, events[i].kind, events[i].json,
-                              events[i].depth);
-        answer_restore(e, &answer);
-        free(events);
+        if (e->n_held == 0) return 0;
+        limitr__deliver_held(e);
     }
 }
 
@@ -761,8 +687,6 @@ static void store_free(limitr_store *s)
     batch_free(&s->bufs[0]);
     batch_free(&s->bufs[1]);
     batch_free(&s->kept_log);
-    drop_held(s);
-    free(s->held);
     free(s->reached);
     free(s->last_seq);
     free(s->last_estimates);
@@ -932,6 +856,9 @@ static void attach(limitr_engine *e, limitr_store *s)
     e->store = s;
     s->e = e;
     e->hooked = 1;
+    /* sync: a call's events wait for its write (a failed one fires only
+       `error`); batch: they cannot wait for a write to come */
+    e->hold_events = !s->batch_mode && !e->read_only;
     s->last_snapshot = limitr__now(e);
     snprintf(s->stored_fp, sizeof s->stored_fp, "%s", e->policy->fingerprint);
 }

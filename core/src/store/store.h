@@ -15,7 +15,6 @@
 #include "textbuf.h"
 
 typedef struct sqlite3 sqlite3;
-typedef struct cJSON cJSON;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
 #define STORE_APPLICATION_ID 0x4C4D5452 /* "LMTR" */
@@ -37,14 +36,6 @@ typedef struct log_rec {
     int has_money;
     lnum overage, overage_price, price_diff;
 } log_rec;
-
-/* An event a sync store holds until the changes that fired it are
- * written: its payload as JSON, and the event depth it fired at. */
-typedef struct held_event {
-    int kind;
-    int depth;
-    cJSON *json;
-} held_event;
 
 /* One write to the customers table, in call order. */
 enum { OP_PUT, OP_DELETE, OP_WIPE };
@@ -101,16 +92,13 @@ struct limitr_store {
     int all;            /* every customer changed */
     char stored_fp[72]; /* the policy the file holds */
     char *last_seq, *last_estimates, *last_units;
-    int64_t last_snapshot;   /* engine time */
-    int snapshot_now;        /* at the next write */
-    long open_rec;           /* the innermost logged call's row, or -1 */
-    int failed;              /* a batch failed: `error` fires at next call */
-    int unwritten;           /* (write_mu) the writer's last batch failed */
-    batch kept_log;          /* (write_mu) the log rows of failed batch
-                                writes, written first by the next write */
-    struct held_event *held; /* sync: the events of the changes not yet
-                                written, delivered once they are */
-    size_t n_held, cap_held;
+    int64_t last_snapshot; /* engine time */
+    int snapshot_now;      /* at the next write */
+    long open_rec;         /* the innermost logged call's row, or -1 */
+    int failed;            /* a batch failed: `error` fires at next call */
+    int unwritten;         /* (write_mu) the writer's last batch failed */
+    batch kept_log;        /* (write_mu) the log rows of failed batch
+                              writes, written first by the next write */
     char fail_msg[256];
 
     /* batch durability: the writer thread */
