@@ -724,7 +724,7 @@ store_money(limitr_engine *e, const decision *d, int committed)
     lnum price = 0, diff = 0;
     if (committed && !price_diff(e, d, d->new_value, &diff)) diff = 0;
     if (committed && !overage_price(e, d, &price)) price = 0;
-    limitr__store_money(e, d->gate, e->policy->plans[d->plan].name,
+    limitr__store_money(e, d->now, d->gate, e->policy->plans[d->plan].name,
                         committed ? d->overage : 0, price, diff);
 }
 

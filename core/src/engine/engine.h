@@ -529,8 +529,9 @@ void limitr__store_leave(limitr_engine *e);
 void limitr__store_free(limitr_engine *e);
 /* The logged call's detail column (a reservation's hold id). */
 void limitr__store_detail(limitr_engine *e, const char *detail);
-void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
-                         lnum overage, lnum overage_price, lnum price_diff);
+void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
+                         const char *plan, lnum overage, lnum overage_price,
+                         lnum price_diff);
 
 #define LIMITR_LOG_OP(e, op, id, args)                                         \
     do {                                                                       \

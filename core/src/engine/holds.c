@@ -313,12 +313,13 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
     if (!limitr__decide(e, &d, 0)) {
         free_hold_opts(&o);
         if (e->store != NULL)
-            limitr__store_money(e, d.gate, e->policy->plans[d.plan].name, 0, 0,
-                                0);
+            limitr__store_money(e, d.now, d.gate, e->policy->plans[d.plan].name,
+                                0, 0, 0);
         return limitr__deny(e, d.reason);
     }
     if (e->store != NULL)
-        limitr__store_money(e, d.gate, e->policy->plans[d.plan].name, 0, 0, 0);
+        limitr__store_money(e, d.now, d.gate, e->policy->plans[d.plan].name, 0,
+                            0, 0);
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */
     h.id = ++e->st.d->next_hold;

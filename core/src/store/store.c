@@ -45,6 +45,8 @@ static void batch_reset(batch *b)
     b->snapshot_len = 0;
     b->fp_policy = NULL;
     b->fp = NOSTR;
+    b->plan_name = NULL;
+    b->plan = NOSTR;
 }
 
 static void batch_free(batch *b)
@@ -125,6 +127,7 @@ void limitr__store_all(limitr_engine *e)
     e->store->all = 1;
     e->store->snapshot_now = 1;      /* after import and reload */
     e->store->cur->fp_policy = NULL; /* a new policy may reuse the address */
+    e->store->cur->plan_name = NULL;
 }
 
 /* ---- The decision log ---- */
@@ -154,7 +157,7 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
     r->op = op;
     r->depth = e->holding;
     r->parent = s->open_rec;
-    r->ts = limitr__now(e);
+    r->ts = LOG_TS_UNSET; /* a decision's own clock, or the end's */
     r->id = put_text(b, id, id_len);
     r->ent = put_text(b, ent, ent_len);
     r->has_value = value != NULL;
@@ -164,8 +167,12 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
                         : NOSTR;
     r->opts = args != NULL ? put_text(b, args, strlen(args)) : NOSTR;
     r->detail = r->reason = r->plan = NOSTR;
-    r->policy =
-        put_text(b, e->policy->fingerprint, strlen(e->policy->fingerprint));
+    if (b->fp_policy != e->policy) { /* one copy per policy per batch */
+        b->fp =
+            put_text(b, e->policy->fingerprint, strlen(e->policy->fingerprint));
+        b->fp_policy = e->policy;
+    }
+    r->policy = b->fp;
     r->status = -1;
     s->open_rec = (long)b->n_recs++;
 }
@@ -174,6 +181,7 @@ static void close_rec(limitr_engine *e, limitr_store *s)
 {
     log_rec *r = &s->cur->recs[s->open_rec];
     r->reason = put_text(s->cur, e->code, strlen(e->code));
+    if (r->ts == LOG_TS_UNSET) r->ts = limitr__now(e);
     r->depth = 0;
     s->open_rec = r->parent;
 }
@@ -188,16 +196,22 @@ void limitr__store_detail(limitr_engine *e, const char *detail)
         r->detail = put_text(s->cur, detail, strlen(detail));
 }
 
-void limitr__store_money(limitr_engine *e, const char *gate, const char *plan,
-                         lnum overage, lnum overage_price, lnum price_diff)
+void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
+                         const char *plan, lnum overage, lnum overage_price,
+                         lnum price_diff)
 {
     limitr_store *s = e->store;
     log_rec *r;
     if (!s->log || s->open_rec < 0) return;
     r = &s->cur->recs[s->open_rec];
     if (r->depth != e->holding && r->depth != e->holding - 1) return;
+    r->ts = now; /* the decision's clock */
     r->gate = gate;
-    r->plan = put_text(s->cur, plan, strlen(plan));
+    if (s->cur->plan_name != plan) { /* a policy's name: the same pointer */
+        s->cur->plan = put_text(s->cur, plan, strlen(plan));
+        s->cur->plan_name = plan;
+    }
+    r->plan = s->cur->plan;
     r->has_money = 1;
     r->overage = overage;
     r->overage_price = overage_price;
@@ -261,6 +275,8 @@ static void collect(limitr_engine *e, batch *b)
     textbuf t = {NULL, 0, 0, 0};
     int64_t now = limitr__now(e);
     size_t i;
+    for (i = 0; i < b->n_recs; i++) /* rows of calls still running */
+        if (b->recs[i].ts == LOG_TS_UNSET) b->recs[i].ts = now;
     if (s->all) {
         row_add(b, OP_WIPE);
         for (i = 0; i < d->customers.cap; i++) {

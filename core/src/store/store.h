@@ -20,6 +20,7 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define STORE_APPLICATION_ID 0x4C4D5452 /* "LMTR" */
 #define STORE_FORMAT 1                  /* PRAGMA user_version */
 #define NOSTR ((size_t)-1)              /* an absent string of an arena */
+#define LOG_TS_UNSET INT64_MIN          /* a log row's time not read yet */
 
 /* A row of the decision log (state.md 2), kept as offsets into its
  * batch's arena until it is written. */
@@ -27,7 +28,7 @@ typedef struct log_rec {
     const char *op; /* static */
     int depth;      /* the call level it started at; 0 once it ended */
     long parent;    /* the enclosing call's row in this batch, or -1 */
-    int64_t ts;
+    int64_t ts;     /* LOG_TS_UNSET until the decision or the end says */
     size_t id, ent, value_text, opts, detail, reason, plan, policy;
     int has_value;
     double value;
@@ -56,9 +57,12 @@ typedef struct batch {
     size_t policy_fp, policy_text;                  /* NOSTR: unchanged */
     size_t snapshot, snapshot_len, snapshot_policy; /* NOSTR: none */
     int64_t snapshot_ts;
-    /* the fingerprint of the policy its rows ran under, put once */
+    /* the fingerprint of the policy its rows ran under, and the last plan
+       name they named, each put once while the policy stays */
     const void *fp_policy;
     size_t fp;
+    const char *plan_name;
+    size_t plan;
 } batch;
 
 /* The most log rows a batch store keeps waiting: past it, the calling
