@@ -111,6 +111,27 @@ describe("limitr.shared", function()
         assert.equal("limitr.shared must run in init_by_lua", err)
     end)
 
+    it("delivers events after the unlock: a handler's own decide leaves the caller's answer whole", function()
+        local e = assert(limitr.shared(POLICY, { name = fresh_name(), size = "2m" }))
+        assert(e:create_customer("k"))
+        assert(e:create_customer("other"))
+        for _ = 1, 4 do assert(e:allow("other", "api", 1)) end
+        local seen = {}
+        e:on("meter-changed", function(ev)
+            if ev.customer.id ~= "k" then return end
+            local st = e:stats()
+            seen[#seen + 1] = { value = ev.meter.value, locks = st.locks }
+            assert(e:decide("other", "api", 1)) -- other's last unit
+        end)
+        local before = e:stats().locks
+        local ok, reason, limit, remaining = e:decide("k", "api", 2)
+        assert.same({ true, nil, 5, 3 }, { ok, reason, limit, remaining })
+        assert.equal(1, #seen)
+        assert.equal(2, seen[1].value)
+        assert.equal(before + 2, seen[1].locks) -- the decide's hold, then stats'
+        assert.same({ false, "limit" }, { e:allow("other", "api", 1) })
+    end)
+
     it("gives stats only for a shared engine", function()
         local e = assert(limitr.new(POLICY))
         local none, err, code = e:stats()
