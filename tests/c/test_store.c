@@ -265,6 +265,90 @@ TEST(a_sync_store_delivers_events_once_written)
     remove_store(path);
 }
 
+/* On u's meter-changed: the file refuses writes from now on, then w is
+ * metered (a call whose write fails: undone). */
+static const char *lock_then_meter_w(const char *name, const char *json,
+                                     void *ud)
+{
+    limitr_engine *e = ud;
+    (void)name;
+    if (strstr(json, "\"id\":\"u\"") == NULL) return NULL;
+    sqlite3_exec(e->store->db.db, "PRAGMA query_only = 1", NULL, NULL, NULL);
+    limitr_allow(e, "w", "api", 1, NULL);
+    return NULL;
+}
+
+/* The parent column of the log row of `child_id`'s allow, and the seq of
+ * `parent_id`'s allow row. */
+static void log_parent(const char *path, const char *child_id,
+                       const char *parent_id, long long *parent, long long *seq)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    *parent = *seq = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT parent FROM log WHERE op = 'allow' "
+                           "AND customer = ?1), (SELECT seq FROM log WHERE op "
+                           "= 'allow' AND customer = ?2)",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, child_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, parent_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            *parent = sqlite3_column_type(q, 0) == SQLITE_NULL
+                          ? 0
+                          : sqlite3_column_int64(q, 0);
+            *seq = sqlite3_column_int64(q, 1);
+        }
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+}
+
+/* Sync: a call made by a handler of a written call's event logs that call's
+ * row as its parent; when the handler's write fails, the handler's change
+ * is undone and `error` fires, but the call that was written answers OK. */
+TEST(a_handlers_call_is_the_child_of_the_call_whose_event_it_heard)
+{
+    char path[256];
+    limitr_engine *e = NULL;
+    const char *info = NULL;
+    long long parent, seq;
+    int sub;
+    fresh_path(path, sizeof path, "parent");
+    remove_store(path);
+    ASSERT_EQ(open_store(v2, path, &e, &info), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "u", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "w", "free", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "meter-changed", meter_w, e, &sub), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    log_parent(path, "w", "u", &parent, &seq);
+    ASSERT(seq > 0);
+    ASSERT_EQ(parent, seq);
+    ASSERT_EQ(limitr_off(e, sub), LIMITR_OK);
+
+    ASSERT_EQ(limitr_on(e, "meter-changed", lock_then_meter_w, e, NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_on(e, "error", count_errors, NULL, NULL), LIMITR_OK);
+    errors_seen = 0;
+    ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_OK); /* written */
+    ASSERT_EQ(errors_seen, 1); /* the handler's write failed */
+    ASSERT_NUM(read_value(e, "u", "api"), 5);
+    ASSERT_NUM(read_value(e, "w", "api"), 1); /* its second unit undone */
+    ASSERT_EQ(sqlite3_exec(e->store->db.db, "PRAGMA query_only = 0", NULL, NULL,
+                           NULL),
+              SQLITE_OK);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
+    ASSERT_NUM(read_value(e, "u", "api"), 5);
+    ASSERT_NUM(read_value(e, "w", "api"), 1);
+    ASSERT_EQ(limitr_close(e), LIMITR_OK);
+    limitr_free(e);
+    remove_store(path);
+}
+
 /* The values of the log's allow rows, in order, as "1,1,2,...". */
 static void allow_values(const char *path, char *out, size_t len)
 {
@@ -551,5 +635,6 @@ int main(void)
     RUN(a_failed_import_or_reload_write_is_undone);
     RUN(a_failed_batch_write_keeps_its_log_rows);
     RUN(a_sync_store_delivers_events_once_written);
+    RUN(a_handlers_call_is_the_child_of_the_call_whose_event_it_heard);
     return HARNESS_EXIT();
 }

@@ -246,6 +246,28 @@ limitr_engine *limitr__engine_create(const limitr_options *opts,
     return e;
 }
 
+void limitr__answer_keep(limitr_engine *e, call_answer *a)
+{
+    _Static_assert(sizeof a->reason == sizeof e->reason_buf, "reason_buf");
+    a->code = e->code;
+    a->message = e->message;
+    a->result = e->result;
+    a->has_message = e->has_message;
+    memcpy(a->reason, e->reason_buf, sizeof a->reason);
+    e->message = e->result = NULL;
+}
+
+void limitr__answer_restore(limitr_engine *e, call_answer *a)
+{
+    free(e->message);
+    free(e->result);
+    e->message = a->message;
+    e->result = a->result;
+    e->has_message = a->has_message;
+    memcpy(e->reason_buf, a->reason, sizeof a->reason);
+    e->code = a->code;
+}
+
 /* ---- Entering and leaving calls (the slow side of limitr__hold) ---- */
 
 int limitr__enter_hooked(limitr_engine *e)

@@ -524,6 +524,11 @@ static inline int limitr__stored(limitr_engine *e, int status)
 }
 void limitr__store_enter(limitr_engine *e);
 void limitr__store_leave(limitr_engine *e);
+/* Sync: the log row open when an event is held (-1: none), and the one
+   whose held event is delivered now (-1: none): the log names it as the
+   parent of the calls that event's handlers make. */
+long limitr__store_open_row(limitr_engine *e);
+void limitr__store_origin(limitr_engine *e, long row);
 
 /* Writes what is left and closes the store (limitr_free). */
 void limitr__store_free(limitr_engine *e);
@@ -741,6 +746,18 @@ static inline int limitr__listening(const limitr_engine *e, event_kind ev)
 }
 /* Delivers an event given as cJSON (consumed). */
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json);
+/* What a call leaves for its caller (its reason, message and borrowed
+ * result), kept over work done after it was set (held events' handlers,
+ * a store's undo): keep, then restore. */
+typedef struct call_answer {
+    const char *code;
+    char *message, *result;
+    int has_message;
+    char reason[128]; /* reason_buf */
+} call_answer;
+void limitr__answer_keep(limitr_engine *e, call_answer *a);
+void limitr__answer_restore(limitr_engine *e, call_answer *a);
+
 /* Delivers the events held so far (docs/store.md, docs/shared.md), each
    at the event depth it fired at; the calls their handlers make hold
    events of their own. The call's answer (reason, message, borrowed

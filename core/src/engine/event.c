@@ -696,6 +696,7 @@ static void emit_now(limitr_engine *e, event_kind ev, payload *p)
 typedef struct held_event {
     int kind;
     int depth;
+    long origin; /* a store's log row of the call that fired it, or -1 */
     cJSON *json;
 } held_event;
 
@@ -713,9 +714,12 @@ static int hold_event(limitr_engine *e, int kind, payload *p)
     }
     if ((json = limitr__payload_cjson(e, p)) == NULL) return 0;
     h = &e->held[e->n_held];
+    /* a deep copy: the payload's JSON may refer to a customer snapshot its
+       event frame owns */
     if ((h->json = cJSON_Duplicate(json, 1)) == NULL) return 0;
     h->kind = kind;
     h->depth = e->delivering;
+    h->origin = e->store != NULL ? limitr__store_open_row(e) : -1;
     e->n_held++;
     return 1;
 }
@@ -744,12 +748,8 @@ void limitr__deliver_held(limitr_engine *e)
     held_event *events = e->held; /* taken: deliveries hold their own */
     size_t n = e->n_held, i;
     int was = e->delivering;
-    const char *code = e->code;
-    char *message = e->message, *result = e->result;
-    int has_message = e->has_message;
-    char reason[sizeof e->reason_buf];
-    memcpy(reason, e->reason_buf, sizeof reason);
-    e->message = e->result = NULL;
+    call_answer answer;
+    limitr__answer_keep(e, &answer);
     e->held = NULL;
     e->n_held = e->cap_held = 0;
     for (i = 0; i < n; i++) {
@@ -759,17 +759,13 @@ void limitr__deliver_held(limitr_engine *e)
         p.json = events[i].json; /* freed by emit_now */
         p.text = NULL;
         e->delivering = events[i].depth;
+        if (e->store != NULL) limitr__store_origin(e, events[i].origin);
         emit_now(e, (event_kind)events[i].kind, &p);
     }
+    if (e->store != NULL) limitr__store_origin(e, -1);
     e->delivering = was;
     free(events);
-    free(e->message);
-    free(e->result);
-    e->message = message;
-    e->result = result;
-    e->has_message = has_message;
-    memcpy(e->reason_buf, reason, sizeof reason);
-    e->code = code;
+    limitr__answer_restore(e, &answer);
 }
 
 void limitr__emit(limitr_engine *e, event_kind ev, cJSON *json)

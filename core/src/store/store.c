@@ -157,6 +157,7 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
     r->op = op;
     r->depth = e->holding;
     r->parent = s->open_rec;
+    r->parent_seq = r->parent < 0 ? s->parent_seq : 0;
     r->ts = LOG_TS_UNSET; /* a decision's own clock, or the end's */
     r->id = put_text(b, id, id_len);
     r->ent = put_text(b, ent, ent_len);
@@ -175,6 +176,17 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
     r->policy = b->fp;
     r->status = -1;
     s->open_rec = (long)b->n_recs++;
+}
+
+long limitr__store_open_row(limitr_engine *e)
+{
+    return e->store->log ? e->store->open_rec : -1;
+}
+
+void limitr__store_origin(limitr_engine *e, long row)
+{
+    limitr_store *s = e->store;
+    s->parent_seq = row >= 0 ? s->origin_base + row + 1 : 0;
 }
 
 static void close_rec(limitr_engine *e, limitr_store *s)
@@ -386,19 +398,28 @@ static void keep_log(limitr_store *s, const batch *b)
     k->n_recs = first + b->n_recs;
 }
 
+/* Writes b, then prunes the log at a snapshot (write_mu held): 0, or -1
+ * with the message in err. Only a failed write keeps b's log rows: a
+ * failed prune comes after they were committed. */
+static int write_and_prune(limitr_store *s, batch *b, int64_t now, char *err,
+                           size_t err_len)
+{
+    if (batch_empty(b)) return 0;
+    if (limitr__store_write(s, b, err, err_len) != 0) {
+        keep_log(s, b);
+        return -1;
+    }
+    if (b->snapshot != NOSTR && limitr__store_prune(s, now, err, err_len) != 0)
+        return -1;
+    return 0;
+}
+
 static int write_batch(limitr_store *s, batch *b, int64_t now)
 {
     char err[256];
-    int status = 0;
-    if (batch_empty(b)) return 0;
+    int status;
     pthread_mutex_lock(&s->write_mu);
-    if (limitr__store_write(s, b, err, sizeof err) != 0) {
-        status = -1;
-    } else if (b->snapshot != NOSTR &&
-               limitr__store_prune(s, now, err, sizeof err) != 0) {
-        status = -1;
-    }
-    if (status != 0) keep_log(s, b);
+    status = write_and_prune(s, b, now, err, sizeof err);
     pthread_mutex_unlock(&s->write_mu);
     if (status != 0) write_failed(s, b, err);
     return status;
@@ -439,33 +460,56 @@ static void hash_rows(limitr_engine *e, limitr_store *s)
  * keeps what it has, and every row is written again by the next write). */
 static int state_from_file(limitr_engine *e, limitr_store *s)
 {
-    char *policy = NULL, *doc = NULL, msg[256];
-    size_t len = 0;
-    const char *result, *code = e->code;
-    char *kept_result = e->result, *kept_message = e->message;
-    int has_message = e->has_message, status = LIMITR_OK;
+    char *policy = NULL, *doc = NULL, *now_text = NULL, msg[256];
+    size_t len = 0, now_len = e->policy->text_len;
+    const char *result;
+    call_answer answer;
+    int status = LIMITR_OK;
     if (limitr__store_read_state(&s->db, &policy, &doc, &len, msg,
                                  sizeof msg) != 0)
         return LIMITR_STORE;
-    e->result = e->message = NULL;
+    limitr__answer_keep(e, &answer);
     e->store = NULL; /* the restore is not a call of the store's */
-    if (policy != NULL &&
-        (strlen(policy) != e->policy->text_len ||
-         memcmp(policy, e->policy->text, e->policy->text_len) != 0))
-        status = limitr__reload(e, policy, strlen(policy), "json", NULL, 0);
-    if (status == LIMITR_OK)
+    if (policy != NULL && (strlen(policy) != now_len ||
+                           memcmp(policy, e->policy->text, now_len) != 0)) {
+        /* the policy the call replaced; kept to go forward again if the
+           state does not import (never the file's state under this one) */
+        if ((now_text = malloc(now_len + 1)) == NULL) {
+            status = LIMITR_NOMEM;
+        } else {
+            memcpy(now_text, e->policy->text, now_len + 1);
+            status = limitr__reload(e, policy, strlen(policy), "json", NULL, 0);
+        }
+    }
+    if (status == LIMITR_OK) {
         status = limitr__import(e, doc, len, 1, (size_t)-1, &result);
+        if (status != LIMITR_OK && now_text != NULL)
+            limitr__reload(e, now_text, now_len, "json", NULL, 0);
+    }
     e->store = s;
+    free(now_text);
     free(policy);
     free(doc);
-    free(e->result);
-    free(e->message);
-    e->result = kept_result;
-    e->message = kept_message;
-    e->has_message = has_message;
-    e->code = code;
+    limitr__answer_restore(e, &answer);
     if (status == LIMITR_OK) hash_rows(e, s);
     return status;
+}
+
+/* A restored store's meta and policy are what the engine holds: collected
+ * into a scratch batch that is dropped, so that the first call does not
+ * write them again. The engine is what the file holds: no snapshot is
+ * owed (a failed write's is of what was undone), and none is taken here. */
+static void remember_meta(limitr_engine *e)
+{
+    batch scratch;
+    int64_t last_snapshot = e->store->last_snapshot;
+    memset(&scratch, 0, sizeof scratch);
+    batch_reset(&scratch);
+    e->store->snapshot_now = 0;
+    e->store->last_snapshot = limitr__now(e); /* none is due in collect */
+    collect(e, &scratch);
+    e->store->last_snapshot = last_snapshot;
+    batch_free(&scratch);
 }
 
 /* A sync write failed: the engine goes back to what the file holds, the
@@ -473,18 +517,6 @@ static int state_from_file(limitr_engine *e, limitr_store *s)
  * estimates alike; the whole state is read again, which failures are rare
  * enough to afford). When the file cannot be read, every customer is
  * written by the next write. */
-/* A restored store's meta and policy are what the engine holds: collected
- * into a scratch batch that is dropped, so that the first call does not
- * write them again. */
-static void remember_meta(limitr_engine *e)
-{
-    batch scratch;
-    memset(&scratch, 0, sizeof scratch);
-    batch_reset(&scratch);
-    collect(e, &scratch);
-    batch_free(&scratch);
-}
-
 static void undo(limitr_engine *e)
 {
     limitr_store *s = e->store;
@@ -582,22 +614,41 @@ void limitr__store_enter(limitr_engine *e)
 /* Sync, at the end of an outermost call: its changes written, then the
  * events they fired delivered, then what those events' handlers changed
  * written, and so on: every round delivers events one level deeper, so
- * LIMITR_MAX_EVENT_DEPTH bounds the rounds. 0, or -1: a write failed (the
- * changes since the last write undone, the events they fired dropped). */
+ * LIMITR_MAX_EVENT_DEPTH bounds the rounds (and a bound of its own the
+ * rounds `error` handlers start when a later write fails). 0: the call's
+ * own changes are written (a later round that failed was undone and fired
+ * `error`: the call's answer stands); -1: the call's own write failed
+ * (undone, its events dropped; the caller reports it). */
 static int sync_commit(limitr_engine *e)
 {
     limitr_store *s = e->store;
-    for (;;) {
+    int round;
+    for (round = 0;; round++) {
         /* a call that reached nobody and logged nothing (a read of no
            customer, or one whose write came before) has nothing to write */
+        int64_t base = s->db.log_seq; /* the held events' rows follow it */
         if ((s->n_reached > 0 || s->all || s->cur->n_rows > 0 ||
              s->cur->n_recs > 0) &&
             flush_now(e) != 0) {
             limitr__drop_held(e);
-            return -1;
+            if (round == 0) return -1;
+            if (round > 2 * LIMITR_MAX_EVENT_DEPTH) return 0;
+            report_failure(e); /* its handlers' changes: the next round */
+            continue;
         }
-        if (e->n_held == 0) return 0;
-        limitr__deliver_held(e);
+        if (e->n_held == 0 || round > 2 * LIMITR_MAX_EVENT_DEPTH) {
+            limitr__drop_held(e);
+            return 0;
+        }
+        {
+            /* the rows written are gone from the batch: the handlers'
+               calls name their parent by its seq (origin) */
+            long open = s->open_rec;
+            s->open_rec = -1;
+            s->origin_base = base;
+            limitr__deliver_held(e);
+            s->open_rec = open;
+        }
     }
 }
 
@@ -608,7 +659,12 @@ void limitr__store_leave(limitr_engine *e)
         close_rec(e, s);
     if (e->holding != 1) return;
     if (!s->batch_mode) {
-        if (sync_commit(e) != 0) report_failure(e);
+        /* the `error` handlers' changes are written (or undone) now, not
+           by the next call */
+        if (sync_commit(e) != 0) {
+            report_failure(e);
+            if (sync_commit(e) != 0) report_failure(e);
+        }
     } else {
         if (s->cur->n_recs >= STORE_MAX_PENDING_ROWS && flush_now(e) != 0)
             s->failed = 1; /* the writer is behind: wait for SQLite */
@@ -672,15 +728,8 @@ static void *writer_main(void *arg)
         writer_leaves(s);
         {
             char err[256];
-            int failed = 0;
-            if (!batch_empty(done))
-                failed = limitr__store_write(s, done, err, sizeof err) != 0 ||
-                         (done->snapshot != NOSTR &&
-                          limitr__store_prune(s, now, err, sizeof err) != 0);
-            if (failed) {
-                s->unwritten = 1; /* seen by a checkpoint next */
-                keep_log(s, done);
-            }
+            int failed = write_and_prune(s, done, now, err, sizeof err) != 0;
+            if (failed) s->unwritten = 1; /* seen by a checkpoint next */
             pthread_mutex_unlock(&s->write_mu);
             if (failed) {
                 writer_takes(s);

@@ -25,10 +25,12 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 /* A row of the decision log (state.md 2), kept as offsets into its
  * batch's arena until it is written. */
 typedef struct log_rec {
-    const char *op; /* static */
-    int depth;      /* the call level it started at; 0 once it ended */
-    long parent;    /* the enclosing call's row in this batch, or -1 */
-    int64_t ts;     /* LOG_TS_UNSET until the decision or the end says */
+    const char *op;     /* static */
+    int depth;          /* the call level it started at; 0 once it ended */
+    long parent;        /* the enclosing call's row in this batch, or -1 */
+    int64_t parent_seq; /* else the written row of the call whose held
+                           event's handler made this call, or 0 */
+    int64_t ts;         /* LOG_TS_UNSET until the decision or the end says */
     size_t id, ent, value_text, opts, detail, reason, plan, policy;
     int has_value;
     double value;
@@ -99,6 +101,9 @@ struct limitr_store {
     int64_t last_snapshot; /* engine time */
     int snapshot_now;      /* at the next write */
     long open_rec;         /* the innermost logged call's row, or -1 */
+    int64_t origin_base;   /* sync: the log's seq before the last write */
+    int64_t parent_seq;    /* sync: the row of the call whose held event is
+                              being delivered (limitr__store_origin), or 0 */
     int failed;            /* a batch failed: `error` fires at next call */
     int unwritten;         /* (write_mu) the writer's last batch failed */
     batch kept_log;        /* (write_mu) the log rows of failed batch

@@ -483,7 +483,10 @@ static int write_log(store_db *db, const batch *b, int64_t base)
         bind_lnum(st, 14, r->has_money && r->price_diff != 0, r->price_diff);
         bind_str(st, 15, b, r->detail);
         bind_str(st, 16, b, r->policy);
-        if (r->parent >= 0) sqlite3_bind_int64(st, 17, base + r->parent + 1);
+        if (r->parent >= 0)
+            sqlite3_bind_int64(st, 17, base + r->parent + 1);
+        else if (r->parent_seq > 0)
+            sqlite3_bind_int64(st, 17, r->parent_seq);
         sqlite3_bind_int(st, 18, 0);
         if (step(st) != 0) return -1;
     }
