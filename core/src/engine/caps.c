@@ -304,6 +304,14 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
 
 /* ---- The gate ---- */
 
+/* Whether d's call meets no cap at all without walking: its caller has
+ * none, the call passes none, and no ref leads to a shared one. */
+static int meets_no_cap(const limitr_engine *e, const decision *d)
+{
+    return d->caller->n_caps == 0 && e->call_caps == NULL &&
+           (d->caller->refs.n == 0 || e->st.d->n_shared_caps == 0);
+}
+
 int limitr__caps_gate(limitr_engine *e, decision *d)
 {
     cap_walk *w = &e->walk;
@@ -312,9 +320,7 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
     long n, i;
     int ignore = 0;
-    if (d->caller->n_caps == 0 && e->call_caps == NULL &&
-        (d->caller->refs.n == 0 || e->st.d->n_shared_caps == 0))
-        return 1;
+    if (meets_no_cap(e, d)) return 1;
     if ((n = collect(e, d)) < 0) {
         d->gate = "cap";
         d->reason = "out_of_memory"; /* never a cap skipped */
@@ -531,7 +537,8 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
     size_t n_events = 0, m;
     call_units u;
     long n, i;
-    if (d->requested == 0 && d->overhead_diff == 0) return NULL;
+    if ((d->requested == 0 && d->overhead_diff == 0) || meets_no_cap(e, d))
+        return NULL;
     limitr__caps_remove_expired(e, d->caller, d->now);
     if ((n = collect(e, d)) < 0) return NULL;
     if (n == 0 && e->call_caps == NULL) return NULL;
