@@ -799,8 +799,10 @@ typedef struct limitr_item {
 } limitr_item;
 
 /* An event subscriber without JSON: items[0] is the payload (a TABLE, or
- * JSON for events given whole), n the items in all. Every pointer is
- * borrowed for the duration of the call. Returns as limitr_event_fn. */
+ * JSON for events given whole: every event of a sync store's or a shared
+ * region's engine, which holds its events until the write or the unlock),
+ * n the items in all. Every pointer is borrowed for the duration of the
+ * call. Returns as limitr_event_fn. */
 typedef const char *(*limitr_items_fn)(const char *name,
                                        const limitr_item *items, size_t n,
                                        void *userdata);
