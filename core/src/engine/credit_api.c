@@ -32,12 +32,15 @@ static doc_node *credits_of(doc_node *root)
     return credits != NULL ? credits->value : NULL;
 }
 
-/* Sets map[key] = value (taking it), replacing in place or appending;
-   -1 when memory ran out (value then still the caller's). */
+/* Sets map[key] = value (taking it), replacing in place or appending
+   (limitr__doc_map_add); -1 when memory ran out (value then still the
+   caller's). */
 static int map_put(doc_node *map, const char *key, doc_node *value)
 {
+    limitr__doc_keyset set = {NULL, 0, 0};
     size_t i, len = strlen(key);
-    doc_pair *pairs;
+    char *copy;
+    int added;
     for (i = 0; i < map->count; i++)
         if (map->pairs[i].key_len == len &&
             memcmp(map->pairs[i].key, key, len) == 0) {
@@ -45,23 +48,16 @@ static int map_put(doc_node *map, const char *key, doc_node *value)
             map->pairs[i].value = value;
             return 0;
         }
-    pairs = realloc(map->pairs, (map->count + 1) * sizeof *pairs);
-    if (pairs == NULL) return -1;
-    map->pairs = pairs;
-    memset(&pairs[map->count], 0, sizeof *pairs);
-    if ((pairs[map->count].key = malloc(len + 1)) == NULL) return -1;
-    memcpy(pairs[map->count].key, key, len + 1);
-    pairs[map->count].key_len = len;
-    pairs[map->count].value = value;
-    map->count++;
+    if ((copy = malloc(len + 1)) == NULL) return -1;
+    memcpy(copy, key, len + 1);
+    added = limitr__doc_map_add(map, &set, copy, len, 0, 0);
+    limitr__doc_keyset_free(&set);
+    if (added != 0) { /* not taken: never 1, the key was looked for */
+        free(copy);
+        return -1;
+    }
+    map->pairs[map->count - 1].value = value;
     return 0;
-}
-
-static doc_node *new_map(void)
-{
-    doc_node *map = calloc(1, sizeof *map);
-    if (map != NULL) map->type = DOC_MAP;
-    return map;
 }
 
 /* The problems name their path; their " at L:C" would point into the
@@ -122,9 +118,9 @@ static int set_credit_call(limitr_engine *e, const char *name,
     }
     if ((credits = credits_of(root)) == NULL) {
         const doc_pair *policy = limitr__doc_get(root, "policy");
-        if ((credits = new_map()) == NULL ||
+        if ((credits = limitr__doc_new(DOC_MAP, 0, 0)) == NULL ||
             map_put(policy->value, "credits", credits) != 0) {
-            free(credits);
+            limitr__doc_free(credits);
             limitr__doc_free(credit);
             limitr__doc_free(root);
             return limitr__nomem(e);
