@@ -1422,16 +1422,25 @@ static int l_engine_policy_text(lua_State *L)
     return 1;
 }
 
-static int l_engine_plan(lua_State *L)
+/* A read that takes one string (a name, an id) and gives JSON: the table,
+ * or nil, err, code. */
+static int push_named_read(lua_State *L,
+                           int (*read)(limitr_engine *, const char *,
+                                       const char **))
 {
     engine_box *b = check_box(L);
     const char *name = check_string(L, 2), *json;
     int status;
     enter(b);
-    status = limitr_plan(b->e, name, &json);
+    status = read(b->e, name, &json);
     leave(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
+}
+
+static int l_engine_plan(lua_State *L)
+{
+    return push_named_read(L, limitr_plan);
 }
 
 /* e:set_credit(name, credit) -> true | nil, err, code */
@@ -1461,14 +1470,7 @@ static int l_engine_set_credit(lua_State *L)
 /* e:credit(name) -> the credit as the policy gives it | nil, err, code */
 static int l_engine_credit(lua_State *L)
 {
-    engine_box *b = check_box(L);
-    const char *name = check_string(L, 2), *json;
-    int status;
-    enter(b);
-    status = limitr_credit(b->e, name, &json);
-    leave(b);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
-    return push_result_text(L, json);
+    return push_named_read(L, limitr_credit);
 }
 
 static int l_engine_plan_trial_period(lua_State *L)
@@ -1498,14 +1500,7 @@ static int l_engine_ensure_plan_subscription(lua_State *L)
 
 static int l_engine_customer_local_margin_breakdown(lua_State *L)
 {
-    engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *json;
-    int status;
-    enter(b);
-    status = limitr_customer_local_margin_breakdown(b->e, id, &json);
-    leave(b);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
-    return push_result_text(L, json);
+    return push_named_read(L, limitr_customer_local_margin_breakdown);
 }
 
 /* local_margin_breakdown(plan, usage, {scaled = true}) */
