@@ -9,15 +9,14 @@
 
 #include "grants.h"
 
-int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
-                      int64_t *steps, int64_t *latest)
+int limitr__grant_resets_now(const grant *g, int64_t now, lnum *balance,
+                             int64_t *steps, int64_t *latest)
 {
     int64_t cap = g->rule.catchup_cap, k, applied;
     *balance = g->value;
     *steps = 0;
     *latest = g->last_reset;
     if (g->has_expires && now > g->expires_on) return 0;
-    if (g->rule.reset == RESET_NONE) return 1;
     /* counted even with a catch-up cap of 0: last_reset still moves on */
     k = limitr__grant_boundaries(&g->rule, g->last_reset, now,
                                  cap < 0 ? INT64_MAX : (cap > 0 ? cap : 1),
@@ -40,12 +39,11 @@ static const lp_topup *topup_of(limitr_engine *e, const customer *c,
                               limitr__state_name(&e->st, g->topup));
 }
 
-int limitr__grant_usable(limitr_engine *e, const customer *c, const grant *g)
+int limitr__topup_grant_usable(limitr_engine *e, const customer *c,
+                               const grant *g)
 {
     int plan;
-    const lp_topup *t;
-    if (g->topup < 0) return 1;
-    t = topup_of(e, c, g, &plan);
+    const lp_topup *t = topup_of(e, c, g, &plan);
     return t != NULL &&
            (!t->included || limitr__topup_included_for(t, c->type));
 }
@@ -254,7 +252,7 @@ static int before(const candidate *a, const candidate *b, grant_strategy s)
  * MAX_INCLUDED_TOPUPS (checked at load). */
 static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
 {
-    int plan = e->policy->any_included ? limitr__resolved_plan(e, c) : -1;
+    int plan = limitr__resolved_plan(e, c);
     const lp_plan *p = plan >= 0 ? &e->policy->plans[plan] : NULL;
     size_t i, n = 0;
     for (i = 0;
@@ -413,7 +411,8 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     int changed;
     if (overage <= 0) return 0;
     if (!write) { /* decide: the plan is kept for the commit */
-        size_t n_owed = owed(e, c, now, owed_grants);
+        size_t n_owed =
+            e->policy->any_included ? owed(e, c, now, owed_grants) : 0;
         covered = plan_draw(e, c, credit, overage, pos, now, owed_grants,
                             n_owed, plan);
         plan->valid = 1;
@@ -512,12 +511,9 @@ lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
     return lnum_add(exact, converted, &total) == 0 ? total : LNUM_MAX;
 }
 
-int limitr__grants_any(limitr_engine *e, const customer *c)
+int limitr__grants_included(limitr_engine *e, const customer *c)
 {
-    int plan;
-    if (c->n_grants > 0) return 1;
-    if (!e->policy->any_included) return 0;
-    plan = limitr__resolved_plan(e, c);
+    int plan = limitr__resolved_plan(e, c);
     return plan >= 0 && e->policy->plans[plan].has_included;
 }
 

@@ -7,13 +7,30 @@
 #include "engine.h"
 
 /* g as it is at now: 0 when it has expired, else 1 with its balance after
- * the resets due (steps of them, the latest boundary in *latest). */
-int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
-                      int64_t *steps, int64_t *latest);
+ * the resets due (steps of them, the latest boundary in *latest). A grant
+ * that never resets is read inline (most are: a draw reads one per call). */
+int limitr__grant_resets_now(const grant *g, int64_t now, lnum *balance,
+                             int64_t *steps, int64_t *latest);
+static inline int limitr__grant_now(const grant *g, int64_t now, lnum *balance,
+                                    int64_t *steps, int64_t *latest)
+{
+    if (g->rule.reset != RESET_NONE)
+        return limitr__grant_resets_now(g, now, balance, steps, latest);
+    *balance = g->value;
+    *steps = 0;
+    *latest = g->last_reset;
+    return !(g->has_expires && now > g->expires_on);
+}
 
 /* Whether g may pay for c now: made by the host, or its top-up is still in
  * c's plan (and, when included, still for c's type). */
-int limitr__grant_usable(limitr_engine *e, const customer *c, const grant *g);
+int limitr__topup_grant_usable(limitr_engine *e, const customer *c,
+                               const grant *g);
+static inline int limitr__grant_usable(limitr_engine *e, const customer *c,
+                                       const grant *g)
+{
+    return g->topup < 0 || limitr__topup_grant_usable(e, c, g);
+}
 
 /* Writes what time did to c's grants: expired ones removed, due resets
  * applied (calls that write only, docs/economy.md 5.1). */
@@ -42,7 +59,12 @@ lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
 
 /* Whether c holds grants, or its plan includes top-ups: whether a call
  * past a limit looks at grants at all. */
-int limitr__grants_any(limitr_engine *e, const customer *c);
+int limitr__grants_included(limitr_engine *e, const customer *c);
+static inline int limitr__grants_any(limitr_engine *e, const customer *c)
+{
+    return c->n_grants > 0 ||
+           (e->policy->any_included && limitr__grants_included(e, c));
+}
 
 /* Adds a grant of top-up t (plan plan_name) to c at now. 0, or -1: out of
  * memory, or c holds MAX_CUSTOMER_GRANTS already (*full set). */

@@ -40,7 +40,7 @@ void limitr__hold_remove_at(state *st, customer *c, size_t i)
     c->n_holds--;
 }
 
-lnum limitr__held_now(const held_list *l, int64_t now)
+lnum limitr__held_sum(const held_list *l, int64_t now)
 {
     lnum sum = 0;
     size_t i;

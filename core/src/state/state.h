@@ -432,8 +432,12 @@ void limitr__estimate_list_free(state *st, estimate_list *l);
 
 /* ---- Held room (hold.c) ---- */
 
-/* What live entries of l hold at now. */
-lnum limitr__held_now(const held_list *l, int64_t now);
+/* What live entries of l hold at now (most lists are empty: no call). */
+lnum limitr__held_sum(const held_list *l, int64_t now);
+static inline lnum limitr__held_now(const held_list *l, int64_t now)
+{
+    return l->n == 0 ? 0 : limitr__held_sum(l, now);
+}
 /* -1: out of memory, nothing changed. */
 int limitr__held_add(state *st, held_list *l, uint64_t hold, int64_t expires,
                      lnum amount);
