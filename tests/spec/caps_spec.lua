@@ -217,6 +217,20 @@ describe("cap options", function()
         assert.are.equal(3, used(e, "c", "seats")) -- a seat cap does not count tokens
     end)
 
+    it("a rune cap skips a credit with no way to runes, and counts its own", function()
+        local e = H.engine(MONEY, 0, "c", "p")
+        assert(e:add_customer_cap("c", 0.5, { id = "spend" }))
+        assert.is_true(e:allow("c", "seats", 50)) -- seats have no price
+        assert.are.equal(0, used(e, "c", "spend"))
+        assert.is_true(e:allow("c", "priced", 20000)) -- 0.4 runes
+        assert.are.equal(0.4, used(e, "c", "spend"))
+        assert.are.same({ false, "cap" }, { e:allow("c", "priced", 10000) })
+        assert(e:add_customer_cap("c", 30000, { id = "tokens", credit = "token" }))
+        assert.is_true(e:allow("c", "chat", 5000)) -- 0.1 runes: 0.5 reached
+        assert.are.equal(5000, used(e, "c", "tokens"))
+        assert.are.same({ false, "cap" }, { e:allow("c", "chat", 1) })
+    end)
+
     it("follow_decrements lowers the meter on a decrease", function()
         local e = H.engine(MONEY, 0, "c", "p")
         assert(e:add_customer_cap("c", 10, { id = "f", credit = "seat", follow_decrements = true }))

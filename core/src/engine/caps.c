@@ -46,14 +46,17 @@ lnum limitr__cap_meter_now(const spend_cap *k, int64_t now)
 {
     int64_t started, last;
     int has_last;
+    if (k->reset == RESET_NONE) return k->meter_value;
     return cap_now(k, now, &started, &has_last, &last);
 }
 
-/* Stores what time did to k (a writing call). */
+/* Stores what time did to k (a writing call; a cap that never resets has
+ * nothing to store). */
 static void cap_persist(spend_cap *k, int64_t now)
 {
-    k->meter_value =
-        cap_now(k, now, &k->started, &k->has_last_reset, &k->last_reset);
+    if (k->reset != RESET_NONE)
+        k->meter_value =
+            cap_now(k, now, &k->started, &k->has_last_reset, &k->last_reset);
 }
 
 static int cap_expired(const spend_cap *k, int64_t now)
@@ -226,12 +229,26 @@ static int runes_of(limitr_engine *e, const decision *d, lnum units, lnum from,
     return limitr__credit_to_runes(e->policy, d->lim->credit, units, from, out);
 }
 
+/* The call's worth in runes from its position (the same for every cap of
+ * the call: worked out once). */
+static int call_worth(limitr_engine *e, const decision *d, call_units *u,
+                      lnum *out)
+{
+    if (!u->worth_known) {
+        u->worth_status = runes_of(e, d, u->v, u->position, &u->worth);
+        u->worth_known = 1;
+    }
+    *out = u->worth;
+    return u->worth_status;
+}
+
 /* What the call consumes of k, in k's credit: CONSUMED_OK and *out;
  * CONSUMED_SKIP when k cannot count it (no conversion: the cap does not
  * apply); CONSUMED_RANGE when the amount passes the range of amounts (the
- * gate denies, the commit fills the cap). */
-static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
-                    call_units *u, lnum *out)
+ * gate denies, the commit fills the cap). consumed() below takes the
+ * common caps inline. */
+static int consumed_any(limitr_engine *e, const decision *d, const spend_cap *k,
+                        call_units *u, lnum *out)
 {
     const lp_policy *p = e->policy;
     const char *kname = limitr__state_name(&e->st, k->credit);
@@ -277,12 +294,7 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
         } else {
             /* the call's worth from its position, less the part grants
                paid (the first of its overage) */
-            if (!u->worth_known) { /* the same for every cap of the call */
-                u->worth_status = runes_of(e, d, u->v, u->position, &u->worth);
-                u->worth_known = 1;
-            }
-            if (u->worth_status != 0) return CONSUMED_RANGE;
-            runes = u->worth;
+            if (call_worth(e, d, u, &runes) != 0) return CONSUMED_RANGE;
             if (k->ignore_grants && u->g != 0) {
                 if (runes_of(e, d, u->g, u->over_position, &part) != 0)
                     return CONSUMED_RANGE;
@@ -300,6 +312,22 @@ static int consumed(limitr_engine *e, const decision *d, const spend_cap *k,
     }
     return limitr__from_runes(p, kname, runes, 0, out) == 0 ? CONSUMED_OK
                                                             : CONSUMED_RANGE;
+}
+
+/* consumed_any, the common cap inline: one that counts the call's whole
+ * value, in the limit's own credit or in runes. */
+static inline int consumed(limitr_engine *e, const decision *d,
+                           const spend_cap *k, call_units *u, lnum *out)
+{
+    if (u->v == 0 || k->overhead_cost || k->overage_only || k->ignore_grants)
+        return consumed_any(e, d, k, u, out);
+    if (k->credit == d->lim->credit_name) {
+        *out = u->v;
+        return CONSUMED_OK;
+    }
+    if (k->credit != e->rune_name) return consumed_any(e, d, k, u, out);
+    if (!e->policy->credits[d->lim->credit].reaches_runes) return CONSUMED_SKIP;
+    return call_worth(e, d, u, out) == 0 ? CONSUMED_OK : CONSUMED_RANGE;
 }
 
 /* ---- The gate ---- */

@@ -195,8 +195,8 @@ static int chain_to_runes(const lp_policy *p, lnum f, int credit, lnum v,
     return limitr__price_of(&p->credits[credit], units, at, out);
 }
 
-int limitr__credit_to_runes(const lp_policy *p, int credit, lnum v, lnum offset,
-                            lnum *out)
+int limitr__credit_to_runes_any(const lp_policy *p, int credit, lnum v,
+                                lnum offset, lnum *out)
 {
     const lp_credit *cr = &p->credits[credit];
     if (!cr->reaches_runes) return -1;

@@ -261,9 +261,19 @@ int limitr__credit_find(const lp_policy *p, const char *name);
 exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
                                          lnum *factor, int *credit);
 /* limitr__to_runes for the policy credit `credit`, through its way to
- * runes resolved at load (no lookup by name). */
-int limitr__credit_to_runes(const lp_policy *p, int credit, lnum v, lnum offset,
-                            lnum *out);
+ * runes resolved at load (no lookup by name). A credit with a flat price of
+ * its own is priced inline: one product. */
+int limitr__credit_to_runes_any(const lp_policy *p, int credit, lnum v,
+                                lnum offset, lnum *out);
+static inline int limitr__credit_to_runes(const lp_policy *p, int credit,
+                                          lnum v, lnum offset, lnum *out)
+{
+    const lp_credit *cr = &p->credits[credit];
+    if (cr->reaches_runes && cr->runes_factor == LNUM_SCALE &&
+        cr->runes_end >= 0 && p->credits[cr->runes_end].model == PRICING_FLAT)
+        return lnum_mul(v, p->credits[cr->runes_end].price.runes, out);
+    return limitr__credit_to_runes_any(p, credit, v, offset, out);
+}
 /* v units of name in runes, from position `offset` (units of name: where
  * a tier-priced chain end starts pricing); 0, or -1 (does not resolve, or
  * out of range). */
