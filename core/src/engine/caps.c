@@ -121,21 +121,29 @@ static int first_visit(cap_walk *w, const customer *c)
  * memory. */
 static long walk(limitr_engine *e, const decision *d);
 
-/* collect, or what it found for the same call when nothing changed since
+/* Walks for d's call and keeps what it found for collect(). */
+static long walk_kept(limitr_engine *e, const decision *d);
+
+/* walk, or what it found for the same call when nothing changed since
  * (the gate's walk, reused by the commit). */
-static long collect(limitr_engine *e, const decision *d)
+static inline long collect(limitr_engine *e, const decision *d)
 {
     cap_walk *w = &e->walk;
-    if (w->n >= 0 && w->caller == d->caller && w->ent == d->ent->key &&
-        w->epoch == e->st.d->epoch && w->now == d->now) {
-        long i;
-        /* the holders were looked up by the walk that found them: the
-           store sees them again for this call */
-        if (e->hooked)
-            for (i = 0; i < w->n; i++)
-                limitr__touch(e, w->refs[i].holder);
-        return w->n;
-    }
+    long i;
+    if (w->n < 0 || w->caller != d->caller || w->ent != d->ent->key ||
+        w->epoch != e->st.d->epoch || w->now != d->now)
+        return walk_kept(e, d);
+    /* the holders were looked up by the walk that found them: the store
+       sees them again for this call */
+    if (e->hooked)
+        for (i = 0; i < w->n; i++)
+            limitr__touch(e, w->refs[i].holder);
+    return w->n;
+}
+
+static long walk_kept(limitr_engine *e, const decision *d)
+{
+    cap_walk *w = &e->walk;
     w->n = walk(e, d);
     w->caller = d->caller;
     w->ent = d->ent->key;

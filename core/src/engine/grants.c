@@ -277,9 +277,9 @@ static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
 /* Adds g to the draw order in out[0..*n) if it may pay for the policy
  * credit `credit`. *convertible: whether that credit reaches runes, -1
  * until a grant in another credit asks (most draws never do). */
-static void consider(limitr_engine *e, const customer *c, int credit,
-                     int *convertible, const grant *g, size_t i, int64_t now,
-                     candidate *out, size_t *n)
+static inline __attribute__((always_inline)) void
+consider(limitr_engine *e, const customer *c, int credit, int *convertible,
+         const grant *g, size_t i, int64_t now, candidate *out, size_t *n)
 {
     const lp_policy *p = e->policy;
     candidate *cd = &out[*n]; /* filled in place: no copy when it is last */
