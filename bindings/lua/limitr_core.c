@@ -1592,7 +1592,9 @@ static int l_engine_reserve(lua_State *L)
     leave(b);
     free(opts);
     if (status != LIMITR_OK) return push_decision(L, b->e, status);
-    lua_pushstring(L, hold);
+    /* with its length: lua_pushstring's cache, keyed by the address of this
+       same buffer, would only miss */
+    lua_pushlstring(L, hold, strlen(hold));
     return 1;
 }
 
