@@ -370,17 +370,43 @@ static void allow_values(const char *path, char *out, size_t len)
     sqlite3_close(db);
 }
 
+/* The text of a query's rows: columns joined by '|', rows by ';' (NULL
+ * as "-"). */
+static void query_text(const char *path, const char *sql, char *out,
+                       size_t len)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    size_t n = 0;
+    int i;
+    out[0] = '\0';
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        while (sqlite3_step(q) == SQLITE_ROW)
+            for (i = 0; i < sqlite3_column_count(q) && n + 1 < len; i++) {
+                const unsigned char *t = sqlite3_column_text(q, i);
+                n += (size_t)snprintf(out + n, len - n, "%s%s",
+                                      t != NULL ? (const char *)t : "-",
+                                      i + 1 < sqlite3_column_count(q) ? "|"
+                                                                      : ";");
+            }
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+}
+
 /* A batch write that fails keeps its log rows: the next write puts them
  * first, so the log misses no call and keeps their order. */
 TEST(a_failed_batch_write_keeps_its_log_rows)
 {
-    char path[256], values[256];
+    char path[256], values[256], rows[512];
     limitr_engine *e = NULL;
     const char *info = NULL;
     limitr_store_options so;
+    limitr_call_opts with_event = {"{\"k\":1}", 0, 0, 0, 0, NULL};
     struct timespec pause = {0, 150 * 1000000L}; /* batch_ms 20, and more */
     sqlite3 *db;
-    int i;
     fresh_path(path, sizeof path, "batchlog");
     remove_store(path);
     memset(&so, 0, sizeof so);
@@ -397,8 +423,10 @@ TEST(a_failed_batch_write_keeps_its_log_rows)
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL),
               SQLITE_OK);
     errors_seen = 0;
-    for (i = 0; i < 3; i++)
-        ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    /* kept rows keep what few rows carry too: a value as text, options */
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow_str(e, "u", "api", "2", NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "u", "api", 2, &with_event), LIMITR_OK);
     nanosleep(&pause, NULL); /* the writer fails */
     ASSERT_EQ(limitr_allow(e, "u", "api", 3, NULL), LIMITR_DENIED);
     ASSERT(errors_seen >= 1);
@@ -410,6 +438,14 @@ TEST(a_failed_batch_write_keeps_its_log_rows)
     limitr_free(e);
     allow_values(path, values, sizeof values);
     ASSERT_STR(values, "1,2,2,2,3,1");
+    query_text(path,
+               "SELECT customer, entitlement, value, opts, result, reason FROM "
+               "log WHERE op = 'allow' ORDER BY seq",
+               rows, sizeof rows);
+    /* numbers as REAL ("2.0"), the text value as it came ("2") */
+    ASSERT_STR(rows, "u|api|1.0|-|allowed|-;u|api|2.0|-|allowed|-;"
+                     "u|api|2|-|allowed|-;u|api|2.0|{\"k\":1}|allowed|-;"
+                     "u|api|3.0|-|denied|limit;u|api|1.0|-|allowed|-;");
     ASSERT_EQ(open_store(NULL, path, &e, &info), LIMITR_OK);
     ASSERT_NUM(read_value(e, "u", "api"), 8);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);

@@ -403,6 +403,28 @@ print(e and "opened" or err)
             assert.is_true(e:close())
         end)
 
+        it("logs a commit's money: overage, its price and the price of the change", function()
+            local path = tmp()
+            local e = open([[
+policy:
+  credits:
+    token: {price: {amount: 0.5}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 2, mode: soft}}
+]], path)
+            e:set_time(T)
+            assert(e:create_customer("u"))
+            assert.is_true(e:allow("u", "chat", 1)) -- inside the limit
+            assert.is_true(e:allow("u", "chat", 3)) -- 2 past it
+            assert.same({ { "0", "NULL", "NULL" }, { "2", "1", "1" } },
+                sql(path, "select overage, overage_price, price_diff from log "
+                    .. "where op = 'allow' order by seq"))
+            assert.is_true(e:close())
+        end)
+
         it("logs reserve and settle as one row each, with the hold id", function()
             local path = tmp()
             local e = open(P, path)

@@ -30,23 +30,72 @@ static size_t put_text(batch *b, const char *s, size_t len)
 {
     size_t at = b->text.n;
     if (s == NULL) return NOSTR;
-    limitr__tb_put(&b->text, s, len);
-    limitr__tb_put(&b->text, "", 1); /* each string ends with its NUL */
+    limitr__tb_put_z(&b->text, s, len); /* each string ends with its NUL */
     return at;
+}
+
+/* put_text for a log row: a 32-bit offset (a batch's text past 4 GiB is
+ * out of memory for its rows). */
+static uint32_t put_row_text(batch *b, const char *s, size_t len)
+{
+    size_t at = put_text(b, s, len);
+    if (at == NOSTR) return LOG_NOSTR;
+    if (at >= LOG_NOSTR) {
+        b->text.nomem = 1;
+        return LOG_NOSTR;
+    }
+    return (uint32_t)at;
+}
+
+/* A row's string as put_row_text, or the copy *memo made last when the
+ * text is the same (rows repeat customers, entitlements and reasons). */
+static uint32_t put_row_text_memo(batch *b, const char *s, size_t len,
+                                  text_memo *memo)
+{
+    if (s == NULL) return LOG_NOSTR;
+    if (memo->at != LOG_NOSTR && memo->len == len &&
+        memcmp(b->text.s + memo->at, s, len) == 0)
+        return memo->at;
+    memo->len = len;
+    return memo->at = put_row_text(b, s, len);
+}
+
+/* r's extras (made empty the first time); NULL: out of memory. */
+static log_extra *extra_of(batch *b, log_rec *r)
+{
+    log_extra *x;
+    if (r->extra != LOG_NO_EXTRA) return &b->extras[r->extra];
+    if (b->n_extras == b->cap_extras) {
+        size_t cap = b->cap_extras ? b->cap_extras * 2 : 16;
+        log_extra *grown = realloc(b->extras, cap * sizeof *grown);
+        if (grown == NULL) {
+            b->text.nomem = 1;
+            return NULL;
+        }
+        b->extras = grown;
+        b->cap_extras = cap;
+    }
+    x = &b->extras[b->n_extras];
+    x->parent_seq = 0;
+    x->value_text = x->opts = x->detail = NOSTR;
+    x->overage = x->overage_price = x->price_diff = 0;
+    r->extra = (uint32_t)b->n_extras++;
+    return x;
 }
 
 static void batch_reset(batch *b)
 {
     b->text.n = 0;
-    b->n_rows = b->n_recs = 0;
+    b->n_rows = b->n_recs = b->n_extras = 0;
     b->meta_seq = b->meta_estimates = b->meta_units = NOSTR;
     b->policy_fp = b->policy_text = NOSTR;
     b->snapshot = b->snapshot_policy = NOSTR;
     b->snapshot_len = 0;
     b->fp_policy = NULL;
-    b->fp = NOSTR;
+    b->fp = LOG_NOSTR;
     b->plan_name = NULL;
-    b->plan = NOSTR;
+    b->plan = LOG_NOSTR;
+    b->last_id.at = b->last_ent.at = b->last_reason.at = LOG_NOSTR;
 }
 
 static void batch_free(batch *b)
@@ -54,6 +103,7 @@ static void batch_free(batch *b)
     limitr__tb_free(&b->text);
     free(b->rows);
     free(b->recs);
+    free(b->extras);
 }
 
 static int batch_empty(const batch *b)
@@ -152,29 +202,37 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
         b->cap_recs = cap;
     }
     r = &b->recs[b->n_recs];
-    memset(r, 0, sizeof *r);
     if (id != NULL && id_len == (size_t)-1) id_len = strlen(id);
-    r->op = op;
-    r->depth = e->holding;
-    r->parent = s->open_rec;
-    r->parent_seq = r->parent < 0 ? s->parent_seq : 0;
+    /* every field written once: the row's memory is cold */
     r->ts = LOG_TS_UNSET; /* a decision's own clock, or the end's */
-    r->id = put_text(b, id, id_len);
-    r->ent = put_text(b, ent, ent_len);
     r->has_value = value != NULL;
-    if (value != NULL) r->value = *value;
-    r->value_text = value_text != NULL
-                        ? put_text(b, value_text, strlen(value_text))
-                        : NOSTR;
-    r->opts = args != NULL ? put_text(b, args, strlen(args)) : NOSTR;
-    r->detail = r->reason = r->plan = NOSTR;
+    r->value = value != NULL ? *value : 0;
+    r->op = op;
+    r->gate = NULL;
+    r->id = put_row_text_memo(b, id, id_len, &b->last_id);
+    r->ent = put_row_text_memo(b, ent, ent_len, &b->last_ent);
+    r->reason = r->plan = LOG_NOSTR;
     if (b->fp_policy != e->policy) { /* one copy per policy per batch */
-        b->fp =
-            put_text(b, e->policy->fingerprint, strlen(e->policy->fingerprint));
+        b->fp = put_row_text(b, e->policy->fingerprint,
+                             strlen(e->policy->fingerprint));
         b->fp_policy = e->policy;
     }
     r->policy = b->fp;
+    r->extra = LOG_NO_EXTRA;
+    r->parent = (int32_t)s->open_rec;
+    r->depth = e->holding;
     r->status = -1;
+    r->has_money = 0;
+    if (value_text != NULL || args != NULL ||
+        (r->parent < 0 && s->parent_seq != 0)) {
+        log_extra *x = extra_of(b, r);
+        if (x != NULL) {
+            x->parent_seq = r->parent < 0 ? s->parent_seq : 0;
+            if (value_text != NULL)
+                x->value_text = put_text(b, value_text, strlen(value_text));
+            if (args != NULL) x->opts = put_text(b, args, strlen(args));
+        }
+    }
     s->open_rec = (long)b->n_recs++;
 }
 
@@ -192,7 +250,8 @@ void limitr__store_origin(limitr_engine *e, long row)
 static void close_rec(limitr_engine *e, limitr_store *s)
 {
     log_rec *r = &s->cur->recs[s->open_rec];
-    r->reason = put_text(s->cur, e->code, strlen(e->code));
+    r->reason = put_row_text_memo(s->cur, e->code, strlen(e->code),
+                                  &s->cur->last_reason);
     if (r->ts == LOG_TS_UNSET) r->ts = limitr__now(e);
     r->depth = 0;
     s->open_rec = r->parent;
@@ -202,10 +261,11 @@ void limitr__store_detail(limitr_engine *e, const char *detail)
 {
     limitr_store *s = e->store;
     log_rec *r;
+    log_extra *x;
     if (!s->log || s->open_rec < 0) return;
     r = &s->cur->recs[s->open_rec];
-    if (r->depth == e->holding)
-        r->detail = put_text(s->cur, detail, strlen(detail));
+    if (r->depth == e->holding && (x = extra_of(s->cur, r)) != NULL)
+        x->detail = put_text(s->cur, detail, strlen(detail));
 }
 
 void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
@@ -214,20 +274,24 @@ void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
 {
     limitr_store *s = e->store;
     log_rec *r;
+    log_extra *x;
     if (!s->log || s->open_rec < 0) return;
     r = &s->cur->recs[s->open_rec];
     if (r->depth != e->holding && r->depth != e->holding - 1) return;
     r->ts = now; /* the decision's clock */
     r->gate = gate;
     if (s->cur->plan_name != plan) { /* a policy's name: the same pointer */
-        s->cur->plan = put_text(s->cur, plan, strlen(plan));
+        s->cur->plan = put_row_text(s->cur, plan, strlen(plan));
         s->cur->plan_name = plan;
     }
     r->plan = s->cur->plan;
     r->has_money = 1;
-    r->overage = overage;
-    r->overage_price = overage_price;
-    r->price_diff = price_diff;
+    if ((overage != 0 || overage_price != 0 || price_diff != 0) &&
+        (x = extra_of(s->cur, r)) != NULL) { /* most rows: all 0 */
+        x->overage = overage;
+        x->overage_price = overage_price;
+        x->price_diff = price_diff;
+    }
 }
 
 /* ---- Collecting and writing ---- */
@@ -368,7 +432,7 @@ static void write_failed(limitr_store *s, const batch *b, const char *msg)
 static void keep_log(limitr_store *s, const batch *b)
 {
     batch *k = &s->kept_log;
-    size_t first = k->n_recs, text = k->text.n, i;
+    size_t first = k->n_recs, extras = k->n_extras, text = k->text.n, i;
     if (!s->batch_mode || b->n_recs == 0) return;
     if (first + b->n_recs > STORE_MAX_PENDING_ROWS) return;
     if (k->cap_recs < first + b->n_recs) {
@@ -378,21 +442,38 @@ static void keep_log(limitr_store *s, const batch *b)
         k->cap_recs = first + b->n_recs;
     }
     for (i = 0; i < b->n_recs; i++) {
+        const log_rec *from = &b->recs[i];
         log_rec *r = &k->recs[first + i];
-        size_t *strs[] = {&r->id,     &r->ent,    &r->value_text, &r->opts,
-                          &r->detail, &r->reason, &r->plan,       &r->policy};
+        uint32_t *strs[] = {&r->id, &r->ent, &r->reason, &r->plan, &r->policy};
         size_t j;
-        *r = b->recs[i];
+        *r = *from;
         for (j = 0; j < sizeof strs / sizeof *strs; j++)
-            if (*strs[j] != NOSTR) {
+            if (*strs[j] != LOG_NOSTR) {
                 const char *t = b->text.s + *strs[j];
-                *strs[j] = put_text(k, t, strlen(t));
+                *strs[j] = put_row_text(k, t, strlen(t));
             }
-        if (r->parent >= 0) r->parent += (long)first;
+        if (from->extra != LOG_NO_EXTRA) {
+            const log_extra *fx = &b->extras[from->extra];
+            log_extra *x;
+            r->extra = LOG_NO_EXTRA;
+            if ((x = extra_of(k, r)) == NULL) break;
+            *x = *fx;
+            if (fx->value_text != NOSTR)
+                x->value_text = put_text(k, b->text.s + fx->value_text,
+                                         strlen(b->text.s + fx->value_text));
+            if (fx->opts != NOSTR)
+                x->opts = put_text(k, b->text.s + fx->opts,
+                                   strlen(b->text.s + fx->opts));
+            if (fx->detail != NOSTR)
+                x->detail = put_text(k, b->text.s + fx->detail,
+                                     strlen(b->text.s + fx->detail));
+        }
+        if (r->parent >= 0) r->parent += (int32_t)first;
     }
     if (k->text.nomem) { /* as before this batch */
         k->text.nomem = 0;
         k->text.n = text;
+        k->n_extras = extras;
         return;
     }
     k->n_recs = first + b->n_recs;

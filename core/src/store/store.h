@@ -22,23 +22,40 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define NOSTR ((size_t)-1)              /* an absent string of an arena */
 #define LOG_TS_UNSET INT64_MIN          /* a log row's time not read yet */
 
-/* A row of the decision log (state.md 2), kept as offsets into its
- * batch's arena until it is written. */
+/* A row of the decision log (state.md 2), kept until it is written. The
+ * calling thread writes one per call, into memory the writer thread read
+ * last: every cache line it takes counts, so a row is kept small (72
+ * bytes): its strings are 32-bit offsets into the batch's text (LOG_NOSTR:
+ * none), and what few rows carry (a parent written earlier, a value as
+ * text, options, a detail, money) lives in the batch's extras. */
+#define LOG_NOSTR UINT32_MAX
+#define LOG_NO_EXTRA UINT32_MAX
 typedef struct log_rec {
-    const char *op;     /* static */
-    int depth;          /* the call level it started at; 0 once it ended */
-    long parent;        /* the enclosing call's row in this batch, or -1 */
-    int64_t parent_seq; /* else the written row of the call whose held
-                           event's handler made this call, or 0 */
-    int64_t ts;         /* LOG_TS_UNSET until the decision or the end says */
-    size_t id, ent, value_text, opts, detail, reason, plan, policy;
-    int has_value;
-    double value;
-    int status; /* LIMITR_OK, _DENIED, ...; -1 not known */
-    const char *gate;
-    int has_money;
-    lnum overage, overage_price, price_diff;
+    int64_t ts;       /* LOG_TS_UNSET until the decision or the end says */
+    double value;     /* when has_value */
+    const char *op;   /* static */
+    const char *gate; /* static, or NULL */
+    uint32_t id, ent, reason, plan, policy;
+    uint32_t extra; /* its index in the batch's extras, or LOG_NO_EXTRA */
+    int32_t parent; /* the enclosing call's row in this batch, or -1 */
+    int32_t depth;  /* the call level it started at; 0 once it ended */
+    int16_t status; /* LIMITR_OK, _DENIED, ...; -1 not known */
+    uint8_t has_value, has_money;
 } log_rec;
+
+/* What few log rows carry. */
+typedef struct log_extra {
+    int64_t parent_seq; /* the written row of the call whose held event's
+                           handler made this call, or 0 */
+    size_t value_text, opts, detail; /* NOSTR: none */
+    lnum overage, overage_price, price_diff;
+} log_extra;
+
+/* A row's string offset as the batch's text reads it. */
+static inline size_t log_str(uint32_t off)
+{
+    return off == LOG_NOSTR ? NOSTR : (size_t)off;
+}
 
 /* One write to the customers table, in call order. */
 enum { OP_PUT, OP_DELETE, OP_WIPE };
@@ -46,6 +63,12 @@ typedef struct row_op {
     int kind;
     size_t id, id_len, doc, doc_len;
 } row_op;
+
+/* The last copy of a repeated log string in a batch's text. */
+typedef struct text_memo {
+    uint32_t at; /* LOG_NOSTR: none yet */
+    size_t len;
+} text_memo;
 
 /* What one transaction writes. Its strings live in `text` (reused from
  * one batch to the next), by offset: it grows as it is filled. */
@@ -55,6 +78,8 @@ typedef struct batch {
     size_t n_rows, cap_rows;
     log_rec *recs;
     size_t n_recs, cap_recs;
+    log_extra *extras;
+    size_t n_extras, cap_extras;
     size_t meta_seq, meta_estimates, meta_units;    /* NOSTR: unchanged */
     size_t policy_fp, policy_text;                  /* NOSTR: unchanged */
     size_t snapshot, snapshot_len, snapshot_policy; /* NOSTR: none */
@@ -62,9 +87,10 @@ typedef struct batch {
     /* the fingerprint of the policy its rows ran under, and the last plan
        name they named, each put once while the policy stays */
     const void *fp_policy;
-    size_t fp;
+    uint32_t fp;
     const char *plan_name;
-    size_t plan;
+    uint32_t plan;
+    text_memo last_id, last_ent, last_reason;
 } batch;
 
 /* The most log rows a batch store keeps waiting: past it, the calling

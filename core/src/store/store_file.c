@@ -438,7 +438,7 @@ static void bind_lnum(sqlite3_stmt *st, int i, int has, lnum v)
 
 static const char *result_of(const batch *b, const log_rec *r)
 {
-    const char *reason = str_at(b, r->reason);
+    const char *reason = str_at(b, log_str(r->reason));
     if (r->status == LIMITR_OK) return "allowed";
     if (r->status == LIMITR_DENIED) return "denied";
     if (r->status < 0) /* a method: its reason code says */
@@ -456,37 +456,40 @@ static int step(sqlite3_stmt *st)
 
 static int write_log(store_db *db, const batch *b, int64_t base)
 {
+    static const log_extra none = {0, NOSTR, NOSTR, NOSTR, 0, 0, 0};
     size_t i;
     for (i = 0; i < b->n_recs; i++) {
         const log_rec *r = &b->recs[i];
+        const log_extra *x =
+            r->extra == LOG_NO_EXTRA ? &none : &b->extras[r->extra];
         sqlite3_stmt *st = db->log;
-        const char *reason = str_at(b, r->reason);
+        const char *reason = str_at(b, log_str(r->reason));
         sqlite3_bind_int64(st, 1, base + (int64_t)i + 1);
         sqlite3_bind_int64(st, 2, r->ts);
         sqlite3_bind_text(st, 3, r->op, -1, SQLITE_STATIC);
-        bind_str(st, 4, b, r->id);
-        bind_str(st, 5, b, r->ent);
+        bind_str(st, 4, b, log_str(r->id));
+        bind_str(st, 5, b, log_str(r->ent));
         if (r->has_value)
             sqlite3_bind_double(st, 6, r->value);
         else
-            bind_str(st, 6, b, r->value_text);
-        bind_str(st, 7, b, r->opts);
+            bind_str(st, 6, b, x->value_text);
+        bind_str(st, 7, b, x->opts);
         sqlite3_bind_text(st, 8, result_of(b, r), -1, SQLITE_STATIC);
         if (reason != NULL && reason[0] != '\0')
             sqlite3_bind_text(st, 9, reason, -1, SQLITE_STATIC);
         if (r->gate != NULL)
             sqlite3_bind_text(st, 10, r->gate, -1, SQLITE_STATIC);
-        bind_str(st, 11, b, r->plan);
-        bind_lnum(st, 12, r->has_money, r->overage);
-        bind_lnum(st, 13, r->has_money && r->overage_price != 0,
-                  r->overage_price);
-        bind_lnum(st, 14, r->has_money && r->price_diff != 0, r->price_diff);
-        bind_str(st, 15, b, r->detail);
-        bind_str(st, 16, b, r->policy);
+        bind_str(st, 11, b, log_str(r->plan));
+        bind_lnum(st, 12, r->has_money, x->overage);
+        bind_lnum(st, 13, r->has_money && x->overage_price != 0,
+                  x->overage_price);
+        bind_lnum(st, 14, r->has_money && x->price_diff != 0, x->price_diff);
+        bind_str(st, 15, b, x->detail);
+        bind_str(st, 16, b, log_str(r->policy));
         if (r->parent >= 0)
             sqlite3_bind_int64(st, 17, base + r->parent + 1);
-        else if (r->parent_seq > 0)
-            sqlite3_bind_int64(st, 17, r->parent_seq);
+        else if (x->parent_seq > 0)
+            sqlite3_bind_int64(st, 17, x->parent_seq);
         sqlite3_bind_int(st, 18, 0);
         if (step(st) != 0) return -1;
     }

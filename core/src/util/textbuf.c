@@ -6,23 +6,39 @@
 
 #include "textbuf.h"
 
+/* Room for `more` bytes and the NUL after them; -1: out of memory. */
+static int room_for(textbuf *b, size_t more)
+{
+    size_t cap;
+    char *grown;
+    if (b->nomem) return -1;
+    if (b->n + more + 1 <= b->cap) return 0;
+    cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    if ((grown = realloc(b->s, cap)) == NULL) {
+        b->nomem = 1;
+        return -1;
+    }
+    b->s = grown;
+    b->cap = cap;
+    return 0;
+}
+
 void limitr__tb_put(textbuf *b, const char *s, size_t len)
 {
-    if (b->nomem) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *grown;
-        while (cap < b->n + len + 1)
-            cap *= 2;
-        if ((grown = realloc(b->s, cap)) == NULL) {
-            b->nomem = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
+    if (room_for(b, len) != 0) return;
     memcpy(b->s + b->n, s, len);
     b->n += len;
+    b->s[b->n] = '\0';
+}
+
+void limitr__tb_put_z(textbuf *b, const char *s, size_t len)
+{
+    if (room_for(b, len + 1) != 0) return;
+    memcpy(b->s + b->n, s, len);
+    b->s[b->n + len] = '\0';
+    b->n += len + 1;
     b->s[b->n] = '\0';
 }
 

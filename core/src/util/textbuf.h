@@ -14,6 +14,9 @@ typedef struct textbuf {
 } textbuf;
 
 void limitr__tb_put(textbuf *b, const char *s, size_t len);
+/* s (len bytes) and a NUL after it, both kept: the next put starts past
+ * the NUL. */
+void limitr__tb_put_z(textbuf *b, const char *s, size_t len);
 void limitr__tb_puts(textbuf *b, const char *s);
 /* s (len bytes) as a JSON string, escaping only '"', '\' and U+0000-U+001F
  * (\n \r \t \b \f, else \u00xx). */
