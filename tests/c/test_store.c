@@ -372,8 +372,7 @@ static void allow_values(const char *path, char *out, size_t len)
 
 /* The text of a query's rows: columns joined by '|', rows by ';' (NULL
  * as "-"). */
-static void query_text(const char *path, const char *sql, char *out,
-                       size_t len)
+static void query_text(const char *path, const char *sql, char *out, size_t len)
 {
     sqlite3 *db;
     sqlite3_stmt *q;
@@ -386,10 +385,9 @@ static void query_text(const char *path, const char *sql, char *out,
         while (sqlite3_step(q) == SQLITE_ROW)
             for (i = 0; i < sqlite3_column_count(q) && n + 1 < len; i++) {
                 const unsigned char *t = sqlite3_column_text(q, i);
-                n += (size_t)snprintf(out + n, len - n, "%s%s",
-                                      t != NULL ? (const char *)t : "-",
-                                      i + 1 < sqlite3_column_count(q) ? "|"
-                                                                      : ";");
+                n += (size_t)snprintf(
+                    out + n, len - n, "%s%s", t != NULL ? (const char *)t : "-",
+                    i + 1 < sqlite3_column_count(q) ? "|" : ";");
             }
         sqlite3_finalize(q);
     }
@@ -434,6 +432,9 @@ TEST(a_failed_batch_write_keeps_its_log_rows)
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),
               SQLITE_OK);
     ASSERT_EQ(limitr_allow(e, "u", "api", 1, NULL), LIMITR_OK);
+    nanosleep(&pause, NULL); /* written: nothing stays kept */
+    ASSERT_EQ(e->store->kept_log.n_recs, 0);
+    ASSERT_EQ(e->store->kept_log.n_extras, 0);
     ASSERT_EQ(limitr_close(e), LIMITR_OK);
     limitr_free(e);
     allow_values(path, values, sizeof values);

@@ -425,6 +425,22 @@ policy:
             assert.is_true(e:close())
         end)
 
+        it("logs each row's own customer and entitlement, alike or not", function()
+            local path = tmp()
+            local e = open(P, path)
+            e:set_time(T)
+            assert(e:create_customer("ab", "free"))
+            assert(e:create_customer("ba", "free"))
+            for _, id in ipairs({ "ab", "ab", "ba", "ab", "ba", "ba" }) do
+                e:allow(id, "api", 1)
+            end
+            e:allow("ab", "nope", 1)
+            assert.same({ { "ab", "api" }, { "ab", "api" }, { "ba", "api" }, { "ab", "api" },
+                    { "ba", "api" }, { "ba", "api" }, { "ab", "nope" } },
+                sql(path, "select customer, entitlement from log where op = 'allow' order by seq"))
+            assert.is_true(e:close())
+        end)
+
         it("logs reserve and settle as one row each, with the hold id", function()
             local path = tmp()
             local e = open(P, path)

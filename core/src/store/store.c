@@ -37,12 +37,13 @@ static size_t put_text(batch *b, const char *s, size_t len)
     return at;
 }
 
-/* put_text for a log row: a 32-bit offset (a batch's text past 4 GiB is
- * out of memory for its rows). */
+/* put_text for a log row: a 32-bit offset, or LOG_NOSTR when nothing was
+ * put (s NULL, out of memory, or a batch's text past 4 GiB, which fails
+ * the batch as out of memory: docs/store.md). */
 static uint32_t put_row_text(batch *b, const char *s, size_t len)
 {
     size_t at = put_text(b, s, len);
-    if (at == NOSTR) return LOG_NOSTR;
+    if (at == NOSTR || b->text.nomem) return LOG_NOSTR;
     if (at >= LOG_NOSTR) {
         b->text.nomem = 1;
         return LOG_NOSTR;
@@ -57,7 +58,7 @@ static uint32_t put_row_text_memo(batch *b, const char *s, size_t len,
 {
     if (s == NULL) return LOG_NOSTR;
     if (memo->at != LOG_NOSTR && memo->len == len &&
-        memcmp(b->text.s + memo->at, s, len) == 0)
+        memo->at + len < b->text.n && memcmp(b->text.s + memo->at, s, len) == 0)
         return memo->at;
     memo->len = len;
     return memo->at = put_row_text(b, s, len);
@@ -293,8 +294,9 @@ void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
     }
     r->plan = s->cur->plan;
     r->has_money = 1;
-    if ((overage != 0 || overage_price != 0 || price_diff != 0) &&
-        (x = extra_of(s->cur, r)) != NULL) { /* most rows: all 0 */
+    if ((r->extra != LOG_NO_EXTRA || overage != 0 || overage_price != 0 ||
+         price_diff != 0) &&
+        (x = extra_of(s->cur, r)) != NULL) { /* most rows: all 0, none */
         x->overage = overage;
         x->overage_price = overage_price;
         x->price_diff = price_diff;
@@ -494,7 +496,7 @@ static int write_and_prune(limitr_store *s, batch *b, int64_t now, char *err,
 {
     if (batch_empty(b)) return 0;
     if (limitr__store_write(s, b, err, err_len) != 0) {
-        keep_log(s, b);
+        if (!b->text.nomem) keep_log(s, b); /* else its rows are not whole */
         return -1;
     }
     if (b->snapshot != NOSTR && limitr__store_prune(s, now, err, err_len) != 0)

@@ -97,6 +97,8 @@ typedef struct batch {
  * thread writes them itself (SQLite takes rows slower than the engine
  * makes them: this bounds the memory and the loss of a crash). */
 #define STORE_MAX_PENDING_ROWS 65536
+/* a row names its parent row by an int32_t index */
+_Static_assert(STORE_MAX_PENDING_ROWS < INT32_MAX / 2, "log row indexes");
 
 typedef struct limitr_store limitr_store;
 

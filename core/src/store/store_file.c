@@ -563,6 +563,7 @@ int limitr__store_write(limitr_store *s, batch *b, char *err, size_t err_len)
     }
     if (exec(db->db, "COMMIT") != 0) goto fail;
     s->kept_log.n_recs = 0; /* written */
+    s->kept_log.n_extras = 0;
     s->kept_log.text.n = 0;
     return 0;
 fail:
