@@ -64,21 +64,32 @@ static uint32_t put_row_text_memo(batch *b, const char *s, size_t len,
     return memo->at = put_row_text(b, s, len);
 }
 
+/* Room for one more item in the array *items of b (n used, *cap held,
+ * each `size` bytes), doubling from `first`: 0, or -1 with b out of
+ * memory (the array as it was). */
+static int batch_grow(batch *b, void **items, size_t n, size_t *cap,
+                      size_t size, size_t first)
+{
+    size_t more = *cap ? *cap * 2 : first;
+    void *grown;
+    if (n < *cap) return 0;
+    if ((grown = realloc(*items, more * size)) == NULL) {
+        b->text.nomem = 1;
+        return -1;
+    }
+    *items = grown;
+    *cap = more;
+    return 0;
+}
+
 /* r's extras (made empty the first time); NULL: out of memory. */
 static log_extra *extra_of(batch *b, log_rec *r)
 {
     log_extra *x;
     if (r->extra != LOG_NO_EXTRA) return &b->extras[r->extra];
-    if (b->n_extras == b->cap_extras) {
-        size_t cap = b->cap_extras ? b->cap_extras * 2 : 16;
-        log_extra *grown = realloc(b->extras, cap * sizeof *grown);
-        if (grown == NULL) {
-            b->text.nomem = 1;
-            return NULL;
-        }
-        b->extras = grown;
-        b->cap_extras = cap;
-    }
+    if (batch_grow(b, (void **)&b->extras, b->n_extras, &b->cap_extras,
+                   sizeof *b->extras, 16) != 0)
+        return NULL;
     x = &b->extras[b->n_extras];
     x->parent_seq = 0;
     x->value_text = x->opts = x->detail = NOSTR;
@@ -119,16 +130,9 @@ static int batch_empty(const batch *b)
 
 static row_op *row_add(batch *b, int kind)
 {
-    if (b->n_rows == b->cap_rows) {
-        size_t cap = b->cap_rows ? b->cap_rows * 2 : 64;
-        row_op *r = realloc(b->rows, cap * sizeof *r);
-        if (r == NULL) {
-            b->text.nomem = 1;
-            return NULL;
-        }
-        b->rows = r;
-        b->cap_rows = cap;
-    }
+    if (batch_grow(b, (void **)&b->rows, b->n_rows, &b->cap_rows,
+                   sizeof *b->rows, 64) != 0)
+        return NULL;
     memset(&b->rows[b->n_rows], 0, sizeof *b->rows);
     b->rows[b->n_rows].kind = kind;
     return &b->rows[b->n_rows++];
@@ -194,17 +198,9 @@ void limitr__store_op(limitr_engine *e, const char *op, const char *id,
     limitr_store *s = e->store;
     batch *b = s->cur;
     log_rec *r;
-    if (!s->log) return;
-    if (b->n_recs == b->cap_recs) {
-        size_t cap = b->cap_recs ? b->cap_recs * 2 : 256;
-        log_rec *grown = realloc(b->recs, cap * sizeof *grown);
-        if (grown == NULL) {
-            b->text.nomem = 1;
-            return;
-        }
-        b->recs = grown;
-        b->cap_recs = cap;
-    }
+    if (!s->log || batch_grow(b, (void **)&b->recs, b->n_recs, &b->cap_recs,
+                              sizeof *b->recs, 256) != 0)
+        return;
     r = &b->recs[b->n_recs];
     /* the rows a few calls on, asked for now: their lines come back from
        the writer thread's core while this call and the next run */
