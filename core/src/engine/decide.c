@@ -722,8 +722,11 @@ static __attribute__((noinline)) void
 store_money(limitr_engine *e, const decision *d, int committed)
 {
     lnum price = 0, diff = 0;
-    if (committed && !price_diff(e, d, d->new_value, &diff)) diff = 0;
-    if (committed && !overage_price(e, d, &price)) price = 0;
+    if (limitr__store_open_row(e) < 0) return; /* no log */
+    if (committed && lp_credit_priced(&e->policy->credits[d->lim->credit])) {
+        if (!price_diff(e, d, d->new_value, &diff)) diff = 0;
+        if (!overage_price(e, d, &price)) price = 0;
+    }
     limitr__store_money(e, d->now, d->gate, e->policy->plans[d->plan].name,
                         committed ? d->overage : 0, price, diff);
 }

@@ -51,14 +51,24 @@ static uint32_t put_row_text(batch *b, const char *s, size_t len)
     return (uint32_t)at;
 }
 
+/* memcmp(a, b, len) == 0, the short strings of log rows without a call. */
+static inline int same_bytes(const char *a, const char *b, size_t len)
+{
+    size_t i;
+    if (len > 16) return memcmp(a, b, len) == 0;
+    for (i = 0; i < len; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* A row's string as put_row_text, or the copy *memo made last when the
  * text is the same (rows repeat customers, entitlements and reasons). */
-static uint32_t put_row_text_memo(batch *b, const char *s, size_t len,
-                                  text_memo *memo)
+static inline uint32_t put_row_text_memo(batch *b, const char *s, size_t len,
+                                         text_memo *memo)
 {
     if (s == NULL) return LOG_NOSTR;
     if (memo->at != LOG_NOSTR && memo->len == len &&
-        memo->at + len < b->text.n && memcmp(b->text.s + memo->at, s, len) == 0)
+        memo->at + len < b->text.n && same_bytes(b->text.s + memo->at, s, len))
         return memo->at;
     memo->len = len;
     return memo->at = put_row_text(b, s, len);
