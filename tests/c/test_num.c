@@ -195,6 +195,40 @@ TEST(quick_products_agree_with_the_long_way)
     ASSERT_EQ(mismatches, 0);
 }
 
+/* The outgoing double of v as docs/numbers.md says, in 128 bits: rounded
+ * half away from zero to 1e-9, then divided. */
+static double to_double_reference(lnum v)
+{
+    lnum q = v / LNUM_NANO, r = v % LNUM_NANO;
+    if ((r < 0 ? -r : r) * 2 >= LNUM_NANO) q += v < 0 ? -1 : 1;
+    if (v % LNUM_SCALE == 0) return (double)(v / LNUM_SCALE);
+    if (q % LNUM_NANO == 0) return (double)(q / LNUM_NANO);
+    return (double)q / 1e9;
+}
+
+TEST(outgoing_doubles_agree_in_and_past_64_bits)
+{
+    uint64_t x = 2463534242ULL;
+    int i, mismatches = 0;
+    for (i = 0; i < 200000; i++) {
+        lnum v;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v = (lnum)(int64_t)(x >> (i % 64)); /* small and large, both signs */
+        if (i % 7 == 0) v = (v / LNUM_NANO) * LNUM_NANO + LNUM_NANO / 2;
+        if (i % 11 == 0) v = (lnum)(int64_t)(i - 100000) * LNUM_SCALE;
+        if (i % 13 == 0) v *= (lnum)1000000007; /* past 64 bits */
+        if (i & 1) v = -v;
+        if (limitr__lnum_to_double(v) != to_double_reference(v)) mismatches++;
+    }
+    ASSERT_EQ(mismatches, 0);
+    ASSERT(limitr__lnum_to_double((lnum)INT64_MAX) ==
+           to_double_reference((lnum)INT64_MAX));
+    ASSERT(limitr__lnum_to_double((lnum)INT64_MIN) ==
+           to_double_reference((lnum)INT64_MIN));
+    ASSERT(limitr__lnum_to_double(LNUM_NANO / 2) == 1e-9);
+    ASSERT(limitr__lnum_to_double(-LNUM_NANO / 2) == -1e-9);
+}
+
 int main(void)
 {
     RUN(million_small_additions_are_exact);
@@ -205,5 +239,6 @@ int main(void)
     RUN(fractions_without_printf_agree);
     RUN(products_and_quotients_are_exact_to_18_decimals);
     RUN(quick_products_agree_with_the_long_way);
+    RUN(outgoing_doubles_agree_in_and_past_64_bits);
     return HARNESS_EXIT();
 }

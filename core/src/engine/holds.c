@@ -123,7 +123,9 @@ static uint64_t hold_number(const char *s)
     if (s == NULL || s[0] != 'h' || s[1] < '1' || s[1] > '9') return 0;
     for (s++; *s >= '0' && *s <= '9'; s++) {
         digit = (uint64_t)(*s - '0');
-        if (n > (UINT64_MAX - digit) / 10) return 0;
+        if (n > UINT64_MAX / 10 ||
+            (n == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
+            return 0; /* n * 10 + digit would not fit */
         n = n * 10 + digit;
     }
     return *s == '\0' ? n : 0;
