@@ -440,6 +440,14 @@ static void write_failed(limitr_store *s, const batch *b, const char *msg)
     s->last_seq = s->last_estimates = s->last_units = NULL;
 }
 
+/* from's string at off, put into `to` (NOSTR stays NOSTR). */
+static size_t copy_text(batch *to, const batch *from, size_t off)
+{
+    return off == NOSTR
+               ? NOSTR
+               : put_text(to, from->text.s + off, strlen(from->text.s + off));
+}
+
 /* A failed batch write's log rows, kept for the next write (write_mu
  * held; batch mode: a sync call is undone, its row with it). Past
  * STORE_MAX_PENDING_ROWS kept rows, or when memory runs out, the batch's
@@ -463,25 +471,18 @@ static void keep_log(limitr_store *s, const batch *b)
         size_t j;
         *r = *from;
         for (j = 0; j < sizeof strs / sizeof *strs; j++)
-            if (*strs[j] != LOG_NOSTR) {
-                const char *t = b->text.s + *strs[j];
-                *strs[j] = put_row_text(k, t, strlen(t));
-            }
+            if (*strs[j] != LOG_NOSTR)
+                *strs[j] = put_row_text(k, b->text.s + *strs[j],
+                                        strlen(b->text.s + *strs[j]));
         if (from->extra != LOG_NO_EXTRA) {
             const log_extra *fx = &b->extras[from->extra];
             log_extra *x;
             r->extra = LOG_NO_EXTRA;
             if ((x = extra_of(k, r)) == NULL) break;
             *x = *fx;
-            if (fx->value_text != NOSTR)
-                x->value_text = put_text(k, b->text.s + fx->value_text,
-                                         strlen(b->text.s + fx->value_text));
-            if (fx->opts != NOSTR)
-                x->opts = put_text(k, b->text.s + fx->opts,
-                                   strlen(b->text.s + fx->opts));
-            if (fx->detail != NOSTR)
-                x->detail = put_text(k, b->text.s + fx->detail,
-                                     strlen(b->text.s + fx->detail));
+            x->value_text = copy_text(k, b, fx->value_text);
+            x->opts = copy_text(k, b, fx->opts);
+            x->detail = copy_text(k, b, fx->detail);
         }
         if (r->parent >= 0) r->parent += (int32_t)first;
     }
