@@ -250,7 +250,7 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
     reservation h;
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
-    int status, predicted = isnan(value);
+    int status, allowed, predicted = isnan(value);
     meter *m;
     if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
         return limitr__fail(e, LIMITR_INVALID, NULL,
@@ -312,16 +312,14 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
     co.overhead = limitr__lnum_to_double(overhead);
     d.opts = &co;
     /* caps and the limit see the held room too */
-    if (!limitr__decide(e, &d, 0)) {
-        free_hold_opts(&o);
-        if (e->store != NULL)
-            limitr__store_money(e, d.now, d.gate, e->policy->plans[d.plan].name,
-                                0, 0, 0);
-        return limitr__deny(e, d.reason);
-    }
-    if (e->store != NULL)
+    allowed = limitr__decide(e, &d, 0);
+    if (e->store != NULL) /* the decision's gate and plan, for the log */
         limitr__store_money(e, d.now, d.gate, e->policy->plans[d.plan].name, 0,
                             0, 0);
+    if (!allowed) {
+        free_hold_opts(&o);
+        return limitr__deny(e, d.reason);
+    }
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */
     h.id = ++e->st.d->next_hold;
