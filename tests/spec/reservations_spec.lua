@@ -338,3 +338,89 @@ policy:
         assert.are.equal(3, e:customer("u").meters.chat.overhead)
     end)
 end)
+
+describe("settle's recording", function()
+    local RESETTING = [[
+policy:
+  credits: {token: {}}
+  hold_ttl: 1min
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 100, resets: true, reset_inc: 100}}
+        flag: {}
+]]
+
+    it("refuses an unknown customer or entitlement with the lookup's reason, learning nothing", function()
+        local e = H.engine(RESETTING, 0, "u", "p")
+        local h = assert(e:reserve("u", "chat", 5))
+        assert.are.same({ false, "unknown_customer" }, { e:settle("nobody", "chat", h, 1) })
+        assert.are.same({ false, "unknown_entitlement" }, { e:settle("u", "nothing", h, 1) })
+        assert.are.equal(5, e:held("u", "chat"))
+        assert.is_nil((e:estimate("u", "chat")))
+        assert.is_true(e:settle("u", "chat", h, 2))
+        assert.are.equal(2, e:value("u", "chat"))
+    end)
+
+    it("fires meter-reset when the period rolled since the reservation, once", function()
+        local e = H.engine(RESETTING, 0, "u", "p")
+        assert.is_true(e:allow("u", "chat", 7))
+        local h = assert(e:reserve("u", "chat", 5))
+        e:set_time(150)
+        local seen = {}
+        e:on("*", function(ev, name)
+            if name:match("^meter") then
+                seen[#seen + 1] = { name, ev.previous_value, ev.period_start, ev.meter.value }
+            end
+        end)
+        assert.is_true(e:settle("u", "chat", h, 3))
+        assert.are.same({ { "meter-reset", 7, 100, 3 }, { "meter-changed", nil, nil, 3 } }, seen)
+        assert.are.equal(3, e:value("u", "chat"))
+        assert.is_true(e:allow("u", "chat", 1))
+        assert.are.same({ "meter-changed", nil, nil, 4 }, seen[3])
+        assert.are.equal(3, #seen)
+    end)
+
+    it("is not bound by the caps of the call whose handler settles", function()
+        local e = H.engine(POLICY, 0, "u", "p")
+        local h = assert(e:reserve("u", "other", 5))
+        local settled
+        e:on("meter-changed", function(ev)
+            if ev.entitlement == "chat" and not settled then
+                settled = { e:settle("u", "other", h, 5) }
+            end
+        end)
+        assert.is_true(e:allow("u", "chat", 1, { caps = { { value = 0.2 } } }))
+        assert.are.same({ true }, settled)
+        assert.are.equal(5, e:value("u", "other"))
+    end)
+end)
+
+describe("reserve and release across a period boundary", function()
+    it("write the roll-over and fire meter-reset once, showing the no-op", function()
+        local e = H.engine([[
+policy:
+  credits: {token: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 100, resets: true, reset_inc: 100}}
+]], 0, "u", "p")
+        local seen = {}
+        e:on("*", function(ev, name)
+            seen[#seen + 1] = { name, ev.previous_value, ev.period_start, ev.meter.value }
+        end)
+        assert.is_true(e:allow("u", "chat", 7))
+        e:set_time(150)
+        local h = assert(e:reserve("u", "chat", 5))
+        assert.are.same({ "meter-reset", 7, 100, 0 }, seen[2])
+        e:set_time(250)
+        assert.is_true(e:release("u", "chat", h))
+        assert.are.same({ "meter-reset", 0, 200, 0 }, seen[3])
+        assert.is_true(e:allow("u", "chat", 1))
+        assert.are.same({ "meter-changed", nil, nil, 1 }, seen[4])
+        assert.are.equal(4, #seen)
+    end)
+end)

@@ -578,6 +578,14 @@ static __attribute__((noinline)) void fire(limitr_engine *e, const decision *d,
     if (who != 0) limitr__frame_pop(e); /* 0: none was pushed (memory) */
 }
 
+/* meter-reset for a call that wrote d's roll-over without metering
+ * (reserve, release): the payload shows the no-op, as a denied call's. */
+void limitr__fire_reset(limitr_engine *e, const decision *d)
+{
+    if (d->v.rolled && limitr__listening(e, EV_METER_RESET))
+        fire(e, d, 0, 1, -1, NULL);
+}
+
 /* ---- Writing ---- */
 
 /* The call's value as a double, for the rate history: the caller's double
@@ -765,77 +773,86 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
     return limitr__deny(e, d->reason);
 }
 
-/* Inlined into entry(), its one caller: the call and its seven arguments
- * cost allow() more than the code size. */
+/* Gates 5-9 of a call whose target d is found (its value checked).
+ * Inlined into run() and limitr__allow_found(): the call and its
+ * arguments cost allow() more than the code size. */
+static inline __attribute__((always_inline)) int
+run_found(limitr_engine *e, decision *d, call_value *cv, int step, int commit,
+          const limitr_call_opts *opts)
+{
+    int events = commit && (opts == NULL || !opts->no_events);
+    int force = opts != NULL && opts->force, allowed;
+    lnum overhead;
+    meter *m;
+    cap_events *caps = NULL;
+    if (d->lim == NULL) /* a feature flag */
+        return step == STEP_VALUE ? limitr__ok(e)
+                                  : limitr__deny(e, "not_metered");
+    if (read_value(e, d, step, cv) != 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    d->opts = opts;
+    if (commit && (d->expired || d->owner->n_holds > 0) &&
+        tidy(e, d, step, cv) != 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+
+    allowed = decide(e, d, force);
+    d->overhead_diff = 0;
+    if (!allowed) return denied(e, d, commit, events, opts);
+    if (!commit) return limitr__ok(e);
+
+    /* Gate 9: commit. The cost function runs before the meter is found:
+       it may call the engine. */
+    if (e->settle != NULL && e->settle->depth == e->delivering) {
+        d->overhead_diff = e->settle->overhead; /* the settle worked it out */
+    } else {
+        const lp_credit *cr = &e->policy->credits[d->lim->credit];
+        if ((opts != NULL && opts->has_overhead) || cr->overhead_ref > 0 ||
+            cr->overhead_cost != 0)
+            d->overhead_diff = limitr__overhead_of(e, d, opts);
+    }
+    overhead = d->v.overhead;
+    if (d->overhead_diff != 0 &&
+        lnum_add(d->v.overhead, d->overhead_diff, &overhead) != 0)
+        return limitr__fail(e, LIMITR_INVALID, "invalid_value",
+                            "allow: the meter's overhead would pass the "
+                            "range of amounts (+-1e20)");
+    if ((m = stored_meter(e, d)) == NULL) return limitr__nomem(e);
+    limitr__meter_apply(m, &d->v);
+    m->value = d->new_value;
+    m->overhead = overhead;
+    if (d->lim->rule.governor && d->requested > 0 && !force)
+        m->tokens -= d->requested;
+    limitr__meter_push(m, d->now, requested_double(d), d->lim->rule.ewma_alpha,
+                       0);
+    if (d->grant_cover > 0 || e->st.d->n_caps > 0 || e->call_caps != NULL)
+        caps = commit_economy(e, d, events);
+    if (events && (d->v.rolled || e->star_listeners > 0 ||
+                   e->listeners[EV_METER_CHANGED] > 0 ||
+                   e->listeners[EV_METER_OVERAGE] > 0)) {
+        event_kind ev = d->overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
+        int reset = d->v.rolled && limitr__listening(e, EV_METER_RESET);
+        int outcome = (d->new_value != d->v.value || d->overhead_diff != 0) &&
+                      limitr__listening(e, ev);
+        if (reset || outcome)
+            fire(e, d, 1, reset, outcome ? (int)ev : -1, opts);
+    }
+    if (e->store != NULL) store_money(e, d, 1);
+    if (caps != NULL) limitr__cap_events_fire(e, caps); /* built before */
+    return limitr__ok(e); /* after the events: handlers may call the engine */
+}
+
+/* Inlined into entry(), its one caller. */
 static inline __attribute__((always_inline)) int
 run(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     size_t ent_len, call_value *cv, int step, int commit,
     const limitr_call_opts *opts)
 {
     decision d;
-    int events = commit && (opts == NULL || !opts->no_events);
-    int force = opts != NULL && opts->force, allowed;
-    lnum overhead;
-    meter *m;
-    cap_events *caps = NULL;
     if (step == STEP_VALUE && check_value(cv) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (limitr__target(e, id, id_len, ent, ent_len, &d) != 0)
         return limitr__reason(e, d.status, d.reason);
-    if (d.lim == NULL) /* a feature flag */
-        return step == STEP_VALUE ? limitr__ok(e)
-                                  : limitr__deny(e, "not_metered");
-    if (read_value(e, &d, step, cv) != 0)
-        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
-    d.opts = opts;
-    if (commit && (d.expired || d.owner->n_holds > 0) &&
-        tidy(e, &d, step, cv) != 0)
-        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
-
-    allowed = decide(e, &d, force);
-    d.overhead_diff = 0;
-    if (!allowed) return denied(e, &d, commit, events, opts);
-    if (!commit) return limitr__ok(e);
-
-    /* Gate 9: commit. The cost function runs before the meter is found:
-       it may call the engine. */
-    if (e->settle != NULL && e->settle->depth == e->delivering) {
-        d.overhead_diff = e->settle->overhead; /* the settle worked it out */
-    } else {
-        const lp_credit *cr = &e->policy->credits[d.lim->credit];
-        if ((opts != NULL && opts->has_overhead) || cr->overhead_ref > 0 ||
-            cr->overhead_cost != 0)
-            d.overhead_diff = limitr__overhead_of(e, &d, opts);
-    }
-    overhead = d.v.overhead;
-    if (d.overhead_diff != 0 &&
-        lnum_add(d.v.overhead, d.overhead_diff, &overhead) != 0)
-        return limitr__fail(e, LIMITR_INVALID, "invalid_value",
-                            "allow: the meter's overhead would pass the "
-                            "range of amounts (+-1e20)");
-    if ((m = stored_meter(e, &d)) == NULL) return limitr__nomem(e);
-    limitr__meter_apply(m, &d.v);
-    m->value = d.new_value;
-    m->overhead = overhead;
-    if (d.lim->rule.governor && d.requested > 0 && !force)
-        m->tokens -= d.requested;
-    limitr__meter_push(m, d.now, requested_double(&d), d.lim->rule.ewma_alpha,
-                       0);
-    if (d.grant_cover > 0 || e->st.d->n_caps > 0 || e->call_caps != NULL)
-        caps = commit_economy(e, &d, events);
-    if (events && (d.v.rolled || e->star_listeners > 0 ||
-                   e->listeners[EV_METER_CHANGED] > 0 ||
-                   e->listeners[EV_METER_OVERAGE] > 0)) {
-        event_kind ev = d.overage > 0 ? EV_METER_OVERAGE : EV_METER_CHANGED;
-        int reset = d.v.rolled && limitr__listening(e, EV_METER_RESET);
-        int outcome = (d.new_value != d.v.value || d.overhead_diff != 0) &&
-                      limitr__listening(e, ev);
-        if (reset || outcome)
-            fire(e, &d, 1, reset, outcome ? (int)ev : -1, opts);
-    }
-    if (e->store != NULL) store_money(e, &d, 1);
-    if (caps != NULL) limitr__cap_events_fire(e, caps); /* built before */
-    return limitr__ok(e); /* after the events: handlers may call the engine */
+    return run_found(e, &d, cv, step, commit, opts);
 }
 
 /* ---- Entry points ---- */
@@ -882,6 +899,25 @@ with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
     status = run(e, id, id_len, ent, ent_len, cv, step, commit, opts);
     e->call_caps = outer;
     limitr__call_caps_free(mine);
+    return status;
+}
+
+/* Settle's recording (holds.c): an allow on the target d it found and
+ * brought up to date, without a second lookup. Not logged on its own (the
+ * settle's row is its row), and with no call caps (those are a call's
+ * own). */
+int limitr__allow_found(limitr_engine *e, decision *d, double value,
+                        const limitr_call_opts *opts)
+{
+    call_value cv = {value, NULL, 0, -1};
+    call_caps *outer = e->call_caps;
+    int status;
+    if (check_value(&cv) != 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    if (opts != NULL && check_opts(e, opts) != LIMITR_OK) return LIMITR_INVALID;
+    e->call_caps = NULL;
+    status = run_found(e, d, &cv, STEP_VALUE, 1, opts);
+    e->call_caps = outer;
     return status;
 }
 

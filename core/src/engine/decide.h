@@ -38,6 +38,13 @@ typedef struct decision {
     lnum overhead_diff; /* this call's provider cost, runes */
 } decision;
 
+/* An allow on the target d, found by its caller and up to date (settle's
+ * recording, decide.c): gates 5-9 without a second lookup. */
+int limitr__allow_found(limitr_engine *e, decision *d, double value,
+                        const limitr_call_opts *opts);
+/* meter-reset, when d's view rolled and someone listens, for a call that
+ * wrote the roll-over without metering (reserve, release; decide.c). */
+void limitr__fire_reset(limitr_engine *e, const decision *d);
 /* Gives the room of all of owner's holds back (before it is deleted). */
 void limitr__holds_drop_all(limitr_engine *e, customer *owner);
 /* Learns a settled call (estimate_api.c): value v costing `cost`, on d's

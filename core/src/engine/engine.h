@@ -288,7 +288,7 @@ struct limitr_engine {
     int hooked;
     int read_only;      /* opened read-only: calls that change state refuse */
     int unlogged_depth; /* the call at this depth is part of its caller's
-                           (settle's allow): no log row of its own */
+                           (the plan fee's allow): no log row of its own */
 };
 
 /* ---- Errors and results (engine.c) ---- */

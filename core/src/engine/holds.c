@@ -380,24 +380,26 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
     }
     free_hold_opts(&o);
     hold_name(h.id, hold_out);
+    limitr__fire_reset(e, &d); /* it wrote the roll-over */
     return limitr__ok(e);
 }
 
-/* The hold `hold` of (owner of id, ent): its index, or -1. */
+/* The hold `hold` of (owner of id, ent), d targeted: its index, -1 when
+ * there is no such hold, or -2 when the lookup failed (d->status and
+ * d->reason say why). */
 static long hold_of(limitr_engine *e, const char *id, const char *ent,
                     const char *hold, decision *d)
 {
     uint64_t n = hold_number(hold);
-    size_t i;
-    if (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0 ||
-        d->lim == NULL || n == 0)
-        return -1;
+    size_t i, id_len = strlen(id), ent_len = strlen(ent);
+    if (limitr__target(e, id, id_len, ent, ent_len, d) != 0) return -2;
+    if (d->lim == NULL || n == 0) return -1;
     /* dead holds go first, their room and tokens back (a view counts a
        dead hold's tokens as back: what writes a view must not keep it) */
-    if (limitr__holds_prune(e, d->owner, d->now) &&
-        (limitr__target(e, id, strlen(id), ent, strlen(ent), d) != 0 ||
-         d->lim == NULL))
-        return -1;
+    if (limitr__holds_prune(e, d->owner, d->now)) {
+        if (limitr__target(e, id, id_len, ent, ent_len, d) != 0) return -2;
+        if (d->lim == NULL) return -1;
+    }
     for (i = 0; i < d->owner->n_holds; i++)
         if (d->owner->holds[i].id == n && d->owner->holds[i].ent == d->ent_name)
             return (long)i;
@@ -448,6 +450,7 @@ static int release_call(limitr_engine *e, const char *id, const char *ent,
     if (d.lim != NULL && h->credit == d.lim->credit_name)
         move_tokens(e, &d, h->tokens);
     limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
+    if (d.stored != NULL) limitr__fire_reset(e, &d); /* it wrote the roll */
     return limitr__ok(e);
 }
 
@@ -498,6 +501,7 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     lnum a, sum;
     char segment[208];
     limitr_call_opts co;
+    meter_view rolled;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
     if (e->store != NULL)
@@ -512,11 +516,15 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         free_hold_opts(&o);
         return status;
     }
-    i = hold_of(e, id, ent, hold, &d);
+    if ((i = hold_of(e, id, ent, hold, &d)) == -2) {
+        free_hold_opts(&o);
+        return limitr__reason(e, d.status, d.reason);
+    }
     if (d.lim != NULL && lnum_add(d.v.value, a, &sum) != 0) {
         free_hold_opts(&o); /* it could not be recorded: the hold stays */
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     }
+    rolled = d.v; /* the roll-over written below is still this call's */
     if (i >= 0) { /* its room back where it came from (it is live) */
         reservation *h = &d.owner->holds[i];
         if (grants_of_hold(h, &context) != 0) {
@@ -555,11 +563,19 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         d.requested = a;
         o.overhead = limitr__overhead_of(e, &d, &co);
     }
-    /* record what was used, past any limit and cap; the grants the hold
-       set aside pay first */
+    /* record what was used, past any limit and cap, on d as a new lookup
+       would find it now (the hold gone, the meter written); the grants the
+       hold set aside pay first */
+    if (d.lim != NULL) {
+        d.held = d.owner->n_holds > 0 ? limitr__held(e, d.owner, d.ent_name,
+                                                     d.lim->credit_name, d.now)
+                                      : 0;
+        limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
+        d.v.rolled = rolled.rolled; /* fires meter-reset, as an allow would */
+        d.v.previous_value = rolled.previous_value;
+    }
     epoch = e->st.d->epoch;
     policy = e->policy;
-    e->unlogged_depth = e->holding + 1; /* settle's own part: one row */
     context.owner = d.owner;
     context.depth = e->delivering; /* its allow, not the calls its events
                                       make (a decision's snippets change
@@ -567,10 +583,9 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     context.overhead = o.overhead;
     e->settle = &context;
     e->draw.valid = 0;
-    status = limitr_allow(e, id, ent, actual, &co);
+    status = limitr__allow_found(e, &d, actual, &co);
     e->settle = NULL;
     e->draw.valid = 0;
-    e->unlogged_depth = 0;
     free_ids(&context);
     /* then learn it, with the hold's basis and segment unless opts say
        otherwise; the target found above still stands unless the allow's
