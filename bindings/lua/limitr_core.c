@@ -1573,42 +1573,65 @@ static int l_engine_estimate(lua_State *L)
 
 /* ---- Reservations ---- */
 
-/* reserve(id, ent, value | nil, opts): the hold's id, or nil, err, code
- * (false, reason for a refusal). */
+/* reserve(id, ent, value | nil, opts): the hold's number (an integer: no
+ * new string per hold), or nil, err, code (false, reason for a refusal). */
 static int l_engine_reserve(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *ent = check_string(L, 3);
+    size_t id_len, ent_len;
+    const char *id = string_arg(L, 2, &id_len);
+    const char *ent = string_arg(L, 3, &ent_len);
     double value = lua_isnoneornil(L, 4) ? NAN : luaL_checknumber(L, 4);
+    char *opts;
+    uint64_t hold;
+    int status;
     if (!lua_isnoneornil(L, 4) && isnan(value))
         return luaL_argerror(L, 4,
                              "a number, not NaN (nil holds the estimate)");
-    char *opts = opts_json_text(L, 5, "reserve"), hold[32];
-    int status;
+    opts = opts_json_text(L, 5, "reserve");
     enter(b);
-    status = limitr_reserve(b->e, id, ent, value,
-                            opts != NULL && opts[0] == '[' ? "{}" : opts, hold,
-                            sizeof hold);
+    status =
+        limitr_reserve_n(b->e, id, id_len, ent, ent_len, value,
+                         opts != NULL && opts[0] == '[' ? "{}" : opts, &hold);
     leave(b);
     free(opts);
     if (status != LIMITR_OK) return push_decision(L, b->e, status);
-    /* with its length: lua_pushstring's cache, keyed by the address of this
-       same buffer, would only miss */
-    lua_pushlstring(L, hold, strlen(hold));
+    lua_pushinteger(L, (lua_Integer)hold);
     return 1;
+}
+
+/* The hold argument of settle and release: the number reserve gave, or
+ * the C API's text "h<n>" (*text then; NULL for a number). A number that is
+ * no hold's (0, negative, a fraction) names none. */
+static uint64_t hold_arg(lua_State *L, int idx, const char **text)
+{
+    lua_Number n;
+    *text = NULL;
+    if (lua_type(L, idx) != LUA_TNUMBER) {
+        *text = check_string(L, idx);
+        return 0;
+    }
+    n = lua_tonumber(L, idx);
+    return n >= 1 && n < 9007199254740992.0 && n == floor(n) ? (uint64_t)n : 0;
 }
 
 static int l_engine_settle(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    const char *hold = check_string(L, 4);
+    size_t id_len, ent_len;
+    const char *id = string_arg(L, 2, &id_len);
+    const char *ent = string_arg(L, 3, &ent_len), *text;
+    uint64_t hold = hold_arg(L, 4, &text);
     double actual = luaL_checknumber(L, 5);
     char *opts = opts_json_text(L, 6, "settle");
+    const char *json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     int status;
+    if (text != NULL) /* the text API: no NUL inside */
+        id = check_string(L, 2), ent = check_string(L, 3);
     enter(b);
-    status = limitr_settle(b->e, id, ent, hold, actual,
-                           opts != NULL && opts[0] == '[' ? "{}" : opts);
+    status = text != NULL ? limitr_settle(b->e, id, ent, text, actual, json)
+                          : limitr_settle_n(b->e, id, id_len, ent, ent_len,
+                                            hold, actual, json);
     leave(b);
     free(opts);
     return push_decision(L, b->e, status);
@@ -1617,11 +1640,17 @@ static int l_engine_settle(lua_State *L)
 static int l_engine_release(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    const char *hold = check_string(L, 4);
+    size_t id_len, ent_len;
+    const char *id = string_arg(L, 2, &id_len);
+    const char *ent = string_arg(L, 3, &ent_len), *text;
+    uint64_t hold = hold_arg(L, 4, &text);
     int status;
+    if (text != NULL) /* the text API: no NUL inside */
+        id = check_string(L, 2), ent = check_string(L, 3);
     enter(b);
-    status = limitr_release(b->e, id, ent, hold);
+    status = text != NULL
+                 ? limitr_release(b->e, id, ent, text)
+                 : limitr_release_n(b->e, id, id_len, ent, ent_len, hold);
     leave(b);
     lua_pushboolean(L, status == LIMITR_OK);
     return 1;

@@ -625,6 +625,12 @@ LIMITR_API int limitr_reserve(limitr_engine *engine, const char *id,
                               const char *ent, double value,
                               const char *opts_json, char *hold_out,
                               size_t hold_size);
+/* limitr_reserve with lengths (id and ent need no NUL) and the hold's
+ * number n: the hold the text "h<n>" names. */
+LIMITR_API int limitr_reserve_n(limitr_engine *engine, const char *id,
+                                size_t id_len, const char *ent, size_t ent_len,
+                                double value, const char *opts_json,
+                                uint64_t *hold_out);
 /* Gives the hold's room back, records `actual` (forced, past limits and
  * caps, with events), the governor taking what was used past the hold or
  * keeping the refund, then learns it. An unknown or dead hold still
@@ -633,10 +639,19 @@ LIMITR_API int limitr_reserve(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_settle(limitr_engine *engine, const char *id,
                              const char *ent, const char *hold, double actual,
                              const char *opts_json);
+/* limitr_settle with lengths and the hold by number (0 names none). */
+LIMITR_API int limitr_settle_n(limitr_engine *engine, const char *id,
+                               size_t id_len, const char *ent, size_t ent_len,
+                               uint64_t hold, double actual,
+                               const char *opts_json);
 /* Gives the hold's room back and records nothing; LIMITR_NOT_FOUND
  * "unknown_hold" for an unknown, released or dead hold. */
 LIMITR_API int limitr_release(limitr_engine *engine, const char *id,
                               const char *ent, const char *hold);
+/* limitr_release with lengths and the hold by number (0 names none). */
+LIMITR_API int limitr_release_n(limitr_engine *engine, const char *id,
+                                size_t id_len, const char *ent, size_t ent_len,
+                                uint64_t hold);
 /* The room live holds take on the meter of (id, ent). */
 LIMITR_API int limitr_held(limitr_engine *engine, const char *id,
                            const char *ent, double *out);

@@ -451,9 +451,9 @@ policy:
             local rows = sql(path, "select op, customer, entitlement, value from log order by seq")
             assert.same({ { "create_customer", "u", "NULL", "NULL" }, { "reserve", "u", "api", "2.0" },
                 { "settle", "u", "api", "1.0" } }, rows)
-            assert.equals(h, sql1(path, "select detail from log where op = 'reserve'"))
+            assert.equals("h" .. h, sql1(path, "select detail from log where op = 'reserve'"))
             local settle = sql(path, "select opts, detail from log where op = 'settle'")[1]
-            assert.truthy(settle[1]:find(h, 1, true) or settle[2]:find(h, 1, true))
+            assert.equals("h" .. h, settle[1]) -- the hold, as the log writes every hold
             assert.is_true(e:close())
         end)
 

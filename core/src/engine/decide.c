@@ -582,8 +582,11 @@ static __attribute__((noinline)) void fire(limitr_engine *e, const decision *d,
  * (reserve, release): the payload shows the no-op, as a denied call's. */
 void limitr__fire_reset(limitr_engine *e, const decision *d)
 {
-    if (d->v.rolled && limitr__listening(e, EV_METER_RESET))
-        fire(e, d, 0, 1, -1, NULL);
+    decision shown;
+    if (!d->v.rolled || !limitr__listening(e, EV_METER_RESET)) return;
+    shown = *d;
+    shown.overhead_diff = 0; /* (not set by a call that meters nothing) */
+    fire(e, &shown, 0, 1, -1, NULL);
 }
 
 /* ---- Writing ---- */

@@ -116,6 +116,8 @@ void limitr__holds_drop_all(limitr_engine *e, customer *owner)
         give_back(e, owner, &owner->holds[i]);
 }
 
+#define LEN(s) ((s) != NULL ? strlen(s) : 0)
+
 /* "h<n>" -> n, or 0 (n from 1, no leading zero, within 64 bits). */
 static uint64_t hold_number(const char *s)
 {
@@ -241,28 +243,58 @@ static char *estimate_opts(const hold_opts *o, int with_quantile,
     return text;
 }
 
-static int reserve(limitr_engine *e, const char *id, const char *ent,
-                   double value, const char *opts_json, char *hold_out,
-                   size_t hold_size)
+/* A hold call's target: the customer and entitlement with their lengths
+ * (the _n calls' strings need no NUL), and the hold by number (0: names
+ * none) with its text for the log (NULL: written as "h<n>"). */
+typedef struct hold_call {
+    const char *id, *ent;
+    size_t id_len, ent_len;
+    uint64_t hold;
+    const char *hold_text;
+} hold_call;
+
+/* What a reserve without a value holds: the estimate at the quantile and
+ * its overhead, else 1. 0, or -1 when memory ran out. */
+static int predicted(limitr_engine *e, const hold_call *c, const hold_opts *o,
+                     lnum *v, lnum *overhead)
+{
+    char *eo = estimate_opts(o, 1, NULL);
+    char *id = strndup(c->id, c->id_len), *ent = strndup(c->ent, c->ent_len);
+    const char *json;
+    int status = eo != NULL && id != NULL && ent != NULL ? 0 : -1;
+    *v = LNUM_SCALE;
+    if (status == 0 && limitr_estimate(e, id, ent, eo, &json) == LIMITR_OK) {
+        cJSON *x = cJSON_Parse(json);
+        const cJSON *f = x ? cJSON_GetObjectItem(x, "value") : NULL;
+        const cJSON *g = x ? cJSON_GetObjectItem(x, "overhead") : NULL;
+        if (cJSON_IsNumber(f)) limitr__lnum_from_double(f->valuedouble, v);
+        if (cJSON_IsNumber(g))
+            limitr__lnum_from_double(g->valuedouble, overhead);
+        cJSON_Delete(x);
+    }
+    cJSON_free(eo);
+    free(id);
+    free(ent);
+    return status;
+}
+
+static int reserve(limitr_engine *e, const hold_call *c, double value,
+                   const char *opts_json, uint64_t *hold_out)
 {
     decision d;
     hold_opts o;
     reservation h;
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
-    int status, allowed, predicted = isnan(value);
+    int status, allowed, estimated = isnan(value);
     meter *m;
-    if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "reserve: id, entitlement and a 24-byte out are "
-                            "required");
     if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
         free_hold_opts(&o);
         return status;
     }
     memset(&h, 0, sizeof h);
     h.segment = NULL;
-    if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0) {
+    if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, &d) != 0) {
         free_hold_opts(&o);
         return limitr__reason(e, d.status, d.reason);
     }
@@ -270,20 +302,11 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
         free_hold_opts(&o);
         return limitr__deny(e, "not_metered");
     }
-    if (predicted) { /* the estimate at the quantile, else 1 */
-        char *eo = estimate_opts(&o, 1, NULL);
-        const char *json;
-        v = LNUM_SCALE;
-        if (eo != NULL && limitr_estimate(e, id, ent, eo, &json) == LIMITR_OK) {
-            cJSON *x = cJSON_Parse(json);
-            const cJSON *f = x ? cJSON_GetObjectItem(x, "value") : NULL;
-            const cJSON *g = x ? cJSON_GetObjectItem(x, "overhead") : NULL;
-            if (cJSON_IsNumber(f)) limitr__lnum_from_double(f->valuedouble, &v);
-            if (cJSON_IsNumber(g))
-                limitr__lnum_from_double(g->valuedouble, &overhead);
-            cJSON_Delete(x);
+    if (estimated) {
+        if (predicted(e, c, &o, &v, &overhead) != 0) {
+            free_hold_opts(&o);
+            return limitr__nomem(e);
         }
-        cJSON_free(eo);
     } else if (limitr__lnum_from_double(value, &v) != 0) {
         free_hold_opts(&o);
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
@@ -303,7 +326,7 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
     }
     if (o.has_overhead) {
         overhead = o.overhead;
-    } else if (!predicted) { /* what the call would cost */
+    } else if (!estimated) { /* what the call would cost */
         limitr_call_opts cost = {o.event, 0, 0, 0, 0, NULL};
         overhead = limitr__overhead_of(e, &d, &cost);
     }
@@ -373,13 +396,13 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
         if (status == -2)
             return limitr__reason(e, LIMITR_INVALID, "invalid_value");
         return full ? limitr__fail(e, LIMITR_INVALID, "too_many_holds",
-                                   "reserve: customer '%s' holds %d "
+                                   "reserve: customer '%.*s' holds %d "
                                    "reservations already",
-                                   id, MAX_CUSTOMER_HOLDS)
+                                   (int)c->id_len, c->id, MAX_CUSTOMER_HOLDS)
                     : limitr__nomem(e);
     }
     free_hold_opts(&o);
-    hold_name(h.id, hold_out);
+    *hold_out = h.id;
     limitr__fire_reset(e, &d); /* it wrote the roll-over */
     return limitr__ok(e);
 }
@@ -387,57 +410,91 @@ static int reserve(limitr_engine *e, const char *id, const char *ent,
 /* The hold `hold` of (owner of id, ent), d targeted: its index, -1 when
  * there is no such hold, or -2 when the lookup failed (d->status and
  * d->reason say why). */
-static long hold_of(limitr_engine *e, const char *id, const char *ent,
-                    const char *hold, decision *d)
+static long hold_of(limitr_engine *e, const hold_call *c, decision *d)
 {
-    uint64_t n = hold_number(hold);
-    size_t i, id_len = strlen(id), ent_len = strlen(ent);
-    if (limitr__target(e, id, id_len, ent, ent_len, d) != 0) return -2;
-    if (d->lim == NULL || n == 0) return -1;
+    size_t i;
+    if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, d) != 0)
+        return -2;
+    if (d->lim == NULL || c->hold == 0) return -1;
     /* dead holds go first, their room and tokens back (a view counts a
        dead hold's tokens as back: what writes a view must not keep it) */
     if (limitr__holds_prune(e, d->owner, d->now)) {
-        if (limitr__target(e, id, id_len, ent, ent_len, d) != 0) return -2;
+        if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, d) != 0)
+            return -2;
         if (d->lim == NULL) return -1;
     }
     for (i = 0; i < d->owner->n_holds; i++)
-        if (d->owner->holds[i].id == n && d->owner->holds[i].ent == d->ent_name)
+        if (d->owner->holds[i].id == c->hold &&
+            d->owner->holds[i].ent == d->ent_name)
             return (long)i;
     return -1;
+}
+
+int limitr_reserve_n(limitr_engine *e, const char *id, size_t id_len,
+                     const char *ent, size_t ent_len, double value,
+                     const char *opts_json, uint64_t *hold_out)
+{
+    hold_call c = {id, ent, id_len, ent_len, 0, NULL};
+    char name[24];
+    int status;
+    LIMITR_ENTER(e);
+    LIMITR_REFUSE_REENTRY(e, "reserve");
+    if (id == NULL || ent == NULL || hold_out == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "reserve: id, entitlement and an out are "
+                            "required");
+    if (e->store == NULL) return reserve(e, &c, value, opts_json, hold_out);
+    limitr__store_op(e, "reserve", id, id_len, ent, ent_len,
+                     isnan(value) ? NULL : &value, NULL, opts_json);
+    status = reserve(e, &c, value, opts_json, hold_out);
+    if (status == LIMITR_OK) {
+        hold_name(*hold_out, name);
+        limitr__store_detail(e, name);
+    }
+    return limitr__store_decision(e, status);
 }
 
 int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json, char *hold_out,
                    size_t hold_size)
 {
+    uint64_t n;
     int status;
     LIMITR_ENTER(e);
-    LIMITR_REFUSE_REENTRY(e, "reserve");
-    if (e->store == NULL)
-        return reserve(e, id, ent, value, opts_json, hold_out, hold_size);
-    limitr__store_op(e, "reserve", id, id ? strlen(id) : 0, ent,
-                     ent ? strlen(ent) : 0, isnan(value) ? NULL : &value, NULL,
-                     opts_json);
-    status = reserve(e, id, ent, value, opts_json, hold_out, hold_size);
-    if (status == LIMITR_OK) limitr__store_detail(e, hold_out);
-    return limitr__store_decision(e, status);
+    if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "reserve: id, entitlement and a 24-byte out are "
+                            "required");
+    status = limitr_reserve_n(e, id, strlen(id), ent, strlen(ent), value,
+                              opts_json, &n);
+    if (status == LIMITR_OK) hold_name(n, hold_out);
+    return status;
 }
 
-static int release_call(limitr_engine *e, const char *id, const char *ent,
-                        const char *hold)
+/* The log's text of c's hold: as the caller wrote it, else "h<n>". */
+static const char *hold_text(const hold_call *c, char name[24])
+{
+    if (c->hold_text != NULL) return c->hold_text;
+    hold_name(c->hold, name);
+    return name;
+}
+
+static int release_call(limitr_engine *e, const hold_call *c)
 {
     decision d;
     long i;
     reservation *h;
+    char name[24];
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "release");
     if (e->store != NULL)
-        limitr__store_op(e, "release", id, id ? strlen(id) : 0, ent,
-                         ent ? strlen(ent) : 0, NULL, NULL, hold);
-    if (id == NULL || ent == NULL || hold == NULL)
+        limitr__store_op(e, "release", c->id, c->id != NULL ? c->id_len : 0,
+                         c->ent, c->ent != NULL ? c->ent_len : 0, NULL, NULL,
+                         hold_text(c, name));
+    if (c->id == NULL || c->ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "release: id, entitlement and hold are required");
-    if ((i = hold_of(e, id, ent, hold, &d)) < 0)
+    if ((i = hold_of(e, c, &d)) < 0)
         return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_hold");
     h = &d.owner->holds[i];
     if (!live(h, d.now)) { /* dead: it held nothing since (limitr's choice) */
@@ -457,8 +514,20 @@ static int release_call(limitr_engine *e, const char *id, const char *ent,
 int limitr_release(limitr_engine *e, const char *id, const char *ent,
                    const char *hold)
 {
+    hold_call c = {id, ent, LEN(id), LEN(ent), hold_number(hold), hold};
     LIMITR_ENTER(e);
-    return limitr__stored(e, release_call(e, id, ent, hold));
+    if (hold == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "release: id, entitlement and hold are required");
+    return limitr__stored(e, release_call(e, &c));
+}
+
+int limitr_release_n(limitr_engine *e, const char *id, size_t id_len,
+                     const char *ent, size_t ent_len, uint64_t hold)
+{
+    hold_call c = {id, ent, id_len, ent_len, hold, NULL};
+    LIMITR_ENTER(e);
+    return limitr__stored(e, release_call(e, &c));
 }
 
 static void free_ids(settle_context *l)
@@ -488,8 +557,8 @@ static int grants_of_hold(const reservation *h, settle_context *l)
     return 0;
 }
 
-static int settle_call(limitr_engine *e, const char *id, const char *ent,
-                       const char *hold, double actual, const char *opts_json)
+static int settle_call(limitr_engine *e, const hold_call *c, double actual,
+                       const char *opts_json)
 {
     settle_context context = {NULL, 0, NULL, 0, 0};
     decision d;
@@ -502,12 +571,14 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     char segment[208];
     limitr_call_opts co;
     meter_view rolled;
+    char name[24];
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
     if (e->store != NULL)
-        limitr__store_op(e, "settle", id, id ? strlen(id) : 0, ent,
-                         ent ? strlen(ent) : 0, &actual, NULL, hold);
-    if (id == NULL || ent == NULL || hold == NULL)
+        limitr__store_op(e, "settle", c->id, c->id != NULL ? c->id_len : 0,
+                         c->ent, c->ent != NULL ? c->ent_len : 0, &actual, NULL,
+                         hold_text(c, name));
+    if (c->id == NULL || c->ent == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "settle: id, entitlement and hold are required");
     if (limitr__lnum_from_double(actual, &a) != 0 || a < 0)
@@ -516,7 +587,7 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
         free_hold_opts(&o);
         return status;
     }
-    if ((i = hold_of(e, id, ent, hold, &d)) == -2) {
+    if ((i = hold_of(e, c, &d)) == -2) {
         free_hold_opts(&o);
         return limitr__reason(e, d.status, d.reason);
     }
@@ -593,7 +664,8 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
     if (status == LIMITR_OK && d.lim != NULL &&
         (e->st.d->epoch == epoch && e->policy == policy
              ? 1
-             : limitr__target(e, id, strlen(id), ent, strlen(ent), &d) == 0 &&
+             : limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, &d) ==
+                       0 &&
                    d.lim != NULL)) {
         limitr__observe_call(e, &d, a, o.overhead, o.has_basis, o.basis,
                              o.segment);
@@ -606,8 +678,21 @@ static int settle_call(limitr_engine *e, const char *id, const char *ent,
 int limitr_settle(limitr_engine *e, const char *id, const char *ent,
                   const char *hold, double actual, const char *opts_json)
 {
+    hold_call c = {id, ent, LEN(id), LEN(ent), hold_number(hold), hold};
     LIMITR_ENTER(e);
-    return limitr__stored(e, settle_call(e, id, ent, hold, actual, opts_json));
+    if (hold == NULL)
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "settle: id, entitlement and hold are required");
+    return limitr__stored(e, settle_call(e, &c, actual, opts_json));
+}
+
+int limitr_settle_n(limitr_engine *e, const char *id, size_t id_len,
+                    const char *ent, size_t ent_len, uint64_t hold,
+                    double actual, const char *opts_json)
+{
+    hold_call c = {id, ent, id_len, ent_len, hold, NULL};
+    LIMITR_ENTER(e);
+    return limitr__stored(e, settle_call(e, &c, actual, opts_json));
 }
 
 int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)
