@@ -1,0 +1,114 @@
+/* test_holds.c: reservations through the C API (docs/engine.md 19): hold
+ * ids as text ("h<n>") and as numbers (the _n calls, whose id and
+ * entitlement need no NUL), and what names no hold. */
+#include "engine_of.h"
+#include "harness.h"
+
+static const char policy_yaml[] =
+    "policy:\n"
+    "  credits: {token: {}}\n"
+    "  plans:\n"
+    "    p:\n"
+    "      default: true\n"
+    "      entitlements:\n"
+    "        chat: {limit: {credit: token, value: 10}}\n";
+
+static limitr_engine *engine_with_customer(void)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    if (e != NULL && limitr_create_customer(e, "u", NULL, NULL, NULL) != 0) {
+        limitr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static double held(limitr_engine *e)
+{
+    double out = -1;
+    if (limitr_held(e, "u", "chat", &out) != LIMITR_OK) return -1;
+    return out;
+}
+
+static double value(limitr_engine *e)
+{
+    double out = -1;
+    if (limitr_value(e, "u", "chat", NULL, &out) != LIMITR_OK) return -1;
+    return out;
+}
+
+TEST(text_and_number_name_the_same_hold)
+{
+    limitr_engine *e = engine_with_customer();
+    char text[24];
+    uint64_t n = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_reserve(e, "u", "chat", 2, NULL, text, sizeof text),
+              LIMITR_OK);
+    ASSERT_STR(text, "h1");
+    /* the id and entitlement by length: the buffers go on past them */
+    ASSERT_EQ(limitr_reserve_n(e, "uX", 1, "chatty", 4, 3, NULL, &n),
+              LIMITR_OK);
+    ASSERT_EQ(n, 2);
+    ASSERT_NUM(held(e), 5);
+    ASSERT_EQ(limitr_settle_n(e, "u", 1, "chat", 4, 1, 1, NULL), LIMITR_OK);
+    ASSERT_NUM(held(e), 3);
+    ASSERT_NUM(value(e), 1);
+    ASSERT_EQ(limitr_release(e, "u", "chat", "h2"), LIMITR_OK);
+    ASSERT_NUM(held(e), 0);
+    ASSERT_EQ(limitr_release_n(e, "u", 1, "chat", 4, 2), LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_hold");
+    limitr_free(e);
+}
+
+TEST(what_names_no_hold)
+{
+    limitr_engine *e = engine_with_customer();
+    uint64_t n = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, 2, NULL, &n), LIMITR_OK);
+    ASSERT_EQ(limitr_release_n(e, "u", 1, "chat", 4, 0), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_release_n(e, "u", 1, "chat", 4, n + 1), LIMITR_NOT_FOUND);
+    ASSERT_EQ(limitr_release(e, "u", "chat", "1"), LIMITR_NOT_FOUND);
+    ASSERT_NUM(held(e), 2);
+    /* a settle of no hold still records, as an allow would */
+    ASSERT_EQ(limitr_settle_n(e, "u", 1, "chat", 4, 0, 1, NULL), LIMITR_OK);
+    ASSERT_NUM(value(e), 1);
+    ASSERT_NUM(held(e), 2);
+    ASSERT_EQ(limitr_settle_n(e, "nobody", 6, "chat", 4, n, 1, NULL),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "unknown_customer");
+    ASSERT_NUM(held(e), 2);
+    limitr_free(e);
+}
+
+TEST(arguments_are_checked)
+{
+    limitr_engine *e = engine_with_customer();
+    char text[24];
+    uint64_t n;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_reserve(e, "u", "chat", 1, NULL, text, 23),
+              LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "24-byte out");
+    ASSERT_EQ(limitr_reserve_n(e, NULL, 0, "chat", 4, 1, NULL, &n),
+              LIMITR_INVALID);
+    ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, 1, NULL, NULL),
+              LIMITR_INVALID);
+    ASSERT_EQ(limitr_settle(e, "u", "chat", NULL, 1, NULL), LIMITR_INVALID);
+    ASSERT_CONTAINS(limitr_last_error(e), "hold are required");
+    ASSERT_EQ(limitr_settle_n(e, "u", 1, NULL, 0, 1, 1, NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_release(e, "u", "chat", NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_release_n(e, NULL, 0, "chat", 4, 1), LIMITR_INVALID);
+    ASSERT_NUM(held(e), 0);
+    ASSERT_NUM(value(e), 0);
+    limitr_free(e);
+}
+
+int main(void)
+{
+    RUN(text_and_number_name_the_same_hold);
+    RUN(what_names_no_hold);
+    RUN(arguments_are_checked);
+    return harness_failures != 0;
+}
