@@ -124,16 +124,25 @@ static int alpha_of(alpha_memo *memo, double alpha, lnum *out)
     return 0;
 }
 
-/* One observation into x (docs/economy.md 11.1): 1 learned, 0 refused (a
- * per-basis estimate without a basis), -1 past the range of amounts. */
-static int learn(estimate *x, lnum v, lnum o, const est_opts *opts,
-                 alpha_memo *memo, int64_t now)
+/* What one observation makes of an estimate: its new moments. */
+typedef struct learned {
+    int per_basis;
+    lnum value_mean, value_var, overhead_mean, overhead_var;
+} learned;
+
+/* One observation of x (docs/economy.md 11.1) into *out, x unchanged: 1
+ * learned, 0 refused (a per-basis estimate without a basis), -1 past the
+ * range of amounts. Inlined, its results stay in registers: copies of whole
+ * estimates through the stack stalled on their halves. */
+static inline __attribute__((always_inline)) int
+learn(const estimate *x, lnum v, lnum o, const est_opts *opts, alpha_memo *memo,
+      learned *out)
 {
-    lnum w, inv, one_minus, d, t, next[2][2];
+    lnum w, inv, one_minus, d, t;
     lnum n = (lnum)x->samples + 1;
-    int k;
-    if (x->samples == 0) x->per_basis = opts->has_basis && opts->basis > 0;
-    if (x->per_basis) {
+    out->per_basis =
+        x->samples == 0 ? opts->has_basis && opts->basis > 0 : x->per_basis;
+    if (out->per_basis) {
         if (!opts->has_basis || opts->basis <= 0) return 0;
         if (limitr__lnum_div(v, opts->basis, &v) != 0 ||
             limitr__lnum_div(o, opts->basis, &o) != 0)
@@ -147,24 +156,35 @@ static int learn(estimate *x, lnum v, lnum o, const est_opts *opts,
         if (inv > w) w = inv;
     }
     one_minus = LNUM_SCALE - w;
-    for (k = 0; k < 2; k++) { /* value, then overhead: written together */
-        lnum mean = k == 0 ? x->value_mean : x->overhead_mean;
-        lnum var = k == 0 ? x->value_var : x->overhead_var;
-        lnum sample = k == 0 ? v : o;
-        d = sample - mean;
-        if (lnum_mul(w, d, &t) || lnum_add(mean, t, &next[k][0]) ||
-            lnum_mul(d, d, &t) || lnum_mul(w, t, &t) || lnum_add(var, t, &t) ||
-            lnum_mul(one_minus, t, &next[k][1]))
-            return -1;
-    }
-    x->value_mean = next[0][0];
-    x->value_var = next[0][1];
-    x->overhead_mean = next[1][0];
-    x->overhead_var = next[1][1];
+    d = v - x->value_mean; /* the value, then the overhead */
+    if (lnum_mul(w, d, &t) || lnum_add(x->value_mean, t, &out->value_mean) ||
+        lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
+        lnum_add(x->value_var, t, &t) ||
+        lnum_mul(one_minus, t, &out->value_var))
+        return -1;
+    d = o - x->overhead_mean;
+    if (lnum_mul(w, d, &t) ||
+        lnum_add(x->overhead_mean, t, &out->overhead_mean) ||
+        lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
+        lnum_add(x->overhead_var, t, &t) ||
+        lnum_mul(one_minus, t, &out->overhead_var))
+        return -1;
+    return 1;
+}
+
+/* Writes what learn() made of x (status: its answer) into x. */
+static void learned_apply(estimate *x, int status, const learned *l,
+                          int64_t now)
+{
+    if (x->samples == 0) x->per_basis = l->per_basis; /* fixed at the first */
+    if (status <= 0) return;
+    x->value_mean = l->value_mean;
+    x->value_var = l->value_var;
+    x->overhead_mean = l->overhead_mean;
+    x->overhead_var = l->overhead_var;
     x->samples++;
     x->seeded = 0;
     x->updated = now;
-    return 1;
 }
 
 /* Learns value v costing `cost` on d's owner and policy-wide (d targeted,
@@ -173,6 +193,7 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
                       const est_opts *o)
 {
     estimate *mine = NULL, *wide = NULL;
+    learned lm, lw;
     int seg = segment_key(e, o->segment, 1), a, b;
     if (seg >= 0) {
         mine = limitr__estimate_find(&d->owner->estimates, d->ent_name, seg);
@@ -189,16 +210,14 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
                             "observe: out of memory, or %d estimates kept "
                             "already",
                             MAX_ESTIMATES);
-    { /* both learn, or neither changes */
-        estimate m2 = *mine, w2 = *wide;
-        a = learn(&m2, v, cost, o, &e->alpha_memo, d->now);
-        b = learn(&w2, v, cost, o, &e->alpha_memo, d->now);
-        if (a < 0 || b < 0)
-            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
-        limitr__st_save(&e->st, wide, sizeof *wide); /* not the owner's */
-        *mine = m2;
-        *wide = w2;
-    }
+    /* both learn, or neither changes */
+    a = learn(mine, v, cost, o, &e->alpha_memo, &lm);
+    b = learn(wide, v, cost, o, &e->alpha_memo, &lw);
+    if (a < 0 || b < 0)
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    limitr__st_save(&e->st, wide, sizeof *wide); /* not the owner's */
+    learned_apply(mine, a, &lm, d->now);
+    learned_apply(wide, b, &lw, d->now);
     return a + b > 0 ? limitr__ok(e) : limitr__deny(e, "no_basis");
 }
 
