@@ -55,9 +55,10 @@ ratio=$(awk -v a="$best_limitr" -v b="$best_none" 'BEGIN {printf "%.3f", a / b}'
 vs=$(awk -v a="$best_limitr" -v b="$best_shdict" 'BEGIN {printf "%.3f", a / b}')
 verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.92) ? "ok" : "MISSED"}')
 echo "openresty   limitr enforce   $best_limitr req/s ($ratio of no limiter, target >= 0.92: $verdict; $vs of shdict, goal >= 1)"
-# where limitr's cost goes: the bare allow, decide (allow + the values of
-# the headers), enforce without and with the RateLimit-* fields
-for p in limitr_allow limitr_decide limitr_noheaders; do
+# where limitr's cost goes: an access phase that only reads the key (the
+# floor of any Lua guard), the bare allow, decide (allow + the values of
+# the headers), enforce without the RateLimit-* fields
+for p in empty limitr_allow limitr_decide limitr_noheaders; do
     echo "openresty   [detail] /$p $(run /$p) req/s"
 done
 echo "openresty   limitr's count of the hot customer: $(curl -s "$url/value")"
