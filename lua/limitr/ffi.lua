@@ -24,6 +24,13 @@
 -- the classic method with the same arguments, so results and errors are the
 -- classic ones; LuaJIT keeps the caller's frame for the tail call, so error
 -- messages name the method as before ("bad argument #1 to 'allow'").
+-- The methods take fixed arguments, not `...`: LuaJIT starts traces at the
+-- entry of a hot fixed-argument function only, and in nginx a request
+-- handler's own trace rarely survives (ngx.var aborts it), so a vararg
+-- method ran interpreted, its FFI calls at several times their compiled
+-- cost. The classic method gets the arguments up to the last non-nil one,
+-- so its "got no value" messages stay (a nil written out before the end is
+-- reported as "no value" too).
 -- The fast path returns what the classic method does: true; false, reason;
 -- or nil, err, code, by the module's own rule (not_passed below).
 local ffi = require "ffi"
@@ -98,6 +105,17 @@ local function load_lib(core)
     return nil, "the FFI does not see the loaded limitr.core"
 end
 
+-- f with the arguments up to the last that is not nil (a tail call: the
+-- messages name the method the caller called).
+local function classic_call(f, self, id, ent, value, opts)
+    if opts ~= nil then return f(self, id, ent, value, opts) end
+    if value ~= nil then return f(self, id, ent, value) end
+    if ent ~= nil then return f(self, id, ent) end
+    if id ~= nil then return f(self, id) end
+    if self ~= nil then return f(self) end
+    return f()
+end
+
 -- The fast methods over the classic ones (a table read at call time, so a
 -- spec can count the calls that fall back).
 local function make_methods(lib, classic)
@@ -115,8 +133,7 @@ local function make_methods(lib, classic)
         return nil, ffi_string(last_error(e)), ffi_string(last_reason(e))
     end
 
-    local function allow(...)
-        local self, id, ent, value, opts = ...
+    local function allow(self, id, ent, value, opts)
         if opts == nil and getmetatable(self) == mt and type(id) == "string"
             and type(ent) == "string" and (value == nil or type(value) == "number") then
             local e = engine_of(self)
@@ -126,11 +143,10 @@ local function make_methods(lib, classic)
                 return not_passed(e, rc)
             end
         end
-        return classic.allow(...)
+        return classic_call(classic.allow, self, id, ent, value, opts)
     end
 
-    local function check(...)
-        local self, id, ent, value, opts = ...
+    local function check(self, id, ent, value, opts)
         if opts == nil and getmetatable(self) == mt and type(id) == "string" and type(ent) == "string"
             and (value == nil or type(value) == "number")
             and strlen(id) == #id and strlen(ent) == #ent then
@@ -141,15 +157,14 @@ local function make_methods(lib, classic)
                 return not_passed(e, rc)
             end
         end
-        return classic.check(...)
+        return classic_call(classic.check, self, id, ent, value, opts)
     end
 
     -- e:decide (limitr.resty's call): the decision fills one struct this
     -- install owns, read as cdata fields; nothing is allocated on a pass.
     local decide_c, out = lib.limitr_decide, ffi.new("limitr_decision")
     local tonumber = tonumber
-    local function decide(...)
-        local self, id, ent, value, opts = ...
+    local function decide(self, id, ent, value, opts)
         if opts == nil and getmetatable(self) == mt and type(id) == "string"
             and type(ent) == "string" and (value == nil or type(value) == "number")
             and strlen(id) == #id and strlen(ent) == #ent then
@@ -168,7 +183,7 @@ local function make_methods(lib, classic)
                 return rc == 0, reason, limit, remaining, reset, retry_after, tonumber(out.now)
             end
         end
-        return classic.decide(...)
+        return classic_call(classic.decide, self, id, ent, value, opts)
     end
 
     return allow, check, decide
