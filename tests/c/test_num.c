@@ -165,6 +165,41 @@ TEST(products_and_quotients_are_exact_to_18_decimals)
                "fails");
 }
 
+/* The division by 10^18 without a division instruction, against the plain
+ * 128-bit one: random dividends, and the edges (quotients at and around
+ * whole numbers, the largest dividend, the smallest). */
+TEST(division_by_the_scale_agrees_with_the_long_way)
+{
+    typedef unsigned __int128 u128;
+    const u128 scale = (u128)LNUM_SCALE;
+    uint64_t x = 2463534242ULL, q, r;
+    int i, mismatches = 0;
+    for (i = 0; i < 400000; i++) {
+        u128 p, want_q, want_r;
+        uint64_t hi, lo;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        hi = (x >> (i % 61)) % (uint64_t)LNUM_SCALE;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        lo = x;
+        p = ((u128)hi << 64) | lo;
+        if (i % 7 == 0) { /* a whole quotient, or one off either side */
+            u128 whole = (p / scale) * scale;
+            p = i % 3 == 0 && whole > 0 ? whole - 1
+                                        : whole + (u128)(i % 3 == 1);
+        }
+        if (i == 0) p = scale * (((u128)1 << 64) - 1) + (scale - 1); /* max */
+        if (i == 1) p = 0;
+        if (i == 2) p = scale - 1;
+        hi = (uint64_t)(p >> 64);
+        lo = (uint64_t)p;
+        want_q = p / scale;
+        want_r = p % scale;
+        q = limitr__div_scale(hi, lo, &r);
+        if (q != (uint64_t)want_q || r != (uint64_t)want_r) mismatches++;
+    }
+    ASSERT_EQ(mismatches, 0);
+}
+
 /* The quick product (both below 18.4 units) against the plain 128-bit
  * product rounded half away from zero, over random operands and the
  * edges of the quick path (a quotient word just below and at 10^18). */
@@ -238,6 +273,7 @@ int main(void)
     RUN(outgoing_numbers_round_to_nine_decimals);
     RUN(fractions_without_printf_agree);
     RUN(products_and_quotients_are_exact_to_18_decimals);
+    RUN(division_by_the_scale_agrees_with_the_long_way);
     RUN(quick_products_agree_with_the_long_way);
     RUN(outgoing_doubles_agree_in_and_past_64_bits);
     return HARNESS_EXIT();
