@@ -1607,6 +1607,12 @@ static uint64_t hold_arg(lua_State *L, int idx, const char **text)
 {
     lua_Number n;
     *text = NULL;
+#if LUA_VERSION_NUM >= 503
+    if (lua_isinteger(L, idx)) { /* what reserve answers */
+        lua_Integer i = lua_tointeger(L, idx);
+        return i > 0 ? (uint64_t)i : 0;
+    }
+#endif
     if (lua_type(L, idx) != LUA_TNUMBER) {
         *text = check_string(L, idx);
         return 0;
