@@ -1629,11 +1629,14 @@ static int l_engine_settle(lua_State *L)
     const char *ent = string_arg(L, 3, &ent_len), *text;
     uint64_t hold = hold_arg(L, 4, &text);
     double actual = luaL_checknumber(L, 5);
-    char *opts = opts_json_text(L, 6, "settle");
-    const char *json = opts != NULL && opts[0] == '[' ? "{}" : opts;
+    char *opts;
+    const char *json;
     int status;
     if (text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
+    /* last: every check above may raise, and opts is allocated */
+    opts = opts_json_text(L, 6, "settle");
+    json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     enter(b);
     status = text != NULL ? limitr_settle(b->e, id, ent, text, actual, json)
                           : limitr_settle_n(b->e, id, id_len, ent, ent_len,

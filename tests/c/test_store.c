@@ -125,6 +125,18 @@ TEST(a_failed_sync_write_undoes_the_call)
     ASSERT_NUM(read_value(e, "u", "api"), 2); /* back from its row */
     ASSERT_EQ(limitr_increment(e, "u", "api", NULL), LIMITR_STORE);
     ASSERT_NUM(read_value(e, "u", "api"), 2);
+    { /* both reserve calls: the text one enters the engine once too */
+        char hold[24];
+        uint64_t n;
+        double held = -1;
+        ASSERT_EQ(limitr_reserve(e, "u", "api", 1, NULL, hold, sizeof hold),
+                  LIMITR_STORE);
+        ASSERT_STR(limitr_last_reason(e), "store_error");
+        ASSERT_EQ(limitr_reserve_n(e, "u", 1, "api", 3, 1, NULL, &n),
+                  LIMITR_STORE);
+        ASSERT_EQ(limitr_held(e, "u", "api", &held), LIMITR_OK);
+        ASSERT_NUM(held, 0);
+    }
 
     /* writable again: calls go on from the stored state */
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA query_only = 0", NULL, NULL, NULL),

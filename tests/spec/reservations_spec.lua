@@ -388,20 +388,6 @@ policy:
         assert.are.same({ "meter-changed", nil, nil, 4 }, seen[3])
         assert.are.equal(3, #seen)
     end)
-
-    it("is not bound by the caps of the call whose handler settles", function()
-        local e = H.engine(POLICY, 0, "u", "p")
-        local h = assert(e:reserve("u", "other", 5))
-        local settled
-        e:on("meter-changed", function(ev)
-            if ev.entitlement == "chat" and not settled then
-                settled = { e:settle("u", "other", h, 5) }
-            end
-        end)
-        assert.is_true(e:allow("u", "chat", 1, { caps = { { value = 0.2 } } }))
-        assert.are.same({ true }, settled)
-        assert.are.equal(5, e:value("u", "other"))
-    end)
 end)
 
 describe("reserve and release across a period boundary", function()
@@ -429,5 +415,58 @@ policy:
         assert.is_true(e:allow("u", "chat", 1))
         assert.are.same({ "meter-changed", nil, nil, 1 }, seen[4])
         assert.are.equal(4, #seen)
+    end)
+end)
+
+describe("a reserve or settle that fails", function()
+    local GOVERNED = [[
+policy:
+  credits: {token: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat:
+          limit: {credit: token, value: 1000, resets: true, reset_inc: 100, governor_enabled: true,
+                  governor_capacity: 2000, governor_refill_rate: 0.000000001}
+]]
+
+    it("a reserve refused for too many holds writes nothing, its roll-over included", function()
+        local e = H.engine(GOVERNED, 0, "u", "p")
+        for _ = 1, 1024 do assert(e:reserve("u", "chat", 0.5)) end
+        local tokens = e:allowance("u", "chat")
+        e:set_time(150)
+        local seen = {}
+        e:on("meter-reset", function() seen[#seen + 1] = "reset" end)
+        local ok, err, code = e:reserve("u", "chat", 0.5)
+        assert.is_nil(ok)
+        assert.are.equal("too_many_holds", code, err)
+        assert.are.same({}, seen)
+        assert.are.equal(tokens, e:allowance("u", "chat"))
+        assert.is_true(e:allow("u", "chat", 1)) -- the roll-over is still to come
+        assert.are.same({ "reset" }, seen)
+    end)
+
+    it("settling no hold still removes the dead holds first, whatever hold is named", function()
+        local function after(hold)
+            local e = H.engine([[
+policy:
+  credits: {token: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        chat:
+          limit: {credit: token, value: 100, governor_enabled: true, governor_capacity: 10,
+                  governor_refill_rate: 0.000000001}
+]], 0, "u", "p")
+            assert(e:reserve("u", "chat", 6, { ttl = 1000 }))
+            e:set_time(2000) -- the hold is dead: its 6 tokens count as back
+            assert.is_true(e:settle("u", "chat", hold, 1))
+            return e:allowance("u", "chat")
+        end
+        assert.are.equal(9, after("h999"))
+        assert.are.equal(9, after(-1))
+        assert.are.equal(9, after(0))
     end)
 end)

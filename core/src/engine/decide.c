@@ -580,13 +580,14 @@ static __attribute__((noinline)) void fire(limitr_engine *e, const decision *d,
 
 /* meter-reset for a call that wrote d's roll-over without metering
  * (reserve, release): the payload shows the no-op, as a denied call's. */
-void limitr__fire_reset(limitr_engine *e, const decision *d)
+void limitr__fire_reset(limitr_engine *e, const decision *d,
+                        const limitr_call_opts *opts)
 {
     decision shown;
     if (!d->v.rolled || !limitr__listening(e, EV_METER_RESET)) return;
     shown = *d;
     shown.overhead_diff = 0; /* (not set by a call that meters nothing) */
-    fire(e, &shown, 0, 1, -1, NULL);
+    fire(e, &shown, 0, 1, -1, opts);
 }
 
 /* ---- Writing ---- */

@@ -43,8 +43,10 @@ typedef struct decision {
 int limitr__allow_found(limitr_engine *e, decision *d, double value,
                         const limitr_call_opts *opts);
 /* meter-reset, when d's view rolled and someone listens, for a call that
- * wrote the roll-over without metering (reserve, release; decide.c). */
-void limitr__fire_reset(limitr_engine *e, const decision *d);
+ * wrote the roll-over without metering (reserve, release; decide.c); opts:
+ * the call's event data, or NULL. */
+void limitr__fire_reset(limitr_engine *e, const decision *d,
+                        const limitr_call_opts *opts);
 /* Gives the room of all of owner's holds back (before it is deleted). */
 void limitr__holds_drop_all(limitr_engine *e, customer *owner);
 /* Learns a settled call (estimate_api.c): value v costing `cost`, on d's

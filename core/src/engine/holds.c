@@ -252,6 +252,7 @@ typedef struct hold_call {
     size_t id_len, ent_len;
     uint64_t hold;
     const char *hold_text;
+    int no_hold; /* the text API was given no hold: a bad call */
 } hold_call;
 
 /* What a reserve without a value holds: the estimate at the quantile and
@@ -290,7 +291,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
     int status, allowed, estimated = isnan(value);
-    meter *m;
+    meter *m, before;
     if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
         free_hold_opts(&o);
         return status;
@@ -369,6 +370,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         free_hold_opts(&o);
         return limitr__nomem(e);
     }
+    before = *m;                  /* a reserve that fails writes nothing */
     limitr__meter_apply(m, &d.v); /* the roll-over and the refill */
     if (d.lim->rule.governor) {
         h.tokens = v;
@@ -392,7 +394,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         limitr__hold_add(&e->st, d.owner, &h) != 0) {
         int full = d.owner->n_holds >= MAX_CUSTOMER_HOLDS;
         give_back(e, d.owner, &h);
-        move_tokens(e, &d, h.tokens);
+        *m = before; /* its roll-over and tokens too */
         limitr__hold_parts_free(&e->st, h.parts, h.n_parts);
         limitr__st_strfree(&e->st, h.segment);
         free_hold_opts(&o);
@@ -404,9 +406,11 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
                                    (int)c->id_len, c->id, MAX_CUSTOMER_HOLDS)
                     : limitr__nomem(e);
     }
-    free_hold_opts(&o);
     *hold_out = h.id;
-    limitr__fire_reset(e, &d); /* it wrote the roll-over */
+    memset(&co, 0, sizeof co);
+    co.event_json = o.event;        /* the payload's event_data */
+    limitr__fire_reset(e, &d, &co); /* it wrote the roll-over */
+    free_hold_opts(&o);
     return limitr__ok(e);
 }
 
@@ -418,14 +422,16 @@ static long hold_of(limitr_engine *e, const hold_call *c, decision *d)
     size_t i;
     if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, d) != 0)
         return -2;
-    if (d->lim == NULL || c->hold == 0) return -1;
+    if (d->lim == NULL) return -1;
     /* dead holds go first, their room and tokens back (a view counts a
-       dead hold's tokens as back: what writes a view must not keep it) */
+       dead hold's tokens as back: what writes a view must not keep it),
+       whatever hold is named */
     if (limitr__holds_prune(e, d->owner, d->now)) {
         if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, d) != 0)
             return -2;
         if (d->lim == NULL) return -1;
     }
+    if (c->hold == 0) return -1;
     for (i = 0; i < d->owner->n_holds; i++)
         if (d->owner->holds[i].id == c->hold &&
             d->owner->holds[i].ent == d->ent_name)
@@ -433,51 +439,59 @@ static long hold_of(limitr_engine *e, const hold_call *c, decision *d)
     return -1;
 }
 
-int limitr_reserve_n(limitr_engine *e, const char *id, size_t id_len,
-                     const char *ent, size_t ent_len, double value,
-                     const char *opts_json, uint64_t *hold_out)
+/* Both reserve calls, entered once: the log row, then the arguments'
+ * checks (a bad call is logged too), then reserve(). text: the text API's
+ * out ("h<n>"), or NULL for limitr_reserve_n's; hold_out NULL: no out. */
+static int reserve_call(limitr_engine *e, const hold_call *c, double value,
+                        const char *opts_json, uint64_t *hold_out, char *text)
 {
-    hold_call c = {id, ent, id_len, ent_len, 0, NULL};
     char name[24];
     int status;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "reserve");
-    if (id == NULL || ent == NULL || hold_out == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "reserve: id, entitlement and an out are "
-                            "required");
-    if (e->store == NULL) return reserve(e, &c, value, opts_json, hold_out);
-    limitr__store_op(e, "reserve", id, id_len, ent, ent_len,
-                     isnan(value) ? NULL : &value, NULL, opts_json);
-    status = reserve(e, &c, value, opts_json, hold_out);
-    if (status == LIMITR_OK) {
+    if (e->store != NULL)
+        limitr__store_op(e, "reserve", c->id, c->id != NULL ? c->id_len : 0,
+                         c->ent, c->ent != NULL ? c->ent_len : 0,
+                         isnan(value) ? NULL : &value, NULL, opts_json);
+    if (c->id == NULL || c->ent == NULL || hold_out == NULL)
+        status = limitr__fail(e, LIMITR_INVALID, NULL,
+                              "reserve: id, entitlement and %s are required",
+                              text != NULL ? "a 24-byte out" : "an out");
+    else
+        status = reserve(e, c, value, opts_json, hold_out);
+    if (status == LIMITR_OK && (text != NULL || e->store != NULL)) {
         hold_name(*hold_out, name);
-        limitr__store_detail(e, name);
+        if (text != NULL) memcpy(text, name, strlen(name) + 1);
+        if (e->store != NULL) limitr__store_detail(e, name);
     }
-    return limitr__store_decision(e, status);
+    return e->store != NULL ? limitr__store_decision(e, status) : status;
+}
+
+int limitr_reserve_n(limitr_engine *e, const char *id, size_t id_len,
+                     const char *ent, size_t ent_len, double value,
+                     const char *opts_json, uint64_t *hold_out)
+{
+    hold_call c = {id, ent, id_len, ent_len, 0, NULL, 0};
+    return reserve_call(e, &c, value, opts_json, hold_out, NULL);
 }
 
 int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json, char *hold_out,
                    size_t hold_size)
 {
+    hold_call c = {id, ent, LEN(id), LEN(ent), 0, NULL, 0};
     uint64_t n;
-    int status;
-    LIMITR_ENTER(e);
-    if (id == NULL || ent == NULL || hold_out == NULL || hold_size < 24)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "reserve: id, entitlement and a 24-byte out are "
-                            "required");
-    status = limitr_reserve_n(e, id, strlen(id), ent, strlen(ent), value,
-                              opts_json, &n);
-    if (status == LIMITR_OK) hold_name(n, hold_out);
-    return status;
+    char unused[24]; /* no out given: the call fails before writing it */
+    return reserve_call(e, &c, value, opts_json,
+                        hold_out != NULL && hold_size >= 24 ? &n : NULL,
+                        hold_out != NULL ? hold_out : unused);
 }
 
-/* The log's text of c's hold: as the caller wrote it, else "h<n>". */
+/* The log's text of c's hold: as the caller wrote it, else "h<n>" (NULL:
+ * none was given). */
 static const char *hold_text(const hold_call *c, char name[24])
 {
-    if (c->hold_text != NULL) return c->hold_text;
+    if (c->hold_text != NULL || c->no_hold) return c->hold_text;
     hold_name(c->hold, name);
     return name;
 }
@@ -494,7 +508,7 @@ static int release_call(limitr_engine *e, const hold_call *c)
         limitr__store_op(e, "release", c->id, c->id != NULL ? c->id_len : 0,
                          c->ent, c->ent != NULL ? c->ent_len : 0, NULL, NULL,
                          hold_text(c, name));
-    if (c->id == NULL || c->ent == NULL)
+    if (c->id == NULL || c->ent == NULL || c->no_hold)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "release: id, entitlement and hold are required");
     if ((i = hold_of(e, c, &d)) < 0)
@@ -510,25 +524,29 @@ static int release_call(limitr_engine *e, const hold_call *c)
     if (d.lim != NULL && h->credit == d.lim->credit_name)
         move_tokens(e, &d, h->tokens);
     limitr__hold_remove_at(&e->st, d.owner, (size_t)i);
-    if (d.stored != NULL) limitr__fire_reset(e, &d); /* it wrote the roll */
+    if (d.stored != NULL)
+        limitr__fire_reset(e, &d, NULL); /* it wrote the roll */
     return limitr__ok(e);
 }
 
 int limitr_release(limitr_engine *e, const char *id, const char *ent,
                    const char *hold)
 {
-    hold_call c = {id, ent, LEN(id), LEN(ent), hold_number(hold), hold};
+    hold_call c = {.id = id,
+                   .ent = ent,
+                   .id_len = LEN(id),
+                   .ent_len = LEN(ent),
+                   .hold = hold_number(hold),
+                   .hold_text = hold,
+                   .no_hold = hold == NULL};
     LIMITR_ENTER(e);
-    if (hold == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "release: id, entitlement and hold are required");
     return limitr__stored(e, release_call(e, &c));
 }
 
 int limitr_release_n(limitr_engine *e, const char *id, size_t id_len,
                      const char *ent, size_t ent_len, uint64_t hold)
 {
-    hold_call c = {id, ent, id_len, ent_len, hold, NULL};
+    hold_call c = {id, ent, id_len, ent_len, hold, NULL, 0};
     LIMITR_ENTER(e);
     return limitr__stored(e, release_call(e, &c));
 }
@@ -581,7 +599,7 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
         limitr__store_op(e, "settle", c->id, c->id != NULL ? c->id_len : 0,
                          c->ent, c->ent != NULL ? c->ent_len : 0, &actual, NULL,
                          hold_text(c, name));
-    if (c->id == NULL || c->ent == NULL)
+    if (c->id == NULL || c->ent == NULL || c->no_hold)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "settle: id, entitlement and hold are required");
     if (limitr__lnum_from_double(actual, &a) != 0 || a < 0)
@@ -681,11 +699,14 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
 int limitr_settle(limitr_engine *e, const char *id, const char *ent,
                   const char *hold, double actual, const char *opts_json)
 {
-    hold_call c = {id, ent, LEN(id), LEN(ent), hold_number(hold), hold};
+    hold_call c = {.id = id,
+                   .ent = ent,
+                   .id_len = LEN(id),
+                   .ent_len = LEN(ent),
+                   .hold = hold_number(hold),
+                   .hold_text = hold,
+                   .no_hold = hold == NULL};
     LIMITR_ENTER(e);
-    if (hold == NULL)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "settle: id, entitlement and hold are required");
     return limitr__stored(e, settle_call(e, &c, actual, opts_json));
 }
 
@@ -693,7 +714,7 @@ int limitr_settle_n(limitr_engine *e, const char *id, size_t id_len,
                     const char *ent, size_t ent_len, uint64_t hold,
                     double actual, const char *opts_json)
 {
-    hold_call c = {id, ent, id_len, ent_len, hold, NULL};
+    hold_call c = {id, ent, id_len, ent_len, hold, NULL, 0};
     LIMITR_ENTER(e);
     return limitr__stored(e, settle_call(e, &c, actual, opts_json));
 }
