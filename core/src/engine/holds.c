@@ -291,7 +291,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
     int status, allowed, estimated = isnan(value);
-    meter *m, before;
+    meter *m;
     if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
         free_hold_opts(&o);
         return status;
@@ -370,12 +370,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         free_hold_opts(&o);
         return limitr__nomem(e);
     }
-    before = *m;                  /* a reserve that fails writes nothing */
-    limitr__meter_apply(m, &d.v); /* the roll-over and the refill */
-    if (d.lim->rule.governor) {
-        h.tokens = v;
-        move_tokens(e, &d, -v);
-    }
+    if (d.lim->rule.governor) h.tokens = v; /* taken below, once it holds */
     status = limitr__caps_hold(e, &d, overhead, h.id, h.expires, &h.parts,
                                &h.n_parts);
     limit = d.lim->rule.mode == MODE_OBSERVE ? d.v.value : d.limit;
@@ -393,8 +388,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     if (status != 0 || d.owner->n_holds >= MAX_CUSTOMER_HOLDS ||
         limitr__hold_add(&e->st, d.owner, &h) != 0) {
         int full = d.owner->n_holds >= MAX_CUSTOMER_HOLDS;
-        give_back(e, d.owner, &h);
-        *m = before; /* its roll-over and tokens too */
+        give_back(e, d.owner, &h); /* (the meter is not written yet) */
         limitr__hold_parts_free(&e->st, h.parts, h.n_parts);
         limitr__st_strfree(&e->st, h.segment);
         free_hold_opts(&o);
@@ -406,6 +400,9 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
                                    (int)c->id_len, c->id, MAX_CUSTOMER_HOLDS)
                     : limitr__nomem(e);
     }
+    /* it holds: the roll-over and the refill, then the governor's tokens */
+    limitr__meter_apply(m, &d.v);
+    move_tokens(e, &d, -h.tokens);
     *hold_out = h.id;
     memset(&co, 0, sizeof co);
     co.event_json = o.event;        /* the payload's event_data */
@@ -591,7 +588,8 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
     lnum a, sum;
     char segment[208];
     limitr_call_opts co;
-    meter_view rolled;
+    int rolled;
+    lnum previous_value;
     char name[24];
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "settle");
@@ -616,7 +614,9 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
         free_hold_opts(&o); /* it could not be recorded: the hold stays */
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     }
-    rolled = d.v; /* the roll-over written below is still this call's */
+    /* the roll-over written below is still this call's */
+    rolled = d.v.rolled;
+    previous_value = d.v.previous_value;
     if (i >= 0) { /* its room back where it came from (it is live) */
         reservation *h = &d.owner->holds[i];
         if (grants_of_hold(h, &context) != 0) {
@@ -663,8 +663,8 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
                                                      d.lim->credit_name, d.now)
                                       : 0;
         limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
-        d.v.rolled = rolled.rolled; /* fires meter-reset, as an allow would */
-        d.v.previous_value = rolled.previous_value;
+        d.v.rolled = rolled; /* fires meter-reset, as an allow would */
+        d.v.previous_value = previous_value;
     }
     epoch = e->st.d->epoch;
     policy = e->policy;
