@@ -484,6 +484,14 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                         hold_out != NULL ? hold_out : unused);
 }
 
+/* The target of the text API's settle and release. */
+static hold_call text_call(const char *id, const char *ent, const char *hold)
+{
+    hold_call c = {id,   ent,         LEN(id), LEN(ent), hold_number(hold),
+                   hold, hold == NULL};
+    return c;
+}
+
 /* The log's text of c's hold: as the caller wrote it, else "h<n>" (NULL:
  * none was given). */
 static const char *hold_text(const hold_call *c, char name[24])
@@ -529,13 +537,7 @@ static int release_call(limitr_engine *e, const hold_call *c)
 int limitr_release(limitr_engine *e, const char *id, const char *ent,
                    const char *hold)
 {
-    hold_call c = {.id = id,
-                   .ent = ent,
-                   .id_len = LEN(id),
-                   .ent_len = LEN(ent),
-                   .hold = hold_number(hold),
-                   .hold_text = hold,
-                   .no_hold = hold == NULL};
+    hold_call c = text_call(id, ent, hold);
     LIMITR_ENTER(e);
     return limitr__stored(e, release_call(e, &c));
 }
@@ -699,13 +701,7 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
 int limitr_settle(limitr_engine *e, const char *id, const char *ent,
                   const char *hold, double actual, const char *opts_json)
 {
-    hold_call c = {.id = id,
-                   .ent = ent,
-                   .id_len = LEN(id),
-                   .ent_len = LEN(ent),
-                   .hold = hold_number(hold),
-                   .hold_text = hold,
-                   .no_hold = hold == NULL};
+    hold_call c = text_call(id, ent, hold);
     LIMITR_ENTER(e);
     return limitr__stored(e, settle_call(e, &c, actual, opts_json));
 }
