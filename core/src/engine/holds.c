@@ -487,8 +487,13 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
 /* The target of the text API's settle and release. */
 static hold_call text_call(const char *id, const char *ent, const char *hold)
 {
-    hold_call c = {id,   ent,         LEN(id), LEN(ent), hold_number(hold),
-                   hold, hold == NULL};
+    hold_call c = {.id = id,
+                   .ent = ent,
+                   .id_len = LEN(id),
+                   .ent_len = LEN(ent),
+                   .hold = hold_number(hold),
+                   .hold_text = hold,
+                   .no_hold = hold == NULL};
     return c;
 }
 
