@@ -265,10 +265,7 @@ int limitr__target(limitr_engine *e, const char *id, size_t id_len,
         return -1;
     }
     d->stored = limitr__live_meter(d->owner, d->ent_name, d->lim);
-    d->held = d->owner->n_holds > 0 ? limitr__held(e, d->owner, d->ent_name,
-                                                   d->lim->credit_name, d->now)
-                                    : 0;
-    limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
+    limitr__view_again(e, d);
     return 0;
 }
 
@@ -720,9 +717,7 @@ static __attribute__((noinline)) int tidy(limitr_engine *e, decision *d,
 {
     remove_expired_override(e, d);
     if (d->owner->n_holds > 0 && limitr__holds_prune(e, d->owner, d->now)) {
-        limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
-        d->held =
-            limitr__held(e, d->owner, d->ent_name, d->lim->credit_name, d->now);
+        limitr__view_again(e, d);
         return read_value(e, d, step, cv);
     }
     return 0;
@@ -967,13 +962,12 @@ static int entry(limitr_engine *e, const char *id, size_t id_len,
     return dispatch(e, id, id_len, ent, ent_len, cv, step, commit, opts);
 }
 
-#define LEN(s) ((s) != NULL ? strlen(s) : 0)
-
 int limitr_allow(limitr_engine *e, const char *id, const char *ent,
                  double value, const limitr_call_opts *opts)
 {
     call_value cv = {value, NULL, 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
+                 1, opts);
 }
 
 int limitr_allow_n(limitr_engine *e, const char *id, size_t id_len,
@@ -988,14 +982,16 @@ int limitr_allow_str(limitr_engine *e, const char *id, const char *ent,
                      const char *value, const limitr_call_opts *opts)
 {
     call_value cv = {0, value != NULL ? value : "", 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 1, opts);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
+                 1, opts);
 }
 
 int limitr_check(limitr_engine *e, const char *id, const char *ent,
                  double value)
 {
     call_value cv = {value, NULL, 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
+                 0, NULL);
 }
 
 int limitr_check_opts(limitr_engine *e, const char *id, const char *ent,
@@ -1003,28 +999,32 @@ int limitr_check_opts(limitr_engine *e, const char *id, const char *ent,
                       const limitr_call_opts *opts)
 {
     call_value cv = {value, value_str, 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, opts);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
+                 0, opts);
 }
 
 int limitr_check_str(limitr_engine *e, const char *id, const char *ent,
                      const char *value)
 {
     call_value cv = {0, value != NULL ? value : "", 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_VALUE, 0, NULL);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
+                 0, NULL);
 }
 
 int limitr_increment(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
     call_value cv = {0, NULL, 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_INCREMENT, 1, opts);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv,
+                 STEP_INCREMENT, 1, opts);
 }
 
 int limitr_decrement(limitr_engine *e, const char *id, const char *ent,
                      const limitr_call_opts *opts)
 {
     call_value cv = {0, NULL, 0, -1};
-    return entry(e, id, LEN(id), ent, LEN(ent), &cv, STEP_DECREMENT, 1, opts);
+    return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv,
+                 STEP_DECREMENT, 1, opts);
 }
 
 int limitr__value_ok(double value, const char *value_str)

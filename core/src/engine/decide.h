@@ -60,6 +60,20 @@ int limitr__holds_prune(limitr_engine *e, customer *owner, int64_t now);
  * (holds.c). */
 lnum limitr__held(limitr_engine *e, const customer *owner, int ent, int credit,
                   int64_t now);
+
+/* d's period view and the room live holds take, read from the state as it
+ * is now: the lookup's last step, and again after a call changed the
+ * meter or the holds since (dead holds pruned, a settled hold gone). */
+static inline void limitr__view_again(limitr_engine *e, decision *d)
+{
+    d->held = d->owner->n_holds > 0 ? limitr__held(e, d->owner, d->ent_name,
+                                                   d->lim->credit_name, d->now)
+                                    : 0;
+    limitr__meter_view(e, d->lim, d->owner, d->stored, d->now, &d->v);
+}
+
+/* strlen, 0 for NULL: the text entry points' lengths. */
+#define LIMITR_LEN(s) ((s) != NULL ? strlen(s) : 0)
 /* The governor tokens dead holds of owner on ent took and have not given
  * back yet (that happens when they are removed): a dead hold holds nothing,
  * so every view counts them back (holds.c). */

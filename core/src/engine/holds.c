@@ -116,8 +116,6 @@ void limitr__holds_drop_all(limitr_engine *e, customer *owner)
         give_back(e, owner, &owner->holds[i]);
 }
 
-#define LEN(s) ((s) != NULL ? strlen(s) : 0)
-
 /* "h<n>" -> n, or 0 (n from 1, no leading zero, within 64 bits). */
 static uint64_t hold_number(const char *s)
 {
@@ -321,8 +319,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     }
     /* allow and reserve remove dead holds; the decision counts the live */
     if (limitr__holds_prune(e, d.owner, d.now)) /* tokens came back */
-        limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
-    d.held = limitr__held(e, d.owner, d.ent_name, d.lim->credit_name, d.now);
+        limitr__view_again(e, &d);
     d.requested = v;
     if (lnum_add(d.v.value, v, &d.new_value) != 0) {
         free_hold_opts(&o);
@@ -476,7 +473,7 @@ int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json, char *hold_out,
                    size_t hold_size)
 {
-    hold_call c = {id, ent, LEN(id), LEN(ent), 0, NULL, 0};
+    hold_call c = {id, ent, LIMITR_LEN(id), LIMITR_LEN(ent), 0, NULL, 0};
     uint64_t n;
     char unused[24]; /* no out given: the call fails before writing it */
     return reserve_call(e, &c, value, opts_json,
@@ -489,8 +486,8 @@ static hold_call text_call(const char *id, const char *ent, const char *hold)
 {
     hold_call c = {.id = id,
                    .ent = ent,
-                   .id_len = LEN(id),
-                   .ent_len = LEN(ent),
+                   .id_len = LIMITR_LEN(id),
+                   .ent_len = LIMITR_LEN(ent),
                    .hold = hold_number(hold),
                    .hold_text = hold,
                    .no_hold = hold == NULL};
@@ -666,10 +663,7 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
        would find it now (the hold gone, the meter written); the grants the
        hold set aside pay first */
     if (d.lim != NULL) {
-        d.held = d.owner->n_holds > 0 ? limitr__held(e, d.owner, d.ent_name,
-                                                     d.lim->credit_name, d.now)
-                                      : 0;
-        limitr__meter_view(e, d.lim, d.owner, d.stored, d.now, &d.v);
+        limitr__view_again(e, &d);
         d.v.rolled = rolled; /* fires meter-reset, as an allow would */
         d.v.previous_value = previous_value;
     }
