@@ -32,6 +32,20 @@ describe("observe and estimate", function()
         assert.are.equal(11.812387605, e:estimate("x", "plain").value) -- 10 + z(0.9) * sqrt 2
     end)
 
+    it("keep a constant size exact with no variance, then learn a new size", function()
+        local e = H.engine(POLICY, 0, "a", "p")
+        for _ = 1, 5 do assert.is_true(e:observe("a", "plain", 5, { overhead = 0 })) end
+        assert.are.same({ value = 5, overhead = 0, samples = 5, source = "local", scope = "customer" },
+            e:estimate("a", "plain")) -- q = 0.9: no variance, the mean itself
+        -- n = 6: w = 1/6, d = 10; mean 5 + 10/6, variance 5/6 * (1/6 * 100)
+        assert.is_true(e:observe("a", "plain", 15, { overhead = 0.6 }))
+        local x = e:estimate("a", "plain", { quantile = 0.5 })
+        assert.are.equal(6.666666667, x.value)
+        assert.are.equal(0.1, x.overhead)
+        local z9 = 1.2815515655446004
+        assert.is_true(math.abs(e:estimate("a", "plain").value - (20 / 3 + z9 * math.sqrt(125 / 9))) < 1e-8)
+    end)
+
     it("learn per unit of basis, from the event's field, per segment", function()
         local e = H.engine(POLICY, 0, "a", "p")
         assert.is_true(e:observe("a", "chat", 300, { event = { input = 100, model = "gpt.4 mini" } }))

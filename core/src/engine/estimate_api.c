@@ -130,6 +130,26 @@ typedef struct learned {
     lnum value_mean, value_var, overhead_mean, overhead_var;
 } learned;
 
+/* One observation v of a mean and its variance with weight w
+ * (docs/economy.md 11.1): 0 and the new moments, or -1 past the range of
+ * amounts. An observation equal to a mean without variance leaves both as
+ * they are (d = 0, var = (1 - w) * 0) with no product: constant sizes, and
+ * the overhead of a credit that costs nothing, learn for almost nothing. */
+static inline __attribute__((always_inline)) int
+moments(lnum w, lnum one_minus, lnum v, lnum mean, lnum var, lnum *mean_out,
+        lnum *var_out)
+{
+    lnum d = v - mean, t;
+    if ((d | var) == 0) {
+        *mean_out = mean;
+        *var_out = 0;
+        return 0;
+    }
+    return lnum_mul(w, d, &t) || lnum_add(mean, t, mean_out) ||
+           lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
+           lnum_add(var, t, &t) || lnum_mul(one_minus, t, var_out);
+}
+
 /* One observation of x (docs/economy.md 11.1) into *out, x unchanged: 1
  * learned, 0 refused (a per-basis estimate without a basis), -1 past the
  * range of amounts. Inlined, its results stay in registers: copies of whole
@@ -138,7 +158,7 @@ static inline __attribute__((always_inline)) int
 learn(const estimate *x, lnum v, lnum o, const est_opts *opts, alpha_memo *memo,
       learned *out)
 {
-    lnum w, inv, one_minus, d, t;
+    lnum w, inv, one_minus;
     lnum n = (lnum)x->samples + 1;
     out->per_basis =
         x->samples == 0 ? opts->has_basis && opts->basis > 0 : x->per_basis;
@@ -156,18 +176,10 @@ learn(const estimate *x, lnum v, lnum o, const est_opts *opts, alpha_memo *memo,
         if (inv > w) w = inv;
     }
     one_minus = LNUM_SCALE - w;
-    d = v - x->value_mean; /* the value, then the overhead */
-    if (lnum_mul(w, d, &t) || lnum_add(x->value_mean, t, &out->value_mean) ||
-        lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
-        lnum_add(x->value_var, t, &t) ||
-        lnum_mul(one_minus, t, &out->value_var))
-        return -1;
-    d = o - x->overhead_mean;
-    if (lnum_mul(w, d, &t) ||
-        lnum_add(x->overhead_mean, t, &out->overhead_mean) ||
-        lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
-        lnum_add(x->overhead_var, t, &t) ||
-        lnum_mul(one_minus, t, &out->overhead_var))
+    if (moments(w, one_minus, v, x->value_mean, x->value_var,
+                &out->value_mean, &out->value_var) ||
+        moments(w, one_minus, o, x->overhead_mean, x->overhead_var,
+                &out->overhead_mean, &out->overhead_var))
         return -1;
     return 1;
 }
@@ -224,8 +236,8 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
 int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
                          int has_basis, lnum basis, const char *segment)
 {
-    est_opts o;
-    memset(&o, 0, sizeof o);
+    static const est_opts none;
+    est_opts o = none; /* a copy: a memset this size is a `rep stos` */
     o.has_basis = has_basis;
     o.basis = basis;
     o.segment = segment;
