@@ -1536,8 +1536,9 @@ static int l_engine_local_margin_breakdown(lua_State *L)
 /* opts (a table or nil) as JSON text, or NULL. */
 static char *opts_json_text(lua_State *L, int idx, const char *what)
 {
-    check_opts_table(L, idx);
-    if (lua_isnoneornil(L, idx)) return NULL;
+    int t = lua_type(L, idx); /* once: reserve and settle pass none */
+    if (t == LUA_TNONE || t == LUA_TNIL) return NULL;
+    if (t != LUA_TTABLE) luaL_typeerror(L, idx, "table or nil");
     return to_json_text(L, idx, what);
 }
 
@@ -1581,11 +1582,12 @@ static int l_engine_reserve(lua_State *L)
     size_t id_len, ent_len;
     const char *id = string_arg(L, 2, &id_len);
     const char *ent = string_arg(L, 3, &ent_len);
-    double value = lua_isnoneornil(L, 4) ? NAN : luaL_checknumber(L, 4);
+    int estimated = lua_isnoneornil(L, 4);
+    double value = estimated ? NAN : luaL_checknumber(L, 4);
     char *opts;
     uint64_t hold;
     int status;
-    if (!lua_isnoneornil(L, 4) && isnan(value))
+    if (!estimated && isnan(value))
         return luaL_argerror(L, 4,
                              "a number, not NaN (nil holds the estimate)");
     opts = opts_json_text(L, 5, "reserve");

@@ -170,8 +170,8 @@ static int on_exceed(limitr_engine *e, decision *d)
 /* The call's provider cost (docs/engine.md 4.11): opts.overhead, else the
  * credit's cost function (units, event data), else units * overhead_cost;
  * a failing or non-number cost function falls back to the product. */
-lnum limitr__overhead_of(limitr_engine *e, const decision *d,
-                         const limitr_call_opts *opts)
+lnum limitr__overhead_call(limitr_engine *e, const decision *d,
+                           const limitr_call_opts *opts)
 {
     const lp_credit *cr = &e->policy->credits[d->lim->credit];
     double units;
@@ -804,10 +804,7 @@ run_found(limitr_engine *e, decision *d, call_value *cv, int step, int commit,
     if (e->settle != NULL && e->settle->depth == e->delivering) {
         d->overhead_diff = e->settle->overhead; /* the settle worked it out */
     } else {
-        const lp_credit *cr = &e->policy->credits[d->lim->credit];
-        if ((opts != NULL && opts->has_overhead) || cr->overhead_ref > 0 ||
-            cr->overhead_cost != 0)
-            d->overhead_diff = limitr__overhead_of(e, d, opts);
+        d->overhead_diff = limitr__overhead_of(e, d, opts);
     }
     overhead = d->v.overhead;
     if (d->overhead_diff != 0 &&

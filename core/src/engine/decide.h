@@ -96,10 +96,23 @@ int limitr__requested(const limitr_engine *e, decision *d, double value,
  * (d->requested and d->new_value set): 1 allowed, 0 denied. Runs the
  * limit's on_exceed snippet when a call would pass the limit. */
 int limitr__decide(limitr_engine *e, decision *d, int force);
+/* limitr__overhead_of past its quick answers (below). */
+lnum limitr__overhead_call(limitr_engine *e, const decision *d,
+                           const limitr_call_opts *opts);
+
 /* A call's provider cost in runes (docs/economy.md 8): opts.overhead, else
  * the credit's cost function(units, event data), else units *
- * overhead_cost. Needs d->lim and d->requested. */
-lnum limitr__overhead_of(limitr_engine *e, const decision *d,
-                         const limitr_call_opts *opts);
+ * overhead_cost. Needs d->lim and d->requested. Inline, a credit that
+ * costs nothing answers 0 without a call: reserve and settle both ask. */
+static inline lnum limitr__overhead_of(limitr_engine *e, const decision *d,
+                                       const limitr_call_opts *opts)
+{
+    const lp_credit *cr = &e->policy->credits[d->lim->credit];
+    if ((opts == NULL || !opts->has_overhead) &&
+        (d->requested <= 0 ||
+         (cr->overhead_ref <= 0 && cr->overhead_cost == 0)))
+        return 0;
+    return limitr__overhead_call(e, d, opts);
+}
 
 #endif

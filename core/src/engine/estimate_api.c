@@ -146,8 +146,8 @@ moments(lnum w, lnum one_minus, lnum v, lnum mean, lnum var, lnum *mean_out,
         return 0;
     }
     return lnum_mul(w, d, &t) || lnum_add(mean, t, mean_out) ||
-           lnum_mul(d, d, &t) || lnum_mul(w, t, &t) ||
-           lnum_add(var, t, &t) || lnum_mul(one_minus, t, var_out);
+           lnum_mul(d, d, &t) || lnum_mul(w, t, &t) || lnum_add(var, t, &t) ||
+           lnum_mul(one_minus, t, var_out);
 }
 
 /* One observation of x (docs/economy.md 11.1) into *out, x unchanged: 1
@@ -176,8 +176,8 @@ learn(const estimate *x, lnum v, lnum o, const est_opts *opts, alpha_memo *memo,
         if (inv > w) w = inv;
     }
     one_minus = LNUM_SCALE - w;
-    if (moments(w, one_minus, v, x->value_mean, x->value_var,
-                &out->value_mean, &out->value_var) ||
+    if (moments(w, one_minus, v, x->value_mean, x->value_var, &out->value_mean,
+                &out->value_var) ||
         moments(w, one_minus, o, x->overhead_mean, x->overhead_var,
                 &out->overhead_mean, &out->overhead_var))
         return -1;

@@ -211,6 +211,7 @@ static int read_hold_opts(limitr_engine *e, const char *call, const char *json,
 
 static void free_hold_opts(hold_opts *o)
 {
+    if (o->root == NULL) return; /* no opts (event comes from them) */
     cJSON_Delete(o->root);
     cJSON_free(o->event);
 }
