@@ -224,7 +224,8 @@ static int l_engine_checkpoint(lua_State *L)
     return push_done(L, b->e, status);
 }
 
-/* e:stats() -> {size, used, free, customers, shards, recoveries, locks} */
+/* e:stats() -> {size, used, free, customers, shards, recoveries, locks,
+ * journal_overflows, journal_grown} */
 static int l_engine_stats(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -234,7 +235,7 @@ static int l_engine_stats(lua_State *L)
     status = limitr_stats(b->e, &st);
     leave(b);
     if (status != LIMITR_OK) return push_done(L, b->e, status);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 9);
     lua_pushinteger(L, (lua_Integer)st.size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, (lua_Integer)st.used);
@@ -249,6 +250,10 @@ static int l_engine_stats(lua_State *L)
     lua_setfield(L, -2, "recoveries");
     lua_pushinteger(L, (lua_Integer)st.locks);
     lua_setfield(L, -2, "locks");
+    lua_pushinteger(L, (lua_Integer)st.journal_overflows);
+    lua_setfield(L, -2, "journal_overflows");
+    lua_pushinteger(L, (lua_Integer)st.journal_grown);
+    lua_setfield(L, -2, "journal_grown");
     return 1;
 }
 

@@ -272,8 +272,11 @@ typedef struct limitr_shared_stats {
     uint64_t recoveries;        /* calls undone after their process died */
     uint64_t locks;             /* times the lock was taken: once per outermost
                                    call (calls from handlers run inside it) */
-    uint64_t journal_overflows; /* calls too big for the undo journal: made,
-                                   but not undoable had their process died */
+    uint64_t journal_overflows; /* calls too big for the undo journal and the
+                                   free room: made, but not undoable had
+                                   their process died */
+    uint64_t journal_grown;     /* calls whose journal took free room past
+                                   its fixed part (given back at their end) */
 } limitr_shared_stats;
 /* LIMITR_INVALID "not_shared" for an engine that is not shared. */
 LIMITR_API int limitr_stats(limitr_engine *engine, limitr_shared_stats *out);

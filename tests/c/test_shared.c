@@ -324,34 +324,64 @@ TEST(a_full_region_refuses_only_what_needs_room)
     limitr_free(e);
 }
 
-/* A call too big for the journal (an import replacing 1,200 customers in
- * an 8m region) is made whole, and what it frees is freed. */
-TEST(a_call_past_the_journal_frees_what_it_frees)
+/* Makes customers customer-0 ... customer-(n-1); 0, or -1. */
+static int make_customers(limitr_engine *e, long n)
+{
+    char id[64];
+    long k;
+    for (k = 0; k < n; k++) {
+        snprintf(id, sizeof id, "customer-%ld", k);
+        if (limitr_create_customer(e, id, NULL, NULL, NULL) != LIMITR_OK)
+            return -1;
+    }
+    return 0;
+}
+
+static char *export_all(limitr_engine *e);
+static int import_all(limitr_engine *e);
+
+/* A call bigger than the fixed journal (an import replacing 1,200
+ * customers in a 16m region) journals into free room, gives the room back
+ * and frees what it frees. */
+TEST(a_call_past_the_journal_grows_it_into_free_room)
+{
+    limitr_engine *e = shared_engine(policy, "grown", 16 << 20);
+    limitr_shared_stats before, first, second;
+    ASSERT(e != NULL);
+    ASSERT_EQ(make_customers(e, 1200), 0);
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    /* every customer destroyed and made again */
+    ASSERT_EQ(import_all(e), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &first), LIMITR_OK);
+    ASSERT_EQ(first.journal_grown, before.journal_grown + 1);
+    ASSERT_EQ(first.journal_overflows, 0);
+    ASSERT_EQ(import_all(e), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &second), LIMITR_OK);
+    ASSERT_EQ(second.used, first.used); /* the frees were made */
+    ASSERT_EQ(second.customers, 1200);
+    /* the room came back: the region can still be filled to the end */
+    ASSERT_EQ(second.free, first.free);
+    limitr_free(e);
+}
+
+/* When the free room cannot hold the journal either (the same import in
+ * an 8m region: it journals about twice the state it replaces, past the
+ * room its new customers leave), the call is still made whole and frees
+ * what it frees; only undoing it is lost, and counted. */
+TEST(a_call_past_the_journal_and_the_room_is_made_and_counted)
 {
     limitr_engine *e = shared_engine(policy, "overflow", 8 << 20);
     limitr_shared_stats first, second;
-    const char *json = NULL;
-    char id[64], *copy;
-    size_t len = 0;
-    long n;
     ASSERT(e != NULL);
-    for (n = 0; n < 1200; n++) {
-        snprintf(id, sizeof id, "customer-%ld", n);
-        ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
-    }
-    ASSERT_EQ(limitr_export(e, NULL, &json, &len), LIMITR_OK);
-    copy = malloc(len);
-    ASSERT(copy != NULL);
-    memcpy(copy, json, len);
-    /* every customer destroyed and made again */
-    ASSERT_EQ(limitr_import(e, copy, len, 1, NULL), LIMITR_OK);
+    ASSERT_EQ(make_customers(e, 1200), 0);
+    ASSERT_EQ(import_all(e), LIMITR_OK);
     ASSERT_EQ(limitr_stats(e, &first), LIMITR_OK);
     ASSERT(first.journal_overflows > 0); /* else this tests nothing */
-    ASSERT_EQ(limitr_import(e, copy, len, 1, NULL), LIMITR_OK);
+    ASSERT_EQ(import_all(e), LIMITR_OK);
     ASSERT_EQ(limitr_stats(e, &second), LIMITR_OK);
     ASSERT_EQ(second.used, first.used);
+    ASSERT_EQ(second.free, first.free); /* the journal's room came back */
     ASSERT_EQ(second.customers, 1200);
-    free(copy);
     limitr_free(e);
 }
 
@@ -590,6 +620,62 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
     }
 }
 
+/* A process killed inside a call whose journal grew into free room (the
+ * 1,200-customer import of a 16m region, killed at journaled step 64, 128,
+ * 256, ... until one gets through) leaves the state as it was, and the room
+ * back. */
+TEST(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done)
+{
+    limitr_engine *e = shared_engine(policy, "kill-grown", 16 << 20);
+    limitr_shared_stats st0, st1, start;
+    long k, kills = 0;
+    int through = 0;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_set_time(e, 1700000000000), LIMITR_OK);
+    ASSERT_EQ(make_customers(e, 1200), 0);
+    ASSERT_EQ(limitr_stats(e, &start), LIMITR_OK);
+    for (k = 64; !through && k < (1L << 30); k *= 2) {
+        char *before = export_all(e), *after;
+        int status = 0;
+        pid_t pid;
+        ASSERT(before != NULL);
+        ASSERT_EQ(limitr_stats(e, &st0), LIMITR_OK);
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) {
+            free(before);
+            limitr__region_fault_after(k);
+            import_all(e);
+            limitr__region_fault_after(0);
+            _exit(0);
+        }
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        after = export_all(e); /* undoes a dead child's journal */
+        ASSERT_EQ(limitr_stats(e, &st1), LIMITR_OK);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+            kills++;
+            ASSERT(after != NULL && strcmp(before, after) == 0);
+            ASSERT_EQ(st1.used, st0.used);
+            ASSERT_EQ(st1.free, st0.free); /* the journal's room too */
+            ASSERT_EQ(st1.recoveries, st0.recoveries + 1);
+        } else {
+            ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            through = 1;
+        }
+        free(before);
+        free(after);
+    }
+    ASSERT(through);
+    ASSERT_EQ(st1.journal_overflows, 0);
+    /* some children died with their journal grown: else this tests only
+       the fixed part */
+    ASSERT(st1.journal_grown >= start.journal_grown + 2);
+    printf("     killed at %ld steps (64 to %ld) of a journal past its fixed "
+           "part\n",
+           kills, k / 4);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(forked_processes_count_exactly);
@@ -600,8 +686,10 @@ int main(void)
     RUN(any_size_gives_aligned_memory);
     RUN(bad_options_are_refused);
     RUN(a_full_region_refuses_only_what_needs_room);
-    RUN(a_call_past_the_journal_frees_what_it_frees);
+    RUN(a_call_past_the_journal_grows_it_into_free_room);
+    RUN(a_call_past_the_journal_and_the_room_is_made_and_counted);
     RUN(a_lock_wait_is_bounded_and_events_hold_no_lock);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
+    RUN(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done);
     return harness_failures ? 1 : 0;
 }

@@ -35,6 +35,8 @@ describe("limitr.shared", function()
         assert.equal(1024, st.shards)
         assert.equal(st.size, st.used + st.free)
         assert.equal(0, st.recoveries)
+        assert.equal(0, st.journal_overflows)
+        assert.equal(0, st.journal_grown)
     end)
 
     it("reads a policy from a path", function()

@@ -14,7 +14,14 @@
  * bytes, total]), and frees become entries too, carried out at the unlock.
  * The unlock's last store empties the journal: that is the commit. A holder
  * that dies leaves a journal behind; the next holder (EOWNERDEAD) copies the
- * saved bytes back, newest first, and the section never happened. */
+ * saved bytes back, newest first, and the section never happened.
+ *
+ * The journal is a chain of pieces: the fixed one after the header, then,
+ * for a section that outgrows it (an import, a reload converting units),
+ * pieces carved from the top of the heap's untouched room, which the
+ * section's own allocations then no longer reach. The commit or the undo
+ * gives that room back. Only when the room is gone too does a section
+ * outgrow the journal (counted: it is made, but no longer undoable). */
 #define _GNU_SOURCE /* MAP_ANONYMOUS, pthread_mutex_consistent */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +34,7 @@
 #include "region.h"
 
 #define REGION_MAGIC 0x4c494d4954524547ULL /* "LIMITREG" */
-#define REGION_LAYOUT 1
+#define REGION_LAYOUT 2
 
 #define SMALL_STEP 16
 #define SMALL_MAX 2048
@@ -37,6 +44,17 @@
 #define LARGE_MIN ((size_t)4096)
 
 enum { ENTRY_SAVE = 1, ENTRY_FREE = 2 };
+
+/* The most pieces a journal has: each new one is at least as big as all
+   before it (while the room allows), so this is far past any section. */
+#define MAX_PIECES 48
+
+/* A piece of the journal; its entries follow. */
+typedef struct piece {
+    struct piece *prev; /* the piece before, NULL for the fixed one */
+    size_t cap;         /* bytes for entries */
+    size_t len;         /* bytes of whole entries (written last) */
+} piece;
 
 /* A journal entry's head; a SAVE's bytes follow, padded to 8, then the
  * entry's total length (so the journal reads backwards). */
@@ -52,7 +70,7 @@ struct region {
     size_t size;
     pthread_mutex_t lock;
     int locked;     /* a section is open (its holder writes through it) */
-    int overflowed; /* the open section outgrew the journal */
+    int overflowed; /* the open section outgrew the journal and its room */
     int ran_out;    /* an allocation of the open section found no room */
 
     /* the allocator */
@@ -70,12 +88,14 @@ struct region {
     uint64_t generation;
 
     /* the journal */
-    char *journal;
-    size_t journal_cap;
-    size_t journal_len; /* 0: nothing to undo; written last by a commit */
-    size_t n_frees;     /* deferred frees in the open section */
+    piece *fixed;     /* its first piece, after the header */
+    piece *journal;   /* its newest piece; NULL: nothing to undo (the commit
+                         stores NULL) */
+    size_t journaled; /* bytes in its pieces before the newest */
+    int n_pieces;
+    size_t n_frees; /* deferred frees in the open section */
 
-    uint64_t overflows, recoveries, leaked;
+    uint64_t overflows, recoveries, leaked, grown;
     uint64_t locks; /* sections opened */
 };
 
@@ -100,25 +120,76 @@ static size_t round8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
-/* Appends an entry; 0, or -1 when the journal is full (counted: the open
- * section can no longer be undone whole). */
+static char *entries(piece *p)
+{
+    return (char *)(p + 1);
+}
+
+/* A new newest piece for an entry of `need` bytes, carved from the top of
+ * the heap's untouched room: as big as the journal so far (few pieces), at
+ * most half the room (the section allocates too), at least the entry. NULL
+ * when the room cannot hold it. */
+static piece *grow(region *r, size_t need)
+{
+    size_t room = (size_t)(r->end - r->bump), size;
+    size_t so_far = r->journaled + r->journal->cap;
+    piece *p;
+    if (r->n_pieces >= MAX_PIECES) return NULL;
+    size = so_far < room / 2 ? so_far : room / 2;
+    if (size < sizeof *p + need) size = sizeof *p + need;
+    size = (size + 63) & ~(size_t)63; /* keeps r->end 64-aligned */
+    if (size > room) return NULL;
+    p = (piece *)(void *)(r->end - size);
+    p->prev = r->journal;
+    p->cap = size - sizeof *p;
+    p->len = 0;
+    r->end = (char *)p;
+    r->journaled = so_far;
+    r->n_pieces++;
+    if (r->n_pieces == 2) r->grown++;
+    /* whole before it is reached (a recovery walks from r->journal) */
+    __atomic_store_n(&r->journal, p, __ATOMIC_RELEASE);
+    return p;
+}
+
+/* Appends an entry; 0, or -1 when neither the journal nor the room left
+ * holds it (counted: the open section can no longer be undone whole). */
 static int journal_append(region *r, char *addr, size_t len, size_t kind)
 {
     size_t data = kind == ENTRY_SAVE ? round8(len) : 0;
     size_t total = sizeof(entry) + data + sizeof(size_t);
-    char *at = r->journal + r->journal_len;
+    piece *p = r->journal;
     entry head = {addr, len, kind};
-    if (r->journal_cap - r->journal_len < total) {
+    char *at;
+    if (p == NULL) { /* the section's first entry */
+        r->fixed->len = 0;
+        r->journaled = 0;
+        r->n_pieces = 1;
+        __atomic_store_n(&r->journal, r->fixed, __ATOMIC_RELEASE);
+        p = r->fixed;
+    }
+    if (p->cap - p->len < total && (p = grow(r, total)) == NULL) {
         if (!r->overflowed) r->overflows++;
         r->overflowed = 1;
         return -1;
     }
+    at = entries(p) + p->len;
     memcpy(at, &head, sizeof head);
     if (data) memcpy(at + sizeof head, addr, len);
     memcpy(at + sizeof head + data, &total, sizeof total);
     /* The entry is whole before it counts. */
-    __atomic_store_n(&r->journal_len, r->journal_len + total, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->len, p->len + total, __ATOMIC_RELEASE);
     return 0;
+}
+
+/* The journal emptied (the commit, or the end of an undo): one store, then
+ * its room back to the heap. */
+static void journal_reset(region *r)
+{
+    __atomic_store_n(&r->journal, NULL, __ATOMIC_RELEASE);
+    r->end = (char *)r + r->size;
+    r->n_frees = 0;
+    r->overflowed = 0;
 }
 
 void limitr__region_save(void *ud, const void *p, size_t n)
@@ -134,19 +205,21 @@ void limitr__region_save(void *ud, const void *p, size_t n)
 /* Copies every saved range back, newest first. */
 static void journal_undo(region *r)
 {
-    size_t pos = r->journal_len;
-    while (pos > 0) {
-        size_t total;
-        entry head;
-        memcpy(&total, r->journal + pos - sizeof total, sizeof total);
-        pos -= total;
-        memcpy(&head, r->journal + pos, sizeof head);
-        if (head.kind == ENTRY_SAVE)
-            memcpy(head.addr, r->journal + pos + sizeof head, head.len);
+    piece *p;
+    for (p = __atomic_load_n(&r->journal, __ATOMIC_ACQUIRE); p != NULL;
+         p = p->prev) {
+        size_t pos = __atomic_load_n(&p->len, __ATOMIC_ACQUIRE);
+        while (pos > 0) {
+            size_t total;
+            entry head;
+            memcpy(&total, entries(p) + pos - sizeof total, sizeof total);
+            pos -= total;
+            memcpy(&head, entries(p) + pos, sizeof head);
+            if (head.kind == ENTRY_SAVE)
+                memcpy(head.addr, entries(p) + pos + sizeof head, head.len);
+        }
     }
-    r->journal_len = 0;
-    r->n_frees = 0;
-    r->overflowed = 0;
+    journal_reset(r);
 }
 
 /* ---- The allocator ---- */
@@ -207,10 +280,10 @@ static void free_now(region *r, void *p, size_t n)
     r->used -= size;
 }
 
-/* Frees a full journal could not record, kept in this process (the one
- * holding the lock) until its unlock. Were it to die first they would only
- * be leaked: its section is not wholly undoable anyway once the journal is
- * full. */
+/* Frees a full journal could not record (its room gone too), kept in this
+ * process (the one holding the lock) until its unlock. Were it to die first
+ * they would only be leaked: its section is not wholly undoable anyway once
+ * the journal is full. */
 static struct {
     const region *r;
     void *p;
@@ -292,8 +365,9 @@ region *limitr__region_map(size_t size)
     r->magic = REGION_MAGIC;
     r->layout = REGION_LAYOUT;
     r->size = size;
-    r->journal = (char *)r + ((sizeof *r + 63) & ~(size_t)63);
-    r->journal_cap = fixed - (size_t)(r->journal - (char *)r);
+    r->fixed = (piece *)(void *)((char *)r + ((sizeof *r + 63) & ~(size_t)63));
+    r->fixed->cap =
+        fixed - (size_t)((char *)r->fixed - (char *)r) - sizeof(piece);
     r->heap = r->bump = (char *)r + fixed;
     r->end = (char *)r + size;
     return r;
@@ -351,14 +425,19 @@ void limitr__region_unlock(region *r)
 {
     size_t k, kept = 0;
     if (r->n_frees > 0) {
-        size_t pos = 0, end = r->journal_len;
-        while (pos < end) {
-            entry head;
-            size_t data;
-            memcpy(&head, r->journal + pos, sizeof head);
-            data = head.kind == ENTRY_SAVE ? round8(head.len) : 0;
-            if (head.kind == ENTRY_FREE) free_now(r, head.addr, head.len);
-            pos += sizeof head + data + sizeof(size_t);
+        /* the frees the section recorded, in any order: those they add
+           themselves come after each piece's end as read here */
+        piece *p;
+        for (p = r->journal; p != NULL; p = p->prev) {
+            size_t pos = 0, end = p->len;
+            while (pos < end) {
+                entry head;
+                size_t data;
+                memcpy(&head, entries(p) + pos, sizeof head);
+                data = head.kind == ENTRY_SAVE ? round8(head.len) : 0;
+                if (head.kind == ENTRY_FREE) free_now(r, head.addr, head.len);
+                pos += sizeof head + data + sizeof(size_t);
+            }
         }
         /* then those the journal had no room for */
         for (k = 0; k < n_spilled; k++)
@@ -369,10 +448,7 @@ void limitr__region_unlock(region *r)
         n_spilled = kept;
     }
     fault_step();
-    /* The commit. */
-    __atomic_store_n(&r->journal_len, 0, __ATOMIC_RELEASE);
-    r->n_frees = 0;
-    r->overflowed = 0;
+    journal_reset(r); /* the commit */
     r->locked = 0;
     pthread_mutex_unlock(&r->lock);
 }
@@ -434,6 +510,7 @@ void limitr__region_stats(const region *r, region_stats *out)
     out->used = (size_t)(r->heap - (const char *)r) + r->used;
     out->free = r->size - out->used;
     out->journal_overflows = r->overflows;
+    out->journal_grown = r->grown;
     out->recoveries = r->recoveries;
     out->locks = r->locks;
 }

@@ -58,6 +58,7 @@ int limitr__region_ran_out(const region *r);
 typedef struct region_stats {
     size_t size, used, free;
     uint64_t journal_overflows; /* sections that outgrew the journal */
+    uint64_t journal_grown;     /* sections whose journal took free room */
     uint64_t recoveries;        /* dead holders undone */
     uint64_t locks;             /* sections opened */
 } region_stats;

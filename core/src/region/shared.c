@@ -351,5 +351,6 @@ int limitr_stats(limitr_engine *e, limitr_shared_stats *out)
     out->recoveries = rs.recoveries;
     out->locks = rs.locks;
     out->journal_overflows = rs.journal_overflows;
+    out->journal_grown = rs.journal_grown;
     return limitr__ok(e);
 }
