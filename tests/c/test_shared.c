@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "engine_of.h"
 #include "harness.h"
 #include "region.h"
@@ -446,6 +447,49 @@ TEST(a_lock_wait_is_bounded_and_events_hold_no_lock)
     limitr_free(e);
 }
 
+/* App.rate: a quarter rune a request, counting its calls. */
+static int rate_calls;
+static const char *rate(const char *args, const char **result, void *ud)
+{
+    (void)args;
+    (void)ud;
+    rate_calls++;
+    *result = "0.25";
+    return NULL;
+}
+
+/* A process forked after the engine was made (an nginx worker) compiles
+ * the policy into a snippet VM of its own at its first call, with the
+ * host functions the engine had; the process that forked keeps its own. */
+TEST(a_forked_process_compiles_its_own_policy_at_its_first_call)
+{
+    static const char priced[] = POLICY(
+        "{overhead: 'function(units) return App.rate() * units end'}", "500");
+    limitr_engine *e = shared_engine(priced, "forked", 2 << 20);
+    const lp_policy *before;
+    pid_t pid;
+    int status = -1;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_lib(e, "App", "rate", rate, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    before = e->policy;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        rate_calls = 0;
+        if (limitr_allow(e, "k", "api", 4, NULL) != LIMITR_OK) _exit(1);
+        if (e->policy == before) _exit(2); /* still the fork's copy */
+        if (rate_calls != 1) _exit(3);     /* App.rate in the new VM */
+        _exit(0);
+    }
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ASSERT_NUM(value_of(e, "k", "api"), 4); /* the child's allow */
+    ASSERT(e->policy == before);            /* this process kept its own */
+    limitr_free(e);
+}
+
 /* ---- Killed inside a change ---- */
 
 typedef int (*change_fn)(limitr_engine *e);
@@ -689,6 +733,7 @@ int main(void)
     RUN(a_call_past_the_journal_grows_it_into_free_room);
     RUN(a_call_past_the_journal_and_the_room_is_made_and_counted);
     RUN(a_lock_wait_is_bounded_and_events_hold_no_lock);
+    RUN(a_forked_process_compiles_its_own_policy_at_its_first_call);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
     RUN(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done);
     return harness_failures ? 1 : 0;

@@ -4,7 +4,9 @@
  * call holds the region's lock (limitr__shared_enter / _leave). Each
  * process keeps its own compiled policy, snippet VM, subscriptions and
  * results; a reload publishes the policy's text in the region, and every
- * other process compiles it at its next call. */
+ * other process compiles it at its next call. So does a process forked
+ * since (an nginx worker): its first call compiles the policy into a
+ * snippet VM of its own instead of using the copy the fork made. */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -45,9 +47,25 @@ struct shared_link {
     int64_t lock_timeout_ms;
     unsigned shards;
     uint64_t generation; /* of the policy this process compiled */
+    unsigned long forks; /* `forks` when it compiled it */
     customer *touched[MAX_TOUCHED];
     int n_touched;
 };
+
+/* Forks this process has been the child of (pthread_atfork: no getpid on
+   the hot path). */
+static unsigned long forks;
+static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+    forks++;
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
 
 static region_slot regions[MAX_REGIONS];
 static size_t n_regions;
@@ -100,17 +118,22 @@ int limitr__shared_enter(limitr_engine *e)
     int status = slot_lock(e, s->slot, s->lock_timeout_ms);
     if (status != LIMITR_OK) return status;
     s->n_touched = 0;
-    if (limitr__region_generation(s->slot->r) != s->generation) {
-        /* Another process reloaded: follow it before deciding. */
+    if (limitr__region_generation(s->slot->r) != s->generation ||
+        s->forks != forks) {
+        /* Another process reloaded, or this one was forked since it
+           compiled (a worker: its own snippet VM, its `lua` chunk run in
+           it): compile the region's policy before deciding. */
         size_t len;
         const char *format;
         const char *text = limitr__region_policy(s->slot->r, &len, &format);
         uint64_t generation = limitr__region_generation(s->slot->r);
         e->holding++; /* the adoption runs inside this call */
-        if (limitr__adopt_policy(e, text, len, format) == LIMITR_OK)
+        if (limitr__adopt_policy(e, text, len, format) == LIMITR_OK) {
             s->generation = generation;
-        else
+            s->forks = forks;
+        } else {
             limitr__report_error(e, "reload", limitr_last_error(e));
+        }
         e->holding--;
     }
     return LIMITR_OK;
@@ -290,6 +313,8 @@ int limitr_shared(const char *policy, size_t len, const char *format,
         return LIMITR_NOMEM;
     }
     e->shared->slot = slot;
+    pthread_once(&fork_watch, watch_forks);
+    e->shared->forks = forks;
     e->hold_events = 1; /* events come after the unlock */
     e->shared->lock_timeout_ms = o.lock_timeout_ms;
     e->shared->shards = o.shards;
