@@ -492,6 +492,8 @@ void limitr__shared_touch(const limitr_engine *e, customer *c);
 int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
                            const char *format);
 void limitr__shared_detach(limitr_engine *e); /* limitr_free */
+/* The engine's region (for tests' figures: region.h). */
+struct region *limitr__shared_region(const limitr_engine *e);
 
 /* ---- The store's view of calls (store/store.c) ----
  * Called only while e->store is set. */

@@ -20,8 +20,10 @@
  * for a section that outgrows it (an import, a reload converting units),
  * pieces carved from the top of the heap's untouched room, which the
  * section's own allocations then no longer reach. The commit or the undo
- * gives that room back. Only when the room is gone too does a section
- * outgrow the journal (counted: it is made, but no longer undoable). */
+ * gives that room back. When the room cannot hold the journal, or an
+ * allocation needs the room it borrowed, the section gives its journal up
+ * (counted): it is made, as before, but a death inside it is no longer
+ * undone. */
 #define _GNU_SOURCE /* MAP_ANONYMOUS, pthread_mutex_consistent */
 #include <errno.h>
 #include <pthread.h>
@@ -72,6 +74,7 @@ struct region {
     int locked;     /* a section is open (its holder writes through it) */
     int overflowed; /* the open section outgrew the journal and its room */
     int ran_out;    /* an allocation of the open section found no room */
+    int freeing;    /* the unlock carries out the recorded frees */
 
     /* the allocator */
     char *heap; /* where it starts */
@@ -125,6 +128,49 @@ static char *entries(piece *p)
     return (char *)(p + 1);
 }
 
+/* The heap's end with no room lent to the journal: 64-aligned whatever the
+   size (the mapping is page-aligned), so the pieces cut below it are. */
+static char *heap_top(const region *r)
+{
+    return (char *)r + (r->size & ~(size_t)63);
+}
+
+/* Calls fn on every free the journal records, in no order (what fn adds
+   comes after each piece's end as read here). */
+static void journal_frees(region *r, void (*fn)(region *, void *, size_t))
+{
+    piece *p;
+    for (p = r->journal; p != NULL; p = p->prev) {
+        size_t pos = 0, end = p->len;
+        while (pos < end) {
+            entry head;
+            memcpy(&head, entries(p) + pos, sizeof head);
+            if (head.kind == ENTRY_FREE) fn(r, head.addr, head.len);
+            pos += sizeof head +
+                   (head.kind == ENTRY_SAVE ? round8(head.len) : 0) +
+                   sizeof(size_t);
+        }
+    }
+}
+
+static void spill(region *r, void *p, size_t n);
+
+/* The open section goes on without a journal: it outgrew the fixed part
+ * and the room it could borrow, or an allocation needs that room. It is
+ * made, but a death inside it is no longer undone (counted); the frees the
+ * journal recorded wait in this process for the unlock, and the room goes
+ * back to the heap. Nothing is journaled again before the unlock, so a
+ * recovery never undoes part of a section. */
+static void journal_give_up(region *r)
+{
+    if (!r->overflowed) r->overflows++;
+    r->overflowed = 1;
+    if (!r->freeing) journal_frees(r, spill); /* (the unlock frees them) */
+    __atomic_store_n(&r->journal, NULL, __ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    r->end = heap_top(r);
+}
+
 /* A new newest piece for an entry of `need` bytes, carved from the top of
  * the heap's untouched room: as big as the journal so far (few pieces), at
  * most half the room (the section allocates too), at least the entry. NULL
@@ -152,8 +198,8 @@ static piece *grow(region *r, size_t need)
     return p;
 }
 
-/* Appends an entry; 0, or -1 when neither the journal nor the room left
- * holds it (counted: the open section can no longer be undone whole). */
+/* Appends an entry; 0, or -1 when the section has no journal (given up:
+ * neither the journal nor the room left held it). */
 static int journal_append(region *r, char *addr, size_t len, size_t kind)
 {
     size_t data = kind == ENTRY_SAVE ? round8(len) : 0;
@@ -161,6 +207,7 @@ static int journal_append(region *r, char *addr, size_t len, size_t kind)
     piece *p = r->journal;
     entry head = {addr, len, kind};
     char *at;
+    if (r->overflowed) return -1;
     if (p == NULL) { /* the section's first entry */
         r->fixed->len = 0;
         r->journaled = 0;
@@ -169,16 +216,18 @@ static int journal_append(region *r, char *addr, size_t len, size_t kind)
         p = r->fixed;
     }
     if (p->cap - p->len < total && (p = grow(r, total)) == NULL) {
-        if (!r->overflowed) r->overflows++;
-        r->overflowed = 1;
+        journal_give_up(r);
         return -1;
     }
     at = entries(p) + p->len;
     memcpy(at, &head, sizeof head);
     if (data) memcpy(at + sizeof head, addr, len);
     memcpy(at + sizeof head + data, &total, sizeof total);
-    /* The entry is whole before it counts. */
+    /* The entry is whole before it counts, and counts before the store it
+       protects, in the compiled code too: a kill lands between any two
+       instructions. */
     __atomic_store_n(&p->len, p->len + total, __ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     return 0;
 }
 
@@ -187,9 +236,11 @@ static int journal_append(region *r, char *addr, size_t len, size_t kind)
 static void journal_reset(region *r)
 {
     __atomic_store_n(&r->journal, NULL, __ATOMIC_RELEASE);
-    r->end = (char *)r + r->size;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    r->end = heap_top(r);
     r->n_frees = 0;
     r->overflowed = 0;
+    r->freeing = 0;
 }
 
 void limitr__region_save(void *ud, const void *p, size_t n)
@@ -253,11 +304,17 @@ static void *alloc_now(region *r, size_t n)
         limitr__region_save(r, p, sizeof(void *));
         memcpy(&r->free_list[c], p, sizeof(void *));
     } else {
+        SAVE(r, r->bump); /* first: journaling it may borrow room */
         if ((size_t)(r->end - r->bump) < size) {
-            r->ran_out = 1;
-            return NULL;
+            /* the room the journal borrowed comes back first: the call is
+               made unjournaled rather than refused (as before the journal
+               could borrow) */
+            if ((size_t)(heap_top(r) - r->bump) < size) {
+                r->ran_out = 1;
+                return NULL;
+            }
+            journal_give_up(r);
         }
-        SAVE(r, r->bump);
         p = r->bump;
         r->bump += size;
     }
@@ -291,17 +348,8 @@ static struct {
 } * spilled;
 static size_t n_spilled, cap_spilled;
 
-static void free_later(region *r, void *p, size_t n)
+static void spill(region *r, void *p, size_t n)
 {
-    if (!r->locked) {
-        free_now(r, p, n);
-        return;
-    }
-    /* Not reused before the commit: an undo needs it as it is. */
-    if (journal_append(r, p, n, ENTRY_FREE) == 0) {
-        r->n_frees++;
-        return;
-    }
     if (n_spilled == cap_spilled) {
         size_t cap = cap_spilled ? cap_spilled * 2 : 64;
         void *grown = realloc(spilled, cap * sizeof *spilled);
@@ -316,6 +364,16 @@ static void free_later(region *r, void *p, size_t n)
     spilled[n_spilled].p = p;
     spilled[n_spilled].n = n;
     n_spilled++;
+}
+
+static void free_later(region *r, void *p, size_t n)
+{
+    if (!r->locked) {
+        free_now(r, p, n);
+        return;
+    }
+    /* Not reused before the commit: an undo needs it as it is. */
+    if (journal_append(r, p, n, ENTRY_FREE) != 0) spill(r, p, n);
     r->n_frees++;
 }
 
@@ -369,7 +427,7 @@ region *limitr__region_map(size_t size)
     r->fixed->cap =
         fixed - (size_t)((char *)r->fixed - (char *)r) - sizeof(piece);
     r->heap = r->bump = (char *)r + fixed;
-    r->end = (char *)r + size;
+    r->end = heap_top(r);
     return r;
 }
 
@@ -425,20 +483,8 @@ void limitr__region_unlock(region *r)
 {
     size_t k, kept = 0;
     if (r->n_frees > 0) {
-        /* the frees the section recorded, in any order: those they add
-           themselves come after each piece's end as read here */
-        piece *p;
-        for (p = r->journal; p != NULL; p = p->prev) {
-            size_t pos = 0, end = p->len;
-            while (pos < end) {
-                entry head;
-                size_t data;
-                memcpy(&head, entries(p) + pos, sizeof head);
-                data = head.kind == ENTRY_SAVE ? round8(head.len) : 0;
-                if (head.kind == ENTRY_FREE) free_now(r, head.addr, head.len);
-                pos += sizeof head + data + sizeof(size_t);
-            }
-        }
+        r->freeing = 1; /* what these frees journal adds no frees */
+        journal_frees(r, free_now);
         /* then those the journal had no room for */
         for (k = 0; k < n_spilled; k++)
             if (spilled[k].r == r)
@@ -511,6 +557,7 @@ void limitr__region_stats(const region *r, region_stats *out)
     out->free = r->size - out->used;
     out->journal_overflows = r->overflows;
     out->journal_grown = r->grown;
+    out->lent = (size_t)(heap_top(r) - r->end);
     out->recoveries = r->recoveries;
     out->locks = r->locks;
 }

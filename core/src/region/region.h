@@ -59,8 +59,9 @@ typedef struct region_stats {
     size_t size, used, free;
     uint64_t journal_overflows; /* sections that outgrew the journal */
     uint64_t journal_grown;     /* sections whose journal took free room */
-    uint64_t recoveries;        /* dead holders undone */
-    uint64_t locks;             /* sections opened */
+    size_t lent; /* room the open section's journal borrowed (0 outside) */
+    uint64_t recoveries; /* dead holders undone */
+    uint64_t locks;      /* sections opened */
 } region_stats;
 void limitr__region_stats(const region *r, region_stats *out);
 

@@ -57,18 +57,26 @@ struct shared_link {
 static unsigned long forks;
 static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
 
+static int fork_watched;
+
+static region_slot regions[MAX_REGIONS];
+static size_t n_regions;
+
+/* In the child of a fork: a new process, which holds no region's lock
+   (the parent's hold, if the fork came from inside a call, stays the
+   parent's). */
 static void count_fork(void)
 {
+    size_t i;
     forks++;
+    for (i = 0; i < n_regions; i++)
+        regions[i].depth = 0;
 }
 
 static void watch_forks(void)
 {
-    pthread_atfork(NULL, NULL, count_fork);
+    fork_watched = pthread_atfork(NULL, NULL, count_fork) == 0;
 }
-
-static region_slot regions[MAX_REGIONS];
-static size_t n_regions;
 static pthread_mutex_t regions_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Keeps this library loaded while a region lives, whoever unloads it (a Lua
@@ -118,6 +126,10 @@ int limitr__shared_enter(limitr_engine *e)
     int status = slot_lock(e, s->slot, s->lock_timeout_ms);
     if (status != LIMITR_OK) return status;
     s->n_touched = 0;
+    if (s->forks != forks &&
+        limitr__region_generation(s->slot->r) == s->generation &&
+        e->policy->vm == NULL)
+        s->forks = forks; /* forked, but no snippet VM to make its own */
     if (limitr__region_generation(s->slot->r) != s->generation ||
         s->forks != forks) {
         /* Another process reloaded, or this one was forked since it
@@ -130,10 +142,12 @@ int limitr__shared_enter(limitr_engine *e)
         e->holding++; /* the adoption runs inside this call */
         if (limitr__adopt_policy(e, text, len, format) == LIMITR_OK) {
             s->generation = generation;
-            s->forks = forks;
         } else {
+            /* a reload is tried again at the next call; a fork's copy of
+               the VM is kept (it works: only its own would be better) */
             limitr__report_error(e, "reload", limitr_last_error(e));
         }
+        s->forks = forks;
         e->holding--;
     }
     return LIMITR_OK;
@@ -174,6 +188,11 @@ int limitr__shared_nomem(limitr_engine *e)
                             "state region full");
     }
     return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
+}
+
+struct region *limitr__shared_region(const limitr_engine *e)
+{
+    return e->shared->slot->r;
 }
 
 void limitr__shared_detach(limitr_engine *e)
@@ -267,6 +286,11 @@ int limitr_shared(const char *policy, size_t len, const char *format,
     if (policy == NULL)
         return open_failed(out, LIMITR_INVALID, NULL,
                            "(document): ", "no text given");
+    pthread_once(&fork_watch, watch_forks);
+    if (!fork_watched)
+        return open_failed(out, LIMITR_ERROR, NULL,
+                           "limitr.shared: cannot watch for forks ",
+                           "(pthread_atfork failed)");
 
     pthread_mutex_lock(&regions_mu);
     slot = slot_named(o.name);
@@ -313,7 +337,6 @@ int limitr_shared(const char *policy, size_t len, const char *format,
         return LIMITR_NOMEM;
     }
     e->shared->slot = slot;
-    pthread_once(&fork_watch, watch_forks);
     e->shared->forks = forks;
     e->hold_events = 1; /* events come after the unlock */
     e->shared->lock_timeout_ms = o.lock_timeout_ms;
