@@ -72,7 +72,7 @@ struct region {
     size_t size;
     pthread_mutex_t lock;
     int locked;     /* a section is open (its holder writes through it) */
-    int overflowed; /* the open section outgrew the journal and its room */
+    int overflowed; /* the open section gave its journal up */
     int ran_out;    /* an allocation of the open section found no room */
     int freeing;    /* the unlock carries out the recorded frees */
 
