@@ -712,59 +712,85 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
     }
 }
 
+/* One child importing every customer of e, killed at journaled step k:
+ * -1 when the state afterwards is not the state before (or the run
+ * failed), 0 when it was killed and undone, 1 when it got through. *grew:
+ * its journal took free room. */
+static int import_killed_at(limitr_engine *e, long k, int *grew)
+{
+    char *before = export_all(e), *after;
+    limitr_shared_stats st0, st1;
+    int status = 0, result = -1;
+    pid_t pid;
+    if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        free(before);
+        limitr__region_fault_after(k);
+        import_all(e);
+        limitr__region_fault_after(0);
+        _exit(0);
+    }
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    after = export_all(e); /* undoes a dead child's journal */
+    if (limitr_stats(e, &st1) != LIMITR_OK) return -1;
+    *grew = st1.journal_grown > st0.journal_grown;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        if (after != NULL && strcmp(before, after) == 0 &&
+            st1.used == st0.used && lent(e) == 0 &&
+            st1.recoveries == st0.recoveries + 1)
+            result = 0;
+        else
+            fprintf(stderr, "killed at step %ld: not undone\n", k);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+               st1.journal_overflows == st0.journal_overflows) {
+        result = 1;
+    }
+    free(before);
+    free(after);
+    return result;
+}
+
 /* A process killed inside a call whose journal grew into free room (the
- * 1,200-customer import of a 16m region, killed at journaled step 64, 128,
- * 256, ... until one gets through) leaves the state as it was, and the room
- * back. */
+ * 1,200-customer import of a 16m region) leaves the state as it was, and
+ * the room back: killed at journaled step 64, 128, 256, ... until one gets
+ * through, then at each step around the one that cut the first piece. */
 TEST(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done)
 {
     limitr_engine *e = shared_engine(policy, "kill-grown", 16 << 20);
-    limitr_shared_stats st0, st1, start;
-    long k, kills = 0;
-    int through = 0;
+    long k, lo = 0, hi = 0, kills = 0;
+    int r = 0, grew = 0;
     ASSERT(e != NULL);
     ASSERT_EQ(limitr_set_time(e, 1700000000000), LIMITR_OK);
     ASSERT_EQ(make_customers(e, 1200), 0);
-    ASSERT_EQ(limitr_stats(e, &start), LIMITR_OK);
-    for (k = 64; !through && k < (1L << 30); k *= 2) {
-        char *before = export_all(e), *after;
-        int status = 0;
-        pid_t pid;
-        ASSERT(before != NULL);
-        ASSERT_EQ(limitr_stats(e, &st0), LIMITR_OK);
-        fflush(NULL);
-        pid = fork();
-        if (pid == 0) {
-            free(before);
-            limitr__region_fault_after(k);
-            import_all(e);
-            limitr__region_fault_after(0);
-            _exit(0);
-        }
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        after = export_all(e); /* undoes a dead child's journal */
-        ASSERT_EQ(limitr_stats(e, &st1), LIMITR_OK);
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-            kills++;
-            ASSERT(after != NULL && strcmp(before, after) == 0);
-            ASSERT_EQ(st1.used, st0.used);
-            ASSERT_EQ(lent(e), 0); /* the journal's room back too */
-            ASSERT_EQ(st1.recoveries, st0.recoveries + 1);
-        } else {
-            ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-            through = 1;
-        }
-        free(before);
-        free(after);
+    for (k = 64; k < (1L << 30); k *= 2) {
+        r = import_killed_at(e, k, &grew);
+        ASSERT(r >= 0);
+        if (r == 1) break;
+        kills++;
+        if (grew && hi == 0) hi = k; /* it grew by step k */
+        if (!grew) lo = k;
     }
-    ASSERT(through);
-    ASSERT_EQ(st1.journal_overflows, 0);
-    /* some children died with their journal grown: else this tests only
-       the fixed part */
-    ASSERT(st1.journal_grown >= start.journal_grown + 2);
-    printf("     killed at %ld steps (64 to %ld) of a journal past its fixed "
-           "part\n",
-           kills, k / 4);
+    ASSERT_EQ(r, 1);
+    ASSERT(hi > 0); /* else this tests only the fixed part */
+    /* the first step that cuts a piece: killed there, the child grew */
+    while (hi - lo > 1) {
+        long mid = lo + (hi - lo) / 2;
+        ASSERT_EQ(import_killed_at(e, mid, &grew), 0);
+        kills++;
+        if (grew)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    for (k = hi - 3; k <= hi + 3; k++) {
+        ASSERT_EQ(import_killed_at(e, k, &grew), 0);
+        kills++;
+    }
+    printf("     killed at %ld steps of an import whose journal grew at "
+           "step %ld\n",
+           kills, hi);
     limitr_free(e);
 }
 
