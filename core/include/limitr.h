@@ -11,7 +11,9 @@
  *   after a call returns (policy text, IDs, names, JSON options).
  * - Thread safety: an engine is used by one thread at a time; a host with
  *   several threads serializes its calls or keeps one engine per thread.
- *   Different engines share nothing and may be used from different threads.
+ *   Different engines share nothing and may be used from different threads,
+ *   except shared engines (limitr_shared): those of one process share its
+ *   hold on the regions' locks, so it calls them from one thread at a time.
  *
  * Numbers cross the API as doubles; inside, meter values are exact fixed-point
  * amounts (18 decimals). Tables (customer snapshots, event payloads) cross as

@@ -398,7 +398,8 @@ TEST(a_call_past_the_journal_and_the_room_is_made_and_counted)
 /* The room a journal borrowed goes back when the call's own allocations
  * need it: the call is made unjournaled (counted) rather than refused, as
  * before the journal could borrow. The same import in regions of 4.5 to 6
- * MiB, where pieces lent would leave its new customers short. */
+ * MiB, where pieces lent would leave its new customers short. (That its
+ * frees are made once is checked on the region alone, below.) */
 TEST(a_journal_gives_its_room_back_to_the_calls_allocations)
 {
     size_t kib;
@@ -417,6 +418,98 @@ TEST(a_journal_gives_its_room_back_to_the_calls_allocations)
         ASSERT_EQ(lent(e), 0);
         limitr_free(e);
     }
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The region alone: a section that frees 3,000 blocks in a full region
+ * outgrows its journal while its unlock makes the frees (each free
+ * journals its allocator stores, and there is no room to borrow). The
+ * journal is given up there, and each block is still freed exactly once:
+ * used drops by their size, and 3,000 new blocks are all different. */
+TEST(a_journal_given_up_while_the_unlock_frees_frees_each_block_once)
+{
+    enum { N = 3000 };
+    static void *blocks[N];
+    region *r = limitr__region_map(1 << 20);
+    region_stats before, after;
+    size_t i;
+    ASSERT(r != NULL);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
+    limitr__region_unlock(r);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0); /* the rest: 4 KiB blocks */
+    while (limitr__region_realloc(r, NULL, 0, 4096) != NULL)
+        ;
+    limitr__region_unlock(r);
+    limitr__region_stats(r, &before);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        limitr__region_realloc(r, blocks[i], 32, 0);
+    limitr__region_stats(r, &after);
+    ASSERT_EQ(after.journal_overflows, before.journal_overflows); /* yet */
+    limitr__region_unlock(r);
+    limitr__region_stats(r, &after);
+    ASSERT_EQ(after.journal_overflows, before.journal_overflows + 1);
+    ASSERT_EQ(after.used, before.used - N * 32);
+    ASSERT_EQ(after.lent, 0);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
+    limitr__region_unlock(r);
+    qsort(blocks, N, sizeof blocks[0], by_address);
+    for (i = 1; i < N; i++)
+        ASSERT(blocks[i] != blocks[i - 1]);
+    limitr__region_unmap(r);
+}
+
+/* The region alone: a section frees 10,000 blocks (its journal grows into
+ * the room), then allocates a block only the lent room can hold. The
+ * journal gives the room back and is given up; the frees it had recorded
+ * are still made, once, at the unlock. */
+TEST(a_journal_given_up_for_an_allocation_keeps_its_frees)
+{
+    enum { N = 10000, BIG = 256 << 10 };
+    static void *blocks[N];
+    region *r = limitr__region_map(1 << 20);
+    region_stats before, during, after;
+    void *big;
+    size_t i;
+    ASSERT(r != NULL);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
+    limitr__region_unlock(r);
+    limitr__region_stats(r, &before);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        limitr__region_realloc(r, blocks[i], 32, 0);
+    limitr__region_stats(r, &during);
+    ASSERT(during.lent > 0); /* else this tests nothing */
+    ASSERT((big = limitr__region_realloc(r, NULL, 0, BIG)) != NULL);
+    limitr__region_stats(r, &during);
+    ASSERT_EQ(during.lent, 0);
+    ASSERT_EQ(during.journal_overflows, before.journal_overflows + 1);
+    limitr__region_unlock(r);
+    limitr__region_stats(r, &after);
+    ASSERT_EQ(after.used, before.used - N * 32 + BIG);
+    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
+    for (i = 0; i < N; i++)
+        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
+    limitr__region_unlock(r);
+    qsort(blocks, N, sizeof blocks[0], by_address);
+    for (i = 0; i < N; i++) {
+        ASSERT(i == 0 || blocks[i] != blocks[i - 1]);
+        ASSERT((char *)blocks[i] + 32 <= (char *)big ||
+               (char *)blocks[i] >= (char *)big + BIG);
+    }
+    limitr__region_unmap(r);
 }
 
 /* A host function that takes a while. */
@@ -807,6 +900,8 @@ int main(void)
     RUN(a_call_past_the_journal_grows_it_into_free_room);
     RUN(a_call_past_the_journal_and_the_room_is_made_and_counted);
     RUN(a_journal_gives_its_room_back_to_the_calls_allocations);
+    RUN(a_journal_given_up_while_the_unlock_frees_frees_each_block_once);
+    RUN(a_journal_given_up_for_an_allocation_keeps_its_frees);
     RUN(a_lock_wait_is_bounded_and_events_hold_no_lock);
     RUN(a_forked_process_compiles_its_own_policy_at_its_first_call);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);

@@ -337,16 +337,21 @@ static void free_now(region *r, void *p, size_t n)
     r->used -= size;
 }
 
-/* Frees a full journal could not record (its room gone too), kept in this
- * process (the one holding the lock) until its unlock. Were it to die first
- * they would only be leaked: its section is not wholly undoable anyway once
- * the journal is full. */
+/* Frees of a section that gave its journal up (those the journal had
+ * recorded, and those after), kept in this process (the one holding the
+ * lock) until its unlock. Were it to die first they would only be leaked:
+ * its section is not undoable anyway once it has no journal. */
 static struct {
     const region *r;
     void *p;
     size_t n;
 } * spilled;
 static size_t n_spilled, cap_spilled;
+
+void limitr__region_forked(void)
+{
+    n_spilled = 0; /* the parent's section's, the parent frees them */
+}
 
 static void spill(region *r, void *p, size_t n)
 {

@@ -65,6 +65,10 @@ typedef struct region_stats {
 } region_stats;
 void limitr__region_stats(const region *r, region_stats *out);
 
+/* In the child of a fork: frees the parent's open section kept in this
+   process are the parent's to make. */
+void limitr__region_forked(void);
+
 /* A test's fault point: the n-th journaled step from now (a save, an
    allocation, a free, the commit) kills the process with SIGKILL; 0
    disarms. Per process. */

@@ -71,6 +71,7 @@ static void count_fork(void)
     forks++;
     for (i = 0; i < n_regions; i++)
         regions[i].depth = 0;
+    limitr__region_forked();
 }
 
 static void watch_forks(void)
