@@ -427,6 +427,43 @@ static int by_address(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* n blocks of 32 bytes of r, in one section; 0, or -1. */
+static int take_blocks(region *r, void **blocks, size_t n)
+{
+    size_t i;
+    int status = 0;
+    if (limitr__region_lock(r, 1000) != 0) return -1;
+    for (i = 0; i < n; i++)
+        if ((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) == NULL)
+            status = -1;
+    limitr__region_unlock(r);
+    return status;
+}
+
+/* Frees n blocks of 32 bytes in the open section. */
+static void drop_blocks(region *r, void **blocks, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        limitr__region_realloc(r, blocks[i], 32, 0);
+}
+
+/* n new blocks of 32 bytes of r: 1 when they are all different and none
+ * lies in [avoid, avoid + avoid_len) (no block was freed twice). */
+static int fresh_blocks_distinct(region *r, void **blocks, size_t n,
+                                 const char *avoid, size_t avoid_len)
+{
+    size_t i;
+    if (take_blocks(r, blocks, n) != 0) return 0;
+    qsort(blocks, n, sizeof blocks[0], by_address);
+    for (i = 0; i < n; i++)
+        if ((i > 0 && blocks[i] == blocks[i - 1]) ||
+            ((const char *)blocks[i] + 32 > avoid &&
+             (const char *)blocks[i] < avoid + avoid_len))
+            return 0;
+    return 1;
+}
+
 /* The region alone: a section that frees 3,000 blocks in a full region
  * outgrows its journal while its unlock makes the frees (each free
  * journals its allocator stores, and there is no room to borrow). The
@@ -438,20 +475,15 @@ TEST(a_journal_given_up_while_the_unlock_frees_frees_each_block_once)
     static void *blocks[N];
     region *r = limitr__region_map(1 << 20);
     region_stats before, after;
-    size_t i;
     ASSERT(r != NULL);
-    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
-    limitr__region_unlock(r);
+    ASSERT_EQ(take_blocks(r, blocks, N), 0);
     ASSERT_EQ(limitr__region_lock(r, 1000), 0); /* the rest: 4 KiB blocks */
     while (limitr__region_realloc(r, NULL, 0, 4096) != NULL)
         ;
     limitr__region_unlock(r);
     limitr__region_stats(r, &before);
     ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        limitr__region_realloc(r, blocks[i], 32, 0);
+    drop_blocks(r, blocks, N);
     limitr__region_stats(r, &after);
     ASSERT_EQ(after.journal_overflows, before.journal_overflows); /* yet */
     limitr__region_unlock(r);
@@ -459,13 +491,7 @@ TEST(a_journal_given_up_while_the_unlock_frees_frees_each_block_once)
     ASSERT_EQ(after.journal_overflows, before.journal_overflows + 1);
     ASSERT_EQ(after.used, before.used - N * 32);
     ASSERT_EQ(after.lent, 0);
-    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
-    limitr__region_unlock(r);
-    qsort(blocks, N, sizeof blocks[0], by_address);
-    for (i = 1; i < N; i++)
-        ASSERT(blocks[i] != blocks[i - 1]);
+    ASSERT(fresh_blocks_distinct(r, blocks, N, NULL, 0));
     limitr__region_unmap(r);
 }
 
@@ -480,16 +506,11 @@ TEST(a_journal_given_up_for_an_allocation_keeps_its_frees)
     region *r = limitr__region_map(1 << 20);
     region_stats before, during, after;
     void *big;
-    size_t i;
     ASSERT(r != NULL);
-    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
-    limitr__region_unlock(r);
+    ASSERT_EQ(take_blocks(r, blocks, N), 0);
     limitr__region_stats(r, &before);
     ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        limitr__region_realloc(r, blocks[i], 32, 0);
+    drop_blocks(r, blocks, N);
     limitr__region_stats(r, &during);
     ASSERT(during.lent > 0); /* else this tests nothing */
     ASSERT((big = limitr__region_realloc(r, NULL, 0, BIG)) != NULL);
@@ -499,16 +520,7 @@ TEST(a_journal_given_up_for_an_allocation_keeps_its_frees)
     limitr__region_unlock(r);
     limitr__region_stats(r, &after);
     ASSERT_EQ(after.used, before.used - N * 32 + BIG);
-    ASSERT_EQ(limitr__region_lock(r, 1000), 0);
-    for (i = 0; i < N; i++)
-        ASSERT((blocks[i] = limitr__region_realloc(r, NULL, 0, 32)) != NULL);
-    limitr__region_unlock(r);
-    qsort(blocks, N, sizeof blocks[0], by_address);
-    for (i = 0; i < N; i++) {
-        ASSERT(i == 0 || blocks[i] != blocks[i - 1]);
-        ASSERT((char *)blocks[i] + 32 <= (char *)big ||
-               (char *)blocks[i] >= (char *)big + BIG);
-    }
+    ASSERT(fresh_blocks_distinct(r, blocks, N, big, BIG));
     limitr__region_unmap(r);
 }
 
@@ -710,6 +722,55 @@ static int import_all(limitr_engine *e)
     return status;
 }
 
+/* One child running change(e), its process killed at journaled step k. */
+typedef struct kill_run {
+    int killed;  /* it died at step k */
+    int through; /* else: it exited, with 0 */
+    int same;    /* the exported state after is the state before */
+    limitr_shared_stats before, after;
+} kill_run;
+
+/* Runs one (0), or -1 when it could not be run or read. */
+static int kill_run_at(limitr_engine *e, change_fn change, long k,
+                       kill_run *run)
+{
+    char *before = export_all(e), *after;
+    int status = 0;
+    pid_t pid;
+    if (before == NULL || limitr_stats(e, &run->before) != LIMITR_OK) {
+        free(before);
+        return -1;
+    }
+    fflush(NULL); /* a child must not write our buffered output again */
+    pid = fork();
+    if (pid == 0) {
+        free(before); /* valgrind's leak check runs in the child too */
+        limitr__region_fault_after(k);
+        change(e);
+        limitr__region_fault_after(0);
+        _exit(0);
+    }
+    if (waitpid(pid, &status, 0) != pid) {
+        free(before);
+        return -1;
+    }
+    after = export_all(e); /* undoes a dead child's journal */
+    run->killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    run->through = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    run->same = after != NULL && strcmp(before, after) == 0;
+    free(before);
+    free(after);
+    return limitr_stats(e, &run->after) == LIMITR_OK ? 0 : -1;
+}
+
+/* A killed run was undone whole: the state, its bytes and the journal's
+ * lent room as before, one recovery more. */
+static int undone(limitr_engine *e, const kill_run *run)
+{
+    return run->same && run->after.used == run->before.used && lent(e) == 0 &&
+           run->after.recoveries == run->before.recoveries + 1;
+}
+
 /* Kills a child at journaled step 1, 2, ... of `change` until it gets
  * through: after each kill, the next call finds the state as it was. */
 static int killed_at_each_step(const char *name, change_fn change, long *steps)
@@ -731,42 +792,21 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
             LIMITR_OK)
         return -1;
     for (k = 1; k < 100000; k++) {
-        char *before = export_all(e), *after;
-        limitr_shared_stats st0, st1;
-        int status = 0;
-        pid_t pid;
-        if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
-        fflush(NULL); /* a child must not write our buffered output again */
-        pid = fork();
-        if (pid == 0) {
-            free(before); /* valgrind's leak check runs in the child too */
-            limitr__region_fault_after(k);
-            change(e);
-            limitr__region_fault_after(0);
-            _exit(0);
-        }
-        if (waitpid(pid, &status, 0) != pid) return -1;
-        after = export_all(e); /* undoes a dead child's journal */
-        if (limitr_stats(e, &st1) != LIMITR_OK) return -1;
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-            if (after == NULL || strcmp(before, after) != 0) bad++;
-            if (st1.used != st0.used) bad++;
-            if (st1.recoveries != st0.recoveries + 1) bad++;
-            if (bad)
+        kill_run run;
+        if (kill_run_at(e, change, k, &run) != 0) return -1;
+        if (run.killed) {
+            if (!undone(e, &run)) {
                 fprintf(stderr, "%s: killed at step %ld: %zu -> %zu bytes\n",
-                        name, k, st0.used, st1.used);
-            free(before);
-            free(after);
+                        name, k, run.before.used, run.after.used);
+                bad++;
+            }
             continue;
         }
         /* the child got through: its change is there */
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) bad++;
+        if (!run.through) bad++;
         if (change != reload_one && change != reload_units &&
-            change != import_all &&
-            (after == NULL || strcmp(before, after) == 0))
+            change != import_all && run.same)
             bad++;
-        free(before);
-        free(after);
         break;
     }
     *steps = k;
@@ -807,42 +847,22 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
 
 /* One child importing every customer of e, killed at journaled step k:
  * -1 when the state afterwards is not the state before (or the run
- * failed), 0 when it was killed and undone, 1 when it got through. *grew:
- * its journal took free room. */
+ * failed), 0 when it was killed and undone, 1 when it got through with its
+ * journal. *grew: its journal took free room. */
 static int import_killed_at(limitr_engine *e, long k, int *grew)
 {
-    char *before = export_all(e), *after;
-    limitr_shared_stats st0, st1;
-    int status = 0, result = -1;
-    pid_t pid;
-    if (before == NULL || limitr_stats(e, &st0) != LIMITR_OK) return -1;
-    fflush(NULL);
-    pid = fork();
-    if (pid == 0) {
-        free(before);
-        limitr__region_fault_after(k);
-        import_all(e);
-        limitr__region_fault_after(0);
-        _exit(0);
+    kill_run run;
+    if (kill_run_at(e, import_all, k, &run) != 0) return -1;
+    *grew = run.after.journal_grown > run.before.journal_grown;
+    if (run.killed) {
+        if (undone(e, &run)) return 0;
+        fprintf(stderr, "killed at step %ld: not undone\n", k);
+        return -1;
     }
-    if (waitpid(pid, &status, 0) != pid) return -1;
-    after = export_all(e); /* undoes a dead child's journal */
-    if (limitr_stats(e, &st1) != LIMITR_OK) return -1;
-    *grew = st1.journal_grown > st0.journal_grown;
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-        if (after != NULL && strcmp(before, after) == 0 &&
-            st1.used == st0.used && lent(e) == 0 &&
-            st1.recoveries == st0.recoveries + 1)
-            result = 0;
-        else
-            fprintf(stderr, "killed at step %ld: not undone\n", k);
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-               st1.journal_overflows == st0.journal_overflows) {
-        result = 1;
-    }
-    free(before);
-    free(after);
-    return result;
+    return run.through &&
+                   run.after.journal_overflows == run.before.journal_overflows
+               ? 1
+               : -1;
 }
 
 /* A process killed inside a call whose journal grew into free room (the

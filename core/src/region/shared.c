@@ -56,9 +56,7 @@ struct shared_link {
    the hot path). */
 static unsigned long forks;
 static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
-
-static int fork_watched;
-
+static int fork_watched; /* pthread_atfork took count_fork */
 static region_slot regions[MAX_REGIONS];
 static size_t n_regions;
 
