@@ -52,6 +52,14 @@ static limitr_engine *shared_engine(const char *text, const char *name,
     return e;
 }
 
+/* A forked child's end: its copy of the engine freed first, since
+   valgrind's leak check runs in the child too (and fails its exit). */
+static void child_exit(limitr_engine *e, int code)
+{
+    limitr_free(e);
+    _exit(code);
+}
+
 static double value_of(limitr_engine *e, const char *id, const char *ent)
 {
     double v = -1;
@@ -74,9 +82,7 @@ static long admitted_by_children(limitr_engine *e, int children, int tries)
             close(fds[0]);
             for (k = 0; k < tries; k++)
                 if (limitr_allow(e, "k", "api", 1, NULL) == LIMITR_OK) ok++;
-            limitr_free(e); /* valgrind's leak check runs in the child too */
-            if (write(fds[1], &ok, sizeof ok) != sizeof ok) _exit(2);
-            _exit(0);
+            child_exit(e, write(fds[1], &ok, sizeof ok) == sizeof ok ? 0 : 2);
         }
     }
     close(fds[1]);
@@ -183,10 +189,11 @@ TEST(a_reload_reaches_every_process)
         char go;
         double l = -1;
         close(fds[1]);
-        if (read(fds[0], &go, 1) != 1) _exit(3);
-        if (limitr_limit(e, "k", "api", &l) != LIMITR_OK || l != 800) _exit(1);
-        if (value_of(e, "k", "api") != 7) _exit(2); /* usage kept */
-        _exit(0);
+        if (read(fds[0], &go, 1) != 1) child_exit(e, 3);
+        if (limitr_limit(e, "k", "api", &l) != LIMITR_OK || l != 800)
+            child_exit(e, 1);
+        if (value_of(e, "k", "api") != 7) child_exit(e, 2); /* usage kept */
+        child_exit(e, 0);
     }
     close(fds[0]);
     ASSERT_EQ(limitr_reload(e, policy_800, strlen(policy_800), "yaml", NULL),
@@ -550,7 +557,7 @@ static pid_t slow_child(limitr_engine *e, const char *ent)
         limitr_on(e, "meter-changed", linger_event, NULL, NULL);
         limitr_lib(e, "App", "linger", linger, NULL);
         limitr_allow(e, "k", ent, 1, NULL);
-        _exit(0);
+        child_exit(e, 0);
     }
     return pid;
 }
@@ -615,10 +622,10 @@ TEST(a_forked_process_compiles_its_own_policy_at_its_first_call)
     pid = fork();
     if (pid == 0) {
         rate_calls = 0;
-        if (limitr_allow(e, "k", "api", 4, NULL) != LIMITR_OK) _exit(1);
-        if (e->policy == before) _exit(2); /* still the fork's copy */
-        if (rate_calls != 1) _exit(3);     /* App.rate in the new VM */
-        _exit(0);
+        if (limitr_allow(e, "k", "api", 4, NULL) != LIMITR_OK) child_exit(e, 1);
+        if (e->policy == before) child_exit(e, 2); /* still the fork's copy */
+        if (rate_calls != 1) child_exit(e, 3);     /* App.rate in the new VM */
+        child_exit(e, 0);
     }
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFEXITED(status));
@@ -634,8 +641,8 @@ TEST(a_forked_process_compiles_its_own_policy_at_its_first_call)
     fflush(NULL);
     pid = fork();
     if (pid == 0) {
-        if (limitr_allow(e, "k", "api", 1, NULL) != LIMITR_OK) _exit(1);
-        _exit(e->policy == before ? 0 : 2);
+        if (limitr_allow(e, "k", "api", 1, NULL) != LIMITR_OK) child_exit(e, 1);
+        child_exit(e, e->policy == before ? 0 : 2);
     }
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFEXITED(status));
@@ -748,7 +755,7 @@ static int kill_run_at(limitr_engine *e, change_fn change, long k,
         limitr__region_fault_after(k);
         change(e);
         limitr__region_fault_after(0);
-        _exit(0);
+        child_exit(e, 0);
     }
     if (waitpid(pid, &status, 0) != pid) {
         free(before);
