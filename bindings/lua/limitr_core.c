@@ -305,10 +305,13 @@ static const char *opt_string(lua_State *L, int idx)
     return lua_isnoneornil(L, idx) ? NULL : check_string(L, idx);
 }
 
-static void check_opts_table(lua_State *L, int idx)
+/* The opts argument: 1 a table, 0 none or nil; anything else raises. */
+static int check_opts_table(lua_State *L, int idx)
 {
-    if (!lua_isnoneornil(L, idx) && lua_type(L, idx) != LUA_TTABLE)
-        luaL_typeerror(L, idx, "table or nil");
+    int t = lua_type(L, idx);
+    if (t == LUA_TNONE || t == LUA_TNIL) return 0;
+    if (t != LUA_TTABLE) luaL_typeerror(L, idx, "table or nil");
+    return 1;
 }
 
 /* ---- Answers ----
@@ -1541,9 +1544,7 @@ static int l_engine_local_margin_breakdown(lua_State *L)
 /* opts (a table or nil) as JSON text, or NULL. */
 static char *opts_json_text(lua_State *L, int idx, const char *what)
 {
-    int t = lua_type(L, idx); /* once: reserve and settle pass none */
-    if (t == LUA_TNONE || t == LUA_TNIL) return NULL;
-    if (t != LUA_TTABLE) luaL_typeerror(L, idx, "table or nil");
+    if (!check_opts_table(L, idx)) return NULL;
     return to_json_text(L, idx, what);
 }
 

@@ -179,6 +179,7 @@ lnum limitr__overhead_call(limitr_engine *e, const decision *d,
     if (opts != NULL && opts->has_overhead &&
         limitr__lnum_from_double(opts->overhead, &cost) == 0)
         return cost;
+    /* (again past an opts.overhead that is not a number) */
     if (d->requested <= 0 || (cr->overhead_ref <= 0 && cr->overhead_cost == 0))
         return 0;
     units = limitr__lnum_to_double(d->requested);
