@@ -612,7 +612,7 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
         before = k->meter_value;
         if (lnum_add(before, amount, &after) != 0)
             after = amount > 0 ? LNUM_MAX : -LNUM_MAX;
-        k->meter_value = after < 0 ? 0 : after;
+        lnum_store(&k->meter_value, after < 0 ? 0 : after);
         if (out == NULL) continue;
         /* one customer-set per holder other than the meter owner, its
            snapshot taken once every cap moved */

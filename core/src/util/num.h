@@ -17,6 +17,17 @@ typedef __int128 lnum;
  * least 10^18). */
 #define LNUM_MAX_WHOLE 100000000000000000000.0
 
+/* *dst = v as two 8-byte stores. A 16-byte value the compiler spilled is
+ * otherwise copied through an SSE register, and that 16-byte load of two
+ * 8-byte stores misses store forwarding (about 12 cycles): measured on the
+ * caps' commit, a tenth of an allow under two caps. */
+static inline void lnum_store(lnum *dst, lnum v)
+{
+    typedef uint64_t __attribute__((may_alias)) half;
+    ((half *)dst)[0] = (uint64_t)v;
+    ((half *)dst)[1] = (uint64_t)((unsigned __int128)v >> 64);
+}
+
 /* The range of every amount the engine keeps (meter values, overhead,
  * limits): +-10^20 units. The int128 holds +-1.7 * 10^20, so a sum of two
  * amounts is checked rather than trusted. */
