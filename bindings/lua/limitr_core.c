@@ -225,7 +225,7 @@ static int l_engine_checkpoint(lua_State *L)
 }
 
 /* e:stats() -> {size, used, free, customers, shards, recoveries, locks,
- * journal_overflows, journal_grown} */
+ * lock_waits, journal_overflows, journal_grown} */
 static int l_engine_stats(lua_State *L)
 {
     engine_box *b = check_box(L);
@@ -235,7 +235,7 @@ static int l_engine_stats(lua_State *L)
     status = limitr_stats(b->e, &st);
     leave(b);
     if (status != LIMITR_OK) return push_done(L, b->e, status);
-    lua_createtable(L, 0, 9);
+    lua_createtable(L, 0, 10);
     lua_pushinteger(L, (lua_Integer)st.size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, (lua_Integer)st.used);
@@ -250,6 +250,8 @@ static int l_engine_stats(lua_State *L)
     lua_setfield(L, -2, "recoveries");
     lua_pushinteger(L, (lua_Integer)st.locks);
     lua_setfield(L, -2, "locks");
+    lua_pushinteger(L, (lua_Integer)st.lock_waits);
+    lua_setfield(L, -2, "lock_waits");
     lua_pushinteger(L, (lua_Integer)st.journal_overflows);
     lua_setfield(L, -2, "journal_overflows");
     lua_pushinteger(L, (lua_Integer)st.journal_grown);

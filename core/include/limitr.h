@@ -279,6 +279,8 @@ typedef struct limitr_shared_stats {
                                    their process died */
     uint64_t journal_grown;     /* calls whose journal took free room past
                                    its fixed part (given back at their end) */
+    uint64_t lock_waits;        /* of `locks`, those that found the lock held
+                                   by another process and waited for it */
 } limitr_shared_stats;
 /* LIMITR_INVALID "not_shared" for an engine that is not shared. */
 LIMITR_API int limitr_stats(limitr_engine *engine, limitr_shared_stats *out);

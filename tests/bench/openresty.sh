@@ -45,9 +45,15 @@ best_none=0 best_shdict=0 best_limitr=0 limitr_requests=0
 for round in 1 2 3; do
     n=$(run /none); [ "$n" -gt "$best_none" ] && best_none=$n
     s=$(run /shdict); [ "$s" -gt "$best_shdict" ] && best_shdict=$s
+    waits_before=$(curl -s "$url/waits")
     l=$(run /limitr); [ "$l" -gt "$best_limitr" ] && best_limitr=$l
+    waits_after=$(curl -s "$url/waits")
     echo "openresty round $round: none $n/s, shdict $s/s, limitr $l/s"
 done
+# the last limitr round's sections that found the lock held by the other
+# worker (stats.lock_waits): what per-shard locks could win here
+echo "$waits_before $waits_after" | awk '{w = $4 - $1; n = $6 - $3;
+    printf "openresty   lock waits in the last enforce round: %d of %d sections (%.3f%%)\n", w, n, n ? 100 * w / n : 0}'
 echo "openresty (2 workers, wrk -t2 -c32, ${secs}s runs, best of 3 interleaved rounds):"
 echo "openresty   no limiter       $best_none req/s"
 echo "openresty   shdict counter   $best_shdict req/s ($(awk -v a="$best_shdict" -v b="$best_none" 'BEGIN {printf "%.3f", a / b}') of no limiter)"

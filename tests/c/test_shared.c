@@ -592,6 +592,36 @@ TEST(a_lock_wait_is_bounded_and_events_hold_no_lock)
     limitr_free(e);
 }
 
+/* stats.lock_waits counts the sections that waited for another process's
+   hold: none for calls alone, one for an allow made while a child's cost
+   function lingers under the lock. */
+TEST(a_wait_for_the_lock_is_counted)
+{
+    static const char slow[] = POLICY(
+        "{overhead: 'function(units) App.linger(); return 0 end'}", "500");
+    limitr_shared_options o = {"waits", 2 << 20, 0, 5000};
+    limitr_shared_stats before, after;
+    limitr_engine *e = NULL;
+    pid_t pid;
+    int status = 0;
+    ASSERT_EQ(limitr_shared(slow, strlen(slow), "yaml", NULL, &o, &e),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "k", "chat", 1, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.lock_waits, before.lock_waits);
+    pid = slow_child(e, "api"); /* holds the lock about 600 ms */
+    usleep(200 * 1000);
+    ASSERT_EQ(limitr_allow(e, "k", "chat", 1, NULL), LIMITR_OK);
+    ASSERT(waitpid(pid, &status, 0) == pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.lock_waits - before.lock_waits, 1);
+    ASSERT(after.locks - before.locks >= 4); /* ours, and the child's */
+    limitr_free(e);
+}
+
 /* App.rate: a quarter rune a request, counting its calls. */
 static int rate_calls;
 static const char *rate(const char *args, const char **result, void *ud)
@@ -930,6 +960,7 @@ int main(void)
     RUN(a_journal_given_up_while_the_unlock_frees_frees_each_block_once);
     RUN(a_journal_given_up_for_an_allocation_keeps_its_frees);
     RUN(a_lock_wait_is_bounded_and_events_hold_no_lock);
+    RUN(a_wait_for_the_lock_is_counted);
     RUN(a_forked_process_compiles_its_own_policy_at_its_first_call);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
     RUN(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done);

@@ -37,6 +37,8 @@ describe("limitr.shared", function()
         assert.equal(0, st.recoveries)
         assert.equal(0, st.journal_overflows)
         assert.equal(0, st.journal_grown)
+        assert.equal(0, st.lock_waits) -- one process never waits for itself
+        assert.is_true(st.locks >= 8)
     end)
 
     it("reads a policy from a path", function()

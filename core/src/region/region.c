@@ -100,6 +100,7 @@ struct region {
 
     uint64_t overflows, recoveries, leaked, grown;
     uint64_t locks; /* sections opened */
+    uint64_t waits; /* of them, those that found the lock held */
 };
 
 /* ---- Fault points (tests) ---- */
@@ -481,7 +482,9 @@ int limitr__region_lock(region *r, int64_t timeout_ms)
     }
     rc = pthread_mutex_timedlock(&r->lock, &until);
     if (rc == ETIMEDOUT) return 1;
-    return locked_by_us(r, rc);
+    if (locked_by_us(r, rc) != 0) return -1;
+    r->waits++;
+    return 0;
 }
 
 void limitr__region_unlock(region *r)
@@ -565,4 +568,5 @@ void limitr__region_stats(const region *r, region_stats *out)
     out->lent = (size_t)(heap_top(r) - r->end);
     out->recoveries = r->recoveries;
     out->locks = r->locks;
+    out->lock_waits = r->waits;
 }

@@ -62,6 +62,7 @@ typedef struct region_stats {
     size_t lent; /* room the open section's journal borrowed (0 outside) */
     uint64_t recoveries; /* dead holders undone */
     uint64_t locks;      /* sections opened */
+    uint64_t lock_waits; /* of them, those that waited for another holder */
 } region_stats;
 void limitr__region_stats(const region *r, region_stats *out);
 

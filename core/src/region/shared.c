@@ -399,5 +399,6 @@ int limitr_stats(limitr_engine *e, limitr_shared_stats *out)
     out->locks = rs.locks;
     out->journal_overflows = rs.journal_overflows;
     out->journal_grown = rs.journal_grown;
+    out->lock_waits = rs.lock_waits;
     return limitr__ok(e);
 }
