@@ -105,10 +105,32 @@ TEST(arguments_are_checked)
     limitr_free(e);
 }
 
+/* A settle records usage that already happened (force): the room other
+   holds keep denies it no more than the limit does, and its hold goes. */
+TEST(a_settle_past_other_holds_room_is_recorded)
+{
+    limitr_engine *e = engine_with_customer();
+    char h1[24], h2[24];
+    limitr_call_opts forced = {NULL, 0, 1, 0, 0, NULL};
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_reserve(e, "u", "chat", 8, NULL, h1, sizeof h1),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_reserve(e, "u", "chat", 2, NULL, h2, sizeof h2),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_settle(e, "u", "chat", h1, 9, NULL), LIMITR_OK);
+    ASSERT_NUM(value(e), 9);
+    ASSERT_NUM(held(e), 2);
+    ASSERT_EQ(limitr_allow(e, "u", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_EQ(limitr_allow(e, "u", "chat", 1, &forced), LIMITR_OK);
+    ASSERT_NUM(value(e), 10);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(text_and_number_name_the_same_hold);
     RUN(what_names_no_hold);
     RUN(arguments_are_checked);
+    RUN(a_settle_past_other_holds_room_is_recorded);
     return harness_failures != 0;
 }

@@ -242,6 +242,24 @@ policy:
     end)
 end)
 
+describe("held room and forced calls", function()
+    -- A settle records usage that already happened (with force): the room
+    -- other holds keep denies it no more than the limit does, and so for
+    -- any forced call.
+    it("a settle past the room other holds leave is recorded, and its hold goes", function()
+        local e = H.engine(POLICY, 0, "u", "p")
+        local h1 = assert(e:reserve("u", "other", 80))
+        assert(e:reserve("u", "other", 20))
+        assert.is_true(e:settle("u", "other", h1, 90))
+        assert.are.equal(90, e:value("u", "other"))
+        assert.are.equal(20, e:held("u", "other"))
+        assert.are.same({ false, "limit" }, { e:allow("u", "other", 5) })
+        assert.is_true(e:allow("u", "other", 5, { force = true }))
+        assert.are.equal(95, e:value("u", "other"))
+        assert.are.equal(20, e:held("u", "other"))
+    end)
+end)
+
 describe("settle and grants", function()
     it("draws first from the grants the hold set aside, whatever the order says now", function()
         local e = assert(require("limitr").new([[

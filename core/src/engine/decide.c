@@ -306,11 +306,13 @@ static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
     const lp_limit *lim = d->lim;
     lnum old = d->v.value, limit = d->limit, newv = d->new_value;
     lnum over, cover;
-    if (fits && d->held > 0 && lim->rule.mode == MODE_HARD &&
+    if (fits && d->held > 0 && lim->rule.mode == MODE_HARD && !force &&
         !lim->rule.hard_trailing) {
         /* Room reservations hold: it can deny a call that fits alone, never
            turn it into overage; free grant balance may cover the excess
-           (nothing drawn; docs/economy.md 10.4). */
+           (nothing drawn; docs/economy.md 10.4). A forced call (a settle)
+           records usage that already happened: held room denies it no
+           more than the limit does. */
         lnum with = lnum_add_sat(newv, d->held), excess;
         if (!lnum_le9(with, limit)) {
             excess = with - limit;
