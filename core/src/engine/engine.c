@@ -155,9 +155,7 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
 
 /* ---- Clock ---- */
 
-/* The clock's range: the ECMAScript date range, about 273,790 years
- * either side of 1970. Every sum of a time and a period fits in int64. */
-#define MAX_TIME INT64_C(8640000000000000)
+#define MAX_TIME LIMITR_MAX_TIME /* (engine.h) */
 
 int64_t limitr__now(limitr_engine *e)
 {

@@ -337,6 +337,10 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out);
 struct compiler;
 int limitr__compile_status(limitr_engine *e, struct compiler *cc);
 int64_t limitr__now(limitr_engine *e);
+/* The clock's range: the ECMAScript date range, about 273,790 years
+ * either side of 1970. Every sum of a time and a period fits in int64;
+ * times kept in the state (a hold's expiry) stay within it. */
+#define LIMITR_MAX_TIME INT64_C(8640000000000000)
 
 /* ---- Warnings of reload and import (reload.c) ---- */
 

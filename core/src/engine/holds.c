@@ -318,6 +318,14 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         free_hold_opts(&o);
         return limitr__deny(e, "invalid_value");
     }
+    if ((o.has_ttl ? o.ttl : e->policy->hold_ttl) > LIMITR_MAX_TIME - d.now) {
+        free_hold_opts(&o); /* its expiry could not be kept, nor exported */
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "reserve: opts.ttl is too long: the hold would "
+                            "expire past the clock's range (%lld ms after "
+                            "1970)",
+                            (long long)LIMITR_MAX_TIME);
+    }
     /* allow and reserve remove dead holds; the decision counts the live */
     if (limitr__holds_prune(e, d.owner, d.now)) /* tokens came back */
         limitr__view_again(e, &d);

@@ -20,12 +20,12 @@
 #include "state_doc.h"
 #include "units.h"
 
-/* The clock's range (engine.c): times outside it are refused. */
-#define MAX_TIME INT64_C(8640000000000000)
+/* The clock's range (engine.h): times outside it are refused. */
+#define MAX_TIME LIMITR_MAX_TIME
 /* Bounds on what a document may hold beyond the engine's own per customer
  * (grants, caps, holds, estimates): lists, the parts of a hold, counters
- * (2^53: they count up from there), and amounts (1e19, so that any two
- * differ within the range of amounts). */
+ * (2^53: they count up from there). Amounts are held to the engine's own
+ * range (+-1e20, LNUM_MAX): what it exports, it imports. */
 #define MAX_LIST 65536
 #define MAX_HOLD_PARTS 512
 #define MAX_COUNT INT64_C(9007199254740992)
@@ -239,12 +239,10 @@ static int read_time(reader *r, const doc_node *obj, const char *name,
 
 static int read_lnum_node(reader *r, const doc_node *n, lnum *out)
 {
-    static const lnum bound = (lnum)10000000000000000000ull * LNUM_SCALE;
     if (n->type == DOC_NUMBER || n->type == DOC_STRING) {
+        /* (the parse refuses amounts past the engine's range, +-1e20) */
         if (limitr__lnum_parse(n->text, n->text_len, out) != 0)
             return fail(r, "invalid decimal '%.60s'", n->text);
-        if (*out > bound || *out < -bound)
-            return fail(r, "%.60s is out of range (+-1e19)", n->text);
         return 0;
     }
     return fail(r, "expected a decimal string, got %s", type_name(n));
