@@ -362,6 +362,25 @@ policy:
         assert.are.same({}, calls)
         assert.are.equal(3, e:customer("u").meters.chat.overhead)
     end)
+
+    it("reserve decides as check does: an overhead cap's gate prices at the credit's rate", function()
+        local e = H.engine([[
+policy:
+  credits:
+    image: {overhead: "function(units) return units * 0.01 end", overhead_cost: 0.005}
+  plans:
+    p:
+      default: true
+      entitlements:
+        img: {limit: {credit: image, value: 1000}}
+]], 0, "u", "p")
+        assert(e:add_customer_cap("u", 1, { id = "spend", overhead_cost = true }))
+        assert.is_true(e:check("u", "img", 182)) -- 0.91 at the rate
+        assert.is_true(e:check("u", "img", 201) == false) -- 1.005
+        assert(e:reserve("u", "img", 182))
+        assert.are.equal(1.82, e:customer_cap("u", "spend").held) -- what the call costs
+        assert.are.same({ false, "cap" }, { e:reserve("u", "img", 1) })
+    end)
 end)
 
 describe("settle's recording", function()

@@ -340,9 +340,14 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         limitr_call_opts cost = {o.event, 0, 0, 0, 0, NULL};
         overhead = limitr__overhead_of(e, &d, &cost);
     }
+    /* decided as check decides the same value: the gate prices overhead
+       caps at the credit's rate unless opts or the estimate say what the
+       call costs (the cost function runs at commit only) */
     memset(&co, 0, sizeof co);
-    co.has_overhead = 1;
-    co.overhead = limitr__lnum_to_double(overhead);
+    if (o.has_overhead || estimated) {
+        co.has_overhead = 1;
+        co.overhead = limitr__lnum_to_double(overhead);
+    }
     d.opts = &co;
     /* caps and the limit see the held room too */
     allowed = limitr__decide(e, &d, 0);
