@@ -361,6 +361,28 @@ policy:
         H.fails("unknown_customer", e:ensure_included_topups("ghost"))
         assert.has_error(function() e:ensure_included_topups("u1", { event = 1 }) end)
     end)
+
+    it("a grant of the top-up kept through a plan change stands for the new plan's", function()
+        local e = H.engine([[
+policy:
+  credits: {token: {}}
+  plans:
+    base:
+      default: true
+      topups:
+        starter: {credit: token, value: 50, included: true}
+      entitlements:
+        chat: {limit: {credit: token, value: 0}}
+    pro:
+      extends: base
+]], 0, "u", "pro")
+        assert(e:set_customer_plan("u", "base"))
+        assert.are.equal(50, e:credit_remaining("u", "token"))
+        assert.is_false(e:check("u", "chat", 60))
+        assert.is_true(e:allow("u", "chat", 50)) -- drains it, and grants none after it
+        assert.are.equal(0, e:credit_remaining("u", "token"))
+        assert.are.same({ false, "limit" }, { e:allow("u", "chat", 1) })
+    end)
 end)
 
 describe("host-made grants", function()

@@ -92,9 +92,12 @@ static int included_name(limitr_engine *e, int plan, const lp_topup *t,
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-/* Whether c is owed the included top-up t of its plan: for its type, not
- * received on this plan, and no grant of it held (step 4 of the
- * reconciliation). Writes nothing. */
+/* What c is owed of the included top-up t of its plan (step 4 of the
+ * reconciliation), writing nothing: OWED when it is for c's type, not
+ * received on this plan and no grant of it is held; HELD when a grant of it
+ * is held instead (kept through a plan change, or sold): that grant stands
+ * for it; else NOT_OWED. */
+enum { NOT_OWED, OWED, HELD };
 static int owes(limitr_engine *e, const customer *c, int plan,
                 const lp_topup *t)
 {
@@ -103,14 +106,14 @@ static int owes(limitr_engine *e, const customer *c, int plan,
     size_t k;
     if (t->name == NULL || t->credit < 0 ||
         !limitr__topup_included_for(t, c->type))
-        return 0;
-    if ((n = included_name(e, plan, t, key, sizeof key)) < 0) return 0;
+        return NOT_OWED;
+    if ((n = included_name(e, plan, t, key, sizeof key)) < 0) return NOT_OWED;
     name = limitr__state_name_find(&e->st, key, (size_t)n);
-    if (name >= 0 && limitr__included_has(c, name)) return 0;
+    if (name >= 0 && limitr__included_has(c, name)) return NOT_OWED;
     topup = limitr__state_name_find(&e->st, t->name, strlen(t->name));
     for (k = 0; topup >= 0 && k < c->n_grants; k++)
-        if (c->grants[k].topup == topup) return 0;
-    return 1;
+        if (c->grants[k].topup == topup) return HELD;
+    return OWED;
 }
 
 /* g's fields from its top-up t (what step 3 of the reconciliation keeps
@@ -198,18 +201,20 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
             before.expires_on != g->expires_on)
             *changed = 1;
     }
-    /* 4: each included top-up not yet given on this plan */
+    /* 4: each included top-up not yet given on this plan; one whose grant
+       the customer holds counts as given (so that once that grant is spent
+       and gone, no second one follows: reads answered so) */
     for (i = 0; p != NULL && p->has_included && i < p->n_topups; i++) {
         const lp_topup *t = &p->topups[i];
         char key[512];
-        int n, name;
-        if (!owes(e, c, plan, t)) continue;
+        int n, name, due = owes(e, c, plan, t);
+        if (due == NOT_OWED) continue;
         if ((n = included_name(e, plan, t, key, sizeof key)) < 0 ||
             (name = limitr__state_intern(&e->st, key, (size_t)n)) < 0 ||
-            limitr__grant_reserve(&e->st, c) != 0 ||
+            (due == OWED && limitr__grant_reserve(&e->st, c) != 0) ||
             limitr__included_add(&e->st, c, name) != 0)
             return -1;
-        if (limitr__grant_topup(e, c, t, now, &full) != 0) {
+        if (due == OWED && limitr__grant_topup(e, c, t, now, &full) != 0) {
             c->n_included--;    /* not given after all */
             if (full) continue; /* no room: given when there is */
             return -1;
@@ -261,7 +266,7 @@ static size_t owed(limitr_engine *e, const customer *c, int64_t now, grant *out)
          i++) {
         const lp_topup *t = &p->topups[i];
         grant *g = &out[n];
-        if (!owes(e, c, plan, t)) continue;
+        if (owes(e, c, plan, t) != OWED) continue;
         memset(g, 0, sizeof *g);
         g->id = t->name; /* what orders it among equals; never stored */
         g->id_len = strlen(t->name);
