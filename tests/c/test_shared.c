@@ -562,20 +562,31 @@ static pid_t slow_child(limitr_engine *e, const char *ent)
     return pid;
 }
 
+/* A shared engine (region `name`, lock_timeout_ms) whose request credit's
+   cost function calls App.linger, with customer k; NULL on failure. */
+static limitr_engine *slow_engine(const char *name, long lock_timeout_ms)
+{
+    static const char slow[] = POLICY(
+        "{overhead: 'function(units) App.linger(); return 0 end'}", "500");
+    limitr_shared_options o = {name, 2 << 20, 0, lock_timeout_ms};
+    limitr_engine *e = NULL;
+    if (limitr_shared(slow, strlen(slow), "yaml", NULL, &o, &e) != LIMITR_OK ||
+        limitr_create_customer(e, "k", NULL, NULL, NULL) != LIMITR_OK) {
+        limitr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* A cost function runs under the lock: one that waits on its host makes
    other processes wait, bounded by lock_timeout. Events come after the
    unlock: a slow subscriber holds nobody up. */
 TEST(a_lock_wait_is_bounded_and_events_hold_no_lock)
 {
-    static const char slow[] = POLICY(
-        "{overhead: 'function(units) App.linger(); return 0 end'}", "500");
-    limitr_shared_options o = {"timeout", 2 << 20, 0, 100};
-    limitr_engine *e = NULL;
+    limitr_engine *e = slow_engine("timeout", 100);
     pid_t pid;
     int status = 0;
-    ASSERT_EQ(limitr_shared(slow, strlen(slow), "yaml", NULL, &o, &e),
-              LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT(e != NULL);
     pid = slow_child(e, "api"); /* its cost function lingers */
     usleep(200 * 1000);
     ASSERT_EQ(limitr_allow(e, "k", "api", 1, NULL), LIMITR_ERROR);
@@ -597,16 +608,11 @@ TEST(a_lock_wait_is_bounded_and_events_hold_no_lock)
    function lingers under the lock. */
 TEST(a_wait_for_the_lock_is_counted)
 {
-    static const char slow[] = POLICY(
-        "{overhead: 'function(units) App.linger(); return 0 end'}", "500");
-    limitr_shared_options o = {"waits", 2 << 20, 0, 5000};
+    limitr_engine *e = slow_engine("waits", 5000);
     limitr_shared_stats before, after;
-    limitr_engine *e = NULL;
     pid_t pid;
     int status = 0;
-    ASSERT_EQ(limitr_shared(slow, strlen(slow), "yaml", NULL, &o, &e),
-              LIMITR_OK);
-    ASSERT_EQ(limitr_create_customer(e, "k", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT(e != NULL);
     ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
     ASSERT_EQ(limitr_allow(e, "k", "chat", 1, NULL), LIMITR_OK);
     ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
