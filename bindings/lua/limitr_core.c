@@ -235,27 +235,27 @@ static int l_engine_stats(lua_State *L)
     status = limitr_stats(b->e, &st);
     leave(b);
     if (status != LIMITR_OK) return push_done(L, b->e, status);
-    lua_createtable(L, 0, 10);
-    lua_pushinteger(L, (lua_Integer)st.size);
-    lua_setfield(L, -2, "size");
-    lua_pushinteger(L, (lua_Integer)st.used);
-    lua_setfield(L, -2, "used");
-    lua_pushinteger(L, (lua_Integer)st.free);
-    lua_setfield(L, -2, "free");
-    lua_pushinteger(L, (lua_Integer)st.customers);
-    lua_setfield(L, -2, "customers");
-    lua_pushinteger(L, (lua_Integer)st.shards);
-    lua_setfield(L, -2, "shards");
-    lua_pushinteger(L, (lua_Integer)st.recoveries);
-    lua_setfield(L, -2, "recoveries");
-    lua_pushinteger(L, (lua_Integer)st.locks);
-    lua_setfield(L, -2, "locks");
-    lua_pushinteger(L, (lua_Integer)st.lock_waits);
-    lua_setfield(L, -2, "lock_waits");
-    lua_pushinteger(L, (lua_Integer)st.journal_overflows);
-    lua_setfield(L, -2, "journal_overflows");
-    lua_pushinteger(L, (lua_Integer)st.journal_grown);
-    lua_setfield(L, -2, "journal_grown");
+    {
+        const struct {
+            const char *key;
+            uint64_t value;
+        } fields[] = {{"size", st.size},
+                      {"used", st.used},
+                      {"free", st.free},
+                      {"customers", st.customers},
+                      {"shards", st.shards},
+                      {"recoveries", st.recoveries},
+                      {"locks", st.locks},
+                      {"lock_waits", st.lock_waits},
+                      {"journal_overflows", st.journal_overflows},
+                      {"journal_grown", st.journal_grown}};
+        size_t i, n = sizeof fields / sizeof fields[0];
+        lua_createtable(L, 0, (int)n);
+        for (i = 0; i < n; i++) {
+            lua_pushinteger(L, (lua_Integer)fields[i].value);
+            lua_setfield(L, -2, fields[i].key);
+        }
+    }
     return 1;
 }
 
