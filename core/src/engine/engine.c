@@ -155,8 +155,6 @@ int limitr__set_result(limitr_engine *e, cJSON *json, const char **out)
 
 /* ---- Clock ---- */
 
-#define MAX_TIME LIMITR_MAX_TIME /* (engine.h) */
-
 int64_t limitr__now(limitr_engine *e)
 {
     struct timespec ts;
@@ -184,11 +182,11 @@ int64_t limitr_now(limitr_engine *e)
 
 static int set_clock(limitr_engine *e, int64_t ms, const char *what)
 {
-    if (ms < -MAX_TIME || ms > MAX_TIME)
+    if (ms < -LIMITR_MAX_TIME || ms > LIMITR_MAX_TIME)
         return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                             "%s: the clock must stay within +-%lld ms of "
                             "1970 (the ECMAScript date range)",
-                            what, (long long)MAX_TIME);
+                            what, (long long)LIMITR_MAX_TIME);
     e->st.d->clock = ms;
     e->st.d->clock_is_set = 1;
     return limitr__ok(e);
@@ -205,7 +203,7 @@ int limitr_advance(limitr_engine *e, int64_t ms)
     int64_t now;
     LIMITR_ENTER(e);
     now = limitr__now(e);
-    if (ms < -2 * MAX_TIME || ms > 2 * MAX_TIME)
+    if (ms < -2 * LIMITR_MAX_TIME || ms > 2 * LIMITR_MAX_TIME)
         return set_clock(e, ms < 0 ? INT64_MIN : INT64_MAX, "advance");
     return set_clock(e, now + ms, "advance");
 }

@@ -290,6 +290,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
     int status, allowed, estimated = isnan(value);
+    int64_t ttl;
     meter *m;
     if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
         free_hold_opts(&o);
@@ -318,7 +319,8 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         free_hold_opts(&o);
         return limitr__deny(e, "invalid_value");
     }
-    if ((o.has_ttl ? o.ttl : e->policy->hold_ttl) > LIMITR_MAX_TIME - d.now) {
+    ttl = o.has_ttl ? o.ttl : e->policy->hold_ttl;
+    if (ttl > LIMITR_MAX_TIME - d.now) {
         free_hold_opts(&o); /* its expiry could not be kept, nor exported */
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "reserve: opts.ttl is too long: the hold would "
@@ -365,7 +367,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     h.credit = d.lim->credit_name;
     h.value = v;
     h.overhead = overhead;
-    h.expires = d.now + (o.has_ttl ? o.ttl : e->policy->hold_ttl);
+    h.expires = d.now + ttl;
     h.has_basis = o.has_basis;
     h.basis = o.basis;
     h.capacity = d.lim->rule.governor_capacity;

@@ -20,12 +20,11 @@
 #include "state_doc.h"
 #include "units.h"
 
-/* The clock's range (engine.h): times outside it are refused. */
-#define MAX_TIME LIMITR_MAX_TIME
 /* Bounds on what a document may hold beyond the engine's own per customer
  * (grants, caps, holds, estimates): lists, the parts of a hold, counters
  * (2^53: they count up from there). Amounts are held to the engine's own
- * range (+-1e20, LNUM_MAX): what it exports, it imports. */
+ * range (+-1e20, LNUM_MAX) and times to the clock's (LIMITR_MAX_TIME): what
+ * it exports, it imports. */
 #define MAX_LIST 65536
 #define MAX_HOLD_PARTS 512
 #define MAX_COUNT INT64_C(9007199254740992)
@@ -234,7 +233,8 @@ static int read_int(reader *r, const doc_node *obj, const char *name,
 static int read_time(reader *r, const doc_node *obj, const char *name,
                      int required, int64_t *out)
 {
-    return read_int(r, obj, name, required, -MAX_TIME, MAX_TIME, out);
+    return read_int(r, obj, name, required, -LIMITR_MAX_TIME, LIMITR_MAX_TIME,
+                    out);
 }
 
 static int read_lnum_node(reader *r, const doc_node *n, lnum *out)
@@ -404,7 +404,8 @@ static int read_period(reader *r, const doc_node *obj, reset_kind *kind,
     if (!has_inc && !has_sch)
         return fail(r, "resets: true needs reset_inc or reset_sch");
     if (has_inc) {
-        if (read_int(r, obj, "reset_inc", 1, 1, MAX_TIME, inc) != 0) return -1;
+        if (read_int(r, obj, "reset_inc", 1, 1, LIMITR_MAX_TIME, inc) != 0)
+            return -1;
         *kind = RESET_INTERVAL;
         return 0;
     }
