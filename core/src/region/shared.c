@@ -125,9 +125,7 @@ int limitr__shared_enter(limitr_engine *e)
     int status = slot_lock(e, s->slot, s->lock_timeout_ms);
     if (status != LIMITR_OK) return status;
     s->n_touched = 0;
-    if (s->forks != forks &&
-        limitr__region_generation(s->slot->r) == s->generation &&
-        e->policy->vm == NULL)
+    if (s->forks != forks && e->policy->vm == NULL)
         s->forks = forks; /* forked, but no snippet VM to make its own */
     if (limitr__region_generation(s->slot->r) != s->generation ||
         s->forks != forks) {
