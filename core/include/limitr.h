@@ -718,7 +718,9 @@ LIMITR_API int limitr_customer_grants(limitr_engine *engine, const char *id,
 /* Grants the customer the top-up `topup` of its resolved plan (call it
  * after the host's payment succeeded): a new grant each call; fires
  * customer-topup-granted. LIMITR_NOT_FOUND "unknown_customer", "no_plan",
- * "unknown_topup"; LIMITR_INVALID "too_many_grants" past 256 grants. */
+ * "unknown_topup"; LIMITR_INVALID "too_many_grants" past 256 grants, or
+ * "topup_not_for_type" for an included top-up whose included_scopes leave
+ * the customer's type out. */
 LIMITR_API int limitr_apply_customer_topup(limitr_engine *engine,
                                            const char *id, const char *topup);
 

@@ -142,11 +142,41 @@ TEST(bad_grants_change_nothing)
     limitr_free(e);
 }
 
+/* apply_customer_topup refuses what reconciliation would take back */
+TEST(an_included_topup_is_applied_only_within_its_scopes)
+{
+    static const char scoped_yaml[] =
+        "policy:\n"
+        "  credits: {token: {}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      default: true\n"
+        "      topups:\n"
+        "        pool: {credit: token, value: 50, included: true,\n"
+        "               included_scopes: [org]}\n";
+    limitr_engine *e = engine_of(scoped_yaml, NULL);
+    const char *json = NULL;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "acme", NULL, "{\"type\": \"org\"}",
+                                     NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "bob", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_apply_customer_topup(e, "bob", "pool"), LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "topup_not_for_type");
+    ASSERT_CONTAINS(limitr_last_error(e), "'pool'");
+    ASSERT_CONTAINS(limitr_last_error(e), "'user'");
+    ASSERT_EQ(limitr_customer_grants(e, "bob", &json), LIMITR_OK);
+    ASSERT_STR(json, "[]");
+    ASSERT_EQ(limitr_apply_customer_topup(e, "acme", "pool"), LIMITR_OK);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(included_grant_runs_a_hard_limit_past_its_value);
     RUN(soft_overage_is_drawn_from_grants_first);
     RUN(the_calls);
     RUN(bad_grants_change_nothing);
+    RUN(an_included_topup_is_applied_only_within_its_scopes);
     return harness_failures != 0;
 }

@@ -310,6 +310,14 @@ policy:
         assert.is_false(e:allow("bob", "e", 1))
         assert.is_true(e:allow("bob", "shared", 20))
         assert.are.equal(30, e:credit_remaining("acme", "t"))
+        -- sold to bob, the pool would be a grant the next reconciliation
+        -- removes: refused, nothing granted
+        local err = H.fails("topup_not_for_type", e:apply_customer_topup("bob", "pool"))
+        assert.matches("'pool'", err)
+        assert.matches("'user'", err)
+        assert.are.same({}, e:customer("bob").grants)
+        assert.is_true(e:apply_customer_topup("acme", "pool"))
+        assert.are.equal(80, e:credit_remaining("acme", "t"))
     end)
 
     it("owed through refs: check and reads agree with allow, and a denial grants nothing", function()

@@ -63,6 +63,13 @@ static int apply_customer_topup_call(limitr_engine *e, const char *id,
         return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
     t = limitr__plan_topup(&e->policy->plans[plan], topup);
     if (t == NULL) return limitr__reason(e, LIMITR_NOT_FOUND, "unknown_topup");
+    /* its grant would be one the next reconciliation removes (step 2) */
+    if (t->included && !limitr__topup_included_for(t, c->type))
+        return limitr__fail(e, LIMITR_INVALID, "topup_not_for_type",
+                            "apply_customer_topup: top-up '%s' is included "
+                            "only for other customer types than '%s' "
+                            "(included_scopes)",
+                            topup, c->type);
     now = limitr__now(e);
     limitr__grants_refresh(e, c, now);
     if (limitr__grant_topup(e, c, t, now, &full) != 0)
