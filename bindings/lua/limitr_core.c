@@ -975,6 +975,21 @@ static const char *string_arg(lua_State *L, int idx, size_t *len)
     return s;
 }
 
+/* A value that may be a unit string ("2GB"): the number, or *text (no NUL
+ * inside: the text API takes it). */
+static double number_or_text(lua_State *L, int idx, const char **text)
+{
+    int isnum;
+    double value = lua_tonumberx(L, idx, &isnum); /* "50" converts too */
+    *text = NULL;
+    if (isnum) return value;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        *text = check_string(L, idx);
+        return 0;
+    }
+    return luaL_checknumber(L, idx); /* raises the type error */
+}
+
 /* The hot path: as few Lua API calls as the checks allow. */
 static int l_engine_allow(lua_State *L)
 {
@@ -1553,13 +1568,14 @@ static char *opts_json_text(lua_State *L, int idx, const char *what)
 static int l_engine_observe(lua_State *L)
 {
     engine_box *b = check_box(L);
-    const char *id = check_string(L, 2), *ent = check_string(L, 3);
-    double value = luaL_checknumber(L, 4);
+    const char *id = check_string(L, 2), *ent = check_string(L, 3), *text;
+    double value = number_or_text(L, 4, &text);
     char *opts = opts_json_text(L, 5, "observe");
+    const char *json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     int status;
     enter(b);
-    status = limitr_observe(b->e, id, ent, value,
-                            opts != NULL && opts[0] == '[' ? "{}" : opts);
+    status = text != NULL ? limitr_observe_str(b->e, id, ent, text, json)
+                          : limitr_observe(b->e, id, ent, value, json);
     leave(b);
     free(opts);
     return push_decision(L, b->e, status);
@@ -1589,20 +1605,29 @@ static int l_engine_reserve(lua_State *L)
     engine_box *b = check_box(L);
     size_t id_len, ent_len;
     const char *id = string_arg(L, 2, &id_len);
-    const char *ent = string_arg(L, 3, &ent_len);
+    const char *ent = string_arg(L, 3, &ent_len), *text = NULL;
     int estimated = lua_isnoneornil(L, 4);
-    double value = estimated ? NAN : luaL_checknumber(L, 4);
-    char *opts;
+    double value = estimated ? NAN : number_or_text(L, 4, &text);
+    char *opts, name[24];
     uint64_t hold;
     int status;
-    if (!estimated && isnan(value))
+    if (!estimated && text == NULL && isnan(value))
         return luaL_argerror(L, 4,
                              "a number, not NaN (nil holds the estimate)");
+    if (text != NULL) /* the text API: no NUL inside */
+        id = check_string(L, 2), ent = check_string(L, 3);
     opts = opts_json_text(L, 5, "reserve");
     enter(b);
-    status =
-        limitr_reserve_n(b->e, id, id_len, ent, ent_len, value,
-                         opts != NULL && opts[0] == '[' ? "{}" : opts, &hold);
+    if (text != NULL) {
+        status = limitr_reserve_str(
+            b->e, id, ent, text, opts != NULL && opts[0] == '[' ? "{}" : opts,
+            name, sizeof name);
+        hold = status == LIMITR_OK ? strtoull(name + 1, NULL, 10) : 0;
+    } else {
+        status = limitr_reserve_n(b->e, id, id_len, ent, ent_len, value,
+                                  opts != NULL && opts[0] == '[' ? "{}" : opts,
+                                  &hold);
+    }
     leave(b);
     free(opts);
     if (status != LIMITR_OK) return push_decision(L, b->e, status);
@@ -1636,21 +1661,29 @@ static int l_engine_settle(lua_State *L)
     engine_box *b = check_box(L);
     size_t id_len, ent_len;
     const char *id = string_arg(L, 2, &id_len);
-    const char *ent = string_arg(L, 3, &ent_len), *text;
+    const char *ent = string_arg(L, 3, &ent_len), *text, *actual_text;
     uint64_t hold = hold_arg(L, 4, &text);
-    double actual = luaL_checknumber(L, 5);
-    char *opts;
+    double actual = number_or_text(L, 5, &actual_text);
+    char *opts, name[24];
     const char *json;
     int status;
-    if (text != NULL) /* the text API: no NUL inside */
+    if (text != NULL || actual_text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
+    if (actual_text != NULL && text == NULL) { /* the hold by its name */
+        snprintf(name, sizeof name, "h%llu", (unsigned long long)hold);
+        text = name;
+    }
     /* last: every check above may raise, and opts is allocated */
     opts = opts_json_text(L, 6, "settle");
     json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     enter(b);
-    status = text != NULL ? limitr_settle(b->e, id, ent, text, actual, json)
-                          : limitr_settle_n(b->e, id, id_len, ent, ent_len,
-                                            hold, actual, json);
+    if (actual_text != NULL)
+        status = limitr_settle_str(b->e, id, ent, text, actual_text, json);
+    else if (text != NULL)
+        status = limitr_settle(b->e, id, ent, text, actual, json);
+    else
+        status = limitr_settle_n(b->e, id, id_len, ent, ent_len, hold, actual,
+                                 json);
     leave(b);
     free(opts);
     return push_decision(L, b->e, status);

@@ -638,6 +638,14 @@ LIMITR_API int limitr_reserve_n(limitr_engine *engine, const char *id,
                                 size_t id_len, const char *ent, size_t ent_len,
                                 double value, const char *opts_json,
                                 uint64_t *hold_out);
+/* limitr_reserve of a value string: a number, or a number with a unit of
+ * the credit's dimension ("2GB"), converted to the limit's credit units as
+ * limitr_allow_str does; LIMITR_INVALID "invalid_value" for one that is
+ * neither ("ten", a duration for MB), before any gate. */
+LIMITR_API int limitr_reserve_str(limitr_engine *engine, const char *id,
+                                  const char *ent, const char *value,
+                                  const char *opts_json, char *hold_out,
+                                  size_t hold_size);
 /* Gives the hold's room back, records `actual` (forced, past limits and
  * caps, with events), the governor taking what was used past the hold or
  * keeping the refund, then learns it. An unknown or dead hold still
@@ -651,6 +659,10 @@ LIMITR_API int limitr_settle_n(limitr_engine *engine, const char *id,
                                size_t id_len, const char *ent, size_t ent_len,
                                uint64_t hold, double actual,
                                const char *opts_json);
+/* limitr_settle of a value string (as limitr_reserve_str). */
+LIMITR_API int limitr_settle_str(limitr_engine *engine, const char *id,
+                                 const char *ent, const char *hold,
+                                 const char *actual, const char *opts_json);
 /* Gives the hold's room back and records nothing; LIMITR_NOT_FOUND
  * "unknown_hold" for an unknown, released or dead hold. */
 LIMITR_API int limitr_release(limitr_engine *engine, const char *id,
@@ -674,6 +686,10 @@ LIMITR_API int limitr_held(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_observe(limitr_engine *engine, const char *id,
                               const char *ent, double value,
                               const char *opts_json);
+/* limitr_observe of a value string (as limitr_reserve_str). */
+LIMITR_API int limitr_observe_str(limitr_engine *engine, const char *id,
+                                  const char *ent, const char *value,
+                                  const char *opts_json);
 /* The estimate at a quantile as JSON {value, overhead, samples, source,
  * scope}: the customer's own from estimate_min_samples samples on, else
  * the policy-wide one (also for an id that is no customer). opts_json:

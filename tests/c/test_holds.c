@@ -126,11 +126,49 @@ TEST(a_settle_past_other_holds_room_is_recorded)
     limitr_free(e);
 }
 
+/* The _str calls take a value string in the limit's credit units, as
+   limitr_allow_str does; a bad one changes nothing. */
+TEST(value_strings_are_converted_to_credit_units)
+{
+    static const char units_yaml[] =
+        "policy:\n"
+        "  credits: {data: {units: MB}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      default: true\n"
+        "      entitlements:\n"
+        "        disk: {limit: {credit: data, value: 5GB}}\n";
+    limitr_engine *e = engine_of(units_yaml, NULL);
+    char h[24];
+    double out = -1;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "u", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_reserve_str(e, "u", "disk", "2GB", NULL, h, sizeof h),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_held(e, "u", "disk", &out), LIMITR_OK);
+    ASSERT_NUM(out, 2000);
+    ASSERT_EQ(limitr_reserve_str(e, "u", "disk", "ten", NULL, h, sizeof h),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
+    ASSERT_EQ(limitr_settle_str(e, "u", "disk", h, "5 min", NULL),
+              LIMITR_INVALID);
+    ASSERT_EQ(limitr_settle_str(e, "u", "disk", h, "1.5GB", NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_value(e, "u", "disk", NULL, &out), LIMITR_OK);
+    ASSERT_NUM(out, 1500);
+    ASSERT_EQ(limitr_held(e, "u", "disk", &out), LIMITR_OK);
+    ASSERT_NUM(out, 0);
+    ASSERT_EQ(limitr_observe_str(e, "u", "disk", "1KB", NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_observe_str(e, "u", "disk", "1s", NULL), LIMITR_INVALID);
+    ASSERT_EQ(limitr_observe_str(e, "u", "disk", NULL, NULL), LIMITR_INVALID);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(text_and_number_name_the_same_hold);
     RUN(what_names_no_hold);
     RUN(arguments_are_checked);
     RUN(a_settle_past_other_holds_room_is_recorded);
+    RUN(value_strings_are_converted_to_credit_units);
     return harness_failures != 0;
 }

@@ -80,7 +80,8 @@ describe("observe and estimate", function()
         assert.are.same({ false, "unknown_customer" }, { e:observe("ghost", "plain", 1) })
         H.fails("invalid_argument", e:estimate("a", "plain", { quantile = 2 }))
         H.fails("invalid_argument", e:observe("a", "plain", 1, { basis = "big" }))
-        assert.has_error(function() e:observe("a", "plain", "x") end)
+        assert.are.same({ false, "invalid_value" }, { e:observe("a", "plain", "x") })
+        assert.has_error(function() e:observe("a", "plain", {}) end)
         local _, err = limitr.new([[
 policy:
   estimate_min_samples: 0

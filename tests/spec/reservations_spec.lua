@@ -507,3 +507,50 @@ policy:
         assert.are.equal(9, after(0))
     end)
 end)
+
+describe("unit strings", function()
+    local UNITS = [[
+policy:
+  credits:
+    data: {units: MB}
+  plans:
+    p:
+      default: true
+      entitlements:
+        disk: {limit: {credit: data, value: 5GB}}
+        beta: {}
+]]
+
+    it("reserve, settle and observe take them in the limit's credit units, as allow does", function()
+        local e = H.engine(UNITS, 0, "u", "p")
+        local h = assert(e:reserve("u", "disk", "2GB"))
+        assert.are.equal(2000, e:held("u", "disk"))
+        assert.is_false(e:check("u", "disk", "3001MB"))
+        assert.is_true(e:settle("u", "disk", h, "1.5 GB"))
+        assert.are.equal(1500, e:customer("u").meters.disk.value)
+        assert.are.equal(0, e:held("u", "disk"))
+        -- the hold named as text, the value a plain number string
+        h = assert(e:reserve("u", "disk", "100"))
+        assert.is_true(e:settle("u", "disk", "h" .. h, "50"))
+        assert.are.equal(1550, e:customer("u").meters.disk.value)
+        -- settle learned 1500 then 50; observe learns in MB too
+        assert.is_true(e:observe("u", "disk", "1GB"))
+        assert.are.equal(3, e:estimate("u", "disk").samples)
+        assert.is_true(e:settle("u", "beta", 7, "1GB")) -- a flag records nothing
+    end)
+
+    it("refuse a bad one before anything changes", function()
+        local e = H.engine(UNITS, 0, "u", "p")
+        local h = assert(e:reserve("u", "disk", "1GB"))
+        local before = e:export()
+        assert.are.same({ false, "invalid_value" }, { e:reserve("u", "disk", "ten") })
+        assert.are.same({ false, "invalid_value" }, { e:reserve("u", "disk", "2h") })
+        assert.are.same({ false, "invalid_value" }, { e:settle("u", "disk", h, "2h") })
+        assert.are.same({ false, "invalid_value" }, { e:settle("u", "disk", h, "-1MB") })
+        assert.are.same({ false, "invalid_value" }, { e:observe("u", "disk", "ten") })
+        assert.are.same({ false, "invalid_value" }, { e:observe("u", "disk", "1 min") })
+        assert.are.equal(before, e:export())
+        assert.has_error(function() e:reserve("u", "disk", "1\0MB") end)
+        assert.is_true(e:release("u", "disk", h))
+    end)
+end)

@@ -906,9 +906,9 @@ with_call_caps(limitr_engine *e, const char *id, size_t id_len, const char *ent,
  * settle's row is its row), and with no call caps (those are a call's
  * own). */
 int limitr__allow_found(limitr_engine *e, decision *d, double value,
-                        const limitr_call_opts *opts)
+                        const char *value_text, const limitr_call_opts *opts)
 {
-    call_value cv = {value, NULL, 0, -1};
+    call_value cv = {value, value_text, 0, -1};
     call_caps *outer = e->call_caps;
     int status;
     if (check_value(&cv) != 0)

@@ -41,7 +41,7 @@ typedef struct decision {
 /* An allow on the target d, found by its caller and up to date (settle's
  * recording, decide.c): gates 5-9 without a second lookup. */
 int limitr__allow_found(limitr_engine *e, decision *d, double value,
-                        const limitr_call_opts *opts);
+                        const char *value_text, const limitr_call_opts *opts);
 /* meter-reset, when d's view rolled and someone listens, for a call that
  * wrote the roll-over without metering (reserve, release; decide.c); opts:
  * the call's event data, or NULL. */

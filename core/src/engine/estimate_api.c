@@ -245,7 +245,8 @@ int limitr__observe_call(limitr_engine *e, const decision *d, lnum v, lnum cost,
 }
 
 static int observe_call(limitr_engine *e, const char *id, const char *ent,
-                        double value, const char *opts_json)
+                        double value, const char *value_text,
+                        const char *opts_json)
 {
     decision d;
     est_opts o;
@@ -255,14 +256,22 @@ static int observe_call(limitr_engine *e, const char *id, const char *ent,
     LIMITR_REFUSE_REENTRY(e, "observe");
     if (e->store != NULL)
         limitr__store_op(e, "observe", id, id ? strlen(id) : 0, ent,
-                         ent ? strlen(ent) : 0, &value, NULL, opts_json);
+                         ent ? strlen(ent) : 0,
+                         value_text != NULL ? NULL : &value, value_text,
+                         opts_json);
     if (id == NULL || ent == NULL)
         return bad(e, "observe", "id and entitlement are required");
-    if (limitr__lnum_from_double(value, &v) != 0)
+    if (value_text != NULL ? !limitr__value_ok(0, value_text)
+                           : limitr__lnum_from_double(value, &v) != 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if (limitr__target(e, id, strlen(id), ent, strlen(ent), &d) != 0)
         return limitr__reason(e, d.status, d.reason);
     if (d.lim == NULL) return limitr__deny(e, "not_metered");
+    if (value_text != NULL) { /* in the limit's credit units */
+        if (limitr__requested(e, &d, 0, value_text) != 0)
+            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        v = d.requested;
+    }
     status = read_opts(e, "observe", opts_json, d.ent, &o);
     if (status == LIMITR_OK) {
         if (o.has_overhead) {
@@ -285,7 +294,16 @@ int limitr_observe(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json)
 {
     LIMITR_ENTER(e);
-    return limitr__stored(e, observe_call(e, id, ent, value, opts_json));
+    return limitr__stored(e, observe_call(e, id, ent, value, NULL, opts_json));
+}
+
+int limitr_observe_str(limitr_engine *e, const char *id, const char *ent,
+                       const char *value, const char *opts_json)
+{
+    LIMITR_ENTER(e);
+    return limitr__stored(e, observe_call(e, id, ent, 0,
+                                          value != NULL ? value : "",
+                                          opts_json));
 }
 
 /* x predicted at q (docs/economy.md 11.2) into the result object. */

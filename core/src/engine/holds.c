@@ -282,14 +282,15 @@ static int predicted(limitr_engine *e, const hold_call *c, const hold_opts *o,
 static const reservation no_hold;
 
 static int reserve(limitr_engine *e, const hold_call *c, double value,
-                   const char *opts_json, uint64_t *hold_out)
+                   const char *value_text, const char *opts_json,
+                   uint64_t *hold_out)
 {
     decision d;
     hold_opts o;
     reservation h;
     lnum v = 0, overhead = 0, over, with_before, limit;
     limitr_call_opts co;
-    int status, allowed, estimated = isnan(value);
+    int status, allowed, estimated = value_text == NULL && isnan(value);
     int64_t ttl;
     meter *m;
     if ((status = read_hold_opts(e, "reserve", opts_json, &o)) != LIMITR_OK) {
@@ -298,6 +299,10 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     }
     h = no_hold; /* (not memset: see read_hold_opts) */
     h.segment = NULL;
+    if (value_text != NULL && !limitr__value_ok(0, value_text)) {
+        free_hold_opts(&o); /* "ten": before any gate */
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+    }
     if (limitr__target(e, c->id, c->id_len, c->ent, c->ent_len, &d) != 0) {
         free_hold_opts(&o);
         return limitr__reason(e, d.status, d.reason);
@@ -311,6 +316,12 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
             free_hold_opts(&o);
             return limitr__nomem(e);
         }
+    } else if (value_text != NULL) { /* in the limit's credit units */
+        if (limitr__requested(e, &d, 0, value_text) != 0) {
+            free_hold_opts(&o);
+            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        }
+        v = d.requested;
     } else if (limitr__lnum_from_double(value, &v) != 0) {
         free_hold_opts(&o);
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
@@ -453,7 +464,8 @@ static long hold_of(limitr_engine *e, const hold_call *c, decision *d)
  * checks (a bad call is logged too), then reserve(). text: the text API's
  * out ("h<n>"), or NULL for limitr_reserve_n's; hold_out NULL: no out. */
 static int reserve_call(limitr_engine *e, const hold_call *c, double value,
-                        const char *opts_json, uint64_t *hold_out, char *text)
+                        const char *value_text, const char *opts_json,
+                        uint64_t *hold_out, char *text)
 {
     char name[24];
     int status;
@@ -462,13 +474,14 @@ static int reserve_call(limitr_engine *e, const hold_call *c, double value,
     if (e->store != NULL)
         limitr__store_op(e, "reserve", c->id, c->id != NULL ? c->id_len : 0,
                          c->ent, c->ent != NULL ? c->ent_len : 0,
-                         isnan(value) ? NULL : &value, NULL, opts_json);
+                         value_text != NULL || isnan(value) ? NULL : &value,
+                         value_text, opts_json);
     if (c->id == NULL || c->ent == NULL || hold_out == NULL)
         status = limitr__fail(e, LIMITR_INVALID, NULL,
                               "reserve: id, entitlement and %s are required",
                               text != NULL ? "a 24-byte out" : "an out");
     else
-        status = reserve(e, c, value, opts_json, hold_out);
+        status = reserve(e, c, value, value_text, opts_json, hold_out);
     if (status == LIMITR_OK && (text != NULL || e->store != NULL)) {
         hold_name(*hold_out, name);
         if (text != NULL) memcpy(text, name, strlen(name) + 1);
@@ -482,19 +495,36 @@ int limitr_reserve_n(limitr_engine *e, const char *id, size_t id_len,
                      const char *opts_json, uint64_t *hold_out)
 {
     hold_call c = {id, ent, id_len, ent_len, 0, NULL, 0};
-    return reserve_call(e, &c, value, opts_json, hold_out, NULL);
+    return reserve_call(e, &c, value, NULL, opts_json, hold_out, NULL);
+}
+
+/* The text API's reserve: the hold's name "h<n>" into hold_out. */
+static int reserve_text(limitr_engine *e, const char *id, const char *ent,
+                        double value, const char *value_text,
+                        const char *opts_json, char *hold_out, size_t hold_size)
+{
+    hold_call c = {id, ent, LIMITR_LEN(id), LIMITR_LEN(ent), 0, NULL, 0};
+    uint64_t n;
+    char unused[24]; /* no out given: the call fails before writing it */
+    return reserve_call(e, &c, value, value_text, opts_json,
+                        hold_out != NULL && hold_size >= 24 ? &n : NULL,
+                        hold_out != NULL ? hold_out : unused);
 }
 
 int limitr_reserve(limitr_engine *e, const char *id, const char *ent,
                    double value, const char *opts_json, char *hold_out,
                    size_t hold_size)
 {
-    hold_call c = {id, ent, LIMITR_LEN(id), LIMITR_LEN(ent), 0, NULL, 0};
-    uint64_t n;
-    char unused[24]; /* no out given: the call fails before writing it */
-    return reserve_call(e, &c, value, opts_json,
-                        hold_out != NULL && hold_size >= 24 ? &n : NULL,
-                        hold_out != NULL ? hold_out : unused);
+    return reserve_text(e, id, ent, value, NULL, opts_json, hold_out,
+                        hold_size);
+}
+
+int limitr_reserve_str(limitr_engine *e, const char *id, const char *ent,
+                       const char *value, const char *opts_json,
+                       char *hold_out, size_t hold_size)
+{
+    return reserve_text(e, id, ent, 0, value != NULL ? value : "", opts_json,
+                        hold_out, hold_size);
 }
 
 /* The target of the text API's settle and release. */
@@ -596,7 +626,7 @@ static int grants_of_hold(const reservation *h, settle_context *l)
 }
 
 static int settle_call(limitr_engine *e, const hold_call *c, double actual,
-                       const char *opts_json)
+                       const char *actual_text, const char *opts_json)
 {
     settle_context context = {NULL, 0, NULL, 0, 0};
     decision d;
@@ -615,12 +645,14 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
     LIMITR_REFUSE_REENTRY(e, "settle");
     if (e->store != NULL)
         limitr__store_op(e, "settle", c->id, c->id != NULL ? c->id_len : 0,
-                         c->ent, c->ent != NULL ? c->ent_len : 0, &actual, NULL,
+                         c->ent, c->ent != NULL ? c->ent_len : 0,
+                         actual_text != NULL ? NULL : &actual, actual_text,
                          hold_text(c, name));
     if (c->id == NULL || c->ent == NULL || c->no_hold)
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "settle: id, entitlement and hold are required");
-    if (limitr__lnum_from_double(actual, &a) != 0 || a < 0)
+    if (actual_text != NULL ? !limitr__value_ok(0, actual_text)
+                            : limitr__lnum_from_double(actual, &a) != 0 || a < 0)
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     if ((status = read_hold_opts(e, "settle", opts_json, &o)) != LIMITR_OK) {
         free_hold_opts(&o);
@@ -629,6 +661,15 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
     if ((i = hold_of(e, c, &d)) == -2) {
         free_hold_opts(&o);
         return limitr__reason(e, d.status, d.reason);
+    }
+    if (actual_text != NULL) { /* in the limit's credit units */
+        a = 0;                 /* (a flag records nothing) */
+        if (d.lim != NULL &&
+            (limitr__requested(e, &d, 0, actual_text) != 0 ||
+             (a = d.requested) < 0)) {
+            free_hold_opts(&o);
+            return limitr__reason(e, LIMITR_INVALID, "invalid_value");
+        }
     }
     if (d.lim != NULL && lnum_add(d.v.value, a, &sum) != 0) {
         free_hold_opts(&o); /* it could not be recorded: the hold stays */
@@ -692,7 +733,7 @@ static int settle_call(limitr_engine *e, const hold_call *c, double actual,
     context.overhead = o.overhead;
     e->settle = &context;
     e->draw.valid = 0;
-    status = limitr__allow_found(e, &d, actual, &co);
+    status = limitr__allow_found(e, &d, actual, actual_text, &co);
     e->settle = NULL;
     e->draw.valid = 0;
     free_ids(&context);
@@ -718,7 +759,18 @@ int limitr_settle(limitr_engine *e, const char *id, const char *ent,
 {
     hold_call c = text_call(id, ent, hold);
     LIMITR_ENTER(e);
-    return limitr__stored(e, settle_call(e, &c, actual, opts_json));
+    return limitr__stored(e, settle_call(e, &c, actual, NULL, opts_json));
+}
+
+int limitr_settle_str(limitr_engine *e, const char *id, const char *ent,
+                      const char *hold, const char *actual,
+                      const char *opts_json)
+{
+    hold_call c = text_call(id, ent, hold);
+    LIMITR_ENTER(e);
+    return limitr__stored(e, settle_call(e, &c, 0,
+                                         actual != NULL ? actual : "",
+                                         opts_json));
 }
 
 int limitr_settle_n(limitr_engine *e, const char *id, size_t id_len,
@@ -727,7 +779,7 @@ int limitr_settle_n(limitr_engine *e, const char *id, size_t id_len,
 {
     hold_call c = {id, ent, id_len, ent_len, hold, NULL, 0};
     LIMITR_ENTER(e);
-    return limitr__stored(e, settle_call(e, &c, actual, opts_json));
+    return limitr__stored(e, settle_call(e, &c, actual, NULL, opts_json));
 }
 
 int limitr_held(limitr_engine *e, const char *id, const char *ent, double *out)
