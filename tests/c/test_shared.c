@@ -806,12 +806,35 @@ static int kill_run_at(limitr_engine *e, change_fn change, long k,
     return limitr_stats(e, &run->after) == LIMITR_OK ? 0 : -1;
 }
 
+/* Every slot handed out is a live customer's or free, never both nor
+ * twice: what the export does not show, and per-process caches key on. */
+static int slots_consistent(limitr_engine *e)
+{
+    const state_data *d = e->st.d;
+    unsigned char *seen = calloc(d->next_slot + 1, 1);
+    size_t i, live = 0;
+    int ok = seen != NULL;
+    for (i = 0; ok && i < d->customers.cap; i++) {
+        const customer *c = d->customers.slots[i].c;
+        if (c == NULL || c == IDMAP_TOMBSTONE) continue;
+        ok = c->slot < d->next_slot && !seen[c->slot];
+        if (ok) seen[c->slot] = 1, live++;
+    }
+    for (i = 0; ok && i < d->n_free_slots; i++) {
+        ok = d->free_slots[i] < d->next_slot && !seen[d->free_slots[i]];
+        if (ok) seen[d->free_slots[i]] = 1;
+    }
+    free(seen);
+    return ok && live + d->n_free_slots == d->next_slot;
+}
+
 /* A killed run was undone whole: the state, its bytes and the journal's
  * lent room as before, one recovery more. */
 static int undone(limitr_engine *e, const kill_run *run)
 {
     return run->same && run->after.used == run->before.used && lent(e) == 0 &&
-           run->after.recoveries == run->before.recoveries + 1;
+           run->after.recoveries == run->before.recoveries + 1 &&
+           slots_consistent(e);
 }
 
 /* Kills a child at journaled step 1, 2, ... of `change` until it gets
@@ -830,6 +853,9 @@ static int killed_at_each_step(const char *name, change_fn change, long *steps)
                                 NULL) != LIMITR_OK ||
         limitr_create_customer(e, "k", NULL, "{\"refs\": [\"org\"]}", NULL) !=
             LIMITR_OK ||
+        /* a free slot for the change to take (and give others back) */
+        limitr_create_customer(e, "gone", NULL, NULL, NULL) != LIMITR_OK ||
+        limitr_delete_customer(e, "gone") != LIMITR_OK ||
         limitr_allow(e, "k", "api", 3, NULL) != LIMITR_OK ||
         limitr_reserve(e, "k", "api", 4, NULL, setup_hold, sizeof setup_hold) !=
             LIMITR_OK)

@@ -20,10 +20,14 @@ static int slot_take(state *st, uint32_t *out)
 }
 
 /* Gives a slot back. The list has room for every slot ever handed out, so
- * this cannot fail (it grows in customer_new, before anything changes). */
+ * this cannot fail (it grows in customer_new, before anything changes).
+ * Journaled: a call that took a free slot and gives another back writes
+ * over a live entry of the list, which an undo must bring back. */
 static void slot_release(state *st, uint32_t slot)
 {
-    st->d->free_slots[st->d->n_free_slots++] = slot;
+    uint32_t *entry = &st->d->free_slots[st->d->n_free_slots++];
+    limitr__st_save(st, entry, sizeof *entry);
+    *entry = slot;
 }
 
 static int slots_reserve(state *st)

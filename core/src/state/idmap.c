@@ -5,9 +5,6 @@
 
 #include "state.h"
 
-/* A fixed non-pointer, the same in every process that maps the state. */
-#define IDMAP_TOMBSTONE ((customer *)(uintptr_t)1)
-
 customer *limitr__idmap_find(const idmap *m, const char *key, size_t len,
                              uint64_t hash)
 {

@@ -232,6 +232,10 @@ typedef struct customer {
 } customer;
 
 /* ID -> customer; keys point into the customer (its id or an alt id). */
+/* A deleted slot's c: a fixed non-pointer, the same in every process that
+ * maps the state. */
+#define IDMAP_TOMBSTONE ((customer *)(uintptr_t)1)
+
 typedef struct idmap_slot {
     uint64_t hash;
     const char *key;
