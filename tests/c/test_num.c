@@ -43,6 +43,7 @@ TEST(shortest_decimal_of_a_double)
 TEST(parse_forms_and_errors)
 {
     lnum v;
+    char buf[48];
     ASSERT(parse("12") == lnum_from_int(12));
     ASSERT(parse("+0.5") == LNUM_SCALE / 2);
     ASSERT(parse("2.5e-3") == parse("0.0025"));
@@ -58,6 +59,14 @@ TEST(parse_forms_and_errors)
     ASSERT(parse("1e20") == lnum_from_int(100000000000000000LL) * 1000);
     ASSERT(from(5e19) == lnum_from_int(50000000000000000LL) * 1000);
     ASSERT_EQ(limitr__lnum_parse("2e20", 4, &v), -1);
+    /* every digit an export writes: 20 whole and 18 decimal ones */
+    ASSERT_STR(limitr__lnum_format(
+                   parse("99999999999999999990.909090909090909091"), buf),
+               "99999999999999999990.909090909090909091");
+    ASSERT_STR(limitr__lnum_format(
+                   parse("-1234567890123456789.123456789012345678"), buf),
+               "-1234567890123456789.123456789012345678");
+    ASSERT(parse("0.00000000000000000000000000000000000009") == 0);
     ASSERT_EQ(limitr__lnum_from_double(1.0 / 0.0, &v), -1);
     ASSERT_EQ(limitr__lnum_from_double(0.0 / 0.0, &v), -1);
 }

@@ -66,6 +66,30 @@ describe("export and import (docs/state.md)", function()
         assert.equals(a:export(), b:export())
     end)
 
+    it("imports every digit it exports: 20 whole and 18 decimal ones", function()
+        local P = [[
+policy:
+  exchange:
+    euro: {value: 1.1, currency: usd}
+  credits:
+    token: {price: {amount: 0.01}}
+    seat: {price: {amount: 2, currency: euro}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 0}}
+]]
+        local a = H.engine(P, T, "u", "free")
+        assert(a:add_customer_grant("u", { credit = "seat", value = 1e20, id = "g" }))
+        assert(a:allow("u", "chat", 2000)) -- 20 runes drawn from the seat grant
+        local doc = a:export()
+        assert.matches('"value":"99999999999999999990.909090909090909091"', doc, 1, true)
+        local b = H.engine(P, T)
+        assert(b:import(doc))
+        assert.equals(doc, b:export())
+    end)
+
     it("replaces everything with replace = true", function()
         local a = H.engine(POLICY, T, "x", "free")
         local b = H.engine(POLICY, T, "y", "free")

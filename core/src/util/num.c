@@ -20,7 +20,7 @@ static lnum div_pow10_round(lnum v, int k)
         d *= 10;
     q = v / d;
     r = v % d;
-    if (lnum_abs(r) * 2 >= d) q += v < 0 ? -1 : 1;
+    if (lnum_abs(r) >= d - lnum_abs(r)) q += v < 0 ? -1 : 1; /* 2r: 2e38 */
     return q;
 }
 
@@ -36,13 +36,15 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
     int exp = 0, shift;
     lnum mant = 0;
     int sig = 0; /* significant digits kept in mant */
-    /* Digits past 36 significant ones are below the 10^-18 resolution for
-       any value in range, except that integer digits still count. */
+    /* Digits past 38 significant ones (10^20 whole units to 18 decimals,
+       what an export writes) are below the 10^-18 resolution for any value
+       in range, except that integer digits still count. mant stays below
+       10^38, inside the int128's 1.7 * 10^38. */
     int dropped = 0;
 
     if (p < end && (*p == '+' || *p == '-')) neg = (*p++ == '-');
     for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
-        if (sig < 36) {
+        if (sig < 38) {
             mant = mant * 10 + (*p - '0');
             if (mant != 0) sig++;
         } else {
@@ -52,7 +54,7 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
     if (p < end && *p == '.') {
         p++;
         for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
-            if (sig < 36) {
+            if (sig < 38) {
                 mant = mant * 10 + (*p - '0');
                 if (mant != 0) sig++;
                 frac_digits++;
@@ -85,7 +87,7 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out)
             mant *= 10;
         }
     } else {
-        if (shift < -36) { /* mant < 10^36 rounds to 0; 10^39 overflows */
+        if (shift < -38) { /* mant < 10^38 rounds to 0; 10^39 overflows */
             mant = 0;
         } else {
             mant = div_pow10_round(mant, -shift);
