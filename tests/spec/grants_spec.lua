@@ -320,6 +320,29 @@ policy:
         assert.are.equal(80, e:credit_remaining("acme", "t"))
     end)
 
+    it("a held grant stands for the top-up after a plan change through refs, and none follows it", function()
+        local e = H.engine([[
+policy:
+  credits:
+    token: {price: {amount: 0.01}}
+  plans:
+    a:
+      entitlements:
+        chat: {limit: {credit: token, value: 10}}
+      topups:
+        bonus: {credit: token, value: 5, included: true}
+    b:
+      extends: a
+]], 0)
+        assert(e:create_customer("org", "a", { type = "org" }))
+        assert(e:create_customer("u", nil, { refs = { "org" } })) -- bonus granted on a
+        assert(e:set_customer_plan("org", "b")) -- u resolves to b: its bonus stands
+        assert.are.equal(15, e:remaining("u", "chat"))
+        assert.is_true(e:allow("u", "chat", 15)) -- spends it
+        assert.are.same({}, e:customer("u").grants)
+        assert.are.same({ false, "limit" }, { e:allow("u", "chat", 1) })
+    end)
+
     it("owed through refs: check and reads agree with allow, and a denial grants nothing", function()
         local e = H.engine([[
 policy:

@@ -413,7 +413,7 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     draw_plan *plan = &e->draw;
     grant *owed_grants = plan->owed;
     lnum covered;
-    int changed;
+    int changed, decided;
     if (overage <= 0) return 0;
     if (!write) { /* decide: the plan is kept for the commit */
         size_t n_owed =
@@ -432,10 +432,18 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
         plan->n_owed = n_owed;
         return covered;
     }
-    if (plan->valid && plan->c == c && plan->credit == credit &&
-        plan->overage == overage && plan->pos == pos && plan->now == now &&
-        plan->epoch == e->st.d->epoch && plan->n_grants == c->n_grants &&
-        plan->n_owed == 0) {
+    /* the decided draw stands if nothing moved since, and the
+       reconciliation, run first as on the long way, changes nothing (a
+       held grant that stands for an included top-up is recorded as given
+       before the draw may spend it, else it would be owed again) */
+    decided = plan->valid && plan->c == c && plan->credit == credit &&
+              plan->overage == overage && plan->pos == pos &&
+              plan->now == now && plan->epoch == e->st.d->epoch &&
+              plan->n_grants == c->n_grants && plan->n_owed == 0;
+    if (decided && has_topup_work(e, c) &&
+        (limitr__grants_reconcile(e, c, now, &changed) != 0 || changed))
+        decided = 0; /* planned again on what it left */
+    if (decided) {
         /* the decided draw, on the grants it was made on: only the grants
            drawn are written (with the resets their balances counted) */
         size_t k, drained[MAX_CUSTOMER_GRANTS], n_drained = 0;
@@ -457,9 +465,6 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
             drained[hi] = drained[--n_drained];
         }
         plan->valid = 0;
-        if (has_topup_work(e, c) &&
-            limitr__grants_reconcile(e, c, now, &changed) != 0)
-            return 0;
         return plan->covered;
     } else {
         /* what the view counted as owed is granted first */
