@@ -320,6 +320,32 @@ policy:
         assert.are.equal(80, e:credit_remaining("acme", "t"))
     end)
 
+    it("remaining and limit count an owed top-up, as check and credit_remaining do", function()
+        local P = [[
+policy:
+  credits:
+    token: {price: {amount: 0.01}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 100}}
+%s]]
+        local e = H.engine(P:format(""), 0)
+        assert(e:create_customer("u"))
+        -- a reload adds an included top-up: owed, granted at the next draw
+        assert(e:reload(P:format("      topups:\n        extra: {credit: token, value: 20, included: true}\n")))
+        assert.are.equal(0, #e:customer("u").grants)
+        assert.are.equal(20, e:credit_remaining("u", "token"))
+        assert.are.equal(120, e:remaining("u", "chat"))
+        assert.are.equal(120, e:limit("u", "chat"))
+        assert.are.equal(100, e:limit("u", "chat", { grants = false }))
+        assert.is_false(e:check("u", "chat", 121))
+        assert.is_true(e:allow("u", "chat", 120))
+        assert.are.equal(0, e:credit_remaining("u", "token"))
+        assert.is_false(e:check("u", "chat", 1))
+    end)
+
     it("a held grant stands for the top-up after a plan change through refs, and none follows it", function()
         local e = H.engine([[
 policy:

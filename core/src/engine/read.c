@@ -68,7 +68,7 @@ static lnum grants_of(limitr_engine *e, const decision *d,
 {
     lnum pos = d->v.value > d->limit ? d->v.value - d->limit : 0;
     if ((opts != NULL && opts->no_grants) || !d->lim->rule.grants_apply ||
-        d->owner->n_grants == 0)
+        !limitr__grants_any(e, d->owner)) /* owed top-ups count too */
         return 0;
     return limitr__grants_worth(
         e, d->owner, e->policy->credits[d->lim->credit].name, pos, d->now);
