@@ -106,6 +106,34 @@ describe("limitr.shared", function()
         assert.is_true(e:allow(("customer-%023d"):format(0), "api", 1))
     end)
 
+    it("a full region refuses a draw that needs an owed top-up granted, changing nothing", function()
+        local function policy(topup)
+            return ([[
+policy:
+  credits: {token: {}}
+  plans:
+    free:
+      default: true
+      entitlements:
+        chat: {limit: {credit: token, value: 10, mode: hard}}
+%s]]):format(topup and "      topups:\n        pack: {credit: token, value: 100, included: true}\n" or "")
+        end
+        local e = assert(limitr.shared(policy(false), { name = fresh_name(), size = "1m" }))
+        assert(e:set_time(1767225600000))
+        assert(e:create_customer("k"))
+        assert(e:reload(policy(true))) -- k is owed the pack: granted at its first draw
+        local made = 0
+        while e:create_customer(("filler-%05d"):format(made)) do made = made + 1 end
+        assert.is_true(e:check("k", "chat", 30))
+        local before = e:export("k")
+        local ok, err, code = e:allow("k", "chat", 30) -- past 10: the pack pays
+        assert.is_nil(ok)
+        assert.equal("state region full", err)
+        assert.equal("region_full", code)
+        assert.equal(before, e:export("k"))
+        assert.is_true(e:allow("k", "chat", 10)) -- within the limit: no grant needed
+    end)
+
     it("under nginx, runs only in init_by_lua", function()
         local saved = rawget(_G, "ngx")
         _G.ngx = { get_phase = function() return "access" end }

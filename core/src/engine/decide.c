@@ -694,6 +694,14 @@ read_value(const limitr_engine *e, decision *d, int step, const call_value *cv)
     return lnum_add(d->v.value, d->requested, &d->new_value);
 }
 
+/* The reconciliation of d's owner's top-ups (cold: past the limit, on a
+ * plan that includes some). 0, or -1 when memory ran out. */
+static __attribute__((noinline)) int grant_owed(limitr_engine *e, decision *d)
+{
+    int changed;
+    return limitr__grants_reconcile(e, d->owner, d->now, &changed);
+}
+
 /* The economy's part of a commit (cold: most calls have none): the grants
  * drawn as decided (what could not be, no room for an owed grant, is
  * overage), then the caps moved; returns the cap events owed. */
@@ -815,6 +823,12 @@ run_found(limitr_engine *e, decision *d, call_value *cv, int step, int commit,
         return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                             "allow: the meter's overhead would pass the "
                             "range of amounts (+-1e20)");
+    /* the included top-ups the decision counted as owed are granted
+       before anything is written: without room for them the call fails
+       (region full), never billing their part as overage */
+    if (d->grant_cover > 0 && e->policy->any_included &&
+        limitr__grants_included(e, d->owner) && grant_owed(e, d) != 0)
+        return limitr__nomem(e);
     if ((m = stored_meter(e, d)) == NULL) return limitr__nomem(e);
     limitr__meter_apply(m, &d->v);
     m->value = d->new_value;
