@@ -116,14 +116,17 @@ policy:
       default: true
       entitlements:
         chat: {limit: {credit: token, value: 10, mode: hard}}
-%s]]):format(topup and "      topups:\n        pack: {credit: token, value: 100, included: true}\n" or "")
+%s    bare:
+      entitlements:
+        chat: {limit: {credit: token, value: 10, mode: hard}}
+]]):format(topup and "      topups:\n        pack: {credit: token, value: 100, included: true}\n" or "")
         end
         local e = assert(limitr.shared(policy(false), { name = fresh_name(), size = "1m" }))
         assert(e:set_time(1767225600000))
         assert(e:create_customer("k"))
         assert(e:reload(policy(true))) -- k is owed the pack: granted at its first draw
         local made = 0
-        while e:create_customer(("filler-%05d"):format(made)) do made = made + 1 end
+        while e:create_customer(("filler-%05d"):format(made), "bare") do made = made + 1 end
         assert.is_true(e:check("k", "chat", 30))
         local before = e:export("k")
         local ok, err, code = e:allow("k", "chat", 30) -- past 10: the pack pays
@@ -132,6 +135,14 @@ policy:
         assert.equal("region_full", code)
         assert.equal(before, e:export("k"))
         assert.is_true(e:allow("k", "chat", 10)) -- within the limit: no grant needed
+        -- a customer made now has no room for its pack's grant: it is made,
+        -- the pack stays owed (reads count it), and its first draw fails whole
+        assert(e:delete_customer("filler-00000"))
+        assert(e:create_customer("late")) -- the room of the filler's record
+        assert.are.same({}, e:customer("late").grants)
+        assert.equal(100, e:credit_remaining("late", "token"))
+        assert.equal(110, e:limit("late", "chat"))
+        assert.is_nil((e:allow("late", "chat", 30)))
     end)
 
     it("under nginx, runs only in init_by_lua", function()

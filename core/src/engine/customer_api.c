@@ -262,7 +262,7 @@ static int create_customer_call(limitr_engine *e, const char *id,
     char *own_copy, *type, *label, *metadata;
     strlist refs = {NULL, 0, 0}, alts = {NULL, 0, 0};
     int alts_grown = 0, refs_given, new_plan = -1;
-    int grants_changed, grants_failed = 0;
+    int grants_changed;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "create_customer");
     LIMITR_LOG_OP(e, "create_customer", id, plan);
@@ -368,15 +368,11 @@ static int create_customer_call(limitr_engine *e, const char *id,
     limitr__state_changed(&e->st);
     if (created != NULL)
         ensure_owned_meters(e, c, c->created); /* room was reserved */
-    /* included top-ups, before the one customer-set (docs/economy.md 4) */
-    if (limitr__grants_reconcile(e, c, limitr__now(e), &grants_changed) != 0)
-        grants_failed = 1;
+    /* included top-ups, before the one customer-set (docs/economy.md 4);
+       without room for their grants they stay owed, which reads count,
+       and the first draw that needs them grants them (or fails whole) */
+    (void)limitr__grants_reconcile(e, c, limitr__now(e), &grants_changed);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
-    if (grants_failed) /* the customer is made; its top-ups wait */
-        return limitr__fail(e, LIMITR_NOMEM, NULL,
-                            "create_customer: out of memory granting the "
-                            "included top-ups (ensure_included_topups "
-                            "grants them later)");
     if (snapshot_json != NULL) {
         c = limitr__customer_find(e, id, len, hash); /* a handler may delete */
         if (c == NULL)
@@ -592,7 +588,7 @@ static int set_customer_plan_call(limitr_engine *e, const char *id,
     int64_t earliest, now;
     char *own;
     const lp_plan *np;
-    int grants_changed, grants_failed;
+    int grants_changed;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "set_customer_plan");
     LIMITR_LOG_OP(e, "set_customer_plan", id, plan);
@@ -636,7 +632,8 @@ static int set_customer_plan_call(limitr_engine *e, const char *id,
     /* The new plan's included top-ups (limitr's choice: at once); those of
        the old plan's that the new one lacks go. */
     limitr__included_clear(c);
-    grants_failed = limitr__grants_reconcile(e, c, now, &grants_changed);
+    /* (without room they stay owed, as create_customer's) */
+    (void)limitr__grants_reconcile(e, c, now, &grants_changed);
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);
     if (c != NULL && limitr__listening(e, EV_CUSTOMER_PLAN_CHANGED)) {
@@ -651,11 +648,6 @@ static int set_customer_plan_call(limitr_engine *e, const char *id,
             limitr__emit(e, EV_CUSTOMER_PLAN_CHANGED, ev);
         }
     }
-    if (grants_failed)
-        return limitr__fail(e, LIMITR_NOMEM, NULL,
-                            "set_customer_plan: out of memory granting the "
-                            "included top-ups (ensure_included_topups "
-                            "grants them later)");
     return limitr__ok(e);
 }
 
