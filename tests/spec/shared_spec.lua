@@ -145,6 +145,27 @@ policy:
         assert.is_nil((e:allow("late", "chat", 30)))
     end)
 
+    it("a call refused for a full region takes no id from its sequence", function()
+        local e = assert(limitr.shared(POLICY, { name = fresh_name(), size = "1m" }))
+        assert(e:set_time(1767225600000))
+        assert(e:create_customer("k"))
+        local made = 0
+        while e:create_customer(("filler-%05d"):format(made)) do made = made + 1 end
+        local before = e:export("k")
+        for _, call in ipairs({
+            function() return e:add_customer_cap("k", 5) end,
+            function() return e:add_customer_grant("k", { credit = "request", value = 5 }) end,
+            function() return e:reserve("k", "api", 1) end,
+        }) do
+            local ok, err, code = call()
+            assert.is_nil(ok)
+            assert.equal("region_full", code, err)
+        end
+        -- the export's "seq" holds the next ids: untouched, as k is
+        assert.matches('"seq":{"cap":0,"grant":0,"hold":0}', before, 1, true)
+        assert.is_true(before == e:export("k"), "a refused call changed the state")
+    end)
+
     it("under nginx, runs only in init_by_lua", function()
         local saved = rawget(_G, "ngx")
         _G.ngx = { get_phase = function() return "access" end }

@@ -165,6 +165,7 @@ static int add_customer_cap_call(limitr_engine *e, const char *id,
                      "customer '%s' holds %d caps already (the most)", id,
                      MAX_CUSTOMER_CAPS);
     if (!cc.nomem && !cc.errs.nomem && cc.errs.n == 0) {
+        uint64_t seq = e->st.d->next_cap; /* kept when the cap is not */
         k.credit = limitr__state_intern(&e->st, b.credit, strlen(b.credit));
         if (idbuf[0] == '\0') /* generated: cap-<n>, skipping taken ones */
             do {
@@ -173,7 +174,10 @@ static int add_customer_cap_call(limitr_engine *e, const char *id,
             } while (limitr__cap_find(c, idbuf) != NULL);
         k.id = idbuf;
         k.id_len = strlen(idbuf);
-        if (k.credit < 0 || limitr__cap_add(&e->st, c, &k) != 0) cc.nomem = 1;
+        if (k.credit < 0 || limitr__cap_add(&e->st, c, &k) != 0) {
+            e->st.d->next_cap = seq;
+            cc.nomem = 1;
+        }
     }
     limitr__doc_free(root);
     if ((status = limitr__compile_status(e, &cc)) != LIMITR_OK) return status;

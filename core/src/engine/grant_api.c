@@ -232,6 +232,7 @@ static int add_customer_grant_call(limitr_engine *e, const char *id,
     grant g;
     char idbuf[256] = "";
     int status;
+    uint64_t seq;
     LIMITR_ENTER(e);
     LIMITR_REFUSE_REENTRY(e, "add_customer_grant");
     LIMITR_LOG_OP(e, "add_customer_grant", id, NULL);
@@ -245,6 +246,7 @@ static int add_customer_grant_call(limitr_engine *e, const char *id,
     limitr__grants_refresh(e, c, g.created_on);
     if (c->n_grants >= MAX_CUSTOMER_GRANTS)
         return too_many(e, "add_customer_grant", id);
+    seq = e->st.d->next_grant; /* kept when the grant is not */
     if (idbuf[0] == '\0') { /* generated: grant-<n>, skipping taken ones */
         do {
             snprintf(idbuf, sizeof idbuf, "grant-%llu",
@@ -253,7 +255,10 @@ static int add_customer_grant_call(limitr_engine *e, const char *id,
     }
     g.id = idbuf;
     g.id_len = strlen(idbuf);
-    if (limitr__grant_add(&e->st, c, &g) != 0) return limitr__nomem(e);
+    if (limitr__grant_add(&e->st, c, &g) != 0) {
+        e->st.d->next_grant = seq;
+        return limitr__nomem(e);
+    }
     limitr__emit_customer(e, EV_CUSTOMER_SET, c);
     c = limitr__customer_lookup(e, id);
     {

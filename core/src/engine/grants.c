@@ -133,6 +133,7 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     grant g;
     char id[320];
     int n, topup;
+    uint64_t seq = e->st.d->next_grant; /* kept when the grant is not */
     *full = c->n_grants >= MAX_CUSTOMER_GRANTS;
     if (*full) return -1;
     topup = limitr__state_intern(&e->st, t->name, strlen(t->name));
@@ -148,7 +149,9 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
     g.created_on = g.granted_on = g.last_reset = now;
     follow_topup(e, &g, t);
     g.value = t->value;
-    return limitr__grant_add(&e->st, c, &g);
+    if (limitr__grant_add(&e->st, c, &g) == 0) return 0;
+    e->st.d->next_grant = seq;
+    return -1;
 }
 
 /* Field by field: a struct's padding says nothing. */

@@ -373,7 +373,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     }
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */
-    h.id = ++e->st.d->next_hold;
+    h.id = e->st.d->next_hold + 1; /* taken once the hold is added */
     h.ent = d.ent_name;
     h.credit = d.lim->credit_name;
     h.value = v;
@@ -425,6 +425,7 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
                     : limitr__nomem(e);
     }
     /* it holds: the roll-over and the refill, then the governor's tokens */
+    e->st.d->next_hold = h.id;
     limitr__meter_apply(m, &d.v);
     move_tokens(e, &d, -h.tokens);
     *hold_out = h.id;
