@@ -75,6 +75,16 @@ describe("observe and estimate", function()
         assert.are.same({ value = 50, overhead = 0.05, samples = 10, source = "cloud", scope = "policy" }, x)
     end)
 
+    it("keep at most 1024 estimates: the next segment is refused, nothing learned", function()
+        local e = H.engine(POLICY, 0, "a", "p")
+        -- the policy's seeded estimate is one of the policy-wide 1024
+        for i = 1, 1023 do assert.is_true(e:observe("a", "plain", 1, { segment = "s" .. i })) end
+        local before = e:export()
+        H.fails("estimates_full", e:observe("a", "plain", 1, { segment = "s1024" }))
+        assert.equal(before, e:export())
+        assert.is_true(e:observe("a", "plain", 1, { segment = "s1" })) -- a kept one learns
+    end)
+
     it("refuse bad input", function()
         local e = H.engine(POLICY, 0, "a", "p")
         assert.are.same({ false, "unknown_customer" }, { e:observe("ghost", "plain", 1) })

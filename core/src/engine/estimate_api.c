@@ -206,22 +206,27 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
 {
     estimate *mine = NULL, *wide = NULL;
     learned lm, lw;
-    int seg = segment_key(e, o->segment, 1), a, b;
-    if (seg >= 0) {
-        mine = limitr__estimate_find(&d->owner->estimates, d->ent_name, seg);
-        if (mine == NULL)
-            mine = limitr__estimate_add(&e->st, &d->owner->estimates,
-                                        d->ent_name, seg);
-        wide = limitr__estimate_find(&e->st.d->estimates, d->ent_name, seg);
-        if (wide == NULL)
-            wide = limitr__estimate_add(&e->st, &e->st.d->estimates,
-                                        d->ent_name, seg);
-    }
-    if (mine == NULL || wide == NULL)
+    estimate_list *own = &d->owner->estimates, *all = &e->st.d->estimates;
+    int seg = segment_key(e, o->segment, 1), a, b, added = 0;
+    if (seg < 0) return limitr__nomem(e);
+    mine = limitr__estimate_find(own, d->ent_name, seg);
+    wide = limitr__estimate_find(all, d->ent_name, seg);
+    if ((mine == NULL && own->n >= MAX_ESTIMATES) ||
+        (wide == NULL && all->n >= MAX_ESTIMATES))
         return limitr__fail(e, LIMITR_NOMEM, "estimates_full",
-                            "observe: out of memory, or %d estimates kept "
-                            "already",
+                            "observe: %d estimates kept already (the most "
+                            "a customer or the policy keeps)",
                             MAX_ESTIMATES);
+    if (mine == NULL) {
+        mine = limitr__estimate_add(&e->st, own, d->ent_name, seg);
+        added = mine != NULL;
+    }
+    if (wide == NULL)
+        wide = limitr__estimate_add(&e->st, all, d->ent_name, seg);
+    if (mine == NULL || wide == NULL) {
+        if (added) own->n--; /* both, or neither */
+        return limitr__nomem(e);
+    }
     /* both learn, or neither changes */
     a = learn(mine, v, cost, o, &e->alpha_memo, &lm);
     b = learn(wide, v, cost, o, &e->alpha_memo, &lw);
