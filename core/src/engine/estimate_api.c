@@ -218,12 +218,13 @@ static int observe_on(limitr_engine *e, const decision *d, lnum v, lnum cost,
                             "a customer or the policy keeps)",
                             MAX_ESTIMATES);
     if (mine == NULL) {
-        mine = limitr__estimate_add(&e->st, own, d->ent_name, seg);
-        added = mine != NULL;
+        if ((mine = limitr__estimate_add(&e->st, own, d->ent_name, seg)) ==
+            NULL)
+            return limitr__nomem(e);
+        added = 1;
     }
-    if (wide == NULL)
-        wide = limitr__estimate_add(&e->st, all, d->ent_name, seg);
-    if (mine == NULL || wide == NULL) {
+    if (wide == NULL &&
+        (wide = limitr__estimate_add(&e->st, all, d->ent_name, seg)) == NULL) {
         if (added) own->n--; /* both, or neither */
         return limitr__nomem(e);
     }
