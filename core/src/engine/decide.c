@@ -696,9 +696,11 @@ read_value(const limitr_engine *e, decision *d, int step, const call_value *cv)
 
 /* The reconciliation of d's owner's top-ups (cold: past the limit, on a
  * plan that includes some). 0, or -1 when memory ran out. */
-static __attribute__((noinline)) int grant_owed(limitr_engine *e, decision *d)
+static __attribute__((noinline, cold)) int grant_owed(limitr_engine *e,
+                                                      decision *d)
 {
     int changed;
+    if (!limitr__grants_included(e, d->owner)) return 0;
     return limitr__grants_reconcile(e, d->owner, d->now, &changed);
 }
 
@@ -826,8 +828,8 @@ run_found(limitr_engine *e, decision *d, call_value *cv, int step, int commit,
     /* the included top-ups the decision counted as owed are granted
        before anything is written: without room for them the call fails
        (region full), never billing their part as overage */
-    if (d->grant_cover > 0 && e->policy->any_included &&
-        limitr__grants_included(e, d->owner) && grant_owed(e, d) != 0)
+    if (__builtin_expect(e->policy->any_included, 0) && d->grant_cover > 0 &&
+        grant_owed(e, d) != 0)
         return limitr__nomem(e);
     if ((m = stored_meter(e, d)) == NULL) return limitr__nomem(e);
     limitr__meter_apply(m, &d->v);
