@@ -705,8 +705,9 @@ static __attribute__((noinline, cold)) int grant_owed(limitr_engine *e,
 }
 
 /* The economy's part of a commit (cold: most calls have none): the grants
- * drawn as decided (what could not be, no room for an owed grant, is
- * overage), then the caps moved; returns the cap events owed. */
+ * drawn as decided (what could not be, an owed grant past a customer's 256,
+ * is overage; grant_owed made the others before the meter was written),
+ * then the caps moved; returns the cap events owed. */
 static __attribute__((noinline)) cap_events *
 commit_economy(limitr_engine *e, decision *d, int events)
 {
