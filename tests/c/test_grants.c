@@ -171,6 +171,54 @@ TEST(an_included_topup_is_applied_only_within_its_scopes)
     limitr_free(e);
 }
 
+/* A grant worth more than an amount can hold, once converted, reads as the
+ * most an amount can be (10^20), as the draw uses it; a grant that does not
+ * convert at all still counts for nothing. */
+TEST(a_grant_too_large_to_convert_reads_as_the_most)
+{
+    limitr_engine *e = engine_of(
+        "policy:\n"
+        "  exchange: {store: {value: 0.001, currency: rune}}\n"
+        "  credits:\n"
+        "    seat: {price: {amount: 2}}\n"
+        "    store: {}\n"
+        "    mb: {price: {amount: 0.001}}\n"
+        "    plain: {}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      default: true\n"
+        "      entitlements: {s: {limit: {credit: store, value: 1000}}}\n",
+        NULL);
+    const char *json = NULL;
+    double v = -1;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "u", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(
+                  e, "u", "{\"credit\": \"plain\", \"value\": 1e20}", &json),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_remaining(e, "u", "s", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 1000);
+    /* 1e10 seats are 2e10 runes, 2e13 store: within range */
+    ASSERT_EQ(limitr_add_customer_grant(
+                  e, "u", "{\"credit\": \"seat\", \"value\": 1e10}", &json),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_credit_remaining(e, "u", "store", &v), LIMITR_OK);
+    ASSERT_NUM(v, 2e13);
+    /* 1e20 seats are past the range in runes (2e20) */
+    ASSERT_EQ(limitr_add_customer_grant(
+                  e, "u", "{\"credit\": \"seat\", \"value\": 1e20}", &json),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_credit_remaining(e, "u", "store", &v), LIMITR_OK);
+    ASSERT_NUM(v, 1e20);
+    ASSERT_EQ(limitr_remaining(e, "u", "s", NULL, &v), LIMITR_OK);
+    ASSERT_NUM(v, 1e20);
+    ASSERT_EQ(limitr_check(e, "u", "s", 1e19), LIMITR_OK);
+    /* what money buys of a priced credit stops at 1e15 units (unlimited) */
+    ASSERT_EQ(limitr_credit_remaining(e, "u", "mb", &v), LIMITR_OK);
+    ASSERT_NUM(v, 1e15);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(included_grant_runs_a_hard_limit_past_its_value);
@@ -178,5 +226,6 @@ int main(void)
     RUN(the_calls);
     RUN(bad_grants_change_nothing);
     RUN(an_included_topup_is_applied_only_within_its_scopes);
+    RUN(a_grant_too_large_to_convert_reads_as_the_most);
     return harness_failures != 0;
 }

@@ -542,3 +542,27 @@ policy:
         end
     end)
 end)
+
+describe("a grant too large to convert", function()
+    it("reads as the most an amount can be, as the draw uses it", function()
+        local e = assert(limitr.new([[
+policy:
+  exchange: {store: {value: 0.001, currency: rune}}
+  credits:
+    seat: {price: {amount: 2}}
+    store: {}
+  plans:
+    p:
+      default: true
+      entitlements: {s: {limit: {credit: store, value: 1000}}}
+]]))
+        assert(e:create_customer("u"))
+        assert(e:add_customer_grant("u", { credit = "seat", value = 1e10 }))
+        assert.are.equal(2e13, e:credit_remaining("u", "store"))
+        -- 1e20 seats are 2e20 runes: past the range, so the most, not nothing
+        assert(e:add_customer_grant("u", { credit = "seat", value = 1e20 }))
+        assert.are.equal(1e20, e:credit_remaining("u", "store"))
+        assert.are.equal(1e20, e:remaining("u", "s"))
+        assert.is_true(e:check("u", "s", 1e19))
+    end)
+end)

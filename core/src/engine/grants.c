@@ -485,6 +485,16 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     return covered;
 }
 
+/* Whether amounts of name convert through runes at all: a conversion of
+ * it that fails all the same ran out of range, and a read then counts the
+ * most an amount can be (docs/economy.md: reads saturate). */
+static int converts(const lp_policy *p, const char *name)
+{
+    lnum f;
+    int end;
+    return limitr__exchange_resolve(p, name, &f, &end) == EXCHANGE_OK && f != 0;
+}
+
 /* Adds what g holds now to the exact sum (its credit is name_id) or to
  * the runes pooled from the others. */
 static void add_worth(limitr_engine *e, const customer *c, const grant *g,
@@ -498,11 +508,11 @@ static void add_worth(limitr_engine *e, const customer *c, const grant *g,
         return;
     if (g->credit == name_id) {
         if (lnum_add(*exact, bal, exact) != 0) *exact = LNUM_MAX;
-    } else if (limitr__to_runes(e->policy,
-                                limitr__state_name(&e->st, g->credit), bal, 0,
-                                &r) == 0 &&
-               lnum_add(*runes, r, runes) != 0) {
-        *runes = LNUM_MAX;
+    } else {
+        const char *gname = limitr__state_name(&e->st, g->credit);
+        if (limitr__to_runes(e->policy, gname, bal, 0, &r) != 0)
+            r = converts(e->policy, gname) ? LNUM_MAX : 0;
+        *runes = lnum_add_sat(*runes, r);
     }
 }
 
@@ -520,7 +530,7 @@ lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
     if (runes > 0 &&
         (lnum_add(pos, exact, &at) != 0 ||
          limitr__from_runes(e->policy, name, runes, at, &converted) != 0))
-        converted = 0;
+        converted = converts(e->policy, name) ? LNUM_MAX : 0;
     return lnum_add(exact, converted, &total) == 0 ? total : LNUM_MAX;
 }
 
