@@ -349,6 +349,52 @@ static int make_customers(limitr_engine *e, long n)
 static char *export_all(limitr_engine *e);
 static int import_all(limitr_engine *e);
 
+/* A call refused for want of room changes nothing, not even what was due
+ * anyway (a grant's resets, which it stores before it adds); its `error`
+ * event fires once, when the section is over. */
+TEST(a_call_refused_for_room_stores_nothing_it_found_due)
+{
+    static const char add_grant[] = "{\"credit\": \"token\", \"value\": 5}";
+    limitr_engine *e = shared_engine(policy, "full-undo", 1 << 20);
+    char id[64], error_payload[256] = "", *before, *after;
+    const char *json = NULL;
+    double v = 0;
+    long n = 0;
+    ASSERT(e != NULL);
+    limitr_set_time(e, 0);
+    ASSERT_EQ(limitr_create_customer(e, "u", NULL, NULL, NULL), LIMITR_OK);
+    /* with the included pack, four grants: their list is full */
+    ASSERT_EQ(limitr_add_customer_grant(
+                  e, "u",
+                  "{\"credit\": \"token\", \"value\": 5, \"resets\": true, "
+                  "\"reset_inc\": \"1s\", \"reset_mode\": \"add\"}",
+                  &json),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", add_grant, &json), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", add_grant, &json), LIMITR_OK);
+    do
+        snprintf(id, sizeof id, "customer-%023ld", n++);
+    while (limitr_create_customer(e, id, NULL, NULL, NULL) == LIMITR_OK);
+    limitr_set_time(e, 5000); /* five resets due */
+    ASSERT_EQ(limitr_on(e, "error", keep_error, error_payload, NULL),
+              LIMITR_OK);
+    before = export_all(e);
+    ASSERT(before != NULL);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", add_grant, &json),
+              LIMITR_NOMEM);
+    ASSERT_STR(limitr_last_reason(e), "region_full");
+    ASSERT_CONTAINS(error_payload, "\"message\":\"state region full\"");
+    after = export_all(e);
+    ASSERT(after != NULL);
+    ASSERT_STR(after, before);
+    /* reads count the resets all the same: 100 + 5 x 6 + 5 + 5 */
+    ASSERT_EQ(limitr_credit_remaining(e, "u", "token", &v), LIMITR_OK);
+    ASSERT_NUM(v, 140);
+    free(before);
+    free(after);
+    limitr_free(e);
+}
+
 /* The room e's region lends its journal now: 0 outside a call, once the
    commit or the undo gave it back. */
 static size_t lent(limitr_engine *e)
@@ -986,6 +1032,7 @@ int main(void)
     RUN(any_size_gives_aligned_memory);
     RUN(bad_options_are_refused);
     RUN(a_full_region_refuses_only_what_needs_room);
+    RUN(a_call_refused_for_room_stores_nothing_it_found_due);
     RUN(a_call_past_the_journal_grows_it_into_free_room);
     RUN(a_call_past_the_journal_and_the_room_is_made_and_counted);
     RUN(a_journal_gives_its_room_back_to_the_calls_allocations);

@@ -281,9 +281,10 @@ void limitr__leave_hooked(limitr_engine *e)
 {
     if (e->store != NULL) limitr__store_leave(e); /* sees e->holding */
     if (--e->holding == 0 && e->shared != NULL) {
-        limitr__shared_leave(e);
+        int full = limitr__shared_leave(e);
         /* unlocked: handlers may call the engine, each call its own hold */
         if (e->n_held > 0) limitr__deliver_held(e);
+        if (full) limitr__shared_report_full(e);
     }
 }
 
@@ -310,6 +311,9 @@ int limitr__intern_policy_names(limitr_engine *e, const lp_policy *p,
                                 int **ent_names, int **credit_names)
 {
     size_t i;
+    /* this process keeps the names' indexes: a failing call that made them
+       is not undone */
+    if (e->shared != NULL && e->holding > 0) limitr__shared_keep(e);
     *ent_names = malloc((p->n_ent_names + 1) * sizeof **ent_names);
     *credit_names = malloc((p->n_credits + 1) * sizeof **credit_names);
     if (*ent_names == NULL || *credit_names == NULL) goto nomem;

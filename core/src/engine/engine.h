@@ -490,7 +490,13 @@ int limitr__adopt_policy(limitr_engine *e, const char *text, size_t len,
 /* The outermost call starts: the region's lock, a policy another process
    reloaded; LIMITR_ERROR "lock_timeout" past the engine's lock_timeout. */
 int limitr__shared_enter(limitr_engine *e);
-void limitr__shared_leave(limitr_engine *e); /* commits */
+/* Commits, or undoes a section whose call failed with region_full; 1 when
+   the section ran out of room (then limitr__shared_report_full, once
+   unlocked). */
+int limitr__shared_leave(limitr_engine *e);
+void limitr__shared_report_full(limitr_engine *e);
+/* The open section must not be undone (its writes are someone's). */
+void limitr__shared_keep(limitr_engine *e);
 void limitr__shared_touch(const limitr_engine *e, customer *c);
 /* A reload in this process: the region's policy becomes text. */
 int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,

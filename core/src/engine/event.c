@@ -732,6 +732,8 @@ void limitr__emit_payload(limitr_engine *e, event_kind ev, payload *p)
         limitr__payload_free(p);
         return;
     }
+    /* delivered inside a shared section: what its subscribers write stays */
+    if (e->shared != NULL && e->holding > 0) limitr__shared_keep(e);
     emit_now(e, ev, p);
 }
 

@@ -507,6 +507,13 @@ void limitr__region_unlock(region *r)
     pthread_mutex_unlock(&r->lock);
 }
 
+int limitr__region_undo(region *r)
+{
+    if (!r->locked || r->overflowed) return -1;
+    journal_undo(r);
+    return 0;
+}
+
 /* ---- The root and the policy ---- */
 
 void *limitr__region_root(const region *r)

@@ -30,6 +30,10 @@ size_t limitr__region_size(const region *r);
    one store. */
 int limitr__region_lock(region *r, int64_t timeout_ms);
 void limitr__region_unlock(region *r);
+/* Undoes the open section so far, as a recovery would (the lock stays
+   held; the unlock then commits what comes after): 0, or -1 when the
+   section gave its journal up and cannot be undone. */
+int limitr__region_undo(region *r);
 
 /* The allocator, in state_home's shape (ud: the region): from inside a
    locked section, frees wait for the unlock (what a section freed is still

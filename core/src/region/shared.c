@@ -39,6 +39,11 @@ typedef struct region_slot {
     char name[MAX_NAME];
     region *r;
     int depth;
+    /* The open section ran out of room: undone at its unlock if its call
+       fails for it (region_full), unless `keep`: something ran in it whose
+       writes must stay (a nested call, an event's subscribers, policy
+       names this process holds the indexes of). */
+    int full, keep;
 } region_slot;
 
 /* One process's link to a region. */
@@ -96,6 +101,7 @@ static int slot_lock(limitr_engine *e, region_slot *slot, int64_t timeout_ms)
     int rc;
     if (slot->depth > 0) {
         slot->depth++;
+        slot->keep = 1;
         return LIMITR_OK;
     }
     rc = limitr__region_lock(slot->r, timeout_ms);
@@ -105,6 +111,7 @@ static int slot_lock(limitr_engine *e, region_slot *slot, int64_t timeout_ms)
         return limitr__fail(e, LIMITR_ERROR, "lock_failed",
                             "the state region's lock cannot be recovered");
     slot->depth = 1;
+    slot->full = slot->keep = 0;
     /* the state's root is written in place by many calls: saved whole */
     if (limitr__region_root(slot->r) != NULL)
         limitr__region_save(slot->r, limitr__region_root(slot->r),
@@ -150,9 +157,37 @@ int limitr__shared_enter(limitr_engine *e)
     return LIMITR_OK;
 }
 
-void limitr__shared_leave(limitr_engine *e)
+int limitr__shared_leave(limitr_engine *e)
 {
-    slot_unlock(e->shared->slot);
+    region_slot *slot = e->shared->slot;
+    int full = slot->depth == 1 && slot->full;
+    if (full && !slot->keep && strcmp(e->code, "region_full") == 0) {
+        /* the call failed for want of room: it changes nothing, not even
+           what was due anyway (an expired grant dropped, a reset stored).
+           The epoch moves past any the section used, so no cache filled
+           inside it is taken for valid again. */
+        uint64_t seen = e->st.d->epoch;
+        if (limitr__region_undo(slot->r) == 0) {
+            limitr__region_save(slot->r, &e->st.d->epoch, sizeof seen);
+            e->st.d->epoch = seen + 1;
+            limitr__drop_held(e); /* they told of what was undone */
+        }
+    }
+    slot_unlock(slot);
+    return full;
+}
+
+void limitr__shared_keep(limitr_engine *e)
+{
+    e->shared->slot->keep = 1;
+}
+
+void limitr__shared_report_full(limitr_engine *e)
+{
+    call_answer answer;
+    limitr__answer_keep(e, &answer);
+    limitr__report_error(e, "state", "state region full");
+    limitr__answer_restore(e, &answer);
 }
 
 void limitr__shared_touch(const limitr_engine *e, customer *c)
@@ -178,9 +213,9 @@ int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
 int limitr__shared_nomem(limitr_engine *e)
 {
     if (limitr__region_ran_out(e->shared->slot->r)) {
-        /* first the event: what its subscribers call must not take the
-           place of this call's error */
-        limitr__report_error(e, "state", "state region full");
+        /* the `error` event fires once the section is over (undone or
+           not), outside the lock (limitr__shared_report_full) */
+        e->shared->slot->full = 1;
         return limitr__fail(e, LIMITR_NOMEM, "region_full",
                             "state region full");
     }
