@@ -227,7 +227,7 @@ LIMITR_API int limitr_checkpoint(limitr_engine *engine);
  * store stays open (LIMITR_STORE "store_error"). */
 LIMITR_API int limitr_close(limitr_engine *engine);
 
-/* ---- Credits changed at run time (docs/economy.md) ---- */
+/* ---- Credits changed at run time (docs/engine.md 11) ---- */
 
 /* Adds or replaces credit `name` with credit_json (a JSON object with the
  * fields a policy document gives a credit). It is checked as the document
@@ -578,7 +578,7 @@ LIMITR_API int limitr_projected_exhaustion(limitr_engine *engine,
 LIMITR_API int limitr_resets(limitr_engine *engine, const char *id,
                              const char *ent, int64_t *out);
 
-/* ---- Money (docs/economy.md) ---- */
+/* ---- Money (docs/engine.md 15-19, docs/policy.md 7-8) ---- */
 
 /* ---- Plans at run time and the plan fee (docs/engine.md 14.14) ---- */
 
@@ -600,7 +600,7 @@ LIMITR_API int limitr_plan_trial_period(limitr_engine *engine,
 LIMITR_API int limitr_ensure_plan_subscription(limitr_engine *engine,
                                                const char *id);
 
-/* ---- Margins (docs/economy.md 9) ---- */
+/* ---- Margins (docs/engine.md 17) ---- */
 
 /* The customer's margins this period, as JSON {revenue, cost, margin,
  * entitlements = {<name> = {revenue, cost, margin}}}: revenue the billable
@@ -619,7 +619,7 @@ LIMITR_API int limitr_local_margin_breakdown(limitr_engine *engine,
                                              const char *usage_json, int scaled,
                                              const char **json);
 
-/* ---- Reservations (docs/economy.md 10) ---- */
+/* ---- Reservations (docs/engine.md 19) ---- */
 
 /* Holds room for a call whose size is known only afterwards: value NAN
  * holds the estimate at opts.quantile (1 with nothing learned). opts_json:
@@ -675,7 +675,7 @@ LIMITR_API int limitr_release_n(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_held(limitr_engine *engine, const char *id,
                            const char *ent, double *out);
 
-/* ---- Learned estimates (docs/economy.md 11) ---- */
+/* ---- Learned estimates (docs/engine.md 18) ---- */
 
 /* Learns one call's size (`value`, credit units) and cost on the meter
  * owner and policy-wide, per entitlement and segment. opts_json: NULL or
@@ -699,7 +699,7 @@ LIMITR_API int limitr_estimate(limitr_engine *engine, const char *id,
                                const char *ent, const char *opts_json,
                                const char **estimate_json);
 
-/* ---- Spend caps (docs/economy.md 6) ---- */
+/* ---- Spend caps (docs/engine.md 16) ---- */
 
 /* A spend cap on a customer: cap_json is an object with `value` (the
  * ceiling, a number or a unit string in the cap credit's units) and the
@@ -724,7 +724,7 @@ LIMITR_API int limitr_reset_customer_cap(limitr_engine *engine, const char *id,
 LIMITR_API int limitr_remove_customer_cap(limitr_engine *engine, const char *id,
                                           const char *cap_id, int events);
 
-/* ---- Grants and top-ups (docs/economy.md 4-5) ---- */
+/* ---- Grants and top-ups (docs/engine.md 15) ---- */
 
 /* The customer's grants as a JSON array, as in its snapshot (borrowed
  * until the next call). LIMITR_NOT_FOUND "unknown_customer". */

@@ -1,4 +1,4 @@
-/* test_caps.c: spend caps from C (docs/economy.md 6): the shared org cap
+/* test_caps.c: spend caps from C (docs/engine.md 16): the shared org cap
  * example, its events, the calls and bad caps. */
 #include <stdlib.h>
 

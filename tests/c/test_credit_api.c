@@ -1,4 +1,4 @@
-/* test_credit_api.c: credits changed at run time (docs/economy.md):
+/* test_credit_api.c: credits changed at run time (docs/engine.md 11):
  * limitr_set_credit reprices later calls only, adds a credit, refuses a bad
  * one with its path and changes nothing; limitr_credit reads one back. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_exchange.c: credits as money (docs/economy.md 2-3): flat prices,
+/* test_exchange.c: credits as money (docs/policy.md 8): flat prices,
  * exchange pairs, credit_exchange, and what the loader refuses. */
 #include "engine_of.h"
 #include "harness.h"

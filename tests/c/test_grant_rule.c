@@ -1,5 +1,5 @@
-/* test_grant_rule.c: a grant's reset step and its periods (docs/economy.md
- * 5.1-5.2), with the spec's numbers. */
+/* test_grant_rule.c: a grant's reset step and its periods (docs/policy.md
+ * 7, docs/engine.md 15.1), with their worked numbers. */
 #include <string.h>
 
 #include "grant_rule.h"

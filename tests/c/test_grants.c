@@ -1,4 +1,4 @@
-/* test_grants.c: top-ups and grants from C (docs/economy.md 4-5, 12.1):
+/* test_grants.c: top-ups and grants from C (docs/engine.md 15):
  * included grants paying past a hard limit, soft overage covered first,
  * the calls on grants, the reads with and without grants, bad input. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_pricing.c: the pricing models (docs/economy.md 7) with the numbers
+/* test_pricing.c: the pricing models (docs/policy.md 8) with the numbers
  * of upstream's tests: price_of(q, offset) and quantity_for(runes, offset)
  * at billable positions, included units (negative positions) and refunds. */
 #include <string.h>

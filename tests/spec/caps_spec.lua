@@ -1,5 +1,5 @@
--- caps_spec.lua: spend caps (docs/economy.md 6) from Lua, with the spec's
--- worked numbers.
+-- caps_spec.lua: spend caps (docs/engine.md 16) from Lua, with its worked
+-- numbers.
 local H = require "helpers"
 
 local ORG = [[
@@ -31,7 +31,7 @@ local function used(e, id, cap)
 end
 
 describe("a shared org cap of 1 rune, tokens at 0.1", function()
-    it("stops a user two refs below it (the spec's steps)", function()
+    it("stops a user two refs below it (the steps of docs/engine.md 16.4)", function()
         local e = org()
         local seen = H.recorder(e)
         assert.is_true(e:allow("alice", "chat", 4))

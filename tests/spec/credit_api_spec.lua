@@ -1,4 +1,4 @@
--- e:set_credit and e:credit (docs/economy.md, credits at run time): a new
+-- e:set_credit and e:credit (docs/engine.md 11, credits at run time): a new
 -- price for later calls only, a credit added, a bad one refused with its
 -- path, wrong argument types raised.
 local limitr = require "limitr"

@@ -1,4 +1,4 @@
--- estimates_spec.lua: learned estimates (docs/economy.md 11) with the spec's
+-- estimates_spec.lua: learned estimates (docs/engine.md 18) with its worked
 -- numbers.
 local limitr = require "limitr"
 local H = require "helpers"

@@ -1,4 +1,4 @@
--- exchange_spec.lua: credit_exchange from Lua (docs/economy.md 3): what a
+-- exchange_spec.lua: credit_exchange from Lua (docs/policy.md 8): what a
 -- value in one currency or credit is worth in another, through runes.
 local limitr = require "limitr"
 local H = require "helpers"

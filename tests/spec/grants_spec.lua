@@ -1,5 +1,5 @@
--- grants_spec.lua: top-ups and grants (docs/economy.md 4-5, 12.1) from Lua,
--- with the spec's worked numbers.
+-- grants_spec.lua: top-ups and grants (docs/engine.md 15, docs/policy.md 7)
+-- from Lua, with their worked numbers.
 local limitr = require "limitr"
 local H = require "helpers"
 
@@ -151,7 +151,7 @@ policy:
 ]]
 
 describe("grant resets", function()
-    it("roll over with their clamps (the spec's three months)", function()
+    it("roll over with their clamps (the three months of docs/policy.md 7)", function()
         local e = H.engine(RESETTING, 0, "c", "p")
         assert.is_true(e:allow("c", "e", 30))
         e:set_time(30 * DAY)

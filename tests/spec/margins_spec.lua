@@ -1,4 +1,4 @@
--- margins_spec.lua: local margins (docs/economy.md 9) with the spec's
+-- margins_spec.lua: local margins (docs/engine.md 17) with its worked
 -- numbers.
 local H = require "helpers"
 

@@ -1,5 +1,5 @@
--- reservations_spec.lua: reserve / settle / release / held (docs/economy.md
--- 10) with the spec's worked example.
+-- reservations_spec.lua: reserve / settle / release / held (docs/engine.md
+-- 19) with its worked numbers.
 local H = require "helpers"
 
 local POLICY = [[

@@ -1,4 +1,4 @@
-/* cap_api.c: the calls on spend caps (docs/economy.md 6.1):
+/* cap_api.c: the calls on spend caps (docs/engine.md 16.1):
  * add_customer_cap, customer_cap, reset_customer_cap, remove_customer_cap. */
 #include <stdio.h>
 #include <stdlib.h>

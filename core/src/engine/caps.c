@@ -1,4 +1,4 @@
-/* caps.c: spend caps at work (docs/economy.md 6). A call meets the caller's
+/* caps.c: spend caps at work (docs/engine.md 16). A call meets the caller's
  * own caps and the shared caps of the customers its refs lead to; each
  * applies when its scope lists the entitlement and it can count the call's
  * credit. Gates 5-6 check room, the commit adds what the call consumed. */
@@ -30,7 +30,7 @@ static lnum cap_now(const spend_cap *k, int64_t now, int64_t *started,
     }
     if (k->reset == RESET_SCHEDULE) {
         int64_t s = limitr__schedule_start(&k->sch, now);
-        /* the first period starts at the first use (docs/economy.md 12.5) */
+        /* the first period starts at the first use (docs/engine.md 16.1) */
         if (!k->has_last_reset) {
             *has_last = 1;
             *last = s;
@@ -199,7 +199,7 @@ static long walk(limitr_engine *e, const decision *d)
     return (long)n;
 }
 
-/* ---- What a call consumes (docs/economy.md 6.3) ---- */
+/* ---- What a call consumes (docs/engine.md 16.3) ---- */
 
 /* The units a call counts: v its value, o its units past the limit, g
  * those grants covered (the first of the overage); with the positions

@@ -1,4 +1,4 @@
-/* caps.h: spend caps at work (caps.c, docs/economy.md 6): which caps a
+/* caps.h: spend caps at work (caps.c, docs/engine.md 16): which caps a
  * call meets, what it consumes of each, the gate and the commit. */
 #ifndef LIMITR_CAPS_H
 #define LIMITR_CAPS_H
@@ -23,8 +23,8 @@ void limitr__cap_compile(limitr_engine *e, compiler *cc, const doc_node *root,
                          const char *path, const customer *c, cap_fields_buf *b,
                          spend_cap *k);
 
-/* The caps passed on one call (opts.caps, docs/economy.md 6.2): they
- * start at 0 and vanish after the call. */
+/* The caps passed on one call (opts.caps, docs/engine.md 16, "Caps on a
+ * call"): they start at 0 and vanish after the call. */
 #define MAX_CALL_SCOPED_CAPS 16
 typedef struct call_caps {
     doc_node *root; /* the parsed option: the caps' strings live in it */

@@ -1,4 +1,4 @@
-/* credit_api.c: credits changed at run time (docs/economy.md, section 12).
+/* credit_api.c: credits changed at run time (docs/engine.md section 11).
  * set_credit edits the policy's canonical text (the credit's entry under
  * `credits` replaced or added last) and reloads it: the credit is checked
  * as in a document, the state is kept, and usage already recorded keeps the

@@ -368,7 +368,7 @@ static int create_customer_call(limitr_engine *e, const char *id,
     limitr__state_changed(&e->st);
     if (created != NULL)
         ensure_owned_meters(e, c, c->created); /* room was reserved */
-    /* included top-ups, before the one customer-set (docs/economy.md 4);
+    /* included top-ups, before the one customer-set (docs/engine.md 15.2);
        without room for their grants they stay owed, which reads count,
        and the first draw that needs them grants them (or fails whole) */
     (void)limitr__grants_reconcile(e, c, limitr__now(e), &grants_changed);

@@ -286,7 +286,7 @@ static lnum billable(const decision *d, lnum value)
 }
 
 /* What the owner's grants cover of `over`, the part of the call past the
- * limit (docs/economy.md 5.3), without drawing (the included top-ups the
+ * limit (docs/engine.md 4.5, 15.3), without drawing (the included top-ups the
  * owner is owed count as the grants the commit will make of them). */
 static lnum grants_cover(limitr_engine *e, decision *d, lnum over)
 {
@@ -310,7 +310,7 @@ static __attribute__((noinline)) int decide_past(limitr_engine *e, decision *d,
         !lim->rule.hard_trailing) {
         /* Room reservations hold: it can deny a call that fits alone, never
            turn it into overage; free grant balance may cover the excess
-           (nothing drawn; docs/economy.md 10.4). A forced call (a settle)
+           (nothing drawn; docs/engine.md 19.2). A forced call (a settle)
            records usage that already happened: held room denies it no
            more than the limit does. */
         lnum with = lnum_add_sat(newv, d->held), excess;
@@ -454,7 +454,7 @@ static void meter_payload(limitr_engine *e, const decision *d,
 }
 
 /* meter.price_diff into *worth: what the call is worth at list price, priced
- * from the owner's billable position (docs/economy.md 7); absent for an
+ * from the owner's billable position (docs/engine.md 10.1); absent for an
  * unpriced credit, or a worth past the range. */
 static int price_diff(limitr_engine *e, const decision *d, lnum new_value,
                       lnum *worth)

@@ -100,7 +100,7 @@ int limitr__decide(limitr_engine *e, decision *d, int force);
 lnum limitr__overhead_call(limitr_engine *e, const decision *d,
                            const limitr_call_opts *opts);
 
-/* A call's provider cost in runes (docs/economy.md 8): opts.overhead, else
+/* A call's provider cost in runes (docs/engine.md 4.11): opts.overhead, else
  * the credit's cost function(units, event data), else units *
  * overhead_cost. Needs d->lim and d->requested. Inline, a credit that
  * costs nothing answers 0 without a call: reserve and settle both ask. */

@@ -1,4 +1,4 @@
-/* estimate_api.c: learned estimates (docs/economy.md 11): observe() learns
+/* estimate_api.c: learned estimates (docs/engine.md 18): observe() learns
  * a call's size and cost per entitlement and segment, on the meter owner
  * and policy-wide; estimate() predicts them at a quantile. */
 #include <math.h>
@@ -131,7 +131,7 @@ typedef struct learned {
 } learned;
 
 /* One observation v of a mean and its variance with weight w
- * (docs/economy.md 11.1): 0 and the new moments, or -1 past the range of
+ * (docs/engine.md 18, observe): 0 and the new moments, or -1 past the range of
  * amounts. An observation equal to a mean without variance leaves both as
  * they are (d = 0, var = (1 - w) * 0) with no product: constant sizes, and
  * the overhead of a credit that costs nothing, learn for almost nothing. */
@@ -150,7 +150,7 @@ moments(lnum w, lnum one_minus, lnum v, lnum mean, lnum var, lnum *mean_out,
            lnum_mul(one_minus, t, var_out);
 }
 
-/* One observation of x (docs/economy.md 11.1) into *out, x unchanged: 1
+/* One observation of x (docs/engine.md 18, observe) into *out, x unchanged: 1
  * learned, 0 refused (a per-basis estimate without a basis), -1 past the
  * range of amounts. Inlined, its results stay in registers: copies of whole
  * estimates through the stack stalled on their halves. */
@@ -312,7 +312,7 @@ int limitr_observe_str(limitr_engine *e, const char *id, const char *ent,
                                           opts_json));
 }
 
-/* x predicted at q (docs/economy.md 11.2) into the result object. */
+/* x predicted at q (docs/engine.md 18, estimate) into the result object. */
 static cJSON *predict(limitr_engine *e, const estimate *x, const est_opts *o,
                       const char *scope)
 {

@@ -1,4 +1,4 @@
-/* exchange_api.c: credit_exchange (docs/economy.md 3), what a value in one
+/* exchange_api.c: credit_exchange (docs/policy.md 8), what a value in one
  * currency or credit is worth in another, through runes. */
 #include <string.h>
 

@@ -1,5 +1,5 @@
-/* grant_api.c: the calls on grants and top-ups (docs/economy.md 4, 5 and
- * 12.1): apply_customer_topup, ensure_included_topups, add_customer_grant,
+/* grant_api.c: the calls on grants and top-ups (docs/engine.md 15):
+ * apply_customer_topup, ensure_included_topups, add_customer_grant,
  * remove_customer_grant and credit_remaining. */
 #include <stdio.h>
 #include <stdlib.h>

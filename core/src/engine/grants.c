@@ -1,4 +1,4 @@
-/* grants.c: grants at work (docs/economy.md 4-5). A grant is read as it is
+/* grants.c: grants at work (docs/engine.md 15). A grant is read as it is
  * now (expiry and due resets applied in the view); only calls that write
  * store that. Every loop here is over one customer's grants, at most
  * MAX_CUSTOMER_GRANTS, or over one plan's top-ups. */
@@ -231,7 +231,7 @@ int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
 
 typedef draw_candidate candidate;
 
-/* The draw order (docs/economy.md 5.4): the exact credit first; then the
+/* The draw order (docs/engine.md 15.3): the exact credit first; then the
  * strategy; then the oldest; then the id. */
 static int before(const candidate *a, const candidate *b, grant_strategy s)
 {
@@ -341,7 +341,7 @@ static size_t candidates(limitr_engine *e, const customer *c, int credit,
     return n;
 }
 
-/* Works out the draw of `overage` (docs/economy.md 5.4) over c's grants
+/* Works out the draw of `overage` (docs/engine.md 15.3) over c's grants
  * and the owed ones into *plan (the balances after it); nothing changes.
  * Returns what it covers. */
 static lnum plan_draw(limitr_engine *e, const customer *c, int credit,
@@ -487,7 +487,7 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
 
 /* Whether amounts of name convert through runes at all: a conversion of
  * it that fails all the same ran out of range, and a read then counts the
- * most an amount can be (docs/economy.md: reads saturate). */
+ * most an amount can be (docs/engine.md 9: reads saturate). */
 static int converts(const lp_policy *p, const char *name)
 {
     lnum f;

@@ -1,4 +1,4 @@
-/* grants.h: grants at work (grants.c, docs/economy.md 4-5): what a grant
+/* grants.h: grants at work (grants.c, docs/engine.md 15): what a grant
  * holds now, how grants cover a call past its limit, the included top-ups
  * a plan gives, and what reads see of them. */
 #ifndef LIMITR_GRANTS_H
@@ -33,18 +33,18 @@ static inline int limitr__grant_usable(limitr_engine *e, const customer *c,
 }
 
 /* Writes what time did to c's grants: expired ones removed, due resets
- * applied (calls that write only, docs/economy.md 5.1). */
+ * applied (calls that write only, docs/engine.md 15.1). */
 void limitr__grants_refresh(limitr_engine *e, customer *c, int64_t now);
 
-/* ensure_included_topups' reconciliation (docs/economy.md 4, steps 1-4) at
+/* ensure_included_topups' reconciliation (docs/engine.md 15.2, steps 1-4) at
  * now; *changed when something moved. 0, or -1: out of memory (nothing
  * half made: each step is whole). */
 int limitr__grants_reconcile(limitr_engine *e, customer *c, int64_t now,
                              int *changed);
 
 /* Units of the policy credit `credit` that c's grants cover of `overage`
- * starting at billable position `pos`, in draw order (docs/economy.md
- * 5.4). Without `write` nothing changes, and the included top-ups c is owed
+ * starting at billable position `pos`, in draw order (docs/engine.md
+ * 15.3). Without `write` nothing changes, and the included top-ups c is owed
  * count as the grants they will be; with `write` those are granted first
  * (the reconciliation of ensure_included_topups), then the grants are drawn
  * (balances lowered, drained ones removed). */
@@ -53,7 +53,8 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
 
 /* What all of c's usable grants are worth in `name` (a credit or a
  * currency) from position pos: exact balances unit for unit, the others
- * pooled in runes and converted after them (docs/economy.md 5.4, reads). */
+ * pooled in runes and converted after them (docs/engine.md 9, grants in
+ * reads). */
 lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
                           lnum pos, int64_t now);
 
@@ -72,8 +73,8 @@ int limitr__grant_topup(limitr_engine *e, customer *c, const lp_topup *t,
                         int64_t now, int *full);
 
 /* Sets aside, in draw order, the grant balance that `overage` units past
- * the limit from position pos would draw (a reservation's, docs/economy.md
- * 10.3): each grant's held grows, and a part naming it is appended to
+ * the limit from position pos would draw (a reservation's, docs/engine.md
+ * 19.2): each grant's held grows, and a part naming it is appended to
  * *parts. 0, or -1: out of memory (what was set aside is in *parts). */
 int limitr__grants_set_aside(limitr_engine *e, customer *c, int credit,
                              lnum overage, lnum pos, int64_t now, uint64_t hold,

@@ -1,4 +1,4 @@
-/* holds.c: reservations (docs/economy.md 10): reserve takes room in every
+/* holds.c: reservations (docs/engine.md 19): reserve takes room in every
  * gate a call passes (the limit, the caps, the grants, the governor),
  * settle gives it back and records what was used, release gives it back. A
  * hold is dead from its expiry on: it holds nothing, and allow and reserve

@@ -1,4 +1,4 @@
-/* margin_api.c: local margins (docs/economy.md 9): revenue (list price of
+/* margin_api.c: local margins (docs/engine.md 17): revenue (list price of
  * the billable units, the plan fee included) against cost (recorded or
  * modeled overhead), per entitlement and in total. */
 #include <math.h>

@@ -61,8 +61,8 @@ static lnum remaining_of(const decision *d)
 }
 
 /* What the owner's grants add to the limit, in its credit from the
- * billable position (docs/economy.md 5.4 reads); 0 under grants_apply:
- * false or opts->no_grants. Reads never consume. */
+ * billable position (docs/engine.md 9, grants in reads); 0 under
+ * grants_apply: false or opts->no_grants. Reads never consume. */
 static lnum grants_of(limitr_engine *e, const decision *d,
                       const limitr_read_opts *opts)
 {

@@ -1,4 +1,4 @@
-/* exchange.c: credits as money (docs/economy.md 2-3): a credit's flat
+/* exchange.c: credits as money (docs/policy.md 8): a credit's flat
  * price, the `exchange` section's pairs, and the way from any currency or
  * credit to runes. Compiled and checked with the policy; read by the
  * engine's conversions. */

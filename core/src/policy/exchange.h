@@ -16,7 +16,7 @@ void limitr__price_to_runes(compiler *cc, const char *path,
                             const doc_node *node, lp_price *price);
 void limitr__price_free(lp_price *price);
 /* Once credits and pairs are read: prices converted to runes, and every
- * pair and price currency checked to reach runes (docs/economy.md 3). */
+ * pair and price currency checked to reach runes (docs/policy.md 8). */
 void limitr__exchange_finish(compiler *cc, const doc_node *policy);
 void limitr__exchange_free(lp_policy *p);
 

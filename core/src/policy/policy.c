@@ -210,7 +210,7 @@ static void read_tiers(compiler *cc, const doc_node *v, const char *path,
         }
 }
 
-/* price, pricing_model and tiers (docs/economy.md 2): the flat model
+/* price, pricing_model and tiers (docs/policy.md 3, 8): the flat model
  * prices with `price`, the tier models with `tiers`. */
 static void read_pricing(compiler *cc, const doc_node *n, const char *path,
                          lp_credit *cr)
@@ -986,7 +986,7 @@ static void read_seed(compiler *cc, const doc_node *n, const char *path,
 }
 
 /* policy.estimates (entitlement -> segment -> estimate) and
- * estimate_min_samples (docs/economy.md 11). */
+ * estimate_min_samples (docs/policy.md 2, docs/engine.md 18). */
 static void compile_estimates(compiler *cc, const doc_node *policy)
 {
     lp_policy *p = cc->p;

@@ -15,7 +15,7 @@
 #include "limitr.h"
 #include "script.h"
 
-/* What one unit of a credit costs the customer (docs/economy.md 2): the
+/* What one unit of a credit costs the customer (docs/policy.md 8): the
  * flat model. */
 typedef struct lp_price {
     int set;        /* the credit is priced */
@@ -26,7 +26,7 @@ typedef struct lp_price {
     char *suffix;   /* "/month" by default (labels only) */
 } lp_price;
 
-/* A pricing model (docs/economy.md 7). */
+/* A pricing model (docs/policy.md 8). */
 typedef enum pricing_model {
     PRICING_FLAT,
     PRICING_TIERED,
@@ -67,7 +67,7 @@ static inline int lp_credit_priced(const lp_credit *cr)
     return cr->model == PRICING_FLAT ? cr->price.set : cr->n_tiers > 0;
 }
 
-/* ---- Pricing (pricing.c, docs/economy.md 7) ---- */
+/* ---- Pricing (pricing.c, docs/policy.md 8) ---- */
 
 /* What q units cost in runes starting at billable position `offset`
  * (negative: inside the included amount): t(offset + q) - t(offset). 0,
@@ -133,7 +133,7 @@ typedef struct lp_entitlement {
     lp_limit limit;
 } lp_entitlement;
 
-/* A plan's top-up (docs/economy.md 4): a package of credit the plan sells,
+/* A plan's top-up (docs/policy.md 7): a package of credit the plan sells,
  * or grants by itself when `included`. */
 typedef struct lp_topup {
     char *name;
@@ -252,7 +252,7 @@ int limitr__policy_find_plan(const lp_policy *p, const char *name);
 /* The index of the notification named name, or -1. */
 int limitr__notification_find(const lp_policy *p, const char *name);
 
-/* ---- Exchange (exchange.c, docs/economy.md 3) ---- */
+/* ---- Exchange (exchange.c, docs/policy.md 8) ---- */
 
 /* The credit named name (a sorted lookup), or -1. */
 int limitr__credit_find(const lp_policy *p, const char *name);

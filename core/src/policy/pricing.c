@@ -1,4 +1,4 @@
-/* pricing.c: what units of a priced credit cost (docs/economy.md 7). Tiers
+/* pricing.c: what units of a priced credit cost (docs/policy.md 8). Tiers
  * price *billable* units, from a position that is negative inside the
  * included amount; t(n) is the total price of n billable units:
  *   flat      n * amount

@@ -1,4 +1,4 @@
-/* topup.c: a plan's top-ups (docs/economy.md 4) and the refill rule of a
+/* topup.c: a plan's top-ups (docs/policy.md 7) and the refill rule of a
  * grant, which a top-up and a host-made grant write the same way. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* cap.c: a customer's spend caps (docs/economy.md 6), in the state's
+/* cap.c: a customer's spend caps (docs/engine.md 16), in the state's
  * memory. */
 #include <string.h>
 

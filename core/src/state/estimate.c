@@ -1,4 +1,4 @@
-/* estimate.c: lists of learned estimates (docs/economy.md 11), in the
+/* estimate.c: lists of learned estimates (docs/engine.md 18), in the
  * state's memory. */
 #include <string.h>
 

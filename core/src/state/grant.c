@@ -1,4 +1,4 @@
-/* grant.c: a customer's grants (docs/economy.md 5) and the included
+/* grant.c: a customer's grants (docs/engine.md 15) and the included
  * top-ups it received, in the state's memory. */
 #include <string.h>
 

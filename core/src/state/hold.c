@@ -1,4 +1,4 @@
-/* hold.c: a customer's reservations (docs/economy.md 10), in the state's
+/* hold.c: a customer's reservations (docs/engine.md 19), in the state's
  * memory. */
 #include <string.h>
 

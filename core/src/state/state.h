@@ -96,7 +96,7 @@ typedef struct held_list {
     size_t n, cap;
 } held_list;
 
-/* A balance of credit on a customer (docs/economy.md 5): from a top-up, or
+/* A balance of credit on a customer (docs/engine.md 15): from a top-up, or
  * made by the host. */
 typedef struct grant {
     char *id; /* unique on the customer */
@@ -118,7 +118,7 @@ typedef struct grant {
  * every read that sums them. */
 #define MAX_CUSTOMER_GRANTS 256
 
-/* Where a reservation took room (docs/economy.md 10.3): a cap (holder ID
+/* Where a reservation took room (docs/engine.md 19.2): a cap (holder ID
  * and cap ID) or a grant (grant ID on the meter owner), and how much. */
 typedef struct hold_part {
     int is_cap;   /* a cap (else a grant of the meter owner) */
@@ -127,7 +127,7 @@ typedef struct hold_part {
     lnum amount;  /* in the cap's or the grant's credit */
 } hold_part;
 
-/* A reservation on the meter owner (docs/economy.md 10). */
+/* A reservation on the meter owner (docs/engine.md 19). */
 typedef struct reservation {
     uint64_t id; /* "h<id>" */
     int ent;     /* interned entitlement name */
@@ -148,7 +148,7 @@ typedef struct reservation {
 /* The most live reservations a customer holds. */
 #define MAX_CUSTOMER_HOLDS 1024
 
-/* A learned estimate of a call's size and cost (docs/economy.md 11), per
+/* A learned estimate of a call's size and cost (docs/engine.md 18), per
  * entitlement and segment: policy-wide in the state, per customer on the
  * meter owner. */
 typedef struct estimate {
@@ -172,7 +172,7 @@ typedef struct estimate_list {
     size_t n, cap;
 } estimate_list;
 
-/* A spend cap on a customer (docs/economy.md 6): a ceiling across calls,
+/* A spend cap on a customer (docs/engine.md 16): a ceiling across calls,
  * entitlements and credits. */
 typedef struct spend_cap {
     char *id; /* unique on the customer */
@@ -280,7 +280,7 @@ typedef struct state_data {
     uint64_t next_cap;       /* numbers generated cap ids */
     size_t n_caps;           /* caps on all customers: 0 spares calls a look */
     size_t n_shared_caps;    /* shared ones: 0 spares calls the walk up refs */
-    estimate_list estimates; /* policy-wide (docs/economy.md 11) */
+    estimate_list estimates; /* policy-wide (docs/engine.md 18) */
     int64_t clock;           /* set by set_time/advance */
     int clock_is_set;        /* 0: the system clock */
 } state_data;

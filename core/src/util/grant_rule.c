@@ -1,4 +1,5 @@
-/* grant_rule.c: a grant's periods and its reset step (docs/economy.md 5). */
+/* grant_rule.c: a grant's periods (docs/engine.md 15.1) and its reset step
+ * (docs/policy.md 7). */
 #include "grant_rule.h"
 
 const char *const limitr__grant_reset_mode_names[3] = {"hard", "add",

@@ -1,7 +1,7 @@
-/* grant_rule.h: how a grant refills (docs/economy.md 4 and 5.2): its
- * period, its reset mode and the clamps of a rollover. Plain numbers, so
- * that a top-up in a compiled policy and a grant in customer state share it
- * without pointing at each other. */
+/* grant_rule.h: how a grant refills (docs/policy.md 7, docs/engine.md
+ * 15.1): its period, its reset mode and the clamps of a rollover. Plain
+ * numbers, so that a top-up in a compiled policy and a grant in customer
+ * state share it without pointing at each other. */
 #ifndef LIMITR_GRANT_RULE_H
 #define LIMITR_GRANT_RULE_H
 
@@ -45,7 +45,7 @@ int64_t limitr__grant_boundaries(const grant_rule *r, int64_t last, int64_t now,
                                  int64_t most, int64_t *latest);
 
 /* The balance after `steps` reset steps from balance b with refill v
- * (docs/economy.md 5.2). Saturates at the range of amounts. */
+ * (docs/policy.md 7). Saturates at the range of amounts. */
 lnum limitr__grant_reset(const grant_rule *r, lnum b, lnum v, int64_t steps);
 
 #endif

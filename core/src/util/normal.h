@@ -1,4 +1,4 @@
-/* normal.h: the standard normal quantile z(q) (docs/economy.md 11). */
+/* normal.h: the standard normal quantile z(q) (docs/engine.md 18). */
 #ifndef LIMITR_NORMAL_H
 #define LIMITR_NORMAL_H
 
