@@ -212,10 +212,17 @@ int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
 
 int limitr__shared_nomem(limitr_engine *e)
 {
-    if (limitr__region_ran_out(e->shared->slot->r)) {
-        /* the `error` event fires once the section is over (undone or
-           not), outside the lock (limitr__shared_report_full) */
-        e->shared->slot->full = 1;
+    region_slot *slot = e->shared->slot;
+    if (limitr__region_ran_out(slot->r)) {
+        if (slot->depth == 1 && !slot->keep) {
+            /* undoable: the `error` event fires once the section is over,
+               outside the lock (limitr__shared_report_full) */
+            slot->full = 1;
+        } else {
+            /* first the event: what its subscribers call must not take
+               the place of this call's error */
+            limitr__report_error(e, "state", "state region full");
+        }
         return limitr__fail(e, LIMITR_NOMEM, "region_full",
                             "state region full");
     }
