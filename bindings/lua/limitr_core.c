@@ -279,10 +279,12 @@ static void push_json_text(lua_State *L, const char *text)
 /* The value at idx as malloc'ed JSON text; raises with `what` on failure. */
 static char *to_json_text(lua_State *L, int idx, const char *what)
 {
-    const char *err = "out of memory";
+    lua_json_error err = {"out of memory", ""};
     cJSON *root = lua_json_from(L, idx, 0, &err);
     char *text;
-    if (root == NULL) luaL_error(L, "%s: %s", what, err);
+    if (root == NULL)
+        luaL_error(L, "%s: %s%s%s", what, err.path,
+                   err.path[0] != '\0' ? ": " : "", err.message);
     text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (text == NULL) luaL_error(L, "%s: out of memory", what);

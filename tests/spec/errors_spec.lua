@@ -321,7 +321,12 @@ describe("values crossing to the engine", function()
     it("refuses what JSON cannot hold: NaN, infinity, NUL bytes", function()
         local e = engine()
         assert.has_error(function() e:create_customer("d", "p", { metadata = { x = 0 / 0 } }) end,
-            "create_customer: NaN and infinity cannot cross as JSON")
+            "create_customer: metadata.x: NaN and infinity cannot cross as JSON")
+        -- the place inside the value is named, lists by index
+        assert.has_error(function() e:allow("c", "api", 1, { event = { a = { 1, { b = 0 / 0 } } } }) end,
+            "opts.event: a[2].b: NaN and infinity cannot cross as JSON")
+        assert.has_error(function() e:add_customer_cap("c", 0 / 0) end,
+            "add_customer_cap: value: NaN and infinity cannot cross as JSON")
         assert.has_error(function() e:create_customer("d", "p", { metadata = { x = math.huge } }) end)
         assert.has_error(function() e:create_customer("d", "p", { metadata = { x = "a\0b" } }) end)
         assert.has_error(function() e:create_customer("d", "p", { metadata = { ["a\0b"] = 1 } }) end)

@@ -10,6 +10,7 @@
 #define LIMITR_LUA_JSON_H
 
 #include <float.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -62,14 +63,46 @@ static void lua_json_push(lua_State *L, const cJSON *item, int depth)
     }
 }
 
-/* The value at idx as cJSON; NULL with *err on failure (out of memory
- * leaves *err as the caller set it). A sequence 1..n is a JSON list, and so
- * is an empty table, which Lua cannot tell from an empty map. */
-static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
+/* The place inside a value where its copy failed ("caps.rune", "[2]"). */
+#define LUA_JSON_PATH_MAX 96
+typedef struct lua_json_error {
+    const char *message;
+    char path[LUA_JSON_PATH_MAX];
+} lua_json_error;
+
+/* Puts a map key (index 0) or a list index before what err->path holds:
+ * a failure's place is built on the way out, innermost last. */
+static void lua_json_path_prepend(lua_json_error *err, const char *key,
+                                  lua_Integer index)
+{
+    char head[LUA_JSON_PATH_MAX];
+    size_t n, len = strlen(err->path);
+    if (key != NULL) {
+        n = strlen(key);
+        if (n > sizeof head - 1) n = sizeof head - 1;
+        memcpy(head, key, n);
+    } else {
+        n = (size_t)snprintf(head, sizeof head, "[%lld]", (long long)index);
+    }
+    if (len > 0 && err->path[0] != '[' && n < sizeof head - 1)
+        head[n++] = '.'; /* a key follows */
+    if (n + len > sizeof err->path - 1) /* the outermost part is kept */
+        len = n < sizeof err->path - 1 ? sizeof err->path - 1 - n : 0;
+    memmove(err->path + n, err->path, len);
+    memcpy(err->path, head, n);
+    err->path[n + len] = '\0';
+}
+
+/* The value at idx as cJSON; NULL with err->message (and err->path, where
+ * inside the value) on failure (out of memory leaves the message as the
+ * caller set it). A sequence 1..n is a JSON list, and so is an empty table,
+ * which Lua cannot tell from an empty map. */
+static cJSON *lua_json_from(lua_State *L, int idx, int depth,
+                            lua_json_error *err)
 {
     idx = lua_absindex(L, idx);
     if (depth > LUA_JSON_MAX_DEPTH) {
-        *err = "value nested too deeply (or cyclic)";
+        err->message = "value nested too deeply (or cyclic)";
         return NULL;
     }
     switch (lua_type(L, idx)) {
@@ -80,7 +113,7 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
     case LUA_TNUMBER: {
         double d = (double)lua_tonumberx(L, idx, NULL);
         if (d != d || d > DBL_MAX || d < -DBL_MAX) { /* JSON has neither */
-            *err = "NaN and infinity cannot cross as JSON";
+            err->message = "NaN and infinity cannot cross as JSON";
             return NULL;
         }
         return cJSON_CreateNumber(d);
@@ -89,7 +122,7 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         if (strlen(s) != len) { /* cJSON would cut it there */
-            *err = "a string with a NUL byte cannot cross as JSON";
+            err->message = "a string with a NUL byte cannot cross as JSON";
             return NULL;
         }
         return cJSON_CreateString(s);
@@ -100,7 +133,7 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         LIMITR_LUA_FILL(L, idx);
         n = (lua_Integer)lua_rawlen(L, idx);
         if (!lua_checkstack(L, 4)) {
-            *err = "value nested too deeply";
+            err->message = "value nested too deeply";
             return NULL;
         }
         lua_pushnil(L);
@@ -116,6 +149,7 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
                 c = lua_json_from(L, -1, depth + 1, err);
                 lua_settop(L, -2);
                 if (c == NULL) {
+                    lua_json_path_prepend(err, NULL, i);
                     cJSON_Delete(out);
                     return NULL;
                 }
@@ -129,14 +163,15 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
             cJSON *c;
             if (lua_type(L, -2) != LUA_TSTRING ||
                 strlen(lua_tolstring(L, -2, NULL)) != lua_rawlen(L, -2)) {
-                *err = "table keys must be strings without NUL bytes (or a "
-                       "sequence 1..n)";
+                err->message = "table keys must be strings without NUL "
+                               "bytes (or a sequence 1..n)";
                 lua_settop(L, -3);
                 cJSON_Delete(out);
                 return NULL;
             }
             c = lua_json_from(L, -1, depth + 1, err);
             if (c == NULL) {
+                lua_json_path_prepend(err, lua_tolstring(L, -2, NULL), 0);
                 lua_settop(L, -3);
                 cJSON_Delete(out);
                 return NULL;
@@ -147,8 +182,8 @@ static cJSON *lua_json_from(lua_State *L, int idx, int depth, const char **err)
         return out;
     }
     default:
-        *err = "only nil, booleans, numbers, strings and tables can cross "
-               "between Lua and the engine";
+        err->message = "only nil, booleans, numbers, strings and tables can "
+                       "cross between Lua and the engine";
         return NULL;
     }
 }
