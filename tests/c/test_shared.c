@@ -395,6 +395,37 @@ TEST(a_call_refused_for_room_stores_nothing_it_found_due)
     limitr_free(e);
 }
 
+/* A reload refused because the region cannot take its text keeps no room:
+ * the estimates it had copied for the new policy are given back. */
+TEST(a_reload_refused_for_room_keeps_no_room)
+{
+    limitr_engine *e = shared_engine(policy, "full-reload", 1 << 20);
+    limitr_shared_stats before, after;
+    size_t len = strlen(policy), k;
+    char id[64], *bigger = malloc(len + (64 << 10) + 2);
+    long n = 0;
+    ASSERT(e != NULL && bigger != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "u", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_observe(e, "u", "api", 3, NULL), LIMITR_OK);
+    do
+        snprintf(id, sizeof id, "customer-%023ld", n++);
+    while (limitr_create_customer(e, id, NULL, NULL, NULL) == LIMITR_OK);
+    /* the same policy with a 64 KiB comment: its text does not fit */
+    memcpy(bigger, policy, len);
+    bigger[len] = '#';
+    for (k = 1; k < (64 << 10); k++)
+        bigger[len + k] = 'x';
+    bigger[len + k] = '\0';
+    ASSERT_EQ(limitr_stats(e, &before), LIMITR_OK);
+    ASSERT_EQ(limitr_reload(e, bigger, strlen(bigger), "yaml", NULL),
+              LIMITR_NOMEM);
+    ASSERT_STR(limitr_last_reason(e), "region_full");
+    ASSERT_EQ(limitr_stats(e, &after), LIMITR_OK);
+    ASSERT_EQ(after.used, before.used);
+    free(bigger);
+    limitr_free(e);
+}
+
 /* The room e's region lends its journal now: 0 outside a call, once the
    commit or the undo gave it back. */
 static size_t lent(limitr_engine *e)
@@ -1033,6 +1064,7 @@ int main(void)
     RUN(bad_options_are_refused);
     RUN(a_full_region_refuses_only_what_needs_room);
     RUN(a_call_refused_for_room_stores_nothing_it_found_due);
+    RUN(a_reload_refused_for_room_keeps_no_room);
     RUN(a_call_past_the_journal_grows_it_into_free_room);
     RUN(a_call_past_the_journal_and_the_room_is_made_and_counted);
     RUN(a_journal_gives_its_room_back_to_the_calls_allocations);

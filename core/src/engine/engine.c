@@ -187,6 +187,9 @@ static int set_clock(limitr_engine *e, int64_t ms, const char *what)
                             "%s: the clock must stay within +-%lld ms of "
                             "1970 (the ECMAScript date range)",
                             what, (long long)LIMITR_MAX_TIME);
+    /* called from inside another call (a host function a snippet called):
+       its section must keep the clock it answered OK for */
+    if (e->shared != NULL && e->holding > 1) limitr__shared_keep(e);
     e->st.d->clock = ms;
     e->st.d->clock_is_set = 1;
     return limitr__ok(e);

@@ -643,6 +643,7 @@ int limitr__reload(limitr_engine *e, const char *text, size_t len,
     return LIMITR_OK;
 
 fail:
+    limitr__estimate_list_free(&e->st, &estimates); /* (empty if not built) */
     cJSON_Delete(w.list);
     free(changes);
     free(ent_names);

@@ -46,6 +46,10 @@ typedef struct region_slot {
     int full, keep;
 } region_slot;
 
+/* The reason of a call that failed for want of room; by address, so that
+   nothing else (an on_exceed snippet's own reason) is taken for it. */
+static const char region_full[] = "region_full";
+
 /* One process's link to a region. */
 struct shared_link {
     region_slot *slot; /* its region, and this process's hold on it */
@@ -161,7 +165,7 @@ int limitr__shared_leave(limitr_engine *e)
 {
     region_slot *slot = e->shared->slot;
     int full = slot->depth == 1 && slot->full;
-    if (full && !slot->keep && strcmp(e->code, "region_full") == 0) {
+    if (full && !slot->keep && e->code == region_full) {
         /* the call failed for want of room: it changes nothing, not even
            what was due anyway (an expired grant dropped, a reset stored).
            The epoch moves past any the section used, so no cache filled
@@ -223,7 +227,7 @@ int limitr__shared_nomem(limitr_engine *e)
                the place of this call's error */
             limitr__report_error(e, "state", "state region full");
         }
-        return limitr__fail(e, LIMITR_NOMEM, "region_full",
+        return limitr__fail(e, LIMITR_NOMEM, region_full,
                             "state region full");
     }
     return limitr__fail(e, LIMITR_NOMEM, NULL, "out of memory");
