@@ -991,6 +991,53 @@ TEST(a_process_killed_inside_a_change_leaves_nothing_half_done)
     }
 }
 
+/* the refused add of a_call_refused_for_room_stores_nothing_it_found_due */
+static int add_grant_refused(limitr_engine *e)
+{
+    return limitr_add_customer_grant(
+        e, "u", "{\"credit\": \"token\", \"value\": 5}", NULL);
+}
+
+/* A process killed while its call refused for room is undone (or right
+ * after, while the epoch moves) leaves the state as it was, as one that
+ * gets through does. */
+TEST(a_process_killed_in_the_undo_of_a_refused_call_leaves_nothing)
+{
+    static const char reset_grant[] =
+        "{\"credit\": \"token\", \"value\": 5, \"resets\": true, "
+        "\"reset_inc\": \"1s\", \"reset_mode\": \"add\"}";
+    static const char add_grant[] = "{\"credit\": \"token\", \"value\": 5}";
+    limitr_engine *e = shared_engine(policy, "kill-undo", 1 << 20);
+    char id[64];
+    long n = 0, k;
+    int bad = 0, through = 0;
+    ASSERT(e != NULL);
+    limitr_set_time(e, 0);
+    ASSERT_EQ(limitr_create_customer(e, "u", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", reset_grant, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", add_grant, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_grant(e, "u", add_grant, NULL), LIMITR_OK);
+    do
+        snprintf(id, sizeof id, "customer-%023ld", n++);
+    while (limitr_create_customer(e, id, NULL, NULL, NULL) == LIMITR_OK);
+    limitr_set_time(e, 5000);
+    for (k = 1; k < 1000 && !through; k++) {
+        kill_run run;
+        ASSERT_EQ(kill_run_at(e, add_grant_refused, k, &run), 0);
+        if (run.killed && !undone(e, &run)) bad++;
+        through = !run.killed;
+        if (through && !(run.through && run.same &&
+                         run.after.used == run.before.used))
+            bad++;
+    }
+    printf("     kill-refused: killed at each of %ld journaled steps\n",
+           k - 2);
+    ASSERT(through);
+    ASSERT(k > 3);
+    ASSERT_EQ(bad, 0);
+    limitr_free(e);
+}
+
 /* One child importing every customer of e, killed at journaled step k:
  * -1 when the state afterwards is not the state before (or the run
  * failed), 0 when it was killed and undone, 1 when it got through with its
@@ -1074,6 +1121,7 @@ int main(void)
     RUN(a_wait_for_the_lock_is_counted);
     RUN(a_forked_process_compiles_its_own_policy_at_its_first_call);
     RUN(a_process_killed_inside_a_change_leaves_nothing_half_done);
+    RUN(a_process_killed_in_the_undo_of_a_refused_call_leaves_nothing);
     RUN(a_process_killed_past_the_fixed_journal_leaves_nothing_half_done);
     return harness_failures ? 1 : 0;
 }
