@@ -273,6 +273,28 @@ TEST(outgoing_doubles_agree_in_and_past_64_bits)
     ASSERT(limitr__lnum_to_double(-LNUM_NANO / 2) == -1e-9);
 }
 
+/* A room read back never passes the room by more than the 1e-9 the
+ * limit's comparison allows: large amounts with decimals step down to the
+ * double below; amounts a double holds to 1e-9 read as before. */
+TEST(rooms_read_back_within_the_room)
+{
+    static const char *rooms[] = {"369726324.772727272727", "123456789.123456789",
+                                  "99999999999.999999999", "-369726324.7727272727",
+                                  "0.1", "2.5", "1e15", "7"};
+    size_t i;
+    for (i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+        lnum v = parse(rooms[i]), back = from(limitr__lnum_to_double_room(v));
+        ASSERT(back - v <= LNUM_NANO);
+        /* one double below the nearest at most: never further down */
+        ASSERT(v - back < LNUM_SCALE / 1000);
+    }
+    ASSERT(limitr__lnum_to_double_room(parse("369726324.772727272727")) <
+           limitr__lnum_to_double(parse("369726324.772727272727")));
+    ASSERT_NUM(limitr__lnum_to_double_room(parse("0.1")), 0.1);
+    ASSERT_NUM(limitr__lnum_to_double_room(parse("2.5")), 2.5);
+    ASSERT_NUM(limitr__lnum_to_double_room(parse("7")), 7);
+}
+
 int main(void)
 {
     RUN(million_small_additions_are_exact);
@@ -285,5 +307,6 @@ int main(void)
     RUN(division_by_the_scale_agrees_with_the_long_way);
     RUN(quick_products_agree_with_the_long_way);
     RUN(outgoing_doubles_agree_in_and_past_64_bits);
+    RUN(rooms_read_back_within_the_room);
     return HARNESS_EXIT();
 }

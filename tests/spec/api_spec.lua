@@ -403,3 +403,24 @@ describe("clock", function()
         assert.are.equal(1250, e:create_customer("c").created)
     end)
 end)
+
+describe("a room read back", function()
+    it("fits: check(remaining) and check(allowance) pass on large amounts with decimals", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {token: {}}
+  plans: {p: {default: true, entitlements: {chat: {limit: {credit: token, value: 369726324.772727272727}}}}}
+]]))
+        assert(e:create_customer("u"))
+        -- the nearest double (…772731) is 3.7e-8 above the room: the read
+        -- gives the double below it
+        local r = e:remaining("u", "chat")
+        assert.is_true(r <= 369726324.772727272727)
+        assert.is_true(e:check("u", "chat", r))
+        assert.is_true(e:check("u", "chat", e:allowance("u", "chat")))
+        local _, _, _, remaining = e:decide("u", "chat", 0)
+        assert.is_true(e:check("u", "chat", remaining))
+        assert.is_true(e:allow("u", "chat", r))
+        assert.are.same({ false, "limit" }, { e:check("u", "chat", 1e-6) })
+    end)
+end)

@@ -119,7 +119,7 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     if (opts != NULL && opts->percent)
         return give(e, out, percent_remaining(&d, grants_of(e, &d, opts)));
     return give(e, out,
-                limitr__lnum_to_double(limitr__lnum_round9(
+                limitr__lnum_to_double_room(limitr__lnum_round9(
                     remaining_with(&d, grants_of(e, &d, opts)))));
 }
 
@@ -213,7 +213,7 @@ int limitr_allowance(limitr_engine *e, const char *id, const char *ent,
     READ_TARGET(e, id, ent, out, &d);
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
-    return give(e, out, limitr__lnum_to_double(allowance_of(&d)));
+    return give(e, out, limitr__lnum_to_double_room(allowance_of(&d)));
 }
 
 /* rate and acceleration (docs/engine.md 6.3). */
@@ -303,7 +303,7 @@ int limitr_decide(limitr_engine *e, const char *id, size_t id_len,
         if (d.lim->rule.mode != MODE_OBSERVE) {
             out->has_limit = 1;
             out->limit = limitr__lnum_to_double(d.limit);
-            out->remaining = limitr__lnum_to_double(remaining_of(&d));
+            out->remaining = limitr__lnum_to_double_room(remaining_of(&d));
         }
         if (d.lim->rule.reset != RESET_NONE) {
             out->has_reset = 1;

@@ -176,6 +176,16 @@ double limitr__lnum_to_double(lnum v)
     return (double)q / 1e9;
 }
 
+double limitr__lnum_to_double_room(lnum v)
+{
+    double d = limitr__lnum_to_double(v);
+    lnum back;
+    if (limitr__lnum_from_double(d, &back) == 0 &&
+        lnum_sub_sat(back, v) > LNUM_NANO)
+        d = nextafter(d, -INFINITY);
+    return d;
+}
+
 char *limitr__lnum_format(lnum v, char *buf)
 {
     char tmp[48];

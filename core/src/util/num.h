@@ -101,6 +101,12 @@ int limitr__lnum_parse(const char *text, size_t len, lnum *out);
  * engine (reads, payloads). */
 double limitr__lnum_to_double(lnum v);
 
+/* A room (remaining, allowance) as a double that a call given it back
+ * fits: limitr__lnum_to_double, one step toward -infinity when the nearest
+ * double of a large amount with decimals reads back more than the 1e-9
+ * the limit's comparison allows above v (check(remaining) passes). */
+double limitr__lnum_to_double_room(lnum v);
+
 /* v rounded half away from zero to a multiple of 10^-9. */
 lnum limitr__lnum_round9(lnum v);
 
