@@ -178,14 +178,16 @@ double limitr__lnum_to_double(lnum v)
 
 double limitr__lnum_to_double_room(lnum v)
 {
-    /* below 2^23 units a double's step is under 1e-9: 9 decimals read back
-       within 1e-9 (0.5e-9 from the rounding, half a step from the double) */
+    /* below 2^23 units a double's step is under 1e-9: the 9 decimals read
+       back as they are */
     const lnum exact = (lnum)(1 << 23) * LNUM_SCALE;
     double d = limitr__lnum_to_double(v);
     lnum back;
     if (v > -exact && v < exact) return d;
+    /* the double below reads back at most the room at 9 decimals: the
+       nearest double lies within half a step of it */
     if (limitr__lnum_from_double(d, &back) == 0 &&
-        lnum_sub_sat(back, v) > LNUM_NANO)
+        limitr__lnum_round9(back) > limitr__lnum_round9(v))
         d = nextafter(d, -INFINITY);
     return d;
 }

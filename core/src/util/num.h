@@ -103,8 +103,8 @@ double limitr__lnum_to_double(lnum v);
 
 /* A room (remaining, allowance) as a double that a call given it back
  * fits: limitr__lnum_to_double, one step toward -infinity when the nearest
- * double of a large amount with decimals reads back more than the 1e-9
- * the limit's comparison allows above v (check(remaining) passes). */
+ * double of a large amount with decimals reads back above v at 9 decimals,
+ * the resolution decisions compare at (check(remaining) passes). */
 double limitr__lnum_to_double_room(lnum v);
 
 /* v rounded half away from zero to a multiple of 10^-9. */
