@@ -186,7 +186,7 @@ double limitr__lnum_to_double_room(lnum v)
     if (v > -exact && v < exact) return d;
     /* the double below reads back at most the room at 9 decimals: the
        nearest double lies within half a step of it */
-    if (limitr__lnum_from_double(d, &back) == 0 &&
+    if (limitr__lnum_from_double(d, &back) == 0 && back > v && /* (whole) */
         limitr__lnum_round9(back) > limitr__lnum_round9(v))
         d = nextafter(d, -INFINITY);
     return d;
