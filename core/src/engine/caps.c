@@ -262,14 +262,12 @@ static int consumed_any(limitr_engine *e, const decision *d, const spend_cap *k,
     const char *kname = limitr__state_name(&e->st, k->credit);
     int own = k->credit == d->lim->credit_name;
     int rune = k->credit == e->rune_name;
-    lnum units, runes, part, f;
-    int end;
+    lnum units, runes, part;
     if (u->v == 0 && (!k->overhead_cost || k->overage_only || k->ignore_grants))
         return CONSUMED_SKIP; /* 0 units move only plain overhead caps */
     if (!own && !k->overhead_cost && !p->credits[d->lim->credit].reaches_runes)
         return CONSUMED_SKIP;
-    if (!rune && !own &&
-        (limitr__exchange_resolve(p, kname, &f, &end) != EXCHANGE_OK || f == 0))
+    if (!rune && !own && !limitr__exchange_converts(p, kname))
         return CONSUMED_SKIP;
     if (k->overage_only) {
         /* the overage grants left, priced from after what they paid */

@@ -485,16 +485,6 @@ lnum limitr__grants_cover(limitr_engine *e, customer *c, int credit,
     return covered;
 }
 
-/* Whether amounts of name convert through runes at all: a conversion of
- * it that fails all the same ran out of range, and a read then counts the
- * most an amount can be (docs/engine.md 9: reads saturate). */
-static int converts(const lp_policy *p, const char *name)
-{
-    lnum f;
-    int end;
-    return limitr__exchange_resolve(p, name, &f, &end) == EXCHANGE_OK && f != 0;
-}
-
 /* Adds what g holds now to the exact sum (its credit is name_id) or to
  * the runes pooled from the others. */
 static void add_worth(limitr_engine *e, const customer *c, const grant *g,
@@ -510,8 +500,10 @@ static void add_worth(limitr_engine *e, const customer *c, const grant *g,
         if (lnum_add(*exact, bal, exact) != 0) *exact = LNUM_MAX;
     } else {
         const char *gname = limitr__state_name(&e->st, g->credit);
+        /* a conversion of a credit that converts fails only past the range
+           of amounts: the read counts the most an amount can be */
         if (limitr__to_runes(e->policy, gname, bal, 0, &r) != 0)
-            r = converts(e->policy, gname) ? LNUM_MAX : 0;
+            r = limitr__exchange_converts(e->policy, gname) ? LNUM_MAX : 0;
         *runes = lnum_add_sat(*runes, r);
     }
 }
@@ -530,7 +522,7 @@ lnum limitr__grants_worth(limitr_engine *e, const customer *c, const char *name,
     if (runes > 0 &&
         (lnum_add(pos, exact, &at) != 0 ||
          limitr__from_runes(e->policy, name, runes, at, &converted) != 0))
-        converted = converts(e->policy, name) ? LNUM_MAX : 0;
+        converted = limitr__exchange_converts(e->policy, name) ? LNUM_MAX : 0;
     return lnum_add(exact, converted, &total) == 0 ? total : LNUM_MAX;
 }
 

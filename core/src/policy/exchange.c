@@ -203,6 +203,13 @@ int limitr__credit_to_runes_any(const lp_policy *p, int credit, lnum v,
     return chain_to_runes(p, cr->runes_factor, cr->runes_end, v, offset, out);
 }
 
+int limitr__exchange_converts(const lp_policy *p, const char *name)
+{
+    lnum f;
+    int end;
+    return limitr__exchange_resolve(p, name, &f, &end) == EXCHANGE_OK && f != 0;
+}
+
 int limitr__to_runes(const lp_policy *p, const char *name, lnum v, lnum offset,
                      lnum *out)
 {

@@ -260,6 +260,9 @@ int limitr__credit_find(const lp_policy *p, const char *name);
  * *credit, the priced credit the chain ends at (-1: it ends at runes). */
 exchange_status limitr__exchange_resolve(const lp_policy *p, const char *name,
                                          lnum *factor, int *credit);
+/* Whether amounts of name convert through runes both ways: its chain
+ * resolves and a unit of it is worth something. */
+int limitr__exchange_converts(const lp_policy *p, const char *name);
 /* limitr__to_runes for the policy credit `credit`, through its way to
  * runes resolved at load (no lookup by name). A credit with a flat price of
  * its own is priced inline: one product. */
