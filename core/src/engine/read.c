@@ -119,8 +119,8 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     if (opts != NULL && opts->percent)
         return give(e, out, percent_remaining(&d, grants_of(e, &d, opts)));
     return give(e, out,
-                limitr__lnum_to_double_room(limitr__lnum_round9(
-                    remaining_with(&d, grants_of(e, &d, opts)))));
+                limitr__lnum_to_double_room(
+                    remaining_with(&d, grants_of(e, &d, opts))));
 }
 
 /* The plan named id, for the reads that also take a plan name. */
