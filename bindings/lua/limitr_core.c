@@ -1613,9 +1613,9 @@ static int l_engine_reserve(lua_State *L)
     char *opts, name[24];
     uint64_t hold;
     int status;
-    if (!estimated && text == NULL && isnan(value))
-        return luaL_argerror(L, 4,
-                             "a number, not NaN (nil holds the estimate)");
+    /* NaN is refused as allow refuses it (the C API's NaN asks for the
+       estimate, nil does here): as the text it is, through the engine */
+    if (!estimated && text == NULL && isnan(value)) text = "NaN";
     if (text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
     opts = opts_json_text(L, 5, "reserve");
