@@ -1,6 +1,8 @@
 /* test_caps.c: spend caps from C (docs/engine.md 16): the shared org cap
  * example, its events, the calls and bad caps. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_of.h"
 #include "harness.h"
@@ -95,9 +97,73 @@ TEST(bad_caps_change_nothing)
     limitr_free(e);
 }
 
+/* A customer with n refs to customers "<prefix>0".. (created), each holding
+ * one shared cap "k" of 100 when caps is set. */
+static void fan_out(limitr_engine *e, const char *id, const char *prefix,
+                    int n, int caps)
+{
+    size_t size = 16 + 16 * (size_t)n;
+    char name[16], *refs = malloc(size);
+    int i;
+    ASSERT(refs != NULL);
+    snprintf(refs, size, "{\"refs\": [");
+    for (i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s%d", prefix, i);
+        ASSERT_EQ(limitr_create_customer(e, name, NULL, NULL, NULL),
+                  LIMITR_OK);
+        if (caps)
+            ASSERT_EQ(limitr_add_customer_cap(
+                          e, name,
+                          "{\"value\": 100, \"shared\": true, \"id\": \"k\"}",
+                          NULL),
+                      LIMITR_OK);
+        snprintf(refs + strlen(refs), size - strlen(refs), "%s\"%s\"",
+                 i > 0 ? ", " : "", name);
+    }
+    strcat(refs, "]}");
+    ASSERT_EQ(limitr_create_customer(e, id, NULL, refs, NULL), LIMITR_OK);
+    free(refs);
+}
+
+/* docs/engine.md 16.2: a call meets at most 256 caps and visits at most
+ * 1,024 customers, the caller included; past either it is denied with
+ * too_many_caps, never with a cap skipped, and nothing is counted. */
+TEST(a_call_meets_at_most_256_caps_and_1024_customers)
+{
+    limitr_engine *e = engine_of(policy_yaml, NULL);
+    ASSERT(e != NULL);
+    fan_out(e, "u", "o", 256, 1); /* 256 caps: at the bound */
+    ASSERT_EQ(limitr_allow(e, "u", "chat", 1, NULL), LIMITR_OK);
+    ASSERT_NUM(cap_used(e, "o255", "k"), 0.1);
+    ASSERT_EQ(limitr_add_customer_cap(e, "u", "{\"value\": 100, \"id\": \"k\"}",
+                                      NULL),
+              LIMITR_OK); /* the caller's own: a 257th */
+    ASSERT_EQ(limitr_allow(e, "u", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_STR(limitr_last_reason(e), "too_many_caps");
+    ASSERT_EQ(limitr_check(e, "u", "chat", 1), LIMITR_DENIED);
+    ASSERT_NUM(cap_used(e, "o255", "k"), 0.1);
+    ASSERT_NUM(cap_used(e, "u", "k"), 0);
+    limitr_free(e);
+
+    /* customers without caps count, once a shared cap exists anywhere */
+    e = engine_of(policy_yaml, NULL);
+    ASSERT(e != NULL);
+    fan_out(e, "wide", "r", 1023, 0); /* 1,024 with the caller */
+    ASSERT_EQ(limitr_create_customer(e, "org", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_add_customer_cap(
+                  e, "org", "{\"value\": 100, \"shared\": true}", NULL),
+              LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "wide", "chat", 1, NULL), LIMITR_OK);
+    fan_out(e, "wider", "s", 1024, 0);
+    ASSERT_EQ(limitr_allow(e, "wider", "chat", 1, NULL), LIMITR_DENIED);
+    ASSERT_STR(limitr_last_reason(e), "too_many_caps");
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(a_shared_org_cap_stops_a_user_two_refs_below);
     RUN(bad_caps_change_nothing);
+    RUN(a_call_meets_at_most_256_caps_and_1024_customers);
     return harness_failures != 0;
 }

@@ -96,6 +96,26 @@ describe("a shared org cap of 1 rune, tokens at 0.1", function()
         assert.are.equal(2, #crossed)
         assert.are.equal(1.2, used(e, "bob", "mine"))
     end)
+
+    it("visits at most 1,024 customers on the way: past that, too_many_caps", function()
+        local e = org()
+        local teams = {}
+        for i = 1, 1020 do
+            teams[i] = "t" .. i
+            assert(e:create_customer(teams[i], nil, { type = "team", refs = { "acme" } }))
+        end
+        assert(e:create_customer("wide", nil, { refs = teams }))
+        -- the caller, its 1,020 teams, acme: 1,022 visited
+        assert.is_true(e:allow("wide", "chat", 1))
+        assert.are.equal(0.1, used(e, "acme", "org_budget"))
+        for i = 1021, 1023 do
+            teams[i] = "t" .. i
+            assert(e:create_customer(teams[i]))
+        end
+        assert(e:set_customer_refs("wide", teams)) -- 1,025
+        assert.are.same({ false, "too_many_caps" }, { e:allow("wide", "chat", 1) })
+        assert.are.equal(0.1, used(e, "acme", "org_budget"))
+    end)
 end)
 
 local TIERS = [[

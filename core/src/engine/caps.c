@@ -114,11 +114,19 @@ static int first_visit(cap_walk *w, const customer *c)
     return 1;
 }
 
+/* The most caps a call meets, and customers its walk visits, the caller
+ * included (docs/engine.md 16.2; a plan lookup's bound): the bound of every
+ * cap gate's and commit's work. */
+#define MAX_CAP_WALK_CAPS 256
+#define MAX_CAP_WALK_CUSTOMERS 1024
+
+enum { WALK_NOMEM = -1, WALK_TOO_MANY = -2 };
+
 /* The caps d's call meets, into e->walk.refs: the caller's own, then
  * breadth first through its refs (each customer once, cycles skipped) the
- * shared ones, skipped when no shared cap exists. The work is bounded by
- * the customers reachable, each visited once. The number, or -1: out of
- * memory. */
+ * shared ones, skipped when no shared cap exists. The number, or
+ * WALK_NOMEM, or WALK_TOO_MANY past MAX_CAP_WALK_CAPS caps or
+ * MAX_CAP_WALK_CUSTOMERS customers. */
 static long walk(limitr_engine *e, const decision *d);
 
 /* Walks for d's call and keeps what it found for collect(). */
@@ -159,13 +167,13 @@ static long walk(limitr_engine *e, const decision *d)
     const char *ent = d->ent->key;
     int credit = d->lim->credit, shared = e->st.d->n_shared_caps > 0;
     if (grow((void **)&w->queue, &w->queue_cap, 1, sizeof *w->queue) != 0)
-        return -1;
+        return WALK_NOMEM;
     if (++w->mark == 0) { /* wrapped: forget every mark */
         for (i = 0; i < w->seen_cap; i++)
             w->seen[i] = 0;
         w->mark = 1;
     }
-    if (first_visit(w, d->caller) < 0) return -1;
+    if (first_visit(w, d->caller) < 0) return WALK_NOMEM;
     w->queue[tail++] = d->caller;
     while (head < tail) {
         customer *c = w->queue[head];
@@ -173,9 +181,10 @@ static long walk(limitr_engine *e, const decision *d)
             if (!cap_applies(e, &c->caps[i], ent, credit, d->caller->type,
                              head > 0, d->now))
                 continue;
+            if (n == MAX_CAP_WALK_CAPS) return WALK_TOO_MANY;
             if (grow((void **)&w->refs, &w->refs_cap, n + 1, sizeof *w->refs) !=
                 0)
-                return -1;
+                return WALK_NOMEM;
             w->refs[n].holder = c;
             w->refs[n].i = i;
             w->refs[n].has_amount = 0;
@@ -187,12 +196,13 @@ static long walk(limitr_engine *e, const decision *d)
             int first;
             if (r == NULL) continue;
             if ((first = first_visit(w, r)) <= 0) {
-                if (first < 0) return -1;
+                if (first < 0) return WALK_NOMEM;
                 continue;
             }
+            if (tail == MAX_CAP_WALK_CUSTOMERS) return WALK_TOO_MANY;
             if (grow((void **)&w->queue, &w->queue_cap, tail + 1,
                      sizeof *w->queue) != 0)
-                return -1;
+                return WALK_NOMEM;
             w->queue[tail++] = r;
         }
     }
@@ -355,9 +365,9 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     long n, i;
     int ignore = 0;
     if (meets_no_cap(e, d)) return 1;
-    if ((n = collect(e, d)) < 0) {
+    if ((n = collect(e, d)) < 0) { /* never a cap skipped */
         d->gate = "cap";
-        d->reason = "out_of_memory"; /* never a cap skipped */
+        d->reason = n == WALK_TOO_MANY ? "too_many_caps" : "out_of_memory";
         return 0;
     }
     if (n == 0 && e->call_caps == NULL) return 1;
@@ -574,6 +584,8 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
     if ((d->requested == 0 && d->overhead_diff == 0) || meets_no_cap(e, d))
         return NULL;
     limitr__caps_remove_expired(e, d->caller, d->now);
+    /* the gate's walk passed: a new one fails only when memory ran out or
+       the call's own snippets grew the graph past the bound since */
     if ((n = collect(e, d)) < 0) return NULL;
     if (n == 0 && e->call_caps == NULL) return NULL;
     units_of(d, d->overage + d->grant_cover, d->grant_cover, d->overhead_diff,
