@@ -595,8 +595,9 @@ LIMITR_API int limitr_plan_trial_period(limitr_engine *engine,
 /* Meters the plan fee for the current period: the plan's subscription
  * entitlement brought to 1 (0 while now < the customer's creation +
  * trial_period), committing only the difference (forced, with the usual
- * meter events, so the fee is priced by price_diff). LIMITR_DENIED
- * "no_subscription" when the plan has no such limited entitlement. */
+ * meter events, so the fee is priced by price_diff). LIMITR_NOT_FOUND
+ * "unknown_customer", "no_plan", or "no_subscription" when the plan has no
+ * such limited entitlement. */
 LIMITR_API int limitr_ensure_plan_subscription(limitr_engine *engine,
                                                const char *id);
 

@@ -102,8 +102,11 @@ static int ensure_plan_subscription_call(limitr_engine *e, const char *id)
         return limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
     pl = &e->policy->plans[plan];
     ent = lp_plan_entitlement(pl, pl->subscription, strlen(pl->subscription));
-    if (ent == NULL || !ent->has_limit)
-        return limitr__deny(e, "no_subscription");
+    if (ent == NULL || !ent->has_limit) /* nothing names the fee */
+        return limitr__fail(e, LIMITR_NOT_FOUND, "no_subscription",
+                            "ensure_plan_subscription: plan '%s' has no "
+                            "limited '%s' entitlement",
+                            pl->name, pl->subscription);
     now = limitr__now(e);
     {
         /* the trial runs from the creation of the meter's owner (the
