@@ -1,6 +1,7 @@
 /* test_script.c: the snippet budgets are engine options (limitr_options),
  * and each one stops a snippet with its own message; C host libraries are
- * callable from snippets. */
+ * callable from snippets; a call's changes to the chunk's variables are
+ * undone. */
 #include "harness.h"
 #include "limitr.h"
 
@@ -134,6 +135,41 @@ TEST(c_host_library_from_a_snippet)
     limitr_free(e);
 }
 
+/* docs/sandbox.md rule 6: the chunk's variables a call changed are put
+ * back after it, a nil one and those after it included (a nil once
+ * shifted every kept value after it). */
+TEST(a_calls_changes_to_the_chunks_variables_are_undone)
+{
+    static const char text[] =
+        "policy:\n"
+        "  lua: |\n"
+        "    local a = 1\n"
+        "    local calls\n"
+        "    local b = 10\n"
+        "    function first_call()\n"
+        "      local seen = calls\n"
+        "      calls = true\n"
+        "      a, b = a + 1, b + 1\n"
+        "      return (seen == nil and 1 or 1000) + a + b\n"
+        "    end\n"
+        "  credits: {c: {}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      entitlements:\n"
+        "        e: {limit: {credit: c, value: \"function() return "
+        "first_call() end\"}}\n";
+    limitr_engine *e = NULL;
+    double v = 0;
+    int i;
+    ASSERT_EQ(limitr_new(text, strlen(text), "yaml", NULL, &e), LIMITR_OK);
+    ASSERT_EQ(limitr_create_customer(e, "x", "p", NULL, NULL), LIMITR_OK);
+    for (i = 0; i < 3; i++) {
+        ASSERT_EQ(limitr_limit(e, "x", "e", &v), LIMITR_OK);
+        ASSERT_NUM(v, 1 + 2 + 11);
+    }
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(instruction_budget_option);
@@ -141,5 +177,6 @@ int main(void)
     RUN(memory_option);
     RUN(pattern_budget_option);
     RUN(c_host_library_from_a_snippet);
+    RUN(a_calls_changes_to_the_chunks_variables_are_undone);
     return HARNESS_EXIT();
 }

@@ -375,6 +375,23 @@ function seats(plan) return QUOTA[plan].seats end]]
         assert.are.equal(2, e:limit("x", "e")) -- _ENV is back
     end)
 
+    it("puts back a variable that was nil, and the ones after it", function()
+        -- a nil among the kept values once shifted every cell after it
+        local e = assert(engine_with({ lua = [[
+local a = 1
+local calls
+local b = 10
+local c
+local d = 100
+function first_call()
+  local seen = calls
+  calls, c = 1, 2
+  a, b, d = a + 1, b + 1, d + 1
+  return (seen == nil and 1 or 1000) + a + b + d
+end]], value = "return first_call()" }))
+        for _ = 1, 3 do assert.are.equal(1 + 2 + 11 + 101, e:limit("x", "e")) end
+    end)
+
     it("keeps reads of the chunk's tables working", function()
         local e = assert(engine_with({ lua = LUA, value = [[
 local n = 0

@@ -20,7 +20,8 @@
  *   root(v, cells)   the read-only version of v
  *   walk(f, cells)   gives function f proxies as upvalues
  * cells receives (function, index, value) triples, one per upvalue cell
- * seen for the first time, with the value it must keep. */
+ * seen for the first time, with the value it must keep, at 1, 4, 7, ...
+ * (cells.n the count: a nil value leaves a hole, so never #cells). */
 static const char freezer_source[] =
     "local upget, upset, upid, iscf, rawmeta, setmeta, nxt, typ, err,\n"
     "  tostr, raweq = ...\n"
@@ -47,9 +48,11 @@ static const char freezer_source[] =
     "    local id = upid(f, i)\n"
     "    if not seen[id] then\n"
     "      seen[id] = true\n"
-    "      cells[#cells + 1] = f\n"
-    "      cells[#cells + 1] = i\n"
-    "      cells[#cells + 1] = p\n"
+    "      local n = cells.n or 0\n"
+    "      cells[n + 1] = f\n"
+    "      cells[n + 2] = i\n"
+    "      cells[n + 3] = p\n"
+    "      cells.n = n + 3\n"
     "    end\n"
     "    i = i + 1\n"
     "  end\n"
@@ -148,8 +151,9 @@ void limitr__restore_cells(lua_State *L, int cells_idx)
 {
     lua_Integer i;
     cells_idx = lua_absindex(L, cells_idx);
-    /* Up to the first hole, not lua_rawlen: the list may live in the
-       table's hash part, where finding its length is a search. */
+    /* Up to the first missing index (a value may be nil), not
+       lua_rawlen: the list may live in the table's hash part, where
+       finding its length is a search. */
     for (i = 1;; i += 3) {
         int index, same;
         if (lua_rawgeti(L, cells_idx, i + 1) == LUA_TNIL) {
