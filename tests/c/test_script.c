@@ -1,7 +1,7 @@
 /* test_script.c: the snippet budgets are engine options (limitr_options),
  * and each one stops a snippet with its own message; C host libraries are
  * callable from snippets; a call's changes to the chunk's variables are
- * undone. */
+ * undone; an on_exceed reason crosses whole. */
 #include "harness.h"
 #include "limitr.h"
 
@@ -170,6 +170,41 @@ TEST(a_calls_changes_to_the_chunks_variables_are_undone)
     limitr_free(e);
 }
 
+/* docs/engine.md 4.5: an on_exceed reason crosses whole or the snippet
+ * fails (an error event; the hard mode's "limit" applies). */
+TEST(an_on_exceed_reason_is_never_cut)
+{
+    static const char fmt[] =
+        "policy:\n"
+        "  credits: {c: {}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      entitlements:\n"
+        "        e: {limit: {credit: c, value: 1, on_exceed: \"function() "
+        "return false, string.rep('x', %d) end\"}}\n";
+    char text[512], want[128];
+    int n;
+    for (n = 127; n <= 128; n++) {
+        limitr_engine *e = NULL;
+        seen s = {{0}};
+        snprintf(text, sizeof text, fmt, n);
+        ASSERT_EQ(limitr_new(text, strlen(text), "yaml", NULL, &e), LIMITR_OK);
+        limitr_on(e, "error", on_error, &s, NULL);
+        ASSERT_EQ(limitr_create_customer(e, "x", "p", NULL, NULL), LIMITR_OK);
+        ASSERT_EQ(limitr_allow(e, "x", "e", 2, NULL), LIMITR_DENIED);
+        if (n == 127) {
+            memset(want, 'x', 127);
+            want[127] = '\0';
+            ASSERT_STR(limitr_last_reason(e), want);
+            ASSERT_STR(s.message, "");
+        } else {
+            ASSERT_STR(limitr_last_reason(e), "limit");
+            ASSERT_CONTAINS(s.message, "at most 127 bytes");
+        }
+        limitr_free(e);
+    }
+}
+
 int main(void)
 {
     RUN(instruction_budget_option);
@@ -178,5 +213,6 @@ int main(void)
     RUN(pattern_budget_option);
     RUN(c_host_library_from_a_snippet);
     RUN(a_calls_changes_to_the_chunks_variables_are_undone);
+    RUN(an_on_exceed_reason_is_never_cut);
     return HARNESS_EXIT();
 }

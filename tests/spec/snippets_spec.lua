@@ -121,6 +121,34 @@ describe("snippets", function()
         assert.is_true(e:allow("a", "broken", 10)) -- the engine keeps working
     end)
 
+    it("takes an on_exceed reason whole or not at all", function()
+        local function deny_with(reason)
+            local e = assert(limitr.new(([[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        e: {limit: {credit: t, value: 1, on_exceed: "function() return false, %s end"}}
+]]):format(reason)))
+            local errors = {}
+            e:on("error", function(ev) errors[#errors + 1] = ev.message end)
+            e:create_customer("c")
+            return { e:allow("c", "e", 2) }, errors
+        end
+        local long = ("x"):rep(127)
+        assert.are.same({ false, long }, (deny_with("string.rep('x', 127)")))
+        assert.are.same({ false, "on_exceed" }, (deny_with("''")))
+        assert.are.same({ false, "on_exceed" }, (deny_with("nil")))
+        for _, bad in ipairs({ "string.rep('x', 128)", "'a' .. string.char(0) .. 'b'", "5", "{}" }) do
+            local answer, errors = deny_with(bad)
+            assert.are.same({ false, "limit" }, answer, bad) -- the hard mode's rule
+            assert.are.equal(1, #errors, bad)
+            assert.matches("reason must be a string of at most 127 bytes without NUL", errors[1])
+        end
+    end)
+
     it("fires error when a handler calls a missing host function, and goes on", function()
         local e, errors = engine()
         e:create_customer("a", "pro")

@@ -150,18 +150,24 @@ static int on_exceed(limitr_engine *e, decision *d)
         snippet_failed(e, d->lim->path, "on_exceed", err);
         return -1;
     }
-    if (r.type[0] == SCRIPT_BOOLEAN) {
+    if (r.type[0] != SCRIPT_BOOLEAN) {
+        snippet_failed(e, d->lim->path, "on_exceed",
+                       strdup("on_exceed must return a boolean (and an "
+                              "optional reason)"));
+    } else if (!r.boolean[0] && r.type[1] != SCRIPT_NIL &&
+               (r.type[1] != SCRIPT_STRING ||
+                strlen(r.string[1]) >= sizeof e->reason_buf)) {
+        /* never a reason cut short, or dropped for the default */
+        snippet_failed(e, d->lim->path, "on_exceed",
+                       strdup("on_exceed's reason must be a string of at "
+                              "most 127 bytes without NUL bytes"));
+    } else {
         verdict = r.boolean[0];
-        if (!verdict) {
+        if (!verdict)
             snprintf(e->reason_buf, sizeof e->reason_buf, "%s",
                      r.type[1] == SCRIPT_STRING && r.string[1][0] != '\0'
                          ? r.string[1]
                          : "on_exceed");
-        }
-    } else {
-        snippet_failed(e, d->lim->path, "on_exceed",
-                       strdup("on_exceed must return a boolean (and an "
-                              "optional reason)"));
     }
     limitr__script_result_free(&r);
     return verdict;

@@ -240,7 +240,7 @@ struct limitr_engine {
     size_t n_held, cap_held;
 
     const char *code;     /* reason code of the last call ("" after OK) */
-    char reason_buf[128]; /* a reason an on_exceed snippet gave */
+    char reason_buf[128]; /* a reason an on_exceed snippet gave (127 at most) */
     char *message;        /* malloc'ed text of the last error, or NULL */
     int has_message;      /* message belongs to the last call */
     char *result;         /* malloc'ed borrowed result (JSON), or NULL */

@@ -1256,10 +1256,14 @@ static int script_call(script *s, int ref, const call_args *ca,
                 res->type[i] = SCRIPT_NUMBER;
                 res->number[i] = lua_tonumberx(L, idx, NULL);
                 break;
-            case LUA_TSTRING:
-                res->string[i] = strdup(lua_tolstring(L, idx, NULL));
-                res->type[i] = res->string[i] ? SCRIPT_STRING : SCRIPT_NIL;
+            case LUA_TSTRING: { /* one with a NUL byte cannot cross whole */
+                size_t len;
+                const char *text = lua_tolstring(L, idx, &len);
+                res->string[i] = strlen(text) == len ? strdup(text) : NULL;
+                res->type[i] =
+                    res->string[i] != NULL ? SCRIPT_STRING : SCRIPT_OTHER;
                 break;
+            }
             default:
                 res->type[i] = SCRIPT_OTHER;
             }

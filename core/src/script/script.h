@@ -41,7 +41,7 @@ typedef enum script_type {
     SCRIPT_BOOLEAN,
     SCRIPT_NUMBER,
     SCRIPT_STRING,
-    SCRIPT_OTHER /* table, function, ... */
+    SCRIPT_OTHER /* table, function, a string with a NUL byte, ... */
 } script_type;
 
 /* What a snippet returned: up to two results, copied out of the VM. */
