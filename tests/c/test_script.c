@@ -1,7 +1,7 @@
 /* test_script.c: the snippet budgets are engine options (limitr_options),
  * and each one stops a snippet with its own message; C host libraries are
  * callable from snippets; a call's changes to the chunk's variables are
- * undone; an on_exceed reason crosses whole. */
+ * undone; an on_exceed reason crosses whole; a cost is runes >= 0. */
 #include "harness.h"
 #include "limitr.h"
 
@@ -205,6 +205,32 @@ TEST(an_on_exceed_reason_is_never_cut)
     }
 }
 
+/* docs/engine.md 4.11: a cost function's result is taken only as runes
+ * >= 0 (what opts.overhead may be); else units * overhead_cost, and an
+ * error event. */
+TEST(a_negative_cost_falls_back_to_the_rate)
+{
+    static const char text[] =
+        "policy:\n"
+        "  credits:\n"
+        "    odd: {overhead_cost: 0.5, overhead: \"function(units) return "
+        "-units end\"}\n"
+        "  plans: {p: {entitlements: {x: {limit: {credit: odd, value: "
+        "100}}}}}\n";
+    limitr_engine *e = NULL;
+    seen s = {{0}};
+    const char *json = NULL;
+    ASSERT_EQ(limitr_new(text, strlen(text), "yaml", NULL, &e), LIMITR_OK);
+    limitr_on(e, "error", on_error, &s, NULL);
+    ASSERT_EQ(limitr_create_customer(e, "a", "p", NULL, NULL), LIMITR_OK);
+    ASSERT_EQ(limitr_allow(e, "a", "x", 4, NULL), LIMITR_OK);
+    ASSERT_CONTAINS(s.message, "must return runes >= 0");
+    ASSERT_CONTAINS(s.message, "not -4");
+    ASSERT_EQ(limitr_customer(e, "a", &json), LIMITR_OK);
+    ASSERT_CONTAINS(json, "\"overhead\":2");
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(instruction_budget_option);
@@ -214,5 +240,6 @@ int main(void)
     RUN(c_host_library_from_a_snippet);
     RUN(a_calls_changes_to_the_chunks_variables_are_undone);
     RUN(an_on_exceed_reason_is_never_cut);
+    RUN(a_negative_cost_falls_back_to_the_rate);
     return HARNESS_EXIT();
 }

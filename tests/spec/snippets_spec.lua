@@ -295,6 +295,27 @@ policy:
         assert.matches("no rates", errors[1].message)
     end)
 
+    it("takes from a cost function only what opts.overhead may be: runes >= 0, at most 1e20", function()
+        for result, message in pairs({
+            ["-1"] = "must return runes >= 0 and at most 1e20, not %-1",
+            ["1e30"] = "must return runes >= 0 and at most 1e20, not 1e%+30",
+            ["0/0"] = "must return runes >= 0 and at most 1e20, not %-?nan",
+            ["'5'"] = "must return a number" }) do
+            local e = H.engine(([[
+policy:
+  credits:
+    odd: {overhead_cost: 0.5, overhead: "function(units) return %s end"}
+  plans: {p: {entitlements: {x: {limit: {credit: odd, value: 100}}}}}
+]]):format(result))
+            local errors, changed = H.errors(e), {}
+            e:on("meter-changed", function(ev) changed[#changed + 1] = H.keep(ev) end)
+            e:create_customer("a", "p")
+            assert.is_true(e:allow("a", "x", 4))
+            assert.are.equal(2, changed[1].meter.overhead_diff, result)
+            assert.matches(message, errors[1].message)
+        end
+    end)
+
     it("re-emits a matching event under the notification's name, or calls fire", function()
         local e = H.engine(POLICY2)
         local warns, alerts, seen = {}, {}, {}

@@ -209,13 +209,20 @@ lnum limitr__overhead_call(limitr_engine *e, const decision *d,
         e->in_decision_snippet--;
         cJSON_Delete(ctx);
         if (status == LIMITR_OK && r.type[0] == SCRIPT_NUMBER &&
+            r.number[0] >= 0 &&
             limitr__lnum_from_double(r.number[0], &cost) == 0) {
             limitr__script_result_free(&r);
             return cost;
         }
-        if (status == LIMITR_OK) {
+        if (status == LIMITR_OK) { /* runes, as opts.overhead must be */
+            char msg[96] = "the cost function must return a number";
+            if (r.type[0] == SCRIPT_NUMBER)
+                snprintf(msg, sizeof msg,
+                         "the cost function must return runes >= 0 and at "
+                         "most 1e20, not %.17g",
+                         r.number[0]);
             free(err);
-            err = strdup("the cost function must return a number");
+            err = strdup(msg);
         }
         limitr__script_result_free(&r);
         snippet_failed_credit(e, cr->name, err);
