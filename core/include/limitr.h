@@ -41,8 +41,10 @@ extern "C" {
 /* Status codes: one list, the enum and limitr_strerror are made from it.
  * Each condition has exactly one status, whichever function meets it:
  * - LIMITR_DENIED: a decision's "no" by the policy (reasons "limit",
- *   "governor", "not_metered", or an on_exceed snippet's own reason). Only
- *   allow, check, increment and decrement return it.
+ *   "cap", "too_many_caps", "governor", "not_metered", or an on_exceed
+ *   snippet's own reason). Only the decisions return it (allow, check,
+ *   increment, decrement, reserve, settle), and observe for "not_metered"
+ *   and "no_basis".
  * - LIMITR_NOT_FOUND: something named does not exist ("unknown_customer",
  *   "unknown_entitlement", "unknown_plan", "no_plan", "no_scope_customer",
  *   "unknown_alt_id", "no_override", "no_subscription", "snapshot_expired",

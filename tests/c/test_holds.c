@@ -100,6 +100,12 @@ TEST(arguments_are_checked)
     ASSERT_EQ(limitr_settle_n(e, "u", 1, NULL, 0, 1, 1, NULL), LIMITR_INVALID);
     ASSERT_EQ(limitr_release(e, "u", "chat", NULL), LIMITR_INVALID);
     ASSERT_EQ(limitr_release_n(e, NULL, 0, "chat", 4, 1), LIMITR_INVALID);
+    /* nothing to hold is a bad value, as for allow: one status for it */
+    ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, 0, NULL, &n),
+              LIMITR_INVALID);
+    ASSERT_STR(limitr_last_reason(e), "invalid_value");
+    ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, -1, NULL, &n),
+              LIMITR_INVALID);
     ASSERT_NUM(held(e), 0);
     ASSERT_NUM(value(e), 0);
     limitr_free(e);

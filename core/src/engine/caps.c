@@ -356,6 +356,8 @@ static int meets_no_cap(const limitr_engine *e, const decision *d)
            (d->caller->refs.n == 0 || e->st.d->n_shared_caps == 0);
 }
 
+const char limitr__caps_no_memory[] = "out_of_memory";
+
 int limitr__caps_gate(limitr_engine *e, decision *d)
 {
     cap_walk *w = &e->walk;
@@ -367,7 +369,8 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     if (meets_no_cap(e, d)) return 1;
     if ((n = collect(e, d)) < 0) { /* never a cap skipped */
         d->gate = "cap";
-        d->reason = n == WALK_TOO_MANY ? "too_many_caps" : "out_of_memory";
+        d->reason =
+            n == WALK_TOO_MANY ? "too_many_caps" : limitr__caps_no_memory;
         return 0;
     }
     if (n == 0 && e->call_caps == NULL) return 1;

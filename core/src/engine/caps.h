@@ -44,9 +44,11 @@ lnum limitr__cap_meter_now(const spend_cap *k, int64_t now);
 
 /* Gates 5-6 for d (a positive value, not forced): 1 when every applicable
  * cap has room; 0 denied (d->gate "cap", reason "cap" with the denying cap
- * kept for the event; "out_of_memory" when the walk up the refs could not
- * be made: never a cap skipped). */
+ * kept for the event, or "too_many_caps" past the walk's bound), or 0 with
+ * d->reason == limitr__caps_no_memory when the walk could not be made: no
+ * decision then, never a cap skipped. */
 int limitr__caps_gate(limitr_engine *e, decision *d);
+extern const char limitr__caps_no_memory[];
 
 /* Removes c's expired caps (calls that write only). */
 void limitr__caps_remove_expired(limitr_engine *e, customer *c, int64_t now);

@@ -772,6 +772,7 @@ static int denied(limitr_engine *e, decision *d, int commit, int events,
 {
     int governed = strcmp(d->gate, "governor") == 0;
     char reason[sizeof e->reason_buf];
+    if (d->reason == limitr__caps_no_memory) return limitr__nomem(e);
     if (commit && e->store != NULL) store_money(e, d, 0);
     if (commit && record_time(e, d, governed) != 0) return limitr__nomem(e);
     /* An on_exceed reason lives in e->reason_buf, which a handler that calls

@@ -326,9 +326,9 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
         free_hold_opts(&o);
         return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     }
-    if (v <= 0) {
+    if (v <= 0) { /* nothing to hold: a bad value, as allow's */
         free_hold_opts(&o);
-        return limitr__deny(e, "invalid_value");
+        return limitr__reason(e, LIMITR_INVALID, "invalid_value");
     }
     ttl = o.has_ttl ? o.ttl : e->policy->hold_ttl;
     if (ttl > LIMITR_MAX_TIME - d.now) {
@@ -369,7 +369,8 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
                             0, 0);
     if (!allowed) {
         free_hold_opts(&o);
-        return limitr__deny(e, d.reason);
+        return d.reason == limitr__caps_no_memory ? limitr__nomem(e)
+                                                  : limitr__deny(e, d.reason);
     }
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */
