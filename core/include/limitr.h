@@ -445,14 +445,15 @@ typedef struct limitr_call_opts {
 
 /* Decides whether customer `id` may use `value` more of entitlement `ent`,
  * and records it when allowed (docs/engine.md section 4).
- * Returns LIMITR_OK (allowed) or LIMITR_DENIED ("limit", "governor",
- * "not_metered", an on_exceed snippet's reason), the reason in
- * limitr_last_reason; or, when no decision could be made, LIMITR_NOT_FOUND
- * ("unknown_customer", "no_plan", "unknown_entitlement",
- * "no_scope_customer"), LIMITR_INVALID ("invalid_value": not finite, or the
- * meter would pass +-1e20; "invalid_argument": NULL arguments, bad opts), a
- * failed limit value snippet's status ("error"), LIMITR_ERROR
- * ("engine_busy", "event_depth"). An entitlement without a limit is a
+ * Returns LIMITR_OK (allowed) or LIMITR_DENIED ("limit", "cap",
+ * "too_many_caps", "governor", "not_metered", an on_exceed snippet's
+ * reason), the reason in limitr_last_reason; or, when no decision could be
+ * made, LIMITR_NOT_FOUND ("unknown_customer", "no_plan",
+ * "unknown_entitlement", "no_scope_customer"), LIMITR_INVALID
+ * ("invalid_value": not finite, or the meter would pass +-1e20;
+ * "invalid_argument": NULL arguments, bad opts), a failed limit value
+ * snippet's status ("error"), LIMITR_NOMEM, LIMITR_ERROR ("engine_busy",
+ * "event_depth"). An entitlement without a limit is a
  * feature flag: allowed whatever the value. Events fire after the commit
  * (meter-changed or meter-overage) or on a denial (meter-limit,
  * meter-governed). Allocates nothing when no event has a listener. */
@@ -630,7 +631,8 @@ LIMITR_API int limitr_local_margin_breakdown(limitr_engine *engine,
  * check would, counting every live hold; the hold takes room in the limit,
  * the caps, the grants the part past the limit needs, and the governor's
  * tokens. hold_out receives its id ("h<n>", 24 bytes suffice). LIMITR_DENIED
- * with the reason a check would give ("invalid_value" for value <= 0). */
+ * with the reason a check would give; LIMITR_INVALID "invalid_value" for a
+ * value <= 0 (nothing to hold) or one past the range. */
 LIMITR_API int limitr_reserve(limitr_engine *engine, const char *id,
                               const char *ent, double value,
                               const char *opts_json, char *hold_out,

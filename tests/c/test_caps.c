@@ -143,6 +143,24 @@ TEST(a_call_meets_at_most_256_caps_and_1024_customers)
     ASSERT_EQ(limitr_check(e, "u", "chat", 1), LIMITR_DENIED);
     ASSERT_NUM(cap_used(e, "o255", "k"), 0.1);
     ASSERT_NUM(cap_used(e, "u", "k"), 0);
+    /* what no cap can refuse (forced usage, a settle) counts in all 257 */
+    {
+        limitr_call_opts forced = {NULL, 0, 1, 0, 0, NULL};
+        uint64_t hold = 0;
+        ASSERT_EQ(limitr_allow(e, "u", "chat", 1, &forced), LIMITR_OK);
+        ASSERT_NUM(cap_used(e, "o255", "k"), 0.2);
+        ASSERT_NUM(cap_used(e, "u", "k"), 0.1);
+        ASSERT_EQ(limitr_remove_customer_cap(e, "u", "k", 1), LIMITR_OK);
+        ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, 1, NULL, &hold),
+                  LIMITR_OK);
+        ASSERT_EQ(limitr_add_customer_cap(
+                      e, "u", "{\"value\": 100, \"id\": \"k\"}", NULL),
+                  LIMITR_OK);
+        ASSERT_EQ(limitr_settle_n(e, "u", 1, "chat", 4, hold, 1, NULL),
+                  LIMITR_OK);
+        ASSERT_NUM(cap_used(e, "o255", "k"), 0.3);
+        ASSERT_NUM(cap_used(e, "u", "k"), 0.1);
+    }
     limitr_free(e);
 
     /* customers without caps count, once a shared cap exists anywhere */

@@ -49,6 +49,7 @@ TEST(a_walk_without_memory_is_no_decision)
     ASSERT_EQ(limitr_allow(e, "u", "chat", 1, NULL), LIMITR_NOMEM);
     ASSERT_STR(limitr_last_reason(e), "out_of_memory");
     ASSERT_EQ(limitr_check(e, "u", "chat", 1), LIMITR_NOMEM);
+    ASSERT_EQ(limitr_explain(e, "u", "chat", 1, NULL, &json), LIMITR_NOMEM);
     ASSERT_EQ(limitr_reserve_n(e, "u", 1, "chat", 4, 1, NULL, &hold),
               LIMITR_NOMEM);
     fail_reallocs = 0;

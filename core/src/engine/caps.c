@@ -114,33 +114,37 @@ static int first_visit(cap_walk *w, const customer *c)
     return 1;
 }
 
-/* The most caps a call meets, and customers its walk visits, the caller
- * included (docs/engine.md 16.2; a plan lookup's bound): the bound of every
- * cap gate's and commit's work. */
+/* The most caps a call the gate decides meets, and customers its walk
+ * visits, the caller included (docs/engine.md 16.2; a plan lookup's
+ * bound): the bound of every cap gate's work. A call no cap can refuse (a
+ * forced one, a settle, a decrement) counts every cap it meets. */
 #define MAX_CAP_WALK_CAPS 256
 #define MAX_CAP_WALK_CUSTOMERS 1024
 
 enum { WALK_NOMEM = -1, WALK_TOO_MANY = -2 };
+enum { UNBOUNDED = 0, BOUNDED = 1 };
 
 /* The caps d's call meets, into e->walk.refs: the caller's own, then
  * breadth first through its refs (each customer once, cycles skipped) the
  * shared ones, skipped when no shared cap exists. The number, or
- * WALK_NOMEM, or WALK_TOO_MANY past MAX_CAP_WALK_CAPS caps or
- * MAX_CAP_WALK_CUSTOMERS customers. */
-static long walk(limitr_engine *e, const decision *d);
+ * WALK_NOMEM; bounded, WALK_TOO_MANY past MAX_CAP_WALK_CAPS caps or
+ * MAX_CAP_WALK_CUSTOMERS customers (unbounded, e->walk.past_bound says
+ * so). */
+static long walk(limitr_engine *e, const decision *d, int bounded);
 
 /* Walks for d's call and keeps what it found for collect(). */
-static long walk_kept(limitr_engine *e, const decision *d);
+static long walk_kept(limitr_engine *e, const decision *d, int bounded);
 
 /* walk, or what it found for the same call when nothing changed since
  * (the gate's walk, reused by the commit). */
-static inline long collect(limitr_engine *e, const decision *d)
+static inline long collect(limitr_engine *e, const decision *d, int bounded)
 {
     cap_walk *w = &e->walk;
     long i;
     if (w->n < 0 || w->caller != d->caller || w->ent != d->ent->key ||
         w->epoch != e->st.d->epoch || w->now != d->now)
-        return walk_kept(e, d);
+        return walk_kept(e, d, bounded);
+    if (bounded && w->past_bound) return WALK_TOO_MANY;
     /* the holders were looked up by the walk that found them: the store
        sees them again for this call */
     if (e->hooked)
@@ -149,10 +153,10 @@ static inline long collect(limitr_engine *e, const decision *d)
     return w->n;
 }
 
-static long walk_kept(limitr_engine *e, const decision *d)
+static long walk_kept(limitr_engine *e, const decision *d, int bounded)
 {
     cap_walk *w = &e->walk;
-    w->n = walk(e, d);
+    w->n = walk(e, d, bounded);
     w->caller = d->caller;
     w->ent = d->ent->key;
     w->epoch = e->st.d->epoch;
@@ -160,10 +164,11 @@ static long walk_kept(limitr_engine *e, const decision *d)
     return w->n;
 }
 
-static long walk(limitr_engine *e, const decision *d)
+static long walk(limitr_engine *e, const decision *d, int bounded)
 {
     cap_walk *w = &e->walk;
     size_t head = 0, tail = 0, n = 0, i;
+    w->past_bound = 0;
     const char *ent = d->ent->key;
     int credit = d->lim->credit, shared = e->st.d->n_shared_caps > 0;
     if (grow((void **)&w->queue, &w->queue_cap, 1, sizeof *w->queue) != 0)
@@ -181,7 +186,8 @@ static long walk(limitr_engine *e, const decision *d)
             if (!cap_applies(e, &c->caps[i], ent, credit, d->caller->type,
                              head > 0, d->now))
                 continue;
-            if (n == MAX_CAP_WALK_CAPS) return WALK_TOO_MANY;
+            if (n == MAX_CAP_WALK_CAPS && (w->past_bound = 1) && bounded)
+                return WALK_TOO_MANY;
             if (grow((void **)&w->refs, &w->refs_cap, n + 1, sizeof *w->refs) !=
                 0)
                 return WALK_NOMEM;
@@ -199,7 +205,9 @@ static long walk(limitr_engine *e, const decision *d)
                 if (first < 0) return WALK_NOMEM;
                 continue;
             }
-            if (tail == MAX_CAP_WALK_CUSTOMERS) return WALK_TOO_MANY;
+            if (tail == MAX_CAP_WALK_CUSTOMERS && (w->past_bound = 1) &&
+                bounded)
+                return WALK_TOO_MANY;
             if (grow((void **)&w->queue, &w->queue_cap, tail + 1,
                      sizeof *w->queue) != 0)
                 return WALK_NOMEM;
@@ -367,7 +375,7 @@ int limitr__caps_gate(limitr_engine *e, decision *d)
     long n, i;
     int ignore = 0;
     if (meets_no_cap(e, d)) return 1;
-    if ((n = collect(e, d)) < 0) { /* never a cap skipped */
+    if ((n = collect(e, d, BOUNDED)) < 0) { /* never a cap skipped */
         d->gate = "cap";
         d->reason =
             n == WALK_TOO_MANY ? "too_many_caps" : limitr__caps_no_memory;
@@ -587,9 +595,9 @@ cap_events *limitr__caps_commit(limitr_engine *e, decision *d, int events_on)
     if ((d->requested == 0 && d->overhead_diff == 0) || meets_no_cap(e, d))
         return NULL;
     limitr__caps_remove_expired(e, d->caller, d->now);
-    /* the gate's walk passed: a new one fails only when memory ran out or
-       the call's own snippets grew the graph past the bound since */
-    if ((n = collect(e, d)) < 0) return NULL;
+    /* (out of memory: a call that passed the gate walked already, and one
+       no cap can refuse has no answer that would undo its write) */
+    if ((n = collect(e, d, UNBOUNDED)) < 0) return NULL;
     if (n == 0 && e->call_caps == NULL) return NULL;
     units_of(d, d->overage + d->grant_cover, d->grant_cover, d->overhead_diff,
              &u);
@@ -705,7 +713,7 @@ int limitr__caps_hold(limitr_engine *e, decision *d, lnum overhead,
     lnum o = 0;
     long n, i;
     if (e->st.d->n_caps == 0) return 0;
-    if ((n = collect(e, d)) <= 0) return n < 0 ? -1 : 0;
+    if ((n = collect(e, d, UNBOUNDED)) <= 0) return n < 0 ? -1 : 0;
     if (d->lim->rule.mode != MODE_OBSERVE && d->new_value > d->limit)
         o = d->new_value - (d->v.value > d->limit ? d->v.value : d->limit);
     units_of(d, o, 0, overhead, &u);

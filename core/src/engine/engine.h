@@ -206,6 +206,8 @@ typedef struct cap_walk {
     /* what refs holds: the caps of this call, kept from the gate for the
        commit while the state has not changed */
     long n;
+    int past_bound; /* n past MAX_CAP_WALK_CAPS, or the customers past
+                       theirs: what the gate refuses, the commit counts */
     const customer *caller;
     const char *ent;
     uint64_t epoch;

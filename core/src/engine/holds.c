@@ -364,13 +364,16 @@ static int reserve(limitr_engine *e, const hold_call *c, double value,
     d.opts = &co;
     /* caps and the limit see the held room too */
     allowed = limitr__decide(e, &d, 0);
+    if (!allowed && d.reason == limitr__caps_no_memory) {
+        free_hold_opts(&o); /* no decision: nothing to log */
+        return limitr__nomem(e);
+    }
     if (e->store != NULL) /* the decision's gate and plan, for the log */
         limitr__store_money(e, d.now, d.gate, e->policy->plans[d.plan].name, 0,
                             0, 0);
     if (!allowed) {
         free_hold_opts(&o);
-        return d.reason == limitr__caps_no_memory ? limitr__nomem(e)
-                                                  : limitr__deny(e, d.reason);
+        return limitr__deny(e, d.reason);
     }
     /* Room: the governor's tokens, the caps, the grants the part past the
        limit needs (in draw order). */

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "caps.h"
 #include "decide.h"
 #include "grants.h"
 
@@ -347,6 +348,10 @@ int limitr_explain(limitr_engine *e, const char *id, const char *ent,
         d.reason = "invalid_value";
     } else if (targeted) {
         allowed = limitr__decide(e, &d, 0);
+        if (!allowed && d.reason == limitr__caps_no_memory) {
+            cJSON_Delete(x); /* no decision to explain */
+            return limitr__nomem(e);
+        }
     }
     cJSON_AddBoolToObject(x, "allowed", allowed);
     cJSON_AddStringToObject(x, "gate", d.gate);
