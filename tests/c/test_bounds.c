@@ -1,6 +1,7 @@
 /* test_bounds.c: every range the engine documents is checked, never
  * wrapped or truncated: amounts (+-1e20), the clock, IDs (UTF-8), call
- * options, overrides (no snippets), the plan lookup through refs, files. */
+ * options, overrides (no snippets), the plan lookup and the scope search
+ * through refs, files. */
 #include <stdint.h>
 
 #include "harness.h"
@@ -248,6 +249,51 @@ TEST(plan_lookup_follows_levels_not_visits)
     limitr_free(e);
 }
 
+/* docs/engine.md 2.2: the scope search looks at the first 256 customers
+ * breadth first (the caller included): a caller with more refs still finds
+ * an owner among them (it gave up once its queue was full). */
+TEST(scope_search_looks_at_256_customers)
+{
+    limitr_engine *e = engine_of("policy:\n"
+                                 "  credits: {t: {}}\n"
+                                 "  plans:\n"
+                                 "    p:\n"
+                                 "      default: true\n"
+                                 "      entitlements:\n"
+                                 "        seats: {scope: org, limit: {credit: "
+                                 "t, value: 3}}\n",
+                                 NULL);
+    static const int org_at[] = {1, 255, 256}; /* 256th looked at: ref 255 */
+    char id[16], ref[16], refs[4000];
+    size_t k, n;
+    int i;
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "org", NULL, "{\"type\": \"org\"}",
+                                     NULL),
+              LIMITR_OK);
+    for (i = 1; i <= 300; i++) {
+        snprintf(id, sizeof id, "t%d", i);
+        ASSERT_EQ(limitr_create_customer(e, id, NULL, NULL, NULL), LIMITR_OK);
+    }
+    for (k = 0; k < sizeof org_at / sizeof org_at[0]; k++) {
+        n = (size_t)snprintf(refs, sizeof refs, "{\"refs\": [");
+        for (i = 1; i <= 300; i++) {
+            if (i == org_at[k])
+                snprintf(ref, sizeof ref, "org");
+            else
+                snprintf(ref, sizeof ref, "t%d", i);
+            n += (size_t)snprintf(refs + n, sizeof refs - n, "%s\"%s\"",
+                                  i > 1 ? ", " : "", ref);
+        }
+        snprintf(refs + n, sizeof refs - n, "]}");
+        snprintf(id, sizeof id, "u%d", org_at[k]);
+        ASSERT_EQ(limitr_create_customer(e, id, NULL, refs, NULL), LIMITR_OK);
+        ASSERT_EQ(limitr_increment(e, id, "seats", NULL),
+                  org_at[k] <= 255 ? LIMITR_OK : LIMITR_NOT_FOUND);
+    }
+    limitr_free(e);
+}
+
 /* An update naming the customer's own ID among its alt IDs adds the others
  * only (it wrote past the list it had reserved). */
 TEST(own_id_among_alt_ids)
@@ -307,6 +353,7 @@ int main(void)
     RUN(the_clock_never_wraps);
     RUN(overrides_hold_no_snippets);
     RUN(plan_lookup_follows_levels_not_visits);
+    RUN(scope_search_looks_at_256_customers);
     RUN(own_id_among_alt_ids);
     RUN(comparisons_at_the_range_ends);
     RUN(loading_a_directory_says_why);

@@ -118,6 +118,29 @@ describe("scope org -> team -> user (docs/engine.md 13.6)", function()
         assert.are.equal(0, e:value("u1", "org_flag"))
     end)
 
+    it("looks at the first 256 customers breadth first, however many refs a caller has", function()
+        local e = engine()
+        assert(e:create_customer("o", "free", { type = "org" }))
+        local refs = { "o" }
+        for i = 1, 300 do
+            refs[#refs + 1] = "t" .. i
+            assert(e:create_customer("t" .. i, nil, { type = "team" }))
+        end
+        assert(e:create_customer("wide", "team_plan", { refs = refs }))
+        assert.is_true(e:increment("wide", "seats")) -- o comes first
+        -- the 256th customer looked at (the caller is the first) is found, the 257th is not
+        e:create_customer("o2", "free", { type = "org" })
+        refs[1] = "t0"
+        e:create_customer("t0", nil, { type = "team" })
+        refs[255] = "o2"
+        assert(e:create_customer("deep", "team_plan", { refs = refs }))
+        assert.is_true(e:increment("deep", "seats"))
+        assert.are.equal(1, e:customer("o2").meters.seats.value)
+        refs[255], refs[256] = "t254", "o2"
+        assert(e:create_customer("deeper", "team_plan", { refs = refs }))
+        assert.are.same({ false, "no_scope_customer" }, { e:increment("deeper", "seats") })
+    end)
+
     it("skips missing refs and ends ref cycles", function()
         local e = engine()
         e:create_customer("a", "team_plan", { type = "team", refs = { "ghost", "b" } })

@@ -74,7 +74,8 @@ int limitr__resolve_plan(limitr_engine *e, const customer *c)
 }
 
 /* Breadth first through refs, list order, each customer once, the caller
- * excluded: the first customer whose type is `scope`. */
+ * excluded: the first customer whose type is `scope`, among the first
+ * LIMITR_DEFAULT_MAX_SCOPE_VISITS (the caller included). */
 static customer *search_scope(const limitr_engine *e, customer *caller,
                               const char *scope)
 {
@@ -84,14 +85,15 @@ static customer *search_scope(const limitr_engine *e, customer *caller,
     while (head < tail) {
         customer *c = queue[head++];
         if (c != caller && strcmp(c->type, scope) == 0) return c;
-        for (i = 0; i < c->refs.n; i++) {
+        /* a full queue still has its customers to look at */
+        for (i = 0; tail < LIMITR_DEFAULT_MAX_SCOPE_VISITS && i < c->refs.n;
+             i++) {
             customer *r = limitr__customer_lookup(e, c->refs.items[i]);
             int seen = 0;
             if (r == NULL) continue;
             for (j = 0; j < tail && !seen; j++)
                 seen = queue[j] == r;
             if (seen) continue;
-            if (tail == LIMITR_DEFAULT_MAX_SCOPE_VISITS) return NULL;
             queue[tail++] = r;
         }
     }
