@@ -1,7 +1,8 @@
 /* test_script.c: the snippet budgets are engine options (limitr_options),
  * and each one stops a snippet with its own message; C host libraries are
  * callable from snippets; a call's changes to the chunk's variables are
- * undone; an on_exceed reason crosses whole; a cost is runes >= 0. */
+ * undone; an on_exceed reason crosses whole; a cost is runes >= 0; value
+ * snippets reading each other in a cycle fail once. */
 #include "harness.h"
 #include "limitr.h"
 
@@ -16,6 +17,14 @@ static const char policy_fmt[] =
 typedef struct seen {
     char message[512];
 } seen;
+
+static const char *count_error(const char *name, const char *json, void *ud)
+{
+    (void)name;
+    (void)json;
+    (*(int *)ud)++;
+    return NULL;
+}
 
 static const char *on_error(const char *name, const char *json, void *ud)
 {
@@ -231,6 +240,36 @@ TEST(a_negative_cost_falls_back_to_the_rate)
     limitr_free(e);
 }
 
+/* docs/sandbox.md rule 20: limit snippets that read each other in a cycle
+ * fail the call once, with one error event (the outer one went on with a
+ * missing read). */
+TEST(a_cycle_of_value_snippets_fails_once)
+{
+    static const char text[] =
+        "policy:\n"
+        "  credits: {c: {}}\n"
+        "  plans:\n"
+        "    p:\n"
+        "      default: true\n"
+        "      entitlements:\n"
+        "        a: {limit: {credit: c, value: \"function() return "
+        "(limitr.value('b') or 0) + 10 end\"}}\n"
+        "        b: {limit: {credit: c, value: \"function() return "
+        "(limitr.value('a') or 0) + 20 end\"}}\n";
+    limitr_engine *e = NULL;
+    int errors = 0;
+    double v = 0;
+    ASSERT_EQ(limitr_new(text, strlen(text), "yaml", NULL, &e), LIMITR_OK);
+    limitr_on(e, "error", count_error, &errors, NULL);
+    ASSERT_EQ(limitr_create_customer(e, "x", NULL, NULL, NULL), LIMITR_OK);
+    ASSERT(limitr_allow(e, "x", "a", 1, NULL) != LIMITR_OK);
+    ASSERT_STR(limitr_last_reason(e), "error");
+    ASSERT_EQ(errors, 1);
+    ASSERT(limitr_limit(e, "x", "b", &v) != LIMITR_OK);
+    ASSERT_EQ(errors, 2);
+    limitr_free(e);
+}
+
 int main(void)
 {
     RUN(instruction_budget_option);
@@ -241,5 +280,6 @@ int main(void)
     RUN(a_calls_changes_to_the_chunks_variables_are_undone);
     RUN(an_on_exceed_reason_is_never_cut);
     RUN(a_negative_cost_falls_back_to_the_rate);
+    RUN(a_cycle_of_value_snippets_fails_once);
     return HARNESS_EXIT();
 }

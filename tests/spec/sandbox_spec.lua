@@ -402,6 +402,50 @@ return n + #QUOTA.list + seats("pro") + table.concat(QUOTA.list):len()]] }))
     end)
 end)
 
+describe("sandbox: value snippets that read each other", function()
+    local function engine(ents)
+        local lines = {}
+        for name, body in pairs(ents) do
+            lines[#lines + 1] = ("        %s: {limit: {credit: c, value: \"function(c) %s end\"}}"):format(name, body)
+        end
+        table.sort(lines)
+        local e = assert(limitr.new("policy:\n  credits: {c: {}}\n  plans:\n    p:\n      default: true\n" ..
+            "      entitlements:\n" .. table.concat(lines, "\n") .. "\n"))
+        local errors = {}
+        e:on("error", function(ev) errors[#errors + 1] = ev.message end)
+        e:create_customer("x")
+        return e, errors
+    end
+
+    it("fail the call once, with one error event, when they read each other in a cycle", function()
+        local e, errors = engine({
+            a = "return (limitr.value('b') or 0) + 10",
+            b = "return (limitr.value('a') or 0) + 20" })
+        assert.are.same({ false, "error" }, { e:allow("x", "a", 1) })
+        assert.are.equal(1, #errors)
+        assert.matches("reads its own limit", errors[1])
+        assert.is_nil(e:limit("x", "b"))
+        assert.are.equal(2, #errors)
+    end)
+
+    it("nest 8 deep at most, each read running the snippet it reads once", function()
+        local ents, runs = {}, 0
+        for i = 1, 9 do
+            ents["e" .. i] = i < 9 and ("App.run() return (limitr.meter('e%d').limit or 0) + 1"):format(i + 1)
+                or "App.run() return 7"
+        end
+        local e, errors = engine(ents)
+        e:lib("App", "run", function() runs = runs + 1 end)
+        assert.are.equal(14, e:limit("x", "e2")) -- e2 .. e9: 8 deep
+        assert.are.equal(8, runs)
+        assert.are.equal(0, #errors)
+        runs = 0
+        assert.is_nil(e:limit("x", "e1")) -- 9 deep
+        assert.are.equal(1, #errors)
+        assert.is_true(runs <= 9, runs)
+    end)
+end)
+
 describe("sandbox: a value snippet reading its own limit", function()
     it("fails once, with a clear error", function()
         local e, messages = assert(engine_with({ value = "return (limitr.value('e') or 0) + 1" }))

@@ -67,6 +67,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
     if (self) {
         d->status = LIMITR_SCRIPT;
         d->reason = "self_reference";
+        if (e->value_cycle == 0) e->value_cycle = 1;
         return -1;
     }
     snapshot.ud = e;
@@ -82,11 +83,17 @@ static int limit_snippet(limitr_engine *e, decision *d)
     e->in_decision_snippet--;
     e->n_evaluating--;
     if (status != LIMITR_OK) {
-        snippet_failed(e, d->lim->path, "value", err);
+        if (e->value_cycle == 2) /* the first on a cycle's way told it */
+            free(err);
+        else
+            snippet_failed(e, d->lim->path, "value", err);
+        if (e->value_cycle == 1) e->value_cycle = 2;
+        if (e->n_evaluating == 0) e->value_cycle = 0;
         d->status = status;
         d->reason = "error";
         return -1;
     }
+    if (e->n_evaluating == 0) e->value_cycle = 0;
     ok = r.type[0] == SCRIPT_NUMBER &&
          limitr__lnum_from_double(r.number[0], &d->limit) == 0 && d->limit >= 0;
     limitr__script_result_free(&r);

@@ -262,6 +262,9 @@ struct limitr_engine {
         int ent;                          /* state name */
     } evaluating[LIMITR_MAX_VALUE_DEPTH]; /* value snippets running */
     int n_evaluating;
+    /* value snippets running read themselves (or nest too deep): 1 found,
+       2 reported; every snippet on the way fails, one error event */
+    int value_cycle;
     int subs_dirty; /* removed subscriptions wait for depth 0 */
     event_frame frames[LIMITR_MAX_FRAMES]; /* customers of payloads */
     size_t n_frames;
@@ -698,6 +701,16 @@ void limitr__meter_apply(meter *m, const meter_view *v);
 /* Rate and acceleration in the current period (docs/engine.md 6.3). */
 double limitr__meter_rate(const meter_view *v);
 double limitr__meter_acceleration(const meter_view *v);
+
+/* ---- Reads (read.c) ---- */
+
+/* The value, and when limited (not observe) the limit and remaining of
+ * (id, ent), as limitr_value, limitr_limit and limitr_remaining give them,
+ * from one lookup: what a snippet's limitr.meter reads (a limit's value
+ * snippet runs once for the three). A flag reads value 0, no limit. */
+int limitr__meter_read(limitr_engine *e, const char *id, const char *ent,
+                       double *value, int *has_limit, double *limit,
+                       double *remaining);
 
 /* ---- Overrides (override_api.c) ---- */
 

@@ -237,16 +237,17 @@ static int host_meter(void *ud, const char *id, const char *ent,
                       script_meter *out, const char **why)
 {
     limitr_engine *e = ud;
-    if (limitr_value(e, id, ent, NULL, &out->value) != LIMITR_OK) {
-        if (strcmp(limitr_last_reason(e), "self_reference") != 0) return -1;
+    if (limitr__meter_read(e, id, ent, &out->value, &out->has_limit,
+                           &out->limit, &out->remaining) != LIMITR_OK) {
+        /* a cycle below fails every snippet on its way up */
+        if (strcmp(limitr_last_reason(e), "self_reference") != 0 &&
+            e->value_cycle == 0)
+            return -1;
         *why = "a limit value snippet reads its own limit (limitr.meter or "
                "limitr.value of its own entitlement), or value snippets "
                "read each other more than 8 deep";
         return -2;
     }
-    out->has_limit =
-        limitr_limit(e, id, ent, &out->limit) == LIMITR_OK &&
-        limitr_remaining(e, id, ent, NULL, &out->remaining) == LIMITR_OK;
     return 0;
 }
 

@@ -110,6 +110,26 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
     return give(e, out, limitr__lnum_to_double(d.v.value));
 }
 
+int limitr__meter_read(limitr_engine *e, const char *id, const char *ent,
+                       double *value, int *has_limit, double *limit,
+                       double *remaining)
+{
+    decision d;
+    lnum g, top;
+    READ_TARGET(e, id, ent, value, &d);
+    *has_limit = 0;
+    *value = 0;
+    if (d.lim == NULL) return limitr__ok(e); /* a flag */
+    *value = limitr__lnum_to_double(d.v.value);
+    if (d.lim->rule.mode == MODE_OBSERVE) return limitr__ok(e);
+    g = grants_of(e, &d, NULL);
+    if (lnum_add(d.limit, g, &top) != 0) top = LNUM_MAX;
+    *limit = limitr__lnum_to_double(limitr__lnum_round9(top));
+    *remaining = limitr__lnum_to_double_room(remaining_with(&d, g));
+    *has_limit = 1;
+    return limitr__ok(e);
+}
+
 int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
                      const limitr_read_opts *opts, double *out)
 {
