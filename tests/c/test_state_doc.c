@@ -230,6 +230,7 @@ TEST(hostile_documents)
     ASSERT_EQ(limitr_import(e, doc, 300u * 1024u * 1024u, 0, NULL),
               LIMITR_INVALID);
     ASSERT_STR(limitr_last_error(e), "$: the document is larger than 256 MiB");
+    ASSERT_STR(limitr_last_reason(e), "invalid_state");
     free(doc);
     limitr_free(e);
 }

@@ -1597,7 +1597,7 @@ int limitr__import(limitr_engine *e, const char *text, size_t len, int replace,
     if (text == NULL)
         return limitr__fail(e, LIMITR_INVALID, NULL, "import: no text given");
     if (len > max_len)
-        return limitr__fail(e, LIMITR_INVALID, NULL,
+        return limitr__fail(e, LIMITR_INVALID, "invalid_state",
                             "$: the document is larger than %zu MiB",
                             max_len >> 20);
     root = limitr__doc_parse_json(text, len, &perr);
