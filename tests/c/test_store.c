@@ -1,4 +1,4 @@
-/* test_store.c: the durable store from C (docs/state.md section 2):
+/* test_store.c: the durable store from C (docs/store.md):
  * limitr_open creating and reopening a store with usage kept, a changed
  * policy applied on reopen, one writer per store, a file that is not a
  * database refused untouched, limitr_checkpoint without a store and

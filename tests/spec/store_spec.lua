@@ -1,4 +1,4 @@
--- The durable store (docs/state.md section 2): limitr.open on a SQLite file,
+-- The durable store (docs/store.md): limitr.open on a SQLite file,
 -- restore, a changed policy on reopen, one writer, read-only engines, the
 -- file checks, the decision log, checkpoint and close, batch durability and
 -- the options. The files are looked at with the sqlite3 CLI.
@@ -134,7 +134,7 @@ local function doc(e, id)
     return (assert(e:export(id)):gsub('"now":%d+,', ""))
 end
 
-describe("the durable store (docs/state.md 2)", function()
+describe("the durable store (docs/store.md)", function()
     after_each(cleanup)
 
     describe("restore", function()

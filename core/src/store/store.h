@@ -22,7 +22,7 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define NOSTR ((size_t)-1)              /* an absent string of an arena */
 #define LOG_TS_UNSET INT64_MIN          /* a log row's time not read yet */
 
-/* A row of the decision log (state.md 2), kept until it is written. The
+/* A row of the decision log (store.md), kept until it is written. The
  * calling thread writes one per call, into memory the writer thread read
  * last: every cache line it takes counts, so a row is kept small (72
  * bytes): its strings are 32-bit offsets into the batch's text (LOG_NOSTR:
