@@ -168,9 +168,9 @@ static long walk(limitr_engine *e, const decision *d, int bounded)
 {
     cap_walk *w = &e->walk;
     size_t head = 0, tail = 0, n = 0, i;
-    w->past_bound = 0;
     const char *ent = d->ent->key;
     int credit = d->lim->credit, shared = e->st.d->n_shared_caps > 0;
+    w->past_bound = 0;
     if (grow((void **)&w->queue, &w->queue_cap, 1, sizeof *w->queue) != 0)
         return WALK_NOMEM;
     if (++w->mark == 0) { /* wrapped: forget every mark */
@@ -186,8 +186,10 @@ static long walk(limitr_engine *e, const decision *d, int bounded)
             if (!cap_applies(e, &c->caps[i], ent, credit, d->caller->type,
                              head > 0, d->now))
                 continue;
-            if (n == MAX_CAP_WALK_CAPS && (w->past_bound = 1) && bounded)
-                return WALK_TOO_MANY;
+            if (n == MAX_CAP_WALK_CAPS) {
+                w->past_bound = 1;
+                if (bounded) return WALK_TOO_MANY;
+            }
             if (grow((void **)&w->refs, &w->refs_cap, n + 1, sizeof *w->refs) !=
                 0)
                 return WALK_NOMEM;
@@ -205,9 +207,10 @@ static long walk(limitr_engine *e, const decision *d, int bounded)
                 if (first < 0) return WALK_NOMEM;
                 continue;
             }
-            if (tail == MAX_CAP_WALK_CUSTOMERS && (w->past_bound = 1) &&
-                bounded)
-                return WALK_TOO_MANY;
+            if (tail == MAX_CAP_WALK_CUSTOMERS) {
+                w->past_bound = 1;
+                if (bounded) return WALK_TOO_MANY;
+            }
             if (grow((void **)&w->queue, &w->queue_cap, tail + 1,
                      sizeof *w->queue) != 0)
                 return WALK_NOMEM;
