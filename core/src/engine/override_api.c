@@ -149,16 +149,17 @@ static int compile_override(limitr_engine *e, const customer *c, const char *id,
     cc.no_snippets = 1; /* the state keeps no snippet (docs/engine.md 7.3) */
     path = limitr__doc_path_append("overrides", id, strlen(id));
     epath = path ? limitr__doc_path_append(path, ent, strlen(ent)) : NULL;
-    if (epath != NULL)
+    if (epath != NULL) {
         limitr__limit_compile(&cc, root, epath, &lim, 1, &expires);
+        if (!cc.nomem && cc.errs.n == 0 && lim.credit < 0)
+            limitr__verr(&cc.errs, epath, 0, 0,
+                         "missing required field 'credit' (the entitlement "
+                         "is a feature flag)");
+    }
     free(path);
     free(epath);
     limitr__doc_free(root);
     if (epath == NULL) cc.nomem = 1;
-    if (!cc.nomem && cc.errs.n == 0 && lim.credit < 0)
-        limitr__verr(&cc.errs, "overrides", 0, 0,
-                     "missing required field 'credit' (the entitlement is a "
-                     "feature flag)");
     if ((status = limitr__compile_status(e, &cc)) != LIMITR_OK) return status;
     memset(ov, 0, sizeof *ov);
     ov->ent = ent_name;
