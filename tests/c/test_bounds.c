@@ -247,6 +247,28 @@ TEST(plan_lookup_follows_levels_not_visits)
     ASSERT_EQ(limitr_customer(e, "c0", &snap), LIMITR_OK);
     ASSERT_CONTAINS(snap, "\"plan\":\"free\""); /* 65: the default */
     limitr_free(e);
+
+    /* Without a default plan, c0 has none within 64 levels: its creation
+       fails (it was made, and then had no plan for any call). */
+    e = engine_of("policy:\n"
+                  "  credits: {t: {}}\n"
+                  "  plans:\n"
+                  "    org_plan: {}\n",
+                  NULL);
+    ASSERT(e != NULL);
+    ASSERT_EQ(limitr_create_customer(e, "c65", "org_plan", NULL, NULL),
+              LIMITR_OK);
+    for (i = 64; i >= 1; i--) {
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(refs, sizeof refs, "{\"refs\": [\"c%d\"]}", i + 1);
+        ASSERT_EQ(limitr_create_customer(e, id, NULL, refs, NULL), LIMITR_OK);
+    }
+    ASSERT_EQ(limitr_create_customer(e, "c0", NULL, "{\"refs\": [\"c1\"]}",
+                                     NULL),
+              LIMITR_NOT_FOUND);
+    ASSERT_STR(limitr_last_reason(e), "no_plan");
+    ASSERT_EQ(limitr_customer(e, "c0", &snap), LIMITR_NOT_FOUND);
+    limitr_free(e);
 }
 
 /* docs/engine.md 2.2: the scope search looks at the first 256 customers

@@ -221,6 +221,23 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
     return 0;
 }
 
+/* What the new customer following `refs` resolves to: its own walk, one
+ * level more than its ref's (so a ref at the depth bound does not carry
+ * its plan over), else the default plan; -1 with the reason. */
+static int plan_of_new(limitr_engine *e, const cJSON *refs)
+{
+    const char **ids = malloc((size_t)cJSON_GetArraySize(refs) * sizeof *ids +
+                              1);
+    const cJSON *x;
+    size_t n = 0;
+    int plan;
+    if (ids == NULL) return limitr__nomem(e);
+    cJSON_ArrayForEach(x, refs) ids[n++] = x->valuestring;
+    plan = limitr__plan_of_new(e, ids, n);
+    free(ids);
+    return plan >= 0 ? plan : limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
+}
+
 /* The plan a new customer gets (docs/engine.md 2.1.2): the named one, else the
  * first ref with a resolved plan, else the default. -1 with the reason. */
 static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
@@ -239,7 +256,7 @@ static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
         {
             customer *r = limitr__customer_lookup(e, x->valuestring);
             if (r != NULL && limitr__resolved_plan(e, r) >= 0)
-                return limitr__resolved_plan(e, r); /* follows refs: own "" */
+                return plan_of_new(e, refs); /* follows refs: own "" */
         }
     }
     if (e->policy->default_plan >= 0) {
@@ -280,7 +297,7 @@ static int create_customer_call(limitr_engine *e, const char *id,
         new_plan = initial_plan(e, plan, o.refs, &own);
         if (new_plan < 0) {
             free_opts(&o);
-            return LIMITR_NOT_FOUND;
+            return new_plan; /* the status */
         }
     } else if (plan != NULL && plan[0] != '\0') {
         int p = limitr__policy_find_plan(e->policy, plan);

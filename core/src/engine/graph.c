@@ -65,6 +65,22 @@ static int resolve_plan(const limitr_engine *e, const customer *c)
     return plan >= 0 ? plan : e->policy->default_plan;
 }
 
+int limitr__plan_of_new(const limitr_engine *e, const char *const *refs,
+                        size_t n)
+{
+    plan_walk w;
+    size_t i;
+    int plan;
+    w.visited[0] = NULL; /* the new customer's own visit */
+    w.n = 1;
+    for (i = 0; i < n; i++) {
+        const customer *r = limitr__customer_lookup(e, refs[i]);
+        if (r != NULL && (plan = plan_through_refs(e, r, &w, 1)) >= 0)
+            return plan;
+    }
+    return e->policy->default_plan;
+}
+
 int limitr__resolve_plan(limitr_engine *e, const customer *c)
 {
     customer_cache *cc = limitr__cache_of(e, c);
