@@ -193,6 +193,20 @@ TEST(overrides_hold_no_snippets)
 
 /* A plan is found through 64 levels of refs, however many plan-less
  * customers the walk visits on the way. */
+/* c65 on org_plan, then c64 ... c<last>, each with a ref to the one above
+ * (each follows its ref at creation): 0, or the first failing status. */
+static int chain_to_org(limitr_engine *e, int last)
+{
+    char id[16], refs[64];
+    int i, status = limitr_create_customer(e, "c65", "org_plan", NULL, NULL);
+    for (i = 64; status == LIMITR_OK && i >= last; i--) {
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(refs, sizeof refs, "{\"refs\": [\"c%d\"]}", i + 1);
+        status = limitr_create_customer(e, id, NULL, refs, NULL);
+    }
+    return status;
+}
+
 TEST(plan_lookup_follows_levels_not_visits)
 {
     limitr_engine *e = engine_of("policy:\n"
@@ -235,13 +249,7 @@ TEST(plan_lookup_follows_levels_not_visits)
                   "    org_plan: {}\n",
                   NULL);
     ASSERT(e != NULL);
-    ASSERT_EQ(limitr_create_customer(e, "c65", "org_plan", NULL, NULL),
-              LIMITR_OK);
-    for (i = 64; i >= 0; i--) { /* each follows its ref at creation */
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(refs, sizeof refs, "{\"refs\": [\"c%d\"]}", i + 1);
-        ASSERT_EQ(limitr_create_customer(e, id, NULL, refs, NULL), LIMITR_OK);
-    }
+    ASSERT_EQ(chain_to_org(e, 0), 0);
     ASSERT_EQ(limitr_customer(e, "c1", &snap), LIMITR_OK);
     ASSERT_CONTAINS(snap, "\"plan\":\"org_plan\""); /* 64 levels */
     ASSERT_EQ(limitr_customer(e, "c0", &snap), LIMITR_OK);
@@ -256,13 +264,7 @@ TEST(plan_lookup_follows_levels_not_visits)
                   "    org_plan: {}\n",
                   NULL);
     ASSERT(e != NULL);
-    ASSERT_EQ(limitr_create_customer(e, "c65", "org_plan", NULL, NULL),
-              LIMITR_OK);
-    for (i = 64; i >= 1; i--) {
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(refs, sizeof refs, "{\"refs\": [\"c%d\"]}", i + 1);
-        ASSERT_EQ(limitr_create_customer(e, id, NULL, refs, NULL), LIMITR_OK);
-    }
+    ASSERT_EQ(chain_to_org(e, 1), 0);
     ASSERT_EQ(limitr_create_customer(e, "c0", NULL, "{\"refs\": [\"c1\"]}",
                                      NULL),
               LIMITR_NOT_FOUND);
