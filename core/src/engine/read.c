@@ -75,6 +75,13 @@ static lnum grants_of(limitr_engine *e, const decision *d,
         e, d->owner, e->policy->credits[d->lim->credit].name, pos, d->now);
 }
 
+/* The limit with grants g on top (saturated): what limit reads. */
+static lnum limit_with(const decision *d, lnum g)
+{
+    lnum top;
+    return lnum_add(d->limit, g, &top) != 0 ? LNUM_MAX : top;
+}
+
 /* Remaining with grants g: max(value, limit) + g - value when g > 0. */
 static lnum remaining_with(const decision *d, lnum g)
 {
@@ -115,7 +122,7 @@ int limitr__meter_read(limitr_engine *e, const char *id, const char *ent,
                        double *remaining)
 {
     decision d;
-    lnum g, top;
+    lnum g;
     READ_TARGET(e, id, ent, value, &d);
     *has_limit = 0;
     *value = 0;
@@ -123,8 +130,7 @@ int limitr__meter_read(limitr_engine *e, const char *id, const char *ent,
     *value = limitr__lnum_to_double(d.v.value);
     if (d.lim->rule.mode == MODE_OBSERVE) return limitr__ok(e);
     g = grants_of(e, &d, NULL);
-    if (lnum_add(d.limit, g, &top) != 0) top = LNUM_MAX;
-    *limit = limitr__lnum_to_double(limitr__lnum_round9(top));
+    *limit = limitr__lnum_to_double(limitr__lnum_round9(limit_with(&d, g)));
     *remaining = limitr__lnum_to_double_room(remaining_with(&d, g));
     *has_limit = 1;
     return limitr__ok(e);
@@ -168,10 +174,9 @@ static int limit_or_cost(limitr_engine *e, const char *id, const char *ent,
     status = target(e, id, ent, out, &d);
     if (status == LIMITR_OK) {
         lim = d.lim;
-        value = d.limit;
-        if (lim != NULL && !cost && lim->rule.mode != MODE_OBSERVE &&
-            lnum_add(value, grants_of(e, &d, opts), &value) != 0)
-            value = LNUM_MAX;
+        value = lim != NULL && !cost && lim->rule.mode != MODE_OBSERVE
+                    ? limit_with(&d, grants_of(e, &d, opts))
+                    : d.limit;
     } else if (limitr__customer_lookup(e, id) == NULL) {
         const lp_entitlement *pe = plan_entitlement(e, id, ent);
         if (pe == NULL) /* a plan without it, or neither plan nor customer */
