@@ -138,8 +138,9 @@ static int prepare(store_db *db, const char *path, char *err, size_t len)
         "INSERT OR REPLACE INTO customers(id, doc) VALUES(?1, ?2)",
         "DELETE FROM customers WHERE id = ?1",
         "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
-        "INSERT INTO log VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        /* one string (parenthesised: clang's -Wstring-concatenation) */
+        ("INSERT INTO log VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+         "?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
         "INSERT OR IGNORE INTO policies(fingerprint, text) VALUES(?1, ?2)"};
     sqlite3_stmt **out[] = {&db->put, &db->del, &db->meta, &db->log,
                             &db->policy};
