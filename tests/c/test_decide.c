@@ -81,6 +81,15 @@ TEST(check_decides_without_writing_or_firing)
     ASSERT_EQ(limitr_check(e, "c", "seats", 3), LIMITR_OK);
     ASSERT_EQ(limitr_check(e, "c", "seats", 4), LIMITR_DENIED);
     ASSERT_STR(limitr_last_reason(e), "limit");
+    /* force records usage that happened: a check records nothing, so
+       force does not apply to it (limitr.h) */
+    {
+        limitr_call_opts forced = {0};
+        forced.force = 1;
+        ASSERT_EQ(limitr_check_opts(e, "c", "seats", 4, NULL, &forced),
+                  LIMITR_DENIED);
+        ASSERT_STR(limitr_last_reason(e), "limit");
+    }
     ASSERT_EQ(limitr_value(e, "c", "seats", NULL, &v), LIMITR_OK);
     ASSERT_NUM(v, 0);
     ASSERT_EQ(r.count, 0);

@@ -1037,6 +1037,12 @@ int limitr_check_opts(limitr_engine *e, const char *id, const char *ent,
                       const limitr_call_opts *opts)
 {
     call_value cv = {value, value_str, 0, -1};
+    limitr_call_opts unforced;
+    if (opts != NULL && opts->force) { /* a check records nothing to force */
+        unforced = *opts;
+        unforced.force = 0;
+        opts = &unforced;
+    }
     return entry(e, id, LIMITR_LEN(id), ent, LIMITR_LEN(ent), &cv, STEP_VALUE,
                  0, opts);
 }
