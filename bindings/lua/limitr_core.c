@@ -291,6 +291,24 @@ static char *to_json_text(lua_State *L, int idx, const char *what)
     return text;
 }
 
+/* The table at idx as the text of a JSON object: an empty table (which
+ * encodes as a list) is {}; a list of values raises, as the engine would
+ * only refuse it later, and never silently read it as no fields. */
+static char *object_json_text(lua_State *L, int idx, const char *what)
+{
+    char *text = to_json_text(L, idx, what);
+    if (text[0] == '[') {
+        int empty = strcmp(text, "[]") == 0;
+        free(text);
+        if (!empty)
+            luaL_error(L, "%s: expected a table of named fields, got a list",
+                       what);
+        text = strdup("{}");
+        if (text == NULL) luaL_error(L, "%s: out of memory", what);
+    }
+    return text;
+}
+
 /* ---- Argument helpers ---- */
 
 /* A string argument for the NUL-terminated C API: numbers convert (as
@@ -316,6 +334,38 @@ static int check_opts_table(lua_State *L, int idx)
     if (t == LUA_TNONE || t == LUA_TNIL) return 0;
     if (t != LUA_TTABLE) luaL_typeerror(L, idx, "table or nil");
     return 1;
+}
+
+/* Raises on a key of the options table at idx (an absolute index; nil
+ * passes) that is not one of keys (NULL-terminated): no misspelt option
+ * passes silently. */
+static void check_keys(lua_State *L, int idx, const char *what,
+                       const char *const *keys)
+{
+    if (!check_opts_table(L, idx)) return;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        const char *k =
+            lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int i, known = 0;
+        for (i = 0; k != NULL && keys[i] != NULL && !known; i++)
+            known = strcmp(k, keys[i]) == 0;
+        if (!known) {
+            luaL_Buffer list;
+            luaL_buffinit(L, &list);
+            for (i = 0; keys[i] != NULL; i++) {
+                if (i > 0) luaL_addstring(&list, ", ");
+                luaL_addstring(&list, keys[i]);
+            }
+            luaL_pushresult(&list);
+            if (k == NULL)
+                luaL_error(L, "%s: options are named (%s), not a list", what,
+                           lua_tostring(L, -1));
+            luaL_error(L, "%s: unknown option '%s' (options are %s)", what, k,
+                       lua_tostring(L, -1));
+        }
+        lua_pop(L, 1);
+    }
 }
 
 /* ---- Answers ----
@@ -425,49 +475,59 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
     return 1;
 }
 
-/* Engine options {snippet_instructions, snippet_milliseconds,
- * snippet_memory, pattern_steps} at idx (nil: the defaults). */
-static const limitr_options *engine_opts(lua_State *L, int idx,
-                                         limitr_options *o)
+/* The options each opener takes: the engine's, and its own before them. */
+#define ENGINE_KEYS                                                            \
+    "snippet_instructions", "snippet_milliseconds", "snippet_memory",          \
+        "pattern_steps"
+static const char *const new_keys[] = {ENGINE_KEYS, NULL};
+static const char *const open_keys[] = {
+    "store", "durability",  "batch_ms",  "readonly",
+    "log",   "snapshot_ms", ENGINE_KEYS, NULL};
+static const char *const shared_keys[] = {"name",         "size",      "shards",
+                                          "lock_timeout", ENGINE_KEYS, NULL};
+
+/* The whole number at opts[key] (absolute idx), from lo to hi; 0 when
+ * absent. Raises otherwise: the C API takes integers, and a fraction cut
+ * short would be a silent default. */
+static double whole_option(lua_State *L, int idx, const char *what,
+                           const char *key, double lo, double hi)
 {
-    static const char *const keys[] = {"snippet_instructions",
-                                       "snippet_milliseconds", "snippet_memory",
-                                       "pattern_steps"};
-    lua_Number v[4];
-    int i;
+    double v;
+    lua_getfield(L, idx, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo) || !(v <= hi) ||
+        v != floor(v)) {
+        char hi_text[32];
+        snprintf(hi_text, sizeof hi_text, "%.15g", hi);
+        luaL_error(L, "%s: option '%s' must be a whole number from %d to %s",
+                   what, key, (int)lo, hi_text);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Engine options {snippet_instructions, snippet_milliseconds,
+ * snippet_memory, pattern_steps} at idx (nil: the defaults); keys: every
+ * option the opener `what` takes. */
+static const limitr_options *engine_opts(lua_State *L, int idx,
+                                         limitr_options *o, const char *what,
+                                         const char *const *keys)
+{
     memset(o, 0, sizeof *o);
-    check_opts_table(L, idx);
+    check_keys(L, idx, what, keys);
     if (lua_isnoneornil(L, idx)) return NULL;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) { /* no unknown option passes silently */
-        int known = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (i = 0; i < 4; i++)
-                known |= strcmp(lua_tostring(L, -2), keys[i]) == 0;
-        if (!known)
-            luaL_error(L,
-                       "unknown engine option '%s' (options are "
-                       "snippet_instructions, snippet_milliseconds, "
-                       "snippet_memory, pattern_steps)",
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
-                                                      : "?");
-        lua_pop(L, 1);
-    }
-    for (i = 0; i < 4; i++) {
-        lua_getfield(L, idx, keys[i]);
-        v[i] = 0;
-        if (!lua_isnil(L, -1)) {
-            if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
-                luaL_error(L, "engine option '%s' must be a number > 0",
-                           keys[i]);
-            v[i] = lua_tonumber(L, -1);
-        }
-        lua_pop(L, 1);
-    }
-    o->snippet_instructions = (long)v[0];
-    o->snippet_milliseconds = (long)v[1];
-    o->snippet_memory = (size_t)v[2];
-    o->pattern_steps = (long)v[3];
+    o->snippet_instructions =
+        (long)whole_option(L, idx, what, "snippet_instructions", 1, 1e15);
+    o->snippet_milliseconds =
+        (long)whole_option(L, idx, what, "snippet_milliseconds", 1, 1e9);
+    o->snippet_memory =
+        (size_t)whole_option(L, idx, what, "snippet_memory", 1, 1e15);
+    o->pattern_steps =
+        (long)whole_option(L, idx, what, "pattern_steps", 1, 1e15);
     return o;
 }
 
@@ -482,7 +542,7 @@ static int l_new(lua_State *L)
     if (lua_type(L, 1) != LUA_TSTRING) luaL_typeerror(L, 1, "string");
     text = lua_tolstring(L, 1, &len);
     format = opt_string(L, 2);
-    opts = engine_opts(L, 3, &o);
+    opts = engine_opts(L, 3, &o, "new", new_keys);
     status = limitr_new(text, len, format, opts, &e);
     return push_new_engine(L, e, status);
 }
@@ -492,42 +552,15 @@ static int l_load(lua_State *L)
     const char *path = check_string(L, 1);
     limitr_engine *e = NULL;
     limitr_options o;
-    const limitr_options *opts = engine_opts(L, 2, &o);
+    const limitr_options *opts = engine_opts(L, 2, &o, "load", new_keys);
     int status = limitr_load(path, opts, &e);
     return push_new_engine(L, e, status);
 }
 
 /* limitr.open's options beside the engine's: store, durability, batch_ms,
- * readonly, log (true, false, or {max_rows, max_age}), snapshot_ms. They
- * are taken out of a copy of the table, so that engine_opts sees the
- * rest. */
-static double store_number(lua_State *L, int idx, const char *key, double lo,
-                           double hi)
-{
-    double v;
-    lua_getfield(L, idx, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= lo) ||
-        !(lua_tonumber(L, -1) <= hi)) {
-        char hi_text[32];
-        snprintf(hi_text, sizeof hi_text, "%.15g", hi);
-        luaL_error(L, "option '%s' must be a number from %d to %s", key,
-                   (int)lo, hi_text);
-    }
-    v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
+ * readonly, log (true, false, or {max_rows, max_age}), snapshot_ms. */
 static void store_opts(lua_State *L, int idx, limitr_store_options *so)
 {
-    static const char *const keys[] = {"store",    "durability", "batch_ms",
-                                       "readonly", "log",        "snapshot_ms",
-                                       NULL};
-    int i;
     memset(so, 0, sizeof *so);
     if (lua_isnoneornil(L, idx)) {
         lua_pushnil(L); /* the path's slot */
@@ -548,8 +581,9 @@ static void store_opts(lua_State *L, int idx, limitr_store_options *so)
                                                  : LIMITR_DURABILITY_SYNC;
     }
     lua_pop(L, 1);
-    so->batch_ms = (long)store_number(L, idx, "batch_ms", 1, 60000);
-    so->snapshot_ms = (long)store_number(L, idx, "snapshot_ms", 1, 1e15);
+    so->batch_ms = (long)whole_option(L, idx, "open", "batch_ms", 1, 60000);
+    so->snapshot_ms =
+        (long)whole_option(L, idx, "open", "snapshot_ms", 1, 1e15);
     lua_getfield(L, idx, "readonly");
     if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
         luaL_error(L, "open: option 'readonly' must be a boolean");
@@ -571,17 +605,15 @@ static void store_opts(lua_State *L, int idx, limitr_store_options *so)
                            k);
             lua_pop(L, 1);
         }
-        so->log_max_rows = (long)store_number(L, t, "max_rows", 1, 1e15);
-        so->log_max_age_ms = (int64_t)store_number(L, t, "max_age", 1, 1e15);
+        so->log_max_rows =
+            (long)whole_option(L, t, "open", "max_rows", 1, 1e15);
+        so->log_max_age_ms =
+            (int64_t)whole_option(L, t, "open", "max_age", 1, 1e15);
     } else if (!lua_isnil(L, -1)) {
         luaL_error(L, "open: option 'log' must be true, false or {max_rows, "
                       "max_age}");
     }
     lua_pop(L, 1);
-    for (i = 0; keys[i] != NULL; i++) { /* engine_opts sees the rest */
-        lua_pushnil(L);
-        lua_setfield(L, idx, keys[i]);
-    }
 }
 
 /* core.open(text or nil, format, opts) -> engine, info | nil, err, code */
@@ -600,19 +632,8 @@ static int l_open(lua_State *L)
         text = lua_tolstring(L, 1, &len);
     }
     format = opt_string(L, 2);
-    check_opts_table(L, 3);
-    if (!lua_isnoneornil(L, 3)) { /* a copy: the caller's table stays */
-        lua_newtable(L);
-        lua_pushnil(L);
-        while (lua_next(L, 3) != 0) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, -4);
-        }
-        lua_replace(L, 3);
-    }
+    opts = engine_opts(L, 3, &o, "open", open_keys);
     store_opts(L, 3, &so);
-    opts = engine_opts(L, 3, &o);
     status = limitr_open(text, len, format, opts, &so, &e, &info);
     if (status != LIMITR_OK) return push_new_engine(L, e, status);
     n = push_new_engine(L, e, status);
@@ -628,42 +649,38 @@ static int l_open(lua_State *L)
  * Lua front reads size strings and paths. */
 static int l_shared(lua_State *L)
 {
-    static const char *const keys[] = {"name", "size", "shards", "lock_timeout",
-                                       NULL};
     size_t len;
     const char *text, *format;
     limitr_engine *e = NULL;
     limitr_options o;
     limitr_shared_options so;
     const limitr_options *opts;
-    int i, status;
+    int status;
     if (lua_type(L, 1) != LUA_TSTRING) luaL_typeerror(L, 1, "string");
     text = lua_tolstring(L, 1, &len);
     format = opt_string(L, 2);
-    check_opts_table(L, 3);
     memset(&so, 0, sizeof so);
-    if (!lua_isnoneornil(L, 3)) { /* a copy: the caller's table stays */
-        lua_newtable(L);
-        lua_pushnil(L);
-        while (lua_next(L, 3) != 0) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, -4);
-        }
-        lua_replace(L, 3);
+    opts = engine_opts(L, 3, &o, "shared", shared_keys);
+    if (opts != NULL) {
+        size_t name_len;
         lua_getfield(L, 3, "name");
         if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "shared: option 'name' must be a string");
-        so.name = lua_tostring(L, -1); /* stays on the stack: kept alive */
-        so.size = (size_t)store_number(L, 3, "size", 1, 1e15);
-        so.shards = (unsigned)store_number(L, 3, "shards", 1, 1 << 30);
-        so.lock_timeout_ms = (long)store_number(L, 3, "lock_timeout", 1, 1e9);
-        for (i = 0; keys[i] != NULL; i++) { /* engine_opts sees the rest */
-            lua_pushnil(L);
-            lua_setfield(L, 3, keys[i]);
-        }
+        so.name = lua_tolstring(L, -1, &name_len); /* stays on the stack */
+        if (so.name != NULL && strlen(so.name) != name_len)
+            luaL_error(L, "shared: option 'name' contains a NUL byte");
+        so.size = (size_t)whole_option(L, 3, "shared", "size", 1, 1e15);
+        so.shards =
+            (unsigned)whole_option(L, 3, "shared", "shards", 1, 1 << 30);
+        so.lock_timeout_ms =
+            (long)whole_option(L, 3, "shared", "lock_timeout", 1, 1e9);
+        /* the engine refuses these too, but they are the caller's
+           mistakes: raised as every bad option is */
+        if ((so.shards & (so.shards - 1)) != 0)
+            luaL_error(L, "shared: option 'shards' must be a power of two");
+        if (so.name != NULL && (name_len == 0 || name_len > 63))
+            luaL_error(L, "shared: option 'name' must have 1 to 63 bytes");
     }
-    opts = engine_opts(L, 3, &o);
     status = limitr_shared(text, len, format, opts, &so, &e);
     return push_new_engine(L, e, status);
 }
@@ -870,7 +887,8 @@ static int l_engine_create_customer(lua_State *L)
     int status;
     check_opts_table(L, 4);
     /* no options: no JSON to build, and the engine reads none */
-    if (!lua_isnoneornil(L, 4)) opts = to_json_text(L, 4, "create_customer");
+    if (!lua_isnoneornil(L, 4))
+        opts = object_json_text(L, 4, "create_customer");
     enter(b);
     status = limitr_create_customer(b->e, id, plan, opts, NULL);
     leave(b);
@@ -912,10 +930,13 @@ static const char *json_on_stack(lua_State *L, const char *what)
     return lua_tostring(L, -1);
 }
 
-static void read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
+static void read_call_opts(lua_State *L, int idx, const char *what,
+                           limitr_call_opts *o)
 {
+    static const char *const keys[] = {"caps", "force", "overhead", "event",
+                                       NULL};
     memset(o, 0, sizeof *o);
-    check_opts_table(L, idx);
+    check_keys(L, idx, what, keys);
     if (lua_isnoneornil(L, idx)) return;
     lua_getfield(L, idx, "caps");
     if (!lua_isnil(L, -1)) {
@@ -927,6 +948,8 @@ static void read_call_opts(lua_State *L, int idx, limitr_call_opts *o)
         lua_pop(L, 1);
     }
     lua_getfield(L, idx, "force");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "%s: opts.force must be a boolean", what);
     o->force = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, idx, "overhead");
@@ -1005,7 +1028,7 @@ static int l_engine_allow(lua_State *L)
     double value;
     value_arg(L, 4, &value, &text);
     if (lua_gettop(L) >= 5 && !lua_isnil(L, 5)) {
-        read_call_opts(L, 5, &o);
+        read_call_opts(L, 5, "allow", &o);
         opts = &o;
     }
     enter(b);
@@ -1046,7 +1069,7 @@ static int l_engine_decide(lua_State *L)
     int status;
     value_arg(L, 4, &value, &text);
     if (!lua_isnoneornil(L, 5)) { /* allow's opts: event, caps, overhead */
-        read_call_opts(L, 5, &o);
+        read_call_opts(L, 5, "decide", &o);
         opts = &o;
     }
     enter(b);
@@ -1078,7 +1101,7 @@ static int l_engine_check(lua_State *L)
     value_arg(L, 4, &value, &text);
     if (!lua_isnoneornil(L, 5)) { /* opts: caps and overhead count */
         limitr_call_opts o;
-        read_call_opts(L, 5, &o);
+        read_call_opts(L, 5, "check", &o);
         enter(b);
         status = limitr_check_opts(b->e, id, ent, value, text, &o);
         leave(b);
@@ -1113,7 +1136,7 @@ static int step(lua_State *L, int up)
     limitr_call_opts o;
     const limitr_call_opts *po = lua_isnoneornil(L, 4) ? NULL : &o;
     int status;
-    read_call_opts(L, 4, &o);
+    read_call_opts(L, 4, up ? "increment" : "decrement", &o);
     enter(b);
     status = up ? limitr_increment(b->e, id, ent, po)
                 : limitr_decrement(b->e, id, ent, po);
@@ -1141,21 +1164,34 @@ static void push_number(lua_State *L, double out)
         lua_pushnumber(L, out);
 }
 
-/* opts = {percent, smoothed, grants = true} of a read. */
+/* A boolean option at opts[key] (absolute idx): 0 or 1, dflt when absent;
+ * raises on another type. */
+static int bool_option(lua_State *L, int idx, const char *what, const char *key,
+                       int dflt)
+{
+    int on = dflt;
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "%s: opts.%s must be a boolean", what, key);
+        on = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return on;
+}
+
+/* opts = {percent, smoothed, grants = true} of a read: keys are those the
+ * read `what` takes. */
 static const limitr_read_opts *read_opts(lua_State *L, int idx,
+                                         const char *what,
+                                         const char *const *keys,
                                          limitr_read_opts *o)
 {
-    check_opts_table(L, idx);
+    check_keys(L, idx, what, keys);
     if (lua_isnoneornil(L, idx)) return NULL;
-    lua_getfield(L, idx, "percent");
-    o->percent = lua_toboolean(L, -1);
-    lua_getfield(L, idx, "smoothed");
-    o->smoothed = lua_toboolean(L, -1);
-    lua_getfield(L, idx, "grants");
-    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-        luaL_error(L, "opts.grants must be a boolean");
-    o->no_grants = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    o->percent = bool_option(L, idx, what, "percent", 0);
+    o->smoothed = bool_option(L, idx, what, "smoothed", 0);
+    o->no_grants = !bool_option(L, idx, what, "grants", 1);
     return o;
 }
 
@@ -1170,6 +1206,20 @@ enum {
     READ_PROJECTED
 };
 
+/* Each read's name and options (read.c reads no others). */
+static const char *const percent_keys[] = {"percent", "grants", NULL};
+static const char *const grants_keys[] = {"grants", NULL};
+static const char *const no_keys[] = {NULL};
+static const char *const smoothed_keys[] = {"smoothed", NULL};
+static const struct {
+    const char *name;
+    const char *const *keys;
+} reads[] = {
+    {"value", percent_keys},   {"remaining", percent_keys},
+    {"limit", grants_keys},    {"cost", no_keys},
+    {"allowance", no_keys},    {"rate", no_keys},
+    {"acceleration", no_keys}, {"projected_exhaustion", smoothed_keys}};
+
 /* A read: the number, or nil, err, code when there is none (an unknown
  * customer as much as an observe limit: the code tells which). */
 static int push_read(lua_State *L, int what)
@@ -1178,7 +1228,8 @@ static int push_read(lua_State *L, int what)
     limitr_engine *e = b->e;
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     limitr_read_opts ro = {0, 0, 0};
-    const limitr_read_opts *opts = read_opts(L, 4, &ro);
+    const limitr_read_opts *opts =
+        read_opts(L, 4, reads[what].name, reads[what].keys, &ro);
     double out = 0;
     int status;
     enter(b); /* a limit snippet may call a lib() function */
@@ -1294,18 +1345,11 @@ static int l_engine_ensure_included_topups(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2);
+    static const char *const keys[] = {"event", NULL};
     int status, events = 1;
-    check_opts_table(L, 3);
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "event");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isboolean(L, -1))
-                return luaL_error(L, "ensure_included_topups: opts.event must "
-                                     "be a boolean");
-            events = lua_toboolean(L, -1);
-        }
-        lua_pop(L, 1);
-    }
+    check_keys(L, 3, "ensure_included_topups", keys);
+    if (lua_istable(L, 3))
+        events = bool_option(L, 3, "ensure_included_topups", "event", 1);
     enter(b);
     status = limitr_ensure_included_topups(b->e, id, events);
     leave(b);
@@ -1319,12 +1363,7 @@ static int l_engine_add_customer_grant(lua_State *L)
     char *fields;
     int status;
     luaL_checktype(L, 3, LUA_TTABLE);
-    fields = to_json_text(L, 3, "add_customer_grant");
-    if (fields[0] == '[') { /* an empty table encodes as an empty object */
-        free(fields);
-        fields = strdup("{}");
-        if (fields == NULL) return luaL_error(L, "out of memory");
-    }
+    fields = object_json_text(L, 3, "add_customer_grant");
     enter(b);
     status = limitr_add_customer_grant(b->e, id, fields, &json);
     leave(b);
@@ -1384,15 +1423,13 @@ static int l_engine_import(lua_State *L)
     engine_box *b = check_box(L);
     size_t len;
     const char *text, *json;
+    static const char *const import_keys[] = {"replace", NULL};
     int replace = 0, status;
     if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string");
     text = lua_tolstring(L, 2, &len);
-    check_opts_table(L, 3);
-    if (!lua_isnoneornil(L, 3)) {
-        lua_getfield(L, 3, "replace");
-        replace = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
+    check_keys(L, 3, "import", import_keys);
+    if (!lua_isnoneornil(L, 3))
+        replace = bool_option(L, 3, "import", "replace", 0);
     enter(b);
     status = limitr_import(b->e, text, len, replace, &json);
     leave(b);
@@ -1536,19 +1573,12 @@ static int l_engine_local_margin_breakdown(lua_State *L)
     engine_box *b = check_box(L);
     const char *plan = check_string(L, 2), *json;
     char *usage;
+    static const char *const scaled_keys[] = {"scaled", NULL};
     int status, scaled = 1;
     luaL_checktype(L, 3, LUA_TTABLE);
-    check_opts_table(L, 4);
-    if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "scaled");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isboolean(L, -1))
-                return luaL_error(L, "local_margin_breakdown: opts.scaled "
-                                     "must be a boolean");
-            scaled = lua_toboolean(L, -1);
-        }
-        lua_pop(L, 1);
-    }
+    check_keys(L, 4, "local_margin_breakdown", scaled_keys);
+    if (lua_istable(L, 4))
+        scaled = bool_option(L, 4, "local_margin_breakdown", "scaled", 1);
     usage = to_json_text(L, 3, "local_margin_breakdown");
     enter(b);
     status = limitr_local_margin_breakdown(b->e, plan, usage, scaled, &json);
@@ -1564,7 +1594,7 @@ static int l_engine_local_margin_breakdown(lua_State *L)
 static char *opts_json_text(lua_State *L, int idx, const char *what)
 {
     if (!check_opts_table(L, idx)) return NULL;
-    return to_json_text(L, idx, what);
+    return object_json_text(L, idx, what);
 }
 
 static int l_engine_observe(lua_State *L)
@@ -1573,11 +1603,10 @@ static int l_engine_observe(lua_State *L)
     const char *id = check_string(L, 2), *ent = check_string(L, 3), *text;
     double value = number_or_text(L, 4, &text);
     char *opts = opts_json_text(L, 5, "observe");
-    const char *json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     int status;
     enter(b);
-    status = text != NULL ? limitr_observe_str(b->e, id, ent, text, json)
-                          : limitr_observe(b->e, id, ent, value, json);
+    status = text != NULL ? limitr_observe_str(b->e, id, ent, text, opts)
+                          : limitr_observe(b->e, id, ent, value, opts);
     leave(b);
     free(opts);
     return push_decision(L, b->e, status);
@@ -1590,8 +1619,7 @@ static int l_engine_estimate(lua_State *L)
     char *opts = opts_json_text(L, 4, "estimate");
     int status;
     enter(b);
-    status = limitr_estimate(
-        b->e, id, ent, opts != NULL && opts[0] == '[' ? "{}" : opts, &json);
+    status = limitr_estimate(b->e, id, ent, opts, &json);
     leave(b);
     free(opts);
     if (status != LIMITR_OK) return push_fail(L, b->e);
@@ -1621,13 +1649,11 @@ static int l_engine_reserve(lua_State *L)
     opts = opts_json_text(L, 5, "reserve");
     enter(b);
     if (text != NULL) {
-        status = limitr_reserve_str(
-            b->e, id, ent, text, opts != NULL && opts[0] == '[' ? "{}" : opts,
-            name, sizeof name);
+        status =
+            limitr_reserve_str(b->e, id, ent, text, opts, name, sizeof name);
         hold = status == LIMITR_OK ? strtoull(name + 1, NULL, 10) : 0;
     } else {
-        status = limitr_reserve_n(b->e, id, id_len, ent, ent_len, value,
-                                  opts != NULL && opts[0] == '[' ? "{}" : opts,
+        status = limitr_reserve_n(b->e, id, id_len, ent, ent_len, value, opts,
                                   &hold);
     }
     leave(b);
@@ -1667,7 +1693,6 @@ static int l_engine_settle(lua_State *L)
     uint64_t hold = hold_arg(L, 4, &text);
     double actual = number_or_text(L, 5, &actual_text);
     char *opts, name[24];
-    const char *json;
     int status;
     if (text != NULL || actual_text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
@@ -1677,15 +1702,14 @@ static int l_engine_settle(lua_State *L)
     }
     /* last: every check above may raise, and opts is allocated */
     opts = opts_json_text(L, 6, "settle");
-    json = opts != NULL && opts[0] == '[' ? "{}" : opts;
     enter(b);
     if (actual_text != NULL)
-        status = limitr_settle_str(b->e, id, ent, text, actual_text, json);
+        status = limitr_settle_str(b->e, id, ent, text, actual_text, opts);
     else if (text != NULL)
-        status = limitr_settle(b->e, id, ent, text, actual, json);
+        status = limitr_settle(b->e, id, ent, text, actual, opts);
     else
-        status = limitr_settle_n(b->e, id, id_len, ent, ent_len, hold, actual,
-                                 json);
+        status =
+            limitr_settle_n(b->e, id, id_len, ent, ent_len, hold, actual, opts);
     leave(b);
     free(opts);
     return push_decision(L, b->e, status);
@@ -1729,18 +1753,9 @@ static int l_engine_held(lua_State *L)
 /* The `events` option of reset/remove (default true). */
 static int events_opt(lua_State *L, int idx, const char *what)
 {
-    int on = 1;
-    check_opts_table(L, idx);
-    if (lua_istable(L, idx)) {
-        lua_getfield(L, idx, "events");
-        if (!lua_isnil(L, -1)) {
-            if (!lua_isboolean(L, -1))
-                return luaL_error(L, "%s: opts.events must be a boolean", what);
-            on = lua_toboolean(L, -1);
-        }
-        lua_pop(L, 1);
-    }
-    return on;
+    static const char *const keys[] = {"events", NULL};
+    check_keys(L, idx, what, keys);
+    return lua_istable(L, idx) ? bool_option(L, idx, what, "events", 1) : 1;
 }
 
 /* add_customer_cap(id, value, opts): the cap's table, or nil, err, code. */
@@ -1833,12 +1848,11 @@ static int l_engine_set_customer_plan(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *plan = check_string(L, 3);
     int overwrite = 0, status;
-    check_opts_table(L, 4);
-    if (!lua_isnoneornil(L, 4)) {
-        lua_getfield(L, 4, "overwrite_meters");
-        overwrite = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
+    static const char *const keys[] = {"overwrite_meters", NULL};
+    check_keys(L, 4, "set_customer_plan", keys);
+    if (!lua_isnoneornil(L, 4))
+        overwrite =
+            bool_option(L, 4, "set_customer_plan", "overwrite_meters", 0);
     enter(b);
     status = limitr_set_customer_plan(b->e, id, plan, overwrite);
     leave(b);
@@ -1875,12 +1889,7 @@ static int l_engine_create_customer_override(lua_State *L)
     char *fields;
     int status;
     luaL_checktype(L, 4, LUA_TTABLE);
-    fields = to_json_text(L, 4, "create_customer_override");
-    if (fields[0] == '[') { /* an empty table encodes as an empty object */
-        free(fields);
-        fields = strdup("{}");
-        if (fields == NULL) return luaL_error(L, "out of memory");
-    }
+    fields = object_json_text(L, 4, "create_customer_override");
     enter(b);
     status = limitr_create_customer_override(b->e, id, ent, fields, &json);
     leave(b);

@@ -1,7 +1,7 @@
 -- require "limitr": the Lua front of the engine. The C module limitr.core
 -- does the work; this file checks arguments and holds Lua-side helpers.
 local core = require "limitr.core"
-local type, error, pairs, io = type, error, pairs, io
+local type, error, pairs, io, pcall = type, error, pairs, io, pcall
 
 local _M = { _VERSION = core._VERSION }
 
@@ -12,6 +12,15 @@ local _M = { _VERSION = core._VERSION }
 if jit then
     local ok, front = pcall(require, "limitr.ffi")
     if ok then pcall(front.install, core) end
+end
+
+-- The results of pcall(core function, ...), or its error raised at the
+-- caller of the front's function (a bad option names the caller's line,
+-- not this file's). Called as a tail call (`return relay(pcall(...))`),
+-- so that level 2 is that caller.
+local function relay(ok, ...)
+    if not ok then error((...), 2) end
+    return ...
 end
 
 --- Creates an engine from a policy document.
@@ -27,7 +36,7 @@ function _M.new(text, format, opts)
     if format ~= nil and type(format) ~= "string" then
         error("bad argument #2 to 'new' (string or nil expected, got " .. type(format) .. ")", 2)
     end
-    return core.new(text, format, opts)
+    return relay(pcall(core.new, text, format, opts))
 end
 
 --- Creates an engine from a policy file (.yaml, .yml or .json).
@@ -37,13 +46,13 @@ function _M.load(path, opts)
     if type(path) ~= "string" then
         error("bad argument #1 to 'load' (string expected, got " .. type(path) .. ")", 2)
     end
-    return core.load(path, opts)
+    return relay(pcall(core.load, path, opts))
 end
 
 -- A policy given as a path or as text: its text and format, or nil, err.
 -- Text holds a newline or starts with "{"; anything else is a path.
 local function read_policy(policy, format)
-    if policy:find("\n", 1, true) or policy:sub(1, 1) == "{" then
+    if policy == "" or policy:find("\n", 1, true) or policy:sub(1, 1) == "{" then
         return policy, format
     end
     local f, err = io.open(policy, "rb")
@@ -91,9 +100,9 @@ function _M.open(policy, opts)
     end
     if not (copy and copy.store) then
         if text == nil then return nil, "open: a policy or a store is needed", "invalid_argument" end
-        return core.new(text, format, copy)
+        return relay(pcall(core.new, text, format, copy))
     end
-    return core.open(text, format, copy)
+    return relay(pcall(core.open, text, format, copy))
 end
 
 -- "16m" -> bytes (k, m, g: 2^10, 2^20, 2^30), or nil.
@@ -130,8 +139,9 @@ function _M.shared(policy, opts)
     if copy.size ~= nil then
         local bytes = parse_size(copy.size)
         if not bytes then
-            return nil, "limitr.shared: size must be bytes or a string like \"64m\"", "invalid_argument"
+            error("limitr.shared: size must be bytes or a string like \"64m\"", 2)
         end
+        if bytes < 2 ^ 20 then error("limitr.shared: size must be at least 1m", 2) end
         copy.size = bytes
     end
     local format = copy.format
@@ -141,7 +151,7 @@ function _M.shared(policy, opts)
     end
     local text, fmt, err = read_policy(policy, format)
     if not text then return nil, err, "not_found" end
-    return core.shared(text, fmt, copy)
+    return relay(pcall(core.shared, text, fmt, copy))
 end
 
 --- Fills every part of an event payload that is built when first read (a
