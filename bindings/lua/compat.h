@@ -24,12 +24,28 @@ static inline int limitr_compat_absindex(lua_State *L, int idx)
                                                  : lua_gettop(L) + idx + 1;
 }
 
-/* The user values of 5.4 are not used: the box has none. */
+/* Lua 5.4's one user value of a full userdata is its environment table in
+ * 5.1 (the box's functions table: limitr_core.c, "Callbacks' life"): the
+ * collector traverses it as part of the userdata, as 5.4 does its user
+ * values. */
 static inline void *limitr_compat_newuserdatauv(lua_State *L, size_t size,
                                                 int nuvalue)
 {
     (void)nuvalue;
     return lua_newuserdata(L, size);
+}
+
+static inline int limitr_compat_getiuservalue(lua_State *L, int idx, int n)
+{
+    (void)n;
+    lua_getfenv(L, idx);
+    return lua_type(L, -1);
+}
+
+static inline int limitr_compat_setiuservalue(lua_State *L, int idx, int n)
+{
+    (void)n;
+    return lua_setfenv(L, idx);
 }
 
 /* Lua 5.4's luaL_typeerror, message for message: "bad argument #N to
@@ -66,6 +82,8 @@ static inline lua_Integer limitr_compat_checkinteger(lua_State *L, int arg)
 #define lua_absindex(L, i) limitr_compat_absindex(L, i)
 #define lua_rawlen(L, i) lua_objlen(L, i)
 #define lua_newuserdatauv(L, s, n) limitr_compat_newuserdatauv(L, s, n)
+#define lua_getiuservalue(L, i, n) limitr_compat_getiuservalue(L, i, n)
+#define lua_setiuservalue(L, i, n) limitr_compat_setiuservalue(L, i, n)
 #define luaL_typeerror(L, a, t) limitr_compat_typeerror(L, a, t)
 #define luaL_checkinteger(L, a) limitr_compat_checkinteger(L, a)
 

@@ -45,8 +45,8 @@ static void fill_lazy_for_copy(lua_State *L, int idx);
 /* A Lua function registered as an event subscriber or a host function. */
 typedef struct lua_callback {
     struct engine_box *box;
-    int fn_ref;       /* registry reference of the function; LUA_NOREF once
-                         released */
+    int fn_ref;       /* reference of the function in the box's functions
+                         table; LUA_NOREF once released */
     int sub_id;       /* on(): the subscription's id; 0 for lib() */
     char *lib_key;    /* lib(): "lib.name", to release the one it replaces */
     int running;      /* calls of it in progress (events nest) */
@@ -97,12 +97,29 @@ static limitr_engine *check_engine(lua_State *L)
 
 /* ---- Callbacks' life ----
  *
+ * The functions of on() and lib() are kept in the box's functions table,
+ * its user value (the environment under LuaJIT), not in the registry: a
+ * function that refers to its engine (a subscriber calling e:value) then
+ * makes a cycle the collector sees, and an engine no longer used is
+ * collected with its functions. Every use is inside a method of the box,
+ * which has the box at stack index 1 (check_box), so the table is always
+ * at hand there.
+ *
  * A callback is live from on() / lib() until off(), its replacement by lib()
  * or close(). Released, it lets go of its function at once (luaL_unref: the
  * function can be collected) but its struct stays while it runs: the
  * trampoline still reads it, and the engine copies the message it returns
  * after it returns. Released structs are freed when no call of theirs is in
  * progress, at the latest when the outermost engine call returns. */
+
+/* Pushes the functions table of box b, which must be at index 1; 0 (and
+ * nothing pushed) when it is not there. */
+static int push_functions(lua_State *L, const engine_box *b)
+{
+    if (lua_touserdata(L, 1) != b) return 0;
+    lua_getiuservalue(L, 1, 1);
+    return 1;
+}
 
 static void free_callback(lua_callback *cb)
 {
@@ -132,7 +149,10 @@ static void sweep_callbacks(engine_box *b)
 static void release_callback(lua_State *L, engine_box *b, lua_callback *cb)
 {
     if (cb->fn_ref == LUA_NOREF) return;
-    luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    if (push_functions(L, b)) {
+        luaL_unref(L, -1, cb->fn_ref);
+        lua_pop(L, 1);
+    }
     cb->fn_ref = LUA_NOREF;
     /* Its last result goes too, unless it is running: the engine reads
        that result after it returns (then the value stays until close(), or
@@ -154,12 +174,14 @@ static void free_callbacks(lua_State *L, engine_box *b)
     lua_callback *cb = b->callbacks, *next;
     for (; cb != NULL; cb = next) {
         next = cb->next;
-        if (cb->fn_ref != LUA_NOREF)
-            luaL_unref(L, LUA_REGISTRYINDEX, cb->fn_ref);
         free_callback(cb);
     }
     b->callbacks = NULL;
     b->live = b->released = 0;
+    if (lua_touserdata(L, 1) == b) { /* the functions go with a new table */
+        lua_newtable(L);
+        lua_setiuservalue(L, 1, 1);
+    }
 }
 
 /* Around every call into the engine: a callback may run inside it (an
@@ -194,6 +216,11 @@ static void engine_gone(lua_State *L, engine_box *b)
 static int l_engine_gc(lua_State *L)
 {
     engine_box *b = luaL_checkudata(L, 1, ENGINE_MT);
+    /* the collector never finalizes a box in use (the method holds it):
+       only a direct call of the metamethod gets here busy */
+    if (b->busy > 0)
+        return luaL_error(L, "cannot close the engine from inside one of "
+                             "its callbacks");
     if (b->e != NULL) engine_gone(L, b);
     return 0;
 }
@@ -465,13 +492,15 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
         limitr_free(e);
         return 3;
     }
-    b = lua_newuserdatauv(L, sizeof *b, 0);
+    b = lua_newuserdatauv(L, sizeof *b, 1);
     memset(b, 0, sizeof *b);
     b->magic = &engine_magic;
     b->e = e;
     b->lazy_mt_ref = b->lazy_cell_ref = b->keys_ref = LUA_NOREF;
     b->results_ref = LUA_NOREF;
-    luaL_setmetatable(L, ENGINE_MT);
+    luaL_setmetatable(L, ENGINE_MT); /* from here __gc frees e */
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1); /* its functions table */
     return 1;
 }
 
@@ -1920,10 +1949,13 @@ static int l_engine_remove_customer_override(lua_State *L)
  * before anything is kept. */
 static lua_callback *new_callback(lua_State *L, engine_box *b, int idx)
 {
-    lua_callback *cb = calloc(1, sizeof *cb);
-    if (cb == NULL) luaL_error(L, "out of memory");
+    lua_callback *cb;
+    push_functions(L, b); /* (a method of the box: it is at index 1) */
     lua_pushvalue(L, idx);
-    cb->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    cb = calloc(1, sizeof *cb);
+    if (cb == NULL) luaL_error(L, "out of memory");
+    cb->fn_ref = luaL_ref(L, -2);
+    lua_pop(L, 1);
     cb->box = b;
     cb->next = b->callbacks;
     b->callbacks = cb;
@@ -2387,6 +2419,16 @@ static int call_subscriber(lua_State *L)
     return 0;
 }
 
+/* Pushes cb's function (the engine calls it from inside a method of its
+ * box); 0, the stack as it was, when the box is not at hand. */
+static int push_function(lua_State *L, const lua_callback *cb)
+{
+    if (!push_functions(L, cb->box)) return 0;
+    lua_rawgeti(L, -1, cb->fn_ref);
+    lua_remove(L, -2);
+    return 1;
+}
+
 static const char *on_trampoline(const char *name, const limitr_item *items,
                                  size_t n, void *userdata)
 {
@@ -2400,8 +2442,9 @@ static const char *on_trampoline(const char *name, const limitr_item *items,
     ev.name = name;
     ev.items = items;
     ev.n = n;
+    if (!push_function(L, cb)) return "subscriber called outside its engine";
     lua_pushcfunction(L, call_subscriber);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    lua_insert(L, -2);
     lua_pushlightuserdata(L, &ev);
     cb->running++; /* off() inside it must not free cb under us */
     if (lua_pcall(L, 2, 0, 0) != LUA_OK) failure = callback_failed(cb, L);
@@ -2502,8 +2545,9 @@ static const char *lib_trampoline(const limitr_item *args, size_t n,
     hc.cb = cb;
     hc.args = args;
     hc.n = n;
+    if (!push_function(L, cb)) return "host function called outside its engine";
     lua_pushcfunction(L, call_host_fn);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+    lua_insert(L, -2);
     lua_pushlightuserdata(L, &hc);
     cb->running++;
     if (lua_pcall(L, 2, 0, 0) != LUA_OK) {

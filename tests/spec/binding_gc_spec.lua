@@ -62,4 +62,34 @@ describe("tables built from the engine's data", function()
         assert.are.equal(1, calls)
         assert.is_true(e:off(id))
     end)
+
+    it("collects an engine whose own callbacks refer to it", function()
+        local POLICY = "policy:\n  credits: {t: {}}\n  plans:\n    p: {default: true}\n"
+        local weak = setmetatable({}, { __mode = "v" })
+        do
+            local e = assert(limitr.new(POLICY))
+            e:on("customer-set", function() return e:customer("c") end)
+            e:lib("App", "me", function() return e ~= nil end)
+            assert(e:create_customer("c"))
+            weak.on = e
+            local f = assert(limitr.new(POLICY))
+            f:on("customer-set", function() return f end)
+            f:close() -- a closed engine lets its functions go too
+            weak.closed = f
+        end
+        for _ = 1, 4 do collectgarbage() end
+        assert.is_nil(weak.on)
+        assert.is_nil(weak.closed)
+    end)
+
+    it("refuses __gc called from inside one of the engine's callbacks, as close()", function()
+        local e = assert(limitr.new("policy:\n  credits: {t: {}}\n  plans:\n    p: {default: true}\n"))
+        local gc, failed = getmetatable(e).__gc, nil
+        e:on("customer-set", function() failed = select(2, pcall(gc, e)) end)
+        assert(e:create_customer("c"))
+        assert.matches("cannot close the engine from inside one of its callbacks", failed)
+        assert.are.equal("c", e:customer("c").id) -- still open, still whole
+        gc(e) -- outside any callback it closes the engine
+        assert.has_error(function() e:customer("c") end)
+    end)
 end)
