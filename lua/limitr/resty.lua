@@ -17,11 +17,14 @@
 --   an error, a failed snippet, a raise      500 {"error":"internal"} and one
 --                                            ngx.log line (never the key)
 -- opts: customer (a string, {header = name}, {arg = name}, {var = name} or
--- function() -> id; required), entitlement (required), value (number, unit
--- string or function() -> value; default 1), event (a table for allow's
--- opts.event, or function() -> table: the event data of the call), headers
--- (false: no RateLimit-* fields), status (the deny status, default 429). What enforce derives from
--- opts is cached per opts table (weakly): build opts once, at load.
+-- function() -> id; required), entitlement (required), value (a number >= 0,
+-- unit string or function() -> one of those, default 1: a function's
+-- negative number or NaN is a 400), event (a table for allow's opts.event,
+-- or function() -> table or nil: the event data of the call), headers
+-- (false: no RateLimit-* fields), status (the deny status, 400 to 599,
+-- default 429). Bad opts raise at the first enforce; what a function returns
+-- that enforce cannot use is a 500. What enforce derives from opts is cached
+-- per opts table (weakly): build opts once, at load.
 local ngx = ngx
 local type, pcall, tostring, setmetatable, error = type, pcall, tostring, setmetatable, error
 local floor, ceil, max = math.floor, math.ceil, math.max
@@ -56,6 +59,16 @@ local function compile(opts)
     end
     if type(c.ent) ~= "string" then error("limitr.resty: opts.entitlement must be a string", 3) end
     if c.value == nil then c.value = 1 end
+    local vt = type(c.value)
+    if vt ~= "number" and vt ~= "string" and vt ~= "function" then
+        error("limitr.resty: opts.value must be a number, a unit string or a function", 3)
+    end
+    if vt == "number" and not (c.value >= 0) then
+        error("limitr.resty: opts.value must be a number >= 0", 3)
+    end
+    if type(c.status) ~= "number" or c.status % 1 ~= 0 or c.status < 400 or c.status > 599 then
+        error("limitr.resty: opts.status must be an HTTP status from 400 to 599", 3)
+    end
     local who = opts.customer
     if type(who) == "string" then
         c.id = who
@@ -111,6 +124,13 @@ function _M.enforce(e, opts)
     if type(value) == "function" then
         local ok, got = pcall(value)
         if not ok then return internal("opts.value raised: " .. tostring(got)) end
+        local t = type(got)
+        if t ~= "number" and t ~= "string" then
+            return internal("opts.value returned " .. t .. ", not a number or a unit string")
+        end
+        -- a request that would give back usage (or NaN) is the request's
+        -- fault when its value comes from it
+        if t == "number" and not (got >= 0) then return reply(400, '{"error":"invalid_value"}') end
         value = got
     end
     local call_opts -- nil on the hot path: no event data, nothing built
@@ -119,6 +139,9 @@ function _M.enforce(e, opts)
         if type(event) == "function" then
             local fine, got = pcall(event)
             if not fine then return internal("opts.event raised: " .. tostring(got)) end
+            if got ~= nil and type(got) ~= "table" then
+                return internal("opts.event returned " .. type(got) .. ", not a table or nil")
+            end
             event = got
         end
         if event ~= nil then call_opts = { event = event } end

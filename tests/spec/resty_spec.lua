@@ -170,6 +170,41 @@ describe("limitr.resty.enforce", function()
         end)
     end)
 
+    it("refuses a bad value or status before anything is counted", function()
+        local e = engine()
+        with_ngx({}, function(resty)
+            for _, status in ipairs({ "abc", 200, 429.5, 600 }) do
+                assert.has_error(function()
+                    resty.enforce(e, { customer = "key-1", entitlement = "api", status = status })
+                end, "limitr.resty: opts.status must be an HTTP status from 400 to 599")
+            end
+            assert.has_error(function() resty.enforce(e, { customer = "key-1", entitlement = "api", value = {} }) end,
+                "limitr.resty: opts.value must be a number, a unit string or a function")
+            assert.has_error(function() resty.enforce(e, { customer = "key-1", entitlement = "api", value = -1 }) end,
+                "limitr.resty: opts.value must be a number >= 0")
+        end)
+        assert.equal(0, e:value("key-1", "api"))
+    end)
+
+    it("answers what an opts function returns that it cannot use: 400 for a negative value, else 500", function()
+        local e = engine()
+        local n = with_ngx({}, function(resty, n)
+            assert.equal(400, resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                                 value = function() return -5 end }))
+            assert.equal('{"error":"invalid_value"}', n.said[1])
+            assert.equal(400, resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                                 value = function() return 0 / 0 end }))
+            assert.equal(500, resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                                 value = function() return nil end }))
+            assert.equal(500, resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                                 event = function() return 5 end }))
+        end)
+        assert.equal(2, #n.logs)
+        assert.matches("opts.value returned nil", n.logs[1])
+        assert.matches("opts.event returned number", n.logs[2])
+        assert.equal(0, e:value("key-1", "api"))
+    end)
+
     it("allocates nothing on a pass once opts are cached", function()
         local e = assert(limitr.new((POLICY:gsub("value: 3, mode: hard", "value: 1e12, mode: hard"))))
         assert(e:create_customer("key-1"))
