@@ -187,15 +187,15 @@ TEST(the_loader_refuses_what_cannot_be_money)
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "tiered, tiers: [{up_to: 0, price: {amount: "
                                "1}}, {price: {amount: 3}}]}\n"),
-                    "credits.c.tiers.1.up_to: must be greater than 0, got 0");
+                    "credits.c.tiers[0].up_to: must be greater than 0, got 0");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "tiered, tiers: [{up_to: 3}, {price: {amount: "
                                "3}}]}\n"),
-                    "credits.c.tiers.1: a tier needs a price");
+                    "credits.c.tiers[0]: a tier needs a price");
     ASSERT_CONTAINS(load_error("policy:\n  credits:\n    c: {pricing_model: "
                                "stairstep, tiers: [{price: {amount: 3, "
                                "currency: yen}}]}\n"),
-                    "credits.c.tiers.1.price.currency: currency 'yen' does "
+                    "credits.c.tiers[0].price.currency: currency 'yen' does "
                     "not reach runes");
     ASSERT_STR(load_error("policy:\n  exchange:\n    grant_strategy: ~\n"), "");
     ASSERT_STR(load_error("policy:\n  exchange:\n    usd: {value: 2, "

@@ -121,6 +121,69 @@ TEST(ranges)
                "got -2.5 at 7:40");
 }
 
+/* Mistakes that loaded before (found by review): each one now names its
+ * path. */
+TEST(fields_that_would_be_ignored_or_misread)
+{
+    /* a list item is [i], zero-based */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  plans:\n"
+                          "    p:\n"
+                          "      entitlements: {e: {limit: {credit: t}}}\n"
+                          "      topups: {x: {credit: t, value: 1, included: "
+                          "true, included_scopes: [org, 5]}}\n",
+                          "yaml"),
+               "plans.p.topups.x.included_scopes[1]: expected string, got "
+               "number at 6:80");
+    /* an empty scope list would grant every type */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  plans:\n"
+                          "    p:\n"
+                          "      entitlements: {e: {limit: {credit: t}}}\n"
+                          "      topups: {x: {credit: t, value: 1, included: "
+                          "true, included_scopes: []}}\n",
+                          "yaml"),
+               "plans.p.topups.x.included_scopes: must name at least one "
+               "customer type (leave it out to grant every type) at 6:74");
+    /* a snippet of two expressions would keep the first */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  handlers: {error: 'function(e) end, function() "
+                          "end'}\n"
+                          "  plans: {p: {entitlements: {e: {}}}}\n",
+                          "yaml"),
+               "handlers.error: a snippet must be one expression "
+               "(function(...) ... end), not a list of them at 3:21");
+    /* a named subscription the plan does not have */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  plans: {p: {subscription: fee, entitlements: {e: "
+                          "{}}}}\n",
+                          "yaml"),
+               "plans.p.subscription: plan has no 'fee' entitlement to meter "
+               "its fee at 3:29");
+    /* a whole duration too big is out of range, not a fraction */
+    ASSERT_STR(limit_error("{credit: seat, resets: true, reset_inc: 1e19}"),
+               "plans.p.entitlements.e.limit.reset_inc: '1e19' is out of "
+               "range at 7:58");
+    /* seeds: an entitlement no plan has, a segment written twice, a source */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  estimates:\n"
+                          "    nope: {s: {samples: 1}}\n"
+                          "    e: {a.b: {value_mean: 5}, a_b: {value_mean: "
+                          "50}, c: {source: foo}}\n"
+                          "  plans: {p: {entitlements: {e: {limit: {credit: "
+                          "t}}}}}\n",
+                          "yaml"),
+               "estimates.nope: no plan has an entitlement 'nope' at 4:5\n"
+               "estimates.e.a_b: the segment 'a_b' is written twice ('.' and "
+               "' ' read as '_') at 5:31\n"
+               "estimates.e.c.source: must be local or cloud at 5:66");
+}
+
 TEST(unknown_and_unsupported_fields)
 {
     ASSERT_STR(limit_error("{credit: seat, incremnt: 1}"),
@@ -263,6 +326,7 @@ int main(void)
     RUN(number_strings_and_units);
     RUN(every_error_is_reported_in_position_order);
     RUN(at_most_fifty_lines);
+    RUN(fields_that_would_be_ignored_or_misread);
     RUN(document_level_errors);
     RUN(load_from_file);
     return HARNESS_EXIT();

@@ -429,7 +429,7 @@ int limitr__call_caps_parse(limitr_engine *e, const char *json, call_caps **out)
         if (cc->root->type == DOC_MAP) {
             ceiling_cap(e, &comp, &cc->root->pairs[i], "opts.caps", b, k);
         } else {
-            snprintf(path, sizeof path, "opts.caps.%zu", i + 1);
+            snprintf(path, sizeof path, "opts.caps[%zu]", i);
             limitr__cap_compile(e, &comp, cc->root->items[i], path, NULL, b, k);
         }
         if (b->id[0] == '\0')

@@ -36,6 +36,13 @@ char *limitr__child_path(compiler *cc, const char *parent, const char *key)
     return path;
 }
 
+char *limitr__item_path(compiler *cc, const char *parent, size_t i)
+{
+    char *path = limitr__doc_path_index(parent, i);
+    if (path == NULL) cc->nomem = 1;
+    return path;
+}
+
 char *limitr__xstrdup(compiler *cc, const char *s)
 {
     char *copy = strdup(s != NULL ? s : "");
@@ -215,8 +222,13 @@ int limitr__read_duration(compiler *cc, const doc_node *n, const char *path,
     if (n->type == DOC_NUMBER) {
         lnum v;
         if (limitr__lnum_parse(n->text, n->text_len, &v) != 0 ||
-            v % LNUM_SCALE != 0 || v / LNUM_SCALE > INT64_MAX / 2 ||
+            v / LNUM_SCALE > INT64_MAX / 2 ||
             v / LNUM_SCALE < -(INT64_MAX / 2)) {
+            /* (a number past the range of amounts fails to parse) */
+            ERR(cc, path, n, "'%s' is out of range", n->text);
+            return 0;
+        }
+        if (v % LNUM_SCALE != 0) {
             ERR(cc, path, n, "'%s' is not a whole number of milliseconds",
                 n->text);
             return 0;

@@ -38,6 +38,8 @@ typedef struct compiler {
 const char *limitr__type_name(const doc_node *n);
 /* malloc'ed "<parent>.<key>"; sets cc->nomem on failure. */
 char *limitr__child_path(compiler *cc, const char *parent, const char *key);
+/* parent[i]: a list item's path, zero-based as the parsers write it. */
+char *limitr__item_path(compiler *cc, const char *parent, size_t i);
 char *limitr__xstrdup(compiler *cc, const char *s);
 /* " (did you mean 'x'?)" into buf, or "". */
 const char *limitr__hint(char *buf, size_t size, const char *word,

@@ -407,12 +407,12 @@ void limitr__price_to_runes(compiler *cc, const char *path,
     free(cpath);
 }
 
-/* "<credit>.tiers.<n>.price", each part a path step. */
-static char *tier_price_path(compiler *cc, const char *credit, const char *n)
+/* "<credit>.tiers[<i>].price", each part a path step. */
+static char *tier_price_path(compiler *cc, const char *credit, size_t i)
 {
     char *tiers = limitr__child_path(cc, credit, "tiers"), *tier, *price;
     if (tiers == NULL) return NULL;
-    tier = limitr__child_path(cc, tiers, n);
+    tier = limitr__item_path(cc, tiers, i);
     free(tiers);
     if (tier == NULL) return NULL;
     price = limitr__child_path(cc, tier, "price");
@@ -460,7 +460,6 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
             cp != NULL && cp->value->type == DOC_MAP ? cp->value : NULL;
         const doc_node *tiers = cn != NULL ? limitr__get(cn, "tiers") : NULL;
         char *cpath = limitr__child_path(cc, "credits", cr->name), *path;
-        char idx[48];
         if (cpath == NULL) return;
         if ((path = limitr__child_path(cc, cpath, "price")) != NULL) {
             limitr__price_to_runes(cc, path,
@@ -474,8 +473,7 @@ void limitr__exchange_finish(compiler *cc, const doc_node *policy)
                 tiers != NULL && tiers->type == DOC_LIST && at < tiers->count
                     ? tiers->items[at]
                     : NULL;
-            snprintf(idx, sizeof idx, "%zu", at + 1);
-            if ((path = tier_price_path(cc, cpath, idx)) == NULL) break;
+            if ((path = tier_price_path(cc, cpath, at)) == NULL) break;
             limitr__price_to_runes(cc, path,
                                    tn != NULL && tn->type == DOC_MAP
                                        ? limitr__get(tn, "price")

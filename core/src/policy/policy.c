@@ -177,7 +177,7 @@ static void read_tiers(compiler *cc, const doc_node *v, const char *path,
                        lp_credit *cr)
 {
     size_t i, open = 0;
-    char *tpath, idx[32];
+    char *tpath;
     if (!limitr__expect(cc, v, path, DOC_LIST, "list")) return;
     if (v->count == 0) {
         ERR(cc, path, v, "a tier pricing model needs at least one tier");
@@ -189,8 +189,7 @@ static void read_tiers(compiler *cc, const doc_node *v, const char *path,
     }
     cr->n_tiers = v->count;
     for (i = 0; i < v->count; i++) {
-        snprintf(idx, sizeof idx, "%zu", i + 1);
-        if ((tpath = limitr__child_path(cc, path, idx)) == NULL) return;
+        if ((tpath = limitr__item_path(cc, path, i)) == NULL) return;
         cr->tiers[i].doc_index = i;
         read_tier(cc, v->items[i], tpath, (int)(cr - cc->p->credits),
                   &cr->tiers[i]);
@@ -808,8 +807,20 @@ static void compile_plans(compiler *cc, const doc_node *plans)
             free(list.items);
         }
         compile_topups(cc, &ix, pair, path, plan, &total_topups);
-        if (plan->has_trial && plan->ents != NULL &&
+        if (limitr__doc_get(n, "subscription") != NULL &&
+            plan->subscription != NULL &&
             lp_plan_entitlement_named(plan, p, plan->subscription) == NULL) {
+            /* named, it must be there: the fee would never be charged */
+            const doc_pair *sp = limitr__doc_get(n, "subscription");
+            char *spath = limitr__child_path(cc, path, "subscription");
+            if (spath != NULL)
+                ERR(cc, spath, sp->value,
+                    "plan has no '%s' entitlement to meter its fee",
+                    plan->subscription);
+            free(spath);
+        } else if (plan->has_trial && plan->ents != NULL &&
+                   lp_plan_entitlement_named(plan, p, plan->subscription) ==
+                       NULL) {
             const doc_pair *tp = limitr__doc_get(n, "trial_period");
             char *tpath = limitr__child_path(cc, path, "trial_period");
             if (tpath != NULL && tp != NULL)
@@ -974,6 +985,13 @@ static void read_seed(compiler *cc, const doc_node *n, const char *path,
         free(fpath);
     }
     out->per_basis = limitr__read_bool(cc, n, path, "per_basis", 0);
+    if ((v = limitr__get(n, "source")) != NULL &&
+        (v->type != DOC_STRING ||
+         (strcmp(v->text, "local") != 0 && strcmp(v->text, "cloud") != 0)) &&
+        (fpath = limitr__child_path(cc, path, "source")) != NULL) {
+        ERR(cc, fpath, v, "must be local or cloud");
+        free(fpath);
+    }
     estimate_amount(cc, n, path, "value_mean", &out->value_mean);
     estimate_amount(cc, n, path, "value_var", &out->value_var);
     estimate_amount(cc, n, path, "overhead_mean", &out->overhead_mean);
@@ -1036,14 +1054,29 @@ static void compile_estimates(compiler *cc, const doc_node *policy)
     for (i = 0; i < map->count; i++) {
         const doc_pair *ep = &map->pairs[i];
         char *epath = limitr__child_path(cc, "estimates", ep->key);
+        size_t first = p->n_seeds, k;
         if (epath == NULL) return;
+        for (k = 0; k < p->n_ent_names; k++)
+            if (strcmp(p->ent_names[k], ep->key) == 0) break;
+        if (k == p->n_ent_names) /* a seed nothing would ever read */
+            limitr__verr(&cc->errs, epath, ep->key_line, ep->key_col,
+                         "no plan has an entitlement '%s'", ep->key);
         if (limitr__expect(cc, ep->value, epath, DOC_MAP, "mapping"))
             for (j = 0; j < ep->value->count; j++) {
                 const doc_pair *sp = &ep->value->pairs[j];
                 char *spath = limitr__child_path(cc, epath, sp->key);
+                lp_estimate_seed *seed = &p->seeds[p->n_seeds++];
                 if (spath == NULL) break;
-                read_seed(cc, sp->value, spath, ep->key, sp->key,
-                          &p->seeds[p->n_seeds++]);
+                read_seed(cc, sp->value, spath, ep->key, sp->key, seed);
+                for (k = first; seed->segment != NULL && k + 1 < p->n_seeds;
+                     k++)
+                    if (p->seeds[k].segment != NULL &&
+                        strcmp(p->seeds[k].segment, seed->segment) == 0)
+                        limitr__verr(&cc->errs, spath, sp->key_line,
+                                     sp->key_col,
+                                     "the segment '%s' is written twice "
+                                     "('.' and ' ' read as '_')",
+                                     seed->segment);
                 free(spath);
             }
         free(epath);

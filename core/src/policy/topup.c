@@ -120,12 +120,15 @@ static void read_scopes(compiler *cc, const doc_node *n, const char *path,
     const doc_node *v = at(cc, n, path, "included_scopes", &fpath);
     size_t i;
     if (v != NULL && limitr__expect(cc, v, fpath, DOC_LIST, "list")) {
+        if (v->count == 0) /* it would read as every type */
+            ERR(cc, fpath, v,
+                "must name at least one customer type (leave it out to "
+                "grant every type)");
         t->scopes = calloc(v->count ? v->count : 1, sizeof *t->scopes);
         if (t->scopes == NULL) cc->nomem = 1;
         for (i = 0; t->scopes != NULL && i < v->count; i++) {
-            char idx[32], *ipath;
-            snprintf(idx, sizeof idx, "%zu", i + 1);
-            if ((ipath = limitr__child_path(cc, fpath, idx)) == NULL) break;
+            char *ipath = limitr__item_path(cc, fpath, i);
+            if (ipath == NULL) break;
             if (limitr__expect(cc, v->items[i], ipath, DOC_STRING, "string"))
                 t->scopes[t->n_scopes++] =
                     limitr__xstrdup(cc, v->items[i]->text);

@@ -747,7 +747,7 @@ int limitr__script_compile(script *s, const char *code, size_t len,
         *err = strdup("snippet larger than 256 KiB");
         return 0;
     }
-    text = malloc(len + 8);
+    text = malloc(len + 10);
     if (text == NULL) {
         *err = NULL;
         return 0;
@@ -756,6 +756,22 @@ int limitr__script_compile(script *s, const char *code, size_t len,
     memcpy(text + 7, code, len);
     snprintf(chunkname, sizeof chunkname, "=%s", path);
     status = luaL_loadbufferx(L, text, len + 7, chunkname, "t");
+    if (status == LUA_OK) {
+        /* One expression, not a list whose first value would be kept:
+           "return (" <code> "\n)" compiles only then (the newline keeps a
+           last line's comment from hiding the parenthesis). */
+        memcpy(text, "return (", 8);
+        memcpy(text + 8, code, len);
+        memcpy(text + 8 + len, "\n)", 2);
+        if (luaL_loadbufferx(L, text, len + 10, chunkname, "t") != LUA_OK) {
+            free(text);
+            lua_settop(L, 0);
+            *err = strdup("a snippet must be one expression (function(...) "
+                          "... end), not a list of them");
+            return 0;
+        }
+        lua_pop(L, 1);
+    }
     free(text);
     if (status != LUA_OK) {
         char *m, *line;
