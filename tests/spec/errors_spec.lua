@@ -130,13 +130,17 @@ describe("decisions (allow, check, increment, decrement)", function()
         e:lib("App", "busy", function(id)
             inside.allow = pack(e:allow(id, "api", 1))
             inside.increment = pack(e:increment(id, "api"))
+            inside.advance = pack(e:advance(2 * 86400000))
+            inside.set_time = pack(e:set_time(0))
             return false
         end)
         refused("on_exceed", e:allow("c", "busy", 2)) -- its false, without a reason
-        for _, r in pairs({ inside.allow, inside.increment }) do
+        assert.matches("the clock cannot move from inside", inside.advance[2])
+        assert.are.equal(1000, e:now()) -- the clock stayed
+        for _, r in pairs({ inside.allow, inside.increment, inside.advance, inside.set_time }) do
             assert.are.equal(3, r.n)
             fails("engine_busy", r[1], r[2], r[3])
-            assert.matches("cannot be changed from inside", r[2])
+            assert.matches("from inside", r[2])
         end
         assert.are.equal(0, e:value("c", "api"))
     end)

@@ -1,6 +1,7 @@
 -- The governor, allowance, rate, acceleration and projected exhaustion
 -- (docs/engine.md section 6, 13.5, 14.8, 14.11).
 local H = require "helpers"
+local limitr = require "limitr"
 
 local POLICY = [[
 policy:
@@ -207,6 +208,24 @@ describe("rate, acceleration, projected exhaustion (docs/engine.md 6.3)", functi
         -- 1195 / 0.005 = 239000; smoothed 0.2 * 0.005 + 0.8 * 0.02 = 0.017
         assert.are.equal(2500 + 239000, e:projected_exhaustion("c", "api"))
         assert.near(2500 + 1195 / 0.017, e:projected_exhaustion("c", "api", { smoothed = true }), 1e-6)
+    end)
+
+    it("projects nothing from a rate that reads as 0, nor past the clock's range", function()
+        local e = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  plans:
+    p: {default: true, entitlements: {b: {limit: {credit: t, value: 1e15}}}}
+]]))
+        e:set_time(0)
+        assert(e:create_customer("c"))
+        assert.is_true(e:allow("c", "b", 1))
+        e:set_time(1e12)
+        assert.is_true(e:allow("c", "b", 1))
+        assert.are.equal(0, e:rate("c", "b")) -- 1e-12 per ms, 0 at 9 decimals
+        local none, _, code = e:projected_exhaustion("c", "b")
+        assert.is_nil(none)
+        assert.are.equal("no_projection", code)
     end)
 
     it("gives 0 for a zero gap and nil when the rate is not positive or nothing remains", function()

@@ -58,6 +58,11 @@ describe("soft mode (docs/engine.md 13.2)", function()
         assert.are.equal(-30, e:remaining("c", "chat"))
         assert.are.equal(0, e:remaining("c", "chat", { percent = true })) -- max(0, r) / limit
         assert.are.equal(100, e:value("c", "chat", { percent = true }))
+        -- percentages are rounded to 9 decimals like every number read
+        e:create_customer("third", "p")
+        assert.is_true(e:allow("third", "chat", 1000 / 3))
+        assert.are.equal(33.333333333, e:value("third", "chat", { percent = true }))
+        assert.are.equal(66.666666667, e:remaining("third", "chat", { percent = true }))
         assert.are.equal(1030, e:value("c", "chat"))
         assert.are.equal(1000, e:limit("c", "chat"))
     end)

@@ -221,9 +221,9 @@ static int ensure_owned_meters(limitr_engine *e, customer *c, int64_t started)
     return 0;
 }
 
-/* What the new customer following `refs` resolves to: its own walk, one
- * level more than its ref's (so a ref at the depth bound does not carry
- * its plan over), else the default plan; -1 with the reason. */
+/* What the new customer following `refs` finds through them: its own walk,
+ * one level more than its ref's (so a ref at the depth bound does not carry
+ * its plan over); -1: none; -2 with the error set: out of memory. */
 static int plan_of_new(limitr_engine *e, const cJSON *refs)
 {
     const char **ids = malloc((size_t)cJSON_GetArraySize(refs) * sizeof *ids +
@@ -231,11 +231,14 @@ static int plan_of_new(limitr_engine *e, const cJSON *refs)
     const cJSON *x;
     size_t n = 0;
     int plan;
-    if (ids == NULL) return limitr__nomem(e);
+    if (ids == NULL) {
+        limitr__nomem(e);
+        return -2;
+    }
     cJSON_ArrayForEach(x, refs) ids[n++] = x->valuestring;
     plan = limitr__plan_of_new(e, ids, n);
     free(ids);
-    return plan >= 0 ? plan : limitr__reason(e, LIMITR_NOT_FOUND, "no_plan");
+    return plan;
 }
 
 /* The plan a new customer gets (docs/engine.md 2.1.2): the named one, else the
@@ -255,8 +258,12 @@ static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
         cJSON_ArrayForEach(x, refs)
         {
             customer *r = limitr__customer_lookup(e, x->valuestring);
-            if (r != NULL && limitr__resolved_plan(e, r) >= 0)
-                return plan_of_new(e, refs); /* follows refs: own "" */
+            if (r != NULL && limitr__resolved_plan(e, r) >= 0) {
+                int p = plan_of_new(e, refs);
+                if (p == -2) return -1;
+                if (p >= 0) return p; /* follows refs: own "" */
+                break; /* past the walk's bounds: the default, by name */
+            }
         }
     }
     if (e->policy->default_plan >= 0) {

@@ -182,6 +182,13 @@ int64_t limitr_now(limitr_engine *e)
 
 static int set_clock(limitr_engine *e, int64_t ms, const char *what)
 {
+    /* a decision reads the clock more than once: it must not move under
+       it (the call would judge one period and record in another) */
+    if (e->in_decision_snippet > 0)
+        return limitr__fail(e, LIMITR_ERROR, "engine_busy",
+                            "%s: the clock cannot move from inside a limit "
+                            "value, on_exceed or cost snippet",
+                            what);
     if (ms < -LIMITR_MAX_TIME || ms > LIMITR_MAX_TIME)
         return limitr__fail(e, LIMITR_INVALID, "invalid_value",
                             "%s: the clock must stay within +-%lld ms of "
@@ -457,7 +464,7 @@ int limitr__read_file(const char *path, char **text, size_t *len, char *msg,
         snprintf(msg, msg_len, "cannot read '%s': %s", path, strerror(errno));
         free(buf);
         fclose(f);
-        return LIMITR_INVALID;
+        return LIMITR_NOT_FOUND; /* "the file cannot be read" (limitr.h) */
     }
     fclose(f);
     *text = buf;

@@ -737,9 +737,9 @@ cJSON *limitr__overrides_json(const limitr_engine *e, const customer *c);
 
 /* limitr__resolved_plan when it is not cached. */
 int limitr__resolve_plan(limitr_engine *e, const customer *c);
-/* The plan a new customer without a plan of its own and with these refs
- * would resolve to (its own walk, from its refs one level down; else the
- * default plan), or -1. */
+/* The plan a new customer without a plan of its own would find through
+ * these refs (its own walk, from its refs one level down), or -1: none
+ * within the walk's bounds. */
 int limitr__plan_of_new(const limitr_engine *e, const char *const *refs,
                         size_t n);
 /* The customer's resolved plan index (own, through refs, default) or -1. */

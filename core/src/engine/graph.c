@@ -78,7 +78,7 @@ int limitr__plan_of_new(const limitr_engine *e, const char *const *refs,
         if (r != NULL && (plan = plan_through_refs(e, r, &w, 1)) >= 0)
             return plan;
     }
-    return e->policy->default_plan;
+    return -1;
 }
 
 int limitr__resolve_plan(limitr_engine *e, const customer *c)
@@ -91,7 +91,8 @@ int limitr__resolve_plan(limitr_engine *e, const customer *c)
 
 /* Breadth first through refs, list order, each customer once, the caller
  * excluded: the first customer whose type is `scope`, among the first
- * LIMITR_DEFAULT_MAX_SCOPE_VISITS (the caller included). */
+ * LIMITR_DEFAULT_MAX_SCOPE_VISITS visited, the caller counted (255 others:
+ * docs/engine.md 2.2). */
 static customer *search_scope(const limitr_engine *e, customer *caller,
                               const char *scope)
 {

@@ -111,8 +111,9 @@ int limitr_value(limitr_engine *e, const char *id, const char *ent,
     if (d.lim == NULL) return give(e, out, 0);
     if (opts != NULL && opts->percent) {
         if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
-        return give(e, out,
-                    100 - percent_remaining(&d, grants_of(e, &d, opts)));
+        return give(
+            e, out,
+            round9(100 - percent_remaining(&d, grants_of(e, &d, opts))));
     }
     return give(e, out, limitr__lnum_to_double(d.v.value));
 }
@@ -144,7 +145,8 @@ int limitr_remaining(limitr_engine *e, const char *id, const char *ent,
     if (d.lim == NULL) return nil(e, "not_metered");
     if (d.lim->rule.mode == MODE_OBSERVE) return nil(e, "observe");
     if (opts != NULL && opts->percent)
-        return give(e, out, percent_remaining(&d, grants_of(e, &d, opts)));
+        return give(e, out,
+                    round9(percent_remaining(&d, grants_of(e, &d, opts))));
     return give(e, out,
                 limitr__lnum_to_double_room(
                     remaining_with(&d, grants_of(e, &d, opts))));
@@ -279,7 +281,11 @@ int limitr_projected_exhaustion(limitr_engine *e, const char *id,
             ? (d.v.exists && d.v.stored->has_ewma ? d.v.stored->ewma_rate : 0)
             : limitr__meter_rate(&d.v);
     left = limitr__lnum_to_double(remaining_of(&d));
-    if (!(r > 0) || !(left > 0)) return nil(e, "no_projection");
+    /* a rate that reads as 0 projects nothing, nor does a time past the
+       clock's range */
+    if (!(round9(r) > 0) || !(left > 0) ||
+        !((double)d.now + left / r <= (double)LIMITR_MAX_TIME))
+        return nil(e, "no_projection");
     return give(e, out, (double)d.now + left / r);
 }
 
