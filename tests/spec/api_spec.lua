@@ -297,6 +297,16 @@ describe("events", function()
         assert.are.equal(1, count)
         assert.are.equal("on: unknown event 'meter-chnged' (did you mean 'meter-changed'?)",
             H.fails("invalid_argument", e:on("meter-chnged", function() end)))
+        -- a notification's name is an event name: suggested too
+        local n = assert(limitr.new([[
+policy:
+  credits: {t: {}}
+  notifications:
+    low_tokens: {matches: "function(type, event) return false end"}
+  plans: {p: {default: true}}
+]]))
+        assert.are.equal("on: unknown event 'low_token' (did you mean 'low_tokens'?)",
+            H.fails("invalid_argument", n:on("low_token", function() end)))
         assert.matches("must be identifiers",
             H.fails("invalid_argument", e:lib("App", "bad-name", function() end)))
     end)

@@ -50,6 +50,14 @@ describe("sandbox: what a snippet cannot reach", function()
         end
     end)
 
+    it("sees the string library only as `string` and string methods, not as globals", function()
+        for _, name in ipairs({ "format", "upper", "char", "unpack", "rep", "gsub" }) do
+            local limit = run(("return %s == nil and 1 or 0"):format(name))
+            assert.are.equal(1, limit, name .. " is a global")
+        end
+        assert.are.equal(3, run("return #string.rep('x', 3) + #(''):upper()"))
+    end)
+
     it("cannot call what it cannot see", function()
         fails("return io.open('/etc/passwd')", "attempt to index a nil value %(global 'io'%)")
         fails("return os.execute('true')", "attempt to index a nil value %(global 'os'%)")

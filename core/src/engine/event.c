@@ -13,6 +13,32 @@
 
 /* ---- Subscriptions ---- */
 
+/* "on: unknown event" with the nearest event or notification name (a
+ * notification's re-emitted events are subscribed to by its name). */
+static int unknown_event(limitr_engine *e, const char *name)
+{
+    const lp_policy *p = e->policy;
+    const char **names = malloc((EV_COUNT + p->n_notifications) *
+                                sizeof *names);
+    const char *hint = NULL;
+    size_t i;
+    int status;
+    if (names != NULL) {
+        for (i = 0; i < EV_COUNT; i++)
+            names[i] = limitr__event_names[i];
+        for (i = 0; i < p->n_notifications; i++)
+            names[EV_COUNT + i] = p->notifications[i].name;
+        hint = limitr__did_you_mean(name, names,
+                                    EV_COUNT + p->n_notifications);
+    }
+    status = limitr__fail(e, LIMITR_INVALID, NULL,
+                          "on: unknown event '%s'%s%s%s", name,
+                          hint ? " (did you mean '" : "", hint ? hint : "",
+                          hint ? "'?)" : "");
+    free(names);
+    return status;
+}
+
 /* limitr_on and limitr_on_items: one of fn and items_fn is set. */
 static int subscribe(limitr_engine *e, const char *name, limitr_event_fn fn,
                      limitr_items_fn items_fn, void *userdata, int *sub_id)
@@ -28,12 +54,7 @@ static int subscribe(limitr_engine *e, const char *name, limitr_event_fn fn,
                (ev = limitr__notification_find(e->policy, name)) >= 0) {
         ev += EV_COUNT; /* a notification's re-emitted events */
     } else if (ev < 0) {
-        const char *hint =
-            limitr__did_you_mean(name, limitr__event_names, EV_COUNT);
-        return limitr__fail(e, LIMITR_INVALID, NULL,
-                            "on: unknown event '%s'%s%s%s", name,
-                            hint ? " (did you mean '" : "", hint ? hint : "",
-                            hint ? "'?)" : "");
+        return unknown_event(e, name);
     }
     if (e->n_subs == e->cap_subs) {
         size_t cap = e->cap_subs ? e->cap_subs * 2 : 8;

@@ -437,7 +437,8 @@ static int build_sandbox(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable"); /* CVE-2025-46818 class */
-    lua_settop(L, -3);
+    lua_settop(L, 2); /* safe and the copy (a copy left below became the
+                         policy's globals: string functions as globals) */
     freeze(L);
     lua_setfield(L, 1, "string");
     for (k = libs; *k != NULL; k++) {
