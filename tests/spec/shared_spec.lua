@@ -66,6 +66,35 @@ describe("limitr.shared", function()
         assert.equal("limitr.shared: region '" .. name .. "' exists with another size", err)
     end)
 
+    it("refuses a change through a second engine on the region while a decision snippet runs", function()
+        local name = fresh_name()
+        local policy = [[
+policy:
+  credits: {t: {}}
+  plans:
+    p:
+      default: true
+      entitlements:
+        slow: {limit: {credit: t, value: "function() return App.peek() and 10 or 10 end"}}
+]]
+        local e = assert(limitr.shared(policy, { name = name, size = "2m" }))
+        local e2 = assert(limitr.shared(policy, { name = name, size = "2m" }))
+        local inside = {}
+        e:lib("App", "peek", function()
+            inside.delete = { e2:delete_customer("k") }
+            inside.time = { e2:set_time(5) }
+            inside.customer = e2:customer("k") -- reads work
+            return true
+        end)
+        assert(e:create_customer("k"))
+        assert.is_true(e:allow("k", "slow", 3))
+        assert.are.equal("engine_busy", inside.delete[3])
+        assert.are.equal("engine_busy", inside.time[3])
+        assert.are.equal("k", inside.customer.id)
+        assert.are.equal(3, e:value("k", "slow")) -- the customer is still there
+        assert.is_true(e2:delete_customer("k")) -- outside the decision it may
+    end)
+
     it("refuses bad arguments with a message that names them", function()
         assert.has_error(function() limitr.shared(42) end,
             "bad argument #1 to 'shared' (string expected, got number)")

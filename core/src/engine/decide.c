@@ -28,9 +28,9 @@ static void snippet_failed(limitr_engine *e, const char *where,
     snprintf(path, sizeof path, "%s.%s", where != NULL ? where : "", field);
     /* Its `error` handlers run in the middle of the decision as well: they
        must not change what the decision holds (the owner, its meters). */
-    e->in_decision_snippet++;
+    limitr__decision_snippet(e, 1);
     limitr__report_error(e, path, err != NULL ? err : "out of memory");
-    e->in_decision_snippet--;
+    limitr__decision_snippet(e, -1);
     free(err);
 }
 
@@ -77,10 +77,10 @@ static int limit_snippet(limitr_engine *e, decision *d)
     e->evaluating[e->n_evaluating].owner = d->owner;
     e->evaluating[e->n_evaluating].ent = d->ent_name;
     e->n_evaluating++;
-    e->in_decision_snippet++;
+    limitr__decision_snippet(e, 1);
     status = limitr__script_call_lazy(e->policy->vm, d->lim->value_ref,
                                       &snapshot, &r, &err);
-    e->in_decision_snippet--;
+    limitr__decision_snippet(e, -1);
     e->n_evaluating--;
     if (status != LIMITR_OK) {
         if (e->value_cycle == 2) /* the first on a cycle's way told it */
@@ -148,11 +148,11 @@ static int on_exceed(limitr_engine *e, decision *d)
          .lazy = {fetch_snapshot, e, d->caller, d->caller->id}},
     };
     limitr__script_set_customer(e->policy->vm, d->owner->id);
-    e->in_decision_snippet++;
+    limitr__decision_snippet(e, 1);
     status =
         limitr__script_call_fields(e->policy->vm, d->lim->on_exceed_ref, ctx,
                                    sizeof ctx / sizeof ctx[0], &r, &err);
-    e->in_decision_snippet--;
+    limitr__decision_snippet(e, -1);
     if (status != LIMITR_OK) {
         snippet_failed(e, d->lim->path, "on_exceed", err);
         return -1;
@@ -210,10 +210,10 @@ lnum limitr__overhead_call(limitr_engine *e, const decision *d,
         n.valuedouble = units;
         args[0] = &n;
         args[1] = ctx;
-        e->in_decision_snippet++;
+        limitr__decision_snippet(e, 1);
         status = limitr__script_call(e->policy->vm, cr->overhead_ref, args, 2,
                                      &r, &err);
-        e->in_decision_snippet--;
+        limitr__decision_snippet(e, -1);
         cJSON_Delete(ctx);
         if (status == LIMITR_OK && r.type[0] == SCRIPT_NUMBER &&
             r.number[0] >= 0 &&

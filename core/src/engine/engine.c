@@ -184,7 +184,7 @@ static int set_clock(limitr_engine *e, int64_t ms, const char *what)
 {
     /* a decision reads the clock more than once: it must not move under
        it (the call would judge one period and record in another) */
-    if (e->in_decision_snippet > 0)
+    if (limitr__in_decision(e))
         return limitr__fail(e, LIMITR_ERROR, "engine_busy",
                             "%s: the clock cannot move from inside a limit "
                             "value, on_exceed or cost snippet",

@@ -503,6 +503,10 @@ void limitr__shared_report_full(limitr_engine *e);
 /* The open section must not be undone (its writes are someone's). */
 void limitr__shared_keep(limitr_engine *e);
 void limitr__shared_touch(const limitr_engine *e, customer *c);
+/* A decision snippet of this process starts (+1) or ends (-1) on the
+   region: another engine on it must not change the state meanwhile. */
+void limitr__shared_deciding(const limitr_engine *e, int delta);
+int limitr__shared_deciding_now(const limitr_engine *e);
 /* A reload in this process: the region's policy becomes text. */
 int limitr__shared_publish(limitr_engine *e, const char *text, size_t len,
                            const char *format);
@@ -577,6 +581,22 @@ void limitr__store_money(limitr_engine *e, int64_t now, const char *gate,
 
 void limitr__frames_freeze(limitr_engine *e);
 
+/* A limit value, on_exceed or cost snippet of this process runs, in this
+ * engine's decision or in one of another engine on the same shared region
+ * (a host function the snippet called may use either): changes wait. */
+static inline int limitr__in_decision(const limitr_engine *e)
+{
+    return e->in_decision_snippet > 0 ||
+           (e->shared != NULL && limitr__shared_deciding_now(e));
+}
+
+/* The snippet of a decision starts or ends (limitr__in_decision). */
+static inline void limitr__decision_snippet(limitr_engine *e, int delta)
+{
+    e->in_decision_snippet += delta;
+    if (e->shared != NULL) limitr__shared_deciding(e, delta);
+}
+
 /* Calls that change state refuse two kinds of re-entry:
  * - while a snippet runs in the middle of a decision (limit value,
  *   on_exceed, cost function): it may reach the host, and the host the
@@ -592,7 +612,7 @@ void limitr__frames_freeze(limitr_engine *e);
             return limitr__fail((e), LIMITR_STORE, "read_only",                \
                                 "%s: the engine was opened read-only",         \
                                 (what));                                       \
-        if ((e)->in_decision_snippet > 0)                                      \
+        if (limitr__in_decision(e))                                            \
             return limitr__fail((e), LIMITR_ERROR, "engine_busy",              \
                                 "%s: the engine cannot be changed from "       \
                                 "inside a limit value, on_exceed or cost "     \

@@ -562,7 +562,7 @@ int limitr__reload(limitr_engine *e, const char *text, size_t len,
     if (e->read_only)
         return limitr__fail(e, LIMITR_STORE, "read_only",
                             "reload: the engine was opened read-only");
-    if (e->delivering > 0 || e->in_decision_snippet > 0)
+    if (e->delivering > 0 || limitr__in_decision(e))
         return limitr__fail(e, LIMITR_ERROR, "reload_in_delivery",
                             "reload during event delivery (or while a "
                             "snippet runs): reload after the call returns");

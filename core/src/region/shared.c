@@ -44,6 +44,7 @@ typedef struct region_slot {
        writes must stay (a nested call, an event's subscribers, policy
        names this process holds the indexes of). */
     int full, keep;
+    int deciding; /* decision snippets running, whichever engine's */
 } region_slot;
 
 /* The reason of a call that failed for want of room; by address, so that
@@ -77,7 +78,7 @@ static void count_fork(void)
     size_t i;
     forks++;
     for (i = 0; i < n_regions; i++)
-        regions[i].depth = 0;
+        regions[i].depth = regions[i].deciding = 0;
     limitr__region_forked();
 }
 
@@ -184,6 +185,16 @@ int limitr__shared_leave(limitr_engine *e)
 void limitr__shared_keep(limitr_engine *e)
 {
     e->shared->slot->keep = 1;
+}
+
+void limitr__shared_deciding(const limitr_engine *e, int delta)
+{
+    e->shared->slot->deciding += delta;
+}
+
+int limitr__shared_deciding_now(const limitr_engine *e)
+{
+    return e->shared->slot->deciding > 0;
 }
 
 void limitr__shared_report_full(limitr_engine *e)
