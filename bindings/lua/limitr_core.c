@@ -413,6 +413,40 @@ static int push_fail(lua_State *L, limitr_engine *e)
     return 3;
 }
 
+/* push_fail for a call whose fields the binding wrote as JSON from a table:
+ * the engine's " at L:C" positions point into that text, which the caller
+ * never saw, so each line goes without its own. */
+static int push_fail_unplaced(lua_State *L, limitr_engine *e)
+{
+    const char *m = limitr_last_error(e);
+    luaL_Buffer b;
+    lua_pushnil(L);
+    luaL_buffinit(L, &b);
+    while (*m != '\0') {
+        const char *end = strchr(m, '\n'), *at;
+        size_t n = end != NULL ? (size_t)(end - m) : strlen(m), keep = n;
+        /* the last " at " of the line, when digits:digits follow it */
+        for (at = m + n; at > m + 3; at--)
+            if (memcmp(at - 4, " at ", 4) == 0) {
+                const char *p = at;
+                while (*p >= '0' && *p <= '9') p++;
+                if (p > at && *p == ':') {
+                    const char *q = ++p;
+                    while (*p >= '0' && *p <= '9') p++;
+                    if (p > q && p == m + n) keep = (size_t)(at - 4 - m);
+                }
+                break;
+            }
+        luaL_addlstring(&b, m, keep);
+        if (end == NULL) break;
+        luaL_addchar(&b, '\n');
+        m = end + 1;
+    }
+    luaL_pushresult(&b);
+    lua_pushstring(L, limitr_last_reason(e));
+    return 3;
+}
+
 /* nil, err, code of the binding's own. */
 static int push_fail_text(lua_State *L, const char *err, const char *code)
 {
@@ -1923,7 +1957,7 @@ static int l_engine_create_customer_override(lua_State *L)
     status = limitr_create_customer_override(b->e, id, ent, fields, &json);
     leave(b);
     free(fields);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (status != LIMITR_OK) return push_fail_unplaced(L, b->e);
     if (json == NULL) /* an event handler removed it again */
         return push_fail_text(L,
                               "the override was removed by an event "

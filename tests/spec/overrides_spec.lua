@@ -213,6 +213,8 @@ describe("bad overrides (docs/engine.md 7.3)", function()
         assert.are.equal(2, #lines)
         assert.matches("overrides%.c%.api%.mode: unknown mode 'sotf' %(did you mean 'soft'%?%)", err)
         assert.matches("overrides%.c%.api%.value: must not be negative, got %-5", err)
+        -- no " at L:C": the positions would point into JSON the caller never wrote
+        for _, line in ipairs(lines) do assert.is_nil(line:find(" at %d+:%d+$"), line) end
         o, err = e:create_customer_override("c", "plain", { reset_sch = "monthly:1" })
         assert.is_nil(o)
         assert.matches("^overrides%.c%.plain: reset_sch is set but resets is not true", err)

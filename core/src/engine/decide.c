@@ -100,7 +100,7 @@ static int limit_snippet(limitr_engine *e, decision *d)
     if (!ok) {
         snippet_failed(e, d->lim->path, "value",
                        strdup("a limit value snippet must return a number "
-                              ">= 0"));
+                              "from 0 to 1e20"));
         d->status = LIMITR_SCRIPT;
         d->reason = "error";
         return -1;
