@@ -86,7 +86,6 @@ static engine_box *check_box(lua_State *L)
     if (b == NULL || lua_rawlen(L, 1) != sizeof *b || b->magic != &engine_magic)
         b = luaL_checkudata(L, 1, ENGINE_MT);
     luaL_argcheck(L, b->e != NULL, 1, "engine is closed");
-    b->L = L;
     return b;
 }
 
@@ -186,16 +185,27 @@ static void free_callbacks(lua_State *L, engine_box *b)
 
 /* Around every call into the engine: a callback may run inside it (an
  * event, or a host function called by a snippet), and close() must refuse
- * while it does. */
-static void enter(engine_box *b)
+ * while it does. The callbacks run on the thread of the call in progress
+ * (b->L); a nested call from another coroutine gives it back when it
+ * returns, so that the outer call's callbacks do not run on that
+ * coroutine (dead by then, maybe). ENTER and LEAVE pair them in a method
+ * (L its thread). */
+static lua_State *enter(engine_box *b, lua_State *L)
 {
+    lua_State *outer = b->L;
+    b->L = L;
     b->busy++;
+    return outer;
 }
 
-static void leave(engine_box *b)
+static void leave(engine_box *b, lua_State *outer)
 {
+    b->L = outer;
     if (--b->busy == 0 && b->released > 0) sweep_callbacks(b);
 }
+
+#define ENTER(b) lua_State *const outer_thread = enter((b), L)
+#define LEAVE(b) leave((b), outer_thread)
 
 static void forget_payload_state(lua_State *L, engine_box *b);
 
@@ -245,9 +255,9 @@ static int l_engine_checkpoint(lua_State *L)
 {
     engine_box *b = check_box(L);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_checkpoint(b->e);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -258,9 +268,9 @@ static int l_engine_stats(lua_State *L)
     engine_box *b = check_box(L);
     limitr_shared_stats st;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_stats(b->e, &st);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_done(L, b->e, status);
     {
         const struct {
@@ -952,9 +962,9 @@ static int l_engine_create_customer(lua_State *L)
     /* no options: no JSON to build, and the engine reads none */
     if (!lua_isnoneornil(L, 4))
         opts = object_json_text(L, 4, "create_customer");
-    enter(b);
+    ENTER(b);
     status = limitr_create_customer(b->e, id, plan, opts, NULL);
-    leave(b);
+    LEAVE(b);
     free(opts);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     /* after leave(): building tables may raise (out of memory), and the
@@ -974,9 +984,9 @@ static int l_engine_delete_customer(lua_State *L)
     engine_box *b = check_box(L);
     int status;
     const char *id = check_string(L, 2);
-    enter(b);
+    ENTER(b);
     status = limitr_delete_customer(b->e, id);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1094,12 +1104,12 @@ static int l_engine_allow(lua_State *L)
         read_call_opts(L, 5, "allow", &o);
         opts = &o;
     }
-    enter(b);
+    ENTER(b);
     if (text != NULL)
         status = limitr_allow_str(b->e, id, ent, text, opts);
     else
         status = limitr_allow_n(b->e, id, id_len, ent, ent_len, value, opts);
-    leave(b);
+    LEAVE(b);
     if (status == LIMITR_OK) {
         lua_pushboolean(L, 1);
         return 1;
@@ -1135,10 +1145,10 @@ static int l_engine_decide(lua_State *L)
         read_call_opts(L, 5, "decide", &o);
         opts = &o;
     }
-    enter(b);
+    ENTER(b);
     status =
         limitr_decide(b->e, id, id_len, ent, ent_len, value, text, opts, &d);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK && !is_refusal(b->e, status))
         return push_fail(L, b->e);
     lua_pushboolean(L, status == LIMITR_OK);
@@ -1165,15 +1175,15 @@ static int l_engine_check(lua_State *L)
     if (!lua_isnoneornil(L, 5)) { /* opts: caps and overhead count */
         limitr_call_opts o;
         read_call_opts(L, 5, "check", &o);
-        enter(b);
+        ENTER(b);
         status = limitr_check_opts(b->e, id, ent, value, text, &o);
-        leave(b);
+        LEAVE(b);
         return push_decision(L, b->e, status);
     }
-    enter(b); /* a limit snippet may call a lib() function */
+    ENTER(b); /* a limit snippet may call a lib() function */
     status = text != NULL ? limitr_check_str(b->e, id, ent, text)
                           : limitr_check(b->e, id, ent, value);
-    leave(b);
+    LEAVE(b);
     return push_decision(L, b->e, status);
 }
 
@@ -1185,9 +1195,9 @@ static int l_engine_explain(lua_State *L)
     double value;
     int status;
     value_arg(L, 4, &value, &text);
-    enter(b);
+    ENTER(b);
     status = limitr_explain(b->e, id, ent, value, text, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
 }
@@ -1200,10 +1210,10 @@ static int step(lua_State *L, int up)
     const limitr_call_opts *po = lua_isnoneornil(L, 4) ? NULL : &o;
     int status;
     read_call_opts(L, 4, up ? "increment" : "decrement", &o);
-    enter(b);
+    ENTER(b);
     status = up ? limitr_increment(b->e, id, ent, po)
                 : limitr_decrement(b->e, id, ent, po);
-    leave(b);
+    LEAVE(b);
     return push_decision(L, b->e, status);
 }
 
@@ -1295,7 +1305,7 @@ static int push_read(lua_State *L, int what)
         read_opts(L, 4, reads[what].name, reads[what].keys, &ro);
     double out = 0;
     int status;
-    enter(b); /* a limit snippet may call a lib() function */
+    ENTER(b); /* a limit snippet may call a lib() function */
     switch (what) {
     case READ_VALUE:
         status = limitr_value(e, id, ent, opts, &out);
@@ -1322,7 +1332,7 @@ static int push_read(lua_State *L, int what)
         status = limitr_projected_exhaustion(e, id, ent, opts, &out);
         break;
     }
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, e);
     push_number(L, out);
     return 1;
@@ -1367,9 +1377,9 @@ static int l_engine_resets(lua_State *L)
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     int64_t out;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_resets(b->e, id, ent, &out);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     lua_pushinteger(L, (lua_Integer)out);
     return 1;
@@ -1382,9 +1392,9 @@ static int l_engine_credit_exchange(lua_State *L)
     const char *from = check_string(L, 2), *to = check_string(L, 3);
     double value = luaL_optnumber(L, 4, 1), out;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_credit_exchange(b->e, from, to, value, &out);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     push_number(L, out);
     return 1;
@@ -1397,9 +1407,9 @@ static int l_engine_apply_customer_topup(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *topup = check_string(L, 3);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_apply_customer_topup(b->e, id, topup);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1413,9 +1423,9 @@ static int l_engine_ensure_included_topups(lua_State *L)
     check_keys(L, 3, "ensure_included_topups", keys);
     if (lua_istable(L, 3))
         events = bool_option(L, 3, "ensure_included_topups", "event", 1);
-    enter(b);
+    ENTER(b);
     status = limitr_ensure_included_topups(b->e, id, events);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1427,9 +1437,9 @@ static int l_engine_add_customer_grant(lua_State *L)
     int status;
     luaL_checktype(L, 3, LUA_TTABLE);
     fields = object_json_text(L, 3, "add_customer_grant");
-    enter(b);
+    ENTER(b);
     status = limitr_add_customer_grant(b->e, id, fields, &json);
-    leave(b);
+    LEAVE(b);
     free(fields);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     if (json == NULL) /* an event handler removed it again */
@@ -1443,9 +1453,9 @@ static int l_engine_remove_customer_grant(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *grant = check_string(L, 3);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_remove_customer_grant(b->e, id, grant);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1455,9 +1465,9 @@ static int l_engine_credit_remaining(lua_State *L)
     const char *id = check_string(L, 2), *credit = check_string(L, 3);
     double out;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_credit_remaining(b->e, id, credit, &out);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     push_number(L, out);
     return 1;
@@ -1473,9 +1483,9 @@ static int l_engine_export(lua_State *L)
     const char *id = opt_string(L, 2), *json;
     size_t len;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_export(b->e, id, &json, &len);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     lua_pushlstring(L, json, len);
     return 1;
@@ -1493,9 +1503,9 @@ static int l_engine_import(lua_State *L)
     check_keys(L, 3, "import", import_keys);
     if (!lua_isnoneornil(L, 3))
         replace = bool_option(L, 3, "import", "replace", 0);
-    enter(b);
+    ENTER(b);
     status = limitr_import(b->e, text, len, replace, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     if (json == NULL) return push_true(L); /* the report ran out of memory */
     return push_result_text(L, json);
@@ -1512,9 +1522,9 @@ static int l_engine_reload(lua_State *L)
     if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string");
     text = lua_tolstring(L, 2, &len);
     format = opt_string(L, 3);
-    enter(b);
+    ENTER(b);
     status = limitr_reload(b->e, text, len, format, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     if (json == NULL) return push_true(L); /* the report ran out of memory */
     return push_result_text(L, json);
@@ -1525,9 +1535,9 @@ static int l_engine_reload_file(lua_State *L)
     engine_box *b = check_box(L);
     const char *path = check_string(L, 2), *json;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_reload_file(b->e, path, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     if (json == NULL) return push_true(L); /* the report ran out of memory */
     return push_result_text(L, json);
@@ -1558,9 +1568,9 @@ static int push_named_read(lua_State *L,
     engine_box *b = check_box(L);
     const char *name = check_string(L, 2), *json;
     int status;
-    enter(b);
+    ENTER(b);
     status = read(b->e, name, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
 }
@@ -1587,9 +1597,9 @@ static int l_engine_set_credit(lua_State *L)
         lua_pop(L, 2);
         json = to_json_text(L, 3, "set_credit");
     }
-    enter(b);
+    ENTER(b);
     status = limitr_set_credit(b->e, name, json);
-    leave(b);
+    LEAVE(b);
     free(json);
     return push_done(L, b->e, status);
 }
@@ -1606,9 +1616,9 @@ static int l_engine_plan_trial_period(lua_State *L)
     const char *name = check_string(L, 2);
     int64_t ms;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_plan_trial_period(b->e, name, &ms);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     lua_pushinteger(L, (lua_Integer)ms);
     return 1;
@@ -1619,9 +1629,9 @@ static int l_engine_ensure_plan_subscription(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_ensure_plan_subscription(b->e, id);
-    leave(b);
+    LEAVE(b);
     return push_decision(L, b->e, status);
 }
 
@@ -1643,9 +1653,9 @@ static int l_engine_local_margin_breakdown(lua_State *L)
     if (lua_istable(L, 4))
         scaled = bool_option(L, 4, "local_margin_breakdown", "scaled", 1);
     usage = to_json_text(L, 3, "local_margin_breakdown");
-    enter(b);
+    ENTER(b);
     status = limitr_local_margin_breakdown(b->e, plan, usage, scaled, &json);
-    leave(b);
+    LEAVE(b);
     free(usage);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
@@ -1667,10 +1677,10 @@ static int l_engine_observe(lua_State *L)
     double value = number_or_text(L, 4, &text);
     char *opts = opts_json_text(L, 5, "observe");
     int status;
-    enter(b);
+    ENTER(b);
     status = text != NULL ? limitr_observe_str(b->e, id, ent, text, opts)
                           : limitr_observe(b->e, id, ent, value, opts);
-    leave(b);
+    LEAVE(b);
     free(opts);
     return push_decision(L, b->e, status);
 }
@@ -1681,9 +1691,9 @@ static int l_engine_estimate(lua_State *L)
     const char *id = check_string(L, 2), *ent = check_string(L, 3), *json;
     char *opts = opts_json_text(L, 4, "estimate");
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_estimate(b->e, id, ent, opts, &json);
-    leave(b);
+    LEAVE(b);
     free(opts);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
@@ -1710,7 +1720,7 @@ static int l_engine_reserve(lua_State *L)
     if (text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
     opts = opts_json_text(L, 5, "reserve");
-    enter(b);
+    ENTER(b);
     if (text != NULL) {
         status =
             limitr_reserve_str(b->e, id, ent, text, opts, name, sizeof name);
@@ -1719,7 +1729,7 @@ static int l_engine_reserve(lua_State *L)
         status = limitr_reserve_n(b->e, id, id_len, ent, ent_len, value, opts,
                                   &hold);
     }
-    leave(b);
+    LEAVE(b);
     free(opts);
     if (status != LIMITR_OK) return push_decision(L, b->e, status);
     lua_pushinteger(L, (lua_Integer)hold);
@@ -1765,7 +1775,7 @@ static int l_engine_settle(lua_State *L)
     }
     /* last: every check above may raise, and opts is allocated */
     opts = opts_json_text(L, 6, "settle");
-    enter(b);
+    ENTER(b);
     if (actual_text != NULL)
         status = limitr_settle_str(b->e, id, ent, text, actual_text, opts);
     else if (text != NULL)
@@ -1773,7 +1783,7 @@ static int l_engine_settle(lua_State *L)
     else
         status =
             limitr_settle_n(b->e, id, id_len, ent, ent_len, hold, actual, opts);
-    leave(b);
+    LEAVE(b);
     free(opts);
     return push_decision(L, b->e, status);
 }
@@ -1788,11 +1798,11 @@ static int l_engine_release(lua_State *L)
     int status;
     if (text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
-    enter(b);
+    ENTER(b);
     status = text != NULL
                  ? limitr_release(b->e, id, ent, text)
                  : limitr_release_n(b->e, id, id_len, ent, ent_len, hold);
-    leave(b);
+    LEAVE(b);
     lua_pushboolean(L, status == LIMITR_OK);
     return 1;
 }
@@ -1803,9 +1813,9 @@ static int l_engine_held(lua_State *L)
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     double out;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_held(b->e, id, ent, &out);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     push_number(L, out);
     return 1;
@@ -1844,9 +1854,9 @@ static int l_engine_add_customer_cap(lua_State *L)
     lua_setfield(L, -2, "value");
     fields = to_json_text(L, lua_gettop(L), "add_customer_cap");
     lua_pop(L, 1);
-    enter(b);
+    ENTER(b);
     status = limitr_add_customer_cap(b->e, id, fields, &json);
-    leave(b);
+    LEAVE(b);
     free(fields);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     if (json == NULL)
@@ -1860,9 +1870,9 @@ static int l_engine_customer_cap(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *cap = check_string(L, 3), *json;
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_customer_cap(b->e, id, cap, &json);
-    leave(b);
+    LEAVE(b);
     if (status != LIMITR_OK) return push_fail(L, b->e);
     return push_result_text(L, json);
 }
@@ -1872,9 +1882,9 @@ static int l_engine_reset_customer_cap(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *cap = check_string(L, 3);
     int events = events_opt(L, 4, "reset_customer_cap"), status;
-    enter(b);
+    ENTER(b);
     status = limitr_reset_customer_cap(b->e, id, cap, events);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1883,9 +1893,9 @@ static int l_engine_remove_customer_cap(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *cap = check_string(L, 3);
     int events = events_opt(L, 4, "remove_customer_cap"), status;
-    enter(b);
+    ENTER(b);
     status = limitr_remove_customer_cap(b->e, id, cap, events);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1899,9 +1909,9 @@ static int l_engine_set_customer_refs(lua_State *L)
     int status;
     luaL_checktype(L, 3, LUA_TTABLE);
     refs = to_json_text(L, 3, "set_customer_refs");
-    enter(b);
+    ENTER(b);
     status = limitr_set_customer_refs(b->e, id, refs);
-    leave(b);
+    LEAVE(b);
     free(refs);
     return push_done(L, b->e, status);
 }
@@ -1916,9 +1926,9 @@ static int l_engine_set_customer_plan(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         overwrite =
             bool_option(L, 4, "set_customer_plan", "overwrite_meters", 0);
-    enter(b);
+    ENTER(b);
     status = limitr_set_customer_plan(b->e, id, plan, overwrite);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1927,9 +1937,9 @@ static int l_engine_set_alt_customer_id(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *alt = check_string(L, 3);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_set_alt_customer_id(b->e, id, alt);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1938,9 +1948,9 @@ static int l_engine_delete_alt_customer_id(lua_State *L)
     engine_box *b = check_box(L);
     const char *alt = check_string(L, 2);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_delete_alt_customer_id(b->e, alt);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 
@@ -1953,9 +1963,9 @@ static int l_engine_create_customer_override(lua_State *L)
     int status;
     luaL_checktype(L, 4, LUA_TTABLE);
     fields = object_json_text(L, 4, "create_customer_override");
-    enter(b);
+    ENTER(b);
     status = limitr_create_customer_override(b->e, id, ent, fields, &json);
-    leave(b);
+    LEAVE(b);
     free(fields);
     if (status != LIMITR_OK) return push_fail_unplaced(L, b->e);
     if (json == NULL) /* an event handler removed it again */
@@ -1971,9 +1981,9 @@ static int l_engine_remove_customer_override(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3);
     int status;
-    enter(b);
+    ENTER(b);
     status = limitr_remove_customer_override(b->e, id, ent);
-    leave(b);
+    LEAVE(b);
     return push_done(L, b->e, status);
 }
 

@@ -26,7 +26,7 @@
 -- that enforce cannot use is a 500. What enforce derives from opts is cached
 -- per opts table (weakly): build opts once, at load.
 local ngx = ngx
-local type, pcall, tostring, setmetatable, error = type, pcall, tostring, setmetatable, error
+local type, pcall, tostring, tonumber, setmetatable, error = type, pcall, tostring, tonumber, setmetatable, error
 local floor, ceil, max = math.floor, math.ceil, math.max
 local format, gsub, byte = string.format, string.gsub, string.byte
 
@@ -63,7 +63,9 @@ local function compile(opts)
     if vt ~= "number" and vt ~= "string" and vt ~= "function" then
         error("limitr.resty: opts.value must be a number, a unit string or a function", 3)
     end
-    if vt == "number" and not (c.value >= 0) then
+    -- a number, or a string the engine reads as one ("-5"), must be >= 0
+    local n = tonumber(c.value)
+    if vt ~= "function" and n ~= nil and not (n >= 0) then
         error("limitr.resty: opts.value must be a number >= 0", 3)
     end
     if type(c.status) ~= "number" or c.status % 1 ~= 0 or c.status < 400 or c.status > 599 then
@@ -129,8 +131,10 @@ function _M.enforce(e, opts)
             return internal("opts.value returned " .. t .. ", not a number or a unit string")
         end
         -- a request that would give back usage (or NaN) is the request's
-        -- fault when its value comes from it
-        if t == "number" and not (got >= 0) then return reply(400, '{"error":"invalid_value"}') end
+        -- fault when its value comes from it; request data is text, and
+        -- the engine reads "-5" as -5
+        local n = tonumber(got)
+        if n ~= nil and not (n >= 0) then return reply(400, '{"error":"invalid_value"}') end
         value = got
     end
     local call_opts -- nil on the hot path: no event data, nothing built

@@ -92,4 +92,16 @@ describe("tables built from the engine's data", function()
         gc(e) -- outside any callback it closes the engine
         assert.has_error(function() e:customer("c") end)
     end)
+
+    it("runs every subscriber after one called the engine from a coroutine", function()
+        local e = assert(limitr.new("policy:\n  credits: {t: {}}\n  plans:\n    p: {default: true}\n"))
+        local ran = {}
+        e:on("customer-set", function()
+            coroutine.wrap(function() e:customer("x") end)()
+            ran[#ran + 1] = "a"
+        end)
+        e:on("customer-set", function() ran[#ran + 1] = "b" end)
+        assert(e:create_customer("x"))
+        assert.are.same({ "a", "b" }, ran)
+    end)
 end)

@@ -182,6 +182,8 @@ describe("limitr.resty.enforce", function()
                 "limitr.resty: opts.value must be a number, a unit string or a function")
             assert.has_error(function() resty.enforce(e, { customer = "key-1", entitlement = "api", value = -1 }) end,
                 "limitr.resty: opts.value must be a number >= 0")
+            assert.has_error(function() resty.enforce(e, { customer = "key-1", entitlement = "api", value = "-1" }) end,
+                "limitr.resty: opts.value must be a number >= 0")
         end)
         assert.equal(0, e:value("key-1", "api"))
     end)
@@ -194,6 +196,8 @@ describe("limitr.resty.enforce", function()
             assert.equal('{"error":"invalid_value"}', n.said[1])
             assert.equal(400, resty.enforce(e, { customer = "key-1", entitlement = "api",
                                                  value = function() return 0 / 0 end }))
+            assert.equal(400, resty.enforce(e, { customer = "key-1", entitlement = "api",
+                                                 value = function() return "-5" end }))
             assert.equal(500, resty.enforce(e, { customer = "key-1", entitlement = "api",
                                                  value = function() return nil end }))
             assert.equal(500, resty.enforce(e, { customer = "key-1", entitlement = "api",

@@ -260,7 +260,7 @@ static int initial_plan(limitr_engine *e, const char *plan, const cJSON *refs,
             customer *r = limitr__customer_lookup(e, x->valuestring);
             if (r != NULL && limitr__resolved_plan(e, r) >= 0) {
                 int p = plan_of_new(e, refs);
-                if (p == -2) return -1;
+                if (p == -2) return LIMITR_NOMEM; /* (the error is set) */
                 if (p >= 0) return p; /* follows refs: own "" */
                 break; /* past the walk's bounds: the default, by name */
             }
