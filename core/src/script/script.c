@@ -761,10 +761,15 @@ int limitr__script_compile(script *s, const char *code, size_t len,
         /* One expression, not a list whose first value would be kept:
            "return (" <code> "\n)" compiles only then (the newline keeps a
            last line's comment from hiding the parenthesis). */
+        size_t n = len; /* without a statement's closing ';' */
+        while (n > 0 && (code[n - 1] == ';' || code[n - 1] == ' ' ||
+                         code[n - 1] == '\t' || code[n - 1] == '\n' ||
+                         code[n - 1] == '\r'))
+            n--;
         memcpy(text, "return (", 8);
-        memcpy(text + 8, code, len);
-        memcpy(text + 8 + len, "\n)", 2);
-        if (luaL_loadbufferx(L, text, len + 10, chunkname, "t") != LUA_OK) {
+        memcpy(text + 8, code, n);
+        memcpy(text + 8 + n, "\n)", 2);
+        if (luaL_loadbufferx(L, text, n + 10, chunkname, "t") != LUA_OK) {
             free(text);
             lua_settop(L, 0);
             *err = strdup("a snippet must be one expression (function(...) "
