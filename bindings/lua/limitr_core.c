@@ -2508,6 +2508,8 @@ static const char *on_trampoline(const char *name, const limitr_item *items,
     const char *failure = NULL;
     event_call ev;
     if (cb->fn_ref == LUA_NOREF) return NULL; /* released: not called */
+    if (L == NULL) /* outside every method of its engine: none should be */
+        return "callback called outside its engine's methods";
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
     ev.cb = cb;
     ev.name = name;
@@ -2612,6 +2614,8 @@ static const char *lib_trampoline(const limitr_item *args, size_t n,
     *result = NULL;
     *n_result = 0;
     if (cb->fn_ref == LUA_NOREF) return "host function was replaced";
+    if (L == NULL) /* outside every method of its engine: none should be */
+        return "callback called outside its engine's methods";
     if (!lua_checkstack(L, 8)) return "Lua stack overflow";
     hc.cb = cb;
     hc.args = args;
