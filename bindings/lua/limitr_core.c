@@ -67,7 +67,6 @@ typedef struct engine_box {
     int lazy_mt_ref;   /* metatable of lazy snapshots, or LUA_NOREF */
     int lazy_cell_ref; /* {[1] = box} (upvalue 1 of its metamethods) */
     int keys_ref;      /* payload keys as Lua strings, by slot */
-    int results_ref;   /* {[callback] = its last result}, or LUA_NOREF */
     const char *key_ptrs[KEY_SLOTS]; /* the item key each slot holds */
 } engine_box;
 
@@ -156,12 +155,14 @@ static void release_callback(lua_State *L, engine_box *b, lua_callback *cb)
     /* Its last result goes too, unless it is running: the engine reads
        that result after it returns (then the value stays until close(), or
        until a callback at the same address replaces it). */
-    if (b->results_ref != LUA_NOREF && cb->running == 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, b->results_ref);
-        lua_pushlightuserdata(L, cb);
-        lua_pushnil(L);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
+    if (cb->running == 0 && push_functions(L, b)) {
+        lua_getfield(L, -1, "results");
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_pushlightuserdata(L, cb);
+            lua_pushnil(L);
+            lua_rawset(L, -3);
+        }
+        lua_pop(L, 2);
     }
     b->live--;
     b->released++;
@@ -543,7 +544,6 @@ static int push_new_engine(lua_State *L, limitr_engine *e, int status)
     b->magic = &engine_magic;
     b->e = e;
     b->lazy_mt_ref = b->lazy_cell_ref = b->keys_ref = LUA_NOREF;
-    b->results_ref = LUA_NOREF;
     luaL_setmetatable(L, ENGINE_MT); /* from here __gc frees e */
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1); /* its functions table */
@@ -2372,8 +2372,7 @@ static void forget_payload_state(lua_State *L, engine_box *b)
     }
 #endif
     luaL_unref(L, LUA_REGISTRYINDEX, b->keys_ref);
-    luaL_unref(L, LUA_REGISTRYINDEX, b->results_ref);
-    b->keys_ref = b->results_ref = LUA_NOREF;
+    b->keys_ref = LUA_NOREF;
 }
 
 /* Pushes an item's key (static: limitr.h) from the box's key slots, where
@@ -2569,10 +2568,12 @@ typedef struct host_call {
     size_t n;
 } host_call;
 
-/* Runs inside lua_pcall: (fn, host_call as light userdata). Calls fn with
- * the arguments, plain tables (an App function's payload too, but for its
- * customer, read when first used as a subscriber's is) and keeps its first
- * result as items, the value held in the box's results table. */
+/* Runs inside lua_pcall: (fn, host_call as light userdata, the results
+ * table). Calls fn with the arguments, plain tables (an App function's
+ * payload too, but for its customer, read when first used as a
+ * subscriber's is) and keeps its first result as items, the value held in
+ * the results table (the box's functions table's, so that a result that
+ * refers to the engine does not keep it alive). */
 static int call_host_fn(lua_State *L)
 {
     const host_call *hc = lua_touserdata(L, 2);
@@ -2580,23 +2581,18 @@ static int call_host_fn(lua_State *L)
     engine_box *b = cb->box;
     const char *err = "out of memory";
     size_t i = 1, k, nargs = hc->args[0].size;
-    lua_settop(L, 1);
+    lua_settop(L, 3);
     luaL_checkstack(L, (int)nargs + 8, "too many arguments");
+    lua_pushvalue(L, 1);
     /* A snippet's table keys live in its VM, not at static addresses: no
        key slots (0). */
     for (k = 0; k < nargs; k++)
         push_item(L, b, 0, hc->args, &i);
     lua_call(L, (int)nargs, 1);
     cb->result.n = 0;
-    if (b->results_ref == LUA_NOREF) {
-        lua_createtable(L, 0, 1);
-        b->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, b->results_ref);
     lua_pushlightuserdata(L, cb);
-    lua_pushvalue(L, -3);
-    lua_rawset(L, -3); /* the value its items point into stays alive */
-    lua_pop(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 3); /* the value its items point into stays alive */
     if (!lua_isnil(L, -1) &&
         lua_items_from(L, -1, NULL, 0, &cb->result, &err) != 0)
         return luaL_error(L, "result: %s", err);
@@ -2624,8 +2620,17 @@ static const char *lib_trampoline(const limitr_item *args, size_t n,
     lua_pushcfunction(L, call_host_fn);
     lua_insert(L, -2);
     lua_pushlightuserdata(L, &hc);
+    push_functions(L, cb->box); /* (push_function found the box) */
+    lua_getfield(L, -1, "results");
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "results");
+    }
+    lua_remove(L, -2);
     cb->running++;
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
         failure = callback_failed(cb, L);
     } else if (cb->result.n > 0) {
         *result = cb->result.items;

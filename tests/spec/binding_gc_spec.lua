@@ -72,6 +72,15 @@ describe("tables built from the engine's data", function()
             e:lib("App", "me", function() return e ~= nil end)
             assert(e:create_customer("c"))
             weak.on = e
+            -- a host function whose result refers to its engine (a result
+            -- that cannot cross: kept until the next call all the same)
+            local g = assert(limitr.new((POLICY:gsub("p: {default: true}",
+                "p: {default: true, entitlements: {a: {limit: {credit: t, value: "
+                .. "\"function() return App.n().n end\"}}}}"))))
+            g:lib("App", "n", function() return { n = 5, back = function() return g end } end)
+            assert(g:create_customer("c"))
+            assert.is_nil(g:limit("c", "a"))
+            weak.result = g
             local f = assert(limitr.new(POLICY))
             f:on("customer-set", function() return f end)
             f:close() -- a closed engine lets its functions go too
@@ -79,6 +88,7 @@ describe("tables built from the engine's data", function()
         end
         for _ = 1, 4 do collectgarbage() end
         assert.is_nil(weak.on)
+        assert.is_nil(weak.result)
         assert.is_nil(weak.closed)
     end)
 
