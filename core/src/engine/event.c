@@ -289,25 +289,16 @@ static int register_lib(limitr_engine *e, const char *lib, const char *name,
 {
     size_t i;
     host_fn *grown;
-    /* the sandbox's own names (docs/sandbox.md), refused whether or not
-       this policy has a snippet VM to find them in */
-    static const char *const sandbox[] = {
-        "assert",   "error",        "ipairs",       "next",   "pairs",
-        "select",   "tonumber",     "tostring",     "type",   "rawequal",
-        "rawget",   "rawlen",       "getmetatable", "setmetatable",
-        "_VERSION", "pcall",        "xpcall",       "string", "math",
-        "table",    "utf8",         "limitr"};
     if (!is_identifier(lib) || !is_identifier(name))
         return limitr__fail(e, LIMITR_INVALID, NULL,
                             "lib: library and function names must be "
                             "identifiers of 1 to 64 characters (letters, "
                             "digits, _), got '%s.%s'",
                             lib ? lib : "(null)", name ? name : "(null)");
-    for (i = 0; i < sizeof sandbox / sizeof *sandbox; i++)
-        if (strcmp(lib, sandbox[i]) == 0)
-            return limitr__fail(e, LIMITR_INVALID, NULL,
-                                "lib: '%s' is a name of the snippet sandbox",
-                                lib);
+    /* refused whether or not this policy has a snippet VM to find it in */
+    if (limitr__script_reserved_name(lib))
+        return limitr__fail(e, LIMITR_INVALID, NULL,
+                            "lib: '%s' is a name of the snippet sandbox", lib);
     if (fn == NULL && items_fn == NULL) { /* removes lib.name */
         for (i = 0; i < e->n_libs; i++)
             if (strcmp(e->libs[i].lib, lib) == 0 &&

@@ -393,17 +393,33 @@ static int lazy_metatable(lua_State *L, lua_CFunction index)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* The names every snippet sees (docs/sandbox.md): the base functions,
+ * then pcall, xpcall, string, limitr and these libraries. */
+static const char *const safe_base[] = {
+    "assert",       "error",        "ipairs",   "next",
+    "pairs",        "select",       "tonumber", "tostring",
+    "type",         "rawequal",     "rawget",   "rawlen",
+    "getmetatable", "setmetatable", "_VERSION", NULL};
+static const char *const libs[] = {"math", "table", "utf8", NULL};
+
+int limitr__script_reserved_name(const char *name)
+{
+    static const char *const others[] = {"pcall", "xpcall", "string",
+                                         "limitr", NULL};
+    const char *const *lists[] = {safe_base, libs, others};
+    size_t i;
+    const char *const *k;
+    for (i = 0; i < sizeof lists / sizeof *lists; i++)
+        for (k = lists[i]; *k != NULL; k++)
+            if (strcmp(name, *k) == 0) return 1;
+    return 0;
+}
+
 /* Builds the environment once, in a protected call (it allocates). */
 static int build_sandbox(lua_State *L)
 {
-    static const char *const safe_base[] = {
-        "assert",       "error",        "ipairs",   "next",
-        "pairs",        "select",       "tonumber", "tostring",
-        "type",         "rawequal",     "rawget",   "rawlen",
-        "getmetatable", "setmetatable", "_VERSION", NULL};
     static const char *const no_drop[] = {NULL};
     static const char *const string_drop[] = {"dump", NULL};
-    static const char *const libs[] = {"math", "table", "utf8", NULL};
     script *s = of(L);
     const char *const *k;
     luaL_requiref(L, "_G", limitr__lua.luaopen_base, 1);

@@ -154,6 +154,9 @@ typedef struct script_field {
 int limitr__script_call_fields(script *s, int ref, const script_field *fields,
                                int nfields, script_result *res, char **err);
 
+/* Whether name is one the sandbox gives every snippet (a library name a
+   host function may not take), whether or not a VM exists. */
+int limitr__script_reserved_name(const char *name);
 /* Makes a host library (registered with limitr_lib) visible to snippets as
  * the global table `lib`, with `name` calling back into the engine. */
 int limitr__script_add_lib(script *s, const char *lib, const char *name,
