@@ -1257,6 +1257,16 @@ static int bool_option(lua_State *L, int idx, const char *what, const char *key,
     return on;
 }
 
+/* The one boolean option `key` of opts at idx (nil: dflt): every other key
+ * raises, as check_keys. */
+static int sole_bool_option(lua_State *L, int idx, const char *what,
+                            const char *key, int dflt)
+{
+    const char *const keys[] = {key, NULL};
+    check_keys(L, idx, what, keys);
+    return lua_istable(L, idx) ? bool_option(L, idx, what, key, dflt) : dflt;
+}
+
 /* opts = {percent, smoothed, grants = true} of a read: keys are those the
  * read `what` takes. */
 static const limitr_read_opts *read_opts(lua_State *L, int idx,
@@ -1422,11 +1432,8 @@ static int l_engine_ensure_included_topups(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2);
-    static const char *const keys[] = {"event", NULL};
-    int status, events = 1;
-    check_keys(L, 3, "ensure_included_topups", keys);
-    if (lua_istable(L, 3))
-        events = bool_option(L, 3, "ensure_included_topups", "event", 1);
+    int status,
+        events = sole_bool_option(L, 3, "ensure_included_topups", "event", 1);
     ENTER(b);
     status = limitr_ensure_included_topups(b->e, id, events);
     LEAVE(b);
@@ -1500,13 +1507,10 @@ static int l_engine_import(lua_State *L)
     engine_box *b = check_box(L);
     size_t len;
     const char *text, *json;
-    static const char *const import_keys[] = {"replace", NULL};
-    int replace = 0, status;
+    int replace, status;
     if (lua_type(L, 2) != LUA_TSTRING) luaL_typeerror(L, 2, "string");
     text = lua_tolstring(L, 2, &len);
-    check_keys(L, 3, "import", import_keys);
-    if (!lua_isnoneornil(L, 3))
-        replace = bool_option(L, 3, "import", "replace", 0);
+    replace = sole_bool_option(L, 3, "import", "replace", 0);
     ENTER(b);
     status = limitr_import(b->e, text, len, replace, &json);
     LEAVE(b);
@@ -1643,12 +1647,9 @@ static int l_engine_local_margin_breakdown(lua_State *L)
     engine_box *b = check_box(L);
     const char *plan = check_string(L, 2), *json;
     char *usage;
-    static const char *const scaled_keys[] = {"scaled", NULL};
-    int status, scaled = 1;
+    int status, scaled;
     luaL_checktype(L, 3, LUA_TTABLE);
-    check_keys(L, 4, "local_margin_breakdown", scaled_keys);
-    if (lua_istable(L, 4))
-        scaled = bool_option(L, 4, "local_margin_breakdown", "scaled", 1);
+    scaled = sole_bool_option(L, 4, "local_margin_breakdown", "scaled", 1);
     usage = to_json_text(L, 3, "local_margin_breakdown");
     ENTER(b);
     status = limitr_local_margin_breakdown(b->e, plan, usage, scaled, &json);
@@ -1835,9 +1836,7 @@ static int l_engine_held(lua_State *L)
 /* The `events` option of reset/remove (default true). */
 static int events_opt(lua_State *L, int idx, const char *what)
 {
-    static const char *const keys[] = {"events", NULL};
-    check_keys(L, idx, what, keys);
-    return lua_istable(L, idx) ? bool_option(L, idx, what, "events", 1) : 1;
+    return sole_bool_option(L, idx, what, "events", 1);
 }
 
 /* add_customer_cap(id, value, opts): the cap's table, or nil, err, code. */
@@ -1947,12 +1946,9 @@ static int l_engine_set_customer_plan(lua_State *L)
 {
     engine_box *b = check_box(L);
     const char *id = check_string(L, 2), *plan = check_string(L, 3);
-    int overwrite = 0, status;
-    static const char *const keys[] = {"overwrite_meters", NULL};
-    check_keys(L, 4, "set_customer_plan", keys);
-    if (!lua_isnoneornil(L, 4))
-        overwrite =
-            bool_option(L, 4, "set_customer_plan", "overwrite_meters", 0);
+    int overwrite, status;
+    overwrite =
+        sole_bool_option(L, 4, "set_customer_plan", "overwrite_meters", 0);
     ENTER(b);
     status = limitr_set_customer_plan(b->e, id, plan, overwrite);
     LEAVE(b);
